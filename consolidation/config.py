@@ -1,0 +1,75 @@
+"""Project configuration from ``[tool.assetdb]`` in ``pyproject.toml``.
+
+The command line and the pytest plugin both start from here, then let their own options
+win, so one table in ``pyproject.toml`` configures the whole tool.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BadInput
+from .size import DEFAULT_SIZE_LIMIT, parse_size
+
+KNOWN_KEYS = ("size_limit",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings; ``source`` names where they came from, for messages."""
+
+    size_limit: int = DEFAULT_SIZE_LIMIT
+    source: str = "default"
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start``."""
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(start: Path | None = None) -> Settings:
+    """Read ``[tool.assetdb]`` from the nearest ``pyproject.toml`` above ``start``.
+
+    Unknown keys are an error rather than silently ignored: a misspelt ``size_limt``
+    would otherwise leave the default cap in force without anyone noticing.
+    """
+    pyproject = find_pyproject(start or Path.cwd())
+    if pyproject is None:
+        return Settings()
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise BadInput(f"{pyproject}: not valid TOML ({error})") from None
+    table = document.get("tool", {}).get("assetdb")
+    if table is None:
+        return Settings()
+    if not isinstance(table, dict):
+        raise BadInput(f"{pyproject}: [tool.assetdb] must be a table")
+    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    if unknown:
+        raise BadInput(
+            f"{pyproject}: unknown key {unknown[0]!r} in [tool.assetdb] "
+            f"(known: {', '.join(KNOWN_KEYS)})"
+        )
+    source = f"{pyproject} [tool.assetdb]"
+    if "size_limit" not in table:
+        return Settings(source=source)
+    try:
+        limit = parse_size(table["size_limit"])
+    except BadInput as error:
+        raise BadInput(f"{pyproject}: [tool.assetdb] size_limit: {error}") from None
+    return Settings(size_limit=limit, source=source)
+
+
+def resolve_size_limit(option: str | None, start: Path | None = None) -> int:
+    """The cap in force: an explicit option wins over ``pyproject.toml``, then the default."""
+    if option is not None:
+        return parse_size(option)
+    return load_settings(start).size_limit

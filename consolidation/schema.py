@@ -1,0 +1,332 @@
+"""The unified schema of ``enterprise_assets.db`` and its idempotent initializer.
+
+Design (PRODUCT.md §4):
+
+* The four per-kind tables (``script_assets``, ``documentation_assets``,
+  ``template_assets``, ``pattern_assets``) hold one row per path *version*: SHA-256,
+  size, mode, mtime and timestamps, so history is kept.
+* The bytes of every *current* asset live in a real ``sqlar`` table, the SQLite Archive
+  format, so the stock shell restores the workspace with ``sqlite3 DB -Ax`` and no
+  Python (invariant 5). It must be a table: the shell checks for it with
+  ``sqlite3_table_column_metadata``, which rejects views.
+* Bytes of superseded and deleted versions live once per SHA-256 in ``asset_blobs``.
+  Both stores follow the archive's compression rule: zlib only when smaller, and
+  ``length(data) < size`` means compressed.
+* ``enterprise_metadata`` and ``integration_tracking`` are the unified homes of the
+  legacy tables of those names; ``cross_database_sync_operations`` is the operation log.
+* Ledger tables record migrated sources and their fingerprints, per-table accounting,
+  key conflicts and the shard manifest (invariants 1–3).
+
+The file is marked with ``PRAGMA application_id`` (so an assetdb database is recognised
+without guessing from table names) and versioned with ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Aborted, BadInput
+from .readonly import EmptyDatabase, read_header
+from .size import format_size
+from .synclog import LOG_TABLE, Operation, allocated_size
+
+#: ``PRAGMA application_id`` of an assetdb database: the ASCII bytes ``ASDB``.
+APPLICATION_ID = 0x41534442
+SCHEMA_VERSION = 1
+
+#: Asset kind -> table. Templates and patterns also track usage.
+ASSET_TABLES = {
+    "script": "script_assets",
+    "documentation": "documentation_assets",
+    "template": "template_assets",
+    "pattern": "pattern_assets",
+}
+USAGE_TRACKING_KINDS = ("template", "pattern")
+
+BLOB_TABLE = "asset_blobs"
+LOCK_TIMEOUT_SECONDS = 5.0
+
+
+def _asset_table(kind: str) -> list[str]:
+    table = ASSET_TABLES[kind]
+    usage = (
+        "    name TEXT,\n"
+        "    usage_count INTEGER NOT NULL DEFAULT 0 CHECK (usage_count >= 0),\n"
+        "    last_used TEXT,\n"
+        if kind in USAGE_TRACKING_KINDS
+        else ""
+    )
+    return [
+        f"""CREATE TABLE IF NOT EXISTS "{table}" (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL CHECK (path <> '' AND substr(path, 1, 1) <> '/'),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    is_current INTEGER NOT NULL DEFAULT 1 CHECK (is_current IN (0, 1)),
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    size INTEGER NOT NULL CHECK (size >= 0),
+    mode INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_changed TEXT NOT NULL,
+    deleted_at TEXT,
+{usage}    UNIQUE (path, version)
+)""",
+        f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_current_path" '
+        f'ON "{table}" (path) WHERE is_current',
+        f'CREATE INDEX IF NOT EXISTS "{table}_sha256" ON "{table}" (sha256)',
+    ]
+
+
+SCHEMA_STATEMENTS: list[str] = [
+    # Exactly the SQLite Archive table the sqlite3 shell creates for ``-Ac``.
+    """CREATE TABLE IF NOT EXISTS sqlar (
+    name TEXT PRIMARY KEY,
+    mode INT,
+    mtime INT,
+    sz INT,
+    data BLOB
+)""",
+    f"""CREATE TABLE IF NOT EXISTS "{BLOB_TABLE}" (
+    sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    size INTEGER NOT NULL CHECK (size >= 0),
+    data BLOB NOT NULL
+)""",
+    *[statement for kind in ASSET_TABLES for statement in _asset_table(kind)],
+    """CREATE TABLE IF NOT EXISTS enterprise_metadata (
+    id INTEGER PRIMARY KEY,
+    metadata_key TEXT,
+    metadata_value TEXT,
+    category TEXT,
+    database_name TEXT,
+    integration_version TEXT,
+    validation_score REAL,
+    enterprise_features TEXT,
+    session_id TEXT,
+    created_at TEXT,
+    updated_at TEXT
+)""",
+    """CREATE TABLE IF NOT EXISTS integration_tracking (
+    id INTEGER PRIMARY KEY,
+    script_name TEXT,
+    integration_status TEXT,
+    access_count INTEGER,
+    performance_score REAL,
+    last_access TEXT
+)""",
+    f"""CREATE TABLE IF NOT EXISTS "{LOG_TABLE}" (
+    id INTEGER PRIMARY KEY,
+    operation TEXT NOT NULL,
+    subject TEXT,
+    status TEXT NOT NULL
+        CHECK (status IN ('running', 'ok', 'failed', 'aborted', 'interrupted')),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    counts TEXT NOT NULL DEFAULT '{{}}' CHECK (json_valid(counts)),
+    bytes INTEGER,
+    size_after INTEGER,
+    details TEXT NOT NULL DEFAULT '{{}}' CHECK (json_valid(details))
+)""",
+    f'CREATE INDEX IF NOT EXISTS "{LOG_TABLE}_started_at" ON "{LOG_TABLE}" (started_at)',
+    """CREATE TABLE IF NOT EXISTS migration_sources (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    original_path TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    schema_sql TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('migrating', 'migrated', 'archived')),
+    migrated_at TEXT,
+    archived_path TEXT
+)""",
+    """CREATE TABLE IF NOT EXISTS migration_table_accounting (
+    source_id INTEGER NOT NULL REFERENCES migration_sources (id) ON DELETE CASCADE,
+    source_table TEXT NOT NULL,
+    target_table TEXT NOT NULL,
+    rows_read INTEGER NOT NULL,
+    rows_stored INTEGER NOT NULL,
+    duplicates_folded INTEGER NOT NULL,
+    conflicts_kept INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (source_id, source_table),
+    CHECK (rows_read = rows_stored + duplicates_folded + conflicts_kept)
+)""",
+    """CREATE TABLE IF NOT EXISTS migration_conflicts (
+    id INTEGER PRIMARY KEY,
+    target_table TEXT NOT NULL,
+    row_key TEXT NOT NULL CHECK (json_valid(row_key)),
+    shown_source_id INTEGER REFERENCES migration_sources (id),
+    kept_source_id INTEGER NOT NULL REFERENCES migration_sources (id) ON DELETE CASCADE,
+    kept_table TEXT NOT NULL,
+    kept_rowid INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS shard_manifest (
+    shard INTEGER PRIMARY KEY CHECK (shard >= 1),
+    file_name TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    bytes INTEGER
+)""",
+]
+
+#: Every table the schema defines, for "is it complete?" checks.
+EXPECTED_TABLES = frozenset(
+    {
+        "sqlar",
+        BLOB_TABLE,
+        *ASSET_TABLES.values(),
+        "enterprise_metadata",
+        "integration_tracking",
+        LOG_TABLE,
+        "migration_sources",
+        "migration_table_accounting",
+        "migration_conflicts",
+        "shard_manifest",
+    }
+)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``initialize`` did: ``action`` is ``created``, ``repaired`` or ``unchanged``."""
+
+    path: Path
+    action: str
+    size: int
+
+
+def missing_tables(connection: sqlite3.Connection) -> list[str]:
+    """Tables of the current schema version that the database lacks."""
+    present = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    return sorted(EXPECTED_TABLES - present)
+
+
+def _user_objects(connection: sqlite3.Connection) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    ).fetchone()[0]
+
+
+def _classify_target(connection: sqlite3.Connection, path: Path) -> str:
+    """``fresh``, ``current`` or raise: never initialize over somebody else's database."""
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if application_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise BadInput(
+                f"{path}: schema version {version} is newer than this assetdb "
+                f"understands ({SCHEMA_VERSION}); upgrade pytest-assetdb"
+            )
+        if version < 1:
+            raise BadInput(f"{path}: assetdb database with invalid schema version {version}")
+        return "current"
+    if application_id == 0 and version == 0 and _user_objects(connection) == 0:
+        return "fresh"
+    raise BadInput(
+        f"{path}: is another application's database ({_user_objects(connection)} schema "
+        f"objects, application_id {application_id}); refusing to initialize over it"
+    )
+
+
+def _begin_write(connection: sqlite3.Connection, path: Path) -> None:
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise Aborted(f"{path}: locked by another process; nothing was changed") from None
+        raise BadInput(f"{path}: cannot write ({error})") from None
+
+
+def connect_for_write(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode: callers open their own explicit transactions."""
+    try:
+        return sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+    except sqlite3.Error as error:
+        raise BadInput(f"{path}: cannot open for writing ({error})") from None
+
+
+def initialize(path: Path | str, limit: int) -> InitResult:
+    """Create or complete the unified schema in ``path``; a no-op when it is complete.
+
+    Refuses (``BadInput``) a file that is not SQLite or is another application's
+    database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes;
+    a file this call created is then removed again.
+    """
+    path = Path(path)
+    existed = path.exists()
+    if existed:
+        if path.is_dir():
+            raise BadInput(f"{path}: is a directory, not a database file")
+        try:
+            read_header(path)
+        except EmptyDatabase:
+            pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
+    elif not path.parent.is_dir():
+        raise BadInput(f"{path.parent}: no such directory")
+    connection = connect_for_write(path)
+    try:
+        return _initialize(connection, path, limit)
+    except BaseException:
+        connection.close()  # before unlinking: the file must not be in use
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
+    finally:
+        connection.close()
+
+
+def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitResult:
+    try:
+        _begin_write(connection, path)
+        state = _classify_target(connection, path)
+    except sqlite3.DatabaseError as error:
+        raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
+    missing = missing_tables(connection)
+    if state == "current" and not missing:
+        connection.execute("ROLLBACK")
+        return InitResult(path, "unchanged", allocated_size(connection))
+    operation = Operation("init", subject=path.name)
+    try:
+        for statement in SCHEMA_STATEMENTS:
+            connection.execute(statement)
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        action = "created" if state == "fresh" else "repaired"
+        operation.counts = {"tables_created": len(missing)}
+        operation.details = {"action": action, "schema_version": SCHEMA_VERSION, "created": missing}
+        operation.record(connection, "ok")
+        size = allocated_size(connection)
+        if size > limit:
+            raise Aborted(
+                f"{path}: schema would make the file {format_size(size)} ({size} bytes), "
+                f"over the cap of {format_size(limit)}; rolled back"
+            )
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return InitResult(path, action, size)
+
+
+def connect_assetdb(path: Path | str) -> sqlite3.Connection:
+    """Open an existing assetdb database for writing, refusing anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such database (create it with: assetdb init {path})")
+    read_header(path)
+    connection = connect_for_write(path)
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
+    if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
+        connection.close()
+        raise BadInput(f"{path}: not an assetdb database (create one with: assetdb init PATH)")
+    return connection

@@ -1,0 +1,63 @@
+"""The operation log: one row in ``cross_database_sync_operations`` per mutating step.
+
+PRODUCT.md invariant 7: every migration, ingest, sync, dedupe, archive and size check is
+recorded with what it did, when, how it ended, its counts, the bytes it handled and the
+size of the database afterwards. Callers record inside their own transaction, so the
+log row and the work it describes commit (or roll back) together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+LOG_TABLE = "cross_database_sync_operations"
+STATUSES = ("running", "ok", "failed", "aborted", "interrupted")
+
+
+def utc_now() -> str:
+    """Timestamps are UTC ISO-8601 with a ``Z``, so they sort as text."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def allocated_size(connection: sqlite3.Connection) -> int:
+    """Size of the main database once the current transaction commits (pages × page size)."""
+    page_count = connection.execute("PRAGMA page_count").fetchone()[0]
+    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    return page_count * page_size
+
+
+@dataclass
+class Operation:
+    """An operation under way; ``record`` writes its row when the outcome is known."""
+
+    operation: str
+    subject: str | None = None
+    started_at: str = field(default_factory=utc_now)
+    counts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    bytes: int | None = None
+
+    def record(self, connection: sqlite3.Connection, status: str) -> int:
+        """Insert the log row in the caller's transaction and return its id."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown operation status {status!r}")
+        cursor = connection.execute(
+            f'INSERT INTO "{LOG_TABLE}" (operation, subject, status, started_at, finished_at,'
+            " counts, bytes, size_after, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.operation,
+                self.subject,
+                status,
+                self.started_at,
+                utc_now(),
+                json.dumps(self.counts, sort_keys=True),
+                self.bytes,
+                allocated_size(connection),
+                json.dumps(self.details, sort_keys=True),
+            ),
+        )
+        return cursor.lastrowid
