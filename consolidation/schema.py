@@ -24,6 +24,8 @@ without guessing from table names) and versioned with ``PRAGMA user_version``.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,13 +234,26 @@ def _classify_target(connection: sqlite3.Connection, path: Path) -> str:
     )
 
 
-def _begin_write(connection: sqlite3.Connection, path: Path) -> None:
+def begin_write(connection: sqlite3.Connection, path: Path) -> None:
+    """Start a write transaction, translating a held lock into ``Aborted`` (exit 3)."""
     try:
         connection.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
             raise Aborted(f"{path}: locked by another process; nothing was changed") from None
         raise BadInput(f"{path}: cannot write ({error})") from None
+
+
+@contextmanager
+def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
+    begin_write(connection, path)
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def connect_for_write(path: Path) -> sqlite3.Connection:
@@ -280,37 +295,32 @@ def initialize(path: Path | str, limit: int) -> InitResult:
 
 
 def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitResult:
-    try:
-        _begin_write(connection, path)
-        state = _classify_target(connection, path)
-    except sqlite3.DatabaseError as error:
-        raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
-    missing = missing_tables(connection)
-    if state == "current" and not missing:
-        connection.execute("ROLLBACK")
-        return InitResult(path, "unchanged", allocated_size(connection))
-    operation = Operation("init", subject=path.name)
-    try:
+    with write_transaction(connection, path):
+        try:
+            state = _classify_target(connection, path)
+        except sqlite3.DatabaseError as error:
+            raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
+        missing = missing_tables(connection)
+        if state == "current" and not missing:
+            return InitResult(path, "unchanged", allocated_size(connection))
         for statement in SCHEMA_STATEMENTS:
             connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         action = "created" if state == "fresh" else "repaired"
-        operation.counts = {"tables_created": len(missing)}
-        operation.details = {"action": action, "schema_version": SCHEMA_VERSION, "created": missing}
-        operation.record(connection, "ok")
+        Operation(
+            "init",
+            subject=path.name,
+            counts={"tables_created": len(missing)},
+            details={"action": action, "schema_version": SCHEMA_VERSION, "created": missing},
+        ).record(connection, "ok")
         size = allocated_size(connection)
         if size > limit:
             raise Aborted(
                 f"{path}: schema would make the file {format_size(size)} ({size} bytes), "
                 f"over the cap of {format_size(limit)}; rolled back"
             )
-        connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
-    return InitResult(path, action, size)
+        return InitResult(path, action, size)
 
 
 def connect_assetdb(path: Path | str) -> sqlite3.Connection:

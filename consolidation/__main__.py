@@ -1,0 +1,5 @@
+"""``python -m consolidation`` is the ``assetdb`` command."""
+
+from .cli import main
+
+main()

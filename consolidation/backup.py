@@ -1,0 +1,191 @@
+"""Verified backups and restores (PRODUCT.md invariant 6).
+
+A backup is made with SQLite's online backup API from a read-only view of the source,
+written under a temporary name, proved with ``integrity_check`` and a logical content
+fingerprint equal to the source's, and only then renamed into place beside a JSON
+manifest. Backups must live outside the workspace: a backup inside the repository is
+one ``git clean`` or one bad commit away from the data it protects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import Aborted, BadInput
+from .fingerprint import database_fingerprint
+from .readonly import EmptyDatabase, NotADatabase, open_readonly, read_header
+from .schema import LOCK_TIMEOUT_SECONDS
+
+MANIFEST_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """What the manifest beside a backup says; enough to prove the backup later."""
+
+    backup: str
+    source: str
+    created_at: str
+    bytes: int
+    file_sha256: str
+    fingerprint: str
+
+
+def find_workspace(path: Path) -> Path:
+    """The workspace a file belongs to: its Git work tree, else its own folder."""
+    start = path.resolve().parent
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def refuse_inside_workspace(directory: Path, workspace: Path) -> None:
+    resolved, workspace = directory.resolve(), workspace.resolve()
+    if resolved == workspace or workspace in resolved.parents:
+        raise BadInput(
+            f"{directory}: backup location is inside the workspace {workspace}; "
+            "choose a directory outside it"
+        )
+
+
+def _file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _prove(path: Path, expected_fingerprint: str, what: str) -> None:
+    """Raise ``Aborted`` unless ``path`` passes integrity_check and has the fingerprint."""
+    try:
+        with open_readonly(path) as connection:
+            verdict = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            fingerprint = database_fingerprint(connection)
+    except (NotADatabase, sqlite3.DatabaseError) as error:
+        raise Aborted(f"{what} {path} is unreadable ({error})") from None
+    if verdict != ["ok"]:
+        raise Aborted(f"{what} {path} failed integrity_check: {verdict[0]}")
+    if fingerprint != expected_fingerprint:
+        raise Aborted(f"{what} {path} does not match its source's content")
+
+
+def _backup_name(source: Path, directory: Path, now: datetime) -> Path:
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    candidate = directory / f"{source.stem}.{stamp}{source.suffix}"
+    counter = 2
+    while candidate.exists():
+        candidate = directory / f"{source.stem}.{stamp}-{counter}{source.suffix}"
+        counter += 1
+    return candidate
+
+
+def backup_database(source: Path | str, directory: Path | str, workspace: Path | None = None) -> BackupRecord:
+    """Copy ``source`` into ``directory`` (outside ``workspace``) and prove the copy."""
+    source, directory = Path(source), Path(directory)
+    refuse_inside_workspace(directory, workspace or find_workspace(source))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(f"{directory}: cannot create backup directory ({error.strerror})") from None
+    now = datetime.now(timezone.utc)
+    final = _backup_name(source, directory, now)
+    partial = final.with_name(f".{final.name}.partial")
+    try:
+        with open_readonly(source) as reader:
+            fingerprint = database_fingerprint(reader)
+            writer = sqlite3.connect(partial)
+            try:
+                reader.backup(writer)
+            finally:
+                writer.close()
+        _prove(partial, fingerprint, "backup")
+        _fsync(partial)
+        os.replace(partial, final)
+    except sqlite3.Error as error:
+        raise Aborted(f"backup of {source} failed ({error}); nothing was kept") from None
+    except OSError as error:
+        raise Aborted(f"backup of {source} failed ({error.strerror}); nothing was kept") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    record = BackupRecord(
+        backup=str(final.resolve()),
+        source=str(source.resolve()),
+        created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        bytes=final.stat().st_size,
+        file_sha256=_file_sha256(final),
+        fingerprint=fingerprint,
+    )
+    Path(f"{final}{MANIFEST_SUFFIX}").write_text(json.dumps(asdict(record), indent=2) + "\n")
+    return record
+
+
+def read_manifest(backup: Path) -> BackupRecord | None:
+    manifest = Path(f"{backup}{MANIFEST_SUFFIX}")
+    if not manifest.is_file():
+        return None
+    try:
+        return BackupRecord(**json.loads(manifest.read_text()))
+    except (ValueError, TypeError) as error:
+        raise BadInput(f"{manifest}: not a backup manifest ({error})") from None
+
+
+def restore_database(backup: Path | str, target: Path | str, safety_directory: Path | None = None) -> BackupRecord | None:
+    """Write ``backup`` over ``target`` in one transaction, after proving the backup.
+
+    An existing target is itself backed up first, to ``safety_directory`` (default: the
+    backup's folder), so a restore can be undone. Returns that safety backup's record.
+    """
+    backup, target = Path(backup), Path(target)
+    try:
+        read_header(backup)
+    except (EmptyDatabase, NotADatabase) as error:
+        raise BadInput(f"not a restorable backup: {error}") from None
+    manifest = read_manifest(backup)
+    with open_readonly(backup) as reader:
+        expected = database_fingerprint(reader)
+    if manifest is not None and manifest.fingerprint != expected:
+        raise BadInput(f"{backup}: content does not match its manifest; refusing to restore")
+    _prove(backup, expected, "backup")
+
+    safety = None
+    if target.exists():
+        try:
+            read_header(target)
+        except NotADatabase:
+            raise BadInput(f"{target}: exists and is not a SQLite database; refusing to overwrite it") from None
+        except EmptyDatabase:
+            pass
+        else:
+            safety = backup_database(target, safety_directory or backup.parent)
+    elif not target.parent.is_dir():
+        raise BadInput(f"{target.parent}: no such directory")
+
+    try:
+        with open_readonly(backup) as reader:
+            writer = sqlite3.connect(target, timeout=LOCK_TIMEOUT_SECONDS)
+            try:
+                reader.backup(writer)
+            finally:
+                writer.close()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise Aborted(f"{target}: locked by another process; nothing was restored") from None
+        raise BadInput(f"{target}: cannot write ({error})") from None
+    _prove(target, expected, "restored database")
+    return safety

@@ -1,0 +1,261 @@
+"""The ``assetdb`` command line: parses, calls the library, prints.
+
+Every error a user can cause surfaces as one line on stderr and the exit code of
+PRODUCT.md §6 (0 ok, 1 check failed, 2 bad usage or input, 3 aborted and rolled back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from . import __version__
+from .backup import backup_database, restore_database
+from .compliance import check_sizes, log_size_check
+from .config import resolve_size_limit
+from .demo_data import build_legacy_set
+from .errors import AssetdbError, BadInput, CheckFailed
+from .inventory import Inventory, take_inventory
+from .schema import SCHEMA_VERSION, initialize
+from .size import format_size, parse_size
+
+EXISTING_PATH = click.Path(exists=False, path_type=Path)
+
+
+class SizeParam(click.ParamType):
+    """``99.9MB``, ``95MiB``, ``1.5GB`` or bytes, validated when parsed."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        try:
+            parse_size(value)
+        except BadInput as error:
+            self.fail(str(error), param, ctx)
+        return value
+
+
+limit_option = click.option(
+    "--limit",
+    type=SizeParam(),
+    default=None,
+    help="Size cap (99.9MB, 95MiB, 1.5GB or bytes). Default: [tool.assetdb] size_limit, else 99.9MB.",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+def progress(quiet: bool, description: str, unit: str):
+    """A tqdm wrapper for library loops: shown on a terminal, silent otherwise."""
+
+    def track(items):
+        items = list(items)
+        return tqdm(
+            items,
+            desc=description,
+            unit=unit,
+            disable=quiet or not sys.stderr.isatty(),
+            leave=False,
+            file=sys.stderr,
+        )
+
+    return track
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="assetdb")
+def cli() -> None:
+    """Consolidate SQLite databases into enterprise_assets.db, losslessly and under the cap."""
+
+
+# -- inventory --------------------------------------------------------------------------
+
+
+def render_inventory(inventory: Inventory) -> str:
+    headers = ("database", "size", "% cap", "status", "tables", "rows", "journal", "listed")
+    rows = []
+    for report in inventory.databases:
+        listed = "-" if report.listed is None else ("yes" if report.listed else "NO")
+        rows.append(
+            (
+                report.path,
+                format_size(report.bytes),
+                f"{report.percent_of_limit:.1f}%",
+                report.status + (f" ({report.problem})" if report.problem else ""),
+                str(len(report.tables)),
+                f"{report.total_rows:,}",
+                report.journal_mode or "-",
+                listed,
+            )
+        )
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    numeric = {1, 2, 4, 5}
+    lines = []
+    for row in (headers, *rows):
+        cells = [
+            cell.rjust(width) if index in numeric else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    total = sum(report.bytes for report in inventory.databases)
+    counts = {}
+    for report in inventory.databases:
+        counts[report.status] = counts.get(report.status, 0) + 1
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    lines.append(
+        f"{len(inventory.databases)} databases, {format_size(total)} in all, "
+        f"cap {format_size(inventory.limit)}: {summary}"
+    )
+    if inventory.list_file is None:
+        lines.append("no CONSOLIDATED_DATABASE_LIST.md in this folder: 'listed' is unknown")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("directory", type=EXISTING_PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@limit_option
+@quiet_option
+def inventory(directory: Path, as_json: bool, limit: str | None, quiet: bool) -> None:
+    """List every database under DIRECTORY: size, % of cap, status, tables, rows, journal mode."""
+    cap = resolve_size_limit(limit)
+    result = take_inventory(directory, cap, progress(quiet, "inventory", "db"))
+    click.echo(json.dumps(result.as_dict(), indent=2) if as_json else render_inventory(result))
+
+
+# -- size-check -------------------------------------------------------------------------
+
+
+@cli.command("size-check")
+@click.argument("paths", nargs=-1, required=True, type=EXISTING_PATH)
+@limit_option
+@click.option("--log", "log_database", type=EXISTING_PATH, help="Record the check in this assetdb database's log.")
+@quiet_option
+def size_check(paths: tuple[Path, ...], limit: str | None, log_database: Path | None, quiet: bool) -> None:
+    """Exit 1 when any database under PATHS is over the cap (sidecars counted)."""
+    cap = resolve_size_limit(limit)
+    findings = check_sizes(list(paths), cap, progress(quiet, "size-check", "db"))
+    for finding in findings:
+        verdict = "OVER" if finding.over else "ok"
+        click.echo(
+            f"{verdict:4}  {format_size(finding.bytes):>9}  "
+            f"{100 * finding.bytes / cap:6.1f}%  {finding.path}"
+        )
+    if log_database is not None:
+        log_size_check(log_database, findings, cap)
+    over = [finding for finding in findings if finding.over]
+    if over:
+        raise CheckFailed(
+            f"{len(over)} of {len(findings)} files over the cap of {format_size(cap)}: "
+            + ", ".join(str(finding.path) for finding in over)
+        )
+    click.echo(f"all {len(findings)} files under the cap of {format_size(cap)}")
+
+
+# -- init -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("database", type=EXISTING_PATH)
+@limit_option
+def init(database: Path, limit: str | None) -> None:
+    """Create the unified schema in DATABASE (idempotent)."""
+    result = initialize(database, resolve_size_limit(limit))
+    if result.action == "unchanged":
+        click.echo(f"{database}: already at schema v{SCHEMA_VERSION}; nothing changed")
+    else:
+        click.echo(f"{database}: {result.action} schema v{SCHEMA_VERSION} ({format_size(result.size)})")
+
+
+# -- backup and restore ----------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("database", type=EXISTING_PATH)
+@click.option("--to", "directory", required=True, type=EXISTING_PATH, help="Backup directory, outside the workspace.")
+@click.option("--workspace", type=EXISTING_PATH, help="The workspace to stay out of. Default: the Git work tree of DATABASE, else its folder.")
+def backup(database: Path, directory: Path, workspace: Path | None) -> None:
+    """Copy DATABASE with the online backup API, verified, to a timestamped file."""
+    record = backup_database(database, directory, workspace)
+    click.echo(f"backed up {database} -> {record.backup} ({format_size(record.bytes)}, verified)")
+
+
+@cli.command()
+@click.argument("backup_file", metavar="BACKUP", type=EXISTING_PATH)
+@click.option("--to", "target", required=True, type=EXISTING_PATH, help="Database to restore into.")
+@click.option("--safety-dir", type=EXISTING_PATH, help="Where to back up the current target first. Default: BACKUP's folder.")
+def restore(backup_file: Path, target: Path, safety_dir: Path | None) -> None:
+    """Restore BACKUP into a database, after proving the backup; the old target is kept."""
+    safety = restore_database(backup_file, target, safety_dir)
+    if safety is not None:
+        click.echo(f"previous {target} saved as {safety.backup}")
+    click.echo(f"restored {backup_file} -> {target} (verified)")
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", required=False, type=EXISTING_PATH)
+@click.option("--no-gate", is_flag=True, help="Skip running pytest --assetdb at the end.")
+@quiet_option
+def demo(directory: Path | None, no_gate: bool, quiet: bool) -> None:
+    """Build the demo legacy set in DIRECTORY (default: a new temporary folder) and run the tool on it."""
+    root = directory or Path(tempfile.mkdtemp(prefix="assetdb-demo-"))
+    databases = root / "databases"
+    target = databases / "enterprise_assets.db"
+    cap = resolve_size_limit(None)
+    click.echo(f"1. demo legacy set -> {databases}")
+    made = build_legacy_set(databases)
+    click.echo(f"   {len(made)} legacy databases written")
+    click.echo("2. inventory (assetdb inventory)")
+    click.echo(render_inventory(take_inventory(databases, cap, progress(quiet, "inventory", "db"))))
+    click.echo("3. unified schema (assetdb init)")
+    result = initialize(target, cap)
+    click.echo(f"   {target}: {result.action} schema v{SCHEMA_VERSION} ({format_size(result.size)})")
+    click.echo("4. verified backup outside the workspace (assetdb backup)")
+    record = backup_database(target, root / "backups")
+    click.echo(f"   {record.backup}")
+    click.echo("5. size compliance (assetdb size-check --log)")
+    findings = check_sizes([databases], cap, progress(quiet, "size-check", "db"))
+    log_size_check(target, findings, cap)
+    over = sum(finding.over for finding in findings)
+    click.echo(f"   {len(findings)} files checked, {over} over the cap of {format_size(cap)}; logged")
+    if no_gate:
+        return
+    click.echo(f"6. the gate: pytest --assetdb {databases}")
+    gate = subprocess.run(
+        [sys.executable, "-m", "pytest", "--assetdb", str(databases), "-p", "no:cacheprovider",
+         "--rootdir", str(root), "-q"],
+        cwd=root,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    if gate.returncode != 0:
+        raise CheckFailed(f"the gate failed (pytest exit {gate.returncode})")
+    click.echo(f"done: explore with  assetdb inventory {databases}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and map every user-caused error to one line and an exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="assetdb", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("assetdb: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        click.echo(f"assetdb: error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except CheckFailed as error:
+        click.echo(f"assetdb: check failed: {error}", err=True)
+        sys.exit(error.exit_code)
+    except AssetdbError as error:
+        click.echo(f"assetdb: error: {error}", err=True)
+        sys.exit(error.exit_code)
+    sys.exit(code or 0)

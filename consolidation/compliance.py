@@ -1,0 +1,54 @@
+"""Size compliance: is every database under the cap? (phase 6, used from phase 0 on).
+
+Directories are searched for databases the way the inventory searches them; files
+named explicitly are checked whatever their suffix, since any file over the cap is
+rejected by the Git host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .inventory import find_databases
+from .schema import connect_assetdb, write_transaction
+from .size import database_size, format_size
+from .synclog import Operation
+
+
+@dataclass(frozen=True)
+class SizeFinding:
+    path: Path
+    bytes: int
+    limit: int
+
+    @property
+    def over(self) -> bool:
+        return self.bytes > self.limit
+
+
+def check_sizes(paths: list[Path], limit: int, track=lambda paths: paths) -> list[SizeFinding]:
+    """Size of every database under ``paths`` (sidecars included) against ``limit``."""
+    return [SizeFinding(path, database_size(path), limit) for path in track(find_databases(paths))]
+
+
+def log_size_check(database: Path, findings: list[SizeFinding], limit: int) -> int:
+    """Record a size check in ``database``'s operation log; returns the row id."""
+    over = [finding for finding in findings if finding.over]
+    operation = Operation(
+        "size-check",
+        subject=f"{len(findings)} files",
+        counts={"checked": len(findings), "over": len(over)},
+        bytes=sum(finding.bytes for finding in findings),
+        details={
+            "limit": limit,
+            "limit_human": format_size(limit),
+            "over": [{"path": str(finding.path), "bytes": finding.bytes} for finding in over],
+        },
+    )
+    connection = connect_assetdb(database)
+    try:
+        with write_transaction(connection, database):
+            return operation.record(connection, "failed" if over else "ok")
+    finally:
+        connection.close()
