@@ -1,0 +1,152 @@
+"""Shared fixtures for the project's own tests: real SQLite files, real processes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from consolidation.cli import main
+
+pytest_plugins = ["pytester"]
+
+REALWORLD = Path(__file__).resolve().parent.parent / "shared" / "realworld" / "gh_copilot"
+
+
+def make_database(path: Path, *statements: str, wal: bool = False) -> Path:
+    """Create a real SQLite file from SQL statements, fully checkpointed and closed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    try:
+        if wal:
+            connection.execute("PRAGMA journal_mode = WAL")
+        for statement in statements:
+            connection.execute(statement)
+        connection.commit()
+    finally:
+        connection.close()
+    return path
+
+
+def folder_state(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with the SHA-256 of its bytes: 'untouched' means equal."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def write_wal_with_pending_rows(path: Path, rows: int = 3) -> Path:
+    """A WAL-mode database whose last committed rows exist only in its ``-wal`` file.
+
+    A child process commits them with checkpoints disabled and exits without closing,
+    as a crashed or still-running application would leave it.
+    """
+    make_database(path, "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT)", wal=True)
+    run_python(
+        """
+        import os, sqlite3, sys
+        connection = sqlite3.connect(sys.argv[1])
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connection.executemany("INSERT INTO items (label) VALUES (?)",
+                               [(f"pending {n}",) for n in range(int(sys.argv[2]))])
+        connection.commit()
+        os._exit(0)
+        """,
+        str(path),
+        str(rows),
+    )
+    assert Path(f"{path}-wal").stat().st_size > 0
+    return path
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def assetdb(capsys, monkeypatch, tmp_path):
+    """Run the ``assetdb`` command in-process, from an empty folder, and capture it."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+
+    def run(*args: str | Path) -> CliResult:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return CliResult(exit_info.value.code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def realworld() -> Path:
+    if not (REALWORLD / "SHA256SUMS").is_file():
+        pytest.skip(f"real-world corpus not found at {REALWORLD}")
+    return REALWORLD
+
+
+@pytest.fixture
+def writer_lock(tmp_path):
+    """Hold a write transaction on a database from another process while the test runs."""
+    holders = []
+
+    def hold(path: Path) -> int:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(
+                    """
+                    import sqlite3, sys
+                    connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+                    connection.execute("BEGIN IMMEDIATE")
+                    connection.execute("CREATE TABLE IF NOT EXISTS lock_probe (x)")
+                    print("locked", flush=True)
+                    sys.stdin.read()
+                    """
+                ),
+                str(path),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout.readline().strip() == "locked"
+        holders.append(process)
+        return process.pid
+
+    yield hold
+    for process in holders:
+        process.stdin.close()
+        process.wait(timeout=10)
+
+
+def sqlite_shell() -> str:
+    """Path of the sqlite3 shell, or skip: it is an independent oracle, installed by .ci/run."""
+    found = shutil.which("sqlite3")
+    if found is None:
+        pytest.skip("sqlite3 shell not installed (apt-get install sqlite3); .ci/run installs it")
+    return found

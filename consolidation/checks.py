@@ -1,0 +1,63 @@
+"""Per-database checks shared by the pytest gate and the command line.
+
+Each check returns a :class:`CheckResult` whose ``message`` starts with one line saying
+what is wrong and what to run, and whose ``figures`` are the numbers behind it (the
+gate reports them as JUnit properties).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly
+from .size import database_size, format_size, percent_of_limit
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    figures: dict[str, object] = field(default_factory=dict)
+
+
+def check_size(path: Path, limit: int) -> CheckResult:
+    """Is the database, sidecars included, at or under ``limit`` bytes?"""
+    size = database_size(path)
+    percent = percent_of_limit(size, limit)
+    figures = {"bytes": size, "limit": limit, "percent_of_cap": round(percent, 2)}
+    if size <= limit:
+        return CheckResult(True, f"{format_size(size)} of {format_size(limit)} ({percent:.1f}% of cap)", figures)
+    return CheckResult(
+        False,
+        f"over the cap: {format_size(size)} > {format_size(limit)} ({percent:.1f}% of cap) "
+        f"— run: assetdb migrate {path} --into enterprise_assets.db to partition it\n"
+        f"{path}: {size:,} bytes (main file plus -wal/-journal), cap {limit:,} bytes",
+        figures,
+    )
+
+
+def check_integrity(path: Path) -> CheckResult:
+    """Can SQLite read the whole file, and does ``PRAGMA integrity_check`` say ``ok``?"""
+    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {path}"
+    try:
+        with open_readonly(path) as connection:
+            problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            pages = connection.execute("PRAGMA page_count").fetchone()[0]
+    except EmptyDatabase:
+        return CheckResult(False, f"empty file: {path} is 0 bytes, not a database — delete it or {restore}")
+    except NotADatabase as error:
+        return CheckResult(False, f"unreadable: {error} — {restore}")
+    except DatabaseLocked as error:
+        return CheckResult(False, f"locked: {error} — rerun the gate when the writer is done")
+    except sqlite3.DatabaseError as error:
+        return CheckResult(False, f"unreadable: {path}: {error} — {restore}")
+    if problems == ["ok"]:
+        return CheckResult(True, "integrity_check ok", {"pages": pages})
+    shown = "\n".join(problems[:20]) + (f"\n… and {len(problems) - 20} more" if len(problems) > 20 else "")
+    return CheckResult(
+        False,
+        f"integrity_check failed ({len(problems)} problems) — {restore}\n{shown}",
+        {"pages": pages, "problems": len(problems)},
+    )

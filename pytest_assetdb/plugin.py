@@ -1,0 +1,110 @@
+"""The ``--assetdb`` gate: every database under pytest's paths becomes check items.
+
+``pytest --assetdb databases/`` collects each ``*.db``/``*.sqlite``/``*.sqlite3`` file as
+a :class:`DatabaseFile` whose items (``databases/foo.db::size``,
+``databases/foo.db::integrity``) run the checks of :mod:`consolidation.checks`. Without
+``--assetdb`` the plugin collects nothing, so installing it never changes a test run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consolidation.checks import CheckResult, check_integrity, check_size
+from consolidation.config import load_settings
+from consolidation.errors import BadInput
+from consolidation.inventory import is_database_path
+from consolidation.size import parse_size
+
+SIZE_LIMIT_KEY = pytest.StashKey[int]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("assetdb", "SQLite database gate (pytest-assetdb)")
+    group.addoption(
+        "--assetdb",
+        action="store_true",
+        default=False,
+        help="collect SQLite databases under the given paths as gate items (size, integrity)",
+    )
+    group.addoption(
+        "--assetdb-limit",
+        metavar="SIZE",
+        default=None,
+        help="size cap per database (99.9MB, 95MiB, 1.5GB or bytes); "
+        "overrides ini assetdb_size_limit and [tool.assetdb] size_limit",
+    )
+    parser.addini(
+        "assetdb_size_limit",
+        "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)",
+        default="",
+    )
+
+
+def resolve_limit(config: pytest.Config) -> int:
+    """``--assetdb-limit``, else ini ``assetdb_size_limit``, else ``[tool.assetdb]``, else 99.9 MB."""
+    for source, value in (
+        ("--assetdb-limit", config.getoption("assetdb_limit")),
+        ("assetdb_size_limit", config.getini("assetdb_size_limit")),
+    ):
+        if value:
+            try:
+                return parse_size(value)
+            except BadInput as error:
+                raise pytest.UsageError(f"{source}: {error}") from None
+    try:
+        return load_settings(config.rootpath).size_limit
+    except BadInput as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "assetdb: a database check collected by --assetdb")
+    if config.getoption("assetdb"):
+        config.stash[SIZE_LIMIT_KEY] = resolve_limit(config)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if parent.config.getoption("assetdb") and is_database_path(file_path):
+        return DatabaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CheckFailure(Exception):
+    """An expected gate failure: reported by its message alone, without a traceback."""
+
+
+class DatabaseFile(pytest.File):
+    """One database file; yields one item per check, in a stable order."""
+
+    def collect(self):
+        for name in CHECKS:
+            item = CheckItem.from_parent(self, name=name)
+            item.add_marker("assetdb")
+            yield item
+
+
+class CheckItem(pytest.Item):
+    """Runs one check of :data:`CHECKS` and records its figures as JUnit properties."""
+
+    def runtest(self) -> None:
+        result: CheckResult = CHECKS[self.name](self)
+        self.user_properties.extend(result.figures.items())
+        if not result.ok:
+            raise CheckFailure(result.message)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CheckFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, self.name
+
+
+CHECKS = {
+    "size": lambda item: check_size(item.path, item.config.stash[SIZE_LIMIT_KEY]),
+    "integrity": lambda item: check_integrity(item.path),
+}
