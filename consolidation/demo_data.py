@@ -55,7 +55,7 @@ def _insert_rows(conn: sqlite3.Connection, table: str, rows: Iterable[Row]) -> N
     """Insert dict rows; every row of one call has the same columns, in the same order."""
     rows = list(rows)
     columns = list(rows[0])
-    column_list = ", ".join(map(_quote, columns))
+    column_list = ", ".join(map(quote_identifier, columns))
     placeholders = ", ".join("?" * len(columns))
     conn.executemany(
         f"INSERT INTO {quote_identifier(table)} ({column_list}) VALUES ({placeholders})",
