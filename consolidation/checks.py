@@ -22,9 +22,13 @@ class CheckResult:
     figures: dict[str, object] = field(default_factory=dict)
 
 
-def check_size(path: Path, limit: int) -> CheckResult:
-    """Is the database, sidecars included, at or under ``limit`` bytes?"""
+def check_size(path: Path, limit: int, shown_as: str | None = None) -> CheckResult:
+    """Is the database, sidecars included, at or under ``limit`` bytes?
+
+    ``shown_as`` is how messages name the file (a path relative to where the user is).
+    """
     size = database_size(path)
+    name = shown_as or str(path)
     percent = percent_of_limit(size, limit)
     figures = {"bytes": size, "limit": limit, "percent_of_cap": round(percent, 2)}
     if size <= limit:
@@ -32,27 +36,28 @@ def check_size(path: Path, limit: int) -> CheckResult:
     return CheckResult(
         False,
         f"over the cap: {format_size(size)} > {format_size(limit)} ({percent:.1f}% of cap) "
-        f"— run: assetdb migrate {path} --into enterprise_assets.db to partition it\n"
-        f"{path}: {size:,} bytes (main file plus -wal/-journal), cap {limit:,} bytes",
+        f"— run: assetdb migrate {name} --into enterprise_assets.db to partition it\n"
+        f"{name}: {size:,} bytes (main file plus -wal/-journal), cap {limit:,} bytes",
         figures,
     )
 
 
-def check_integrity(path: Path) -> CheckResult:
+def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
     """Can SQLite read the whole file, and does ``PRAGMA integrity_check`` say ``ok``?"""
-    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {path}"
+    name = shown_as or str(path)
+    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {name}"
     try:
         with open_readonly(path) as connection:
             problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             pages = connection.execute("PRAGMA page_count").fetchone()[0]
     except EmptyDatabase:
-        return CheckResult(False, f"empty file: {path} is 0 bytes, not a database — delete it or {restore}")
+        return CheckResult(False, f"empty file: {name} is 0 bytes, not a database — delete it or {restore}")
     except NotADatabase as error:
         return CheckResult(False, f"unreadable: {error} — {restore}")
     except DatabaseLocked as error:
         return CheckResult(False, f"locked: {error} — rerun the gate when the writer is done")
     except sqlite3.DatabaseError as error:
-        return CheckResult(False, f"unreadable: {path}: {error} — {restore}")
+        return CheckResult(False, f"unreadable: {name}: {error} — {restore}")
     if problems == ["ok"]:
         return CheckResult(True, "integrity_check ok", {"pages": pages})
     shown = "\n".join(problems[:20]) + (f"\n… and {len(problems) - 20} more" if len(problems) > 20 else "")

@@ -17,7 +17,7 @@ LIST_FILENAME = "CONSOLIDATED_DATABASE_LIST.md"
 DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
-_BARE_NAME = re.compile(r"[\w./@+-]+\.(?:db|sqlite3?)(?![\w.-])", re.IGNORECASE)
+_BARE_NAME = re.compile(r"[\w./@+-]+\.(?:db|sqlite3?)(?!\.?[\w-])", re.IGNORECASE)
 
 
 def listed_names(directory: Path) -> set[str] | None:

@@ -1,0 +1,146 @@
+"""Verified backups outside the workspace, and restores that can be undone."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import folder_state, make_database, write_wal_with_pending_rows
+from consolidation.backup import backup_database, find_workspace, restore_database
+from consolidation.errors import Aborted, BadInput
+from consolidation.fingerprint import database_fingerprint
+from consolidation.readonly import open_readonly
+
+
+def fingerprint(path):
+    with open_readonly(path) as connection:
+        return database_fingerprint(connection)
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    make_database(
+        root / "databases" / "data.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+        "INSERT INTO t (v) VALUES ('one'), (x'00ff'), (2.5), (NULL)",
+    )
+    return root
+
+
+def test_backup_is_verified_named_and_described(workspace, tmp_path):
+    source = workspace / "databases" / "data.db"
+    before = folder_state(workspace)
+    record = backup_database(source, tmp_path / "backups")
+    backup = tmp_path / "backups" / record.backup.rsplit("/", 1)[-1]
+    assert backup.name.startswith("data.") and backup.suffix == ".db"
+    assert record.fingerprint == fingerprint(source) == fingerprint(backup)
+    manifest = json.loads((tmp_path / "backups" / f"{backup.name}.json").read_text())
+    assert manifest["source"] == str(source.resolve()) and manifest["fingerprint"] == record.fingerprint
+    assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == [backup.name, f"{backup.name}.json"]
+    assert folder_state(workspace) == before
+
+
+def test_two_backups_in_one_second_do_not_collide(workspace, tmp_path):
+    source = workspace / "databases" / "data.db"
+    first = backup_database(source, tmp_path / "b")
+    second = backup_database(source, tmp_path / "b")
+    assert first.backup != second.backup
+
+
+def test_backup_inside_the_workspace_is_refused(workspace, assetdb):
+    source = workspace / "databases" / "data.db"
+    with pytest.raises(BadInput, match="inside the workspace"):
+        backup_database(source, workspace / "backups")
+    result = assetdb("backup", source, "--to", workspace / "databases" / "old")
+    assert result.exit_code == 2 and "inside the workspace" in result.stderr
+    assert not (workspace / "backups").exists() and not (workspace / "databases" / "old").exists()
+
+
+def test_workspace_without_git_is_the_database_folder(tmp_path):
+    source = make_database(tmp_path / "loose" / "a.db", "CREATE TABLE t (x)")
+    assert find_workspace(source) == (tmp_path / "loose").resolve()
+    with pytest.raises(BadInput):
+        backup_database(source, tmp_path / "loose" / "bk")
+    assert backup_database(source, tmp_path / "elsewhere").bytes > 0
+
+
+def test_backup_of_a_wal_file_includes_uncheckpointed_rows(tmp_path):
+    source = write_wal_with_pending_rows(tmp_path / "ws" / "wal.db", rows=7)
+    before = folder_state(tmp_path / "ws")
+    record = backup_database(source, tmp_path / "backups")
+    with open_readonly(record.backup) as connection:
+        assert connection.execute("SELECT count(*) FROM items").fetchone()[0] == 7
+    assert folder_state(tmp_path / "ws") == before
+
+
+def test_backup_of_a_broken_source_keeps_nothing(tmp_path):
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "zero.db").touch()
+    with pytest.raises(BadInput, match="empty file"):
+        backup_database(tmp_path / "ws" / "zero.db", tmp_path / "backups")
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_restore_round_trip_keeps_a_safety_copy(workspace, tmp_path, assetdb):
+    source = workspace / "databases" / "data.db"
+    original = fingerprint(source)
+    record = backup_database(source, tmp_path / "backups")
+    connection = sqlite3.connect(source)
+    connection.execute("DELETE FROM t WHERE id = 1")
+    connection.commit()
+    connection.close()
+    changed = fingerprint(source)
+    assert changed != original
+
+    result = assetdb("restore", record.backup, "--to", source)
+    assert result.exit_code == 0, result.stderr
+    assert fingerprint(source) == original
+    saved = [line for line in result.stdout.splitlines() if line.startswith("previous")]
+    assert saved and fingerprint(saved[0].rsplit(" ", 1)[-1]) == changed
+
+
+def test_restore_into_a_new_file(workspace, tmp_path):
+    record = backup_database(workspace / "databases" / "data.db", tmp_path / "backups")
+    assert restore_database(record.backup, tmp_path / "fresh.db") is None
+    assert fingerprint(tmp_path / "fresh.db") == record.fingerprint
+
+
+def test_restore_refuses_a_tampered_backup(workspace, tmp_path):
+    source = workspace / "databases" / "data.db"
+    record = backup_database(source, tmp_path / "backups")
+    connection = sqlite3.connect(record.backup)
+    connection.execute("UPDATE t SET v = 'tampered' WHERE id = 1")
+    connection.commit()
+    connection.close()
+    before = folder_state(workspace)
+    with pytest.raises(BadInput, match="does not match its manifest"):
+        restore_database(record.backup, source)
+    assert folder_state(workspace) == before
+
+
+def test_restore_refuses_to_overwrite_a_non_database(workspace, tmp_path):
+    record = backup_database(workspace / "databases" / "data.db", tmp_path / "backups")
+    precious = tmp_path / "notes.db"
+    precious.write_text("my notes\n" * 20)
+    with pytest.raises(BadInput, match="not a SQLite database"):
+        restore_database(record.backup, precious)
+    assert precious.read_text() == "my notes\n" * 20
+
+
+def test_restore_of_a_non_backup_is_bad_input(tmp_path, assetdb):
+    (tmp_path / "junk.db").write_text("junk" * 100)
+    result = assetdb("restore", tmp_path / "junk.db", "--to", tmp_path / "x.db")
+    assert result.exit_code == 2 and "not a restorable backup" in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_restore_into_a_locked_target_aborts(workspace, tmp_path, writer_lock):
+    source = workspace / "databases" / "data.db"
+    record = backup_database(source, tmp_path / "backups")
+    writer_lock(source)
+    with pytest.raises((Aborted,)):
+        restore_database(record.backup, source, tmp_path / "safety")

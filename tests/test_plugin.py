@@ -1,0 +1,141 @@
+"""The pytest plugin v1, exercised the way users run it: with pytester, on real files."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from conftest import folder_state, make_database, write_wal_with_pending_rows
+
+
+@pytest.fixture
+def databases(pytester):
+    folder = pytester.path / "databases"
+    make_database(folder / "alpha.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    make_database(folder / "beta.sqlite", "CREATE TABLE t (x)", wal=True)
+    (folder / "notes.txt").write_text("not collected")
+    return folder
+
+
+def outcomes(result):
+    return {
+        line.split(" ")[0]: line.split(" ")[1]
+        for line in result.outlines
+        if "::" in line and (" PASSED" in line or " FAILED" in line)
+    }
+
+
+def test_without_the_flag_nothing_is_collected(pytester, databases):
+    result = pytester.runpytest("databases")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_each_database_yields_size_and_integrity_with_stable_ids(pytester, databases):
+    result = pytester.runpytest("--assetdb", "databases", "-v", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    assert list(outcomes(result)) == [
+        "databases/alpha.db::size",
+        "databases/alpha.db::integrity",
+        "databases/beta.sqlite::size",
+        "databases/beta.sqlite::integrity",
+    ]
+
+
+def test_over_the_cap_fails_with_an_actionable_first_line(pytester, databases):
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", "1KB", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ size: databases/alpha.db _*",
+            "over the cap: 8.2 KB > 1.0 KB (819.2% of cap) — run: assetdb migrate databases/alpha.db "
+            "--into enterprise_assets.db to partition it",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() and "raise CheckFailure" not in result.stdout.str()
+
+
+def test_ini_limit_and_command_line_precedence(pytester, databases):
+    pytester.makeini("[pytest]\nassetdb_size_limit = 1KB\n")
+    pytester.runpytest("--assetdb", "databases").assert_outcomes(passed=2, failed=2)
+    pytester.runpytest("--assetdb", "databases", "--assetdb-limit", "1MB").assert_outcomes(passed=4)
+
+
+def test_pyproject_tool_assetdb_limit(pytester, databases):
+    pytester.makepyprojecttoml('[tool.assetdb]\nsize_limit = "2KB"\n')
+    pytester.runpytest("--assetdb", "databases").assert_outcomes(passed=2, failed=2)
+
+
+def test_unparsable_limit_is_a_usage_error(pytester, databases):
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", "huge")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--assetdb-limit: invalid size 'huge'*"])
+
+
+def test_zero_byte_and_non_database_files_fail_integrity_only(pytester, databases):
+    (databases / "zero.db").touch()
+    (databases / "text.db").write_text("plain text, not SQLite\n" * 10)
+    result = pytester.runpytest("--assetdb", "databases", "-v", "-p", "no:cacheprovider")
+    status = outcomes(result)
+    assert status["databases/zero.db::size"] == "PASSED"
+    assert status["databases/zero.db::integrity"] == "FAILED"
+    assert status["databases/text.db::integrity"] == "FAILED"
+    result.stdout.fnmatch_lines(["*empty file: databases/zero.db is 0 bytes, not a database — *assetdb restore*"])
+    result.stdout.fnmatch_lines(["*unreadable: *text.db: not a SQLite database*"])
+
+
+def test_corrupt_database_fails_integrity_check(pytester, databases):
+    broken = make_database(
+        databases / "broken.db",
+        "CREATE TABLE t (x)",
+        "CREATE INDEX t_x ON t (x)",
+        *[f"INSERT INTO t VALUES ({n})" for n in range(300)],
+    )
+    connection = sqlite3.connect(broken)
+    connection.execute("PRAGMA writable_schema = ON")
+    connection.execute("UPDATE sqlite_schema SET sql = replace(sql, '(x)', '(x DESC)') WHERE name = 't_x'")
+    connection.commit()
+    connection.close()
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*integrity_check failed (*problems) — restore it from a verified backup*"])
+    result.assert_outcomes(passed=5, failed=1)
+
+
+def test_figures_are_junit_properties(pytester, databases):
+    result = pytester.runpytest("--assetdb", "databases", "--junitxml=report.xml", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    tree = ElementTree.parse(pytester.path / "report.xml")
+    case = next(c for c in tree.iter("testcase") if c.get("name") == "size" and "alpha" in c.get("classname"))
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert int(properties["bytes"]) == (databases / "alpha.db").stat().st_size
+    assert properties["limit"] == "99900000"
+
+
+def test_the_gate_leaves_the_folder_untouched(pytester, databases):
+    write_wal_with_pending_rows(databases / "pending.db", rows=3)
+    before = folder_state(databases)
+    pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=6)
+    assert folder_state(databases) == before
+
+
+@pytest.mark.parametrize("mode", [["-n", "2"], ["-p", "no:xdist"], []], ids=["xdist-2", "no-xdist", "default"])
+def test_same_outcomes_with_and_without_xdist(pytester, databases, mode):
+    (databases / "zero.db").touch()
+    result = pytester.runpytest_subprocess("--assetdb", "databases", "--assetdb-limit", "5KB", "-p", "no:cacheprovider", *mode)
+    result.assert_outcomes(passed=3, failed=3)
+
+
+def test_realworld_gate_passes_and_touches_nothing(realworld, tmp_path):
+    before = folder_state(realworld)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--assetdb", str(realworld), "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "16 passed" in result.stdout
+    assert folder_state(realworld) == before

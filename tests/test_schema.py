@@ -1,0 +1,179 @@
+"""The unified schema initializer: created once, idempotent, refusing foreign files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import make_database, sqlite_shell
+from consolidation.errors import Aborted, BadInput
+from consolidation.schema import (
+    APPLICATION_ID,
+    ASSET_TABLES,
+    EXPECTED_TABLES,
+    SCHEMA_VERSION,
+    connect_assetdb,
+    initialize,
+)
+
+LIMIT = 99_900_000
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_init_creates_the_unified_schema(tmp_path):
+    target = tmp_path / "enterprise_assets.db"
+    result = initialize(target, LIMIT)
+    assert result.action == "created" and result.size == target.stat().st_size
+    connection = sqlite3.connect(target)
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    assert EXPECTED_TABLES <= tables
+    assert set(ASSET_TABLES.values()) | {"enterprise_metadata", "integration_tracking", "sqlar"} <= tables
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    log = connection.execute(
+        "SELECT operation, status, counts, size_after, details FROM cross_database_sync_operations"
+    ).fetchall()
+    assert len(log) == 1
+    operation, status, counts, size_after, details = log[0]
+    assert (operation, status) == ("init", "ok")
+    assert json.loads(counts) == {"tables_created": len(EXPECTED_TABLES)}
+    assert size_after == target.stat().st_size
+    assert json.loads(details)["action"] == "created"
+
+
+def test_init_twice_changes_nothing(tmp_path):
+    target = tmp_path / "enterprise_assets.db"
+    initialize(target, LIMIT)
+    before = digest(target)
+    assert initialize(target, LIMIT).action == "unchanged"
+    assert digest(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enterprise_assets.db"]
+
+
+def test_init_repairs_a_dropped_table_and_logs_it(tmp_path):
+    target = tmp_path / "enterprise_assets.db"
+    initialize(target, LIMIT)
+    connection = sqlite3.connect(target)
+    connection.execute("DROP TABLE shard_manifest")
+    connection.commit()
+    assert initialize(target, LIMIT).action == "repaired"
+    rows = connection.execute(
+        "SELECT json_extract(details, '$.created') FROM cross_database_sync_operations ORDER BY id"
+    ).fetchall()
+    assert json.loads(rows[-1][0]) == ["shard_manifest"]
+
+
+def test_init_fills_a_zero_byte_file(tmp_path):
+    target = tmp_path / "new.db"
+    target.touch()
+    assert initialize(target, LIMIT).action == "created"
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message"),
+    [
+        (lambda p: make_database(p, "CREATE TABLE customers (id)"), "another application's database"),
+        (lambda p: p.write_text("hello\n" * 50), "not a SQLite database"),
+    ],
+    ids=["other-database", "text-file"],
+)
+def test_init_refuses_foreign_files_untouched(tmp_path, prepare, message):
+    target = tmp_path / "target.db"
+    prepare(target)
+    before = digest(target)
+    with pytest.raises(BadInput, match=message):
+        initialize(target, LIMIT)
+    assert digest(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target.db"]
+
+
+def test_init_refuses_a_newer_schema(tmp_path):
+    target = tmp_path / "future.db"
+    initialize(target, LIMIT)
+    connection = sqlite3.connect(target)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.commit()
+    before = digest(target)
+    with pytest.raises(BadInput, match="newer"):
+        initialize(target, LIMIT)
+    assert digest(target) == before
+
+
+def test_init_over_the_cap_is_rolled_back_and_leaves_no_file(tmp_path):
+    target = tmp_path / "small.db"
+    with pytest.raises(Aborted, match="over the cap"):
+        initialize(target, 50_000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_over_the_cap_leaves_an_existing_empty_file_as_it_was(tmp_path):
+    target = tmp_path / "small.db"
+    target.touch()
+    with pytest.raises(Aborted):
+        initialize(target, 50_000)
+    assert target.stat().st_size == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["small.db"]
+
+
+def test_init_on_a_locked_target_aborts(tmp_path, writer_lock):
+    target = tmp_path / "busy.db"
+    target.touch()
+    writer_lock(target)
+    with pytest.raises(Aborted, match="locked"):
+        initialize(target, LIMIT)
+
+
+def test_init_into_a_missing_folder_is_bad_input(tmp_path):
+    with pytest.raises(BadInput, match="no such directory"):
+        initialize(tmp_path / "nope" / "x.db", LIMIT)
+
+
+def test_connect_assetdb_refuses_other_databases(tmp_path):
+    other = make_database(tmp_path / "other.db", "CREATE TABLE t (x)")
+    with pytest.raises(BadInput, match="not an assetdb database"):
+        connect_assetdb(other)
+    with pytest.raises(BadInput, match="assetdb init"):
+        connect_assetdb(tmp_path / "absent.db")
+
+
+def test_cli_init_exit_codes(assetdb, tmp_path):
+    target = tmp_path / "enterprise_assets.db"
+    created = assetdb("init", target)
+    assert created.exit_code == 0 and "created schema v1" in created.stdout
+    again = assetdb("init", target)
+    assert again.exit_code == 0 and "nothing changed" in again.stdout
+    capped = assetdb("init", tmp_path / "tiny.db", "--limit", "10KB")
+    assert capped.exit_code == 3 and "over the cap" in capped.stderr
+    other = make_database(tmp_path / "other.db", "CREATE TABLE t (x)")
+    refused = assetdb("init", other)
+    assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_sqlar_table_is_what_the_sqlite3_shell_extracts(tmp_path):
+    """The stock shell must restore stored assets with no Python (PRODUCT.md invariant 5)."""
+    import zlib
+
+    shell = sqlite_shell()
+    target = tmp_path / "enterprise_assets.db"
+    initialize(target, LIMIT)
+    content = b"print('hello')\n" * 40
+    connection = sqlite3.connect(target)
+    connection.execute(
+        "INSERT INTO sqlar (name, mode, mtime, sz, data) VALUES (?, ?, ?, ?, ?)",
+        ("scripts/hello.py", 0o100644, 1_700_000_000, len(content), zlib.compress(content)),
+    )
+    connection.commit()
+    connection.close()
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run([shell, str(target), "-Ax"], cwd=out, check=True, capture_output=True)
+    assert (out / "scripts" / "hello.py").read_bytes() == content
+    assert (out / "scripts" / "hello.py").stat().st_mtime == 1_700_000_000
