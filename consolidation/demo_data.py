@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .errors import BadInput
 from .fingerprint import quote_identifier
 
 SEED = 20250716
@@ -818,7 +819,7 @@ DEMO_DATABASES: tuple[str, ...] = tuple(sorted(DATABASE_BUILDERS))
 def build_legacy_set(directory: Path) -> list[Path]:
     """Write the demo legacy databases into `directory` (created if missing) and return their paths, sorted.
 
-    Refuses with FileExistsError, before writing anything, when a target or a journal
+    Refuses with BadInput, before writing anything, when a target or a journal
     beside it already exists: the set is never overwritten, and a stray ``-wal`` next to
     a fresh file would be replayed into it on first open.
     """
@@ -828,8 +829,8 @@ def build_legacy_set(directory: Path) -> list[Path]:
     for target in targets:
         for candidate in (target, *_sidecars(target)):
             if os.path.lexists(candidate):
-                raise FileExistsError(
-                    f"refusing to overwrite {candidate}: the demo set is only written into a clean directory"
+                raise BadInput(
+                    f"{candidate}: already exists; the demo set is only written into a clean directory"
                 )
     for target in targets:
         _write_atomically(target, DATABASE_BUILDERS[target.name], wal=target.name == WAL_DATABASE)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from consolidation.demo_data import DATABASE_BUILDERS, DEMO_DATABASES, build_legacy_set
+from consolidation.errors import BadInput
 
 SIZE_BUDGET = 500_000
 SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -108,7 +109,7 @@ def test_refuses_to_overwrite_an_existing_set(tmp_path: Path) -> None:
     written = build_legacy_set(tmp_path)
     before = {path: path.read_bytes() for path in written}
 
-    with pytest.raises(FileExistsError):
+    with pytest.raises(BadInput):
         build_legacy_set(tmp_path)
 
     assert {path: path.read_bytes() for path in written} == before
@@ -121,7 +122,7 @@ def test_refuses_before_writing_anything_when_one_target_or_its_journal_exists(
 ) -> None:
     (tmp_path / existing).write_bytes(b"not ours")
 
-    with pytest.raises(FileExistsError, match=existing):
+    with pytest.raises(BadInput, match=existing):
         build_legacy_set(tmp_path)
 
     assert [path.name for path in tmp_path.iterdir()] == [existing]

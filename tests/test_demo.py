@@ -1,0 +1,53 @@
+"""The committed demo set and ``assetdb demo``: what a new user runs first."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import folder_state
+from consolidation.demo_data import DEMO_DATABASES, build_legacy_set
+from consolidation.fingerprint import database_fingerprint
+from consolidation.readonly import open_readonly
+
+COMMITTED = Path(__file__).resolve().parent.parent / "databases"
+
+
+def fingerprint(path: Path) -> str:
+    with open_readonly(path) as connection:
+        return database_fingerprint(connection)
+
+
+def test_committed_databases_are_the_generators_output(tmp_path):
+    """databases/ must be regenerated (and committed) whenever the generator changes."""
+    fresh = build_legacy_set(tmp_path)
+    assert sorted(p.name for p in COMMITTED.iterdir() if p.suffix == ".db") == list(DEMO_DATABASES)
+    for path in fresh:
+        assert fingerprint(COMMITTED / path.name) == fingerprint(path), path.name
+
+
+def test_demo_runs_every_step_and_the_gate(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "consolidation", "demo", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for step in ("inventory", "assetdb backup", "assetdb init", "size-check", "pytest --assetdb"):
+        assert step in result.stdout
+    assert "passed" in result.stdout and "failed" not in result.stdout
+    databases = tmp_path / "demo" / "databases"
+    assert (databases / "enterprise_assets.db").is_file()
+    backups = sorted(p.name for p in (tmp_path / "demo" / "backups").glob("*.db"))
+    assert len(backups) == len(DEMO_DATABASES)
+    assert not (databases / ".pytest_cache").exists()
+
+
+def test_demo_refuses_an_existing_demo_and_leaves_it(assetdb, tmp_path):
+    first = assetdb("demo", tmp_path / "d", "--no-gate", "--quiet")
+    assert first.exit_code == 0, first.stderr
+    before = folder_state(tmp_path / "d")
+    again = assetdb("demo", tmp_path / "d", "--no-gate", "--quiet")
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    assert folder_state(tmp_path / "d") == before
