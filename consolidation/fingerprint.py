@@ -50,6 +50,12 @@ def table_columns(connection: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in rows if row[6] != 1]
 
 
+def free_rowid_alias(column_names: Iterable[str]) -> str | None:
+    """The first of ``rowid``, ``_rowid_``, ``oid`` that no column shadows, if any."""
+    taken = {name.lower() for name in column_names}
+    return next((alias for alias in ROWID_ALIASES if alias not in taken), None)
+
+
 def rowid_expression(connection: sqlite3.Connection, table: str) -> str | None:
     """An expression selecting the rowid of ``table``, or None for WITHOUT ROWID tables."""
     info = connection.execute(
@@ -57,8 +63,25 @@ def rowid_expression(connection: sqlite3.Connection, table: str) -> str | None:
     ).fetchone()
     if info is None or info[0]:
         return None
-    columns = {column.lower() for column in table_columns(connection, table)}
-    return next((alias for alias in ROWID_ALIASES if alias not in columns), None)
+    return free_rowid_alias(table_columns(connection, table))
+
+
+def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int) -> str:
+    """``ROWS:SUM`` over the rows of a ``SELECT`` with ``width`` result columns."""
+    names = [f"c{index}" for index in range(width)]
+    typed = ", ".join(f"typeof({name}), {name}" for name in names)
+    query = f"WITH r({', '.join(names)}) AS ({select}) SELECT {typed} FROM r"
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes  # read TEXT as bytes: invalid UTF-8 must hash too
+    try:
+        rows = 0
+        total = 0
+        for row in connection.execute(query):
+            total = (total + row_digest(zip(row[0::2], row[1::2]))) % MODULUS
+            rows += 1
+    finally:
+        connection.text_factory = previous_factory
+    return f"{rows}:{total:064x}"
 
 
 def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
@@ -67,19 +90,7 @@ def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
     rowid = rowid_expression(connection, table)
     if rowid:
         columns.insert(0, rowid)
-    select = ", ".join(f"typeof({column}), {column}" for column in columns)
-    previous_factory = connection.text_factory
-    connection.text_factory = bytes  # read TEXT as bytes: invalid UTF-8 must hash too
-    try:
-        rows = 0
-        total = 0
-        for row in connection.execute(f"SELECT {select} FROM {quote_identifier(table)}"):
-            pairs = zip(row[0::2], row[1::2])
-            total = (total + row_digest(pairs)) % MODULUS
-            rows += 1
-    finally:
-        connection.text_factory = previous_factory
-    return f"{rows}:{total:064x}"
+    return rows_fingerprint(connection, f"SELECT {', '.join(columns)} FROM {quote_identifier(table)}", len(columns))
 
 
 def ordinary_tables(connection: sqlite3.Connection) -> list[str]:

@@ -153,18 +153,18 @@ def _refuse_if_locked(path: Path) -> None:
         raise DatabaseLocked(f"{path}: locked by another writer (pid {holder}); retry when it is done")
 
 
-def _connect_immutable(path: Path) -> sqlite3.Connection:
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro&immutable=1"
-    return sqlite3.connect(uri, uri=True)
-
-
 def _file_state(paths: list[Path]) -> list[tuple[int, int]]:
     return [(os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
 
 
+def uri_for(path: Path, immutable: bool = False) -> str:
+    """A ``file:`` URI for ``path`` with every special character escaped."""
+    return "file:" + quote(str(Path(path).resolve())) + ("?mode=ro&immutable=1" if immutable else "")
+
+
 @contextmanager
-def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[sqlite3.Connection]:
-    """Open a private copy of ``path`` and its sidecars, so SQLite may recover it there."""
+def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[str]:
+    """Copy ``path`` and its sidecars to a private folder, so SQLite may recover the copy."""
     workdir = Path(tempfile.mkdtemp(prefix="assetdb-snapshot-"))
     try:
         copy = workdir / "snapshot.db"
@@ -177,18 +177,14 @@ def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[sqlite3.Connection]:
                 break
         else:
             raise DatabaseLocked(f"{path}: kept changing while being read; retry when it is idle")
-        connection = sqlite3.connect(copy)
-        try:
-            yield connection
-        finally:
-            connection.close()
+        yield uri_for(copy)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager
-def open_readonly(path: Path | str) -> Iterator[sqlite3.Connection]:
-    """Yield a read-only connection to ``path`` that leaves the file and its folder as they were.
+def readonly_uri(path: Path | str) -> Iterator[str]:
+    """A URI that reads ``path``'s committed content without touching it (for ATTACH too).
 
     Raises :class:`EmptyDatabase`, :class:`NotADatabase` or :class:`DatabaseLocked`;
     a missing path is :class:`~consolidation.errors.BadInput`.
@@ -201,22 +197,23 @@ def open_readonly(path: Path | str) -> Iterator[sqlite3.Connection]:
     _refuse_if_locked(path)
     live_sidecars = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
     if live_sidecars:
-        context = _snapshot(path, live_sidecars)
+        with _snapshot(path, live_sidecars) as uri:
+            yield uri
     else:
-        context = _immutable(path)
-    with context as connection:
-        connection.execute("PRAGMA query_only = 1")
-        try:
-            connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-        except sqlite3.DatabaseError as error:
-            raise NotADatabase(f"{path}: unreadable database ({error})") from None
-        yield connection
+        yield uri_for(path, immutable=True)
 
 
 @contextmanager
-def _immutable(path: Path) -> Iterator[sqlite3.Connection]:
-    connection = _connect_immutable(path)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def open_readonly(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """Yield a read-only connection to ``path`` that leaves the file and its folder as they were."""
+    with readonly_uri(path) as uri:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            connection.execute("PRAGMA query_only = 1")
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            except sqlite3.DatabaseError as error:
+                raise NotADatabase(f"{path}: unreadable database ({error})") from None
+            yield connection
+        finally:
+            connection.close()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Aborted, BadInput
-from .readonly import EmptyDatabase, read_header
+from .readonly import EmptyDatabase, read_header, uri_for
 from .size import format_size
 from .synclog import LOG_TABLE, Operation, allocated_size
 
@@ -132,6 +132,8 @@ SCHEMA_STATEMENTS: list[str] = [
     details TEXT NOT NULL DEFAULT '{{}}' CHECK (json_valid(details))
 )""",
     f'CREATE INDEX IF NOT EXISTS "{LOG_TABLE}_started_at" ON "{LOG_TABLE}" (started_at)',
+    # The ledger of migrated sources: enough to prove each source is accounted for
+    # and to rebuild it exactly (schema, header fields, internal tables' rows).
     """CREATE TABLE IF NOT EXISTS migration_sources (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -139,23 +141,44 @@ SCHEMA_STATEMENTS: list[str] = [
     file_sha256 TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     bytes INTEGER NOT NULL,
-    schema_sql TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('migrating', 'migrated', 'archived')),
-    migrated_at TEXT,
+    mtime_ns INTEGER NOT NULL,
+    schema_objects TEXT NOT NULL CHECK (json_valid(schema_objects)),
+    internal_rows TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(internal_rows)),
+    header TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(header)),
+    status TEXT NOT NULL CHECK (status IN ('migrated', 'archived')),
+    migrated_at TEXT NOT NULL,
     archived_path TEXT
 )""",
+    # One row per (source, table): where its rows went and how they were accounted.
     """CREATE TABLE IF NOT EXISTS migration_table_accounting (
+    id INTEGER PRIMARY KEY,
     source_id INTEGER NOT NULL REFERENCES migration_sources (id) ON DELETE CASCADE,
     source_table TEXT NOT NULL,
     target_table TEXT NOT NULL,
+    conflicts_table TEXT NOT NULL,
+    key_columns TEXT NOT NULL CHECK (json_valid(key_columns)),
+    columns TEXT NOT NULL CHECK (json_valid(columns)),
+    row_identity TEXT NOT NULL CHECK (row_identity IN ('rowid', 'ordinal')),
+    note TEXT,
     rows_read INTEGER NOT NULL,
     rows_stored INTEGER NOT NULL,
     duplicates_folded INTEGER NOT NULL,
     conflicts_kept INTEGER NOT NULL,
     fingerprint TEXT NOT NULL,
-    PRIMARY KEY (source_id, source_table),
+    UNIQUE (source_id, source_table),
     CHECK (rows_read = rows_stored + duplicates_folded + conflicts_kept)
 )""",
+    # Provenance: every source row points at the row holding its values, in the merged
+    # table or (``in_conflicts``) in the table's conflicts table.
+    """CREATE TABLE IF NOT EXISTS migration_row_links (
+    table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
+    source_rowid INTEGER NOT NULL,
+    target_rowid INTEGER NOT NULL,
+    in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
+    PRIMARY KEY (table_id, source_rowid)
+) WITHOUT ROWID""",
+    """CREATE INDEX IF NOT EXISTS migration_row_links_target
+    ON migration_row_links (target_rowid, in_conflicts)""",
     """CREATE TABLE IF NOT EXISTS migration_conflicts (
     id INTEGER PRIMARY KEY,
     target_table TEXT NOT NULL,
@@ -186,6 +209,7 @@ EXPECTED_TABLES = frozenset(
         LOG_TABLE,
         "migration_sources",
         "migration_table_accounting",
+        "migration_row_links",
         "migration_conflicts",
         "shard_manifest",
     }
@@ -257,9 +281,12 @@ def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sq
 
 
 def connect_for_write(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode: callers open their own explicit transactions."""
+    """A connection in autocommit mode: callers open their own explicit transactions.
+
+    Opened by URI, so that sources can be ATTACHed by URI (read-only, immutable).
+    """
     try:
-        return sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+        return sqlite3.connect(uri_for(path), uri=True, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
     except sqlite3.Error as error:
         raise BadInput(f"{path}: cannot open for writing ({error})") from None
 

@@ -1,0 +1,991 @@
+"""Phase 2: a conflict-aware, lossless, resumable merge of many databases into one.
+
+The original project merged with ``INSERT OR IGNORE`` after renaming clashing tables,
+and silently lost every row whose key was already taken. Here no row is ever dropped:
+
+* Tables of the same name become one table when their keys agree; columns are matched
+  by name (union of columns) and a column whose affinity differs between sources is
+  widened to no affinity, so no value is ever converted. A table that cannot be
+  reconciled is kept apart as ``<source>__<table>``, and the report says why.
+* A source row whose key is new is stored; one identical to the stored row (same key,
+  same values, same storage classes) is *folded* into it; one with the same key and
+  different values is a *conflict*: it is kept, unchanged, in the table's conflicts
+  table ``assetdb_conflicts_<table>``, recorded in ``migration_conflicts``, and a policy
+  decides which version the merged table shows.
+* ``migration_row_links`` ties every source row (by rowid, or by ordinal in key order
+  for ``WITHOUT ROWID`` tables) to the row holding its values, which is what makes each
+  source rebuildable and verifiable.
+* Each source is migrated in one transaction, so a kill at any moment leaves the target
+  as it was before that source or as it is after it; migrating an unchanged source again
+  does nothing, and a changed source first has its old contribution removed.
+
+The heavy lifting is set-based SQL over the ATTACHed source; Python only plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .backup import backup_database, find_workspace
+from .errors import Aborted, BadInput
+from .fingerprint import quote_identifier as q
+from .readonly import readonly_uri
+from .schema import EXPECTED_TABLES, connect_assetdb, initialize, write_transaction
+from .size import format_size
+from .sources import Column, SourceDescription, SourceTable, affinity, describe_source, table_fingerprint
+from .synclog import Operation, allocated_size, utc_now
+
+#: Unified tables of PRODUCT.md §4 that receive the sources' tables of the same name.
+UNIFIED_TABLES = ("enterprise_metadata", "integration_tracking")
+#: Names the consolidated set uses itself; a source table of such a name is kept apart.
+RESERVED_TABLES = frozenset(EXPECTED_TABLES) - set(UNIFIED_TABLES)
+RESERVED_PREFIX = "assetdb_"
+CONFLICTS_PREFIX = "assetdb_conflicts_"
+SOURCE_ALIAS = "src"
+
+
+@dataclass(frozen=True)
+class ConflictPolicy:
+    """Which version of a conflicting key the merged table shows.
+
+    ``first``: the source migrated first keeps it (default). ``newest``: the source
+    file modified last wins. ``source``: the named source wins. Either way the other
+    version stays in the conflicts table.
+    """
+
+    kind: str = "first"
+    source_name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> ConflictPolicy:
+        if not text or text == "first":
+            return cls()
+        if text == "newest":
+            return cls("newest")
+        if text.startswith("source:") and len(text) > len("source:"):
+            return cls("source", text.split(":", 1)[1])
+        raise BadInput(f"invalid conflict policy {text!r}: use first, newest or source:NAME")
+
+    def __str__(self) -> str:
+        return f"source:{self.source_name}" if self.kind == "source" else self.kind
+
+
+@dataclass
+class TableOutcome:
+    source_table: str
+    target_table: str
+    rows_read: int = 0
+    rows_stored: int = 0
+    duplicates_folded: int = 0
+    conflicts_kept: int = 0
+    note: str | None = None
+
+
+@dataclass
+class SourceOutcome:
+    """What happened to one source: ``migrated``, ``remigrated``, ``unchanged`` or ``planned``."""
+
+    name: str
+    path: str
+    action: str
+    tables: list[TableOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    size_after: int | None = None
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(table, attribute) for table in self.tables)
+
+
+@dataclass
+class MigrationReport:
+    target: str
+    sources: list[SourceOutcome]
+    backup: str | None = None
+
+
+# -- naming -----------------------------------------------------------------------------
+
+
+def assign_source_names(paths: list[Path], known: dict[str, str]) -> dict[Path, str]:
+    """A stable, unique name per source: its file name, lengthened by parent folders
+    only when another source (in this run or in the ledger) already has that name."""
+    names: dict[Path, str] = {}
+    taken = {name: original for name, original in known.items()}
+    for path in paths:
+        resolved = str(path.resolve())
+        parts = path.resolve().parts
+        for depth in range(1, len(parts) + 1):
+            candidate = "/".join(parts[-depth:])
+            if taken.get(candidate, resolved) == resolved:
+                break
+        names[path] = candidate
+        taken[candidate] = resolved
+    return names
+
+
+def _stem(source_name: str) -> str:
+    stem = source_name.rsplit("/", 1)[-1]
+    return stem.rsplit(".", 1)[0] if "." in stem else stem
+
+
+# -- the target's current shape -----------------------------------------------------------
+
+
+@dataclass
+class TargetShape:
+    columns: dict[str, str]  # lower-case name -> declared type
+    names: dict[str, str]  # lower-case name -> name as declared
+    key: list[str]
+    integer_key: bool
+
+
+def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | None:
+    rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
+    if not rows:
+        return None
+    key = [name for _, name in sorted((row[5], row[1]) for row in rows if row[5])]
+    types = {row[1].lower(): row[2] or "" for row in rows}
+    integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
+    return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key)
+
+
+def _table_exists(connection: sqlite3.Connection, name: str) -> bool:
+    return (
+        connection.execute(
+            "SELECT 1 FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
+        ).fetchone()
+        is not None
+    )
+
+
+@dataclass
+class TablePlan:
+    source: SourceTable
+    target: str
+    note: str | None = None
+    create: bool = False
+    add: list[Column] = field(default_factory=list)
+    widen: list[str] = field(default_factory=list)
+
+
+def plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
+    """Where ``table``'s rows go, and what the target needs first, or why it is kept apart."""
+    name = table.name
+    if name.lower() in {t.lower() for t in RESERVED_TABLES} or name.lower().startswith(RESERVED_PREFIX):
+        return _apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
+    shape = target_shape(connection, name)
+    if shape is None:
+        return TablePlan(table, name, create=True)
+    source_key = [k.lower() for k in table.key]
+    if source_key != [k.lower() for k in shape.key] or (table.integer_key != shape.integer_key):
+        return _apart(
+            connection,
+            table,
+            source_name,
+            f"primary key differs: ({', '.join(table.key) or 'none'}) here, "
+            f"({', '.join(shape.key) or 'none'}) in the consolidated {name!r}",
+        )
+    plan = TablePlan(table, name)
+    for column in table.columns:
+        existing = shape.columns.get(column.name.lower())
+        if existing is None:
+            plan.add.append(column)
+        elif affinity(existing) not in ("BLOB", column.affinity):
+            if column.name.lower() in source_key:
+                return _apart(
+                    connection, table, source_name, f"key column {column.name!r} has another type"
+                )
+            plan.widen.append(shape.names[column.name.lower()])
+    return plan
+
+
+def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
+    base = f"{_stem(source_name)}__{table.name}"
+    candidate, counter = base, 2
+    while _table_exists(connection, candidate):
+        candidate, counter = f"{base}_{counter}", counter + 1
+    return TablePlan(table, candidate, note=f"kept apart as {candidate!r}: {why}", create=True)
+
+
+# -- schema changes on the target ---------------------------------------------------------
+
+
+def _column_definition(column: Column, integer_key: bool) -> str:
+    declared = "" if column.affinity == "BLOB" else column.declared_type
+    if integer_key:
+        return f"{q(column.name)} INTEGER PRIMARY KEY"
+    return f"{q(column.name)} {declared}".rstrip()
+
+
+def create_target_table(connection: sqlite3.Connection, plan: TablePlan) -> None:
+    table = plan.source
+    definitions = [
+        _column_definition(column, table.integer_key and column.name == table.key[0])
+        for column in table.columns
+    ]
+    if table.key and not table.integer_key:
+        definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in table.key)})")
+    connection.execute(f"CREATE TABLE main.{q(plan.target)} ({', '.join(definitions)})")
+
+
+def conflicts_table(target: str) -> str:
+    return f"{CONFLICTS_PREFIX}{target}"
+
+
+def _ensure_conflicts_table(connection: sqlite3.Connection, target: str) -> str:
+    """The untyped twin of ``target`` that keeps losing versions exactly as they were."""
+    name = conflicts_table(target)
+    columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(target)})")]
+    existing = {row[1].lower() for row in connection.execute(f"PRAGMA main.table_info({q(name)})")}
+    if not existing:
+        connection.execute(f"CREATE TABLE main.{q(name)} ({', '.join(q(c) for c in columns)})")
+    else:
+        for column in columns:
+            if column.lower() not in existing:
+                connection.execute(f"ALTER TABLE main.{q(name)} ADD COLUMN {q(column)}")
+    return name
+
+
+def widen_columns(connection: sqlite3.Connection, target: str, columns: list[str]) -> None:
+    """Rebuild ``target`` with ``columns`` untyped, keeping rowids, values and indexes."""
+    rows = connection.execute(f"PRAGMA main.table_info({q(target)})").fetchall()
+    shape = target_shape(connection, target)
+    wide = {c.lower() for c in columns}
+    definitions = []
+    for _cid, name, declared, _notnull, _default, _pk in rows:
+        if shape.integer_key and name.lower() == shape.key[0].lower():
+            definitions.append(f"{q(name)} INTEGER PRIMARY KEY")
+        else:
+            definitions.append(f"{q(name)} {'' if name.lower() in wide else declared or ''}".rstrip())
+    if shape.key and not shape.integer_key:
+        definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in shape.key)})")
+    indexes = [
+        row[0]
+        for row in connection.execute(
+            "SELECT sql FROM main.sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (target,),
+        )
+    ]
+    names = ", ".join(q(row[1]) for row in rows)
+    interim = f"{target}__widening"
+    connection.execute("PRAGMA legacy_alter_table = ON")  # views on the table stay as written
+    try:
+        connection.execute(f"CREATE TABLE main.{q(interim)} ({', '.join(definitions)})")
+        connection.execute(
+            f"INSERT INTO main.{q(interim)} (rowid, {names}) SELECT rowid, {names} FROM main.{q(target)}"
+        )
+        connection.execute(f"DROP TABLE main.{q(target)}")
+        connection.execute(f"ALTER TABLE main.{q(interim)} RENAME TO {q(target)}")
+        for statement in indexes:
+            connection.execute(statement)
+    finally:
+        connection.execute("PRAGMA legacy_alter_table = OFF")
+
+
+def apply_plan(connection: sqlite3.Connection, plan: TablePlan) -> None:
+    if plan.create:
+        create_target_table(connection, plan)
+        return
+    for column in plan.add:
+        declared = "" if column.affinity == "BLOB" else column.declared_type
+        connection.execute(f"ALTER TABLE main.{q(plan.target)} ADD COLUMN {q(column.name)} {declared}".rstrip())
+        if _table_exists(connection, conflicts_table(plan.target)):
+            connection.execute(
+                f"ALTER TABLE main.{q(conflicts_table(plan.target))} ADD COLUMN {q(column.name)}"
+            )
+    if plan.widen:
+        widen_columns(connection, plan.target, plan.widen)
+
+
+# -- moving rows ---------------------------------------------------------------------------
+
+
+class RowMerger:
+    """Set-based SQL that places one source table's rows and links each of them."""
+
+    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int):
+        self.connection = connection
+        self.table = plan.source
+        self.target = plan.target
+        self.table_id = table_id
+        self.columns = [q(name) for name in self.table.column_names]
+        self.rows = f"({self.table.select_rows(SOURCE_ALIAS)})"
+        self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
+        self.same_values = " AND ".join(
+            f"t.{c} IS s.{c} AND typeof(t.{c}) = typeof(s.{c})" for c in self.columns
+        ) or "1"
+        self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key)
+
+    def execute(self, sql: str, parameters: Iterable = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, tuple(parameters))
+
+    def _unlinked(self, alias: str = "s") -> str:
+        return (
+            f"NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
+            f"WHERE l.table_id = {self.table_id} AND l.source_rowid = {alias}._identity)"
+        )
+
+    def merge(self, incoming_wins: Callable[[sqlite3.Connection, str], None]) -> None:
+        if self.table.key:
+            self._fold_duplicates()
+            self._keep_conflicts(incoming_wins)
+            self._store_new_keys()
+        self._append_rest()
+
+    def _fold_duplicates(self) -> None:
+        self.execute(
+            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
+            f"SELECT {self.table_id}, s._identity, t.rowid, 0 FROM {self.rows} AS s "
+            f"JOIN main.{q(self.target)} AS t ON {self.key_join} WHERE {self.same_values}"
+        )
+
+    def _keep_conflicts(self, incoming_wins: Callable[[sqlite3.Connection, str], None]) -> None:
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
+        self.execute(
+            "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_rowid INTEGER NOT NULL, "
+            "incoming_wins INTEGER NOT NULL DEFAULT 0)"
+        )
+        self.execute(
+            f"INSERT INTO temp.assetdb_pairs (identity, shown_rowid) SELECT s._identity, t.rowid "
+            f"FROM {self.rows} AS s JOIN main.{q(self.target)} AS t ON {self.key_join} "
+            f"WHERE NOT ({self.same_values})"
+        )
+        if not self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
+            return
+        conflicts = _ensure_conflicts_table(self.connection, self.target)
+        incoming_wins(self.connection, self.target)
+        self._displace_shown_rows(conflicts)
+        base = self._max_rowid(conflicts)
+        self.execute(
+            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
+            f"SELECT {self.table_id}, identity, {base} + row_number() OVER (ORDER BY identity), 1 "
+            f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
+        )
+        self.execute(
+            f"INSERT INTO main.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
+            f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
+            f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
+            f"WHERE l.table_id = {self.table_id} AND l.in_conflicts = 1 AND l.target_rowid > {base}"
+        )
+        self.execute(
+            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
+            f"SELECT {self.table_id}, identity, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
+        )
+        self.execute("DROP TABLE temp.assetdb_pairs")
+
+    def _displace_shown_rows(self, conflicts: str) -> None:
+        """Where the incoming version wins, move the shown row into the conflicts table,
+        re-point every link to it, and overwrite the merged row with the incoming values."""
+        if not self.execute("SELECT 1 FROM temp.assetdb_pairs WHERE incoming_wins LIMIT 1").fetchone():
+            return
+        target_columns = [q(row[1]) for row in self.execute(f"PRAGMA main.table_info({q(self.target)})")]
+        base = self._max_rowid(conflicts)
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_moves")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_moves AS SELECT shown_rowid, "
+            f"{base} + row_number() OVER (ORDER BY shown_rowid) AS kept_rowid "
+            f"FROM temp.assetdb_pairs WHERE incoming_wins"
+        )
+        self.execute(
+            f"INSERT INTO main.{q(conflicts)} (rowid, {', '.join(target_columns)}) "
+            f"SELECT m.kept_rowid, {', '.join('t.' + c for c in target_columns)} "
+            f"FROM temp.assetdb_moves AS m JOIN main.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
+        )
+        self.execute(
+            "UPDATE main.migration_row_links AS l SET target_rowid = m.kept_rowid, in_conflicts = 1 "
+            "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
+            "WHERE l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
+            "AND a.id = l.table_id AND a.target_table = ?",
+            (self.target,),
+        )
+        assignments = ", ".join(
+            f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns
+        )
+        self.execute(
+            f"UPDATE main.{q(self.target)} AS t SET {assignments} "
+            f"FROM temp.assetdb_pairs AS p JOIN {self.rows} AS s ON s._identity = p.identity "
+            f"WHERE p.incoming_wins AND t.rowid = p.shown_rowid"
+        )
+        self.execute("DROP TABLE temp.assetdb_moves")
+
+    def _store_new_keys(self) -> None:
+        self.execute(
+            f"INSERT INTO main.{q(self.target)} ({', '.join(self.columns)}) "
+            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM {self.rows} AS s "
+            f"WHERE {self.has_key} AND NOT EXISTS "
+            f"(SELECT 1 FROM main.{q(self.target)} AS t WHERE {self.key_join}) ORDER BY s._identity"
+        )
+        self.execute(
+            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
+            f"SELECT {self.table_id}, s._identity, t.rowid, 0 FROM {self.rows} AS s "
+            f"JOIN main.{q(self.target)} AS t ON {self.key_join} WHERE {self._unlinked()}"
+        )
+
+    def _append_rest(self) -> None:
+        """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
+        base = self._max_rowid(self.target)
+        self.execute(
+            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
+            f"SELECT {self.table_id}, s._identity, {base} + row_number() OVER (ORDER BY s._identity), 0 "
+            f"FROM {self.rows} AS s WHERE {self._unlinked()}"
+        )
+        self.execute(
+            f"INSERT INTO main.{q(self.target)} (rowid, {', '.join(self.columns)}) "
+            f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
+            f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
+            f"WHERE l.table_id = {self.table_id} AND l.in_conflicts = 0 AND l.target_rowid > {base}"
+        )
+
+    def _max_rowid(self, table: str) -> int:
+        return self.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{q(table)}").fetchone()[0]
+
+
+# -- conflict policy -----------------------------------------------------------------------
+
+OWNER_OF_SHOWN_ROW = (
+    "SELECT a.source_id FROM main.migration_row_links AS l "
+    "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+    "WHERE a.target_table = :target AND l.target_rowid = p.shown_rowid AND l.in_conflicts = 0 "
+    "ORDER BY a.source_id LIMIT 1"
+)
+
+
+def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, resolver=None):
+    """A function that marks, in ``temp.assetdb_pairs``, the conflicts the incoming row wins.
+
+    ``resolver`` (the ``assetdb_resolve_conflict`` hook) is asked first, per conflict,
+    for tables a plugin cares about; the policy decides the rest.
+    """
+
+    def decide(connection: sqlite3.Connection, target: str) -> None:
+        if policy.kind == "source" and policy.source_name == source_name:
+            connection.execute("UPDATE temp.assetdb_pairs SET incoming_wins = 1")
+        elif policy.kind == "newest":
+            connection.execute(
+                "UPDATE temp.assetdb_pairs AS p SET incoming_wins = 1 WHERE "
+                "(SELECT mtime_ns FROM main.migration_sources WHERE id = :incoming) > "
+                f"(SELECT mtime_ns FROM main.migration_sources WHERE id = ({OWNER_OF_SHOWN_ROW}))",
+                {"incoming": source_id, "target": target},
+            )
+        if resolver is not None:
+            resolver(connection, target, source_name)
+
+    return decide
+
+
+# -- ledger upkeep ---------------------------------------------------------------------------
+
+
+def recount(connection: sqlite3.Connection, target: str) -> None:
+    """Recompute every source's accounting for ``target`` from the links themselves.
+
+    A merged row is *stored* for the first source linked to it and *folded* for every
+    later one; a row in the conflicts table is a *conflict*. Recomputing (rather than
+    adding up as rows move) keeps the books right when a policy swaps versions.
+    """
+    connection.execute(
+        """
+        WITH links AS (
+            SELECT l.table_id, l.target_rowid, l.in_conflicts, a.source_id
+            FROM main.migration_row_links AS l
+            JOIN main.migration_table_accounting AS a ON a.id = l.table_id
+            WHERE a.target_table = :target
+        ),
+        owners AS (
+            SELECT target_rowid, min(source_id) AS owner FROM links WHERE in_conflicts = 0 GROUP BY target_rowid
+        ),
+        counts AS (
+            SELECT l.table_id,
+                   count(*) AS rows_read,
+                   total(l.in_conflicts = 0 AND o.owner = l.source_id) AS stored,
+                   total(l.in_conflicts = 0 AND o.owner <> l.source_id) AS folded,
+                   total(l.in_conflicts) AS conflicts
+            FROM links AS l LEFT JOIN owners AS o ON o.target_rowid = l.target_rowid AND l.in_conflicts = 0
+            GROUP BY l.table_id
+        )
+        UPDATE main.migration_table_accounting AS a
+        SET rows_read = c.rows_read, rows_stored = c.stored, duplicates_folded = c.folded,
+            conflicts_kept = c.conflicts
+        FROM counts AS c WHERE a.id = c.table_id
+        """,
+        {"target": target},
+    )
+
+
+def _key_json(alias: str, key: list[str]) -> str:
+    parts = [
+        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x''' || hex({alias}.{q(k)}) || '''' "
+        f"ELSE {alias}.{q(k)} END"
+        for k in key
+    ]
+    return f"json_array({', '.join(parts)})" if parts else "json_array()"
+
+
+def record_conflicts(connection: sqlite3.Connection, target: str, policy: ConflictPolicy) -> None:
+    """Rewrite ``migration_conflicts`` for ``target`` from the links: one row per kept version."""
+    connection.execute("DELETE FROM main.migration_conflicts WHERE target_table = ?", (target,))
+    conflicts = conflicts_table(target)
+    if not _table_exists(connection, conflicts):
+        return
+    key = target_shape(connection, target).key
+    shown = (
+        "(SELECT min(a2.source_id) FROM main.{t} AS t "
+        "JOIN main.migration_row_links AS l2 ON l2.target_rowid = t.rowid AND l2.in_conflicts = 0 "
+        "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id AND a2.target_table = :target "
+        "WHERE {join})"
+    ).format(t=q(target), join=" AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0")
+    connection.execute(
+        f"""
+        INSERT INTO main.migration_conflicts
+            (target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_rowid, policy, recorded_at)
+        SELECT :target, {_key_json('c', key)}, {shown}, a.source_id, :conflicts, c.rowid, :policy, s.migrated_at
+        FROM main.migration_row_links AS l
+        JOIN main.migration_table_accounting AS a ON a.id = l.table_id
+        JOIN main.migration_sources AS s ON s.id = a.source_id
+        JOIN main.{q(conflicts)} AS c ON c.rowid = l.target_rowid
+        WHERE a.target_table = :target AND l.in_conflicts = 1
+        ORDER BY c.rowid, a.source_id
+        """,
+        {"target": target, "conflicts": conflicts, "policy": str(policy)},
+    )
+
+
+def remove_source(connection: sqlite3.Connection, source_id: int, policy: ConflictPolicy) -> None:
+    """Take a source's contribution out again, as if it had never been migrated.
+
+    Only rows this source's links pointed at are candidates for deletion, and only when
+    no other source links to them, so rows anyone else (or a user) put there stay. Where
+    the removed version was the one shown, the earliest remaining conflicting version
+    takes its place.
+    """
+    connection.execute("DROP TABLE IF EXISTS temp.assetdb_released")
+    connection.execute(
+        "CREATE TEMP TABLE assetdb_released AS "
+        "SELECT a.target_table AS target_table, l.target_rowid AS target_rowid, l.in_conflicts AS in_conflicts "
+        "FROM main.migration_row_links AS l JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+        "WHERE a.source_id = ?",
+        (source_id,),
+    )
+    targets = [
+        row[0]
+        for row in connection.execute(
+            "SELECT DISTINCT target_table FROM main.migration_table_accounting WHERE source_id = ?",
+            (source_id,),
+        )
+    ]
+    connection.execute(
+        "DELETE FROM main.migration_row_links WHERE table_id IN "
+        "(SELECT id FROM main.migration_table_accounting WHERE source_id = ?)",
+        (source_id,),
+    )
+    connection.execute("DELETE FROM main.migration_table_accounting WHERE source_id = ?", (source_id,))
+    connection.execute(
+        "DELETE FROM main.migration_conflicts WHERE kept_source_id = ? OR shown_source_id = ?",
+        (source_id, source_id),
+    )
+    connection.execute("DELETE FROM main.migration_sources WHERE id = ?", (source_id,))
+    for target in targets:
+        _drop_released_rows(connection, target)
+        _promote_orphaned_conflicts(connection, target)
+        orphaned_table = target not in UNIFIED_TABLES and not connection.execute(
+            "SELECT 1 FROM main.migration_table_accounting WHERE target_table = ? LIMIT 1", (target,)
+        ).fetchone()
+        if orphaned_table and not connection.execute(f"SELECT 1 FROM main.{q(target)} LIMIT 1").fetchone():
+            connection.execute(f"DROP TABLE main.{q(target)}")
+            connection.execute(f"DROP TABLE IF EXISTS main.{q(conflicts_table(target))}")
+            continue
+        recount(connection, target)
+        record_conflicts(connection, target, policy)
+    connection.execute("DROP TABLE temp.assetdb_released")
+
+
+def _drop_released_rows(connection: sqlite3.Connection, target: str) -> None:
+    """Delete the rows the removed source released that no remaining link holds."""
+    for table, in_conflicts in ((target, 0), (conflicts_table(target), 1)):
+        if not _table_exists(connection, table):
+            continue
+        connection.execute(
+            f"DELETE FROM main.{q(table)} AS r WHERE r.rowid IN (SELECT target_rowid FROM temp.assetdb_released "
+            f"WHERE target_table = ? AND in_conflicts = {in_conflicts}) "
+            "AND NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+            f"WHERE a.target_table = ? AND l.in_conflicts = {in_conflicts} AND l.target_rowid = r.rowid)",
+            (target, target),
+        )
+
+
+def _promote_orphaned_conflicts(connection: sqlite3.Connection, target: str) -> None:
+    conflicts = conflicts_table(target)
+    shape = target_shape(connection, target)
+    if not shape.key or not _table_exists(connection, conflicts):
+        return
+    key_join = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in shape.key)
+    columns = ", ".join(q(shape.names[name]) for name in shape.columns)
+    orphans = connection.execute(
+        f"SELECT c.rowid, {', '.join('c.' + q(k) for k in shape.key)} FROM main.{q(conflicts)} AS c "
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{q(target)} AS t WHERE {key_join}) "
+        "ORDER BY (SELECT min(a.source_id) FROM main.migration_row_links AS l "
+        "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+        "WHERE a.target_table = ? AND l.in_conflicts = 1 AND l.target_rowid = c.rowid), c.rowid",
+        (target,),
+    ).fetchall()
+    promoted: set[tuple] = set()
+    for kept_rowid, *key in orphans:
+        if tuple(key) in promoted:
+            continue
+        promoted.add(tuple(key))
+        cursor = connection.execute(
+            f"INSERT INTO main.{q(target)} ({columns}) SELECT {columns} FROM main.{q(conflicts)} WHERE rowid = ?",
+            (kept_rowid,),
+        )
+        connection.execute(
+            "UPDATE main.migration_row_links SET target_rowid = ?, in_conflicts = 0 "
+            "WHERE in_conflicts = 1 AND target_rowid = ? AND table_id IN "
+            "(SELECT id FROM main.migration_table_accounting WHERE target_table = ?)",
+            (cursor.lastrowid, kept_rowid, target),
+        )
+        connection.execute(f"DELETE FROM main.{q(conflicts)} WHERE rowid = ?", (kept_rowid,))
+
+
+# -- indexes, views and triggers ------------------------------------------------------------
+
+
+def _object_sql(connection: sqlite3.Connection, name: str) -> tuple[str, str | None] | None:
+    row = connection.execute(
+        "SELECT type, sql FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
+    ).fetchone()
+    return tuple(row) if row else None
+
+
+def carry_index(connection: sqlite3.Connection, name: str, plan: TablePlan, source_name: str) -> str | None:
+    """Recreate a source index on its target table (non-unique: uniqueness held per
+    source need not hold across sources). Returns a note when it cannot."""
+    listing = {
+        row[1]: row for row in connection.execute(f"PRAGMA {SOURCE_ALIAS}.index_list({q(plan.source.name)})")
+    }
+    if listing.get(name) and listing[name][4]:
+        return f"partial index {name!r} kept for rebuild only"
+    parts = []
+    for _seq, cid, column, desc, collation, is_key in connection.execute(
+        f"PRAGMA {SOURCE_ALIAS}.index_xinfo({q(name)})"
+    ):
+        if not is_key:
+            continue
+        if cid < 0:
+            return f"expression index {name!r} kept for rebuild only"
+        parts.append(f"{q(column)} COLLATE {q(collation)}{' DESC' if desc else ''}")
+    statement = f"ON {q(plan.target)} ({', '.join(parts)})"
+    for candidate in (name, f"{_stem(source_name)}__{name}"):
+        existing = _object_sql(connection, candidate)
+        if existing is None:
+            connection.execute(f"CREATE INDEX main.{q(candidate)} {statement}")
+            return None
+        if existing[0] == "index" and existing[1] and existing[1].endswith(statement):
+            return None
+    return f"index {name!r} could not be named in the consolidated set; kept for rebuild only"
+
+
+def carry_schema_objects(
+    connection: sqlite3.Connection, description: SourceDescription, plans: dict[str, TablePlan], source_name: str
+) -> tuple[list[str], list[str]]:
+    """Indexes and views of a source onto the consolidated set; triggers are returned
+    to be installed after all rows are in place. Returns (notes, trigger statements)."""
+    notes, triggers = [], []
+    for kind, name, table, sql in description.schema_objects:
+        if kind == "index" and sql and table in plans:
+            note = carry_index(connection, name, plans[table], source_name)
+        elif kind == "view":
+            note = _carry_statement(connection, name, sql, "view")
+        elif kind == "trigger":
+            triggers.append((name, sql))
+            note = None
+        else:
+            continue
+        if note:
+            notes.append(note)
+    return notes, triggers
+
+
+def _carry_statement(connection: sqlite3.Connection, name: str, sql: str, kind: str) -> str | None:
+    existing = _object_sql(connection, name)
+    if existing is not None:
+        if existing[1] == sql:
+            return None
+        return f"{kind} {name!r} differs from the one already in the consolidated set; kept for rebuild only"
+    try:
+        connection.execute("SAVEPOINT assetdb_object")
+        connection.execute(sql)
+        connection.execute("RELEASE assetdb_object")
+    except sqlite3.Error as error:
+        connection.execute("ROLLBACK TO assetdb_object")
+        connection.execute("RELEASE assetdb_object")
+        return f"{kind} {name!r} does not apply to the consolidated set ({error}); kept for rebuild only"
+    return None
+
+
+def lift_triggers(connection: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Drop the consolidated set's triggers for the duration of a migration, so that no
+    trigger fires on migrated rows; they are installed again at the end."""
+    triggers = connection.execute(
+        "SELECT name, sql FROM main.sqlite_schema WHERE type = 'trigger' ORDER BY rowid"
+    ).fetchall()
+    for name, _sql in triggers:
+        connection.execute(f"DROP TRIGGER main.{q(name)}")
+    return triggers
+
+
+# -- one source ------------------------------------------------------------------------------
+
+
+def _files_sha256(paths: list[Path]) -> str:
+    hasher = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def source_fingerprint(description: SourceDescription, table_fingerprints: dict[str, str]) -> str:
+    """Logical identity of a source: schema, internal rows and every table's rows."""
+    document = json.dumps(
+        [description.schema_objects, description.internal_rows, sorted(table_fingerprints.items())],
+        sort_keys=True,
+    )
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+@dataclass
+class MigrationSettings:
+    limit: int
+    policy: ConflictPolicy = field(default_factory=ConflictPolicy)
+    resolver: Callable | None = None
+
+
+def migrate_source(
+    connection: sqlite3.Connection,
+    target: Path,
+    path: Path,
+    name: str,
+    settings: MigrationSettings,
+    before_write: Callable[[], None] = lambda: None,
+) -> SourceOutcome:
+    """Migrate one source in one transaction (or recognise it as already migrated)."""
+    with readonly_uri(path) as uri:
+        connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
+        try:
+            return _migrate_attached(connection, target, path, name, settings, before_write)
+        except sqlite3.DatabaseError as error:
+            if "full" in str(error):
+                raise Aborted(
+                    f"{target}: would grow past the cap of {format_size(settings.limit)} while "
+                    f"migrating {name}; rolled back (partitioning into shards is not available yet)"
+                ) from None
+            raise BadInput(f"{path}: cannot be migrated ({error})") from None
+        finally:
+            connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
+
+
+def _migrate_attached(connection, target, path, name, settings, before_write) -> SourceOutcome:
+    description = describe_source(connection, SOURCE_ALIAS)
+    if description.virtual_tables:
+        raise BadInput(
+            f"{path}: virtual tables ({', '.join(description.virtual_tables)}) are not supported yet; "
+            "nothing was migrated"
+        )
+    fingerprints = {table.name: table_fingerprint(connection, SOURCE_ALIAS, table) for table in description.tables}
+    fingerprint = source_fingerprint(description, fingerprints)
+    previous = connection.execute(
+        "SELECT id, fingerprint FROM main.migration_sources WHERE name = ?", (name,)
+    ).fetchone()
+    outcome = SourceOutcome(name, str(path), "migrated")
+    if previous and previous[1] == fingerprint:
+        outcome.action = "unchanged"
+        outcome.tables = [
+            TableOutcome(*row)
+            for row in connection.execute(
+                "SELECT source_table, target_table, rows_read, rows_stored, duplicates_folded, conflicts_kept, note "
+                "FROM main.migration_table_accounting WHERE source_id = ? ORDER BY source_table",
+                (previous[0],),
+            )
+        ]
+        return outcome
+    before_write()
+    operation = Operation("migrate", subject=name)
+    with write_transaction(connection, target):
+        page_size = connection.execute("PRAGMA main.page_size").fetchone()[0]
+        connection.execute(f"PRAGMA main.max_page_count = {max(1, settings.limit // page_size)}")
+        installed_triggers = lift_triggers(connection)
+        if previous:
+            remove_source(connection, previous[0], settings.policy)
+            outcome.action = "remigrated"
+        source_id = _record_source(connection, path, name, description, fingerprint)
+        plans = {}
+        for table in description.tables:
+            plan = plan_table(connection, table, name)
+            plans[table.name] = plan
+            outcome.tables.append(
+                _migrate_table(connection, plan, source_id, name, fingerprints[table.name], settings)
+            )
+        notes, source_triggers = carry_schema_objects(connection, description, plans, name)
+        outcome.notes = [t.note for t in outcome.tables if t.note] + notes
+        for trigger_name, sql in installed_triggers + source_triggers:
+            note = _carry_statement(connection, trigger_name, sql, "trigger")
+            if note and (trigger_name, sql) in source_triggers:
+                outcome.notes.append(note)
+        size = allocated_size(connection) + _journal_size(target)
+        if size > settings.limit:
+            raise Aborted(
+                f"{target}: migrating {name} would make it {format_size(size)}, over the cap of "
+                f"{format_size(settings.limit)}; rolled back (partitioning into shards is not available yet)"
+            )
+        operation.counts = {
+            "tables": len(outcome.tables),
+            "rows_read": outcome.total("rows_read"),
+            "rows_stored": outcome.total("rows_stored"),
+            "duplicates_folded": outcome.total("duplicates_folded"),
+            "conflicts_kept": outcome.total("conflicts_kept"),
+        }
+        operation.bytes = os.stat(path).st_size
+        operation.details = {"action": outcome.action, "policy": str(settings.policy), "notes": outcome.notes}
+        operation.record(connection, "ok")
+        outcome.size_after = allocated_size(connection)
+    return outcome
+
+
+def _journal_size(target: Path) -> int:
+    journal = Path(f"{target}-journal")
+    return journal.stat().st_size if journal.exists() else 0
+
+
+def _record_source(connection, path: Path, name: str, description: SourceDescription, fingerprint: str) -> int:
+    from .size import sidecar_paths
+
+    stat = os.stat(path)
+    cursor = connection.execute(
+        "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
+        "schema_objects, internal_rows, header, status, migrated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'migrated', ?)",
+        (
+            name,
+            str(path.resolve()),
+            _files_sha256([path, *sidecar_paths(path)]),
+            fingerprint,
+            stat.st_size,
+            stat.st_mtime_ns,
+            json.dumps(description.schema_objects),
+            json.dumps(description.internal_rows),
+            json.dumps(description.header),
+            utc_now(),
+        ),
+    )
+    return cursor.lastrowid
+
+
+def _migrate_table(connection, plan: TablePlan, source_id: int, source_name: str, fingerprint: str, settings) -> TableOutcome:
+    table = plan.source
+    apply_plan(connection, plan)
+    table_id = connection.execute(
+        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
+        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
+        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+        (
+            source_id,
+            table.name,
+            plan.target,
+            conflicts_table(plan.target),
+            json.dumps(table.key),
+            json.dumps(table.column_names),
+            table.row_identity,
+            plan.note,
+            fingerprint,
+        ),
+    ).lastrowid
+    decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
+    RowMerger(connection, plan, table_id).merge(decide)
+    rows_read = int(fingerprint.split(":", 1)[0])
+    linked = connection.execute(
+        "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
+    ).fetchone()[0]
+    if linked != rows_read:  # never commit a migration that cannot account for every row
+        raise Aborted(
+            f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed; rolled back"
+        )
+    recount(connection, plan.target)
+    record_conflicts(connection, plan.target, settings.policy)
+    row = connection.execute(
+        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
+        "WHERE id = ?",
+        (table_id,),
+    ).fetchone()
+    return TableOutcome(table.name, plan.target, *row, note=plan.note)
+
+
+# -- many sources ------------------------------------------------------------------------------
+
+
+def default_backup_directory() -> Path:
+    """Where backups go unless told: outside any workspace, in the user's state folder."""
+    configured = os.environ.get("ASSETDB_BACKUP_DIR")
+    if configured:
+        return Path(configured)
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "assetdb" / "backups"
+
+
+def migrate(
+    target: Path | str,
+    sources: list[Path | str],
+    settings: MigrationSettings,
+    backup_directory: Path | None = None,
+    track=lambda items: items,
+) -> MigrationReport:
+    """Merge ``sources`` into ``target`` (created if missing), one transaction per source.
+
+    An existing target is backed up (verified, outside the workspace) before its first
+    change. Sources are only ever read.
+    """
+    target = Path(target)
+    paths = _validate_sources(target, sources)
+    existed = target.exists()
+    if not existed:
+        initialize(target, settings.limit)
+    connection = connect_assetdb(target)
+    report = MigrationReport(str(target), [])
+    try:
+        known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
+        names = assign_source_names(paths, known)
+
+        def backup_once() -> None:
+            if existed and report.backup is None:
+                record = backup_database(target, backup_directory or default_backup_directory())
+                report.backup = record.backup
+
+        for path in track(paths):
+            report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
+    finally:
+        connection.close()
+    return report
+
+
+def _validate_sources(target: Path, sources: list[Path | str]) -> list[Path]:
+    if not sources:
+        raise BadInput("no source databases given")
+    paths, seen = [], set()
+    for raw in sources:
+        path = Path(raw)
+        if not path.is_file():
+            raise BadInput(f"{path}: no such source database")
+        resolved = path.resolve()
+        if target.exists() and resolved == target.resolve():
+            raise BadInput(f"{path}: is the target itself")
+        if resolved not in seen:
+            seen.add(resolved)
+            paths.append(path)
+    return paths

@@ -1,0 +1,118 @@
+"""Rebuild an archived source database from the consolidated set (invariant 2).
+
+The rebuilt file has the source's recorded schema (every CREATE statement, in its
+original order), header fields, rows with their original rowids (or keys), values and
+storage classes, and its ``sqlite_sequence``/``sqlite_stat1`` rows, so ``sqldiff`` between
+the original and the rebuilt file prints nothing. It is written under a temporary name
+and renamed into place only once ``integrity_check`` passes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Aborted, BadInput
+from .fingerprint import quote_identifier as q
+from .ledger import find_source, has_table, read_sources
+from .readonly import readonly_uri
+from .sources import untyped
+
+CONSOLIDATED = "consolidated"
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    source: str
+    path: Path
+    tables: int
+    rows: int
+
+
+def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildResult:
+    database, out = Path(database), Path(out)
+    if out.exists():
+        raise BadInput(f"{out}: already exists; refusing to overwrite it")
+    if not out.parent.is_dir():
+        raise BadInput(f"{out.parent}: no such directory")
+    partial = out.with_name(f".{out.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with readonly_uri(database) as uri:
+            connection = sqlite3.connect(partial, isolation_level=None)
+            try:
+                connection.execute(f"ATTACH DATABASE ? AS {CONSOLIDATED}", (uri,))
+                result = _rebuild(connection, name, out)
+                connection.execute(f"DETACH DATABASE {CONSOLIDATED}")
+                verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                connection.close()
+        if verdict != "ok":
+            raise Aborted(f"rebuilt {name} failed integrity_check: {verdict}")
+        partial.replace(out)
+    except sqlite3.DatabaseError as error:
+        raise BadInput(f"{database}: cannot rebuild {name} ({error})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return result
+
+
+def _rebuild(connection: sqlite3.Connection, name: str, out: Path) -> RebuildResult:
+    try:
+        sources = read_sources(connection, CONSOLIDATED)
+    except sqlite3.OperationalError:
+        raise BadInput("not a consolidated assetdb database (no migration ledger)") from None
+    source = find_source(sources, name)
+    header = source.header
+    connection.execute(f"PRAGMA page_size = {int(header.get('page_size', 4096))}")
+    connection.execute(f"PRAGMA auto_vacuum = {int(header.get('auto_vacuum', 0))}")
+    connection.execute("BEGIN")
+    deferred = []
+    for kind, object_name, _table, sql in source.schema_objects:
+        if sql is None or object_name.startswith("sqlite_"):
+            continue  # automatic indexes and SQLite's own tables come by themselves
+        if kind == "trigger":
+            deferred.append(sql)  # after the rows, or it would fire on them
+        else:
+            connection.execute(sql)
+    rows = 0
+    for table in source.tables:
+        names = [f"c{index}" for index in range(len(table.columns))]
+        identity = ("rowid, ", "source_rowid, ") if table.row_identity == "rowid" else ("", "")
+        reconstruct = table.reconstruct(CONSOLIDATED, has_table(connection, CONSOLIDATED, table.conflicts_table))
+        before = connection.total_changes
+        connection.execute(
+            f"WITH rebuilt (source_rowid, {', '.join(names)}) AS ({reconstruct}) "
+            f"INSERT INTO main.{q(table.source_table)} ({identity[0]}{', '.join(q(c) for c in table.columns)}) "
+            f"SELECT {identity[1]}{', '.join(names)} FROM rebuilt ORDER BY source_rowid"
+        )
+        rows += connection.total_changes - before
+    _restore_internal_rows(connection, source.internal_rows)
+    for sql in deferred:
+        connection.execute(sql)
+    connection.execute(f"PRAGMA user_version = {int(header.get('user_version', 0))}")
+    connection.execute(f"PRAGMA application_id = {int(header.get('application_id', 0))}")
+    connection.execute("COMMIT")
+    return RebuildResult(source.name, out, len(source.tables), rows)
+
+
+def _restore_internal_rows(connection: sqlite3.Connection, internal_rows: dict[str, list[list]]) -> None:
+    """Put back ``sqlite_sequence`` and ``sqlite_stat*`` exactly, rowids included."""
+    if any(table.startswith("sqlite_stat") for table in internal_rows):
+        connection.execute("ANALYZE sqlite_schema")  # creates the statistics tables
+    present = {row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")}
+    for table in ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4"):
+        if table in present:
+            connection.execute(f"DELETE FROM main.{q(table)}")
+    for table, rows in internal_rows.items():
+        if table not in present:
+            raise Aborted(f"cannot restore {table}: this SQLite build does not create it")
+        for row in rows:
+            values = [untyped(value) for value in row]
+            placeholders = ", ".join("?" for _ in values)
+            connection.execute(f"INSERT INTO main.{q(table)} (rowid, {_columns_of(connection, table)}) VALUES ({placeholders})", values)
+
+
+def _columns_of(connection: sqlite3.Connection, table: str) -> str:
+    return ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})"))

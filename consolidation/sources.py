@@ -1,0 +1,175 @@
+"""What a source database holds, as the migration engine needs to know it.
+
+Read through the read-only opener; nothing here writes. The description records, per
+table, its stored columns with their declared types and affinities, its key (declared
+primary key, or none), whether rows are identified by rowid or, for ``WITHOUT ROWID``
+tables, by their ordinal in key order, and the schema objects and internal rows
+(``sqlite_sequence``, ``sqlite_stat*``) a faithful rebuild needs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from .errors import BadInput
+from .fingerprint import free_rowid_alias, quote_identifier, rows_fingerprint
+
+#: Internal tables that are state of SQLite itself, never data to merge.
+INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")
+
+
+def affinity(declared_type: str, strict: bool = False) -> str:
+    """The column affinity SQLite derives from a declared type (datatype3.html §3.1).
+
+    In a STRICT table ``ANY`` keeps every value as given, which is affinity BLOB
+    ("none") outside STRICT tables.
+    """
+    upper = declared_type.upper()
+    if strict and upper == "ANY":
+        return "BLOB"
+    if "INT" in upper:
+        return "INTEGER"
+    if any(marker in upper for marker in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in upper or not upper:
+        return "BLOB"
+    if any(marker in upper for marker in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    declared_type: str
+    affinity: str
+
+
+@dataclass
+class SourceTable:
+    """One ordinary table of a source and how its rows are identified."""
+
+    name: str
+    columns: list[Column]
+    key: list[str]  # declared primary key columns, in key order; [] when none
+    integer_key: bool  # the key is an INTEGER PRIMARY KEY, i.e. the rowid itself
+    rowid: str | None  # expression selecting the rowid; None for WITHOUT ROWID
+    generated: list[str] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def row_identity(self) -> str:
+        return "rowid" if self.rowid else "ordinal"
+
+    def identity_expression(self, alias: str) -> str:
+        """SQL for a row's identity: its rowid, or its ordinal in primary-key order."""
+        if self.rowid:
+            return f"{alias}.{self.rowid}"
+        order = ", ".join(f"{alias}.{quote_identifier(name)}" for name in self.key)
+        return f"row_number() OVER (ORDER BY {order})"
+
+    def select_rows(self, schema: str) -> str:
+        """``SELECT identity, columns…`` over this table in ``schema``."""
+        columns = ", ".join(f"s.{quote_identifier(name)}" for name in self.column_names)
+        return (
+            f"SELECT {self.identity_expression('s')} AS _identity, {columns} "
+            f"FROM {schema}.{quote_identifier(self.name)} AS s"
+        )
+
+
+@dataclass
+class SourceDescription:
+    tables: list[SourceTable]
+    schema_objects: list[list[str | None]]  # [type, name, tbl_name, sql] in creation order
+    internal_rows: dict[str, list[list]]  # internal table -> [[rowid, typed values…]]
+    header: dict[str, int]
+    virtual_tables: list[str]
+
+
+def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bool):
+    stored, generated, key = [], [], []
+    rows = connection.execute(f"PRAGMA {schema}.table_xinfo({quote_identifier(table)})").fetchall()
+    for _cid, name, declared, _notnull, _default, pk, hidden in rows:
+        if hidden in (2, 3):
+            generated.append(name)
+            continue
+        stored.append(Column(name, declared or "", affinity(declared or "", strict)))
+        if pk:
+            key.append((pk, name))
+    return stored, generated, [name for _, name in sorted(key)]
+
+
+def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> SourceTable:
+    listing = connection.execute(
+        f"SELECT wr, strict FROM {schema}.pragma_table_list WHERE name = ?", (name,)
+    ).fetchone()
+    without_rowid, strict = bool(listing[0]), bool(listing[1])
+    columns, generated, key = _columns(connection, schema, name, strict)
+    integer_key = (
+        not without_rowid
+        and len(key) == 1
+        and next(c for c in columns if c.name == key[0]).declared_type.upper() == "INTEGER"
+    )
+    rowid = None if without_rowid else free_rowid_alias([c.name for c in columns] + generated)
+    return SourceTable(name, columns, key, integer_key, rowid, generated)
+
+
+def _typed(value) -> list:
+    """A JSON-safe value that keeps its SQLite storage class."""
+    if isinstance(value, bytes):
+        return ["blob", value.hex()]
+    if isinstance(value, float):
+        return ["real", value.hex()]
+    return ["value", value]
+
+
+def untyped(pair: list):
+    """Inverse of :func:`_typed`."""
+    kind, value = pair
+    if kind == "blob":
+        return bytes.fromhex(value)
+    if kind == "real":
+        return float.fromhex(value)
+    return value
+
+
+def describe_source(connection: sqlite3.Connection, schema: str = "main") -> SourceDescription:
+    """Tables, schema objects, internal rows and header fields of an attached source."""
+    listing = connection.execute(
+        f"SELECT name, type FROM {schema}.pragma_table_list "
+        "WHERE schema = ? AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        (schema,),
+    ).fetchall()
+    virtual = [name for name, kind in listing if kind == "virtual"]
+    tables = [describe_table(connection, schema, name) for name, kind in listing if kind == "table"]
+    for table in tables:
+        if table.rowid is None and not table.key:
+            raise BadInput(f"table {table.name!r} has no rowid alias free and no primary key")
+    objects = [
+        list(row)
+        for row in connection.execute(
+            f"SELECT type, name, tbl_name, sql FROM {schema}.sqlite_schema ORDER BY rowid"
+        )
+    ]
+    present = {row[1] for row in objects if row[0] == "table"}
+    internal = {}
+    for table in INTERNAL_TABLES:
+        if table in present:
+            internal[table] = [
+                [_typed(value) for value in row]
+                for row in connection.execute(f"SELECT rowid, * FROM {schema}.{quote_identifier(table)} ORDER BY rowid")
+            ]
+    header = {
+        pragma: connection.execute(f"PRAGMA {schema}.{pragma}").fetchone()[0]
+        for pragma in ("user_version", "application_id", "page_size", "auto_vacuum")
+    }
+    return SourceDescription(tables, objects, internal, header, virtual)
+
+
+def table_fingerprint(connection: sqlite3.Connection, schema: str, table: SourceTable) -> str:
+    """Fingerprint of a source table's rows: identity plus every stored column."""
+    return rows_fingerprint(connection, table.select_rows(schema), 1 + len(table.columns))
