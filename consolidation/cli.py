@@ -22,9 +22,15 @@ from .compliance import check_sizes, log_size_check
 from .config import resolve_size_limit
 from .demo_data import build_legacy_set
 from .errors import AssetdbError, BadInput, CheckFailed
+from .conflicts import list_conflicts
+from .hookspecs import conflict_resolver
 from .inventory import Inventory, take_inventory
+from .merge import ConflictPolicy, MigrationReport, MigrationSettings
+from .merge import migrate as run_migration
+from .rebuild import rebuild_source
 from .schema import SCHEMA_VERSION, initialize
 from .size import format_size, parse_size
+from .verify import verify_database
 
 EXISTING_PATH = click.Path(exists=False, path_type=Path)
 
@@ -74,6 +80,20 @@ def cli() -> None:
     """Consolidate SQLite databases into enterprise_assets.db, losslessly and under the cap."""
 
 
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
+    """Aligned text columns: numbers right, text left, a rule under the header."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = []
+    for row in (headers, *rows):
+        cells = [
+            cell.rjust(width) if index in numeric else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
+
+
 # -- inventory --------------------------------------------------------------------------
 
 
@@ -94,16 +114,7 @@ def render_inventory(inventory: Inventory) -> str:
                 listed,
             )
         )
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    numeric = {1, 2, 4, 5}
-    lines = []
-    for row in (headers, *rows):
-        cells = [
-            cell.rjust(width) if index in numeric else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(row, widths))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines = _table(headers, rows, numeric={1, 2, 4, 5})
     total = sum(report.bytes for report in inventory.databases)
     counts = {}
     for report in inventory.databases:
@@ -197,6 +208,93 @@ def restore(backup_file: Path, target: Path, safety_dir: Path | None) -> None:
     if safety is not None:
         click.echo(f"previous {target} saved as {safety.backup}")
     click.echo(f"restored {backup_file} -> {target} (verified)")
+
+
+# -- migrate, verify, rebuild-source, conflicts -------------------------------------------
+
+
+def render_migration(report: MigrationReport) -> str:
+    headers = ("source", "action", "tables", "read", "stored", "folded", "conflicts")
+    rows = [
+        (
+            outcome.name,
+            outcome.action,
+            str(len(outcome.tables)),
+            *(f"{outcome.total(attribute):,}" for attribute in ("rows_read", "rows_stored", "duplicates_folded", "conflicts_kept")),
+        )
+        for outcome in report.sources
+    ]
+    lines = _table(headers, rows, numeric={2, 3, 4, 5, 6})
+    for outcome in report.sources:
+        lines.extend(f"  {outcome.name}: {note}" for note in outcome.notes)
+    if report.backup:
+        lines.append(f"target backed up first: {report.backup}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=EXISTING_PATH)
+@click.option("--into", "target", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
+@limit_option
+@click.option("--backup-dir", type=EXISTING_PATH, help="Where the existing target is backed up first (outside the workspace). Default: $ASSETDB_BACKUP_DIR, else ~/.local/state/assetdb/backups.")
+@click.option("--prefer", default="first", show_default=True, help="Which version of a conflicting key the merged table shows: first, newest, or source:NAME.")
+@click.option("--dry-run", is_flag=True, help="Rehearse on a private copy and report; write nothing.")
+@quiet_option
+def migrate(sources, target, limit, backup_dir, prefer, dry_run, quiet) -> None:
+    """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
+    settings = MigrationSettings(resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver())
+    report = run_migration(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run)
+    click.echo(render_migration(report))
+    if dry_run:
+        click.echo("dry run: nothing was written")
+
+
+@cli.command()
+@click.argument("database", type=EXISTING_PATH)
+@click.argument("sources", nargs=-1, type=EXISTING_PATH)
+@click.option("--sources", "sources_follow", is_flag=True, help="Marks the live source files that follow (optional).")
+@limit_option
+@quiet_option
+def verify(database, sources, sources_follow, limit, quiet) -> None:
+    """Prove every migrated row is in DATABASE: live against SOURCES, else against the ledger."""
+    report = verify_database(database, sources, resolve_size_limit(limit), progress(quiet, "verify", "source"))
+    live = sum(verdict.mode == "live" for verdict in report.verdicts)
+    rows = sum(verdict.rows for verdict in report.verdicts)
+    if not report.ok:
+        for failure in report.failures():
+            click.echo(f"FAIL  {failure}")
+        raise CheckFailed(f"{len(report.failures())} problems in {database}")
+    click.echo(
+        f"ok: {len(report.verdicts)} source tables, {rows:,} rows accounted for "
+        f"({live} compared live, {len(report.verdicts) - live} against the ledger)"
+    )
+
+
+@cli.command("rebuild-source")
+@click.argument("database", type=EXISTING_PATH)
+@click.argument("name")
+@click.option("--out", required=True, type=EXISTING_PATH, help="The file to write (must not exist).")
+def rebuild_source_command(database, name, out) -> None:
+    """Rebuild migrated source NAME from DATABASE, with its schema, rowids and values."""
+    result = rebuild_source(database, name, out)
+    click.echo(f"rebuilt {result.source} -> {result.path} ({result.tables} tables, {result.rows:,} rows)")
+
+
+@cli.command()
+@click.argument("database", type=EXISTING_PATH)
+@click.option("--table", help="Only this consolidated table.")
+def conflicts(database, table) -> None:
+    """List key conflicts: the version shown and each version kept, column by column."""
+    found = list_conflicts(database, table)
+    for conflict in found:
+        key = ", ".join(json.dumps(part) for part in conflict.key)
+        click.echo(
+            f"{conflict.table} [{key}]: shown from {conflict.shown_source}, kept from {conflict.kept_source} "
+            f"({conflict.kept_table} row {conflict.kept_rowid}, policy {conflict.policy})"
+        )
+        for column, shown, kept in conflict.differences:
+            click.echo(f"    {column}: {shown!r} | {kept!r}")
+    click.echo(f"{len(found)} conflicts")
 
 
 # -- demo -------------------------------------------------------------------------------

@@ -28,14 +28,15 @@ import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backup import backup_database, find_workspace
+from .backup import backup_database
 from .errors import Aborted, BadInput
 from .fingerprint import quote_identifier as q
-from .readonly import readonly_uri
+from .readonly import open_readonly, readonly_uri
 from .schema import EXPECTED_TABLES, connect_assetdb, initialize, write_transaction
 from .size import format_size
 from .sources import Column, SourceDescription, SourceTable, affinity, describe_source, table_fingerprint
@@ -331,7 +332,7 @@ class RowMerger:
             f"WHERE l.table_id = {self.table_id} AND l.source_rowid = {alias}._identity)"
         )
 
-    def merge(self, incoming_wins: Callable[[sqlite3.Connection, str], None]) -> None:
+    def merge(self, incoming_wins: Callable[[RowMerger], None]) -> None:
         if self.table.key:
             self._fold_duplicates()
             self._keep_conflicts(incoming_wins)
@@ -345,7 +346,7 @@ class RowMerger:
             f"JOIN main.{q(self.target)} AS t ON {self.key_join} WHERE {self.same_values}"
         )
 
-    def _keep_conflicts(self, incoming_wins: Callable[[sqlite3.Connection, str], None]) -> None:
+    def _keep_conflicts(self, incoming_wins: Callable[[RowMerger], None]) -> None:
         self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
         self.execute(
             "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_rowid INTEGER NOT NULL, "
@@ -359,7 +360,7 @@ class RowMerger:
         if not self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
             return
         conflicts = _ensure_conflicts_table(self.connection, self.target)
-        incoming_wins(self.connection, self.target)
+        incoming_wins(self)
         self._displace_shown_rows(conflicts)
         base = self._max_rowid(conflicts)
         self.execute(
@@ -463,7 +464,8 @@ def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, res
     for tables a plugin cares about; the policy decides the rest.
     """
 
-    def decide(connection: sqlite3.Connection, target: str) -> None:
+    def decide(merger: RowMerger) -> None:
+        connection, target = merger.connection, merger.target
         if policy.kind == "source" and policy.source_name == source_name:
             connection.execute("UPDATE temp.assetdb_pairs SET incoming_wins = 1")
         elif policy.kind == "newest":
@@ -474,7 +476,7 @@ def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, res
                 {"incoming": source_id, "target": target},
             )
         if resolver is not None:
-            resolver(connection, target, source_name)
+            resolver(connection, merger, source_name)
 
     return decide
 
@@ -945,14 +947,33 @@ def migrate(
     settings: MigrationSettings,
     backup_directory: Path | None = None,
     track=lambda items: items,
+    dry_run: bool = False,
 ) -> MigrationReport:
     """Merge ``sources`` into ``target`` (created if missing), one transaction per source.
 
     An existing target is backed up (verified, outside the workspace) before its first
-    change. Sources are only ever read.
+    change. Sources are only ever read. ``dry_run`` rehearses the whole migration on a
+    private temporary copy of the target, so its report is exact and nothing is written.
     """
     target = Path(target)
     paths = _validate_sources(target, sources)
+    if not dry_run:
+        return _migrate_into(target, paths, settings, backup_directory, track)
+    with tempfile.TemporaryDirectory(prefix="assetdb-dry-run-") as scratch:
+        rehearsal = Path(scratch) / target.name
+        if target.exists():
+            with open_readonly(target) as reader:
+                writer = sqlite3.connect(rehearsal)
+                reader.backup(writer)
+                writer.close()
+        report = _migrate_into(rehearsal, paths, settings, None, track, back_up=False)
+    report.target = str(target)
+    for outcome in report.sources:
+        outcome.action = "planned" if outcome.action != "unchanged" else outcome.action
+    return report
+
+
+def _migrate_into(target, paths, settings, backup_directory, track, back_up=True) -> MigrationReport:
     existed = target.exists()
     if not existed:
         initialize(target, settings.limit)
@@ -963,7 +984,7 @@ def migrate(
         names = assign_source_names(paths, known)
 
         def backup_once() -> None:
-            if existed and report.backup is None:
+            if back_up and existed and report.backup is None:
                 record = backup_database(target, backup_directory or default_backup_directory())
                 report.backup = record.backup
 

@@ -1,0 +1,197 @@
+"""Prove, independently of the writer's counters, that every source row is accounted for.
+
+For each migrated source table, the rows reconstructed from the consolidated set
+(following ``migration_row_links``) are compared with the source:
+
+* **live**, when the source file is given: both sides are read in SQL and compared as
+  multisets with ``EXCEPT`` in both directions over (identity, storage class, value),
+  plus the row counts, so a missing, changed or extra row is named by its rowid;
+* **ledger**, otherwise (the source is archived): the reconstructed rows must have the
+  fingerprint recorded before migration.
+
+The size of the consolidated file is checked against the cap as well.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BadInput
+from .fingerprint import rows_fingerprint
+from .ledger import LedgerSource, LedgerTable, has_table, read_sources
+from .readonly import open_readonly, readonly_uri
+from .size import database_size, format_size
+from .sources import describe_table
+
+LIVE = "live"
+SHOWN_DIFFERENCES = 5
+
+
+@dataclass
+class TableVerdict:
+    source: str
+    table: str
+    mode: str  # "live" or "ledger"
+    rows: int
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def check_id(self) -> str:
+        return f"{self.source}:{self.table}"
+
+
+@dataclass
+class VerifyReport:
+    database: str
+    verdicts: list[TableVerdict] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(verdict.ok for verdict in self.verdicts)
+
+    def failures(self) -> list[str]:
+        return self.problems + [f"{v.check_id}: {v.problem}" for v in self.verdicts if not v.ok]
+
+
+def _typed(names: list[str]) -> str:
+    return ", ".join(f"typeof({name}), {name} COLLATE BINARY" for name in names)
+
+
+def compare_live(connection: sqlite3.Connection, source: LedgerSource, table: LedgerTable) -> TableVerdict:
+    """Multiset comparison of a live source table with its reconstruction, in SQL."""
+    verdict = TableVerdict(source.name, table.source_table, LIVE, 0)
+    exists = connection.execute(
+        f"SELECT 1 FROM {LIVE}.sqlite_schema WHERE type = 'table' AND name = ?", (table.source_table,)
+    ).fetchone()
+    if not exists:
+        verdict.problem = "table no longer exists in the source"
+        return verdict
+    live = describe_table(connection, LIVE, table.source_table)
+    if live.column_names != table.columns:
+        verdict.problem = f"columns changed since migration ({', '.join(live.column_names)}); run: assetdb migrate"
+        return verdict
+    names = [f"c{index}" for index in range(len(table.columns))]
+    has_conflicts = has_table(connection, "main", table.conflicts_table)
+    ctes = (
+        f"WITH s (identity, {', '.join(names)}) AS ({live.select_rows(LIVE)}), "
+        f"r (identity, {', '.join(names)}) AS ({table.reconstruct('main', has_conflicts)}) "
+    )
+    source_side = f"SELECT identity, {_typed(names)} FROM s"
+    rebuilt_side = f"SELECT identity, {_typed(names)} FROM r"
+    source_rows, rebuilt_rows = connection.execute(
+        ctes + "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM r)"
+    ).fetchone()
+    missing = [row[0] for row in connection.execute(
+        ctes + f"SELECT identity FROM ({source_side} EXCEPT {rebuilt_side}) ORDER BY identity LIMIT {SHOWN_DIFFERENCES + 1}"
+    )]
+    extra = [row[0] for row in connection.execute(
+        ctes + f"SELECT identity FROM ({rebuilt_side} EXCEPT {source_side}) ORDER BY identity LIMIT {SHOWN_DIFFERENCES + 1}"
+    )]
+    verdict.rows = source_rows
+    problems = []
+    identity = "rowid" if table.row_identity == "rowid" else "row"
+    changed = sorted(set(missing) & set(extra))
+    for identities, what in (
+        (changed, "differs in the consolidated set"),
+        ([i for i in missing if i not in changed], "missing from the consolidated set"),
+        ([i for i in extra if i not in changed], "in the consolidated set but not in the source"),
+    ):
+        if identities:
+            problems.append(f"{_listing(identities, identity)} {what}")
+    if not problems and source_rows != rebuilt_rows:
+        problems.append(f"{source_rows} rows in the source, {rebuilt_rows} reconstructed")
+    if problems:
+        verdict.problem = "; ".join(problems)
+    return verdict
+
+
+def _listing(identities: list[int], word: str) -> str:
+    shown = ", ".join(str(i) for i in identities[:SHOWN_DIFFERENCES])
+    more = " and more" if len(identities) > SHOWN_DIFFERENCES else ""
+    return f"{word} {shown}{more}"
+
+
+def compare_ledger(connection: sqlite3.Connection, source: LedgerSource, table: LedgerTable) -> TableVerdict:
+    """Reconstructed rows must carry the fingerprint taken from the source before migration."""
+    has_conflicts = has_table(connection, "main", table.conflicts_table)
+    fingerprint = rows_fingerprint(connection, table.reconstruct("main", has_conflicts), 1 + len(table.columns))
+    verdict = TableVerdict(source.name, table.source_table, "ledger", int(fingerprint.split(":")[0]))
+    if fingerprint != table.fingerprint:
+        verdict.problem = (
+            f"reconstructed rows do not match the fingerprint taken at migration "
+            f"({fingerprint.split(':')[0]} rows now, {table.fingerprint.split(':')[0]} then)"
+        )
+    return verdict
+
+
+def match_sources(ledger: list[LedgerSource], given: Iterable[Path]) -> tuple[dict[int, Path], list[str]]:
+    """Ledger source id -> live file, by original path, else by unique file name."""
+    matched, problems = {}, []
+    for path in given:
+        resolved = str(path.resolve())
+        candidates = [s for s in ledger if s.original_path == resolved] or [
+            s for s in ledger if s.name.rsplit("/", 1)[-1] == path.name
+        ]
+        if len(candidates) != 1:
+            problems.append(f"{path}: not a migrated source of this database (run: assetdb migrate {path} --into …)")
+            continue
+        matched[candidates[0].source_id] = path
+    return matched, problems
+
+
+def verify_database(
+    database: Path | str, sources: Iterable[Path | str] = (), limit: int | None = None, track=lambda items: items
+) -> VerifyReport:
+    database = Path(database)
+    report = VerifyReport(str(database))
+    given = [Path(source) for source in sources]
+    for path in given:
+        if not path.is_file():
+            raise BadInput(f"{path}: no such source database")
+    with open_readonly(database) as connection:
+        try:
+            ledger = read_sources(connection)
+        except sqlite3.OperationalError:
+            raise BadInput(f"{database}: not a consolidated assetdb database (no migration ledger)") from None
+        matched, report.problems = match_sources(ledger, given)
+        for source in track(ledger):
+            live = matched.get(source.source_id)
+            if live is None:
+                report.verdicts.extend(compare_ledger(connection, source, table) for table in source.tables)
+                continue
+            with readonly_uri(live) as uri:
+                connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
+                try:
+                    report.verdicts.extend(compare_live(connection, source, table) for table in source.tables)
+                    report.problems.extend(_untracked_tables(connection, source))
+                finally:
+                    connection.execute(f"DETACH DATABASE {LIVE}")
+    if limit is not None and database_size(database) > limit:
+        report.problems.append(
+            f"{database}: {format_size(database_size(database))} is over the cap of {format_size(limit)}"
+        )
+    return report
+
+
+def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource) -> list[str]:
+    migrated = {table.source_table for table in source.tables}
+    present = [
+        row[0]
+        for row in connection.execute(
+            f"SELECT name FROM {LIVE}.pragma_table_list WHERE schema = '{LIVE}' AND type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+    ]
+    return [
+        f"{source.name}:{name}: table added to the source after migration; run: assetdb migrate"
+        for name in present
+        if name not in migrated
+    ]
