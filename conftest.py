@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,3 +151,28 @@ def sqlite_shell() -> str:
     if found is None:
         pytest.skip("sqlite3 shell not installed (apt-get install sqlite3); .ci/run installs it")
     return found
+
+
+def sqldiff(original: Path, rebuilt: Path) -> str:
+    """What ``sqldiff`` prints between two files ('' when identical); skips without it.
+
+    It is run on copies: sqldiff opens files read-write, which would leave WAL
+    sidecars next to an original.
+    """
+    tool = shutil.which("sqldiff")
+    if tool is None:
+        pytest.skip("sqldiff not installed (apt-get install sqlite3-tools); .ci/run installs it")
+    scratch = Path(tempfile.mkdtemp(prefix="sqldiff-"))
+    try:
+        copies = []
+        for index, path in enumerate((original, rebuilt)):
+            copy = scratch / f"{index}.db"
+            shutil.copyfile(path, copy)
+            for suffix in ("-wal", "-journal"):
+                if Path(f"{path}{suffix}").exists():
+                    shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
+            copies.append(copy)
+        result = subprocess.run([tool, *map(str, copies)], capture_output=True, text=True)
+        return result.stdout + result.stderr
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

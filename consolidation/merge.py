@@ -114,19 +114,29 @@ class MigrationReport:
 
 
 def assign_source_names(paths: list[Path], known: dict[str, str]) -> dict[Path, str]:
-    """A stable, unique name per source: its file name, lengthened by parent folders
-    only when another source (in this run or in the ledger) already has that name."""
+    """A stable, unique name per source: a path already in the ledger keeps its name;
+    otherwise its file name, lengthened by parent folders while another source (in this
+    run, or in the ledger from elsewhere) would share it."""
+    by_original = {original: name for name, original in known.items()}
+    resolved = {path: path.resolve() for path in paths}
+    taken = dict(known)
     names: dict[Path, str] = {}
-    taken = {name: original for name, original in known.items()}
+
+    def suffix(path: Path, depth: int) -> str:
+        return "/".join(resolved[path].parts[-depth:])
+
     for path in paths:
-        resolved = str(path.resolve())
-        parts = path.resolve().parts
-        for depth in range(1, len(parts) + 1):
-            candidate = "/".join(parts[-depth:])
-            if taken.get(candidate, resolved) == resolved:
+        original = str(resolved[path])
+        if original in by_original:
+            names[path] = by_original[original]
+            continue
+        for depth in range(1, len(resolved[path].parts) + 1):
+            candidate = suffix(path, depth)
+            shared_in_run = any(other != path and suffix(other, depth) == candidate for other in paths)
+            if not shared_in_run and taken.get(candidate, original) == original:
                 break
         names[path] = candidate
-        taken[candidate] = resolved
+        taken[candidate] = original
     return names
 
 
@@ -177,6 +187,15 @@ class TablePlan:
 
 def plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
     """Where ``table``'s rows go, and what the target needs first, or why it is kept apart."""
+    plan = _plan_table(connection, table, source_name)
+    if table.generated:
+        generated = ", ".join(repr(column) for column in table.generated)
+        note = f"generated column {generated} of {table.name!r} is computed, not copied"
+        plan.note = f"{plan.note}; {note}" if plan.note else note
+    return plan
+
+
+def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
     name = table.name
     if name.lower() in {t.lower() for t in RESERVED_TABLES} or name.lower().startswith(RESERVED_PREFIX):
         return _apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
@@ -723,6 +742,8 @@ def _carry_statement(connection: sqlite3.Connection, name: str, sql: str, kind: 
     try:
         connection.execute("SAVEPOINT assetdb_object")
         connection.execute(sql)
+        if kind == "view":  # a view is only checked when used: use it once
+            connection.execute(f"SELECT * FROM main.{q(name)} LIMIT 0").fetchall()
         connection.execute("RELEASE assetdb_object")
     except sqlite3.Error as error:
         connection.execute("ROLLBACK TO assetdb_object")

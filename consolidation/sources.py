@@ -105,7 +105,7 @@ def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bo
 
 def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> SourceTable:
     listing = connection.execute(
-        f"SELECT wr, strict FROM {schema}.pragma_table_list WHERE name = ?", (name,)
+        "SELECT wr, strict FROM pragma_table_list WHERE schema = ? AND name = ?", (schema, name)
     ).fetchone()
     without_rowid, strict = bool(listing[0]), bool(listing[1])
     columns, generated, key = _columns(connection, schema, name, strict)
@@ -140,7 +140,7 @@ def untyped(pair: list):
 def describe_source(connection: sqlite3.Connection, schema: str = "main") -> SourceDescription:
     """Tables, schema objects, internal rows and header fields of an attached source."""
     listing = connection.execute(
-        f"SELECT name, type FROM {schema}.pragma_table_list "
+        "SELECT name, type FROM pragma_table_list "
         "WHERE schema = ? AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         (schema,),
     ).fetchall()

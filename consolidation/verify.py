@@ -81,13 +81,13 @@ def compare_live(connection: sqlite3.Connection, source: LedgerSource, table: Le
     names = [f"c{index}" for index in range(len(table.columns))]
     has_conflicts = has_table(connection, "main", table.conflicts_table)
     ctes = (
-        f"WITH s (identity, {', '.join(names)}) AS ({live.select_rows(LIVE)}), "
-        f"r (identity, {', '.join(names)}) AS ({table.reconstruct('main', has_conflicts)}) "
+        f"WITH source_side (identity, {', '.join(names)}) AS ({live.select_rows(LIVE)}), "
+        f"rebuilt_side (identity, {', '.join(names)}) AS ({table.reconstruct('main', has_conflicts)}) "
     )
-    source_side = f"SELECT identity, {_typed(names)} FROM s"
-    rebuilt_side = f"SELECT identity, {_typed(names)} FROM r"
+    source_side = f"SELECT identity, {_typed(names)} FROM source_side"
+    rebuilt_side = f"SELECT identity, {_typed(names)} FROM rebuilt_side"
     source_rows, rebuilt_rows = connection.execute(
-        ctes + "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM r)"
+        ctes + "SELECT (SELECT count(*) FROM source_side), (SELECT count(*) FROM rebuilt_side)"
     ).fetchone()
     missing = [row[0] for row in connection.execute(
         ctes + f"SELECT identity FROM ({source_side} EXCEPT {rebuilt_side}) ORDER BY identity LIMIT {SHOWN_DIFFERENCES + 1}"
@@ -186,7 +186,7 @@ def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource) -> l
     present = [
         row[0]
         for row in connection.execute(
-            f"SELECT name FROM {LIVE}.pragma_table_list WHERE schema = '{LIVE}' AND type = 'table' "
+            f"SELECT name FROM pragma_table_list WHERE schema = '{LIVE}' AND type = 'table' "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
     ]

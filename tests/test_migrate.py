@@ -1,0 +1,400 @@
+"""The migration engine on real files: merge semantics, exact rebuilds, verification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import folder_state, make_database, sqldiff, write_wal_with_pending_rows
+from consolidation.errors import Aborted, BadInput
+from consolidation.hookspecs import hookimpl, plugin_manager, conflict_resolver
+from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
+from consolidation.rebuild import rebuild_source
+from consolidation.verify import verify_database
+
+LIMIT = 99_900_000
+
+
+def settings(**overrides) -> MigrationSettings:
+    return MigrationSettings(limit=overrides.pop("limit", LIMIT), **overrides)
+
+
+def rows(database: Path, sql: str, *parameters) -> list[tuple]:
+    connection = sqlite3.connect(database)
+    try:
+        return connection.execute(sql, parameters).fetchall()
+    finally:
+        connection.close()
+
+
+def accounting(database: Path) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    return {
+        (source, table): tuple(counts)
+        for source, table, *counts in rows(
+            database,
+            "SELECT s.name, a.source_table, a.rows_read, a.rows_stored, a.duplicates_folded, a.conflicts_kept "
+            "FROM migration_table_accounting AS a JOIN migration_sources AS s ON s.id = a.source_id",
+        )
+    }
+
+
+def assert_rebuilds_exactly(target: Path, sources: list[Path], out: Path) -> None:
+    out.mkdir(exist_ok=True)
+    for source in sources:
+        rebuilt = out / f"rebuilt-{source.parent.name}-{source.name}"
+        rebuild_source(target, source.name if len({s.name for s in sources}) == len(sources) else
+                       f"{source.parent.name}/{source.name}", rebuilt)
+        assert sqldiff(source, rebuilt) == "", source.name
+
+
+def assert_verified(target: Path, sources: list[Path]) -> None:
+    live = verify_database(target, sources, LIMIT)
+    assert live.ok, live.failures()
+    ledger = verify_database(target, [], LIMIT)
+    assert ledger.ok, ledger.failures()
+
+
+@pytest.fixture
+def target(tmp_path) -> Path:
+    """The consolidated database, in a workspace of its own (backups go outside it)."""
+    (tmp_path / "ws").mkdir()
+    return tmp_path / "ws" / "enterprise_assets.db"
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """Two sources sharing table ``t``: an identical row, a conflicting row, drift."""
+    a = make_database(
+        tmp_path / "src" / "a.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)",
+        "INSERT INTO t VALUES (1, 'one', 1.5), (2, 'two', NULL), (3, 'three', 3.0)",
+    )
+    b = make_database(
+        tmp_path / "src" / "b.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, extra TEXT)",
+        "INSERT INTO t VALUES (2, 'two', NULL), (3, 'THREE', NULL), (4, 'four', 'x')",
+    )
+    return a, b
+
+
+def test_same_named_tables_merge_by_column_name(target, tmp_path, pair):
+    report = migrate(target, list(pair), settings())
+    assert [s.action for s in report.sources] == ["migrated", "migrated"]
+    assert [row[1] for row in rows(target, "PRAGMA table_info(t)")] == ["id", "name", "score", "extra"]
+    assert rows(target, "SELECT id, name, score, extra FROM t ORDER BY id") == [
+        (1, "one", 1.5, None),
+        (2, "two", None, None),
+        (3, "three", 3.0, None),  # first source wins by default
+        (4, "four", None, "x"),
+    ]
+    assert rows(target, "SELECT id, name FROM assetdb_conflicts_t") == [(3, "THREE")]
+    assert accounting(target) == {("a.db", "t"): (3, 3, 0, 0), ("b.db", "t"): (3, 1, 1, 1)}
+    [(table, key, shown, kept)] = rows(
+        target,
+        "SELECT c.target_table, c.row_key, s1.name, s2.name FROM migration_conflicts AS c "
+        "JOIN migration_sources AS s1 ON s1.id = c.shown_source_id JOIN migration_sources AS s2 ON s2.id = c.kept_source_id",
+    )
+    assert (table, json.loads(key), shown, kept) == ("t", [3], "a.db", "b.db")
+    assert_rebuilds_exactly(target, list(pair), tmp_path / "out")
+    assert_verified(target, list(pair))
+
+
+def test_sources_are_never_modified(target, tmp_path, pair):
+    before = folder_state(tmp_path / "src")
+    migrate(target, list(pair), settings())
+    assert folder_state(tmp_path / "src") == before
+
+
+def test_storage_classes_are_part_of_identity(target, tmp_path):
+    a = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, '1'), (2, 1), (3, x'01')")
+    b = make_database(tmp_path / "b.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 1), (2, 1.0), (3, x'01')")
+    migrate(target, [a, b], settings())
+    assert accounting(target)[("b.db", "t")] == (3, 0, 1, 2)
+    assert rows(target, "SELECT id, typeof(v) FROM assetdb_conflicts_t ORDER BY id") == [(1, "integer"), (2, "real")]
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+
+
+def test_drifting_affinity_widens_the_column_and_converts_nothing(target, tmp_path):
+    a = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", "INSERT INTO t VALUES (1, 7)")
+    b = make_database(tmp_path / "b.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO t VALUES (2, '007'), (3, '1.50')")
+    migrate(target, [a, b], settings())
+    declared = {row[1]: row[2] for row in rows(target, "PRAGMA table_info(t)")}
+    assert declared["v"] == ""
+    assert rows(target, "SELECT id, v, typeof(v) FROM t ORDER BY id") == [(1, 7, "integer"), (2, "007", "text"), (3, "1.50", "text")]
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+    assert_verified(target, [a, b])
+
+
+def test_a_table_that_cannot_be_reconciled_is_kept_apart_with_a_reason(target, tmp_path):
+    a = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    b = make_database(tmp_path / "b.db", "CREATE TABLE t (code TEXT PRIMARY KEY, v)", "INSERT INTO t VALUES ('k', 'b')")
+    report = migrate(target, [a, b], settings())
+    assert report.sources[1].tables[0].target_table == "b__t"
+    assert "primary key differs" in report.sources[1].notes[0]
+    assert rows(target, "SELECT code, v FROM b__t") == [("k", "b")]
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+
+
+def test_awkward_identifiers_round_trip(target, tmp_path):
+    table = 'we"ird; DROP TABLE t; --'
+    quoted = '"we""ird; DROP TABLE t; --"'
+    sources = [
+        make_database(
+            tmp_path / f"{name}.db",
+            f'CREATE TABLE {quoted} ("select" INTEGER PRIMARY KEY, "naïve col" TEXT, "from" BLOB)',
+            f"INSERT INTO {quoted} VALUES (1, 'ä', x'00'), ({2 + offset}, 'b', NULL)",
+            'CREATE TABLE "order" ("group" TEXT)',
+            f"INSERT INTO \"order\" VALUES ('{name}')",
+        )
+        for offset, name in enumerate(("first", "second"))
+    ]
+    migrate(target, sources, settings())
+    assert rows(target, f"SELECT count(*) FROM {quoted}") == [(3,)]
+    assert rows(target, 'SELECT "group" FROM "order" ORDER BY rowid') == [("first",), ("second",)]
+    assert_rebuilds_exactly(target, sources, tmp_path / "out")
+    assert_verified(target, sources)
+
+
+def test_unusual_tables_rebuild_exactly(target, tmp_path):
+    source = make_database(
+        tmp_path / "odd.db",
+        "CREATE TABLE nokey (a, b)",
+        "INSERT INTO nokey VALUES (1, 'x'), (1, 'x'), (NULL, NULL)",
+        "DELETE FROM nokey WHERE rowid = 1",  # a rowid gap
+        "CREATE TABLE wr (k TEXT, n INTEGER, v, PRIMARY KEY (k, n)) WITHOUT ROWID",
+        "INSERT INTO wr VALUES ('b', 2, 'x'), ('a', 1, x'ff00'), ('a', 2, 2.5)",
+        "CREATE TABLE st (id INTEGER PRIMARY KEY, anything ANY, t TEXT) STRICT",
+        "INSERT INTO st VALUES (1, '12', 'a'), (2, 12, 'b'), (3, 12.5, NULL), (4, x'12', 'c')",
+        "CREATE TABLE gen (id INTEGER PRIMARY KEY, a INTEGER, doubled INTEGER GENERATED ALWAYS AS (a * 2) STORED)",
+        "INSERT INTO gen (id, a) VALUES (1, 21)",
+        "CREATE TABLE textkey (code TEXT PRIMARY KEY, v)",
+        "INSERT INTO textkey VALUES ('z', 1), (NULL, 2), (NULL, 3)",
+        "CREATE TABLE seq (id INTEGER PRIMARY KEY AUTOINCREMENT, v)",
+        "INSERT INTO seq (v) VALUES ('a'), ('b')",
+        "DELETE FROM seq WHERE id = 2",
+        "CREATE INDEX nokey_a ON nokey (a DESC)",
+        "CREATE VIEW doubled AS SELECT id, doubled FROM gen",
+        "CREATE TABLE audit (what TEXT)",
+        "CREATE TRIGGER gen_audit AFTER INSERT ON gen BEGIN INSERT INTO audit VALUES ('gen ' || new.id); END",
+        "INSERT INTO gen (id, a) VALUES (2, 5)",
+        "ANALYZE",
+    )
+    report = migrate(target, [source], settings())
+    assert rows(target, "SELECT what FROM audit") == [("gen 2",)]  # the trigger did not fire on migration
+    assert rows(target, "SELECT type FROM sqlite_schema WHERE name IN ('nokey_a', 'doubled', 'gen_audit') ORDER BY name") == [
+        ("trigger",), ("index",)
+    ]
+    notes = " ".join(report.sources[0].notes)
+    assert "generated column 'doubled' of 'gen' is computed, not copied" in notes
+    assert "view 'doubled' does not apply to the consolidated set" in notes
+    assert_rebuilds_exactly(target, [source], tmp_path / "out")
+    assert_verified(target, [source])
+
+
+def test_wal_source_rows_that_live_only_in_the_wal_are_migrated(target, tmp_path):
+    source = write_wal_with_pending_rows(tmp_path / "src" / "wal.db", rows=6)
+    before = folder_state(tmp_path / "src")
+    migrate(target, [source], settings())
+    assert rows(target, "SELECT count(*) FROM items") == [(6,)]
+    assert folder_state(tmp_path / "src") == before
+    assert_verified(target, [source])
+
+
+def test_same_file_name_in_two_folders(target, tmp_path):
+    first = make_database(tmp_path / "x" / "data.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'x')")
+    second = make_database(tmp_path / "y" / "data.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'y')")
+    report = migrate(target, [first, second], settings())
+    assert [s.name for s in report.sources] == ["x/data.db", "y/data.db"]
+    assert_rebuilds_exactly(target, [first, second], tmp_path / "out")
+    with pytest.raises(BadInput, match="several sources"):
+        rebuild_source(target, "data.db", tmp_path / "ambiguous.db")
+
+
+def test_migrating_an_unchanged_source_again_changes_nothing(target, tmp_path, pair):
+    migrate(target, list(pair), settings())
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    report = migrate(target, list(pair), settings(), backup_directory=tmp_path / "backups")
+    assert [s.action for s in report.sources] == ["unchanged", "unchanged"]
+    assert report.backup is None
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+
+
+def test_a_changed_source_replaces_its_old_contribution(target, tmp_path, pair):
+    a, b = pair
+    migrate(target, [a, b], settings())
+    connection = sqlite3.connect(b)
+    connection.execute("UPDATE t SET name = 'FOUR' WHERE id = 4")
+    connection.execute("DELETE FROM t WHERE id = 3")
+    connection.commit()
+    connection.close()
+    report = migrate(target, [a, b], settings(), backup_directory=tmp_path / "backups")
+    assert [s.action for s in report.sources] == ["unchanged", "remigrated"]
+    assert report.backup and Path(report.backup).is_file()
+    assert rows(target, "SELECT id, name FROM t ORDER BY id") == [(1, "one"), (2, "two"), (3, "three"), (4, "FOUR")]
+    assert rows(target, "SELECT count(*) FROM assetdb_conflicts_t") == [(0,)]
+    assert rows(target, "SELECT count(*) FROM migration_conflicts") == [(0,)]
+    assert accounting(target)[("b.db", "t")] == (2, 1, 1, 0)
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+    assert_verified(target, [a, b])
+
+
+def test_removing_the_shown_version_promotes_the_kept_one(target, tmp_path, pair):
+    a, b = pair
+    migrate(target, [a, b], settings())
+    connection = sqlite3.connect(a)
+    connection.execute("DELETE FROM t WHERE id = 3")
+    connection.commit()
+    connection.close()
+    migrate(target, [a], settings(), backup_directory=tmp_path / "backups")
+    assert rows(target, "SELECT name FROM t WHERE id = 3") == [("THREE",)]
+    assert rows(target, "SELECT count(*) FROM assetdb_conflicts_t") == [(0,)]
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+    assert_verified(target, [a, b])
+
+
+@pytest.mark.parametrize(
+    ("policy", "shown"),
+    [("first", "three"), ("source:b.db", "THREE"), ("newest", "THREE")],
+)
+def test_conflict_policy_chooses_the_shown_version_and_keeps_the_other(target, tmp_path, pair, policy, shown):
+    a, b = pair
+    import os
+
+    os.utime(a, ns=(1_000_000_000, 1_000_000_000))  # a is older than b
+    migrate(target, [a, b], settings(policy=ConflictPolicy.parse(policy)))
+    assert rows(target, "SELECT name FROM t WHERE id = 3") == [(shown,)]
+    kept = {"three", "THREE"} - {shown}
+    assert rows(target, "SELECT name FROM assetdb_conflicts_t") == [(kept.pop(),)]
+    read, stored, folded, conflicts = accounting(target)[("a.db", "t")]
+    assert read == stored + folded + conflicts == 3
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+    assert_verified(target, [a, b])
+
+
+def test_a_plugin_can_resolve_conflicts_for_a_table(target, tmp_path, pair):
+    class PreferUppercase:
+        @hookimpl
+        def assetdb_resolve_conflict(self, table, key, shown, incoming, shown_source, incoming_source):
+            if table == "t":
+                return "incoming" if incoming["name"].isupper() else "shown"
+            return None
+
+    manager = plugin_manager(load_entry_points=False)
+    manager.register(PreferUppercase())
+    migrate(target, list(pair), settings(resolver=conflict_resolver(manager)))
+    assert rows(target, "SELECT name FROM t WHERE id = 3") == [("THREE",)]
+    assert_verified(target, list(pair))
+
+
+def test_bad_policy_is_bad_input():
+    with pytest.raises(BadInput, match="invalid conflict policy"):
+        ConflictPolicy.parse("loudest")
+
+
+@pytest.mark.parametrize(
+    ("prepare", "error", "message"),
+    [
+        (lambda p: p.write_text("not sqlite\n" * 20), BadInput, "not a SQLite database"),
+        (lambda p: p.touch(), BadInput, "empty file"),
+    ],
+    ids=["not-a-database", "zero-bytes"],
+)
+def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare, error, message):
+    migrate(target, [pair[0]], settings())
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    bad = tmp_path / "bad.db"
+    prepare(bad)
+    with pytest.raises(error, match=message):
+        migrate(target, [bad], settings(), backup_directory=tmp_path / "backups")
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+
+
+def test_truncated_source_is_refused(target, tmp_path):
+    source = make_database(tmp_path / "t.db", "CREATE TABLE t (x)", *[f"INSERT INTO t VALUES ('{'x' * 900}')"] * 40)
+    source.write_bytes(source.read_bytes()[:10_000])
+    with pytest.raises(BadInput, match="truncated"):
+        migrate(target, [source], settings())
+
+
+def test_locked_source_aborts(target, tmp_path, writer_lock, pair):
+    writer_lock(pair[0])
+    with pytest.raises(Aborted, match="locked"):
+        migrate(target, [pair[0]], settings())
+
+
+def test_cap_smaller_than_the_data_rolls_back(target, tmp_path, pair):
+    migrate(target, [pair[0]], settings())
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    big = make_database(tmp_path / "big.db", "CREATE TABLE blobs (id INTEGER PRIMARY KEY, b)", "INSERT INTO blobs VALUES (1, zeroblob(400000))")
+    with pytest.raises(Aborted, match="cap"):
+        migrate(target, [big], settings(limit=300_000), backup_directory=tmp_path / "backups")
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+    assert not Path(f"{target}-journal").exists()
+
+
+def test_foreign_target_is_refused(target, tmp_path, pair):
+    other = make_database(tmp_path / "other.db", "CREATE TABLE customers (id)")
+    before = other.read_bytes()
+    with pytest.raises(BadInput, match="not an assetdb database"):
+        migrate(other, [pair[0]], settings())
+    assert other.read_bytes() == before
+
+
+def test_read_only_target_location_is_bad_input(target, tmp_path, pair):
+    import os
+
+    if os.geteuid() == 0:
+        target = Path("/proc/assetdb-test.db")  # even root cannot create files here
+    else:
+        locked = tmp_path / "ro"
+        locked.mkdir(mode=0o500)
+        target = locked / "e.db"
+    with pytest.raises(BadInput):
+        migrate(target, [pair[0]], settings())
+
+
+def test_dry_run_writes_nothing(target, tmp_path, pair):
+    report = migrate(target, list(pair), settings(), dry_run=True)
+    assert [s.action for s in report.sources] == ["planned", "planned"]
+    assert report.sources[1].total("conflicts_kept") == 1
+    assert not target.exists()
+
+
+def test_source_with_a_virtual_table_is_refused_for_now(target, tmp_path):
+    source = make_database(tmp_path / "fts.db", "CREATE VIRTUAL TABLE docs USING fts5(body)", "INSERT INTO docs VALUES ('hello')")
+    with pytest.raises(BadInput, match="virtual tables"):
+        migrate(target, [source], settings())
+
+
+def test_a_fifty_megabyte_row(target, tmp_path):
+    source = make_database(
+        tmp_path / "huge.db",
+        "CREATE TABLE files (id INTEGER PRIMARY KEY, data BLOB)",
+        "INSERT INTO files VALUES (1, randomblob(50 * 1024 * 1024))",
+    )
+    migrate(target, [source], settings())
+    assert rows(target, "SELECT length(data) FROM files") == [(50 * 1024 * 1024,)]
+    assert_verified(target, [source])
+
+
+def test_realworld_consolidates_losslessly_and_rebuilds_exactly(realworld, target, tmp_path):
+    before = folder_state(realworld)
+    sources = sorted(realworld.glob("*.db"))
+    report = migrate(target, sources, settings())
+    assert len(report.sources) == 8
+    for outcome in report.sources:
+        for table in outcome.tables:
+            assert table.rows_read == table.rows_stored + table.duplicates_folded + table.conflicts_kept
+    conflicts = sum(outcome.total("conflicts_kept") for outcome in report.sources)
+    assert conflicts == rows(target, "SELECT count(*) FROM migration_conflicts")[0][0] > 0
+    # SQLite's own tables are not merged as data, but kept in the ledger for rebuilds.
+    assert rows(target, "SELECT count(*) FROM sqlite_schema WHERE name IN ('sqlite_sequence', 'sqlite_stat1')") == [(0,)]
+    internal = rows(target, "SELECT internal_rows FROM migration_sources WHERE name = 'monitoring.db'")[0][0]
+    assert set(json.loads(internal)) == {"sqlite_sequence", "sqlite_stat1"}
+    assert_rebuilds_exactly(target, sources, tmp_path / "out")
+    assert_verified(target, sources)
+    assert folder_state(realworld) == before
