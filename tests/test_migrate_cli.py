@@ -1,0 +1,222 @@
+"""migrate, verify, rebuild-source and conflicts on the command line, and crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import make_database, sqldiff
+from consolidation.fingerprint import table_fingerprint
+from consolidation.readonly import open_readonly
+
+
+@pytest.fixture
+def sources(tmp_path):
+    a = make_database(
+        tmp_path / "legacy" / "a.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",
+        "INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+    )
+    b = make_database(
+        tmp_path / "legacy" / "b.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",
+        "INSERT INTO t VALUES (2, 'TWO'), (3, 'three')",
+    )
+    return a, b
+
+
+@pytest.fixture
+def target(tmp_path) -> Path:
+    (tmp_path / "ws").mkdir()
+    return tmp_path / "ws" / "enterprise_assets.db"
+
+
+def test_migrate_prints_a_summary_and_verify_agrees(assetdb, sources, target, tmp_path):
+    result = assetdb("migrate", *sources, "--into", target, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["source", "action", "tables", "read", "stored", "folded", "conflicts"]
+    assert lines[2].split() == ["a.db", "migrated", "1", "2", "2", "0", "0"]
+    assert lines[3].split() == ["b.db", "migrated", "1", "2", "1", "0", "1"]
+
+    verified = assetdb("verify", target, "--sources", *sources)
+    assert verified.exit_code == 0 and "2 compared live" in verified.stdout
+    archived = assetdb("verify", target)
+    assert archived.exit_code == 0 and "2 against the ledger" in archived.stdout
+
+    listing = assetdb("conflicts", target)
+    assert listing.exit_code == 0
+    assert "t [2]: shown from a.db, kept from b.db" in listing.stdout
+    assert "    name: 'two' | 'TWO'" in listing.stdout and "1 conflicts" in listing.stdout
+
+    out = tmp_path / "rebuilt-b.db"
+    rebuilt = assetdb("rebuild-source", target, "b.db", "--out", out)
+    assert rebuilt.exit_code == 0 and "2 rows" in rebuilt.stdout
+    assert sqldiff(sources[1], out) == ""
+
+
+def test_verify_fails_with_a_precise_report(assetdb, sources, target):
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    connection = sqlite3.connect(target)
+    connection.execute("UPDATE t SET name = 'tampered' WHERE id = 3")
+    connection.commit()
+    connection.close()
+    result = assetdb("verify", target, "--sources", *sources)
+    assert result.exit_code == 1
+    assert "FAIL  b.db:t: rowid 3 differs in the consolidated set" in result.stdout
+    assert "check failed: 1 problems" in result.stderr
+    ledger = assetdb("verify", target)
+    assert ledger.exit_code == 1 and "do not match the fingerprint" in ledger.stdout
+
+
+def test_verify_notices_a_source_changed_after_migration(assetdb, sources, target):
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    connection = sqlite3.connect(sources[0])
+    connection.execute("INSERT INTO t VALUES (9, 'late')")
+    connection.execute("CREATE TABLE added (x)")
+    connection.commit()
+    connection.close()
+    result = assetdb("verify", target, sources[0])
+    assert result.exit_code == 1
+    assert "a.db:t: rowid 9 missing from the consolidated set" in result.stdout
+    assert "a.db:added: table added to the source after migration" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["migrate", "MISSING", "--into", "TARGET"], 2, "no such source database"),
+        (["migrate", "A", "--into", "TARGET", "--prefer", "loudest"], 2, "invalid conflict policy"),
+        (["migrate", "A", "--into", "TARGET", "--limit", "10KB"], 3, "over the cap"),
+        (["verify", "A"], 2, "not a consolidated assetdb database"),
+        (["rebuild-source", "TARGET", "nope.db", "--out", "OUT"], 2, "no migrated source named 'nope.db'"),
+        (["rebuild-source", "TARGET", "a.db", "--out", "A"], 2, "already exists"),
+        (["conflicts", "A"], 2, "not a consolidated assetdb database"),
+    ],
+)
+def test_bad_input_is_one_line(assetdb, sources, target, tmp_path, args, code, message):
+    if args[-2:] != ["--limit", "10KB"]:
+        assert assetdb("migrate", sources[0], "--into", target, "--quiet").exit_code == 0
+    names = {"MISSING": tmp_path / "missing.db", "A": sources[0], "TARGET": target, "OUT": tmp_path / "out.db"}
+    result = assetdb(*[names.get(arg, arg) for arg in args])
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_dry_run_on_the_command_line(assetdb, sources, target):
+    result = assetdb("migrate", *sources, "--into", target, "--dry-run", "--quiet")
+    assert result.exit_code == 0 and "planned" in result.stdout and "nothing was written" in result.stdout
+    assert not target.exists()
+
+
+# -- crash safety -------------------------------------------------------------------------------
+
+
+def _many_sources(folder: Path, count: int, rows: int) -> list[Path]:
+    paths = []
+    for index in range(count):
+        path = folder / f"part{index}.db"
+        make_database(
+            path,
+            "CREATE TABLE events (id INTEGER PRIMARY KEY, source TEXT, payload TEXT, weight REAL)",
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
+            f"INSERT INTO events SELECT i, 'part{index}', printf('payload %d %d', i, i % {index + 2}), i / 7.0 FROM n",
+            "CREATE TABLE shared (k TEXT PRIMARY KEY, v)",
+            f"INSERT INTO shared VALUES ('common', 'same'), ('mine{index}', {index}), ('clash', 'v{index}')",
+        )
+        paths.append(path)
+    return paths
+
+
+def _logical_state(target: Path) -> dict:
+    """Everything a migration decides, without the timestamps of when it ran."""
+    with open_readonly(target) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
+                "('migration_sources', 'cross_database_sync_operations', 'migration_conflicts') ORDER BY name"
+            )
+        ]
+        state = {table: table_fingerprint(connection, table) for table in tables}
+        state["sources"] = connection.execute(
+            "SELECT id, name, fingerprint, status FROM migration_sources ORDER BY id"
+        ).fetchall()
+        state["conflicts"] = connection.execute(
+            "SELECT target_table, row_key, shown_source_id, kept_source_id, kept_rowid FROM migration_conflicts ORDER BY id"
+        ).fetchall()
+        state["log"] = connection.execute(
+            "SELECT operation, subject, status FROM cross_database_sync_operations ORDER BY subject, operation"
+        ).fetchall()
+    return state
+
+
+def _run_migrate(paths: list[Path], target: Path, backups: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "consolidation", "migrate", *map(str, paths), "--into", str(target),
+         "--backup-dir", str(backups), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_killed_migration_resumes_to_the_same_state_as_a_clean_run(tmp_path):
+    paths = _many_sources(tmp_path / "legacy", count=6, rows=20_000)
+    clean = tmp_path / "clean" / "enterprise_assets.db"
+    clean.parent.mkdir()
+    started = time.monotonic()
+    assert _run_migrate(paths, clean, tmp_path / "backups").wait() == 0
+    duration = time.monotonic() - started
+
+    crashed = tmp_path / "crashed" / "enterprise_assets.db"
+    crashed.parent.mkdir()
+    for fraction in (0.35, 0.6, 0.85):
+        process = _run_migrate(paths, crashed, tmp_path / "backups")
+        time.sleep(duration * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    final = _run_migrate(paths, crashed, tmp_path / "backups")
+    assert final.wait() == 0, final.stderr.read().decode()
+
+    assert _logical_state(crashed) == _logical_state(clean)
+    verified = subprocess.run(
+        [sys.executable, "-m", "consolidation", "verify", str(crashed), "--sources", *map(str, paths)],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stdout
+    assert not Path(f"{crashed}-journal").exists()
+
+
+def test_backup_is_taken_before_an_existing_target_changes(assetdb, sources, target, tmp_path):
+    assert assetdb("migrate", sources[0], "--into", target, "--quiet").exit_code == 0
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    result = assetdb("migrate", sources[1], "--into", target, "--backup-dir", tmp_path / "backups", "--quiet")
+    assert result.exit_code == 0 and "target backed up first" in result.stdout
+    [backup] = (tmp_path / "backups").glob("*.db")
+    assert json.loads(Path(f"{backup}.json").read_text())["source"] == str(target.resolve())
+    with open_readonly(backup) as connection:
+        assert connection.execute("SELECT count(*) FROM migration_sources").fetchone()[0] == 1
+    assert hashlib.sha256(target.read_bytes()).hexdigest() != digest
+    inside = assetdb("migrate", sources[1], "--into", target, "--backup-dir", target.parent / "bk", "--quiet")
+    assert inside.exit_code == 0  # unchanged source: nothing to back up, nothing written
+    assert not (target.parent / "bk").exists()
+
+
+def test_backup_inside_the_workspace_is_refused_before_anything_changes(assetdb, sources, target):
+    assert assetdb("migrate", sources[0], "--into", target, "--quiet").exit_code == 0
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    result = assetdb("migrate", sources[1], "--into", target, "--backup-dir", target.parent / "bk")
+    assert result.exit_code == 2 and "inside the workspace" in result.stderr
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+    assert os.listdir(target.parent) == [target.name]
