@@ -8,11 +8,17 @@ gate reports them as JUnit properties).
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import AssetdbError
+from .ledger import LedgerSource, find_source, read_sources
 from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly
+from .rebuild import rebuild_source
 from .size import database_size, format_size, percent_of_limit
+from .sources import describe_source, fingerprint_source
+from .verify import locate_live_source, verify_table
 
 
 @dataclass(frozen=True)
@@ -65,4 +71,62 @@ def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
         False,
         f"integrity_check failed ({len(problems)} problems) — {restore}\n{shown}",
         {"pages": pages, "problems": len(problems)},
+    )
+
+
+def migrated_sources(path: Path) -> list[LedgerSource]:
+    """The ledger of a consolidated database; empty for any other file (or an unreadable one)."""
+    try:
+        with open_readonly(path) as connection:
+            return read_sources(connection)
+    except (AssetdbError, sqlite3.DatabaseError):
+        return []
+
+
+def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str | None = None) -> CheckResult:
+    """Are all rows of one migrated source table reachable, as they were?"""
+    name = shown_as or str(path)
+    with open_readonly(path) as connection:
+        source = find_source(read_sources(connection), source_name)
+        table = next(t for t in source.tables if t.source_table == table_name)
+        live = locate_live_source(path, source)
+        verdict = verify_table(connection, source, table, live)
+    figures = {
+        "rows": verdict.rows,
+        "compared": verdict.mode,
+        "rows_stored": table.rows_stored,
+        "duplicates_folded": table.duplicates_folded,
+        "conflicts_kept": table.conflicts_kept,
+    }
+    if verdict.ok:
+        return CheckResult(True, f"{verdict.rows} rows accounted for ({verdict.mode})", figures)
+    hint = f"assetdb verify {name} --sources {live}" if live else f"assetdb verify {name}"
+    return CheckResult(
+        False,
+        f"rows lost or changed: {source_name}:{table_name}: {verdict.problem} — run: {hint}",
+        figures,
+    )
+
+
+def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None) -> CheckResult:
+    """Does the source rebuild, from the consolidated set alone, to what was migrated?"""
+    name = shown_as or str(path)
+    with tempfile.TemporaryDirectory(prefix="assetdb-rebuild-") as scratch:
+        rebuilt = Path(scratch) / "rebuilt.db"
+        try:
+            result = rebuild_source(path, source_name, rebuilt)
+        except AssetdbError as error:
+            return CheckResult(False, f"cannot rebuild {source_name}: {error} — run: assetdb verify {name}")
+        with open_readonly(rebuilt) as connection:
+            _, fingerprint = fingerprint_source(connection, "main", describe_source(connection))
+    with open_readonly(path) as connection:
+        expected = find_source(read_sources(connection), source_name).fingerprint
+    figures = {"tables": result.tables, "rows": result.rows}
+    if fingerprint == expected:
+        return CheckResult(True, f"{source_name} rebuilds exactly ({result.rows} rows)", figures)
+    return CheckResult(
+        False,
+        f"{source_name} does not rebuild to what was migrated — run: assetdb rebuild-source {name} "
+        f"{source_name} --out FILE, then sqldiff ORIGINAL FILE",
+        figures,
     )

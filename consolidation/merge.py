@@ -39,7 +39,7 @@ from .fingerprint import quote_identifier as q
 from .readonly import open_readonly, readonly_uri
 from .schema import EXPECTED_TABLES, connect_assetdb, initialize, write_transaction
 from .size import format_size
-from .sources import Column, SourceDescription, SourceTable, affinity, describe_source, table_fingerprint
+from .sources import Column, SourceDescription, SourceTable, affinity, describe_source, fingerprint_source
 from .synclog import Operation, allocated_size, utc_now
 
 #: Unified tables of PRODUCT.md §4 that receive the sources' tables of the same name.
@@ -775,15 +775,6 @@ def _files_sha256(paths: list[Path]) -> str:
     return hasher.hexdigest()
 
 
-def source_fingerprint(description: SourceDescription, table_fingerprints: dict[str, str]) -> str:
-    """Logical identity of a source: schema, internal rows and every table's rows."""
-    document = json.dumps(
-        [description.schema_objects, description.internal_rows, sorted(table_fingerprints.items())],
-        sort_keys=True,
-    )
-    return hashlib.sha256(document.encode()).hexdigest()
-
-
 @dataclass
 class MigrationSettings:
     limit: int
@@ -822,8 +813,7 @@ def _migrate_attached(connection, target, path, name, settings, before_write) ->
             f"{path}: virtual tables ({', '.join(description.virtual_tables)}) are not supported yet; "
             "nothing was migrated"
         )
-    fingerprints = {table.name: table_fingerprint(connection, SOURCE_ALIAS, table) for table in description.tables}
-    fingerprint = source_fingerprint(description, fingerprints)
+    fingerprints, fingerprint = fingerprint_source(connection, SOURCE_ALIAS, description)
     previous = connection.execute(
         "SELECT id, fingerprint FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()

@@ -132,6 +132,28 @@ def compare_ledger(connection: sqlite3.Connection, source: LedgerSource, table: 
     return verdict
 
 
+def locate_live_source(database: Path, source: LedgerSource) -> Path | None:
+    """The source file, if it is still where it was migrated from or beside ``database``."""
+    for candidate in (Path(source.original_path), Path(database).parent / source.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def verify_table(
+    connection: sqlite3.Connection, source: LedgerSource, table: LedgerTable, live: Path | None
+) -> TableVerdict:
+    """One source table: live against ``live`` when given, else against the ledger."""
+    if live is None:
+        return compare_ledger(connection, source, table)
+    with readonly_uri(live) as uri:
+        connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
+        try:
+            return compare_live(connection, source, table)
+        finally:
+            connection.execute(f"DETACH DATABASE {LIVE}")
+
+
 def match_sources(ledger: list[LedgerSource], given: Iterable[Path]) -> tuple[dict[int, Path], list[str]]:
     """Ledger source id -> live file, by original path, else by unique file name."""
     matched, problems = {}, []

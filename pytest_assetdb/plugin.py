@@ -8,11 +8,19 @@ a :class:`DatabaseFile` whose items (``databases/foo.db::size``,
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from consolidation.checks import CheckResult, check_integrity, check_size
+from consolidation.checks import (
+    CheckResult,
+    check_integrity,
+    check_lossless,
+    check_rebuildable,
+    check_size,
+    migrated_sources,
+)
 from consolidation.config import load_settings
 from consolidation.errors import BadInput
 from consolidation.inventory import is_database_path
@@ -77,20 +85,41 @@ class CheckFailure(Exception):
 
 
 class DatabaseFile(pytest.File):
-    """One database file; yields one item per check, in a stable order."""
+    """One database file; yields one item per check, in a stable order.
+
+    A consolidated database also yields ``lossless[SOURCE:TABLE]`` for every migrated
+    source table and ``rebuildable[SOURCE]`` for every source; its ledger is read here,
+    once per process, not once per item.
+    """
 
     def collect(self):
         for name in CHECKS:
-            item = CheckItem.from_parent(self, name=name)
-            item.add_marker("assetdb")
-            yield item
+            yield self._item(name, CHECKS[name])
+        sources = migrated_sources(self.path)
+        for source in sources:
+            for table in source.tables:
+                yield self._item(
+                    f"lossless[{source.name}:{table.source_table}]",
+                    partial(_lossless, source=source.name, table=table.source_table),
+                )
+        for source in sources:
+            yield self._item(f"rebuildable[{source.name}]", partial(_rebuildable, source=source.name))
+
+    def _item(self, name: str, check) -> CheckItem:
+        item = CheckItem.from_parent(self, name=name, check=check)
+        item.add_marker("assetdb")
+        return item
 
 
 class CheckItem(pytest.Item):
-    """Runs one check of :data:`CHECKS` and records its figures as JUnit properties."""
+    """Runs one check and records its figures as JUnit properties."""
+
+    def __init__(self, *, check, **kwargs):
+        super().__init__(**kwargs)
+        self.check = check
 
     def runtest(self) -> None:
-        result: CheckResult = CHECKS[self.name](self)
+        result: CheckResult = self.check(self)
         self.user_properties.extend(result.figures.items())
         if not result.ok:
             raise CheckFailure(result.message)
@@ -112,6 +141,14 @@ class CheckItem(pytest.Item):
             return str(self.path.relative_to(self.config.invocation_params.dir))
         except ValueError:
             return str(self.path)
+
+
+def _lossless(item: CheckItem, source: str, table: str) -> CheckResult:
+    return check_lossless(item.path, source, table, item.shown_path)
+
+
+def _rebuildable(item: CheckItem, source: str) -> CheckResult:
+    return check_rebuildable(item.path, source, item.shown_path)
 
 
 CHECKS = {

@@ -139,3 +139,58 @@ def test_realworld_gate_passes_and_touches_nothing(realworld, tmp_path):
     assert result.returncode == 0, result.stdout
     assert "16 passed" in result.stdout
     assert folder_state(realworld) == before
+
+
+@pytest.fixture
+def consolidated(pytester):
+    """databases/ with two legacy sources and the consolidated set made from them."""
+    from consolidation.merge import MigrationSettings, migrate
+
+    folder = pytester.path / "databases"
+    a = make_database(folder / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'x'), (2, 'y')")
+    b = make_database(folder / "b.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (2, 'Y'), (3, 'z')")
+    target = folder / "enterprise_assets.db"
+    migrate(target, [a, b], MigrationSettings(99_900_000))
+    return target
+
+
+def test_consolidated_database_yields_lossless_and_rebuildable_items(pytester, consolidated):
+    before = folder_state(consolidated.parent)
+    result = pytester.runpytest("--assetdb", "databases", "-v", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    ids = [i for i in outcomes(result) if "enterprise_assets" in i]
+    assert ids == [
+        "databases/enterprise_assets.db::size",
+        "databases/enterprise_assets.db::integrity",
+        "databases/enterprise_assets.db::lossless[a.db:t]",
+        "databases/enterprise_assets.db::lossless[b.db:t]",
+        "databases/enterprise_assets.db::rebuildable[a.db]",
+        "databases/enterprise_assets.db::rebuildable[b.db]",
+    ]
+    assert folder_state(consolidated.parent) == before
+
+
+def test_lost_row_fails_lossless_and_rebuildable(pytester, consolidated):
+    connection = sqlite3.connect(consolidated)
+    connection.execute("DELETE FROM t WHERE id = 3")
+    connection.commit()
+    connection.close()
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8, failed=2)
+    result.stdout.fnmatch_lines(
+        ["rows lost or changed: b.db:t: rowid 3 missing from the consolidated set — run: assetdb verify *"]
+    )
+    result.stdout.fnmatch_lines(["b.db does not rebuild to what was migrated — run: assetdb rebuild-source *"])
+
+
+def test_archived_sources_are_checked_against_the_ledger(pytester, consolidated):
+    (consolidated.parent / "a.db").rename(pytester.path / "a.db")
+    (consolidated.parent / "b.db").rename(pytester.path / "b.db")
+    (pytester.path / "a.db").unlink()
+    (pytester.path / "b.db").unlink()
+    result = pytester.runpytest("--assetdb", "databases", "--junitxml=report.xml", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    tree = ElementTree.parse(pytester.path / "report.xml")
+    case = next(c for c in tree.iter("testcase") if c.get("name") == "lossless[b.db:t]")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["compared"] == "ledger" and properties["conflicts_kept"] == "1"
