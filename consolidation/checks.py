@@ -16,6 +16,7 @@ from .errors import AssetdbError
 from .ledger import LedgerSource, find_source, read_sources
 from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly
 from .rebuild import rebuild_source
+from .shards import attach_shards_readonly
 from .size import database_size, format_size, percent_of_limit
 from .sources import describe_source, fingerprint_source
 from .verify import locate_live_source, verify_table
@@ -86,11 +87,11 @@ def migrated_sources(path: Path) -> list[LedgerSource]:
 def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str | None = None) -> CheckResult:
     """Are all rows of one migrated source table reachable, as they were?"""
     name = shown_as or str(path)
-    with open_readonly(path) as connection:
+    with open_readonly(path) as connection, attach_shards_readonly(connection, path, "main") as shards:
         source = find_source(read_sources(connection), source_name)
         table = next(t for t in source.tables if t.source_table == table_name)
         live = locate_live_source(path, source)
-        verdict = verify_table(connection, source, table, live)
+        verdict = verify_table(connection, shards, source, table, live)
     figures = {
         "rows": verdict.rows,
         "compared": verdict.mode,

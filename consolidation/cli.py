@@ -214,17 +214,18 @@ def restore(backup_file: Path, target: Path, safety_dir: Path | None) -> None:
 
 
 def render_migration(report: MigrationReport) -> str:
-    headers = ("source", "action", "tables", "read", "stored", "folded", "conflicts")
+    headers = ("source", "action", "tables", "read", "stored", "folded", "conflicts", "shards")
     rows = [
         (
             outcome.name,
             outcome.action,
             str(len(outcome.tables)),
             *(f"{outcome.total(attribute):,}" for attribute in ("rows_read", "rows_stored", "duplicates_folded", "conflicts_kept")),
+            str(outcome.shards) if outcome.action != "unchanged" else "-",
         )
         for outcome in report.sources
     ]
-    lines = _table(headers, rows, numeric={2, 3, 4, 5, 6})
+    lines = _table(headers, rows, numeric={2, 3, 4, 5, 6, 7})
     for outcome in report.sources:
         lines.extend(f"  {outcome.name}: {note}" for note in outcome.notes)
     if report.backup:
@@ -238,11 +239,14 @@ def render_migration(report: MigrationReport) -> str:
 @limit_option
 @click.option("--backup-dir", type=EXISTING_PATH, help="Where the existing target is backed up first (outside the workspace). Default: $ASSETDB_BACKUP_DIR, else ~/.local/state/assetdb/backups.")
 @click.option("--prefer", default="first", show_default=True, help="Which version of a conflicting key the merged table shows: first, newest, or source:NAME.")
+@click.option("--no-partition", is_flag=True, help="Abort (exit 3, rolled back) instead of continuing in numbered shards at the cap.")
 @click.option("--dry-run", is_flag=True, help="Rehearse on a private copy and report; write nothing.")
 @quiet_option
-def migrate(sources, target, limit, backup_dir, prefer, dry_run, quiet) -> None:
+def migrate(sources, target, limit, backup_dir, prefer, no_partition, dry_run, quiet) -> None:
     """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
-    settings = MigrationSettings(resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver())
+    settings = MigrationSettings(
+        resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver(), partition=not no_partition
+    )
     report = run_migration(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run)
     click.echo(render_migration(report))
     if dry_run:

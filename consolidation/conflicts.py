@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import BadInput
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly
+from .shards import attach_shards_readonly
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,12 @@ class Conflict:
 
 
 def list_conflicts(database: Path | str, table: str | None = None) -> list[Conflict]:
+    database = Path(database)
     with open_readonly(database) as connection:
         try:
             rows = connection.execute(
-                "SELECT c.target_table, c.row_key, shown.name, kept.name, c.kept_table, c.kept_rowid, c.policy "
-                "FROM migration_conflicts AS c "
+                "SELECT c.target_table, c.row_key, shown.name, kept.name, c.kept_table, c.kept_shard, "
+                "c.kept_rowid, c.policy FROM migration_conflicts AS c "
                 "LEFT JOIN migration_sources AS shown ON shown.id = c.shown_source_id "
                 "JOIN migration_sources AS kept ON kept.id = c.kept_source_id "
                 "WHERE ? IS NULL OR c.target_table = ? ORDER BY c.target_table, c.id",
@@ -37,26 +39,34 @@ def list_conflicts(database: Path | str, table: str | None = None) -> list[Confl
             ).fetchall()
         except sqlite3.OperationalError:
             raise BadInput(f"{database}: not a consolidated assetdb database (no migration ledger)") from None
-        return [_with_differences(connection, *row) for row in rows]
+        with attach_shards_readonly(connection, database, "main") as shards:
+            return [_side_by_side(connection, shards, *row) for row in rows]
 
 
-def _with_differences(connection, target, key_json, shown, kept, kept_table, kept_rowid, policy) -> Conflict:
-    key = json.loads(key_json)
-    columns = [row[1] for row in connection.execute(f"PRAGMA table_info({q(target)})")]
-    key_columns = [row[1] for row in sorted(
-        (r for r in connection.execute(f"PRAGMA table_info({q(target)})") if r[5]), key=lambda r: r[5]
-    )]
+def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table, kept_shard, kept_rowid, policy):
+    info = connection.execute(f"PRAGMA main.table_info({q(target)})").fetchall()
+    columns = [row[1] for row in info]
+    key_columns = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+    selected = ", ".join(q(c) for c in columns)
     kept_values = connection.execute(
-        f"SELECT {', '.join(q(c) for c in columns)} FROM {q(kept_table)} WHERE rowid = ?", (kept_rowid,)
+        f"SELECT {selected} FROM {shards[kept_shard]}.{q(kept_table)} WHERE rowid = ?", (kept_rowid,)
     ).fetchone()
-    shown_values = connection.execute(
-        f"SELECT {', '.join(q(c) for c in columns)} FROM {q(target)} WHERE "
-        + " AND ".join(f"{q(k)} = ?" for k in key_columns),
-        [kept_values[columns.index(k)] for k in key_columns],
-    ).fetchone()
+    key_values = [kept_values[columns.index(k)] for k in key_columns]
+    shown_values = None
+    for schema in shards.values():
+        try:
+            shown_values = connection.execute(
+                f"SELECT {selected} FROM {schema}.{q(target)} WHERE "
+                + " AND ".join(f"{q(k)} = ?" for k in key_columns),
+                key_values,
+            ).fetchone()
+        except sqlite3.OperationalError:  # the table has no rows in that shard
+            continue
+        if shown_values is not None:
+            break
     differences = [
         (column, shown_values[i] if shown_values else None, kept_values[i])
         for i, column in enumerate(columns)
         if shown_values is None or shown_values[i] != kept_values[i] or type(shown_values[i]) is not type(kept_values[i])
     ]
-    return Conflict(target, key, shown, kept, kept_table, kept_rowid, policy, differences)
+    return Conflict(target, json.loads(key_json), shown, kept, kept_table, kept_rowid, policy, differences)

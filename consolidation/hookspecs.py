@@ -56,16 +56,17 @@ def conflict_resolver(manager: pluggy.PluginManager | None = None) -> Callable |
         target = merger.target
         columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({_quote(target)})")]
         pairs = connection.execute(
-            "SELECT p.identity, p.shown_rowid, (SELECT s.name FROM main.migration_row_links AS l "
+            "SELECT p.identity, p.shown_shard, p.shown_rowid, (SELECT s.name FROM main.migration_row_links AS l "
             "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
             "JOIN main.migration_sources AS s ON s.id = a.source_id "
-            "WHERE a.target_table = ? AND l.target_rowid = p.shown_rowid AND l.in_conflicts = 0 "
-            "ORDER BY a.source_id LIMIT 1) FROM temp.assetdb_pairs AS p",
+            "WHERE a.target_table = ? AND l.shard = p.shown_shard AND l.target_rowid = p.shown_rowid "
+            "AND l.in_conflicts = 0 ORDER BY a.source_id LIMIT 1) FROM temp.assetdb_pairs AS p",
             (target,),
         ).fetchall()
-        for identity, shown_rowid, shown_source in pairs:
+        for identity, shown_shard, shown_rowid, shown_source in pairs:
             shown = dict(zip(columns, connection.execute(
-                f"SELECT {', '.join(_quote(c) for c in columns)} FROM main.{_quote(target)} WHERE rowid = ?",
+                f"SELECT {', '.join(_quote(c) for c in columns)} FROM {merger.schema(shown_shard)}.{_quote(target)} "
+                "WHERE rowid = ?",
                 (shown_rowid,),
             ).fetchone()))
             incoming = dict(zip(merger.table.column_names, connection.execute(

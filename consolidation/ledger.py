@@ -32,21 +32,23 @@ class LedgerTable:
     fingerprint: str
     note: str | None
 
-    def reconstruct(self, schema: str, has_conflicts_table: bool) -> str:
-        """``SELECT identity, columns…`` of this source table, rebuilt from ``schema``."""
+    def reconstruct(self, connection: sqlite3.Connection, ledger: str, shards: dict[int, str]) -> str:
+        """``SELECT identity, columns…`` of this source table, rebuilt from the consolidated set.
+
+        ``ledger`` is the schema holding the links; ``shards`` maps shard numbers to the
+        schemas they are attached as (shard 1 being the primary).
+        """
         columns = ", ".join(f"r.{q(c)}" for c in self.columns)
         parts = [
-            f"SELECT l.source_rowid, {columns} FROM {schema}.migration_row_links AS l "
-            f"JOIN {schema}.{q(self.target_table)} AS r ON r.rowid = l.target_rowid "
-            f"WHERE l.table_id = {self.table_id} AND l.in_conflicts = 0"
+            f"SELECT l.source_rowid, {columns} FROM {ledger}.migration_row_links AS l "
+            f"JOIN {schema}.{q(table)} AS r ON r.rowid = l.target_rowid "
+            f"WHERE l.table_id = {self.table_id} AND l.shard = {number} AND l.in_conflicts = {in_conflicts}"
+            for number, schema in shards.items()
+            for table, in_conflicts in ((self.target_table, 0), (self.conflicts_table, 1))
+            if has_table(connection, schema, table)
         ]
-        if has_conflicts_table:
-            parts.append(
-                f"SELECT l.source_rowid, {columns} FROM {schema}.migration_row_links AS l "
-                f"JOIN {schema}.{q(self.conflicts_table)} AS r ON r.rowid = l.target_rowid "
-                f"WHERE l.table_id = {self.table_id} AND l.in_conflicts = 1"
-            )
-        return " UNION ALL ".join(parts)
+        nothing = f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
+        return " UNION ALL ".join(parts) or nothing
 
 
 @dataclass(frozen=True)

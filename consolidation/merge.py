@@ -29,7 +29,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +38,10 @@ from .errors import Aborted, BadInput
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly, readonly_uri
 from .schema import EXPECTED_TABLES, connect_assetdb, initialize, write_transaction
+from .shards import ShardSet
 from .size import format_size
 from .sources import Column, SourceDescription, SourceTable, affinity, describe_source, fingerprint_source
-from .synclog import Operation, allocated_size, utc_now
+from .synclog import Operation, utc_now
 
 #: Unified tables of PRODUCT.md §4 that receive the sources' tables of the same name.
 UNIFIED_TABLES = ("enterprise_metadata", "integration_tracking")
@@ -98,6 +99,7 @@ class SourceOutcome:
     tables: list[TableOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     size_after: int | None = None
+    shards: int = 1
 
     def total(self, attribute: str) -> int:
         return sum(getattr(table, attribute) for table in self.tables)
@@ -254,216 +256,340 @@ def create_target_table(connection: sqlite3.Connection, plan: TablePlan) -> None
     connection.execute(f"CREATE TABLE main.{q(plan.target)} ({', '.join(definitions)})")
 
 
-def conflicts_table(target: str) -> str:
-    return f"{CONFLICTS_PREFIX}{target}"
-
-
-def _ensure_conflicts_table(connection: sqlite3.Connection, target: str) -> str:
-    """The untyped twin of ``target`` that keeps losing versions exactly as they were."""
-    name = conflicts_table(target)
-    columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(target)})")]
-    existing = {row[1].lower() for row in connection.execute(f"PRAGMA main.table_info({q(name)})")}
-    if not existing:
-        connection.execute(f"CREATE TABLE main.{q(name)} ({', '.join(q(c) for c in columns)})")
-    else:
-        for column in columns:
-            if column.lower() not in existing:
-                connection.execute(f"ALTER TABLE main.{q(name)} ADD COLUMN {q(column)}")
-    return name
-
-
-def widen_columns(connection: sqlite3.Connection, target: str, columns: list[str]) -> None:
-    """Rebuild ``target`` with ``columns`` untyped, keeping rowids, values and indexes."""
-    rows = connection.execute(f"PRAGMA main.table_info({q(target)})").fetchall()
-    shape = target_shape(connection, target)
-    wide = {c.lower() for c in columns}
+def table_definition(connection: sqlite3.Connection, table: str, untyped: frozenset[str] = frozenset()) -> str:
+    """``(columns…, PRIMARY KEY (…))`` of the primary's ``table``; ``untyped`` columns lose their type."""
+    rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
+    shape = target_shape(connection, table)
     definitions = []
     for _cid, name, declared, _notnull, _default, _pk in rows:
         if shape.integer_key and name.lower() == shape.key[0].lower():
             definitions.append(f"{q(name)} INTEGER PRIMARY KEY")
         else:
-            definitions.append(f"{q(name)} {'' if name.lower() in wide else declared or ''}".rstrip())
+            definitions.append(f"{q(name)} {'' if name.lower() in untyped else declared or ''}".rstrip())
     if shape.key and not shape.integer_key:
         definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in shape.key)})")
-    indexes = [
-        row[0]
-        for row in connection.execute(
-            "SELECT sql FROM main.sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-            (target,),
-        )
-    ]
-    names = ", ".join(q(row[1]) for row in rows)
+    return f"({', '.join(definitions)})"
+
+
+def conflicts_table(target: str) -> str:
+    return f"{CONFLICTS_PREFIX}{target}"
+
+
+def exists_in(connection: sqlite3.Connection, schema: str, table: str) -> bool:
+    return (
+        connection.execute(
+            f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND lower(name) = lower(?)", (table,)
+        ).fetchone()
+        is not None
+    )
+
+
+def holding(connection: sqlite3.Connection, shards: ShardSet, table: str) -> list[int]:
+    """The shards in which ``table`` exists."""
+    return [n for n in shards.numbers if exists_in(connection, shards.schema(n), table)]
+
+
+def ensure_table(connection: sqlite3.Connection, shards: ShardSet, number: int, target: str) -> None:
+    """``target``, as the primary defines it, in shard ``number``."""
+    schema = shards.schema(number)
+    if not exists_in(connection, schema, target):
+        connection.execute(f"CREATE TABLE {schema}.{q(target)} {table_definition(connection, target)}")
+
+
+def ensure_conflicts_table(connection: sqlite3.Connection, shards: ShardSet, number: int, target: str) -> str:
+    """The untyped twin of ``target`` in shard ``number``, keeping losing versions exactly."""
+    name = conflicts_table(target)
+    schema = shards.schema(number)
+    columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(target)})")]
+    existing = {row[1].lower() for row in connection.execute(f"PRAGMA {schema}.table_info({q(name)})")}
+    if not existing:
+        connection.execute(f"CREATE TABLE {schema}.{q(name)} ({', '.join(q(c) for c in columns)})")
+    else:
+        for column in columns:
+            if column.lower() not in existing:
+                connection.execute(f"ALTER TABLE {schema}.{q(name)} ADD COLUMN {q(column)}")
+    return name
+
+
+def widen_columns(connection: sqlite3.Connection, shards: ShardSet, target: str, columns: list[str]) -> None:
+    """Rebuild ``target`` in every shard with ``columns`` untyped, keeping rowids, values, indexes."""
+    definition = table_definition(connection, target, frozenset(c.lower() for c in columns))
+    names = ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(target)})"))
     interim = f"{target}__widening"
     connection.execute("PRAGMA legacy_alter_table = ON")  # views on the table stay as written
     try:
-        connection.execute(f"CREATE TABLE main.{q(interim)} ({', '.join(definitions)})")
-        connection.execute(
-            f"INSERT INTO main.{q(interim)} (rowid, {names}) SELECT rowid, {names} FROM main.{q(target)}"
-        )
-        connection.execute(f"DROP TABLE main.{q(target)}")
-        connection.execute(f"ALTER TABLE main.{q(interim)} RENAME TO {q(target)}")
-        for statement in indexes:
-            connection.execute(statement)
+        for number in holding(connection, shards, target):
+            schema = shards.schema(number)
+            indexes = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT sql FROM {schema}.sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                    (target,),
+                )
+            ]
+            connection.execute(f"CREATE TABLE {schema}.{q(interim)} {definition}")
+            connection.execute(
+                f"INSERT INTO {schema}.{q(interim)} (rowid, {names}) SELECT rowid, {names} FROM {schema}.{q(target)}"
+            )
+            connection.execute(f"DROP TABLE {schema}.{q(target)}")
+            connection.execute(f"ALTER TABLE {schema}.{q(interim)} RENAME TO {q(target)}")
+            for statement in indexes:
+                connection.execute(statement.replace("CREATE INDEX ", f"CREATE INDEX {schema}.", 1))
     finally:
         connection.execute("PRAGMA legacy_alter_table = OFF")
 
 
-def apply_plan(connection: sqlite3.Connection, plan: TablePlan) -> None:
+def apply_plan(connection: sqlite3.Connection, shards: ShardSet, plan: TablePlan) -> None:
     if plan.create:
         create_target_table(connection, plan)
         return
     for column in plan.add:
         declared = "" if column.affinity == "BLOB" else column.declared_type
-        connection.execute(f"ALTER TABLE main.{q(plan.target)} ADD COLUMN {q(column.name)} {declared}".rstrip())
-        if _table_exists(connection, conflicts_table(plan.target)):
+        for number in holding(connection, shards, plan.target):
+            schema = shards.schema(number)
+            connection.execute(f"ALTER TABLE {schema}.{q(plan.target)} ADD COLUMN {q(column.name)} {declared}".rstrip())
+        for number in holding(connection, shards, conflicts_table(plan.target)):
             connection.execute(
-                f"ALTER TABLE main.{q(conflicts_table(plan.target))} ADD COLUMN {q(column.name)}"
+                f"ALTER TABLE {shards.schema(number)}.{q(conflicts_table(plan.target))} ADD COLUMN {q(column.name)}"
             )
     if plan.widen:
-        widen_columns(connection, plan.target, plan.widen)
+        widen_columns(connection, shards, plan.target, plan.widen)
 
 
 # -- moving rows ---------------------------------------------------------------------------
 
+LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
+#: Rows per chunk are capped so that one chunk's growth stays a small share of the cap.
+MAX_CHUNK_ROWS = 50_000
+
 
 class RowMerger:
-    """Set-based SQL that places one source table's rows and links each of them."""
+    """Set-based SQL that places one source table's rows, chunk by chunk, and links each.
 
-    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int):
+    Each chunk runs in a savepoint; if a file would pass the cap (SQLite refuses the
+    write), the chunk is undone and placed again in the next shard.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet):
         self.connection = connection
         self.table = plan.source
         self.target = plan.target
         self.table_id = table_id
+        self.shards = shards
         self.columns = [q(name) for name in self.table.column_names]
-        self.rows = f"({self.table.select_rows(SOURCE_ALIAS)})"
+        self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
         self.same_values = " AND ".join(
             f"t.{c} IS s.{c} AND typeof(t.{c}) = typeof(s.{c})" for c in self.columns
         ) or "1"
-        self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key)
+        self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
 
-    def execute(self, sql: str, parameters: Iterable = ()) -> sqlite3.Cursor:
-        return self.connection.execute(sql, tuple(parameters))
+    def _stage_rows(self) -> str:
+        """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in
+        key order, into a temporary table, so every later step can seek by identity."""
+        if self.table.rowid:
+            return f"({self.table.select_rows(SOURCE_ALIAS)})"
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_stage")
+        self.execute(f"CREATE TEMP TABLE assetdb_stage (_identity INTEGER PRIMARY KEY, {', '.join(self.columns)})")
+        self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(SOURCE_ALIAS)}")
+        return "(SELECT * FROM temp.assetdb_stage)"
 
-    def _unlinked(self, alias: str = "s") -> str:
+    def execute(self, sql: str, parameters: tuple | dict = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, parameters)
+
+    def schema(self, number: int) -> str:
+        return self.shards.schema(number)
+
+    # chunks and placement
+
+    def _chunk_rows(self) -> int:
+        sizes = " + ".join(f"coalesce(length(s.{c}), 0)" for c in self.columns) or "0"
+        average = self.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {self.rows} LIMIT 200) AS s").fetchone()[0]
+        budget = max(64 * 1024, self.shards.limit // 50)
+        return max(1, min(MAX_CHUNK_ROWS, int(budget // max(1.0, (average or 0) + 16))))
+
+    def _chunks(self):
+        size = self._chunk_rows()
+        low = self.execute(f"SELECT min(_identity) FROM {self.rows}").fetchone()[0]
+        while low is not None:
+            high = self.execute(
+                f"SELECT _identity FROM {self.rows} WHERE _identity >= ? ORDER BY _identity LIMIT 1 OFFSET ?",
+                (low, size - 1),
+            ).fetchone()
+            if high is None:
+                yield low, self.execute(f"SELECT max(_identity) FROM {self.rows}").fetchone()[0]
+                return
+            yield low, high[0]
+            low = self.execute(f"SELECT min(_identity) FROM {self.rows} WHERE _identity > ?", (high[0],)).fetchone()[0]
+
+    def merge(self, decide: Callable[[RowMerger], None]) -> None:
+        for low, high in self._chunks():
+            self._place(low, high, decide, retried=False)
+
+    def _place(self, low: int, high: int, decide, retried: bool) -> None:
+        self.execute("SAVEPOINT assetdb_chunk")
+        try:
+            self._merge_chunk(f"s._identity BETWEEN {int(low)} AND {int(high)}", decide)
+        except sqlite3.OperationalError as error:
+            self.execute("ROLLBACK TO assetdb_chunk")
+            self.execute("RELEASE assetdb_chunk")
+            if "full" not in str(error):
+                raise
+            if not retried and self.shards.can_advance():
+                self.shards.advance()
+                self._place(low, high, decide, retried=True)
+                return
+            middle = self.execute(
+                f"SELECT _identity FROM {self.rows} WHERE _identity BETWEEN :low AND :high ORDER BY _identity "
+                f"LIMIT 1 OFFSET (SELECT count(*) / 2 FROM {self.rows} WHERE _identity BETWEEN :low AND :high)",
+                {"low": low, "high": high},
+            ).fetchone()[0]
+            if middle == low:
+                raise Aborted(
+                    f"a row of {self.table.name!r} (identity {low}) does not fit under the cap of "
+                    f"{format_size(self.shards.limit)}; rolled back"
+                ) from None
+            self._place(low, middle - 1, decide, retried=True)
+            self._place(middle, high, decide, retried=True)
+            return
+        self.execute("RELEASE assetdb_chunk")
+        if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
+            self.shards.advance()
+
+    def _merge_chunk(self, chunk: str, decide) -> None:
+        current = self.shards.current
+        if self.table.key:
+            shards = holding(self.connection, self.shards, self.target)
+            for number in shards:
+                self._fold_duplicates(number, chunk)
+            self._keep_conflicts(shards, chunk, decide)
+            self._store_new_keys(shards, chunk, current)
+        self._append_rest(chunk, current)
+
+    def _unlinked(self) -> str:
         return (
             f"NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
-            f"WHERE l.table_id = {self.table_id} AND l.source_rowid = {alias}._identity)"
+            f"WHERE l.table_id = {self.table_id} AND l.source_rowid = s._identity)"
         )
 
-    def merge(self, incoming_wins: Callable[[RowMerger], None]) -> None:
-        if self.table.key:
-            self._fold_duplicates()
-            self._keep_conflicts(incoming_wins)
-            self._store_new_keys()
-        self._append_rest()
-
-    def _fold_duplicates(self) -> None:
+    def _fold_duplicates(self, number: int, chunk: str) -> None:
         self.execute(
-            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
-            f"SELECT {self.table_id}, s._identity, t.rowid, 0 FROM {self.rows} AS s "
-            f"JOIN main.{q(self.target)} AS t ON {self.key_join} WHERE {self.same_values}"
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, s._identity, {number}, t.rowid, 0 FROM {self.rows} AS s "
+            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
+            f"WHERE {chunk} AND {self.same_values}"
         )
 
-    def _keep_conflicts(self, incoming_wins: Callable[[RowMerger], None]) -> None:
+    def _keep_conflicts(self, shards: list[int], chunk: str, decide) -> None:
         self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
         self.execute(
-            "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_rowid INTEGER NOT NULL, "
-            "incoming_wins INTEGER NOT NULL DEFAULT 0)"
+            "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, "
+            "shown_rowid INTEGER NOT NULL, incoming_wins INTEGER NOT NULL DEFAULT 0)"
         )
-        self.execute(
-            f"INSERT INTO temp.assetdb_pairs (identity, shown_rowid) SELECT s._identity, t.rowid "
-            f"FROM {self.rows} AS s JOIN main.{q(self.target)} AS t ON {self.key_join} "
-            f"WHERE NOT ({self.same_values})"
-        )
-        if not self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
-            return
-        conflicts = _ensure_conflicts_table(self.connection, self.target)
-        incoming_wins(self)
-        self._displace_shown_rows(conflicts)
-        base = self._max_rowid(conflicts)
-        self.execute(
-            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
-            f"SELECT {self.table_id}, identity, {base} + row_number() OVER (ORDER BY identity), 1 "
-            f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
-        )
-        self.execute(
-            f"INSERT INTO main.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
-            f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
-            f"WHERE l.table_id = {self.table_id} AND l.in_conflicts = 1 AND l.target_rowid > {base}"
-        )
-        self.execute(
-            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
-            f"SELECT {self.table_id}, identity, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
-        )
+        for number in shards:
+            self.execute(
+                f"INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
+                f"SELECT s._identity, {number}, t.rowid FROM {self.rows} AS s "
+                f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
+                f"WHERE {chunk} AND NOT ({self.same_values})"
+            )
+        if self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
+            current = self.shards.current
+            conflicts = ensure_conflicts_table(self.connection, self.shards, current, self.target)
+            decide(self)
+            for number in shards:
+                self._displace_shown_rows(number, current, conflicts)
+            base = self._max_rowid(current, conflicts)
+            self.execute(
+                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+                f"SELECT {self.table_id}, identity, {current}, {base} + row_number() OVER (ORDER BY identity), 1 "
+                f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
+            )
+            self.execute(
+                f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
+                f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
+                f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
+                f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 1 "
+                f"AND l.target_rowid > {base}"
+            )
+            self.execute(
+                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+                f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
+            )
         self.execute("DROP TABLE temp.assetdb_pairs")
 
-    def _displace_shown_rows(self, conflicts: str) -> None:
+    def _displace_shown_rows(self, number: int, current: int, conflicts: str) -> None:
         """Where the incoming version wins, move the shown row into the conflicts table,
         re-point every link to it, and overwrite the merged row with the incoming values."""
-        if not self.execute("SELECT 1 FROM temp.assetdb_pairs WHERE incoming_wins LIMIT 1").fetchone():
+        if not self.execute(
+            "SELECT 1 FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = ? LIMIT 1", (number,)
+        ).fetchone():
             return
         target_columns = [q(row[1]) for row in self.execute(f"PRAGMA main.table_info({q(self.target)})")]
-        base = self._max_rowid(conflicts)
+        base = self._max_rowid(current, conflicts)
         self.execute("DROP TABLE IF EXISTS temp.assetdb_moves")
         self.execute(
             f"CREATE TEMP TABLE assetdb_moves AS SELECT shown_rowid, "
             f"{base} + row_number() OVER (ORDER BY shown_rowid) AS kept_rowid "
-            f"FROM temp.assetdb_pairs WHERE incoming_wins"
+            f"FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = {number}"
         )
         self.execute(
-            f"INSERT INTO main.{q(conflicts)} (rowid, {', '.join(target_columns)}) "
+            f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(target_columns)}) "
             f"SELECT m.kept_rowid, {', '.join('t.' + c for c in target_columns)} "
-            f"FROM temp.assetdb_moves AS m JOIN main.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
+            f"FROM temp.assetdb_moves AS m JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
         )
         self.execute(
-            "UPDATE main.migration_row_links AS l SET target_rowid = m.kept_rowid, in_conflicts = 1 "
+            "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
             "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
-            "WHERE l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
+            "WHERE l.shard = ? AND l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
             "AND a.id = l.table_id AND a.target_table = ?",
-            (self.target,),
+            (current, number, self.target),
         )
-        assignments = ", ".join(
-            f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns
-        )
+        assignments = ", ".join(f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns)
         self.execute(
-            f"UPDATE main.{q(self.target)} AS t SET {assignments} "
+            f"UPDATE {self.schema(number)}.{q(self.target)} AS t SET {assignments} "
             f"FROM temp.assetdb_pairs AS p JOIN {self.rows} AS s ON s._identity = p.identity "
-            f"WHERE p.incoming_wins AND t.rowid = p.shown_rowid"
+            f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
         )
         self.execute("DROP TABLE temp.assetdb_moves")
 
-    def _store_new_keys(self) -> None:
-        self.execute(
-            f"INSERT INTO main.{q(self.target)} ({', '.join(self.columns)}) "
-            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM {self.rows} AS s "
-            f"WHERE {self.has_key} AND NOT EXISTS "
-            f"(SELECT 1 FROM main.{q(self.target)} AS t WHERE {self.key_join}) ORDER BY s._identity"
+    def _store_new_keys(self, shards: list[int], chunk: str, current: int) -> None:
+        ensure_table(self.connection, self.shards, current, self.target)
+        absent = " AND ".join(
+            f"NOT EXISTS (SELECT 1 FROM {self.schema(n)}.{q(self.target)} AS t WHERE {self.key_join})"
+            for n in sorted(set(shards) | {current})
         )
         self.execute(
-            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
-            f"SELECT {self.table_id}, s._identity, t.rowid, 0 FROM {self.rows} AS s "
-            f"JOIN main.{q(self.target)} AS t ON {self.key_join} WHERE {self._unlinked()}"
+            f"INSERT INTO {self.schema(current)}.{q(self.target)} ({', '.join(self.columns)}) "
+            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM {self.rows} AS s "
+            f"WHERE {chunk} AND {self.has_key} AND {absent} ORDER BY s._identity"
+        )
+        self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, s._identity, {current}, t.rowid, 0 FROM {self.rows} AS s "
+            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} "
+            f"WHERE {chunk} AND {self._unlinked()}"
         )
 
-    def _append_rest(self) -> None:
+    def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
-        base = self._max_rowid(self.target)
+        ensure_table(self.connection, self.shards, current, self.target)
+        base = self._max_rowid(current, self.target)
         self.execute(
-            f"INSERT INTO main.migration_row_links (table_id, source_rowid, target_rowid, in_conflicts) "
-            f"SELECT {self.table_id}, s._identity, {base} + row_number() OVER (ORDER BY s._identity), 0 "
-            f"FROM {self.rows} AS s WHERE {self._unlinked()}"
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, s._identity, {current}, {base} + row_number() OVER (ORDER BY s._identity), 0 "
+            f"FROM {self.rows} AS s WHERE {chunk} AND {self._unlinked()}"
         )
         self.execute(
-            f"INSERT INTO main.{q(self.target)} (rowid, {', '.join(self.columns)}) "
+            f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
             f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
             f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
-            f"WHERE l.table_id = {self.table_id} AND l.in_conflicts = 0 AND l.target_rowid > {base}"
+            f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 0 "
+            f"AND l.target_rowid > {base}"
         )
 
-    def _max_rowid(self, table: str) -> int:
-        return self.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{q(table)}").fetchone()[0]
+    def _max_rowid(self, number: int, table: str) -> int:
+        return self.execute(f"SELECT coalesce(max(rowid), 0) FROM {self.schema(number)}.{q(table)}").fetchone()[0]
 
 
 # -- conflict policy -----------------------------------------------------------------------
@@ -471,16 +597,16 @@ class RowMerger:
 OWNER_OF_SHOWN_ROW = (
     "SELECT a.source_id FROM main.migration_row_links AS l "
     "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-    "WHERE a.target_table = :target AND l.target_rowid = p.shown_rowid AND l.in_conflicts = 0 "
-    "ORDER BY a.source_id LIMIT 1"
+    "WHERE a.target_table = :target AND l.shard = p.shown_shard AND l.target_rowid = p.shown_rowid "
+    "AND l.in_conflicts = 0 ORDER BY a.source_id LIMIT 1"
 )
 
 
 def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, resolver=None):
     """A function that marks, in ``temp.assetdb_pairs``, the conflicts the incoming row wins.
 
-    ``resolver`` (the ``assetdb_resolve_conflict`` hook) is asked first, per conflict,
-    for tables a plugin cares about; the policy decides the rest.
+    ``resolver`` (the ``assetdb_resolve_conflict`` hook) is asked after the policy, per
+    conflict, and overrides it where it answers.
     """
 
     def decide(merger: RowMerger) -> None:
@@ -507,19 +633,20 @@ def recount(connection: sqlite3.Connection, target: str) -> None:
     """Recompute every source's accounting for ``target`` from the links themselves.
 
     A merged row is *stored* for the first source linked to it and *folded* for every
-    later one; a row in the conflicts table is a *conflict*. Recomputing (rather than
+    later one; a row in a conflicts table is a *conflict*. Recomputing (rather than
     adding up as rows move) keeps the books right when a policy swaps versions.
     """
     connection.execute(
         """
         WITH links AS (
-            SELECT l.table_id, l.target_rowid, l.in_conflicts, a.source_id
+            SELECT l.table_id, l.shard, l.target_rowid, l.in_conflicts, a.source_id
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
             WHERE a.target_table = :target
         ),
         owners AS (
-            SELECT target_rowid, min(source_id) AS owner FROM links WHERE in_conflicts = 0 GROUP BY target_rowid
+            SELECT shard, target_rowid, min(source_id) AS owner FROM links WHERE in_conflicts = 0
+            GROUP BY shard, target_rowid
         ),
         counts AS (
             SELECT l.table_id,
@@ -527,7 +654,8 @@ def recount(connection: sqlite3.Connection, target: str) -> None:
                    total(l.in_conflicts = 0 AND o.owner = l.source_id) AS stored,
                    total(l.in_conflicts = 0 AND o.owner <> l.source_id) AS folded,
                    total(l.in_conflicts) AS conflicts
-            FROM links AS l LEFT JOIN owners AS o ON o.target_rowid = l.target_rowid AND l.in_conflicts = 0
+            FROM links AS l LEFT JOIN owners AS o
+                ON o.shard = l.shard AND o.target_rowid = l.target_rowid AND l.in_conflicts = 0
             GROUP BY l.table_id
         )
         UPDATE main.migration_table_accounting AS a
@@ -540,44 +668,50 @@ def recount(connection: sqlite3.Connection, target: str) -> None:
 
 
 def _key_json(alias: str, key: list[str]) -> str:
+    quote = "'"
     parts = [
-        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x''' || hex({alias}.{q(k)}) || '''' "
+        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x{quote * 2}' || hex({alias}.{q(k)}) || '{quote * 2}' "
         f"ELSE {alias}.{q(k)} END"
         for k in key
     ]
-    return f"json_array({', '.join(parts)})" if parts else "json_array()"
+    return f"json_array({', '.join(parts)})"
 
 
-def record_conflicts(connection: sqlite3.Connection, target: str, policy: ConflictPolicy) -> None:
+def record_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: str, policy: ConflictPolicy) -> None:
     """Rewrite ``migration_conflicts`` for ``target`` from the links: one row per kept version."""
     connection.execute("DELETE FROM main.migration_conflicts WHERE target_table = ?", (target,))
     conflicts = conflicts_table(target)
-    if not _table_exists(connection, conflicts):
-        return
     key = target_shape(connection, target).key
+    key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0"
+    shown_rows = " UNION ALL ".join(
+        f"SELECT {n}, t.rowid FROM {shards.schema(n)}.{q(target)} AS t WHERE {key_match}"
+        for n in holding(connection, shards, target)
+    ) or "SELECT NULL, NULL"
     shown = (
-        "(SELECT min(a2.source_id) FROM main.{t} AS t "
-        "JOIN main.migration_row_links AS l2 ON l2.target_rowid = t.rowid AND l2.in_conflicts = 0 "
+        "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
         "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id AND a2.target_table = :target "
-        "WHERE {join})"
-    ).format(t=q(target), join=" AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0")
-    connection.execute(
-        f"""
-        INSERT INTO main.migration_conflicts
-            (target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_rowid, policy, recorded_at)
-        SELECT :target, {_key_json('c', key)}, {shown}, a.source_id, :conflicts, c.rowid, :policy, s.migrated_at
-        FROM main.migration_row_links AS l
-        JOIN main.migration_table_accounting AS a ON a.id = l.table_id
-        JOIN main.migration_sources AS s ON s.id = a.source_id
-        JOIN main.{q(conflicts)} AS c ON c.rowid = l.target_rowid
-        WHERE a.target_table = :target AND l.in_conflicts = 1
-        ORDER BY c.rowid, a.source_id
-        """,
-        {"target": target, "conflicts": conflicts, "policy": str(policy)},
+        f"WHERE l2.in_conflicts = 0 AND (l2.shard, l2.target_rowid) IN ({shown_rows}))"
     )
+    for number in holding(connection, shards, conflicts):
+        connection.execute(
+            f"""
+            INSERT INTO main.migration_conflicts
+                (target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_shard, kept_rowid,
+                 policy, recorded_at)
+            SELECT :target, {_key_json('c', key)}, {shown}, a.source_id, :conflicts, :shard, c.rowid, :policy,
+                   s.migrated_at
+            FROM main.migration_row_links AS l
+            JOIN main.migration_table_accounting AS a ON a.id = l.table_id
+            JOIN main.migration_sources AS s ON s.id = a.source_id
+            JOIN {shards.schema(number)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid
+            WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard
+            ORDER BY c.rowid, a.source_id
+            """,
+            {"target": target, "conflicts": conflicts, "policy": str(policy), "shard": number},
+        )
 
 
-def remove_source(connection: sqlite3.Connection, source_id: int, policy: ConflictPolicy) -> None:
+def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: int, policy: ConflictPolicy) -> None:
     """Take a source's contribution out again, as if it had never been migrated.
 
     Only rows this source's links pointed at are candidates for deletion, and only when
@@ -587,8 +721,8 @@ def remove_source(connection: sqlite3.Connection, source_id: int, policy: Confli
     """
     connection.execute("DROP TABLE IF EXISTS temp.assetdb_released")
     connection.execute(
-        "CREATE TEMP TABLE assetdb_released AS "
-        "SELECT a.target_table AS target_table, l.target_rowid AS target_rowid, l.in_conflicts AS in_conflicts "
+        "CREATE TEMP TABLE assetdb_released AS SELECT a.target_table AS target_table, l.shard AS shard, "
+        "l.target_rowid AS target_rowid, l.in_conflicts AS in_conflicts "
         "FROM main.migration_row_links AS l JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
         "WHERE a.source_id = ?",
         (source_id,),
@@ -596,8 +730,7 @@ def remove_source(connection: sqlite3.Connection, source_id: int, policy: Confli
     targets = [
         row[0]
         for row in connection.execute(
-            "SELECT DISTINCT target_table FROM main.migration_table_accounting WHERE source_id = ?",
-            (source_id,),
+            "SELECT DISTINCT target_table FROM main.migration_table_accounting WHERE source_id = ?", (source_id,)
         )
     ]
     connection.execute(
@@ -607,71 +740,86 @@ def remove_source(connection: sqlite3.Connection, source_id: int, policy: Confli
     )
     connection.execute("DELETE FROM main.migration_table_accounting WHERE source_id = ?", (source_id,))
     connection.execute(
-        "DELETE FROM main.migration_conflicts WHERE kept_source_id = ? OR shown_source_id = ?",
-        (source_id, source_id),
+        "DELETE FROM main.migration_conflicts WHERE kept_source_id = ? OR shown_source_id = ?", (source_id, source_id)
     )
     connection.execute("DELETE FROM main.migration_sources WHERE id = ?", (source_id,))
     for target in targets:
-        _drop_released_rows(connection, target)
-        _promote_orphaned_conflicts(connection, target)
+        _drop_released_rows(connection, shards, target)
+        _promote_orphaned_conflicts(connection, shards, target)
+        holders = holding(connection, shards, target)
         orphaned_table = target not in UNIFIED_TABLES and not connection.execute(
             "SELECT 1 FROM main.migration_table_accounting WHERE target_table = ? LIMIT 1", (target,)
         ).fetchone()
-        if orphaned_table and not connection.execute(f"SELECT 1 FROM main.{q(target)} LIMIT 1").fetchone():
-            connection.execute(f"DROP TABLE main.{q(target)}")
-            connection.execute(f"DROP TABLE IF EXISTS main.{q(conflicts_table(target))}")
+        if orphaned_table and not any(
+            connection.execute(f"SELECT 1 FROM {shards.schema(n)}.{q(target)} LIMIT 1").fetchone() for n in holders
+        ):
+            for number in holders:
+                connection.execute(f"DROP TABLE {shards.schema(number)}.{q(target)}")
+            for number in holding(connection, shards, conflicts_table(target)):
+                connection.execute(f"DROP TABLE {shards.schema(number)}.{q(conflicts_table(target))}")
             continue
         recount(connection, target)
-        record_conflicts(connection, target, policy)
+        record_conflicts(connection, shards, target, policy)
     connection.execute("DROP TABLE temp.assetdb_released")
 
 
-def _drop_released_rows(connection: sqlite3.Connection, target: str) -> None:
+def _drop_released_rows(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
     """Delete the rows the removed source released that no remaining link holds."""
     for table, in_conflicts in ((target, 0), (conflicts_table(target), 1)):
-        if not _table_exists(connection, table):
-            continue
-        connection.execute(
-            f"DELETE FROM main.{q(table)} AS r WHERE r.rowid IN (SELECT target_rowid FROM temp.assetdb_released "
-            f"WHERE target_table = ? AND in_conflicts = {in_conflicts}) "
-            "AND NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
-            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-            f"WHERE a.target_table = ? AND l.in_conflicts = {in_conflicts} AND l.target_rowid = r.rowid)",
-            (target, target),
-        )
+        for number in holding(connection, shards, table):
+            connection.execute(
+                f"DELETE FROM {shards.schema(number)}.{q(table)} AS r WHERE r.rowid IN "
+                "(SELECT target_rowid FROM temp.assetdb_released "
+                f"WHERE target_table = ? AND shard = ? AND in_conflicts = {in_conflicts}) "
+                "AND NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
+                "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+                f"WHERE a.target_table = ? AND l.shard = ? AND l.in_conflicts = {in_conflicts} "
+                "AND l.target_rowid = r.rowid)",
+                (target, number, target, number),
+            )
 
 
-def _promote_orphaned_conflicts(connection: sqlite3.Connection, target: str) -> None:
+def _promote_orphaned_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
+    """Where no shard shows a key any more, its earliest kept version becomes the shown one,
+    in the shard that already holds it, so no file grows."""
     conflicts = conflicts_table(target)
     shape = target_shape(connection, target)
-    if not shape.key or not _table_exists(connection, conflicts):
+    if not shape.key:
         return
-    key_join = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in shape.key)
     columns = ", ".join(q(shape.names[name]) for name in shape.columns)
-    orphans = connection.execute(
-        f"SELECT c.rowid, {', '.join('c.' + q(k) for k in shape.key)} FROM main.{q(conflicts)} AS c "
-        f"WHERE NOT EXISTS (SELECT 1 FROM main.{q(target)} AS t WHERE {key_join}) "
-        "ORDER BY (SELECT min(a.source_id) FROM main.migration_row_links AS l "
-        "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-        "WHERE a.target_table = ? AND l.in_conflicts = 1 AND l.target_rowid = c.rowid), c.rowid",
-        (target,),
-    ).fetchall()
+    key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in shape.key)
     promoted: set[tuple] = set()
-    for kept_rowid, *key in orphans:
-        if tuple(key) in promoted:
-            continue
-        promoted.add(tuple(key))
-        cursor = connection.execute(
-            f"INSERT INTO main.{q(target)} ({columns}) SELECT {columns} FROM main.{q(conflicts)} WHERE rowid = ?",
-            (kept_rowid,),
-        )
-        connection.execute(
-            "UPDATE main.migration_row_links SET target_rowid = ?, in_conflicts = 0 "
-            "WHERE in_conflicts = 1 AND target_rowid = ? AND table_id IN "
-            "(SELECT id FROM main.migration_table_accounting WHERE target_table = ?)",
-            (cursor.lastrowid, kept_rowid, target),
-        )
-        connection.execute(f"DELETE FROM main.{q(conflicts)} WHERE rowid = ?", (kept_rowid,))
+    for number in holding(connection, shards, conflicts):
+        schema = shards.schema(number)
+        shown_somewhere = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {shards.schema(n)}.{q(target)} AS t WHERE {key_match})"
+            for n in holding(connection, shards, target)
+        ) or "0"
+        orphans = connection.execute(
+            f"SELECT c.rowid, {', '.join('c.' + q(k) for k in shape.key)} FROM {schema}.{q(conflicts)} AS c "
+            f"WHERE NOT ({shown_somewhere}) "
+            "ORDER BY (SELECT min(a.source_id) FROM main.migration_row_links AS l "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+            "WHERE a.target_table = ? AND l.shard = ? AND l.in_conflicts = 1 AND l.target_rowid = c.rowid), c.rowid",
+            (target, number),
+        ).fetchall()
+        for kept_rowid, *key in orphans:
+            if tuple(key) in promoted:
+                continue
+            promoted.add(tuple(key))
+            ensure_table(connection, shards, number, target)
+            cursor = connection.execute(
+                f"INSERT INTO {schema}.{q(target)} ({columns}) SELECT {columns} FROM {schema}.{q(conflicts)} "
+                "WHERE rowid = ?",
+                (kept_rowid,),
+            )
+            connection.execute(
+                "UPDATE main.migration_row_links SET target_rowid = ?, in_conflicts = 0 "
+                "WHERE in_conflicts = 1 AND shard = ? AND target_rowid = ? AND table_id IN "
+                "(SELECT id FROM main.migration_table_accounting WHERE target_table = ?)",
+                (cursor.lastrowid, number, kept_rowid, target),
+            )
+            connection.execute(f"DELETE FROM {schema}.{q(conflicts)} WHERE rowid = ?", (kept_rowid,))
 
 
 # -- indexes, views and triggers ------------------------------------------------------------
@@ -777,9 +925,12 @@ def _files_sha256(paths: list[Path]) -> str:
 
 @dataclass
 class MigrationSettings:
+    """``partition``: continue in numbered shards at the cap (else abort and roll back)."""
+
     limit: int
     policy: ConflictPolicy = field(default_factory=ConflictPolicy)
     resolver: Callable | None = None
+    partition: bool = True
 
 
 def migrate_source(
@@ -793,20 +944,25 @@ def migrate_source(
     """Migrate one source in one transaction (or recognise it as already migrated)."""
     with readonly_uri(path) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
+        shards = ShardSet(connection, target, settings.limit, settings.partition)
+        committed = False
         try:
-            return _migrate_attached(connection, target, path, name, settings, before_write)
+            outcome = _migrate_attached(connection, shards, target, path, name, settings, before_write)
+            committed = True
+            return outcome
         except sqlite3.DatabaseError as error:
             if "full" in str(error):
                 raise Aborted(
                     f"{target}: would grow past the cap of {format_size(settings.limit)} while "
-                    f"migrating {name}; rolled back (partitioning into shards is not available yet)"
+                    f"migrating {name}; rolled back"
                 ) from None
             raise BadInput(f"{path}: cannot be migrated ({error})") from None
         finally:
+            shards.close(committed)
             connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
 
 
-def _migrate_attached(connection, target, path, name, settings, before_write) -> SourceOutcome:
+def _migrate_attached(connection, shards: ShardSet, target, path, name, settings, before_write) -> SourceOutcome:
     description = describe_source(connection, SOURCE_ALIAS)
     if description.virtual_tables:
         raise BadInput(
@@ -830,13 +986,13 @@ def _migrate_attached(connection, target, path, name, settings, before_write) ->
         ]
         return outcome
     before_write()
+    shards.open(expected_bytes=os.stat(path).st_size)
     operation = Operation("migrate", subject=name)
     with write_transaction(connection, target):
-        page_size = connection.execute("PRAGMA main.page_size").fetchone()[0]
-        connection.execute(f"PRAGMA main.max_page_count = {max(1, settings.limit // page_size)}")
+        shards.enforce_cap()
         installed_triggers = lift_triggers(connection)
         if previous:
-            remove_source(connection, previous[0], settings.policy)
+            remove_source(connection, shards, previous[0], settings.policy)
             outcome.action = "remigrated"
         source_id = _record_source(connection, path, name, description, fingerprint)
         plans = {}
@@ -844,7 +1000,7 @@ def _migrate_attached(connection, target, path, name, settings, before_write) ->
             plan = plan_table(connection, table, name)
             plans[table.name] = plan
             outcome.tables.append(
-                _migrate_table(connection, plan, source_id, name, fingerprints[table.name], settings)
+                _migrate_table(connection, shards, plan, source_id, name, fingerprints[table.name], settings)
             )
         notes, source_triggers = carry_schema_objects(connection, description, plans, name)
         outcome.notes = [t.note for t in outcome.tables if t.note] + notes
@@ -852,29 +1008,26 @@ def _migrate_attached(connection, target, path, name, settings, before_write) ->
             note = _carry_statement(connection, trigger_name, sql, "trigger")
             if note and (trigger_name, sql) in source_triggers:
                 outcome.notes.append(note)
-        size = allocated_size(connection) + _journal_size(target)
-        if size > settings.limit:
-            raise Aborted(
-                f"{target}: migrating {name} would make it {format_size(size)}, over the cap of "
-                f"{format_size(settings.limit)}; rolled back (partitioning into shards is not available yet)"
-            )
+        shards.record_sizes()
         operation.counts = {
             "tables": len(outcome.tables),
             "rows_read": outcome.total("rows_read"),
             "rows_stored": outcome.total("rows_stored"),
             "duplicates_folded": outcome.total("duplicates_folded"),
             "conflicts_kept": outcome.total("conflicts_kept"),
+            "shards": len(shards.numbers),
         }
         operation.bytes = os.stat(path).st_size
-        operation.details = {"action": outcome.action, "policy": str(settings.policy), "notes": outcome.notes}
+        operation.details = {
+            "action": outcome.action,
+            "policy": str(settings.policy),
+            "notes": outcome.notes,
+            "shard_sizes": {str(n): shards.allocated(n) for n in shards.numbers},
+        }
         operation.record(connection, "ok")
-        outcome.size_after = allocated_size(connection)
+        outcome.size_after = sum(shards.allocated(n) for n in shards.numbers)
+        outcome.shards = len(shards.numbers)
     return outcome
-
-
-def _journal_size(target: Path) -> int:
-    journal = Path(f"{target}-journal")
-    return journal.stat().st_size if journal.exists() else 0
 
 
 def _record_source(connection, path: Path, name: str, description: SourceDescription, fingerprint: str) -> int:
@@ -901,9 +1054,9 @@ def _record_source(connection, path: Path, name: str, description: SourceDescrip
     return cursor.lastrowid
 
 
-def _migrate_table(connection, plan: TablePlan, source_id: int, source_name: str, fingerprint: str, settings) -> TableOutcome:
+def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, fingerprint: str, settings) -> TableOutcome:
     table = plan.source
-    apply_plan(connection, plan)
+    apply_plan(connection, shards, plan)
     table_id = connection.execute(
         "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
         "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
@@ -921,7 +1074,7 @@ def _migrate_table(connection, plan: TablePlan, source_id: int, source_name: str
         ),
     ).lastrowid
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
-    RowMerger(connection, plan, table_id).merge(decide)
+    RowMerger(connection, plan, table_id, shards).merge(decide)
     rows_read = int(fingerprint.split(":", 1)[0])
     linked = connection.execute(
         "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
@@ -931,7 +1084,7 @@ def _migrate_table(connection, plan: TablePlan, source_id: int, source_name: str
             f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed; rolled back"
         )
     recount(connection, plan.target)
-    record_conflicts(connection, plan.target, settings.policy)
+    record_conflicts(connection, shards, plan.target, settings.policy)
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
         "WHERE id = ?",

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from .errors import Aborted, BadInput
 from .fingerprint import quote_identifier as q
-from .ledger import find_source, has_table, read_sources
+from .ledger import find_source, read_sources
 from .readonly import readonly_uri
+from .shards import attach_shards_readonly
 from .sources import untyped
 
 CONSOLIDATED = "consolidated"
@@ -43,7 +44,8 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
             connection = sqlite3.connect(partial, isolation_level=None)
             try:
                 connection.execute(f"ATTACH DATABASE ? AS {CONSOLIDATED}", (uri,))
-                result = _rebuild(connection, name, out)
+                with attach_shards_readonly(connection, database, CONSOLIDATED) as shards:
+                    result = _rebuild(connection, name, out, shards)
                 connection.execute(f"DETACH DATABASE {CONSOLIDATED}")
                 verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
             finally:
@@ -58,7 +60,7 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
     return result
 
 
-def _rebuild(connection: sqlite3.Connection, name: str, out: Path) -> RebuildResult:
+def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[int, str]) -> RebuildResult:
     try:
         sources = read_sources(connection, CONSOLIDATED)
     except sqlite3.OperationalError:
@@ -80,7 +82,7 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path) -> RebuildRes
     for table in source.tables:
         names = [f"c{index}" for index in range(len(table.columns))]
         identity = ("rowid, ", "source_rowid, ") if table.row_identity == "rowid" else ("", "")
-        reconstruct = table.reconstruct(CONSOLIDATED, has_table(connection, CONSOLIDATED, table.conflicts_table))
+        reconstruct = table.reconstruct(connection, CONSOLIDATED, shards)
         before = connection.total_changes
         connection.execute(
             f"WITH rebuilt (source_rowid, {', '.join(names)}) AS ({reconstruct}) "

@@ -169,16 +169,17 @@ SCHEMA_STATEMENTS: list[str] = [
     CHECK (rows_read = rows_stored + duplicates_folded + conflicts_kept)
 )""",
     # Provenance: every source row points at the row holding its values, in the merged
-    # table or (``in_conflicts``) in the table's conflicts table.
+    # table or (``in_conflicts``) in the table's conflicts table, in shard ``shard``.
     """CREATE TABLE IF NOT EXISTS migration_row_links (
     table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
     source_rowid INTEGER NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 1 CHECK (shard >= 1),
     target_rowid INTEGER NOT NULL,
     in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
     PRIMARY KEY (table_id, source_rowid)
 ) WITHOUT ROWID""",
     """CREATE INDEX IF NOT EXISTS migration_row_links_target
-    ON migration_row_links (target_rowid, in_conflicts)""",
+    ON migration_row_links (target_rowid, shard, in_conflicts)""",
     """CREATE TABLE IF NOT EXISTS migration_conflicts (
     id INTEGER PRIMARY KEY,
     target_table TEXT NOT NULL,
@@ -186,6 +187,7 @@ SCHEMA_STATEMENTS: list[str] = [
     shown_source_id INTEGER REFERENCES migration_sources (id),
     kept_source_id INTEGER NOT NULL REFERENCES migration_sources (id) ON DELETE CASCADE,
     kept_table TEXT NOT NULL,
+    kept_shard INTEGER NOT NULL DEFAULT 1,
     kept_rowid INTEGER NOT NULL,
     policy TEXT NOT NULL,
     recorded_at TEXT NOT NULL

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from .errors import BadInput
 from .fingerprint import rows_fingerprint
-from .ledger import LedgerSource, LedgerTable, has_table, read_sources
+from .ledger import LedgerSource, LedgerTable, read_sources
 from .readonly import open_readonly, readonly_uri
+from .shards import attach_shards_readonly, shard_path
 from .size import database_size, format_size
 from .sources import describe_table
 
@@ -65,7 +66,9 @@ def _typed(names: list[str]) -> str:
     return ", ".join(f"typeof({name}), {name} COLLATE BINARY" for name in names)
 
 
-def compare_live(connection: sqlite3.Connection, source: LedgerSource, table: LedgerTable) -> TableVerdict:
+def compare_live(
+    connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable
+) -> TableVerdict:
     """Multiset comparison of a live source table with its reconstruction, in SQL."""
     verdict = TableVerdict(source.name, table.source_table, LIVE, 0)
     exists = connection.execute(
@@ -79,10 +82,9 @@ def compare_live(connection: sqlite3.Connection, source: LedgerSource, table: Le
         verdict.problem = f"columns changed since migration ({', '.join(live.column_names)}); run: assetdb migrate"
         return verdict
     names = [f"c{index}" for index in range(len(table.columns))]
-    has_conflicts = has_table(connection, "main", table.conflicts_table)
     ctes = (
         f"WITH source_side (identity, {', '.join(names)}) AS ({live.select_rows(LIVE)}), "
-        f"rebuilt_side (identity, {', '.join(names)}) AS ({table.reconstruct('main', has_conflicts)}) "
+        f"rebuilt_side (identity, {', '.join(names)}) AS ({table.reconstruct(connection, 'main', shards)}) "
     )
     source_side = f"SELECT identity, {_typed(names)} FROM source_side"
     rebuilt_side = f"SELECT identity, {_typed(names)} FROM rebuilt_side"
@@ -119,10 +121,11 @@ def _listing(identities: list[int], word: str) -> str:
     return f"{word} {shown}{more}"
 
 
-def compare_ledger(connection: sqlite3.Connection, source: LedgerSource, table: LedgerTable) -> TableVerdict:
+def compare_ledger(
+    connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable
+) -> TableVerdict:
     """Reconstructed rows must carry the fingerprint taken from the source before migration."""
-    has_conflicts = has_table(connection, "main", table.conflicts_table)
-    fingerprint = rows_fingerprint(connection, table.reconstruct("main", has_conflicts), 1 + len(table.columns))
+    fingerprint = rows_fingerprint(connection, table.reconstruct(connection, "main", shards), 1 + len(table.columns))
     verdict = TableVerdict(source.name, table.source_table, "ledger", int(fingerprint.split(":")[0]))
     if fingerprint != table.fingerprint:
         verdict.problem = (
@@ -141,15 +144,19 @@ def locate_live_source(database: Path, source: LedgerSource) -> Path | None:
 
 
 def verify_table(
-    connection: sqlite3.Connection, source: LedgerSource, table: LedgerTable, live: Path | None
+    connection: sqlite3.Connection,
+    shards: dict[int, str],
+    source: LedgerSource,
+    table: LedgerTable,
+    live: Path | None,
 ) -> TableVerdict:
     """One source table: live against ``live`` when given, else against the ledger."""
     if live is None:
-        return compare_ledger(connection, source, table)
+        return compare_ledger(connection, shards, source, table)
     with readonly_uri(live) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
         try:
-            return compare_live(connection, source, table)
+            return compare_live(connection, shards, source, table)
         finally:
             connection.execute(f"DETACH DATABASE {LIVE}")
 
@@ -178,7 +185,7 @@ def verify_database(
     for path in given:
         if not path.is_file():
             raise BadInput(f"{path}: no such source database")
-    with open_readonly(database) as connection:
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
         try:
             ledger = read_sources(connection)
         except sqlite3.OperationalError:
@@ -187,19 +194,24 @@ def verify_database(
         for source in track(ledger):
             live = matched.get(source.source_id)
             if live is None:
-                report.verdicts.extend(compare_ledger(connection, source, table) for table in source.tables)
+                report.verdicts.extend(compare_ledger(connection, shards, source, table) for table in source.tables)
                 continue
             with readonly_uri(live) as uri:
                 connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
                 try:
-                    report.verdicts.extend(compare_live(connection, source, table) for table in source.tables)
+                    report.verdicts.extend(
+                        compare_live(connection, shards, source, table) for table in source.tables
+                    )
                     report.problems.extend(_untracked_tables(connection, source))
                 finally:
                     connection.execute(f"DETACH DATABASE {LIVE}")
-    if limit is not None and database_size(database) > limit:
-        report.problems.append(
-            f"{database}: {format_size(database_size(database))} is over the cap of {format_size(limit)}"
-        )
+        files = [database] + [shard_path(database, number) for number in shards if number > 1]
+    if limit is not None:
+        for path in files:
+            if database_size(path) > limit:
+                report.problems.append(
+                    f"{path}: {format_size(database_size(path))} is over the cap of {format_size(limit)}"
+                )
     return report
 
 

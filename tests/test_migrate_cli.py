@@ -44,9 +44,9 @@ def test_migrate_prints_a_summary_and_verify_agrees(assetdb, sources, target, tm
     result = assetdb("migrate", *sources, "--into", target, "--quiet")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["source", "action", "tables", "read", "stored", "folded", "conflicts"]
-    assert lines[2].split() == ["a.db", "migrated", "1", "2", "2", "0", "0"]
-    assert lines[3].split() == ["b.db", "migrated", "1", "2", "1", "0", "1"]
+    assert lines[0].split() == ["source", "action", "tables", "read", "stored", "folded", "conflicts", "shards"]
+    assert lines[2].split() == ["a.db", "migrated", "1", "2", "2", "0", "0", "1"]
+    assert lines[3].split() == ["b.db", "migrated", "1", "2", "1", "0", "1", "1"]
 
     verified = assetdb("verify", target, "--sources", *sources)
     assert verified.exit_code == 0 and "2 compared live" in verified.stdout

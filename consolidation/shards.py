@@ -1,0 +1,195 @@
+"""Partitioning the consolidated set into numbered shards, each under the cap (invariant 3).
+
+The primary file ``enterprise_assets.db`` holds the ledger and is shard 1; when rows
+would push a file past the cap they continue in ``enterprise_assets.002.db``,
+``enterprise_assets.003.db`` …, registered in the primary's ``shard_manifest``. Every
+link in ``migration_row_links`` names the shard holding its row, so readers attach the
+shards the manifest lists and follow the links.
+
+SQLite itself enforces the cap on every file: ``PRAGMA max_page_count`` makes a write
+that would grow a file past it fail instead of happening. Placement aims lower (a soft
+limit), so that the journal of a transaction and the primary's growing ledger fit too.
+ATTACH is impossible inside a transaction, so the files a migration may need are
+created and attached before it begins, and those left unused are removed after.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from .errors import Aborted
+from .readonly import readonly_uri, uri_for
+from .schema import APPLICATION_ID, SCHEMA_VERSION
+from .size import format_size
+from .synclog import utc_now
+
+#: SQLite's compile-time default allows ten attached databases; one is the source.
+MAX_SHARDS = 9
+#: Placement stops at this share of the cap: the rest is for journals and the ledger.
+SHARD_FILL = 0.9
+PRIMARY_FILL = 0.8
+HARD_FILL = 0.98
+
+
+def shard_path(primary: Path, number: int) -> Path:
+    """``enterprise_assets.db`` -> ``enterprise_assets.002.db`` for shard 2."""
+    return primary if number == 1 else primary.with_name(f"{primary.stem}.{number:03d}{primary.suffix}")
+
+
+def shard_schema(number: int, prefix: str = "shard") -> str:
+    return "main" if number == 1 and prefix == "shard" else f"{prefix}{number}"
+
+
+def manifest(connection: sqlite3.Connection, schema: str = "main") -> list[tuple[int, str]]:
+    """(shard, file name) for every shard beyond the primary, in order."""
+    return connection.execute(
+        f"SELECT shard, file_name FROM {schema}.shard_manifest WHERE shard > 1 ORDER BY shard"
+    ).fetchall()
+
+
+def _create_shard_file(path: Path, primary: Path, number: int) -> None:
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("BEGIN")
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute("CREATE TABLE assetdb_shard (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
+        connection.execute("INSERT INTO assetdb_shard VALUES (?, ?)", (primary.name, number))
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+class ShardSet:
+    """The primary and its shards, attached to the connection that writes them."""
+
+    def __init__(self, connection: sqlite3.Connection, primary: Path, limit: int, partition: bool = True):
+        self.connection = connection
+        self.primary = primary
+        self.limit = limit
+        self.partition = partition
+        self.registered = [1] + [number for number, _ in manifest(connection)]
+        self.spares: list[int] = []
+        self.used_spares: list[int] = []
+        self.attached: list[int] = []
+        self.current = self.registered[-1]
+
+    @property
+    def numbers(self) -> list[int]:
+        """The shards in use: registered ones and the spares this transaction took."""
+        return self.registered + self.used_spares
+
+    def schema(self, number: int) -> str:
+        return shard_schema(number)
+
+    def open(self, expected_bytes: int) -> None:
+        """Attach the registered shards, and enough new ones for ``expected_bytes`` more
+        (twice over: merged rows plus their links and conflicts can outgrow the source)."""
+        for number in self.registered[1:]:
+            self._attach(number)
+        free = max(0, int(self.limit * self._fill(self.current)) - self.allocated(self.current))
+        needed = 0
+        while self.partition and free < 2 * expected_bytes and len(self.registered) + needed < MAX_SHARDS:
+            needed += 1
+            free += int(self.limit * SHARD_FILL)
+        for offset in range(1, needed + 1):
+            number = self.registered[-1] + offset
+            path = shard_path(self.primary, number)
+            path.unlink(missing_ok=True)  # an unregistered file is a leftover of an interrupted run
+            _create_shard_file(path, self.primary, number)
+            self._attach(number)
+            self.spares.append(number)
+
+    def _attach(self, number: int) -> None:
+        path = shard_path(self.primary, number)
+        if number in self.registered and not path.is_file():
+            raise Aborted(f"{self.primary}: shard {number} ({path.name}) is missing; restore it before migrating")
+        self.connection.execute(f"ATTACH DATABASE ? AS {shard_schema(number)}", (uri_for(path),))
+        self.attached.append(number)
+
+    def _fill(self, number: int) -> float:
+        return PRIMARY_FILL if number == 1 else SHARD_FILL
+
+    def enforce_cap(self) -> None:
+        """Make SQLite refuse any write that would take a file past the cap."""
+        for number in self.registered + self.spares:
+            schema = shard_schema(number)
+            page_size = self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
+            pages = max(1, int(self.limit * HARD_FILL) // page_size)
+            self.connection.execute(f"PRAGMA {schema}.max_page_count = {pages}")
+
+    def allocated(self, number: int) -> int:
+        schema = shard_schema(number)
+        pages = self.connection.execute(f"PRAGMA {schema}.page_count").fetchone()[0]
+        return pages * self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
+
+    def has_room(self, number: int) -> bool:
+        return self.allocated(number) <= self.limit * self._fill(number)
+
+    def can_advance(self) -> bool:
+        return any(n > self.current for n in self.spares)
+
+    def advance(self) -> int:
+        """Continue in the next shard; registered in the manifest in the same transaction."""
+        following = [n for n in self.spares if n > self.current]
+        if not following:
+            where = f"in {MAX_SHARDS} files" if self.partition else "without partitioning"
+            raise Aborted(f"{self.primary}: the data does not fit under the cap of {format_size(self.limit)} {where}; rolled back")
+        self.current = following[0]
+        self.used_spares.append(self.current)
+        self.connection.execute(
+            "INSERT INTO main.shard_manifest (shard, file_name, created_at) VALUES (1, ?, ?) "
+            "ON CONFLICT (shard) DO NOTHING",
+            (self.primary.name, utc_now()),
+        )
+        self.connection.execute(
+            "INSERT INTO main.shard_manifest (shard, file_name, created_at) VALUES (?, ?, ?)",
+            (self.current, shard_path(self.primary, self.current).name, utc_now()),
+        )
+        return self.current
+
+    def record_sizes(self) -> None:
+        for number in self.numbers:
+            self.connection.execute(
+                "UPDATE main.shard_manifest SET bytes = ? WHERE shard = ?", (self.allocated(number), number)
+            )
+
+    def close(self, committed: bool) -> None:
+        """Detach everything; remove the spare files no committed row went into."""
+        kept = set(self.registered) | (set(self.used_spares) if committed else set())
+        for number in self.attached:
+            self.connection.execute(f"DETACH DATABASE {shard_schema(number)}")
+        for number in self.spares:
+            if number not in kept:
+                shard_path(self.primary, number).unlink(missing_ok=True)
+                Path(f"{shard_path(self.primary, number)}-journal").unlink(missing_ok=True)
+        self.registered = sorted(kept)
+        self.spares, self.used_spares, self.attached = [], [], []
+        self.current = self.registered[-1]
+
+
+@contextmanager
+def attach_shards_readonly(connection: sqlite3.Connection, primary: Path, schema: str) -> Iterator[dict[int, str]]:
+    """Attach, read-only, every shard the manifest in ``schema`` lists.
+
+    Yields shard number -> schema name, the primary (``schema`` itself) included.
+    """
+    schemas = {1: schema}
+    with ExitStack() as stack:
+        try:
+            listed = manifest(connection, schema)
+        except sqlite3.OperationalError:
+            listed = []
+        for number, file_name in listed:
+            path = primary.with_name(file_name)
+            if "/" in file_name or not path.is_file():
+                raise Aborted(f"{primary}: shard {number} ({file_name}) is missing")
+            uri = stack.enter_context(readonly_uri(path))
+            name = f"{schema}_shard{number}"
+            connection.execute(f"ATTACH DATABASE ? AS {name}", (uri,))
+            stack.callback(connection.execute, f"DETACH DATABASE {name}")
+            schemas[number] = name
+        yield schemas

@@ -1,0 +1,117 @@
+"""Partitioning at the cap: numbered shards, every file under the cap, readers follow."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import folder_state, make_database, sqldiff
+from consolidation.errors import Aborted
+from consolidation.merge import MigrationSettings, migrate
+from consolidation.rebuild import rebuild_source
+from consolidation.size import database_size
+from consolidation.verify import verify_database
+
+CAP = 400_000
+
+
+def blob_source(path: Path, first_id: int, rows: int, size: int = 20_000) -> Path:
+    return make_database(
+        path,
+        "CREATE TABLE blobs (id INTEGER PRIMARY KEY, label TEXT, data BLOB)",
+        f"WITH RECURSIVE n(i) AS (SELECT {first_id} UNION ALL SELECT i + 1 FROM n WHERE i < {first_id + rows - 1}) "
+        f"INSERT INTO blobs SELECT i, 'row ' || i, randomblob({size}) FROM n",
+        "CREATE TABLE notes (k TEXT PRIMARY KEY, v)",
+        f"INSERT INTO notes VALUES ('shared', 'same'), ('own{first_id}', {first_id})",
+    )
+
+
+@pytest.fixture
+def target(tmp_path) -> Path:
+    (tmp_path / "ws").mkdir()
+    return tmp_path / "ws" / "enterprise_assets.db"
+
+
+def files_of(target: Path) -> list[Path]:
+    return sorted(target.parent.glob("enterprise_assets*.db"))
+
+
+def test_data_over_the_cap_continues_in_numbered_shards(target, tmp_path):
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]  # ~720 KB of blobs
+    report = migrate(target, sources, MigrationSettings(CAP))
+    files = files_of(target)
+    assert len(files) >= 2
+    assert {f.name for f in files} == {"enterprise_assets.db"} | {
+        f"enterprise_assets.{n:03d}.db" for n in range(2, len(files) + 1)
+    }
+    assert all(database_size(f) <= CAP for f in files), [(f.name, database_size(f)) for f in files]
+    manifest = sqlite3.connect(target).execute("SELECT shard, file_name FROM shard_manifest ORDER BY shard").fetchall()
+    assert [name for _, name in manifest] == [f.name for f in [target] + [f for f in files if f != target]]
+    assert max(outcome.shards for outcome in report.sources) == len(files)
+    assert verify_database(target, sources, CAP).ok
+    assert verify_database(target, [], CAP).ok
+    for source in sources:
+        rebuilt = tmp_path / f"rebuilt-{source.name}"
+        rebuild_source(target, source.name, rebuilt)
+        assert sqldiff(source, rebuilt) == ""
+
+
+def test_a_single_source_larger_than_the_cap_is_split_by_rows(target, tmp_path):
+    source = blob_source(tmp_path / "huge.db", 1, 40)  # ~800 KB in one table
+    migrate(target, [source], MigrationSettings(CAP))
+    files = files_of(target)
+    assert len(files) >= 3 and all(database_size(f) <= CAP for f in files)
+    counts = [sqlite3.connect(f).execute("SELECT count(*) FROM blobs").fetchone()[0] for f in files]
+    assert sum(counts) == 40 and sum(1 for c in counts if c) >= 2
+    assert verify_database(target, [source], CAP).ok
+    rebuild_source(target, "huge.db", tmp_path / "rebuilt.db")
+    assert sqldiff(source, tmp_path / "rebuilt.db") == ""
+
+
+def test_no_partition_aborts_and_rolls_back(target, tmp_path):
+    small = blob_source(tmp_path / "small.db", 1, 2)
+    migrate(target, [small], MigrationSettings(CAP))
+    before = folder_state(target.parent)
+    big = blob_source(tmp_path / "big.db", 100, 30)
+    with pytest.raises(Aborted, match="does not fit under the cap"):
+        migrate(target, [big], MigrationSettings(CAP, partition=False), backup_directory=tmp_path / "backups")
+    assert folder_state(target.parent) == before
+
+
+def test_unused_spare_shards_are_removed_and_reruns_are_no_ops(target, tmp_path):
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    before = folder_state(target.parent)
+    listed = sqlite3.connect(target).execute("SELECT file_name FROM shard_manifest").fetchall()
+    assert sorted(name for (name,) in listed) == sorted(f.name for f in files_of(target))
+    report = migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    assert {outcome.action for outcome in report.sources} == {"unchanged"}
+    assert folder_state(target.parent) == before
+
+
+def test_changed_source_is_remigrated_across_shards(target, tmp_path):
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    connection = sqlite3.connect(sources[0])
+    connection.execute("DELETE FROM blobs WHERE id % 2 = 0")
+    connection.execute("UPDATE notes SET v = 'changed' WHERE k = 'shared'")
+    connection.commit()
+    connection.close()
+    report = migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    assert report.sources[0].action == "remigrated"
+    assert verify_database(target, sources, CAP).ok
+    for source in sources:
+        rebuilt = tmp_path / f"rebuilt-{source.name}"
+        rebuild_source(target, source.name, rebuilt)
+        assert sqldiff(source, rebuilt) == ""
+
+
+def test_a_missing_shard_is_reported(target, tmp_path):
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    shard = [f for f in files_of(target) if f != target][0]
+    shard.unlink()
+    with pytest.raises(Aborted, match="is missing"):
+        verify_database(target, [], CAP)
