@@ -5,10 +5,10 @@ storage classes) have the same fingerprint, whatever their page layout, free pag
 journal mode. Backups use it to prove a copy is faithful; the migration ledger uses it
 to prove a source is unchanged or fully accounted for.
 
-A table's fingerprint is ``ROWS:SUM`` where SUM adds up the SHA-256 of every row modulo
-2**256. Addition makes it independent of row order and lets a multiset be fingerprinted
-piecewise; every value is tagged with its storage class, so ``1``, ``1.0``, ``'1'`` and
-``x'31'`` all differ.
+A table's fingerprint is ``ROWS:SHA256`` over its rows in identity order, each row
+serialised by SQLite's own ``quote()``: self-delimiting, exact for every storage class
+(``1``, ``1.0``, ``'1'`` and ``X'31'`` all differ; reals round-trip), and computed in C,
+so Python only feeds large chunks to the hash.
 """
 
 from __future__ import annotations
@@ -17,31 +17,13 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 
-MODULUS = 2**256
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
+FETCH_ROWS = 4096
 
 
 def quote_identifier(name: str) -> str:
     """Quote an SQL identifier for SQLite, whatever characters it holds."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _encode_value(storage_class: bytes, value: object) -> bytes:
-    if value is None:
-        return b"n;"
-    if isinstance(value, bytes):
-        return storage_class[:1] + str(len(value)).encode() + b":" + value
-    if isinstance(value, float):
-        return b"r" + value.hex().encode() + b";"
-    return b"i" + str(value).encode() + b";"
-
-
-def row_digest(typed_values: Iterable[tuple[bytes, object]]) -> int:
-    """SHA-256 of one row, as an integer, from ``(storage class, value)`` pairs."""
-    hasher = hashlib.sha256()
-    for storage_class, value in typed_values:
-        hasher.update(_encode_value(storage_class, value))
-    return int.from_bytes(hasher.digest(), "big")
 
 
 def table_columns(connection: sqlite3.Connection, table: str) -> list[str]:
@@ -66,31 +48,36 @@ def rowid_expression(connection: sqlite3.Connection, table: str) -> str | None:
     return free_rowid_alias(table_columns(connection, table))
 
 
-def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int) -> str:
-    """``ROWS:SUM`` over the rows of a ``SELECT`` with ``width`` result columns."""
+def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, unique_first: bool = True) -> str:
+    """``ROWS:SHA256`` over the rows of a ``SELECT`` with ``width`` columns, in order of the
+    first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
+    else of all columns."""
     names = [f"c{index}" for index in range(width)]
-    typed = ", ".join(f"typeof({name}), {name}" for name in names)
-    query = f"WITH r({', '.join(names)}) AS ({select}) SELECT {typed} FROM r"
+    serialised = " || ',' || ".join(f"quote({name})" for name in names)
+    order = "c0" if unique_first else ", ".join(names)
+    query = f"WITH r({', '.join(names)}) AS ({select}) SELECT {serialised} FROM r ORDER BY {order}"
     previous_factory = connection.text_factory
-    connection.text_factory = bytes  # read TEXT as bytes: invalid UTF-8 must hash too
+    connection.text_factory = bytes  # TEXT as bytes: invalid UTF-8 must hash too
+    hasher = hashlib.sha256()
+    rows = 0
     try:
-        rows = 0
-        total = 0
-        for row in connection.execute(query):
-            total = (total + row_digest(zip(row[0::2], row[1::2]))) % MODULUS
-            rows += 1
+        cursor = connection.execute(query)
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            hasher.update(b"\n".join(row[0] for row in batch) + b"\n")
+            rows += len(batch)
     finally:
         connection.text_factory = previous_factory
-    return f"{rows}:{total:064x}"
+    return f"{rows}:{hasher.hexdigest()}"
 
 
 def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
-    """``ROWS:SUM`` over every row of ``table``, rowid included where there is one."""
+    """``ROWS:SHA256`` over every row of ``table``, rowid included where there is one."""
     columns = [quote_identifier(column) for column in table_columns(connection, table)]
     rowid = rowid_expression(connection, table)
     if rowid:
         columns.insert(0, rowid)
-    return rows_fingerprint(connection, f"SELECT {', '.join(columns)} FROM {quote_identifier(table)}", len(columns))
+    select = f"SELECT {', '.join(columns)} FROM {quote_identifier(table)}"
+    return rows_fingerprint(connection, select, len(columns), unique_first=rowid is not None)
 
 
 def ordinary_tables(connection: sqlite3.Connection) -> list[str]:

@@ -187,9 +187,18 @@ class TablePlan:
     widen: list[str] = field(default_factory=list)
 
 
-def plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
+def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTable, source_name: str) -> TablePlan:
     """Where ``table``'s rows go, and what the target needs first, or why it is kept apart."""
     plan = _plan_table(connection, table, source_name)
+    if plan.widen and _estimated_bytes(connection, shards, plan.target) > shards.limit * WIDEN_SHARE:
+        columns = ", ".join(repr(column) for column in plan.widen)
+        plan = _apart(
+            connection,
+            table,
+            source_name,
+            f"column {columns} has another type than in the consolidated {plan.target!r}, which is too large "
+            "to rewrite with widened types under the cap",
+        )
     if table.generated:
         generated = ", ".join(repr(column) for column in table.generated)
         note = f"generated column {generated} of {table.name!r} is computed, not copied"
@@ -225,6 +234,24 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
                 )
             plan.widen.append(shape.names[column.name.lower()])
     return plan
+
+
+#: Widening rewrites a table (and journals every page of it), so only tables this small
+#: next to the cap are widened; larger ones keep a drifting source's rows apart.
+WIDEN_SHARE = 0.1
+
+
+def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: str) -> int:
+    """Rows × sampled row size of ``table`` across the shards: cheap, and enough to decide."""
+    columns = [q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
+    sizes = " + ".join(f"coalesce(length({c}), 0)" for c in columns) or "0"
+    total = 0
+    for number in holding(connection, shards, table):
+        schema = shards.schema(number)
+        rows = connection.execute(f"SELECT count(*) FROM {schema}.{q(table)}").fetchone()[0]
+        sample = connection.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {schema}.{q(table)} LIMIT 500)").fetchone()[0]
+        total += int(rows * ((sample or 0) + 16))
+    return total
 
 
 def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
@@ -383,6 +410,7 @@ class RowMerger:
             f"t.{c} IS s.{c} AND typeof(t.{c}) = typeof(s.{c})" for c in self.columns
         ) or "1"
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
+        self.moved_shown_rows = False  # did an incoming version displace a shown one?
 
     def _stage_rows(self) -> str:
         """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in
@@ -525,6 +553,7 @@ class RowMerger:
             "SELECT 1 FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = ? LIMIT 1", (number,)
         ).fetchone():
             return
+        self.moved_shown_rows = True
         target_columns = [q(row[1]) for row in self.execute(f"PRAGMA main.table_info({q(self.target)})")]
         base = self._max_rowid(current, conflicts)
         self.execute("DROP TABLE IF EXISTS temp.assetdb_moves")
@@ -629,33 +658,31 @@ def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, res
 # -- ledger upkeep ---------------------------------------------------------------------------
 
 
-def recount(connection: sqlite3.Connection, target: str) -> None:
-    """Recompute every source's accounting for ``target`` from the links themselves.
+def recount(connection: sqlite3.Connection, target: str, table_id: int | None = None) -> None:
+    """Recompute source accounting for ``target`` from the links themselves.
 
     A merged row is *stored* for the first source linked to it and *folded* for every
     later one; a row in a conflicts table is a *conflict*. Recomputing (rather than
-    adding up as rows move) keeps the books right when a policy swaps versions.
+    adding up as rows move) keeps the books right when a policy swaps versions. With
+    ``table_id``, only that source table is recounted: enough when no shown row moved,
+    since a later source never changes who owns a row.
     """
+    scope = "l.table_id = :table_id" if table_id is not None else "a.target_table = :target"
     connection.execute(
-        """
+        f"""
         WITH links AS (
             SELECT l.table_id, l.shard, l.target_rowid, l.in_conflicts, a.source_id
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
-            WHERE a.target_table = :target
-        ),
-        owners AS (
-            SELECT shard, target_rowid, min(source_id) AS owner FROM links WHERE in_conflicts = 0
-            GROUP BY shard, target_rowid
+            WHERE {scope}
         ),
         counts AS (
             SELECT l.table_id,
                    count(*) AS rows_read,
-                   total(l.in_conflicts = 0 AND o.owner = l.source_id) AS stored,
-                   total(l.in_conflicts = 0 AND o.owner <> l.source_id) AS folded,
+                   total(l.in_conflicts = 0 AND {OWNER} = l.source_id) AS stored,
+                   total(l.in_conflicts = 0 AND {OWNER} <> l.source_id) AS folded,
                    total(l.in_conflicts) AS conflicts
-            FROM links AS l LEFT JOIN owners AS o
-                ON o.shard = l.shard AND o.target_rowid = l.target_rowid AND l.in_conflicts = 0
+            FROM links AS l
             GROUP BY l.table_id
         )
         UPDATE main.migration_table_accounting AS a
@@ -663,8 +690,17 @@ def recount(connection: sqlite3.Connection, target: str) -> None:
             conflicts_kept = c.conflicts
         FROM counts AS c WHERE a.id = c.table_id
         """,
-        {"target": target},
+        {"target": target, "table_id": table_id},
     )
+
+
+#: The first source linked to the merged row a link ``l`` points at (index lookup).
+OWNER = (
+    "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
+    "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
+    "WHERE l2.target_rowid = l.target_rowid AND l2.shard = l.shard AND l2.in_conflicts = 0 "
+    "AND a2.target_table = :target)"
+)
 
 
 def _key_json(alias: str, key: list[str]) -> str:
@@ -677,21 +713,37 @@ def _key_json(alias: str, key: list[str]) -> str:
     return f"json_array({', '.join(parts)})"
 
 
-def record_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: str, policy: ConflictPolicy) -> None:
-    """Rewrite ``migration_conflicts`` for ``target`` from the links: one row per kept version."""
-    connection.execute("DELETE FROM main.migration_conflicts WHERE target_table = ?", (target,))
+def record_conflicts(
+    connection: sqlite3.Connection,
+    shards: ShardSet,
+    target: str,
+    policy: ConflictPolicy,
+    kept_source: int | None = None,
+) -> None:
+    """Write ``migration_conflicts`` for ``target`` from the links: one row per kept version.
+
+    With ``kept_source``, only that source's kept versions are (re)written: enough when
+    no shown row moved. Otherwise every conflict of ``target`` is rewritten.
+    """
+    if kept_source is None:
+        connection.execute("DELETE FROM main.migration_conflicts WHERE target_table = ?", (target,))
+    else:
+        connection.execute(
+            "DELETE FROM main.migration_conflicts WHERE target_table = ? AND kept_source_id = ?", (target, kept_source)
+        )
     conflicts = conflicts_table(target)
     key = target_shape(connection, target).key
     key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0"
-    shown_rows = " UNION ALL ".join(
-        f"SELECT {n}, t.rowid FROM {shards.schema(n)}.{q(target)} AS t WHERE {key_match}"
-        for n in holding(connection, shards, target)
-    ) or "SELECT NULL, NULL"
-    shown = (
-        "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
+    shown_in = [
+        "(SELECT min(a2.source_id) FROM "
+        f"{shards.schema(n)}.{q(target)} AS t "
+        f"JOIN main.migration_row_links AS l2 ON l2.target_rowid = t.rowid AND l2.shard = {n} AND l2.in_conflicts = 0 "
         "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id AND a2.target_table = :target "
-        f"WHERE l2.in_conflicts = 0 AND (l2.shard, l2.target_rowid) IN ({shown_rows}))"
-    )
+        f"WHERE {key_match})"
+        for n in holding(connection, shards, target)
+    ]
+    shown = f"coalesce({', '.join(shown_in)}, NULL)" if shown_in else "NULL"
+    only = "" if kept_source is None else "AND a.source_id = :kept_source"
     for number in holding(connection, shards, conflicts):
         connection.execute(
             f"""
@@ -704,10 +756,16 @@ def record_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: s
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
             JOIN main.migration_sources AS s ON s.id = a.source_id
             JOIN {shards.schema(number)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid
-            WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard
+            WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard {only}
             ORDER BY c.rowid, a.source_id
             """,
-            {"target": target, "conflicts": conflicts, "policy": str(policy), "shard": number},
+            {
+                "target": target,
+                "conflicts": conflicts,
+                "policy": str(policy),
+                "shard": number,
+                "kept_source": kept_source,
+            },
         )
 
 
@@ -997,7 +1055,7 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
         source_id = _record_source(connection, path, name, description, fingerprint)
         plans = {}
         for table in description.tables:
-            plan = plan_table(connection, table, name)
+            plan = plan_table(connection, shards, table, name)
             plans[table.name] = plan
             outcome.tables.append(
                 _migrate_table(connection, shards, plan, source_id, name, fingerprints[table.name], settings)
@@ -1074,7 +1132,8 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         ),
     ).lastrowid
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
-    RowMerger(connection, plan, table_id, shards).merge(decide)
+    merger = RowMerger(connection, plan, table_id, shards)
+    merger.merge(decide)
     rows_read = int(fingerprint.split(":", 1)[0])
     linked = connection.execute(
         "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
@@ -1083,8 +1142,12 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         raise Aborted(
             f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed; rolled back"
         )
-    recount(connection, plan.target)
-    record_conflicts(connection, shards, plan.target, settings.policy)
+    if merger.moved_shown_rows:
+        recount(connection, plan.target)
+        record_conflicts(connection, shards, plan.target, settings.policy)
+    else:
+        recount(connection, plan.target, table_id)
+        record_conflicts(connection, shards, plan.target, settings.policy, kept_source=source_id)
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
         "WHERE id = ?",

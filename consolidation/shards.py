@@ -28,9 +28,10 @@ from .synclog import utc_now
 
 #: SQLite's compile-time default allows ten attached databases; one is the source.
 MAX_SHARDS = 9
-#: Placement stops at this share of the cap: the rest is for journals and the ledger.
+#: Placement stops at this share of the cap: the rest is for journals and, in the
+#: primary, for the ledger (links, accounting, conflicts), which grows with every row.
 SHARD_FILL = 0.9
-PRIMARY_FILL = 0.8
+PRIMARY_FILL = 0.5
 HARD_FILL = 0.98
 
 

@@ -3,9 +3,10 @@
 For each migrated source table, the rows reconstructed from the consolidated set
 (following ``migration_row_links``) are compared with the source:
 
-* **live**, when the source file is given: both sides are read in SQL and compared as
-  multisets with ``EXCEPT`` in both directions over (identity, storage class, value),
-  plus the row counts, so a missing, changed or extra row is named by its rowid;
+* **live**, when the source file is given: both sides are read afresh and their
+  fingerprints (row count and SHA-256 of every row, serialised by SQLite's ``quote()``)
+  compared; on any difference, ``EXCEPT`` in both directions over (identity, storage
+  class, value) names each missing, changed or extra row by its rowid;
 * **ledger**, otherwise (the source is archived): the reconstructed rows must have the
   fingerprint recorded before migration.
 
@@ -80,6 +81,11 @@ def compare_live(
     live = describe_table(connection, LIVE, table.source_table)
     if live.column_names != table.columns:
         verdict.problem = f"columns changed since migration ({', '.join(live.column_names)}); run: assetdb migrate"
+        return verdict
+    width = 1 + len(table.columns)
+    source_fingerprint = rows_fingerprint(connection, live.select_rows(LIVE), width)
+    verdict.rows = int(source_fingerprint.split(":")[0])
+    if source_fingerprint == rows_fingerprint(connection, table.reconstruct(connection, "main", shards), width):
         return verdict
     names = [f"c{index}" for index in range(len(table.columns))]
     ctes = (
