@@ -153,7 +153,7 @@ def sqlite_shell() -> str:
     return found
 
 
-def sqldiff(original: Path, rebuilt: Path) -> str:
+def sqldiff(original: Path, rebuilt: Path, *options: str) -> str:
     """What ``sqldiff`` prints between two files ('' when identical); skips without it.
 
     It is run on copies: sqldiff opens files read-write, which would leave WAL
@@ -172,7 +172,7 @@ def sqldiff(original: Path, rebuilt: Path) -> str:
                 if Path(f"{path}{suffix}").exists():
                     shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
             copies.append(copy)
-        result = subprocess.run([tool, *map(str, copies)], capture_output=True, text=True)
+        result = subprocess.run([tool, *options, *map(str, copies)], capture_output=True, text=True)
         return result.stdout + result.stderr
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -40,7 +41,15 @@ from .readonly import open_readonly, readonly_uri
 from .schema import EXPECTED_TABLES, connect_assetdb, initialize, write_transaction
 from .shards import ShardSet
 from .size import format_size
-from .sources import Column, SourceDescription, SourceTable, affinity, describe_source, fingerprint_source
+from .sources import (
+    Column,
+    SourceDescription,
+    SourceTable,
+    affinity,
+    content_option,
+    describe_source,
+    fingerprint_source,
+)
 from .synclog import Operation, utc_now
 
 #: Unified tables of PRODUCT.md §4 that receive the sources' tables of the same name.
@@ -1022,11 +1031,6 @@ def migrate_source(
 
 def _migrate_attached(connection, shards: ShardSet, target, path, name, settings, before_write) -> SourceOutcome:
     description = describe_source(connection, SOURCE_ALIAS)
-    if description.virtual_tables:
-        raise BadInput(
-            f"{path}: virtual tables ({', '.join(description.virtual_tables)}) are not supported yet; "
-            "nothing was migrated"
-        )
     fingerprints, fingerprint = fingerprint_source(connection, SOURCE_ALIAS, description)
     previous = connection.execute(
         "SELECT id, fingerprint FROM main.migration_sources WHERE name = ?", (name,)
@@ -1060,8 +1064,13 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
             outcome.tables.append(
                 _migrate_table(connection, shards, plan, source_id, name, fingerprints[table.name], settings)
             )
+        for table in description.virtual_tables:
+            outcome.tables.append(
+                _migrate_virtual_table(connection, table, source_id, name, fingerprints[table.name])
+            )
+        outcome.notes.extend(_rebuild_content_indexes(connection, description, name))
         notes, source_triggers = carry_schema_objects(connection, description, plans, name)
-        outcome.notes = [t.note for t in outcome.tables if t.note] + notes
+        outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
         for trigger_name, sql in installed_triggers + source_triggers:
             note = _carry_statement(connection, trigger_name, sql, "trigger")
             if note and (trigger_name, sql) in source_triggers:
@@ -1154,6 +1163,64 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         (table_id,),
     ).fetchone()
     return TableOutcome(table.name, plan.target, *row, note=plan.note)
+
+
+_VIRTUAL_TABLE_NAME = re.compile(
+    r"^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
+    r"(\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)",
+    re.IGNORECASE,
+)
+
+
+def _migrate_virtual_table(connection, table: SourceTable, source_id: int, source_name: str, fingerprint: str) -> TableOutcome:
+    """Recreate a virtual table (FTS5 and the like) and fill it through its module.
+
+    Its shadow tables are never copied: the module builds its own from the rows. Virtual
+    tables are not merged across sources; a second one of the same name is kept apart.
+    """
+    target, note = table.name, None
+    if _table_exists(connection, target):
+        target = _apart(connection, table, source_name, "virtual tables are not merged").target
+        note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
+    connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
+    columns = ", ".join(q(name) for name in table.column_names)
+    table_id = connection.execute(
+        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
+        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
+        "fingerprint) VALUES (?, ?, ?, ?, '[]', ?, 'rowid', ?, 0, 0, 0, 0, ?)",
+        (source_id, table.name, target, conflicts_table(target), json.dumps(table.column_names), note, fingerprint),
+    ).lastrowid
+    source = f"{SOURCE_ALIAS}.{q(table.name)}"
+    connection.execute(
+        f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
+    )
+    connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
+    recount(connection, target, table_id)
+    row = connection.execute(
+        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
+        "WHERE id = ?",
+        (table_id,),
+    ).fetchone()
+    if row[0] != int(fingerprint.split(":", 1)[0]):
+        raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
+    return TableOutcome(table.name, target, *row, note=note)
+
+
+def _rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:
+    """External-content full-text indexes hold no rows of their own: recreate each over
+    the consolidated content table and let the module rebuild it."""
+    notes = []
+    for kind, name, _table, sql in description.schema_objects:
+        content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
+        if not content:
+            continue
+        if _table_exists(connection, name):
+            notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
+            continue
+        connection.execute(sql)
+        connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
+        notes.append(f"full-text index {name!r} rebuilt over the consolidated {content!r}")
+    return notes
 
 
 # -- many sources ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from .fingerprint import quote_identifier as q
 from .ledger import find_source, read_sources
 from .readonly import readonly_uri
 from .shards import attach_shards_readonly
-from .sources import untyped
+from .sources import content_option, untyped
 
 CONSOLIDATED = "consolidated"
 
@@ -72,8 +72,8 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
     connection.execute("BEGIN")
     deferred = []
     for kind, object_name, _table, sql in source.schema_objects:
-        if sql is None or object_name.startswith("sqlite_"):
-            continue  # automatic indexes and SQLite's own tables come by themselves
+        if sql is None or object_name.startswith("sqlite_") or kind == "shadow":
+            continue  # automatic indexes, SQLite's own tables and shadow tables come by themselves
         if kind == "trigger":
             deferred.append(sql)  # after the rows, or it would fire on them
         else:
@@ -90,6 +90,9 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
             f"SELECT {identity[1]}{', '.join(names)} FROM rebuilt ORDER BY source_rowid"
         )
         rows += connection.total_changes - before
+    for kind, object_name, _table, sql in source.schema_objects:
+        if kind == "table" and content_option(sql):  # an external-content index over rebuilt rows
+            connection.execute(f"INSERT INTO main.{q(object_name)} ({q(object_name)}) VALUES ('rebuild')")
     _restore_internal_rows(connection, source.internal_rows)
     for sql in deferred:
         connection.execute(sql)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 
@@ -58,6 +59,7 @@ class SourceTable:
     integer_key: bool  # the key is an INTEGER PRIMARY KEY, i.e. the rowid itself
     rowid: str | None  # expression selecting the rowid; None for WITHOUT ROWID
     generated: list[str] = field(default_factory=list)
+    virtual_sql: str | None = None  # CREATE VIRTUAL TABLE …, for virtual tables
 
     @property
     def column_names(self) -> list[str]:
@@ -89,13 +91,15 @@ class SourceDescription:
     schema_objects: list[list[str | None]]  # [type, name, tbl_name, sql] in creation order
     internal_rows: dict[str, list[list]]  # internal table -> [[rowid, typed values…]]
     header: dict[str, int]
-    virtual_tables: list[str]
+    virtual_tables: list[SourceTable]  # read through their module, recreated, never via shadow tables
 
 
 def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bool):
     stored, generated, key = [], [], []
     rows = connection.execute(f"PRAGMA {schema}.table_xinfo({quote_identifier(table)})").fetchall()
     for _cid, name, declared, _notnull, _default, pk, hidden in rows:
+        if hidden == 1:  # a virtual table's hidden column (FTS5's own name, rank): not data
+            continue
         if hidden in (2, 3):
             generated.append(name)
             continue
@@ -118,6 +122,27 @@ def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> So
     )
     rowid = None if without_rowid else free_rowid_alias([c.name for c in columns] + generated)
     return SourceTable(name, columns, key, integer_key, rowid, generated)
+
+
+_CONTENT_OPTION = re.compile(r"[(,]\s*content\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|([^\s,)]*))", re.IGNORECASE)
+
+
+def content_option(sql: str) -> str | None:
+    """The ``content=`` option of an FTS table: None when it keeps its own text, the
+    content table's name for an external-content index, '' for a contentless one."""
+    match = _CONTENT_OPTION.search(sql or "")
+    if match is None:
+        return None
+    return next(group for group in match.groups() if group is not None)
+
+
+def _describe_virtual(connection: sqlite3.Connection, schema: str, name: str, sql: str) -> SourceTable:
+    try:
+        columns, _, _ = _columns(connection, schema, name, strict=False)
+        connection.execute(f"SELECT rowid FROM {schema}.{quote_identifier(name)} LIMIT 1").fetchall()
+    except sqlite3.OperationalError as error:
+        raise BadInput(f"virtual table {name!r} cannot be read here ({error})") from None
+    return SourceTable(name, columns, [], False, "rowid", virtual_sql=sql)
 
 
 def _typed(value) -> list:
@@ -146,17 +171,27 @@ def describe_source(connection: sqlite3.Connection, schema: str = "main") -> Sou
         "WHERE schema = ? AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         (schema,),
     ).fetchall()
-    virtual = [name for name, kind in listing if kind == "virtual"]
     tables = [describe_table(connection, schema, name) for name, kind in listing if kind == "table"]
+    kinds = dict(listing)
     for table in tables:
         if table.rowid is None and not table.key:
             raise BadInput(f"table {table.name!r} has no rowid alias free and no primary key")
+    # Shadow tables are recorded as such: a rebuild recreates them through their module.
     objects = [
-        list(row)
-        for row in connection.execute(
+        ["shadow" if kinds.get(name) == "shadow" else kind, name, table, sql]
+        for kind, name, table, sql in connection.execute(
             f"SELECT type, name, tbl_name, sql FROM {schema}.sqlite_schema ORDER BY rowid"
         )
     ]
+    virtual = []
+    for _kind, name, _table, sql in objects:
+        if kinds.get(name) != "virtual":
+            continue
+        content = content_option(sql)
+        if content == "":
+            raise BadInput(f"contentless full-text table {name!r} cannot be migrated losslessly: its text is not stored")
+        if content is None:  # an external-content index is rebuilt over its content table instead
+            virtual.append(_describe_virtual(connection, schema, name, sql))
     present = {row[1] for row in objects if row[0] == "table"}
     internal = {}
     for table in INTERNAL_TABLES:
@@ -186,7 +221,10 @@ def fingerprint_source(
     objects count as a set: their order in ``sqlite_schema`` is history, not content
     (``sqlite_stat1`` appears wherever ANALYZE first ran).
     """
-    tables = {table.name: table_fingerprint(connection, schema, table) for table in description.tables}
+    tables = {
+        table.name: table_fingerprint(connection, schema, table)
+        for table in description.tables + description.virtual_tables
+    }
     objects = sorted(description.schema_objects, key=lambda entry: (entry[0], entry[1]))
     document = json.dumps([objects, description.internal_rows, sorted(tables.items())], sort_keys=True)
     return tables, hashlib.sha256(document.encode()).hexdigest()

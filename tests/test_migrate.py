@@ -140,8 +140,7 @@ def test_a_table_that_cannot_be_reconciled_is_kept_apart_with_a_reason(target, t
 
 
 def test_awkward_identifiers_round_trip(target, tmp_path):
-    table = 'we"ird; DROP TABLE t; --'
-    quoted = '"we""ird; DROP TABLE t; --"'
+    quoted = '"we""ird; DROP TABLE t; --"'  # the table 'we"ird; DROP TABLE t; --'
     sources = [
         make_database(
             tmp_path / f"{name}.db",
@@ -364,9 +363,40 @@ def test_dry_run_writes_nothing(target, tmp_path, pair):
     assert not target.exists()
 
 
-def test_source_with_a_virtual_table_is_refused_for_now(target, tmp_path):
-    source = make_database(tmp_path / "fts.db", "CREATE VIRTUAL TABLE docs USING fts5(body)", "INSERT INTO docs VALUES ('hello')")
-    with pytest.raises(BadInput, match="virtual tables"):
+def test_fts5_tables_are_recreated_and_refilled_never_copied(target, tmp_path):
+    """Shadow tables are rebuilt by FTS5 itself, so sqldiff compares with --vtab."""
+    sources = [
+        make_database(
+            tmp_path / f"{name}.db",
+            "CREATE VIRTUAL TABLE docs USING fts5(title, body)",
+            f"INSERT INTO docs (rowid, title, body) VALUES (3, 'readme', 'hello {name}'), (7, 'guide', 'how to')",
+            "DELETE FROM docs WHERE rowid = 7",
+            "INSERT INTO docs (title, body) VALUES ('again', 'hello again')",
+            "CREATE TABLE articles (id INTEGER PRIMARY KEY, text TEXT)",
+            f"INSERT INTO articles VALUES (1, 'external {name}')",
+            "CREATE VIRTUAL TABLE articles_index USING fts5(text, content='articles', content_rowid='id')",
+            "INSERT INTO articles_index (articles_index) VALUES ('rebuild')",
+        )
+        for name in ("first", "second")
+    ]
+    report = migrate(target, sources, settings())
+    assert "virtual table kept apart as 'second__docs'" in " ".join(report.sources[1].notes)
+    assert "full-text index 'articles_index' rebuilt over the consolidated 'articles'" in report.sources[0].notes
+    assert rows(target, "SELECT rowid, title FROM docs WHERE docs MATCH 'hello' ORDER BY rowid") == [
+        (3, "readme"), (4, "again")
+    ]
+    assert rows(target, "SELECT rowid FROM second__docs WHERE second__docs MATCH 'second'") == [(3,)]
+    assert rows(target, "SELECT rowid FROM articles_index WHERE articles_index MATCH 'external'") == [(1,)]
+    assert_verified(target, sources)
+    for source in sources:
+        rebuilt = tmp_path / f"rebuilt-{source.name}"
+        rebuild_source(target, source.name, rebuilt)
+        assert sqldiff(source, rebuilt, "--vtab") == ""
+
+
+def test_contentless_full_text_table_is_refused(target, tmp_path):
+    source = make_database(tmp_path / "c.db", "CREATE VIRTUAL TABLE idx USING fts5(body, content='')", "INSERT INTO idx (rowid, body) VALUES (1, 'x')")
+    with pytest.raises(BadInput, match="contentless"):
         migrate(target, [source], settings())
 
 
