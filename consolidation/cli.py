@@ -326,14 +326,22 @@ def demo(directory: Path | None, no_gate: bool, quiet: bool) -> None:
     click.echo("4. unified schema (assetdb init)")
     result = initialize(target, cap)
     click.echo(f"   {target}: {result.action} schema v{SCHEMA_VERSION} ({format_size(result.size)})")
-    click.echo("5. size compliance (assetdb size-check --log)")
+    click.echo("5. lossless merge (assetdb migrate), then proof (assetdb verify --sources)")
+    settings = MigrationSettings(cap, ConflictPolicy(), conflict_resolver())
+    migration = run_migration(target, made, settings, root / "backups", progress(quiet, "migrate", "db"))
+    click.echo("\n".join("   " + line for line in render_migration(migration).splitlines()))
+    proof = verify_database(target, made, cap)
+    if not proof.ok:
+        raise CheckFailed(f"verify found {len(proof.failures())} problems in {target}")
+    click.echo(f"   verified: {sum(v.rows for v in proof.verdicts):,} rows of {len(proof.verdicts)} tables accounted for")
+    click.echo("6. size compliance (assetdb size-check --log)")
     findings = check_sizes([databases], cap, progress(quiet, "size-check", "db"))
     log_size_check(target, findings, cap)
     over = sum(finding.over for finding in findings)
     click.echo(f"   {len(findings)} files checked, {over} over the cap of {format_size(cap)}; logged")
     if no_gate:
         return
-    click.echo(f"6. the gate: pytest --assetdb {databases}")
+    click.echo(f"7. the gate: pytest --assetdb {databases}")
     gate = subprocess.run(
         [sys.executable, "-m", "pytest", "--assetdb", str(databases), "-p", "no:cacheprovider",
          "--rootdir", str(root), "-q"],

@@ -34,7 +34,7 @@ def test_demo_runs_every_step_and_the_gate(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for step in ("inventory", "assetdb backup", "assetdb init", "size-check", "pytest --assetdb"):
+    for step in ("inventory", "assetdb backup", "assetdb init", "assetdb migrate", "verified:", "size-check", "pytest --assetdb"):
         assert step in result.stdout
     assert "passed" in result.stdout and "failed" not in result.stdout
     databases = tmp_path / "demo" / "databases"

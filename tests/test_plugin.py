@@ -194,3 +194,29 @@ def test_archived_sources_are_checked_against_the_ledger(pytester, consolidated)
     case = next(c for c in tree.iter("testcase") if c.get("name") == "lossless[b.db:t]")
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert properties["compared"] == "ledger" and properties["conflicts_kept"] == "1"
+
+
+def test_gate_reads_across_shards(pytester):
+    from consolidation.merge import MigrationSettings, migrate
+
+    legacy = pytester.path / "legacy"
+    sources = [
+        make_database(
+            legacy / f"s{i}.db",
+            "CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)",
+            f"WITH RECURSIVE n(i) AS (SELECT {i * 100} UNION ALL SELECT i + 1 FROM n WHERE i < {i * 100 + 11}) "
+            "INSERT INTO blobs SELECT i, zeroblob(20000) FROM n",
+        )
+        for i in range(3)
+    ]
+    folder = pytester.path / "databases"
+    folder.mkdir()
+    migrate(folder / "enterprise_assets.db", sources, MigrationSettings(400_000))
+    assert len(list(folder.glob("enterprise_assets.*.db"))) >= 1
+    for source in sources:
+        source.unlink()  # archived: the ledger is all there is
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", "400000", "-v", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    status = outcomes(result)
+    assert status["databases/enterprise_assets.002.db::size"] == "PASSED"
+    assert status["databases/enterprise_assets.db::rebuildable[s2.db]"] == "PASSED"
