@@ -103,6 +103,13 @@ def assetdb(capsys, monkeypatch, tmp_path):
 
 
 @pytest.fixture
+def target(tmp_path) -> Path:
+    """A consolidated database path in a workspace of its own, so backups can go outside it."""
+    (tmp_path / "ws").mkdir()
+    return tmp_path / "ws" / "enterprise_assets.db"
+
+
+@pytest.fixture
 def realworld() -> Path:
     if not (REALWORLD / "SHA256SUMS").is_file():
         pytest.skip(f"real-world corpus not found at {REALWORLD}")

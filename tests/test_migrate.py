@@ -59,13 +59,6 @@ def assert_verified(target: Path, sources: list[Path]) -> None:
 
 
 @pytest.fixture
-def target(tmp_path) -> Path:
-    """The consolidated database, in a workspace of its own (backups go outside it)."""
-    (tmp_path / "ws").mkdir()
-    return tmp_path / "ws" / "enterprise_assets.db"
-
-
-@pytest.fixture
 def pair(tmp_path):
     """Two sources sharing table ``t``: an identical row, a conflicting row, drift."""
     a = make_database(

@@ -34,12 +34,6 @@ def sources(tmp_path):
     return a, b
 
 
-@pytest.fixture
-def target(tmp_path) -> Path:
-    (tmp_path / "ws").mkdir()
-    return tmp_path / "ws" / "enterprise_assets.db"
-
-
 def test_migrate_prints_a_summary_and_verify_agrees(assetdb, sources, target, tmp_path):
     result = assetdb("migrate", *sources, "--into", target, "--quiet")
     assert result.exit_code == 0, result.stderr

@@ -28,12 +28,6 @@ def blob_source(path: Path, first_id: int, rows: int, size: int = 20_000) -> Pat
     )
 
 
-@pytest.fixture
-def target(tmp_path) -> Path:
-    (tmp_path / "ws").mkdir()
-    return tmp_path / "ws" / "enterprise_assets.db"
-
-
 def files_of(target: Path) -> list[Path]:
     return sorted(target.parent.glob("enterprise_assets*.db"))
 
