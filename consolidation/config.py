@@ -7,21 +7,27 @@ win, so one table in ``pyproject.toml`` configures the whole tool.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
 from .size import DEFAULT_SIZE_LIMIT, parse_size
 
-KNOWN_KEYS = ("size_limit",)
+KNOWN_KEYS = ("size_limit", "kinds")
+ASSET_KINDS = ("script", "documentation", "template", "pattern")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Effective settings; ``source`` names where they came from, for messages."""
+    """Effective settings; ``source`` names where they came from, for messages.
+
+    ``kinds`` maps an asset kind to path globs that put a file in it, checked before the
+    built-in rules, e.g. ``[tool.assetdb.kinds] template = ["scaffolds/**"]``.
+    """
 
     size_limit: int = DEFAULT_SIZE_LIMIT
     source: str = "default"
+    kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -59,13 +65,26 @@ def load_settings(start: Path | None = None) -> Settings:
             f"(known: {', '.join(KNOWN_KEYS)})"
         )
     source = f"{pyproject} [tool.assetdb]"
-    if "size_limit" not in table:
-        return Settings(source=source)
-    try:
-        limit = parse_size(table["size_limit"])
-    except BadInput as error:
-        raise BadInput(f"{pyproject}: [tool.assetdb] size_limit: {error}") from None
-    return Settings(size_limit=limit, source=source)
+    limit = DEFAULT_SIZE_LIMIT
+    if "size_limit" in table:
+        try:
+            limit = parse_size(table["size_limit"])
+        except BadInput as error:
+            raise BadInput(f"{pyproject}: [tool.assetdb] size_limit: {error}") from None
+    return Settings(size_limit=limit, source=source, kinds=_kinds(pyproject, table.get("kinds", {})))
+
+
+def _kinds(pyproject: Path, table: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(table, dict):
+        raise BadInput(f"{pyproject}: [tool.assetdb.kinds] must be a table of kind = [globs]")
+    kinds = {}
+    for kind, patterns in table.items():
+        if kind not in ASSET_KINDS:
+            raise BadInput(f"{pyproject}: [tool.assetdb.kinds] unknown kind {kind!r} (kinds: {', '.join(ASSET_KINDS)})")
+        if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+            raise BadInput(f"{pyproject}: [tool.assetdb.kinds] {kind} must be a list of path globs")
+        kinds[kind] = tuple(patterns)
+    return kinds
 
 
 def resolve_size_limit(option: str | None, start: Path | None = None) -> int:

@@ -38,6 +38,16 @@ def assetdb_resolve_conflict(
     """
 
 
+@hookspec(firstresult=True)
+def assetdb_classify_asset(path: str) -> str | None:
+    """Choose the asset kind of a workspace file during ``assetdb ingest``.
+
+    ``path`` is relative to the workspace, with ``/`` separators. Return ``"script"``,
+    ``"documentation"``, ``"template"`` or ``"pattern"``, or None to leave it to the
+    ``[tool.assetdb.kinds]`` rules and the built-in defaults.
+    """
+
+
 def plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(sys.modules[__name__])

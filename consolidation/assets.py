@@ -1,0 +1,436 @@
+"""Phases 4–5: store every file of a workspace as an asset, so it regenerates byte for byte.
+
+Each file becomes a row of ``script_assets``, ``documentation_assets``,
+``template_assets`` or ``pattern_assets`` (path, SHA-256, size, mode, mtime, first seen,
+last changed, version), classified by path rules from ``[tool.assetdb.kinds]`` and the
+``assetdb_classify_asset`` hook. The bytes of the current version live in the ``sqlar``
+table (so the stock ``sqlite3 DB -Ax`` restores the workspace), superseded versions once
+per SHA-256 in ``asset_blobs``; both zlib-compressed only when that is smaller.
+
+The hash and the stored bytes come from the same read of the file. Reading and
+compressing run on a thread pool (zlib and hashlib release the GIL); one connection
+writes, in one transaction, so an interrupted ingest leaves the database as it was.
+Paths are handled as bytes, so names that are not UTF-8 round-trip too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import subprocess
+import tempfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import load_settings
+from .errors import Aborted, BadInput
+from .fingerprint import quote_identifier as q
+from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
+from .size import format_size
+from .synclog import Operation, utc_now
+
+#: Folders that are tool state, never assets.
+SKIPPED_FOLDERS = frozenset({b".git", b".hg", b".svn", b".venv", b"venv", b"__pycache__", b"node_modules", b".tox"})
+#: Default classification, first match wins; users extend it in [tool.assetdb.kinds].
+DEFAULT_RULES: dict[str, tuple[str, ...]] = {
+    "template": ("templates/**", "*.tmpl", "*.template"),
+    "pattern": ("patterns/**", "*.pattern"),
+    "documentation": ("*.md", "*.rst", "*.txt", "README*", "docs/**", "LICENSE*", "CHANGELOG*"),
+    "script": ("**",),
+}
+STREAM_THRESHOLD = 8 * 2**20  # larger files go through temporary files, never whole in memory
+CHUNK = 2**20
+READ_ATTEMPTS = 3
+COMPRESSION_LEVEL = 6  # zlib's default, as the sqlite3 shell's -Ac uses
+
+
+def glob_pattern(pattern: str) -> re.Pattern[str]:
+    """A path glob as gitignore reads it: ``**`` spans folders, ``*`` does not, and a
+    pattern without ``/`` matches the file name in any folder."""
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            regex, index = regex + "(?:.*/)?", index + 3
+        elif pattern.startswith("**", index):
+            regex, index = regex + ".*", index + 2
+        elif pattern[index] == "*":
+            regex, index = regex + "[^/]*", index + 1
+        elif pattern[index] == "?":
+            regex, index = regex + "[^/]", index + 1
+        else:
+            regex, index = regex + re.escape(pattern[index]), index + 1
+    return re.compile(regex + r"\Z", re.DOTALL)
+
+
+@dataclass
+class Classifier:
+    """Path rules (user rules first, then the defaults) and the plugin hook."""
+
+    rules: list[tuple[str, re.Pattern[str]]]
+    hook: object | None = None
+
+    @classmethod
+    def for_workspace(cls, workspace: Path, manager=None) -> Classifier:
+        user = load_settings(workspace).kinds
+        rules = [(kind, glob_pattern(p)) for kind, patterns in user.items() for p in patterns]
+        rules += [(kind, glob_pattern(p)) for kind, patterns in DEFAULT_RULES.items() for p in patterns]
+        hook = None
+        if manager is not None and manager.hook.assetdb_classify_asset.get_hookimpls():
+            hook = manager.hook.assetdb_classify_asset
+        return cls(rules, hook)
+
+    def kind_of(self, path: str) -> str:
+        if self.hook is not None:
+            kind = self.hook(path=path)
+            if kind is not None:
+                if kind not in ASSET_TABLES:
+                    raise BadInput(f"a plugin classified {path!r} as {kind!r}; kinds are {', '.join(ASSET_TABLES)}")
+                return kind
+        return next(kind for kind, pattern in self.rules if pattern.match(path))
+
+
+# -- finding files ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    path: bytes  # relative, POSIX separators
+    stat: os.stat_result
+
+    @property
+    def name(self) -> str:
+        return os.fsdecode(self.path)
+
+
+def _git_files(workspace: Path) -> list[bytes] | None:
+    """Files git tracks or would track (not ignored), or None outside a git work tree."""
+    if not (workspace / ".git").exists() or shutil.which("git") is None:
+        return None
+    result = subprocess.run(
+        ["git", "-C", str(workspace), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+    )
+    if result.returncode != 0:
+        return None
+    return sorted({entry for entry in result.stdout.split(b"\0") if entry})
+
+
+def _walked_files(workspace: Path) -> list[bytes]:
+    found = []
+    root = os.fsencode(workspace)
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if name not in SKIPPED_FOLDERS)
+        relative = os.path.relpath(folder, root)
+        for name in files:
+            found.append(name if relative == b"." else relative.replace(os.sep.encode(), b"/") + b"/" + name)
+    return sorted(found)
+
+
+def list_workspace(workspace: Path) -> tuple[list[WorkspaceFile], list[str]]:
+    """Regular files and symlinks to store, and notes on what was skipped (FIFOs, sockets…)."""
+    workspace = Path(workspace)
+    if not workspace.is_dir():
+        raise BadInput(f"{workspace}: no such workspace folder")
+    names = _git_files(workspace)
+    names = _walked_files(workspace) if names is None else names
+    files, skipped = [], []
+    for name in names:
+        if any(part in SKIPPED_FOLDERS for part in name.split(b"/")):
+            continue
+        try:
+            info = os.lstat(os.path.join(os.fsencode(workspace), name))
+        except FileNotFoundError:
+            continue  # listed by git, deleted since
+        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+            files.append(WorkspaceFile(name, info))
+        else:
+            skipped.append(f"{os.fsdecode(name)}: not a regular file or symlink, skipped")
+    return files, skipped
+
+
+# -- reading and packing ------------------------------------------------------------------
+
+
+@dataclass
+class Packed:
+    """One file read once: its hash, and the bytes to store (compressed when smaller)."""
+
+    file: WorkspaceFile
+    sha256: str
+    size: int
+    mode: int
+    mtime_ns: int
+    data: bytes | None = None  # small files
+    spool: Path | None = None  # large files: the bytes to store, in a temporary file
+    stored_size: int = 0
+
+    def discard(self) -> None:
+        if self.spool is not None:
+            self.spool.unlink(missing_ok=True)
+
+
+def _pack_link(file: WorkspaceFile, full: bytes) -> Packed:
+    target = os.readlink(full)
+    return Packed(file, hashlib.sha256(target).hexdigest(), len(target), file.stat.st_mode, file.stat.st_mtime_ns,
+                  data=target, stored_size=len(target))
+
+
+def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
+    """Read ``file`` once, hashing and compressing the same bytes; refuse a file that
+    changes while it is read (after a few attempts)."""
+    full = os.path.join(workspace, file.path)
+    if stat.S_ISLNK(file.stat.st_mode):
+        return _pack_link(file, full)
+    for _ in range(READ_ATTEMPTS):
+        try:
+            packed = _read_regular(full, file, scratch)
+        except PermissionError:
+            raise BadInput(f"{file.name}: cannot be read (permission denied); nothing was stored") from None
+        except OSError as error:
+            raise BadInput(f"{file.name}: cannot be read ({error.strerror}); nothing was stored") from None
+        after = os.lstat(full)
+        if (after.st_size, after.st_mtime_ns) == (packed.size, packed.mtime_ns):
+            return packed
+        packed.discard()
+        file = WorkspaceFile(file.path, after)
+    raise BadInput(f"{file.name}: kept changing while it was read; nothing was stored")
+
+
+def _read_regular(full: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
+    hasher = hashlib.sha256()
+    with open(full, "rb") as handle:
+        opened = os.fstat(handle.fileno())
+        if opened.st_size <= STREAM_THRESHOLD:
+            raw = handle.read()
+            hasher.update(raw)
+            compressed = zlib.compress(raw, COMPRESSION_LEVEL)
+            data = compressed if len(compressed) < len(raw) else raw
+            return Packed(file, hasher.hexdigest(), len(raw), opened.st_mode, opened.st_mtime_ns,
+                          data=data, stored_size=len(data))
+        return _spool(handle, hasher, file, opened, scratch)
+
+
+def _spool(handle, hasher, file: WorkspaceFile, opened: os.stat_result, scratch: Path) -> Packed:
+    """Stream a large file into two temporary files, raw and compressed, keeping the smaller."""
+    compressor = zlib.compressobj(COMPRESSION_LEVEL)
+    raw_file = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
+    zipped_file = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
+    size = compressed = 0
+    with raw_file, zipped_file:
+        while chunk := handle.read(CHUNK):
+            hasher.update(chunk)
+            raw_file.write(chunk)
+            size += len(chunk)
+            out = compressor.compress(chunk)
+            zipped_file.write(out)
+            compressed += len(out)
+        tail = compressor.flush()
+        zipped_file.write(tail)
+        compressed += len(tail)
+    keep, drop = (zipped_file.name, raw_file.name) if compressed < size else (raw_file.name, zipped_file.name)
+    os.unlink(drop)
+    return Packed(file, hasher.hexdigest(), size, opened.st_mode, opened.st_mtime_ns,
+                  spool=Path(keep), stored_size=min(size, compressed))
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestReport:
+    workspace: str
+    database: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # same bytes, new mode or mtime
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.touched)
+
+
+@dataclass(frozen=True)
+class CurrentAsset:
+    kind: str
+    row_id: int
+    version: int
+    sha256: str
+    size: int
+    mode: int
+    mtime_ns: int
+
+
+def current_assets(connection: sqlite3.Connection) -> dict[bytes, CurrentAsset]:
+    """Every current asset by path (bytes), across kinds."""
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        assets = {}
+        for kind, table in ASSET_TABLES.items():
+            for path, row_id, version, sha, size, mode, mtime_ns in connection.execute(
+                f"SELECT path, id, version, sha256, size, mode, mtime_ns FROM {q(table)} "
+                "WHERE is_current AND deleted_at IS NULL"
+            ):
+                assets[path] = CurrentAsset(kind, row_id, version, sha.decode(), size, mode, mtime_ns)
+        return assets
+    finally:
+        connection.text_factory = previous_factory
+
+
+def _store_bytes(connection: sqlite3.Connection, packed: Packed, name: bytes) -> None:
+    """The current bytes of ``name`` into ``sqlar`` (streamed for large files)."""
+    mtime = packed.mtime_ns // 1_000_000_000
+    if packed.data is not None:
+        connection.execute(
+            "REPLACE INTO sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, ?)",
+            (name, packed.mode, mtime, packed.size, packed.data),
+        )
+        return
+    cursor = connection.execute(
+        "REPLACE INTO sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, zeroblob(?))",
+        (name, packed.mode, mtime, packed.size, packed.stored_size),
+    )
+    with connection.blobopen("sqlar", "data", cursor.lastrowid) as blob, open(packed.spool, "rb") as source:
+        while chunk := source.read(CHUNK):
+            blob.write(chunk)
+
+
+def _keep_history(connection: sqlite3.Connection, name: bytes, sha256: str, size: int) -> None:
+    """Before the current bytes of ``name`` are replaced, keep them once per SHA-256."""
+    connection.execute(
+        f"INSERT OR IGNORE INTO {BLOB_TABLE} (sha256, size, data) "
+        "SELECT ?, ?, data FROM sqlar WHERE name = CAST(? AS TEXT)",
+        (sha256, size, name),
+    )
+
+
+def _record(connection, packed: Packed, kind: str, previous: CurrentAsset | None, now: str) -> str:
+    """Write one packed file; returns what happened: added, changed or touched."""
+    name = packed.file.path
+    table = q(ASSET_TABLES[kind])
+    if previous is not None and previous.sha256 == packed.sha256 and previous.kind == kind:
+        connection.execute(
+            f"UPDATE {table} SET mode = ?, mtime = ?, mtime_ns = ? WHERE id = ?",
+            (packed.mode, packed.mtime_ns // 1_000_000_000, packed.mtime_ns, previous.row_id),
+        )
+        connection.execute(
+            "UPDATE sqlar SET mode = ?, mtime = ? WHERE name = CAST(? AS TEXT)",
+            (packed.mode, packed.mtime_ns // 1_000_000_000, name),
+        )
+        return "touched"
+    first_seen = now
+    version = 1
+    if previous is not None:
+        _keep_history(connection, name, previous.sha256, previous.size)
+        old_table = q(ASSET_TABLES[previous.kind])
+        connection.execute(f"UPDATE {old_table} SET is_current = 0 WHERE id = ?", (previous.row_id,))
+        first_seen = connection.execute(f"SELECT first_seen FROM {old_table} WHERE id = ?", (previous.row_id,)).fetchone()[0]
+        version = previous.version + 1 if previous.kind == kind else 1
+    _store_bytes(connection, packed, name)
+    connection.execute(
+        f"INSERT INTO {table} (path, version, is_current, sha256, size, mode, mtime, mtime_ns, first_seen, last_changed) "
+        "VALUES (CAST(? AS TEXT), ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+        (name, version, packed.sha256, packed.size, packed.mode, packed.mtime_ns // 1_000_000_000,
+         packed.mtime_ns, first_seen, now),
+    )
+    return "added" if previous is None else "changed"
+
+
+def ingest(
+    workspace: Path | str,
+    database: Path | str,
+    kinds: tuple[str, ...] = (),
+    limit: int | None = None,
+    manager=None,
+    track=lambda items: items,
+) -> IngestReport:
+    """Store every (selected) file of ``workspace`` in ``database``; unchanged files,
+    recognised by size, mode and mtime, are not even read."""
+    workspace, database = Path(workspace), Path(database)
+    for kind in kinds:
+        if kind not in ASSET_TABLES:
+            raise BadInput(f"unknown asset kind {kind!r} (kinds: {', '.join(ASSET_TABLES)})")
+    classifier = Classifier.for_workspace(workspace, manager)
+    files, skipped = list_workspace(workspace)
+    report = IngestReport(str(workspace), str(database), skipped=skipped)
+    connection = connect_assetdb(database)
+    try:
+        existing = current_assets(connection)
+        work = []
+        for file in files:
+            kind = classifier.kind_of(file.name)
+            if kinds and kind not in kinds:
+                continue
+            previous = existing.get(file.path)
+            if previous is not None and previous.kind == kind and (previous.size, previous.mode, previous.mtime_ns) == (
+                file.stat.st_size,
+                file.stat.st_mode,
+                file.stat.st_mtime_ns,
+            ):
+                report.unchanged += 1
+                continue
+            work.append((file, kind, previous))
+        if work:
+            _write(connection, database, workspace, work, report, limit, track)
+    finally:
+        connection.close()
+    return report
+
+
+def _packed_in_order(workspace: Path, work, scratch: Path) -> Iterator[tuple[Packed, str, CurrentAsset | None]]:
+    root = os.fsencode(workspace)
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        futures = [(pool.submit(pack_file, root, file, scratch), kind, previous) for file, kind, previous in work]
+        try:
+            for future, kind, previous in futures:
+                yield future.result(), kind, previous
+        finally:
+            for future, _, _ in futures:
+                future.cancel()
+
+
+def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit, track) -> None:
+    now = utc_now()
+    operation = Operation("ingest", subject=str(workspace))
+    with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch:
+        try:
+            with write_transaction(connection, database):
+                if limit is not None:
+                    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+                    connection.execute(f"PRAGMA max_page_count = {max(1, limit // page_size)}")
+                for packed, kind, previous in track(_packed_in_order(workspace, work, Path(scratch))):
+                    try:
+                        outcome = _record(connection, packed, kind, previous, now)
+                    finally:
+                        packed.discard()
+                    getattr(report, outcome).append(packed.file.name)
+                    report.bytes_read += packed.size
+                operation.counts = {
+                    "added": len(report.added),
+                    "changed": len(report.changed),
+                    "touched": len(report.touched),
+                    "unchanged": report.unchanged,
+                    "skipped": len(report.skipped),
+                }
+                operation.bytes = report.bytes_read
+                operation.details = {"skipped": report.skipped[:50]}
+                operation.record(connection, "ok")
+        except sqlite3.OperationalError as error:
+            if "full" in str(error):
+                raise Aborted(
+                    f"{database}: the assets do not fit under the cap of {format_size(limit or 0)}; rolled back"
+                ) from None
+            raise

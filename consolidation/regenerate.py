@@ -1,0 +1,265 @@
+"""Write assets back out, byte for byte, and check that they would be.
+
+Paths come from a database, and a database can be tampered with, so none is trusted:
+an absolute path, a ``..`` or empty component, a NUL, or a path through a symlink already
+in the output folder is refused before anything is written. Bytes are decompressed with
+a bound taken from the recorded size (a blob that inflates past it is refused), and the
+SHA-256 is checked before a temporary file is renamed into place; mode and mtime follow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .errors import BadInput, CheckFailed
+from .fingerprint import quote_identifier as q
+from .readonly import open_readonly
+from .schema import ASSET_TABLES, BLOB_TABLE
+
+SHOWN_PATHS = 20
+
+
+@dataclass(frozen=True)
+class StoredAsset:
+    kind: str
+    path: bytes
+    version: int
+    sha256: str
+    size: int
+    mode: int
+    mtime_ns: int
+    current: bool
+
+    @property
+    def name(self) -> str:
+        return os.fsdecode(self.path)
+
+
+def select_assets(
+    connection: sqlite3.Connection, kinds: tuple[str, ...] = (), path_glob: str | None = None, at: str | None = None
+) -> list[StoredAsset]:
+    """The assets to regenerate: current ones, or each path as of version N or a date."""
+    for kind in kinds:
+        if kind not in ASSET_TABLES:
+            raise BadInput(f"unknown asset kind {kind!r} (kinds: {', '.join(ASSET_TABLES)})")
+    version, moment = _parse_at(at)
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        selected = []
+        for kind, table in ASSET_TABLES.items():
+            if kinds and kind not in kinds:
+                continue
+            if version is not None:
+                condition, parameters = "version = ?", (version,)
+            elif moment is not None:
+                condition = (
+                    f"id IN (SELECT id FROM {q(table)} AS a WHERE a.last_changed <= ? AND a.version = "
+                    f"(SELECT max(version) FROM {q(table)} AS b WHERE b.path = a.path AND b.last_changed <= ?))"
+                )
+                parameters = (moment, moment)
+            else:
+                condition, parameters = "is_current AND deleted_at IS NULL", ()
+            if path_glob:
+                condition += " AND path GLOB CAST(? AS TEXT)"
+                parameters += (os.fsencode(path_glob),)
+            for row in connection.execute(
+                f"SELECT path, version, sha256, size, mode, mtime_ns, is_current FROM {q(table)} WHERE {condition} "
+                "ORDER BY path",
+                parameters,
+            ):
+                path, number, sha, size, mode, mtime_ns, current = row
+                selected.append(StoredAsset(kind, path, number, sha.decode(), size, mode, mtime_ns, bool(current)))
+        return selected
+    finally:
+        connection.text_factory = previous_factory
+
+
+def _parse_at(at: str | None) -> tuple[int | None, str | None]:
+    if at is None:
+        return None, None
+    if at.isdigit():
+        return int(at), None
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"--at {at!r}: use a version number or a date (2026-11-24 or 2026-11-24T10:00:00Z)") from None
+    if moment.tzinfo is None and len(at) == 10:
+        return None, f"{at}T23:59:59Z"
+    return None, moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unsafe_reason(path: bytes) -> str | None:
+    """Why a stored path may not be written under an output folder, or None if it may."""
+    if not path:
+        return "empty path"
+    if b"\0" in path:
+        return "NUL in path"
+    if path.startswith(b"/") or path.startswith(b"\\") or (len(path) > 1 and path[1:2] == b":"):
+        return "absolute path"
+    parts = path.split(b"/")
+    if any(part in (b"", b".", b"..") for part in parts):
+        return "'..', '.' or empty component"
+    return None
+
+
+def check_destination(out: Path, path: bytes) -> Path:
+    """The file to write for ``path`` under ``out``, refusing any way out of ``out``:
+    an unsafe path, or a component that is already a symlink (planted or not)."""
+    reason = unsafe_reason(path)
+    if reason:
+        raise BadInput(f"refusing stored path {os.fsdecode(path)!r}: {reason}; nothing was written")
+    root = os.fsencode(out.resolve())
+    current = root
+    parts = path.split(b"/")
+    for part in parts[:-1]:
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            raise BadInput(
+                f"refusing stored path {os.fsdecode(path)!r}: {os.fsdecode(current)} is a symlink; nothing was written"
+            )
+        if os.path.exists(current) and not os.path.isdir(current):
+            raise BadInput(f"refusing stored path {os.fsdecode(path)!r}: {os.fsdecode(current)} is not a folder")
+    return Path(os.fsdecode(os.path.join(root, path)))
+
+
+def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
+    """The exact bytes of ``asset``, decompressed within its recorded size, hash-checked."""
+    if asset.current:
+        row = connection.execute("SELECT sz, data FROM sqlar WHERE name = CAST(? AS TEXT)", (asset.path,)).fetchone()
+    else:
+        row = connection.execute(f"SELECT size, data FROM {BLOB_TABLE} WHERE sha256 = ?", (asset.sha256,)).fetchone()
+    if row is None:
+        raise CheckFailed(f"{asset.name}: its bytes are missing from the database")
+    size, data = row
+    data = bytes(data or b"")
+    if size != asset.size:
+        raise CheckFailed(f"{asset.name}: stored size {size} differs from the recorded {asset.size}")
+    if len(data) < asset.size:
+        inflater = zlib.decompressobj()
+        try:
+            content = inflater.decompress(data, asset.size + 1)
+        except zlib.error as error:
+            raise CheckFailed(f"{asset.name}: stored bytes are corrupt ({error})") from None
+        if len(content) > asset.size or inflater.unconsumed_tail:
+            raise CheckFailed(f"{asset.name}: stored bytes inflate past the recorded {asset.size} bytes; refused")
+    else:
+        content = data
+    digest = hashlib.sha256(content).hexdigest()
+    if len(content) != asset.size or digest != asset.sha256:
+        raise CheckFailed(f"{asset.name}: content does not match its recorded SHA-256 (tampered or corrupt)")
+    return content
+
+
+@dataclass
+class RegenerateReport:
+    out: str
+    written: list[str] = field(default_factory=list)
+
+
+def regenerate(
+    database: Path | str,
+    out: Path | str,
+    kinds: tuple[str, ...] = (),
+    path_glob: str | None = None,
+    at: str | None = None,
+    track=lambda items: items,
+) -> RegenerateReport:
+    """Write the selected assets under ``out`` with their bytes, mode and mtime."""
+    database, out = Path(database), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = RegenerateReport(str(out))
+    with open_readonly(database) as connection:
+        assets = select_assets(connection, kinds, path_glob, at)
+        for asset in assets:  # every path is judged before anything is written
+            check_destination(out, asset.path)
+        for asset in track(assets):
+            write_asset(out, asset, stored_bytes(connection, asset))
+            report.written.append(asset.name)
+    return report
+
+
+def write_asset(out: Path, asset: StoredAsset, content: bytes) -> None:
+    destination = check_destination(out, asset.path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_name(f".{destination.name}.assetdb-tmp")
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    if stat.S_ISLNK(asset.mode):
+        os.symlink(content, temporary)
+    else:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        os.chmod(temporary, stat.S_IMODE(asset.mode))
+    os.utime(temporary, ns=(asset.mtime_ns, asset.mtime_ns), follow_symlinks=False)
+    os.replace(temporary, destination)
+
+
+@dataclass
+class ReproducibilityReport:
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        shown = self.problems[:SHOWN_PATHS]
+        more = len(self.problems) - len(shown)
+        return "\n".join(shown + ([f"… and {more} more"] if more > 0 else []))
+
+
+def check_reproducible(
+    database: Path | str, workspace: Path | str | None = None, kinds: tuple[str, ...] = (), manager=None
+) -> ReproducibilityReport:
+    """Every asset regenerates to its recorded hash; with a workspace, every file that
+    should be an asset is one, with the same bytes."""
+    from .assets import Classifier, list_workspace
+
+    report = ReproducibilityReport()
+    with open_readonly(database) as connection:
+        assets = select_assets(connection, kinds)
+        for asset in assets:
+            report.checked += 1
+            reason = unsafe_reason(asset.path)
+            if reason:
+                report.problems.append(f"{asset.name}: unsafe stored path ({reason})")
+                continue
+            try:
+                content = stored_bytes(connection, asset)
+            except CheckFailed as error:
+                report.problems.append(str(error))
+                continue
+            if workspace is not None:
+                _compare_with_workspace(Path(workspace), asset, content, report)
+    if workspace is not None:
+        stored = {asset.path for asset in assets}
+        classifier = Classifier.for_workspace(Path(workspace), manager)
+        files, _ = list_workspace(Path(workspace))
+        for file in files:
+            if file.path not in stored and (not kinds or classifier.kind_of(file.name) in kinds):
+                report.problems.append(f"{file.name}: in the workspace but not stored (run: assetdb ingest)")
+    return report
+
+
+def _compare_with_workspace(workspace: Path, asset: StoredAsset, content: bytes, report: ReproducibilityReport) -> None:
+    full = os.path.join(os.fsencode(workspace), asset.path)
+    if not os.path.lexists(full):
+        report.problems.append(f"{asset.name}: stored but missing from the workspace")
+        return
+    if stat.S_ISLNK(asset.mode):
+        actual = os.readlink(full) if os.path.islink(full) else None
+    else:
+        with open(full, "rb") as handle:
+            actual = handle.read()
+    if actual != content:
+        report.problems.append(f"{asset.name}: workspace bytes differ from the stored version {asset.version}")
