@@ -349,6 +349,22 @@ def _record(connection, packed: Packed, kind: str, previous: CurrentAsset | None
     return "added" if previous is None else "changed"
 
 
+LINK_MODE = "(mode & 61440) = 40960"  # S_IFMT bits equal to S_IFLNK
+
+
+def links_last(connection: sqlite3.Connection) -> None:
+    """Give symlinks the highest rowids in ``sqlar``.
+
+    The sqlite3 shell extracts in rowid order, and its ``-Ax`` fails on a link whose
+    target it has not written yet (setting the link's mtime follows it); links last
+    means every target inside the archive exists by then.
+    """
+    connection.execute(
+        f"UPDATE sqlar SET rowid = rowid + (SELECT max(rowid) FROM sqlar) WHERE {LINK_MODE} "
+        f"AND rowid < (SELECT max(rowid) FROM sqlar WHERE NOT {LINK_MODE})"
+    )
+
+
 def ingest(
     workspace: Path | str,
     database: Path | str,
@@ -418,6 +434,7 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                         packed.discard()
                     getattr(report, outcome).append(packed.file.name)
                     report.bytes_read += packed.size
+                links_last(connection)
                 operation.counts = {
                     "added": len(report.added),
                     "changed": len(report.changed),

@@ -22,17 +22,21 @@ from .compliance import check_sizes, log_size_check
 from .config import resolve_size_limit
 from .demo_data import build_legacy_set
 from .errors import AssetdbError, BadInput, CheckFailed
+from .assets import ingest as ingest_workspace
 from .conflicts import list_conflicts
-from .hookspecs import conflict_resolver
+from .hookspecs import conflict_resolver, plugin_manager
 from .inventory import Inventory, take_inventory
 from .merge import ConflictPolicy, MigrationReport, MigrationSettings
 from .merge import migrate as run_migration
 from .rebuild import rebuild_source
-from .schema import SCHEMA_VERSION, initialize
+from .regenerate import check_reproducible
+from .regenerate import regenerate as regenerate_assets
+from .schema import ASSET_TABLES, SCHEMA_VERSION, initialize
 from .size import format_size, parse_size
 from .verify import verify_database
 
 EXISTING_PATH = click.Path(exists=False, path_type=Path)
+SHOWN_FAILURES = 20
 
 
 class SizeParam(click.ParamType):
@@ -257,20 +261,27 @@ def migrate(sources, target, limit, backup_dir, prefer, no_partition, dry_run, q
 @click.argument("database", type=EXISTING_PATH)
 @click.argument("sources", nargs=-1, type=EXISTING_PATH)
 @click.option("--sources", "sources_follow", is_flag=True, help="Marks the live source files that follow (optional).")
+@click.option("--workspace", type=EXISTING_PATH, help="Also check that every workspace file is stored, byte for byte.")
 @limit_option
 @quiet_option
-def verify(database, sources, sources_follow, limit, quiet) -> None:
-    """Prove every migrated row is in DATABASE: live against SOURCES, else against the ledger."""
+def verify(database, sources, sources_follow, workspace, limit, quiet) -> None:
+    """Prove DATABASE: migrated rows (live against SOURCES, else the ledger), assets, size."""
     report = verify_database(database, sources, resolve_size_limit(limit), progress(quiet, "verify", "source"))
+    assets = check_reproducible(database, workspace, manager=plugin_manager())
+    failures = report.failures() + assets.problems
+    if failures:
+        for failure in failures[:SHOWN_FAILURES]:
+            click.echo(f"FAIL  {failure}")
+        if len(failures) > SHOWN_FAILURES:
+            click.echo(f"FAIL  … and {len(failures) - SHOWN_FAILURES} more")
+        raise CheckFailed(f"{len(failures)} problems in {database}")
     live = sum(verdict.mode == "live" for verdict in report.verdicts)
     rows = sum(verdict.rows for verdict in report.verdicts)
-    if not report.ok:
-        for failure in report.failures():
-            click.echo(f"FAIL  {failure}")
-        raise CheckFailed(f"{len(report.failures())} problems in {database}")
     click.echo(
         f"ok: {len(report.verdicts)} source tables, {rows:,} rows accounted for "
-        f"({live} compared live, {len(report.verdicts) - live} against the ledger)"
+        f"({live} compared live, {len(report.verdicts) - live} against the ledger); "
+        f"{assets.checked} assets regenerate to their SHA-256"
+        + (f", and match {workspace}" if workspace else "")
     )
 
 
@@ -299,6 +310,47 @@ def conflicts(database, table) -> None:
         for column, shown, kept in conflict.differences:
             click.echo(f"    {column}: {shown!r} | {kept!r}")
     click.echo(f"{len(found)} conflicts")
+
+
+# -- file assets -------------------------------------------------------------------------
+
+KIND_CHOICE = click.Choice(sorted(ASSET_TABLES))
+
+
+@cli.command()
+@click.argument("workspace", type=EXISTING_PATH)
+@click.option("--into", "database", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
+@click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
+@limit_option
+@quiet_option
+def ingest(workspace, database, kinds, limit, quiet) -> None:
+    """Store every file of WORKSPACE as a script, documentation, template or pattern asset."""
+    cap = resolve_size_limit(limit)
+    if not database.exists():
+        initialize(database, cap)
+    report = ingest_workspace(workspace, database, tuple(kinds), cap, plugin_manager(), progress(quiet, "ingest", "file"))
+    for note in report.skipped:
+        click.echo(f"skipped: {note}", err=True)
+    if not report.changed_anything:
+        click.echo(f"unchanged: {report.unchanged} assets already stored; nothing was written")
+        return
+    click.echo(
+        f"{len(report.added)} added, {len(report.changed)} changed (new version), {len(report.touched)} with new "
+        f"mode or mtime, {report.unchanged} unchanged ({format_size(report.bytes_read)} read)"
+    )
+
+
+@cli.command()
+@click.argument("database", type=EXISTING_PATH)
+@click.option("--out", required=True, type=EXISTING_PATH, help="Folder to write into (created if missing).")
+@click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
+@click.option("--path", "path_glob", help="Only paths matching this glob (SQLite GLOB).")
+@click.option("--at", help="A version number, or a date: each path as it was then.")
+@quiet_option
+def regenerate(database, out, kinds, path_glob, at, quiet) -> None:
+    """Write stored assets back out, hash-checked, with their mode and mtime."""
+    report = regenerate_assets(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"))
+    click.echo(f"{len(report.written)} files written under {out}, every one matching its SHA-256")
 
 
 # -- demo -------------------------------------------------------------------------------

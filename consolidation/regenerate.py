@@ -142,7 +142,7 @@ def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
     data = bytes(data or b"")
     if size != asset.size:
         raise CheckFailed(f"{asset.name}: stored size {size} differs from the recorded {asset.size}")
-    if len(data) < asset.size:
+    if len(data) != asset.size:  # the SQLite Archive rule: a different length means zlib
         inflater = zlib.decompressobj()
         try:
             content = inflater.decompress(data, asset.size + 1)

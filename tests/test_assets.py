@@ -1,0 +1,363 @@
+"""File assets: ingest and regenerate byte for byte, and refuse every unsafe input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import zlib
+from pathlib import Path
+
+import pytest
+
+from conftest import sqlite_shell
+from consolidation import assets as assets_module
+from consolidation.assets import Classifier, ingest
+from consolidation.errors import BadInput, CheckFailed
+from consolidation.hookspecs import hookimpl, plugin_manager
+from consolidation.regenerate import check_reproducible, regenerate
+from consolidation.schema import initialize
+
+NON_UTF8 = b"caf\xe9.txt"
+
+
+def tree(folder: Path) -> dict[bytes, tuple]:
+    """Every file and link under ``folder``: bytes (or link target), mode, mtime in ns."""
+    found = {}
+    root = os.fsencode(folder)
+    for directory, _, files in os.walk(root):
+        for name in files:
+            full = os.path.join(directory, name)
+            info = os.lstat(full)
+            content = os.readlink(full) if stat.S_ISLNK(info.st_mode) else open(full, "rb").read()
+            found[os.path.relpath(full, root)] = (content, info.st_mode, info.st_mtime_ns)
+    return found
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    root = tmp_path / "workspace"
+    (root / "docs").mkdir(parents=True)
+    (root / "templates").mkdir()
+    (root / "patterns").mkdir()
+    (root / "tools").mkdir()
+    (root / "README.md").write_text("# Project\n")
+    (root / "docs" / "guide.rst").write_text("Guide\n=====\n")
+    (root / "templates" / "script.py.tmpl").write_text("print('${greeting}, ${name}')\n")
+    (root / "patterns" / "retry.txt").write_text("retry with backoff\n")
+    (root / "tools" / "run.sh").write_text("#!/bin/sh\necho run\n")
+    os.chmod(root / "tools" / "run.sh", 0o755)
+    (root / "tools" / "blob.bin").write_bytes(bytes(range(256)) * 300)
+    (root / "tools" / "empty.py").write_bytes(b"")
+    (root / "tools" / "same.py").write_text("# Project\n")  # identical to another file's content
+    os.symlink("run.sh", root / "tools" / "link.sh")
+    with open(os.path.join(os.fsencode(root), NON_UTF8), "wb") as handle:
+        handle.write(b"latin-1 name\n")
+    os.utime(root / "README.md", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    return root
+
+
+@pytest.fixture
+def database(tmp_path) -> Path:
+    path = tmp_path / "db" / "enterprise_assets.db"
+    path.parent.mkdir()
+    initialize(path, 99_900_000)
+    return path
+
+
+def kinds_of(database: Path) -> dict[str, str]:
+    connection = sqlite3.connect(database)
+    connection.text_factory = bytes
+    found = {}
+    for kind in ("script", "documentation", "template", "pattern"):
+        for (path,) in connection.execute(f"SELECT path FROM {kind}_assets WHERE is_current"):
+            found[os.fsdecode(path)] = kind
+    return found
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_round_trip_is_byte_for_byte_with_mode_and_mtime(workspace, database, tmp_path):
+    report = ingest(workspace, database)
+    assert len(report.added) == 10
+    assert kinds_of(database) == {
+        "README.md": "documentation",
+        "docs/guide.rst": "documentation",
+        "templates/script.py.tmpl": "template",
+        "patterns/retry.txt": "pattern",
+        "tools/run.sh": "script",
+        "tools/blob.bin": "script",
+        "tools/empty.py": "script",
+        "tools/same.py": "script",
+        "tools/link.sh": "script",
+        os.fsdecode(NON_UTF8): "documentation",
+    }
+    out = tmp_path / "out"
+    assert len(regenerate(database, out).written) == 10
+    assert tree(out) == tree(workspace)
+    assert os.path.islink(out / "tools" / "link.sh")
+
+
+def test_the_sqlite3_shell_alone_restores_the_workspace(workspace, database, tmp_path):
+    shell = sqlite_shell()
+    ingest(workspace, database)
+    out = tmp_path / "shell-out"
+    out.mkdir()
+    subprocess.run([shell, str(database), "-Ax"], cwd=out, check=True, capture_output=True)
+    expected = {path: (content, mode) for path, (content, mode, _) in tree(workspace).items()}
+    assert {path: (content, mode) for path, (content, mode, _) in tree(out).items()} == expected
+
+
+def test_reingesting_an_unchanged_workspace_writes_nothing(workspace, database):
+    ingest(workspace, database)
+    before = digest(database)
+    report = ingest(workspace, database)
+    assert not report.changed_anything and report.unchanged == 10
+    assert digest(database) == before
+
+
+def test_a_changed_file_gets_a_new_version_and_the_old_one_stays(workspace, database, tmp_path):
+    ingest(workspace, database)
+    (workspace / "README.md").write_text("# Project, revised\n")
+    report = ingest(workspace, database)
+    assert report.changed == ["README.md"]
+    rows = sqlite3.connect(database).execute(
+        "SELECT version, is_current, first_seen = (SELECT first_seen FROM documentation_assets WHERE version = 1 "
+        "AND path = 'README.md') FROM documentation_assets WHERE path = 'README.md' ORDER BY version"
+    ).fetchall()
+    assert rows == [(1, 0, 1), (2, 1, 1)]
+    old = tmp_path / "old"
+    regenerate(database, old, path_glob="README.md", at="1")
+    assert (old / "README.md").read_text() == "# Project\n"
+    new = tmp_path / "new"
+    regenerate(database, new, path_glob="README.md")
+    assert (new / "README.md").read_text() == "# Project, revised\n"
+
+
+def test_only_mode_or_mtime_changed_is_no_new_version(workspace, database):
+    ingest(workspace, database)
+    os.chmod(workspace / "tools" / "blob.bin", 0o600)
+    report = ingest(workspace, database)
+    assert report.touched == ["tools/blob.bin"] and not report.changed
+    mode = sqlite3.connect(database).execute("SELECT mode, version FROM script_assets WHERE path = 'tools/blob.bin'").fetchone()
+    assert stat.S_IMODE(mode[0]) == 0o600 and mode[1] == 1
+
+
+def test_classification_rules_from_pyproject_and_a_plugin(workspace, database):
+    (workspace / "pyproject.toml").write_text('[tool.assetdb.kinds]\ntemplate = ["tools/*.sh"]\n')
+
+    class PatternsAreYaml:
+        @hookimpl
+        def assetdb_classify_asset(self, path):
+            return "pattern" if path.endswith("guide.rst") else None
+
+    manager = plugin_manager(load_entry_points=False)
+    manager.register(PatternsAreYaml())
+    ingest(workspace, database, manager=manager)
+    kinds = kinds_of(database)
+    assert kinds["tools/run.sh"] == "template"
+    assert kinds["docs/guide.rst"] == "pattern"
+    assert kinds["pyproject.toml"] == "script"
+
+
+def test_only_selected_kinds_are_ingested(workspace, database):
+    report = ingest(workspace, database, kinds=("template",))
+    assert report.added == ["templates/script.py.tmpl"]
+
+
+def test_in_a_git_checkout_ignored_files_are_not_assets(workspace, database):
+    if subprocess.run(["git", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("git not installed")
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    (workspace / ".gitignore").write_text("*.bin\n")
+    (workspace / "build.log").write_text("noise")
+    (workspace / ".gitignore").write_text("*.bin\n*.log\n")
+    ingest(workspace, database)
+    kinds = kinds_of(database)
+    assert "tools/blob.bin" not in kinds and "build.log" not in kinds
+    assert ".gitignore" in kinds and not any(path.startswith(".git/") for path in kinds)
+
+
+def test_symlink_out_of_the_workspace_is_stored_as_a_link(workspace, database, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not part of the workspace")
+    os.symlink(secret, workspace / "outside")
+    ingest(workspace, database)
+    data = sqlite3.connect(database).execute("SELECT data, mode FROM sqlar WHERE name = 'outside'").fetchone()
+    assert data[0] == os.fsencode(secret) and stat.S_ISLNK(data[1])
+
+
+def test_fifo_is_skipped_with_a_note(workspace, database):
+    os.mkfifo(workspace / "pipe")
+    report = ingest(workspace, database)
+    assert report.skipped == ["pipe: not a regular file or symlink, skipped"]
+    assert "pipe" not in kinds_of(database)
+
+
+def test_unreadable_file_stops_the_ingest_and_writes_nothing(workspace, database, monkeypatch):
+    before = digest(database)
+    real_open = open
+
+    def refuse(path, *args, **kwargs):
+        if os.fsdecode(path).endswith("blob.bin"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(assets_module, "open", refuse, raising=False)
+    with pytest.raises(BadInput, match="tools/blob.bin: cannot be read"):
+        ingest(workspace, database)
+    assert digest(database) == before
+
+
+def test_a_file_that_keeps_changing_is_refused(workspace, database, monkeypatch):
+    before = digest(database)
+    real_read = assets_module._read_regular
+
+    def read_then_touch(full, file, scratch):
+        packed = real_read(full, file, scratch)
+        if full.endswith(b"run.sh"):
+            with open(full, "ab") as handle:
+                handle.write(b"# edited while read\n")
+        return packed
+
+    monkeypatch.setattr(assets_module, "_read_regular", read_then_touch)
+    with pytest.raises(BadInput, match="tools/run.sh: kept changing while it was read"):
+        ingest(workspace, database)
+    assert digest(database) == before
+
+
+def test_a_200_megabyte_file_is_streamed(tmp_path, database):
+    workspace = tmp_path / "big"
+    workspace.mkdir()
+    with open(workspace / "huge.bin", "wb") as handle:
+        handle.truncate(200 * 2**20)  # sparse: 200 MB of zeros, instantly
+    code = textwrap.dedent(
+        """
+        import json, resource, sys
+        from consolidation.assets import ingest
+        report = ingest(sys.argv[1], sys.argv[2])
+        print(json.dumps([report.added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(workspace), str(database)], capture_output=True, text=True, check=True
+    )
+    added, peak_kib = json.loads(result.stdout)
+    assert added == ["huge.bin"]
+    assert peak_kib < 150 * 1024, f"peak RSS {peak_kib} KiB: the file was held in memory"
+    stored = sqlite3.connect(database).execute("SELECT sz, length(data) FROM sqlar WHERE name = 'huge.bin'").fetchone()
+    assert stored[0] == 200 * 2**20 and stored[1] < 2**20
+    assert check_reproducible(database).ok
+
+
+# -- regenerate refuses what a tampered database asks for -----------------------------------
+
+
+def plant(database: Path, path: bytes, content: bytes = b"x", data: bytes | None = None, size: int | None = None) -> None:
+    """Insert an asset row and its bytes directly, as a tampered database would hold them."""
+    connection = sqlite3.connect(database)
+    connection.execute("PRAGMA ignore_check_constraints = ON")  # a tampered file has no such scruples
+    connection.execute(
+        "INSERT INTO script_assets (path, version, sha256, size, mode, mtime, mtime_ns, first_seen, last_changed) "
+        "VALUES (CAST(? AS TEXT), 1, ?, ?, 33188, 0, 0, 'x', 'x')",
+        (path, hashlib.sha256(content).hexdigest(), len(content) if size is None else size),
+    )
+    connection.execute(
+        "INSERT INTO sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), 33188, 0, ?, ?)",
+        (path, len(content) if size is None else size, content if data is None else data),
+    )
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize("path", [b"../../x", b"/etc/x", b"a/../../x", b"a//b", b"./x"])
+def test_unsafe_stored_paths_are_refused_before_writing_anything(database, tmp_path, path, assetdb):
+    plant(database, b"fine.txt")
+    plant(database, path)
+    before = digest(database)
+    out = tmp_path / "out"
+    result = assetdb("regenerate", database, "--out", out)
+    assert result.exit_code == 2 and "refusing stored path" in result.stderr
+    assert not any(out.iterdir()) and not (tmp_path / "x").exists()
+    assert digest(database) == before
+
+
+def test_a_symlink_planted_in_the_output_folder_is_not_followed(database, tmp_path):
+    plant(database, b"sub/file.txt")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(elsewhere, out / "sub")
+    with pytest.raises(BadInput, match="is a symlink"):
+        regenerate(database, out)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_tampered_bytes_are_refused_and_not_written(database, tmp_path, assetdb):
+    plant(database, b"tampered.txt", content=b"original", data=b"changed!")
+    out = tmp_path / "out"
+    result = assetdb("regenerate", database, "--out", out)
+    assert result.exit_code == 1 and "does not match its recorded SHA-256" in result.stderr
+    assert not (out / "tampered.txt").exists() and not list(out.glob(".*tmp"))
+
+
+def test_a_blob_that_inflates_past_its_size_is_refused(database, tmp_path):
+    bomb = zlib.compress(b"\0" * 10_000_000)
+    plant(database, b"bomb.bin", content=b"\0" * 10, data=bomb, size=10)
+    with pytest.raises(CheckFailed, match="inflate past the recorded 10 bytes"):
+        regenerate(database, tmp_path / "out")
+    assert not (tmp_path / "out" / "bomb.bin").exists()
+
+
+def test_verify_with_a_workspace_lists_what_differs(workspace, database, assetdb):
+    ingest(workspace, database)
+    (workspace / "README.md").write_text("edited after ingest\n")
+    (workspace / "new.md").write_text("never ingested\n")
+    for index in range(25):
+        (workspace / f"extra{index}.py").write_text(str(index))
+    result = assetdb("verify", database, "--workspace", workspace)
+    assert result.exit_code == 1
+    assert "FAIL  README.md: workspace bytes differ from the stored version 1" in result.stdout
+    assert "FAIL  extra0.py: in the workspace but not stored (run: assetdb ingest)" in result.stdout
+    assert "FAIL  … and 7 more" in result.stdout  # 27 problems, the first 20 shown
+    assert "new.md: in the workspace but not stored (run: assetdb ingest)" in check_reproducible(database, workspace).problems
+    ok = assetdb("verify", database)
+    assert ok.exit_code == 0 and "10 assets regenerate to their SHA-256" in ok.stdout
+
+
+def test_cli_ingest_and_regenerate(workspace, tmp_path, assetdb):
+    database = tmp_path / "db.db"
+    first = assetdb("ingest", workspace, "--into", database)
+    assert first.exit_code == 0 and first.stdout.startswith("10 added")
+    again = assetdb("ingest", workspace, "--into", database)
+    assert again.exit_code == 0 and again.stdout.startswith("unchanged: 10 assets")
+    log = sqlite3.connect(database).execute(
+        "SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'ingest'"
+    ).fetchone()
+    assert log == (1,)
+    out = tmp_path / "out"
+    regenerated = assetdb("regenerate", database, "--out", out, "--kind", "template")
+    assert regenerated.exit_code == 0 and "1 files written" in regenerated.stdout
+    assert (out / "templates" / "script.py.tmpl").is_file()
+    bad_at = assetdb("regenerate", database, "--out", out, "--at", "yesterday")
+    assert bad_at.exit_code == 2 and "--at 'yesterday'" in bad_at.stderr
+    missing = assetdb("ingest", tmp_path / "nowhere", "--into", database)
+    assert missing.exit_code == 2 and "no such workspace folder" in missing.stderr
+
+
+def test_glob_rules_match_like_gitignore():
+    classifier = Classifier([("template", assets_module.glob_pattern("templates/**")),
+                             ("documentation", assets_module.glob_pattern("*.md")),
+                             ("script", assets_module.glob_pattern("**"))])
+    assert classifier.kind_of("templates/a/b.txt") == "template"
+    assert classifier.kind_of("deep/down/notes.md") == "documentation"
+    assert classifier.kind_of("src/templates/x") == "script"
+    assert classifier.kind_of("run.py") == "script"
