@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AssetdbError
+from .fingerprint import quote_identifier as q
 from .ledger import LedgerSource, find_source, read_sources
 from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly
 from .rebuild import rebuild_source
+from .regenerate import check_reproducible
+from .schema import ASSET_TABLES
 from .shards import attach_shards_readonly
 from .size import database_size, format_size, percent_of_limit
 from .sources import describe_source, fingerprint_source
@@ -129,5 +132,34 @@ def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None)
         False,
         f"{source_name} does not rebuild to what was migrated — run: assetdb rebuild-source {name} "
         f"{source_name} --out FILE, then sqldiff ORIGINAL FILE",
+        figures,
+    )
+
+
+def asset_kinds(path: Path) -> list[str]:
+    """Asset kinds a database holds current assets of; empty for any other file."""
+    try:
+        with open_readonly(path) as connection:
+            return [
+                kind
+                for kind, table in ASSET_TABLES.items()
+                if connection.execute(f"SELECT 1 FROM {q(table)} WHERE is_current LIMIT 1").fetchone()
+            ]
+    except (AssetdbError, sqlite3.DatabaseError):
+        return []
+
+
+def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown_as: str | None = None) -> CheckResult:
+    """Does every asset of ``kind`` regenerate to its hash (and match the workspace, if given)?"""
+    name = shown_as or str(path)
+    report = check_reproducible(path, workspace, kinds=(kind,))
+    figures = {"assets_checked": report.checked, "problems": len(report.problems)}
+    if report.ok:
+        where = f" and match {workspace}" if workspace else ""
+        return CheckResult(True, f"{report.checked} {kind} assets regenerate{where}", figures)
+    hint = f"assetdb verify {name}" + (f" --workspace {workspace}" if workspace else "")
+    return CheckResult(
+        False,
+        f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}\n{report.summary()}",
         figures,
     )

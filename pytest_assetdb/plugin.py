@@ -15,9 +15,11 @@ import pytest
 
 from consolidation.checks import (
     CheckResult,
+    asset_kinds,
     check_integrity,
     check_lossless,
     check_rebuildable,
+    check_reproducible_kind,
     check_size,
     migrated_sources,
 )
@@ -27,6 +29,7 @@ from consolidation.inventory import is_database_path
 from consolidation.size import parse_size
 
 SIZE_LIMIT_KEY = pytest.StashKey[int]()
+WORKSPACE_KEY = pytest.StashKey["Path | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,11 +47,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="size cap per database (99.9MB, 95MiB, 1.5GB or bytes); "
         "overrides ini assetdb_size_limit and [tool.assetdb] size_limit",
     )
+    group.addoption(
+        "--assetdb-workspace",
+        metavar="DIR",
+        default=None,
+        help="workspace the reproducible[KIND] items compare stored assets with; overrides ini assetdb_workspace",
+    )
     parser.addini(
         "assetdb_size_limit",
         "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)",
         default="",
     )
+    parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the rootdir)", default="")
 
 
 def resolve_limit(config: pytest.Config) -> int:
@@ -68,10 +78,25 @@ def resolve_limit(config: pytest.Config) -> int:
         raise pytest.UsageError(str(error)) from None
 
 
+def resolve_workspace(config: pytest.Config) -> Path | None:
+    """``--assetdb-workspace``, else ini ``assetdb_workspace`` (relative to the rootdir), else none."""
+    option = config.getoption("assetdb_workspace")
+    if option:
+        workspace = Path(option).resolve()
+    elif config.getini("assetdb_workspace"):
+        workspace = (config.rootpath / config.getini("assetdb_workspace")).resolve()
+    else:
+        return None
+    if not workspace.is_dir():
+        raise pytest.UsageError(f"assetdb workspace {workspace} is not a folder")
+    return workspace
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "assetdb: a database check collected by --assetdb")
     if config.getoption("assetdb"):
         config.stash[SIZE_LIMIT_KEY] = resolve_limit(config)
+        config.stash[WORKSPACE_KEY] = resolve_workspace(config)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -88,8 +113,9 @@ class DatabaseFile(pytest.File):
     """One database file; yields one item per check, in a stable order.
 
     A consolidated database also yields ``lossless[SOURCE:TABLE]`` for every migrated
-    source table and ``rebuildable[SOURCE]`` for every source; its ledger is read here,
-    once per process, not once per item.
+    source table, ``rebuildable[SOURCE]`` for every source and ``reproducible[KIND]`` for
+    every kind of asset it stores; its ledger is read here, once per process, not once
+    per item.
     """
 
     def collect(self):
@@ -104,6 +130,8 @@ class DatabaseFile(pytest.File):
                 )
         for source in sources:
             yield self._item(f"rebuildable[{source.name}]", partial(_rebuildable, source=source.name))
+        for kind in asset_kinds(self.path):
+            yield self._item(f"reproducible[{kind}]", partial(_reproducible, kind=kind))
 
     def _item(self, name: str, check) -> CheckItem:
         item = CheckItem.from_parent(self, name=name, check=check)
@@ -149,6 +177,10 @@ def _lossless(item: CheckItem, source: str, table: str) -> CheckResult:
 
 def _rebuildable(item: CheckItem, source: str) -> CheckResult:
     return check_rebuildable(item.path, source, item.shown_path)
+
+
+def _reproducible(item: CheckItem, kind: str) -> CheckResult:
+    return check_reproducible_kind(item.path, kind, item.config.stash[WORKSPACE_KEY], item.shown_path)
 
 
 CHECKS = {

@@ -220,3 +220,30 @@ def test_gate_reads_across_shards(pytester):
     status = outcomes(result)
     assert status["databases/enterprise_assets.002.db::size"] == "PASSED"
     assert status["databases/enterprise_assets.db::rebuildable[s2.db]"] == "PASSED"
+
+
+def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
+    from consolidation.assets import ingest
+    from consolidation.schema import initialize
+
+    workspace = pytester.path / "ws"
+    (workspace / "templates").mkdir(parents=True)
+    (workspace / "README.md").write_text("# hi\n")
+    (workspace / "run.py").write_text("print(1)\n")
+    (workspace / "templates" / "a.tmpl").write_text("${x}\n")
+    folder = pytester.path / "databases"
+    folder.mkdir()
+    initialize(folder / "enterprise_assets.db", 99_900_000)
+    ingest(workspace, folder / "enterprise_assets.db")
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    assert [i for i in outcomes(result) if "reproducible" in i] == [
+        "databases/enterprise_assets.db::reproducible[script]",
+        "databases/enterprise_assets.db::reproducible[documentation]",
+        "databases/enterprise_assets.db::reproducible[template]",
+    ]
+    (workspace / "run.py").write_text("print(2)\n")
+    pytester.makeini("[pytest]\nassetdb_workspace = ws\n")
+    failed = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    failed.assert_outcomes(passed=4, failed=1)
+    failed.stdout.fnmatch_lines(["1 script assets do not reproduce — run: assetdb verify databases/enterprise_assets.db --workspace *ws", "run.py: workspace bytes differ from the stored version 1"])
