@@ -37,6 +37,15 @@ class BackupRecord:
     fingerprint: str
 
 
+def default_backup_directory() -> Path:
+    """Where backups go unless told: outside any workspace, in the user's state folder."""
+    configured = os.environ.get("ASSETDB_BACKUP_DIR")
+    if configured:
+        return Path(configured)
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "assetdb" / "backups"
+
+
 def find_workspace(path: Path) -> Path:
     """The workspace a file belongs to: its Git work tree, else its own folder."""
     start = path.resolve().parent

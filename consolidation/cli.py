@@ -24,6 +24,7 @@ from .demo_data import build_legacy_set
 from .errors import AssetdbError, BadInput, CheckFailed
 from .assets import ingest as ingest_workspace
 from .conflicts import list_conflicts
+from .docs_cleanup import dedupe_docs
 from .hookspecs import conflict_resolver, plugin_manager
 from .inventory import Inventory, take_inventory
 from .merge import ConflictPolicy, MigrationReport, MigrationSettings
@@ -351,6 +352,35 @@ def regenerate(database, out, kinds, path_glob, at, quiet) -> None:
     """Write stored assets back out, hash-checked, with their mode and mtime."""
     report = regenerate_assets(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"))
     click.echo(f"{len(report.written)} files written under {out}, every one matching its SHA-256")
+
+
+@cli.command("dedupe-docs")
+@click.argument("database", type=EXISTING_PATH)
+@click.option("--out", type=EXISTING_PATH, help="Cleaned copy to write. Default: NAME.cleaned.db beside DATABASE.")
+@click.option("--in-place", is_flag=True, help="Clean DATABASE itself, after a verified backup.")
+@click.option("--backup-dir", type=EXISTING_PATH, help="Where --in-place backs up first (outside the workspace).")
+@click.option("--table", help="The documentation table (default: found by its path and content columns).")
+@click.option("--log", "log_database", type=EXISTING_PATH, help="Record the cleanup in this assetdb database's log.")
+@click.option("--dry-run", is_flag=True, help="Report only; write nothing.")
+def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database, dry_run) -> None:
+    """Drop duplicate and backup entries from a legacy documentation database."""
+    if in_place and out:
+        raise BadInput("--in-place and --out exclude each other")
+    report = dedupe_docs(database, out, in_place, backup_dir, table, log_database, dry_run)
+    for rowid, path, canonical in report.duplicates:
+        click.echo(f"duplicate  #{rowid} {path} (same content as #{canonical})")
+    for rowid, path in report.backups:
+        click.echo(f"backup     #{rowid} {path}")
+    summary = (
+        f"{report.table}: {report.rows} entries, {len(report.duplicates)} duplicates, "
+        f"{len(report.backups)} backup entries"
+    )
+    if dry_run:
+        click.echo(f"{summary}; dry run: nothing was written")
+    else:
+        click.echo(f"{summary}; {len(report.removed)} removed in {report.written}")
+        if report.backup:
+            click.echo(f"original backed up first: {report.backup}")
 
 
 # -- demo -------------------------------------------------------------------------------

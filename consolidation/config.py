@@ -6,6 +6,7 @@ win, so one table in ``pyproject.toml`` configures the whole tool.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from .errors import BadInput
 from .size import DEFAULT_SIZE_LIMIT, parse_size
 
-KNOWN_KEYS = ("size_limit", "kinds")
+KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns")
 ASSET_KINDS = ("script", "documentation", "template", "pattern")
 
 
@@ -28,6 +29,7 @@ class Settings:
     size_limit: int = DEFAULT_SIZE_LIMIT
     source: str = "default"
     kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    backup_patterns: tuple[str, ...] = ()
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -71,7 +73,24 @@ def load_settings(start: Path | None = None) -> Settings:
             limit = parse_size(table["size_limit"])
         except BadInput as error:
             raise BadInput(f"{pyproject}: [tool.assetdb] size_limit: {error}") from None
-    return Settings(size_limit=limit, source=source, kinds=_kinds(pyproject, table.get("kinds", {})))
+    return Settings(
+        size_limit=limit,
+        source=source,
+        kinds=_kinds(pyproject, table.get("kinds", {})),
+        backup_patterns=_patterns(pyproject, table.get("backup_patterns", [])),
+    )
+
+
+def _patterns(pyproject: Path, patterns: object) -> tuple[str, ...]:
+    """Regular expressions that mark a documentation path or title as a backup copy."""
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise BadInput(f"{pyproject}: [tool.assetdb] backup_patterns must be a list of regular expressions")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise BadInput(f"{pyproject}: [tool.assetdb] backup_patterns: {pattern!r} is not a regular expression ({error})") from None
+    return tuple(patterns)
 
 
 def _kinds(pyproject: Path, table: object) -> dict[str, tuple[str, ...]]:

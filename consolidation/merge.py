@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backup import backup_database
+from .backup import backup_database, default_backup_directory
 from .errors import Aborted, BadInput
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly, readonly_uri
@@ -1224,15 +1224,6 @@ def _rebuild_content_indexes(connection, description: SourceDescription, source_
 
 
 # -- many sources ------------------------------------------------------------------------------
-
-
-def default_backup_directory() -> Path:
-    """Where backups go unless told: outside any workspace, in the user's state folder."""
-    configured = os.environ.get("ASSETDB_BACKUP_DIR")
-    if configured:
-        return Path(configured)
-    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(state) / "assetdb" / "backups"
 
 
 def migrate(
