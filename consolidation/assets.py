@@ -32,7 +32,7 @@ from pathlib import Path
 from .config import load_settings
 from .errors import Aborted, BadInput
 from .fingerprint import quote_identifier as q
-from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
+from .schema import ASSET_TABLES, BLOB_TABLE, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
 from .size import format_size
 from .synclog import Operation, utc_now
 
@@ -165,7 +165,7 @@ def list_workspace(workspace: Path) -> tuple[list[WorkspaceFile], list[str]]:
 class Packed:
     """One file read once: its hash, and the bytes to store (compressed when smaller)."""
 
-    file: WorkspaceFile
+    path: bytes  # relative, POSIX separators
     sha256: str
     size: int
     mode: int
@@ -174,6 +174,10 @@ class Packed:
     spool: Path | None = None  # large files: the bytes to store, in a temporary file
     stored_size: int = 0
 
+    @property
+    def name(self) -> str:
+        return os.fsdecode(self.path)
+
     def discard(self) -> None:
         if self.spool is not None:
             self.spool.unlink(missing_ok=True)
@@ -181,8 +185,15 @@ class Packed:
 
 def _pack_link(file: WorkspaceFile, full: bytes) -> Packed:
     target = os.readlink(full)
-    return Packed(file, hashlib.sha256(target).hexdigest(), len(target), file.stat.st_mode, file.stat.st_mtime_ns,
-                  data=target, stored_size=len(target))
+    return pack_bytes(file.path, target, file.stat.st_mode, file.stat.st_mtime_ns)
+
+
+def pack_bytes(path: bytes, content: bytes, mode: int, mtime_ns: int) -> Packed:
+    """Bytes that are not read from a file (a link target, a rendered template)."""
+    compressed = zlib.compress(content, COMPRESSION_LEVEL)
+    data = compressed if len(compressed) < len(content) and not stat.S_ISLNK(mode) else content
+    return Packed(path, hashlib.sha256(content).hexdigest(), len(content), mode, mtime_ns, data=data,
+                  stored_size=len(data))
 
 
 def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
@@ -207,21 +218,17 @@ def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
 
 
 def _read_regular(full: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
-    hasher = hashlib.sha256()
     with open(full, "rb") as handle:
         opened = os.fstat(handle.fileno())
         if opened.st_size <= STREAM_THRESHOLD:
             raw = handle.read()
-            hasher.update(raw)
-            compressed = zlib.compress(raw, COMPRESSION_LEVEL)
-            data = compressed if len(compressed) < len(raw) else raw
-            return Packed(file, hasher.hexdigest(), len(raw), opened.st_mode, opened.st_mtime_ns,
-                          data=data, stored_size=len(data))
-        return _spool(handle, hasher, file, opened, scratch)
+            return pack_bytes(file.path, raw, opened.st_mode, opened.st_mtime_ns)
+        return _spool(handle, file, opened, scratch)
 
 
-def _spool(handle, hasher, file: WorkspaceFile, opened: os.stat_result, scratch: Path) -> Packed:
+def _spool(handle, file: WorkspaceFile, opened: os.stat_result, scratch: Path) -> Packed:
     """Stream a large file into two temporary files, raw and compressed, keeping the smaller."""
+    hasher = hashlib.sha256()
     compressor = zlib.compressobj(COMPRESSION_LEVEL)
     raw_file = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
     zipped_file = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
@@ -239,7 +246,7 @@ def _spool(handle, hasher, file: WorkspaceFile, opened: os.stat_result, scratch:
         compressed += len(tail)
     keep, drop = (zipped_file.name, raw_file.name) if compressed < size else (raw_file.name, zipped_file.name)
     os.unlink(drop)
-    return Packed(file, hasher.hexdigest(), size, opened.st_mode, opened.st_mtime_ns,
+    return Packed(file.path, hasher.hexdigest(), size, opened.st_mode, opened.st_mtime_ns,
                   spool=Path(keep), stored_size=min(size, compressed))
 
 
@@ -317,9 +324,9 @@ def _keep_history(connection: sqlite3.Connection, name: bytes, sha256: str, size
     )
 
 
-def _record(connection, packed: Packed, kind: str, previous: CurrentAsset | None, now: str) -> str:
+def record_asset(connection, packed: Packed, kind: str, previous: CurrentAsset | None, now: str) -> str:
     """Write one packed file; returns what happened: added, changed or touched."""
-    name = packed.file.path
+    name = packed.path
     table = q(ASSET_TABLES[kind])
     if previous is not None and previous.sha256 == packed.sha256 and previous.kind == kind:
         connection.execute(
@@ -340,13 +347,35 @@ def _record(connection, packed: Packed, kind: str, previous: CurrentAsset | None
         first_seen = connection.execute(f"SELECT first_seen FROM {old_table} WHERE id = ?", (previous.row_id,)).fetchone()[0]
         version = previous.version + 1 if previous.kind == kind else 1
     _store_bytes(connection, packed, name)
-    connection.execute(
+    cursor = connection.execute(
         f"INSERT INTO {table} (path, version, is_current, sha256, size, mode, mtime, mtime_ns, first_seen, last_changed) "
         "VALUES (CAST(? AS TEXT), ?, 1, ?, ?, ?, ?, ?, ?, ?)",
         (name, version, packed.sha256, packed.size, packed.mode, packed.mtime_ns // 1_000_000_000,
          packed.mtime_ns, first_seen, now),
     )
+    if kind in USAGE_TRACKING_KINDS:  # usage carries over from version to version
+        usage = (0, None)
+        if previous is not None and previous.kind == kind:
+            usage = connection.execute(
+                f"SELECT usage_count, last_used FROM {table} WHERE id = ?", (previous.row_id,)
+            ).fetchone()
+        connection.execute(
+            f"UPDATE {table} SET name = ?, usage_count = ?, last_used = ? WHERE id = ?",
+            (asset_name(packed.name), *usage, cursor.lastrowid),
+        )
     return "added" if previous is None else "changed"
+
+
+def asset_name(path: str) -> str:
+    """The name a template or pattern is used by: its path without the conventional
+    folder and suffix (``templates/script.py.tmpl`` -> ``script.py``)."""
+    for folder in ("templates/", "patterns/"):
+        if path.startswith(folder):
+            path = path[len(folder):]
+    for suffix in (".tmpl", ".template", ".pattern"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return path
 
 
 LINK_MODE = "(mode & 61440) = 40960"  # S_IFMT bits equal to S_IFLNK
@@ -429,10 +458,10 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                     connection.execute(f"PRAGMA max_page_count = {max(1, limit // page_size)}")
                 for packed, kind, previous in track(_packed_in_order(workspace, work, Path(scratch))):
                     try:
-                        outcome = _record(connection, packed, kind, previous, now)
+                        outcome = record_asset(connection, packed, kind, previous, now)
                     finally:
                         packed.discard()
-                    getattr(report, outcome).append(packed.file.name)
+                    getattr(report, outcome).append(packed.name)
                     report.bytes_read += packed.size
                 links_last(connection)
                 operation.counts = {

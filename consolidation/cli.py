@@ -34,6 +34,8 @@ from .regenerate import check_reproducible
 from .regenerate import regenerate as regenerate_assets
 from .schema import ASSET_TABLES, SCHEMA_VERSION, initialize
 from .size import format_size, parse_size
+from .templates import list_assets, parse_assignments
+from .templates import render as render_template
 from .verify import verify_database
 
 EXISTING_PATH = click.Path(exists=False, path_type=Path)
@@ -381,6 +383,50 @@ def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database
         click.echo(f"{summary}; {len(report.removed)} removed in {report.written}")
         if report.backup:
             click.echo(f"original backed up first: {report.backup}")
+
+
+@cli.command("render")
+@click.argument("name")
+@click.option("--db", "database", default="enterprise_assets.db", show_default=True, type=EXISTING_PATH)
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="A placeholder value (repeatable).")
+@click.option("--out", type=EXISTING_PATH, help="Write the result here (default: standard output).")
+@click.option("--ingest", "store_as", metavar="PATH", help="Also store the result as a script asset at PATH.")
+@click.option("--kind", type=click.Choice(["template", "pattern"]), default="template", show_default=True)
+def render_command(name, database, assignments, out, store_as, kind) -> None:
+    """Render stored template NAME with ${placeholder} values, and count the use."""
+    values = parse_assignments(list(assignments))
+    rendered = render_template(database, name, values, kind, store_as)
+    if out is None:
+        click.echo(rendered.text, nl=False)
+        return
+    if out.exists():
+        raise BadInput(f"{out}: already exists; refusing to overwrite it")
+    out.write_text(rendered.text)
+    click.echo(f"rendered {rendered.name} -> {out}" + (f"; stored as {store_as}" if store_as else ""))
+
+
+@cli.command("assets")
+@click.argument("database", type=EXISTING_PATH)
+@click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only this kind (repeatable).")
+@click.option("--top-used", is_flag=True, help="Templates and patterns, most used first.")
+def assets_command(database, kinds, top_used) -> None:
+    """List stored assets: kind, path, version, size, usage."""
+    listing = list_assets(database, tuple(kinds), top_used)
+    rows = [
+        (
+            asset.kind,
+            asset.path,
+            str(asset.version),
+            format_size(asset.size),
+            asset.sha256[:12],
+            "-" if asset.usage_count is None else str(asset.usage_count),
+            asset.last_used or "-",
+        )
+        for asset in listing
+    ]
+    if rows:
+        click.echo("\n".join(_table(("kind", "path", "version", "size", "sha256", "used", "last used"), rows, {2, 3, 5})))
+    click.echo(f"{len(listing)} assets")
 
 
 # -- demo -------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from pathlib import Path
 from .errors import BadInput, CheckFailed
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly
-from .schema import ASSET_TABLES, BLOB_TABLE
+from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
+from .synclog import Operation
 
 SHOWN_PATHS = 20
 
@@ -162,6 +163,7 @@ def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
 class RegenerateReport:
     out: str
     written: list[str] = field(default_factory=list)
+    bytes: int = 0
 
 
 def regenerate(
@@ -181,9 +183,23 @@ def regenerate(
         for asset in assets:  # every path is judged before anything is written
             check_destination(out, asset.path)
         for asset in track(assets):
-            write_asset(out, asset, stored_bytes(connection, asset))
+            content = stored_bytes(connection, asset)
+            write_asset(out, asset, content)
             report.written.append(asset.name)
+            report.bytes += len(content)
+    _log_regenerate(database, out, report)
     return report
+
+
+def _log_regenerate(database: Path, out: Path, report: RegenerateReport) -> None:
+    connection = connect_assetdb(database)
+    try:
+        with write_transaction(connection, database):
+            Operation(
+                "regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes
+            ).record(connection, "ok")
+    finally:
+        connection.close()
 
 
 def write_asset(out: Path, asset: StoredAsset, content: bytes) -> None:

@@ -1,0 +1,148 @@
+"""Phase 5: render stored templates into scripts, and keep usage metrics.
+
+A template is a ``template_assets`` row whose text has ``${name}`` placeholders.
+Rendering needs a value for every placeholder (the error names the missing ones),
+counts the use on the template (``usage_count``, ``last_used``), can store the result as
+a script asset, and is logged. Patterns carry the same usage metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .assets import current_assets, links_last, pack_bytes, record_asset
+from .errors import BadInput
+from .fingerprint import quote_identifier as q
+from .readonly import open_readonly
+from .regenerate import StoredAsset, stored_bytes, unsafe_reason
+from .schema import ASSET_TABLES, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
+from .synclog import Operation, utc_now
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    name: str
+    text: str
+    placeholders: list[str]
+    stored_as: str | None
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, str]:
+    values = {}
+    for assignment in assignments:
+        key, separator, value = assignment.partition("=")
+        if not separator or not PLACEHOLDER.fullmatch("${" + key + "}"):
+            raise BadInput(f"--set {assignment!r}: use NAME=VALUE, NAME made of letters, digits and _")
+        values[key] = value
+    return values
+
+
+def render_text(template: str, values: dict[str, str]) -> str:
+    missing = sorted({name for name in PLACEHOLDER.findall(template) if name not in values})
+    if missing:
+        raise BadInput(f"missing values for {', '.join(missing)} (give them with --set NAME=VALUE)")
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def _find(connection: sqlite3.Connection, kind: str, name: str) -> StoredAsset:
+    table = q(ASSET_TABLES[kind])
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        rows = connection.execute(
+            f"SELECT path, version, sha256, size, mode, mtime_ns FROM {table} "
+            "WHERE is_current AND deleted_at IS NULL AND (name = ? OR path = ?)",
+            (name, name),
+        ).fetchall()
+    finally:
+        connection.text_factory = previous_factory
+    if not rows:
+        known = [row[0] for row in connection.execute(f"SELECT name FROM {table} WHERE is_current ORDER BY name")]
+        raise BadInput(f"no {kind} named {name!r} (known: {', '.join(known[:20]) or 'none'})")
+    if len(rows) > 1:
+        raise BadInput(f"{name!r} names several {kind}s; use its path")
+    path, version, sha, size, mode, mtime_ns = rows[0]
+    return StoredAsset(kind, path, version, sha.decode(), size, mode, mtime_ns, True)
+
+
+def render(
+    database: Path | str,
+    name: str,
+    values: dict[str, str],
+    kind: str = "template",
+    store_as: str | None = None,
+) -> Rendered:
+    """Render template (or pattern) ``name``; count the use; optionally store the result."""
+    database = Path(database)
+    if kind not in USAGE_TRACKING_KINDS:
+        raise BadInput(f"only {' and '.join(USAGE_TRACKING_KINDS)}s are rendered")
+    with open_readonly(database) as connection:
+        asset = _find(connection, kind, name)
+        template = stored_bytes(connection, asset).decode("utf-8", errors="strict")
+    text = render_text(template, values)
+    if store_as is not None and unsafe_reason(os.fsencode(store_as)):
+        raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")
+    connection = connect_assetdb(database)
+    try:
+        with write_transaction(connection, database):
+            now = utc_now()
+            connection.execute(
+                f"UPDATE {q(ASSET_TABLES[kind])} SET usage_count = usage_count + 1, last_used = ? "
+                "WHERE path = CAST(? AS TEXT) AND is_current",
+                (now, asset.path),
+            )
+            if store_as is not None:
+                path = os.fsencode(store_as)
+                packed = pack_bytes(path, text.encode(), stat.S_IFREG | 0o644, time.time_ns())
+                record_asset(connection, packed, "script", current_assets(connection).get(path), now)
+                links_last(connection)
+            Operation(
+                "render",
+                subject=asset.name,
+                counts={"placeholders": len(set(PLACEHOLDER.findall(template)))},
+                bytes=len(text.encode()),
+                details={"kind": kind, "stored_as": store_as},
+            ).record(connection, "ok")
+    finally:
+        connection.close()
+    return Rendered(asset.name, text, sorted(set(PLACEHOLDER.findall(template))), store_as)
+
+
+@dataclass(frozen=True)
+class AssetListing:
+    kind: str
+    path: str
+    name: str | None
+    version: int
+    size: int
+    sha256: str
+    usage_count: int | None
+    last_used: str | None
+
+
+def list_assets(database: Path | str, kinds: tuple[str, ...] = (), top_used: bool = False) -> list[AssetListing]:
+    """Current assets, by kind and path; with ``top_used``, templates and patterns by use."""
+    listing = []
+    with open_readonly(database) as connection:
+        for kind, table in ASSET_TABLES.items():
+            if (kinds and kind not in kinds) or (top_used and kind not in USAGE_TRACKING_KINDS):
+                continue
+            usage = "name, usage_count, last_used" if kind in USAGE_TRACKING_KINDS else "NULL, NULL, NULL"
+            connection.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+            for row in connection.execute(
+                f"SELECT path, {usage}, version, size, sha256 FROM {q(table)} "
+                "WHERE is_current AND deleted_at IS NULL ORDER BY path"
+            ):
+                path, name, count, last_used, version, size, sha = row
+                listing.append(AssetListing(kind, path, name, version, size, sha, count, last_used))
+    if top_used:
+        listing.sort(key=lambda asset: (-(asset.usage_count or 0), asset.kind, asset.path))
+    return listing

@@ -1,0 +1,112 @@
+"""render: stored templates into scripts, with usage metrics; assets listing; logging."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from consolidation.assets import ingest
+from consolidation.errors import BadInput
+from consolidation.regenerate import regenerate
+from consolidation.schema import initialize
+from consolidation.templates import list_assets, render, render_text
+
+
+@pytest.fixture
+def database(tmp_path) -> Path:
+    workspace = tmp_path / "ws"
+    (workspace / "templates").mkdir(parents=True)
+    (workspace / "patterns").mkdir()
+    (workspace / "templates" / "job.py.tmpl").write_text("print('${greeting}, ${name}!')  # ${name}\n")
+    (workspace / "patterns" / "retry.pattern").write_text("retry ${times} times\n")
+    (workspace / "README.md").write_text("# docs\n")
+    path = tmp_path / "enterprise_assets.db"
+    initialize(path, 99_900_000)
+    ingest(workspace, path)
+    return path
+
+
+def usage(database: Path, table: str) -> list[tuple]:
+    return sqlite3.connect(database).execute(f"SELECT name, usage_count, last_used IS NOT NULL FROM {table}").fetchall()
+
+
+def test_render_fills_placeholders_and_counts_the_use(database):
+    rendered = render(database, "job.py", {"greeting": "Hello", "name": "world"})
+    assert rendered.text == "print('Hello, world!')  # world\n"
+    assert rendered.placeholders == ["greeting", "name"]
+    render(database, "templates/job.py.tmpl", {"greeting": "Hi", "name": "you"})
+    assert usage(database, "template_assets") == [("job.py", 2, 1)]
+    logged = sqlite3.connect(database).execute(
+        "SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'render'"
+    ).fetchone()
+    assert logged == (2,)
+
+
+def test_missing_values_are_named_and_nothing_is_counted(database):
+    with pytest.raises(BadInput, match="missing values for greeting, name"):
+        render(database, "job.py", {})
+    assert usage(database, "template_assets") == [("job.py", 0, 0)]
+
+
+def test_rendered_script_can_be_stored_as_an_asset(database, tmp_path):
+    render(database, "job.py", {"greeting": "Hello", "name": "world"}, store_as="generated/job.py")
+    out = tmp_path / "out"
+    regenerate(database, out, kinds=("script",))
+    assert (out / "generated" / "job.py").read_text() == "print('Hello, world!')  # world\n"
+
+
+def test_patterns_carry_usage_too_and_listing_sorts_by_use(database):
+    render(database, "retry", {"times": "3"}, kind="pattern")
+    render(database, "retry", {"times": "5"}, kind="pattern")
+    render(database, "job.py", {"greeting": "a", "name": "b"})
+    top = list_assets(database, top_used=True)
+    assert [(a.kind, a.name, a.usage_count) for a in top] == [("pattern", "retry", 2), ("template", "job.py", 1)]
+    everything = list_assets(database)
+    assert {a.path for a in everything} == {"README.md", "templates/job.py.tmpl", "patterns/retry.pattern"}
+
+
+def test_usage_survives_a_new_version(database, tmp_path):
+    render(database, "job.py", {"greeting": "a", "name": "b"})
+    workspace = tmp_path / "ws"
+    (workspace / "templates" / "job.py.tmpl").write_text("print('${name}')\n")
+    ingest(workspace, database)
+    assert sqlite3.connect(database).execute(
+        "SELECT version, usage_count FROM template_assets WHERE is_current"
+    ).fetchall() == [(2, 1)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["render", "nope", "--db", "DB"], "no template named 'nope'"),
+        (["render", "job.py", "--db", "DB", "--set", "bad key=1"], "use NAME=VALUE"),
+        (["render", "job.py", "--db", "DB", "--set", "greeting=x", "--set", "name=y", "--ingest", "../x.py"], "--as '../x.py'"),
+    ],
+)
+def test_render_bad_input(assetdb, database, args, message):
+    result = assetdb(*[str(database) if arg == "DB" else arg for arg in args])
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_render_cli_writes_a_file_and_refuses_to_overwrite(assetdb, database, tmp_path):
+    out = tmp_path / "job.py"
+    result = assetdb("render", "job.py", "--db", database, "--set", "greeting=Hi", "--set", "name=x", "--out", out)
+    assert result.exit_code == 0 and out.read_text() == "print('Hi, x!')  # x\n"
+    again = assetdb("render", "job.py", "--db", database, "--set", "greeting=Hi", "--set", "name=x", "--out", out)
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    listing = assetdb("assets", database, "--top-used")
+    assert listing.exit_code == 0 and "templates/job.py.tmpl" in listing.stdout
+
+
+def test_render_text_leaves_other_dollars_alone():
+    assert render_text("cost: $5 and ${x}", {"x": "1"}) == "cost: $5 and 1"
+
+
+def test_regenerate_is_logged(database, tmp_path):
+    regenerate(database, tmp_path / "out")
+    row = sqlite3.connect(database).execute(
+        "SELECT counts FROM cross_database_sync_operations WHERE operation = 'regenerate'"
+    ).fetchone()
+    assert row == ('{"written": 3}',)
