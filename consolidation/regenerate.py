@@ -14,6 +14,8 @@ import os
 import sqlite3
 import stat
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +27,8 @@ from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
 from .synclog import Operation
 
 SHOWN_PATHS = 20
+IN_FLIGHT = 32  # files inflated and written at once: bounds memory
+WRITERS = 8  # file creation is mostly waiting on the file system, so more threads than cores
 
 
 @dataclass(frozen=True)
@@ -111,36 +115,43 @@ def unsafe_reason(path: bytes) -> str | None:
     return None
 
 
-def check_destination(out: Path, path: bytes) -> Path:
+def check_destination(out: Path, path: bytes, safe_folders: set[bytes] | None = None) -> Path:
     """The file to write for ``path`` under ``out``, refusing any way out of ``out``:
-    an unsafe path, or a component that is already a symlink (planted or not)."""
+    an unsafe path, or a component that is already a symlink (planted or not).
+    ``safe_folders`` remembers folders already checked, so a tree costs one check each."""
     reason = unsafe_reason(path)
     if reason:
         raise BadInput(f"refusing stored path {os.fsdecode(path)!r}: {reason}; nothing was written")
     root = os.fsencode(out.resolve())
     current = root
-    parts = path.split(b"/")
-    for part in parts[:-1]:
+    for part in path.split(b"/")[:-1]:
         current = os.path.join(current, part)
+        if safe_folders is not None and current in safe_folders:
+            continue
         if os.path.islink(current):
             raise BadInput(
                 f"refusing stored path {os.fsdecode(path)!r}: {os.fsdecode(current)} is a symlink; nothing was written"
             )
         if os.path.exists(current) and not os.path.isdir(current):
             raise BadInput(f"refusing stored path {os.fsdecode(path)!r}: {os.fsdecode(current)} is not a folder")
+        if safe_folders is not None:
+            safe_folders.add(current)
     return Path(os.fsdecode(os.path.join(root, path)))
 
 
-def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
-    """The exact bytes of ``asset``, decompressed within its recorded size, hash-checked."""
+def fetch_stored(connection: sqlite3.Connection, asset: StoredAsset) -> tuple[int, bytes]:
+    """The stored size and bytes of ``asset`` (compressed or not), as the database has them."""
     if asset.current:
         row = connection.execute("SELECT sz, data FROM sqlar WHERE name = CAST(? AS TEXT)", (asset.path,)).fetchone()
     else:
         row = connection.execute(f"SELECT size, data FROM {BLOB_TABLE} WHERE sha256 = ?", (asset.sha256,)).fetchone()
     if row is None:
         raise CheckFailed(f"{asset.name}: its bytes are missing from the database")
-    size, data = row
-    data = bytes(data or b"")
+    return row[0], bytes(row[1] or b"")
+
+
+def decode_stored(asset: StoredAsset, size: int, data: bytes) -> bytes:
+    """The exact bytes of ``asset``: inflated within its recorded size, hash-checked."""
     if size != asset.size:
         raise CheckFailed(f"{asset.name}: stored size {size} differs from the recorded {asset.size}")
     if len(data) != asset.size:  # the SQLite Archive rule: a different length means zlib
@@ -153,10 +164,13 @@ def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
             raise CheckFailed(f"{asset.name}: stored bytes inflate past the recorded {asset.size} bytes; refused")
     else:
         content = data
-    digest = hashlib.sha256(content).hexdigest()
-    if len(content) != asset.size or digest != asset.sha256:
+    if len(content) != asset.size or hashlib.sha256(content).hexdigest() != asset.sha256:
         raise CheckFailed(f"{asset.name}: content does not match its recorded SHA-256 (tampered or corrupt)")
     return content
+
+
+def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
+    return decode_stored(asset, *fetch_stored(connection, asset))
 
 
 @dataclass
@@ -174,21 +188,45 @@ def regenerate(
     at: str | None = None,
     track=lambda items: items,
 ) -> RegenerateReport:
-    """Write the selected assets under ``out`` with their bytes, mode and mtime."""
+    """Write the selected assets under ``out`` with their bytes, mode and mtime.
+
+    The database is read on this thread; inflating, hashing and writing run on a pool
+    (zlib and hashlib release the GIL), a bounded number of files at a time.
+    """
     database, out = Path(database), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = RegenerateReport(str(out))
     with open_readonly(database) as connection:
         assets = select_assets(connection, kinds, path_glob, at)
-        for asset in assets:  # every path is judged before anything is written
-            check_destination(out, asset.path)
-        for asset in track(assets):
-            content = stored_bytes(connection, asset)
-            write_asset(out, asset, content)
-            report.written.append(asset.name)
-            report.bytes += len(content)
+        safe_folders: set[bytes] = set()
+        destinations = [check_destination(out, asset.path, safe_folders) for asset in assets]  # all judged first
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            pending: deque = deque()
+            try:
+                for asset, destination in zip(track(assets), destinations):
+                    size, data = fetch_stored(connection, asset)
+                    pending.append((asset, pool.submit(_materialize, destination, asset, size, data)))
+                    while len(pending) > IN_FLIGHT:
+                        _collect(pending.popleft(), report)
+                while pending:
+                    _collect(pending.popleft(), report)
+            finally:
+                for _, future in pending:
+                    future.cancel()
     _log_regenerate(database, out, report)
     return report
+
+
+def _collect(entry, report: RegenerateReport) -> None:
+    asset, future = entry
+    report.bytes += future.result()
+    report.written.append(asset.name)
+
+
+def _materialize(destination: Path, asset: StoredAsset, size: int, data: bytes) -> int:
+    content = decode_stored(asset, size, data)
+    write_asset(destination, asset, content)
+    return len(content)
 
 
 def _log_regenerate(database: Path, out: Path, report: RegenerateReport) -> None:
@@ -202,8 +240,8 @@ def _log_regenerate(database: Path, out: Path, report: RegenerateReport) -> None
         connection.close()
 
 
-def write_asset(out: Path, asset: StoredAsset, content: bytes) -> None:
-    destination = check_destination(out, asset.path)
+def write_asset(destination: Path, asset: StoredAsset, content: bytes) -> None:
+    """Write to a temporary name beside ``destination``, then rename into place."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(f".{destination.name}.assetdb-tmp")
     if os.path.lexists(temporary):

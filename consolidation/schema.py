@@ -78,7 +78,6 @@ def _asset_table(kind: str) -> list[str]:
 )""",
         f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_current_path" '
         f'ON "{table}" (path) WHERE is_current',
-        f'CREATE INDEX IF NOT EXISTS "{table}_sha256" ON "{table}" (sha256)',
     ]
 
 
