@@ -15,10 +15,12 @@ from pathlib import Path
 from .errors import AssetdbError
 from .fingerprint import quote_identifier as q
 from .ledger import LedgerSource, find_source, read_sources
-from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly
+from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly, read_header
 from .rebuild import rebuild_source
 from .regenerate import check_reproducible
-from .schema import ASSET_TABLES
+from .inventory import relative_name
+from .listing import is_listed, names_in_list
+from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION, missing_tables
 from .shards import attach_shards_readonly
 from .size import database_size, format_size, percent_of_limit
 from .sources import describe_source, fingerprint_source
@@ -162,4 +164,46 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
         False,
         f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}\n{report.summary()}",
         figures,
+    )
+
+
+def is_assetdb_primary(path: Path) -> bool:
+    """An assetdb database that is not a shard: it has the full schema to check."""
+    try:
+        if read_header(path).application_id != APPLICATION_ID:
+            return False
+        with open_readonly(path) as connection:
+            return not connection.execute(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'assetdb_shard'"
+            ).fetchone()
+    except (AssetdbError, sqlite3.DatabaseError):
+        return False
+
+
+def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
+    """Does an assetdb database have every table of the schema version it declares?"""
+    name = shown_as or str(path)
+    with open_readonly(path) as connection:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        missing = missing_tables(connection)
+    figures = {"schema_version": version, "missing_tables": len(missing)}
+    if version != SCHEMA_VERSION:
+        return CheckResult(False, f"schema version {version}, this assetdb writes {SCHEMA_VERSION} — run: assetdb init {name}", figures)
+    if missing:
+        return CheckResult(
+            False, f"schema incomplete: missing {', '.join(missing)} — run: assetdb init {name} to repair it", figures
+        )
+    return CheckResult(True, f"schema v{version} complete", figures)
+
+
+def check_listed(path: Path, list_file: Path, shown_as: str | None = None) -> CheckResult:
+    """Is the database named in the database list?"""
+    name = shown_as or str(path)
+    if not list_file.is_file():
+        return CheckResult(False, f"no database list at {list_file} — run: assetdb list {list_file.parent} --write")
+    relative = relative_name(path.resolve(), list_file.resolve().parent)
+    if is_listed(relative, names_in_list(list_file)):
+        return CheckResult(True, f"{relative} is listed in {list_file.name}")
+    return CheckResult(
+        False, f"not listed: {name} is missing from {list_file} — run: assetdb list {list_file.parent} --write"
     )

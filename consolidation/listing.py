@@ -25,6 +25,11 @@ def listed_names(directory: Path) -> set[str] | None:
     list_path = directory / LIST_FILENAME
     if not list_path.is_file():
         return None
+    return names_in_list(list_path)
+
+
+def names_in_list(list_path: Path) -> set[str]:
+    """Database names a list file mentions, as code spans or bare words."""
     try:
         text = list_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -1,35 +1,49 @@
 """The ``--assetdb`` gate: every database under pytest's paths becomes check items.
 
-``pytest --assetdb databases/`` collects each ``*.db``/``*.sqlite``/``*.sqlite3`` file as
-a :class:`DatabaseFile` whose items (``databases/foo.db::size``,
-``databases/foo.db::integrity``) run the checks of :mod:`consolidation.checks`. Without
-``--assetdb`` the plugin collects nothing, so installing it never changes a test run.
+``pytest --assetdb databases/`` collects each ``*.db``/``*.sqlite``/``*.sqlite3`` file as a
+:class:`DatabaseFile` whose items (``databases/foo.db::size``, ``…::integrity``,
+``…::lossless[src.db:table]`` …) run the checks of :mod:`pytest_assetdb.gate`, phase by
+phase. Without ``--assetdb`` the plugin collects nothing, so installing it never changes
+a test run. Models followed: pytest-mypy (a flag over pytest's own paths, ``from_parent``
+collectors) and syrupy (a plugin object for reporting, xdist-aware).
 """
 
 from __future__ import annotations
 
-from functools import partial
+import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from consolidation.checks import (
-    CheckResult,
-    asset_kinds,
-    check_integrity,
-    check_lossless,
-    check_rebuildable,
-    check_reproducible_kind,
-    check_size,
-    migrated_sources,
-)
 from consolidation.config import load_settings
-from consolidation.errors import BadInput
+from consolidation.errors import AssetdbError, BadInput
 from consolidation.inventory import is_database_path
-from consolidation.size import parse_size
+from consolidation.listing import LIST_FILENAME
+from consolidation.readonly import open_readonly
+from consolidation.shards import attach_shards_readonly
+from consolidation.size import format_size, parse_size
 
-SIZE_LIMIT_KEY = pytest.StashKey[int]()
-WORKSPACE_KEY = pytest.StashKey["Path | None"]()
+from . import hookspecs
+from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
+
+SETTINGS_KEY = pytest.StashKey["GateSettings"]()
+RESULTS_KEY = pytest.StashKey[ResultCache]()
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    limit: int
+    workspace: Path | None
+    phase: str
+    database_list: Path | None
+
+
+# -- options and configuration ---------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--assetdb",
         action="store_true",
         default=False,
-        help="collect SQLite databases under the given paths as gate items (size, integrity)",
+        help="collect the SQLite databases under the given paths as gate items",
     )
     group.addoption(
         "--assetdb-limit",
@@ -53,12 +67,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="workspace the reproducible[KIND] items compare stored assets with; overrides ini assetdb_workspace",
     )
-    parser.addini(
-        "assetdb_size_limit",
-        "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)",
-        default="",
+    group.addoption(
+        "--assetdb-phase",
+        metavar="PHASE",
+        choices=PHASES,
+        default=None,
+        help=f"run the checks up to this phase ({', '.join(PHASES)}); overrides ini assetdb_phase",
     )
+    group.addoption(
+        "--assetdb-list",
+        metavar="FILE",
+        default=None,
+        help=f"the database list the listed items check (default: {LIST_FILENAME} beside each database, if any)",
+    )
+    parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)", default="")
     parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the rootdir)", default="")
+    parser.addini("assetdb_phase", f"last phase --assetdb checks ({', '.join(PHASES)})", default="")
+    parser.addini("assetdb_list", "database list for listed items (relative to the rootdir)", default="")
 
 
 def resolve_limit(config: pytest.Config) -> int:
@@ -78,25 +103,71 @@ def resolve_limit(config: pytest.Config) -> int:
         raise pytest.UsageError(str(error)) from None
 
 
-def resolve_workspace(config: pytest.Config) -> Path | None:
-    """``--assetdb-workspace``, else ini ``assetdb_workspace`` (relative to the rootdir), else none."""
-    option = config.getoption("assetdb_workspace")
-    if option:
-        workspace = Path(option).resolve()
-    elif config.getini("assetdb_workspace"):
-        workspace = (config.rootpath / config.getini("assetdb_workspace")).resolve()
-    else:
-        return None
-    if not workspace.is_dir():
+def _path_setting(config: pytest.Config, option: str, ini: str) -> Path | None:
+    value = config.getoption(option)
+    if value:
+        return Path(value).resolve()
+    if config.getini(ini):
+        return (config.rootpath / config.getini(ini)).resolve()
+    return None
+
+
+def resolve_settings(config: pytest.Config) -> GateSettings:
+    workspace = _path_setting(config, "assetdb_workspace", "assetdb_workspace")
+    if workspace is not None and not workspace.is_dir():
         raise pytest.UsageError(f"assetdb workspace {workspace} is not a folder")
-    return workspace
+    phase = config.getoption("assetdb_phase") or config.getini("assetdb_phase") or PHASES[-1]
+    if phase not in PHASES:
+        raise pytest.UsageError(f"assetdb_phase: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
+    return GateSettings(
+        resolve_limit(config), workspace, phase, _path_setting(config, "assetdb_list", "assetdb_list")
+    )
 
 
+def settings(config: pytest.Config) -> GateSettings:
+    if SETTINGS_KEY not in config.stash:
+        config.stash[SETTINGS_KEY] = resolve_settings(config)
+    return config.stash[SETTINGS_KEY]
+
+
+MARKERS = (
+    "assetdb: a database check collected by --assetdb",
+    f"assetdb_phase(name): the phase a check gates ({', '.join(PHASES)}); select with "
+    "-m \"assetdb_phase(name='migration')\"",
+    "assetdb_check(name): the kind of check (size, integrity, schema, lossless, reproducible, rebuildable, "
+    "listed, or a plugin's); select with -m \"assetdb_check(name='size')\"",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "assetdb: a database check collected by --assetdb")
-    if config.getoption("assetdb"):
-        config.stash[SIZE_LIMIT_KEY] = resolve_limit(config)
-        config.stash[WORKSPACE_KEY] = resolve_workspace(config)
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    if not config.getoption("assetdb"):
+        return
+    config.stash[SETTINGS_KEY] = resolve_settings(config)
+    config.stash[RESULTS_KEY] = ResultCache()
+    _keep_cache_out_of_checked_folders(config)
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) reports
+        config.pluginmanager.register(GateReporter(config), "assetdb-reporter")
+
+
+def _keep_cache_out_of_checked_folders(config: pytest.Config) -> None:
+    """The gate must add no file to the folders it checks: if pytest's cache would land
+    in one (the databases folder is the rootdir), run without the cache."""
+    plugin = config.pluginmanager.get_plugin("cacheprovider")
+    if plugin is None:
+        return
+    cache = (config.rootpath / config.getini("cache_dir")).resolve()
+    for argument in config.args:
+        folder = Path(argument.split("::")[0]).resolve()
+        folder = folder if folder.is_dir() else folder.parent
+        if cache == folder or folder in cache.parents:
+            config.pluginmanager.unregister(plugin)
+            return
+
+
+# -- collection ---------------------------------------------------------------------------------
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -110,57 +181,30 @@ class CheckFailure(Exception):
 
 
 class DatabaseFile(pytest.File):
-    """One database file; yields one item per check, in a stable order.
+    """One database: one item per check, by phase, up to ``--assetdb-phase``.
 
-    A consolidated database also yields ``lossless[SOURCE:TABLE]`` for every migrated
-    source table, ``rebuildable[SOURCE]`` for every source and ``reproducible[KIND]`` for
-    every kind of asset it stores; its ledger is read here, once per process, not once
-    per item.
+    The checks (and, for a consolidated database, its ledger) are read here, once per
+    process, never once per item.
     """
 
     def collect(self):
-        for name in CHECKS:
-            yield self._item(name, CHECKS[name])
-        sources = migrated_sources(self.path)
-        for source in sources:
-            for table in source.tables:
-                yield self._item(
-                    f"lossless[{source.name}:{table.source_table}]",
-                    partial(_lossless, source=source.name, table=table.source_table),
-                )
-        for source in sources:
-            yield self._item(f"rebuildable[{source.name}]", partial(_rebuildable, source=source.name))
-        for kind in asset_kinds(self.path):
-            yield self._item(f"reproducible[{kind}]", partial(_reproducible, kind=kind))
-
-    def _item(self, name: str, check) -> CheckItem:
-        item = CheckItem.from_parent(self, name=name, check=check)
-        item.add_marker("assetdb")
-        return item
-
-
-class CheckItem(pytest.Item):
-    """Runs one check and records its figures as JUnit properties."""
-
-    def __init__(self, *, check, **kwargs):
-        super().__init__(**kwargs)
-        self.check = check
-
-    def runtest(self) -> None:
-        result: CheckResult = self.check(self)
-        self.user_properties.extend(result.figures.items())
-        if not result.ok:
-            raise CheckFailure(result.message)
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, CheckFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self):
-        # The failure headline: "size: databases/foo.db" (a dot-free check name first,
-        # so pytest's verbose output keeps showing the plain node id).
-        return self.path, None, f"{self.name}: {self.parent.nodeid}"
+        gate = settings(self.config)
+        database_list = gate.database_list
+        if database_list is None and (self.path.parent / LIST_FILENAME).is_file():
+            database_list = self.path.parent / LIST_FILENAME
+        checks = builtin_checks(self.path, database_list)
+        for extra in self.config.hook.pytest_assetdb_collect_checks(path=self.path, config=self.config):
+            checks.extend(extra or [])
+        last = PHASES.index(gate.phase)
+        self.checks = sorted((c for c in checks if c.order <= last), key=lambda c: c.order)
+        limit = self.config.hook.pytest_assetdb_size_limit(path=self.path, config=self.config) or gate.limit
+        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list)
+        for check in self.checks:
+            item = CheckItem.from_parent(self, name=check.name, check=check)
+            item.add_marker(pytest.mark.assetdb)
+            item.add_marker(pytest.mark.assetdb_phase(name=check.phase))
+            item.add_marker(pytest.mark.assetdb_check(name=check.kind))
+            yield item
 
     @property
     def shown_path(self) -> str:
@@ -171,19 +215,178 @@ class CheckItem(pytest.Item):
             return str(self.path)
 
 
-def _lossless(item: CheckItem, source: str, table: str) -> CheckResult:
-    return check_lossless(item.path, source, table, item.shown_path)
+class CheckItem(pytest.Item):
+    """Runs one check after the earlier phases' checks of its database, and records its
+    figures as JUnit properties."""
+
+    def __init__(self, *, check: Check, **kwargs):
+        super().__init__(**kwargs)
+        self.check = check
+
+    def runtest(self) -> None:
+        results = self.config.stash[RESULTS_KEY]
+        database: DatabaseFile = self.parent
+        for earlier in database.checks:
+            if earlier.order >= self.check.order:
+                break
+            result = results.result(earlier, database.context)
+            if not result.ok:
+                first_line = result.message.splitlines()[0]
+                raise CheckFailure(
+                    f"not checked: {earlier.name} ({earlier.phase}) failed first — {first_line}"
+                )
+        result = results.result(self.check, database.context)
+        self.user_properties.append(("assetdb_check", self.check.kind))
+        self.user_properties.extend(result.figures.items())
+        if not result.ok:
+            raise CheckFailure(result.message)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (CheckFailure, AssetdbError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        # The failure headline: "size: databases/foo.db" (the check first, so that pytest's
+        # verbose output keeps showing the plain node id).
+        return self.path, None, f"{self.name}: {self.parent.nodeid}"
 
 
-def _rebuildable(item: CheckItem, source: str) -> CheckResult:
-    return check_rebuildable(item.path, source, item.shown_path)
+# -- reporting -----------------------------------------------------------------------------------
 
 
-def _reproducible(item: CheckItem, kind: str) -> CheckResult:
-    return check_reproducible_kind(item.path, kind, item.config.stash[WORKSPACE_KEY], item.shown_path)
+@dataclass
+class DatabaseSummary:
+    """What the gate found for one database (passed to ``pytest_assetdb_report``)."""
+
+    database: str
+    passed: int = 0
+    failed: int = 0
+    figures: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def checks(self) -> int:
+        return self.passed + self.failed
 
 
-CHECKS = {
-    "size": lambda item: check_size(item.path, item.config.stash[SIZE_LIMIT_KEY], item.shown_path),
-    "integrity": lambda item: check_integrity(item.path, item.shown_path),
-}
+class GateReporter:
+    """Collects the gate's reports (from xdist workers too) and summarises at the end."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.databases: dict[str, DatabaseSummary] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties = dict(report.user_properties)
+        if report.when != "call" and not (report.failed and report.when == "setup"):
+            return
+        if "::" not in report.nodeid or not self._is_gate_item(report):
+            return
+        database = report.nodeid.split("::", 1)[0]
+        summary = self.databases.setdefault(database, DatabaseSummary(database))
+        if report.passed:
+            summary.passed += 1
+        else:
+            summary.failed += 1
+        if properties.get("assetdb_check") == "size":
+            summary.figures.update({k: v for k, v in properties.items() if k != "assetdb_check"})
+
+    def _is_gate_item(self, report: pytest.TestReport) -> bool:
+        return any(name == "assetdb_check" for name, _ in report.user_properties) or report.nodeid.split(
+            "::", 1
+        )[0].endswith((".db", ".sqlite", ".sqlite3"))
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.databases:
+            return
+        terminalreporter.section("assetdb gate")
+        rows = [("database", "size", "% of cap", "checks passed")]
+        for summary in sorted(self.databases.values(), key=lambda s: s.database):
+            size = summary.figures.get("bytes")
+            percent = summary.figures.get("percent_of_cap")
+            rows.append(
+                (
+                    summary.database,
+                    format_size(int(size)) if size is not None else "-",
+                    f"{float(percent):.1f}%" if percent is not None else "-",
+                    f"{summary.passed}/{summary.checks}",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            terminalreporter.write_line(
+                "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+            )
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.config.hook.pytest_assetdb_report(
+            config=self.config, databases=sorted(self.databases.values(), key=lambda s: s.database)
+        )
+
+
+# -- fixtures for people writing validation tests --------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def assetdb_limit(pytestconfig: pytest.Config) -> int:
+    """The size cap in force (``--assetdb-limit``, ini, ``[tool.assetdb]``, else 99.9 MB), in bytes."""
+    return settings(pytestconfig).limit
+
+
+@pytest.fixture(scope="session")
+def assetdb_databases(pytestconfig: pytest.Config) -> list[Path]:
+    """Every database file under the paths pytest was given, sorted."""
+    found = set()
+    for argument in pytestconfig.args:
+        path = Path(argument.split("::")[0])
+        if path.is_file() and is_database_path(path):
+            found.add(path.resolve())
+        elif path.is_dir():
+            found.update(p.resolve() for p in path.rglob("*") if p.is_file() and is_database_path(p))
+    return sorted(found)
+
+
+@pytest.fixture(scope="session")
+def assetdb_workspace(pytestconfig: pytest.Config) -> Path:
+    """The workspace (``--assetdb-workspace`` or ini ``assetdb_workspace``); skips without one."""
+    workspace = settings(pytestconfig).workspace
+    if workspace is None:
+        pytest.skip("no assetdb workspace configured (--assetdb-workspace or ini assetdb_workspace)")
+    return workspace
+
+
+@pytest.fixture
+def assetdb_consolidated(assetdb_databases: list[Path]):
+    """The consolidated database under test as a read-only ``sqlite_utils.Database``.
+
+    Its merged tables read across every shard: each is shadowed by a temporary view
+    that unions the shards. Skips when no consolidated database is under test.
+    """
+    import sqlite_utils
+
+    from consolidation.checks import is_assetdb_primary
+
+    primary = next((path for path in assetdb_databases if is_assetdb_primary(path)), None)
+    if primary is None:
+        pytest.skip("no consolidated assetdb database under the given paths")
+    with open_readonly(primary) as connection, attach_shards_readonly(connection, primary, "main") as shards:
+        connection.execute("PRAGMA query_only = 0")  # temporary views only: the files stay read-only
+        _shadow_with_union_views(connection, shards)
+        yield sqlite_utils.Database(connection)
+
+
+def _shadow_with_union_views(connection: sqlite3.Connection, shards: dict[int, str]) -> None:
+    from consolidation.fingerprint import quote_identifier as q
+
+    if len(shards) < 2:
+        return
+    tables = [row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")]
+    for table in tables:
+        columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
+        selected = ", ".join(q(c) for c in columns)
+        parts = [f"SELECT {selected} FROM main.{q(table)}"]
+        for schema in list(shards.values())[1:]:
+            if connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE name = ?", (table,)).fetchone():
+                parts.append(f"SELECT {selected} FROM {schema}.{q(table)}")
+        if len(parts) > 1:
+            connection.execute(f"CREATE TEMP VIEW {q(table)} AS {' UNION ALL '.join(parts)}")

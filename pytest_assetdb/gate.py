@@ -1,0 +1,119 @@
+"""The gate's checks: what is checked for each database, in which phase, and the order.
+
+Checks belong to the phases of PRODUCT.md §5, in order. A check only runs when every
+check of an earlier phase passed for the same database; otherwise it fails "by gate",
+naming the earlier check. Each item works its prerequisites out itself, through a
+per-process cache, so gating is the same whether items run in one process or are spread
+over xdist workers, and no check runs twice in a process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from consolidation.checks import (
+    CheckResult,
+    asset_kinds,
+    check_integrity,
+    check_listed,
+    check_lossless,
+    check_rebuildable,
+    check_reproducible_kind,
+    check_schema,
+    check_size,
+    is_assetdb_primary,
+    migrated_sources,
+)
+
+PHASES = ("inventory", "schema", "migration", "sync", "documentation", "templates", "finalization")
+#: Which phase proves each asset kind reproducible (PRODUCT.md §5).
+KIND_PHASES = {"script": "sync", "documentation": "documentation", "template": "templates", "pattern": "templates"}
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check gets: the database, how to name it, and the gate's settings."""
+
+    path: Path
+    shown_as: str
+    limit: int
+    workspace: Path | None
+    database_list: Path | None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gate item: its id after ``::``, its phase and kind, and the function it runs.
+
+    Plugins return these from ``pytest_assetdb_collect_checks``.
+    """
+
+    name: str
+    phase: str
+    kind: str
+    run: Callable[[CheckContext], CheckResult]
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"check {self.name!r}: unknown phase {self.phase!r} (phases: {', '.join(PHASES)})")
+
+    @property
+    def order(self) -> int:
+        return PHASES.index(self.phase)
+
+
+def builtin_checks(path: Path, database_list: Path | None) -> list[Check]:
+    """The checks every database gets, and those a consolidated one adds."""
+    checks = [
+        Check("size", "inventory", "size", lambda c: check_size(c.path, c.limit, c.shown_as)),
+        Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as)),
+    ]
+    if is_assetdb_primary(path):
+        checks.append(Check("schema", "schema", "schema", lambda c: check_schema(c.path, c.shown_as)))
+    sources = migrated_sources(path)
+    for source in sources:
+        for table in source.tables:
+            checks.append(
+                Check(
+                    f"lossless[{source.name}:{table.source_table}]",
+                    "migration",
+                    "lossless",
+                    lambda c, s=source.name, t=table.source_table: check_lossless(c.path, s, t, c.shown_as),
+                )
+            )
+    for kind in asset_kinds(path):
+        checks.append(
+            Check(
+                f"reproducible[{kind}]",
+                KIND_PHASES[kind],
+                "reproducible",
+                lambda c, k=kind: check_reproducible_kind(c.path, k, c.workspace, c.shown_as),
+            )
+        )
+    for source in sources:
+        checks.append(
+            Check(
+                f"rebuildable[{source.name}]",
+                "finalization",
+                "rebuildable",
+                lambda c, s=source.name: check_rebuildable(c.path, s, c.shown_as),
+            )
+        )
+    if database_list is not None:
+        checks.append(Check("listed", "finalization", "listed", lambda c: check_listed(c.path, c.database_list, c.shown_as)))
+    return checks
+
+
+class ResultCache:
+    """Check results of this process, by database and check name."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[Path, str], CheckResult] = {}
+
+    def result(self, check: Check, context: CheckContext) -> CheckResult:
+        key = (context.path, check.name)
+        if key not in self._results:
+            self._results[key] = check.run(context)
+        return self._results[key]
