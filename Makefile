@@ -22,7 +22,6 @@ test: $(VENV)/.installed
 
 # Benchmarks are run by hand: they report ratios against a baseline from the same run.
 bench: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/migrate_bench.py
 	$(BIN)/python bench/assets_bench.py
 

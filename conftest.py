@@ -15,25 +15,11 @@ from pathlib import Path
 import pytest
 
 from consolidation.cli import main
+from pytest_assetdb.testing import make_database  # noqa: F401  (tests import it from here)
 
 pytest_plugins = ["pytester"]
 
 REALWORLD = Path(__file__).resolve().parent.parent / "shared" / "realworld" / "gh_copilot"
-
-
-def make_database(path: Path, *statements: str, wal: bool = False) -> Path:
-    """Create a real SQLite file from SQL statements, fully checkpointed and closed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path)
-    try:
-        if wal:
-            connection.execute("PRAGMA journal_mode = WAL")
-        for statement in statements:
-            connection.execute(statement)
-        connection.commit()
-    finally:
-        connection.close()
-    return path
 
 
 def folder_state(folder: Path) -> dict[str, str]:

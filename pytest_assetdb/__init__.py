@@ -1,5 +1,24 @@
 """pytest-assetdb's pytest plugin: ``pytest --assetdb databases/`` gates every SQLite database.
 
-The plugin itself lives in :mod:`pytest_assetdb.plugin` and is registered through the
-``pytest11`` entry point; everything it checks is computed by :mod:`consolidation`.
+The plugin lives in :mod:`pytest_assetdb.plugin` (registered through the ``pytest11``
+entry point); what it checks is computed by :mod:`consolidation`. For validation tests
+of your own: the fixtures ``assetdb_limit``, ``assetdb_databases``,
+``assetdb_consolidated`` and ``assetdb_workspace``, and the helpers below.
 """
+
+from consolidation.checks import CheckResult
+
+from .assertions import assert_lossless, assert_reproducible, assert_under_limit
+from .gate import PHASES, Check, CheckContext
+from .plugin import DatabaseSummary
+
+__all__ = [
+    "PHASES",
+    "Check",
+    "CheckContext",
+    "CheckResult",
+    "DatabaseSummary",
+    "assert_lossless",
+    "assert_reproducible",
+    "assert_under_limit",
+]

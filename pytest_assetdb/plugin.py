@@ -147,23 +147,29 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SETTINGS_KEY] = resolve_settings(config)
     config.stash[RESULTS_KEY] = ResultCache()
-    _keep_cache_out_of_checked_folders(config)
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) reports
         config.pluginmanager.register(GateReporter(config), "assetdb-reporter")
 
 
-def _keep_cache_out_of_checked_folders(config: pytest.Config) -> None:
+#: The plugins that write pytest's cache at the end of a session.
+CACHE_WRITERS = ("lfplugin", "nfplugin", "stepwiseplugin")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
     """The gate must add no file to the folders it checks: if pytest's cache would land
-    in one (the databases folder is the rootdir), run without the cache."""
-    plugin = config.pluginmanager.get_plugin("cacheprovider")
-    if plugin is None:
+    in one (the databases folder is the rootdir), the plugins that write it stand down."""
+    config = session.config
+    if not config.getoption("assetdb") or config.pluginmanager.get_plugin("cacheprovider") is None:
         return
     cache = (config.rootpath / config.getini("cache_dir")).resolve()
     for argument in config.args:
         folder = Path(argument.split("::")[0]).resolve()
         folder = folder if folder.is_dir() else folder.parent
         if cache == folder or folder in cache.parents:
-            config.pluginmanager.unregister(plugin)
+            for name in CACHE_WRITERS:
+                writer = config.pluginmanager.get_plugin(name)
+                if writer is not None:
+                    config.pluginmanager.unregister(writer)
             return
 
 

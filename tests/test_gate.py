@@ -1,0 +1,200 @@
+"""The gate as a pytest plugin: phases, gating, markers, hooks, fixtures, xdist, output."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from pytest_assetdb.testing import make_database, run_gate
+
+
+@pytest.fixture
+def databases(pytester):
+    folder = pytester.path / "databases"
+    make_database(folder / "small.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    make_database(folder / "big.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (zeroblob(20000))")
+    return folder
+
+
+def outcomes(result) -> dict[str, str]:
+    """Node id -> outcome from verbose output, with or without xdist's ``[gw0] … PASSED id``."""
+    found = {}
+    for line in result.outlines:
+        plain = re.match(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED|ERROR)", line)
+        spread = re.search(r"(PASSED|FAILED|SKIPPED|ERROR) (\S+::\S+)", line)
+        if plain:
+            found[plain.group(1)] = plain.group(2)
+        elif spread:
+            found[spread.group(2)] = spread.group(1)
+    return found
+
+
+def test_markers_select_by_check_and_by_phase(pytester, databases):
+    by_check = run_gate(pytester, "databases", args=("-v", "-m", "assetdb_check(name='size')"))
+    assert sorted(outcomes(by_check)) == ["databases/big.db::size", "databases/small.db::size"]
+    by_phase = run_gate(pytester, "databases", args=("-v", "-m", "assetdb_phase(name='inventory')"))
+    assert len(outcomes(by_phase)) == 4
+
+
+def test_phase_option_and_ini_stop_at_a_phase(pytester, databases, tmp_path):
+    from consolidation.merge import MigrationSettings, migrate
+
+    migrate(databases / "enterprise_assets.db", [databases / "small.db"], MigrationSettings(99_900_000))
+    everything = run_gate(pytester, "databases", args=("-v",))
+    assert "databases/enterprise_assets.db::rebuildable[small.db]" in outcomes(everything)
+    inventory = run_gate(pytester, "databases", args=("-v", "--assetdb-phase", "inventory"))
+    assert {name.split("::")[1] for name in outcomes(inventory)} == {"size", "integrity"}
+    pytester.makeini("[pytest]\nassetdb_phase = migration\n")
+    migration = run_gate(pytester, "databases", args=("-v",))
+    names = {name.split("::")[1] for name in outcomes(migration)}
+    assert "lossless[small.db:t]" in names and "rebuildable[small.db]" not in names
+    bad = run_gate(pytester, "databases", args=("--assetdb-phase", "later"))
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_earlier_failure_gates_later_items_the_same_with_and_without_xdist(pytester, databases):
+    from consolidation.merge import MigrationSettings, migrate
+
+    target = databases / "enterprise_assets.db"
+    migrate(target, [databases / "small.db"], MigrationSettings(99_900_000))
+    args = ("-v", "--assetdb-limit", "100KB")  # the consolidated file is over: everything after size is gated
+    results = [
+        outcomes(pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", *args, *mode))
+        for mode in ([], ["-n", "2"], ["-p", "no:xdist"])
+    ]
+    assert results[0] == results[1] == results[2]
+    assert results[0]["databases/enterprise_assets.db::size"] == "FAILED"
+    assert results[0]["databases/enterprise_assets.db::lossless[small.db:t]"] == "FAILED"
+    assert results[0]["databases/small.db::size"] == "PASSED"
+    gated = run_gate(pytester, "databases", args=args)
+    gated.stdout.fnmatch_lines(["not checked: size (inventory) failed first — over the cap: *"])
+
+
+def test_a_plugin_adds_checks_limits_and_receives_the_report(pytester, databases):
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            import json
+            from pytest_assetdb import Check, CheckResult
+
+            def has_rows(context):
+                import sqlite3
+                count = sqlite3.connect(f"file:{context.path}?mode=ro", uri=True).execute("SELECT count(*) FROM t").fetchone()[0]
+                return CheckResult(count > 0, f"{count} rows" if count else "no rows in t — run: load the data")
+
+            def pytest_assetdb_collect_checks(path, config):
+                return [Check("has_rows", "migration", "custom", has_rows)]
+
+            def pytest_assetdb_size_limit(path, config):
+                return 10_000 if path.name == "small.db" else None
+
+            def pytest_assetdb_report(config, databases):
+                with open("report.json", "w") as handle:
+                    json.dump([[d.database, d.passed, d.failed, d.figures.get("limit")] for d in databases], handle)
+            """
+        )
+    )
+    result = run_gate(pytester, "databases", args=("-v", "-m", "assetdb_check(name='custom') or assetdb_check(name='size')"))
+    status = outcomes(result)
+    assert status["databases/small.db::has_rows"] == "PASSED"
+    assert status["databases/big.db::has_rows"] == "PASSED"
+    import json
+
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert report == [["databases/big.db", 2, 0, 99900000], ["databases/small.db", 2, 0, 10000]]
+
+
+def test_fixtures_and_assertion_helpers_in_a_validation_test(pytester, databases):
+    from consolidation.merge import MigrationSettings, migrate
+
+    migrate(databases / "enterprise_assets.db", [databases / "small.db", databases / "big.db"], MigrationSettings(99_900_000))
+    pytester.makepyfile(
+        test_validation=textwrap.dedent(
+            """
+            from pytest_assetdb import assert_lossless, assert_under_limit
+
+            def test_every_database_is_under_the_cap(assetdb_databases, assetdb_limit):
+                assert len(assetdb_databases) == 3
+                for database in assetdb_databases:
+                    assert_under_limit(database, assetdb_limit)
+
+            def test_consolidated_rows(assetdb_consolidated):
+                assert assetdb_consolidated["t"].count == 2  # no primary key: both sources' rows appended
+                assert assetdb_consolidated["migration_sources"].count == 2
+
+            def test_lossless(assetdb_databases):
+                consolidated = [d for d in assetdb_databases if d.name == "enterprise_assets.db"][0]
+                assert_lossless(consolidated, [d for d in assetdb_databases if d != consolidated])
+
+            def test_workspace(assetdb_workspace):
+                raise AssertionError("skipped without a workspace")
+            """
+        )
+    )
+    result = pytester.runpytest("test_validation.py", "databases", "-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(["*no assetdb workspace configured*"])
+
+
+def test_assertion_helpers_say_what_is_wrong(tmp_path):
+    from pytest_assetdb import assert_under_limit
+
+    database = make_database(tmp_path / "x.db", "CREATE TABLE t (x)")
+    with pytest.raises(AssertionError, match=r"over the cap: 8.2 KB > 1.0 KB .* — run: assetdb migrate"):
+        assert_under_limit(database, 1000)
+
+
+def test_summary_table_once_on_the_controller(pytester, databases):
+    result = pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", "-n", "2")
+    text = result.stdout.str()
+    assert text.count("assetdb gate") == 1
+    result.stdout.fnmatch_lines(["database *size *% of cap *checks passed", "databases/big.db *KB *2/2"])
+
+
+def test_the_cache_never_lands_in_the_checked_folder(pytester, databases):
+    before = sorted(p.name for p in databases.iterdir())
+    result = pytester.runpytest_subprocess("--assetdb", str(databases), "--rootdir", str(databases))
+    assert result.ret == 0
+    assert sorted(p.name for p in databases.iterdir()) == before
+
+
+def test_listed_items_follow_the_database_list(pytester, databases):
+    (databases / "CONSOLIDATED_DATABASE_LIST.md").write_text("| file |\n|---|\n| `small.db` |\n")
+    result = run_gate(pytester, "databases", args=("-v",))
+    status = outcomes(result)
+    assert status["databases/small.db::listed"] == "PASSED"
+    assert status["databases/big.db::listed"] == "FAILED"
+    result.stdout.fnmatch_lines(["not listed: databases/big.db is missing from *CONSOLIDATED_DATABASE_LIST.md — run: assetdb list *"])
+
+
+def test_non_database_files_are_ignored_and_a_broken_database_is_an_item(pytester, databases):
+    (databases / "notes.txt").write_text("not a database")
+    (databases / "broken.db").write_text("garbage" * 100)
+    result = run_gate(pytester, "databases", args=("-v",))
+    status = outcomes(result)
+    assert status["databases/broken.db::integrity"] == "FAILED"
+    assert not any("notes.txt" in name for name in status)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_consolidated_fixture_reads_across_shards(pytester):
+    from consolidation.merge import MigrationSettings, migrate
+
+    sources = [
+        make_database(
+            pytester.path / "legacy" / f"s{i}.db",
+            "CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)",
+            f"WITH RECURSIVE n(i) AS (SELECT {i * 100} UNION ALL SELECT i + 1 FROM n WHERE i < {i * 100 + 11}) "
+            "INSERT INTO blobs SELECT i, zeroblob(20000) FROM n",
+        )
+        for i in range(3)
+    ]
+    (pytester.path / "databases").mkdir()
+    migrate(pytester.path / "databases" / "enterprise_assets.db", sources, MigrationSettings(400_000))
+    assert len(list((pytester.path / "databases").glob("*.db"))) > 1
+    pytester.makepyfile(
+        test_shards="def test_count(assetdb_consolidated):\n    assert assetdb_consolidated['blobs'].count == 36\n"
+    )
+    pytester.runpytest("test_shards.py", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
