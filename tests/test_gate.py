@@ -195,6 +195,6 @@ def test_consolidated_fixture_reads_across_shards(pytester):
     migrate(pytester.path / "databases" / "enterprise_assets.db", sources, MigrationSettings(400_000))
     assert len(list((pytester.path / "databases").glob("*.db"))) > 1
     pytester.makepyfile(
-        test_shards="def test_count(assetdb_consolidated):\n    assert assetdb_consolidated['blobs'].count == 36\n"
+        test_across_shards="def test_count(assetdb_consolidated):\n    assert assetdb_consolidated['blobs'].count == 36\n"
     )
-    pytester.runpytest("test_shards.py", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest("test_across_shards.py", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
