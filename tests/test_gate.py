@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,24 @@ def test_consolidated_fixture_reads_across_shards(pytester):
         test_across_shards="def test_count(assetdb_consolidated):\n    assert assetdb_consolidated['blobs'].count == 36\n"
     )
     pytester.runpytest("test_across_shards.py", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def readme_example(name: str) -> str:
+    """The code block of README.md introduced by ``<!-- example: NAME -->``."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split(f"<!-- example: {name} -->", 1)[1]
+    return block.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_examples_run_as_written(pytester):
+    from consolidation.demo_data import build_legacy_set
+    from consolidation.merge import MigrationSettings, migrate
+
+    folder = pytester.path / "databases"
+    legacy = build_legacy_set(folder)
+    migrate(folder / "enterprise_assets.db", legacy, MigrationSettings(99_900_000))
+    pytester.makeconftest(readme_example("conftest.py"))
+    pytester.makepyfile(test_databases=readme_example("test_databases.py"))
+    result = pytester.runpytest("--assetdb", "databases", "test_databases.py", "-p", "no:cacheprovider", "-s", "-v")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*enterprise_assets.db::templates_have_content PASSED*", "databases/enterprise_assets.db: */* checks passed"])
