@@ -24,6 +24,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/migrate_bench.py
 	$(BIN)/python bench/assets_bench.py
+	$(BIN)/python bench/gate_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import BadInput
 from .size import DEFAULT_SIZE_LIMIT, parse_size
 
-KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns")
+KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns", "workspace", "phase", "database_list")
 ASSET_KINDS = ("script", "documentation", "template", "pattern")
 
 
@@ -30,6 +30,9 @@ class Settings:
     source: str = "default"
     kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)
     backup_patterns: tuple[str, ...] = ()
+    workspace: Path | None = None  # for the gate's reproducible items, relative to pyproject.toml
+    phase: str | None = None  # the last phase the gate checks
+    database_list: Path | None = None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -73,11 +76,17 @@ def load_settings(start: Path | None = None) -> Settings:
             limit = parse_size(table["size_limit"])
         except BadInput as error:
             raise BadInput(f"{pyproject}: [tool.assetdb] size_limit: {error}") from None
+    for key in ("workspace", "phase", "database_list"):
+        if key in table and not isinstance(table[key], str):
+            raise BadInput(f"{pyproject}: [tool.assetdb] {key} must be a string")
     return Settings(
         size_limit=limit,
         source=source,
         kinds=_kinds(pyproject, table.get("kinds", {})),
         backup_patterns=_patterns(pyproject, table.get("backup_patterns", [])),
+        workspace=pyproject.parent / table["workspace"] if "workspace" in table else None,
+        phase=table.get("phase"),
+        database_list=pyproject.parent / table["database_list"] if "database_list" in table else None,
     )
 
 

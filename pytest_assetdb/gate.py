@@ -1,7 +1,8 @@
 """The gate's checks: what is checked for each database, in which phase, and the order.
 
-Checks belong to the phases of PRODUCT.md §5, in order. A check only runs when every
-check of an earlier phase passed for the same database; otherwise it fails "by gate",
+Checks belong to the phases of PRODUCT.md §5, in order. A check only runs when the
+checks of earlier phases that it depends on passed for the same database (those about
+the whole database, and those about the same source); otherwise it fails "by gate",
 naming the earlier check. Each item works its prerequisites out itself, through a
 per-process cache, so gating is the same whether items run in one process or are spread
 over xdist workers, and no check runs twice in a process.
@@ -54,6 +55,7 @@ class Check:
     phase: str
     kind: str
     run: Callable[[CheckContext], CheckResult]
+    scope: str | None = None  # e.g. the source a check is about; None: the whole database
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -62,6 +64,11 @@ class Check:
     @property
     def order(self) -> int:
         return PHASES.index(self.phase)
+
+    def gated_by(self, earlier: Check) -> bool:
+        """Checks of earlier phases gate this one when they are about the whole database
+        or about the same thing (``rebuildable[s]`` waits for ``lossless[s:…]`` only)."""
+        return earlier.order < self.order and earlier.scope in (None, self.scope)
 
 
 def builtin_checks(path: Path, database_list: Path | None) -> list[Check]:
@@ -81,6 +88,7 @@ def builtin_checks(path: Path, database_list: Path | None) -> list[Check]:
                     "migration",
                     "lossless",
                     lambda c, s=source.name, t=table.source_table: check_lossless(c.path, s, t, c.shown_as),
+                    scope=source.name,
                 )
             )
     for kind in asset_kinds(path):
@@ -99,6 +107,7 @@ def builtin_checks(path: Path, database_list: Path | None) -> list[Check]:
                 "finalization",
                 "rebuildable",
                 lambda c, s=source.name: check_rebuildable(c.path, s, c.shown_as),
+                scope=source.name,
             )
         )
     if database_list is not None:

@@ -103,25 +103,29 @@ def resolve_limit(config: pytest.Config) -> int:
         raise pytest.UsageError(str(error)) from None
 
 
-def _path_setting(config: pytest.Config, option: str, ini: str) -> Path | None:
+def _path_setting(config: pytest.Config, option: str, ini: str, project: Path | None) -> Path | None:
+    """The command line wins over the ini file, which wins over ``[tool.assetdb]``."""
     value = config.getoption(option)
     if value:
         return Path(value).resolve()
     if config.getini(ini):
         return (config.rootpath / config.getini(ini)).resolve()
-    return None
+    return project.resolve() if project else None
 
 
 def resolve_settings(config: pytest.Config) -> GateSettings:
-    workspace = _path_setting(config, "assetdb_workspace", "assetdb_workspace")
+    try:
+        project = load_settings(config.rootpath)
+    except BadInput as error:
+        raise pytest.UsageError(str(error)) from None
+    workspace = _path_setting(config, "assetdb_workspace", "assetdb_workspace", project.workspace)
     if workspace is not None and not workspace.is_dir():
         raise pytest.UsageError(f"assetdb workspace {workspace} is not a folder")
-    phase = config.getoption("assetdb_phase") or config.getini("assetdb_phase") or PHASES[-1]
+    phase = config.getoption("assetdb_phase") or config.getini("assetdb_phase") or project.phase or PHASES[-1]
     if phase not in PHASES:
         raise pytest.UsageError(f"assetdb_phase: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
-    return GateSettings(
-        resolve_limit(config), workspace, phase, _path_setting(config, "assetdb_list", "assetdb_list")
-    )
+    database_list = _path_setting(config, "assetdb_list", "assetdb_list", project.database_list)
+    return GateSettings(resolve_limit(config), workspace, phase, database_list)
 
 
 def settings(config: pytest.Config) -> GateSettings:
@@ -233,8 +237,8 @@ class CheckItem(pytest.Item):
         results = self.config.stash[RESULTS_KEY]
         database: DatabaseFile = self.parent
         for earlier in database.checks:
-            if earlier.order >= self.check.order:
-                break
+            if not self.check.gated_by(earlier):
+                continue
             result = results.result(earlier, database.context)
             if not result.ok:
                 first_line = result.message.splitlines()[0]

@@ -220,3 +220,34 @@ def test_the_readme_examples_run_as_written(pytester):
     result = pytester.runpytest("--assetdb", "databases", "test_databases.py", "-p", "no:cacheprovider", "-s", "-v")
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*enterprise_assets.db::templates_have_content PASSED*", "databases/enterprise_assets.db: */* checks passed"])
+
+
+def test_tool_assetdb_settings_and_precedence(pytester, databases):
+    pytester.makepyprojecttoml('[tool.assetdb]\nphase = "inventory"\nsize_limit = "10KB"\n')
+    result = run_gate(pytester, "databases", args=("-v",))
+    assert set(outcomes(result).values()) == {"PASSED", "FAILED"}
+    assert {name.split("::")[1] for name in outcomes(result)} == {"size", "integrity"}
+    assert outcomes(result)["databases/big.db::size"] == "FAILED"
+    pytester.makeini("[pytest]\nassetdb_size_limit = 1MB\n")  # the ini file wins over [tool.assetdb]
+    assert outcomes(run_gate(pytester, "databases", args=("-v",)))["databases/big.db::size"] == "PASSED"
+    overridden = run_gate(pytester, "databases", args=("-v", "--assetdb-limit", "1KB"))  # the command line wins
+    assert outcomes(overridden)["databases/small.db::size"] == "FAILED"
+
+
+def test_realworld_with_xdist_and_junit_leaves_the_folder_untouched(realworld, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import folder_state
+
+    before = folder_state(realworld)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--assetdb", str(realworld), "-n", "2", f"--junitxml={tmp_path / 'x.xml'}",
+         "-q", "--rootdir", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert (tmp_path / "x.xml").read_text().count("<testcase") == 16
+    assert folder_state(realworld) == before
