@@ -267,10 +267,12 @@ class IngestReport:
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
     bytes_read: int = 0
+    deleted: list[str] = field(default_factory=list)  # only when deletions are recorded (sync)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path), same bytes
 
     @property
     def changed_anything(self) -> bool:
-        return bool(self.added or self.changed or self.touched)
+        return bool(self.added or self.changed or self.touched or self.deleted)
 
 
 @dataclass(frozen=True)
@@ -343,13 +345,14 @@ def record_asset(connection, packed: Packed, kind: str, previous: CurrentAsset |
         )
         return "touched"
     first_seen = now
-    version = 1
+    version = connection.execute(
+        f"SELECT coalesce(max(version), 0) + 1 FROM {table} WHERE path = CAST(? AS TEXT)", (name,)
+    ).fetchone()[0]  # a path that comes back after a deletion continues its history
     if previous is not None:
         _keep_history(connection, name, previous.sha256, previous.size)
         old_table = q(ASSET_TABLES[previous.kind])
         connection.execute(f"UPDATE {old_table} SET is_current = 0 WHERE id = ?", (previous.row_id,))
         first_seen = connection.execute(f"SELECT first_seen FROM {old_table} WHERE id = ?", (previous.row_id,)).fetchone()[0]
-        version = previous.version + 1 if previous.kind == kind else 1
     _store_bytes(connection, packed, name)
     cursor = connection.execute(
         f"INSERT INTO {table} (path, version, is_current, sha256, size, mode, mtime, mtime_ns, first_seen, last_changed) "
@@ -405,9 +408,12 @@ def ingest(
     limit: int | None = None,
     manager=None,
     track=lambda items: items,
+    record_deletions: bool = False,
+    operation: str = "ingest",
 ) -> IngestReport:
     """Store every (selected) file of ``workspace`` in ``database``; unchanged files,
-    recognised by size, mode and mtime, are not even read."""
+    recognised by size, mode and mtime, are not even read. With ``record_deletions``
+    (sync), assets whose file is gone are marked deleted, their history kept."""
     workspace, database = Path(workspace), Path(database)
     for kind in kinds:
         if kind not in ASSET_TABLES:
@@ -432,8 +438,13 @@ def ingest(
                 report.unchanged += 1
                 continue
             work.append((file, kind, previous))
-        if work:
-            _write(connection, database, workspace, work, report, limit, track)
+        gone = []
+        if record_deletions:
+            present = {file.path for file in files}
+            gone = [(path, asset) for path, asset in sorted(existing.items()) if path not in present
+                    and (not kinds or asset.kind in kinds)]
+        if work or gone:
+            _write(connection, database, workspace, work, report, limit, track, gone, operation)
     finally:
         connection.close()
     return report
@@ -451,15 +462,26 @@ def _packed_in_order(workspace: Path, work, scratch: Path) -> Iterator[tuple[Pac
                 future.cancel()
 
 
-def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit, track) -> None:
+def _mark_deleted(connection: sqlite3.Connection, path: bytes, asset: CurrentAsset, now: str) -> None:
+    """A file is gone: its last version stays, retrievable, and leaves the archive view."""
+    _keep_history(connection, path, asset.sha256, asset.size)
+    connection.execute("DELETE FROM sqlar WHERE name = CAST(? AS TEXT)", (path,))
+    connection.execute(
+        f"UPDATE {q(ASSET_TABLES[asset.kind])} SET is_current = 0, deleted_at = ? WHERE id = ?", (now, asset.row_id)
+    )
+
+
+def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit, track,
+           gone=(), operation_name: str = "ingest") -> None:
     now = utc_now()
-    operation = Operation("ingest", subject=str(workspace))
+    operation = Operation(operation_name, subject=str(workspace))
     with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch:
         try:
             with write_transaction(connection, database):
                 if limit is not None:
                     page_size = connection.execute("PRAGMA page_size").fetchone()[0]
                     connection.execute(f"PRAGMA max_page_count = {max(1, limit // page_size)}")
+                added_hashes: dict[str, str] = {}
                 for packed, kind, previous in track(_packed_in_order(workspace, work, Path(scratch))):
                     try:
                         outcome = record_asset(connection, packed, kind, previous, now)
@@ -467,16 +489,25 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                         packed.discard()
                     getattr(report, outcome).append(packed.name)
                     report.bytes_read += packed.size
+                    if outcome == "added":
+                        added_hashes.setdefault(packed.sha256, packed.name)
+                for path, asset in gone:
+                    _mark_deleted(connection, path, asset, now)
+                    report.deleted.append(os.fsdecode(path))
+                    if asset.sha256 in added_hashes:
+                        report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
                 links_last(connection)
                 operation.counts = {
                     "added": len(report.added),
                     "changed": len(report.changed),
                     "touched": len(report.touched),
+                    "deleted": len(report.deleted),
+                    "renamed": len(report.renamed),
                     "unchanged": report.unchanged,
                     "skipped": len(report.skipped),
                 }
                 operation.bytes = report.bytes_read
-                operation.details = {"skipped": report.skipped[:50]}
+                operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50]}
                 operation.record(connection, "ok")
         except sqlite3.OperationalError as error:
             if "full" in str(error):

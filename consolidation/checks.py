@@ -202,8 +202,34 @@ def check_listed(path: Path, list_file: Path, shown_as: str | None = None) -> Ch
     if not list_file.is_file():
         return CheckResult(False, f"no database list at {list_file} — run: assetdb list {list_file.parent} --write")
     relative = relative_name(path.resolve(), list_file.resolve().parent)
-    if is_listed(relative, names_in_list(list_file)):
+    if is_listed(relative, listed_as_active(list_file)):
         return CheckResult(True, f"{relative} is listed in {list_file.name}")
     return CheckResult(
         False, f"not listed: {name} is missing from {list_file} — run: assetdb list {list_file.parent} --write"
     )
+
+
+def listed_as_active(list_file: Path) -> set[str]:
+    """Names a list gives as active: its "Active databases" table when it has one (as
+    ``assetdb list`` writes it), else every database name it mentions."""
+    from .database_list import read_list
+
+    parsed = read_list(list_file)
+    return set(parsed.active) if parsed.active else names_in_list(list_file)
+
+
+def check_list_complete(list_file: Path, shown_as: str | None = None) -> CheckResult:
+    """Is every database the list gives as active on disk?"""
+    name = shown_as or str(list_file)
+    missing = sorted(
+        listed for listed in listed_as_active(list_file) if not (list_file.parent / listed).is_file()
+    )
+    figures = {"listed": len(listed_as_active(list_file)), "missing": len(missing)}
+    if missing:
+        return CheckResult(
+            False,
+            f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list {list_file.parent} --write "
+            f"(or restore them)\n{name}",
+            figures,
+        )
+    return CheckResult(True, "every listed database is on disk", figures)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -23,7 +24,9 @@ from .config import resolve_size_limit
 from .demo_data import build_legacy_set
 from .errors import AssetdbError, BadInput, CheckFailed
 from .assets import ingest as ingest_workspace
+from .archive import archive_sources
 from .conflicts import list_conflicts
+from .database_list import render_list, write_list
 from .docs_cleanup import dedupe_docs
 from .hookspecs import conflict_resolver, plugin_manager
 from .inventory import Inventory, take_inventory
@@ -34,6 +37,9 @@ from .regenerate import check_reproducible
 from .regenerate import regenerate as regenerate_assets
 from .schema import ASSET_TABLES, SCHEMA_VERSION, initialize
 from .size import format_size, parse_size
+from .sync import pull as pull_workspace
+from .sync import push as push_workspace
+from .sync import read_log, sync_lock
 from .templates import list_assets, parse_assignments
 from .templates import render as render_template
 from .verify import verify_database
@@ -427,6 +433,96 @@ def assets_command(database, kinds, top_used) -> None:
     if rows:
         click.echo("\n".join(_table(("kind", "path", "version", "size", "sha256", "used", "last used"), rows, {2, 3, 5})))
     click.echo(f"{len(listing)} assets")
+
+
+# -- sync, log, archive, list -------------------------------------------------------------
+
+
+@cli.command("sync")
+@click.argument("workspace", type=EXISTING_PATH)
+@click.option("--db", "database", required=True, type=EXISTING_PATH, help="The consolidated database.")
+@click.option("--pull", "pull_assets", is_flag=True, help="Write the database's assets into WORKSPACE instead.")
+@click.option("--force", is_flag=True, help="With --pull: overwrite local edits.")
+@click.option("--watch", is_flag=True, help="Sync again every --interval seconds until interrupted (Ctrl-C).")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds to wait for another sync of the same database.")
+@limit_option
+@quiet_option
+def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, limit, quiet) -> None:
+    """Bring DB up to date with WORKSPACE (or, with --pull, the other way), incrementally."""
+    cap = resolve_size_limit(limit)
+    if not workspace.is_dir():
+        raise BadInput(f"{workspace}: no such workspace folder")
+    if not database.exists() and not pull_assets:
+        initialize(database, cap)
+
+    def once() -> None:
+        with sync_lock(database, lock_timeout):
+            if pull_assets:
+                pulled = pull_workspace(workspace, database, force)
+                click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
+                return
+            report = push_workspace(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"))
+            renamed = f", {len(report.renamed)} renamed" if report.renamed else ""
+            click.echo(
+                f"synced: {len(report.added)} added, {len(report.changed)} changed, {len(report.deleted)} deleted"
+                f"{renamed}, {len(report.touched)} touched, {report.unchanged} unchanged"
+            )
+
+    if not watch:
+        once()
+        return
+    try:
+        while True:
+            once()
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped watching; the last sync completed")
+
+
+@cli.command("log")
+@click.argument("database", type=EXISTING_PATH)
+@click.option("--since", help="Only operations started at or after this UTC time (2026-11-24 or 2026-11-24T10:00:00Z).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def log_command(database, since, as_json) -> None:
+    """Show the operation log (cross_database_sync_operations)."""
+    rows = read_log(database, since)
+    if as_json:
+        click.echo(json.dumps([{**row, "counts": json.loads(row["counts"]), "details": json.loads(row["details"])}
+                               for row in rows], indent=2))
+        return
+    table = [
+        (str(row["id"]), row["started_at"], row["operation"], row["status"], str(row["subject"] or ""),
+         ", ".join(f"{k} {v}" for k, v in json.loads(row["counts"]).items()))
+        for row in rows
+    ]
+    if table:
+        click.echo("\n".join(_table(("id", "started", "operation", "status", "subject", "counts"), table, {0})))
+    click.echo(f"{len(rows)} operations")
+
+
+@cli.command("archive")
+@click.argument("sources", nargs=-1, required=True, type=EXISTING_PATH)
+@click.option("--db", "database", required=True, type=EXISTING_PATH, help="The consolidated database.")
+@click.option("--to", "folder", type=EXISTING_PATH, help="Archive folder. Default: archive/ beside DB.")
+def archive_command(sources, database, folder) -> None:
+    """Move sources whose migration verifies lossless into the archive (never deleted)."""
+    for record in archive_sources(database, list(sources), folder):
+        click.echo(f"archived {record.name} -> {record.archived} (sha256 {record.sha256[:16]}…)")
+
+
+@cli.command("list")
+@click.argument("directory", type=EXISTING_PATH)
+@click.option("--write", "write", is_flag=True, help="Write CONSOLIDATED_DATABASE_LIST.md into DIRECTORY.")
+@limit_option
+def list_command(directory, write, limit) -> None:
+    """The database list of DIRECTORY: active, archived, shards, count reduction."""
+    cap = resolve_size_limit(limit)
+    if write:
+        click.echo(f"wrote {write_list(directory, cap)}")
+    else:
+        click.echo(render_list(directory, cap), nl=False)
 
 
 # -- demo -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from consolidation.checks import check_list_complete
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError, BadInput
 from consolidation.inventory import is_database_path
@@ -181,8 +182,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if parent.config.getoption("assetdb") and is_database_path(file_path):
+    if not parent.config.getoption("assetdb"):
+        return None
+    if is_database_path(file_path):
         return DatabaseFile.from_parent(parent, path=file_path)
+    if file_path.name == LIST_FILENAME:
+        return DatabaseListFile.from_parent(parent, path=file_path)
     return None
 
 
@@ -197,16 +202,23 @@ class DatabaseFile(pytest.File):
     process, never once per item.
     """
 
-    def collect(self):
-        gate = settings(self.config)
-        database_list = gate.database_list
-        if database_list is None and (self.path.parent / LIST_FILENAME).is_file():
-            database_list = self.path.parent / LIST_FILENAME
+    def database_list(self) -> Path | None:
+        configured = settings(self.config).database_list
+        if configured is None and (self.path.parent / LIST_FILENAME).is_file():
+            return self.path.parent / LIST_FILENAME
+        return configured
+
+    def gate_checks(self, database_list: Path | None) -> list[Check]:
         checks = builtin_checks(self.path, database_list)
         for extra in self.config.hook.pytest_assetdb_collect_checks(path=self.path, config=self.config):
             checks.extend(extra or [])
+        return checks
+
+    def collect(self):
+        gate = settings(self.config)
+        database_list = self.database_list()
         last = PHASES.index(gate.phase)
-        self.checks = sorted((c for c in checks if c.order <= last), key=lambda c: c.order)
+        self.checks = sorted((c for c in self.gate_checks(database_list) if c.order <= last), key=lambda c: c.order)
         limit = self.config.hook.pytest_assetdb_size_limit(path=self.path, config=self.config) or gate.limit
         self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list)
         for check in self.checks:
@@ -223,6 +235,17 @@ class DatabaseFile(pytest.File):
             return str(self.path.relative_to(self.config.invocation_params.dir))
         except ValueError:
             return str(self.path)
+
+
+class DatabaseListFile(DatabaseFile):
+    """The folder's database list: its ``complete`` item fails when a database it lists as
+    active is missing on disk (each database's own ``listed`` item covers the other way)."""
+
+    def database_list(self) -> Path:
+        return self.path
+
+    def gate_checks(self, database_list: Path | None) -> list[Check]:
+        return [Check("complete", "finalization", "listed", lambda c: check_list_complete(c.path, c.shown_as))]
 
 
 class CheckItem(pytest.Item):

@@ -1,0 +1,120 @@
+"""Phase 7: archive sources whose migration is proved lossless.
+
+A source is archived only when a live verification of every one of its tables passes
+against the consolidated set; anything else is refused with the reason. Archiving moves
+the file (with any ``-wal``/``-journal`` sidecar), never deletes it, records its SHA-256
+in ``ARCHIVE_MANIFEST.json`` of the archive folder, and marks it archived in the ledger,
+from where it stays rebuildable (``assetdb rebuild-source``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BadInput, CheckFailed
+from .ledger import read_sources
+from .readonly import open_readonly, writer_lock_holder
+from .schema import connect_assetdb, write_transaction
+from .shards import attach_shards_readonly
+from .size import sidecar_paths
+from .synclog import Operation, utc_now
+from .verify import match_sources, verify_table
+
+MANIFEST = "ARCHIVE_MANIFEST.json"
+
+
+@dataclass(frozen=True)
+class Archived:
+    name: str
+    original: str
+    archived: str
+    sha256: str
+    bytes: int
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def prove_lossless(database: Path, source: Path) -> str:
+    """The source's ledger name, if every one of its tables verifies live; else raise."""
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+        ledger = read_sources(connection)
+        matched, problems = match_sources(ledger, [source])
+        if problems:
+            raise BadInput(f"refusing to archive {source}: not a migrated source of {database}")
+        entry = next(s for s in ledger if s.source_id in matched)
+        failures = [
+            verdict
+            for verdict in (verify_table(connection, shards, entry, table, source) for table in entry.tables)
+            if not verdict.ok
+        ]
+    if failures:
+        raise CheckFailed(
+            f"refusing to archive {source}: not proved lossless ({failures[0].check_id}: {failures[0].problem})"
+            " — run: assetdb migrate"
+        )
+    return entry.name
+
+
+def archive_sources(database: Path | str, sources: list[Path | str], to: Path | str | None = None) -> list[Archived]:
+    """Move every proved source into the archive folder; refuse all if any is unproved."""
+    database = Path(database)
+    folder = Path(to) if to else database.parent / "archive"
+    paths = [Path(source) for source in sources]
+    for path in paths:
+        if not path.is_file():
+            raise BadInput(f"{path}: no such source database")
+        if path.resolve() == database.resolve():
+            raise BadInput(f"{path}: is the consolidated database itself")
+        holder = writer_lock_holder(path)
+        if holder:
+            raise BadInput(f"refusing to archive {path}: locked by another writer (pid {holder})")
+    names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / MANIFEST
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else []
+    archived = []
+    for path in paths:
+        destination = folder / path.name
+        if destination.exists():
+            raise BadInput(f"{destination}: already in the archive; refusing to overwrite it")
+        record = Archived(names[path], str(path.resolve()), str(destination.resolve()), _sha256(path), path.stat().st_size)
+        for sidecar in sidecar_paths(path):
+            shutil.move(sidecar, folder / sidecar.name)
+        shutil.move(path, destination)
+        manifest.append({**record.__dict__, "archived_at": utc_now()})
+        temporary = manifest_path.with_name(f".{MANIFEST}.tmp")
+        temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(temporary, manifest_path)
+        _mark_archived(database, record)
+        archived.append(record)
+    return archived
+
+
+def _mark_archived(database: Path, record: Archived) -> None:
+    connection = connect_assetdb(database)
+    try:
+        with write_transaction(connection, database):
+            connection.execute(
+                "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
+                (record.archived, record.name),
+            )
+            Operation(
+                "archive",
+                subject=record.name,
+                counts={"files": 1},
+                bytes=record.bytes,
+                details={"from": record.original, "to": record.archived, "sha256": record.sha256},
+            ).record(connection, "ok")
+    finally:
+        connection.close()

@@ -1,0 +1,160 @@
+"""Phase 3: keep ``enterprise_assets.db`` and a workspace in step, one sync at a time.
+
+A sync pushes the workspace into the database (new, changed, deleted and renamed files;
+deleted files keep their history), skipping unchanged files by size, mode and mtime,
+then proves that what it wrote regenerates to its hashes. ``pull`` writes the
+database's current assets into the workspace, refusing to overwrite local edits unless
+forced. No other database is ever written: the original project's scheduler copied one
+database over all the others; never that.
+
+Only one sync per database runs at a time. The lock is an ``flock`` on a file in the
+system's temporary folder (never in the workspace), so a killed process cannot leave it
+stuck: the kernel releases it. A second sync waits up to a timeout, then stops with exit
+3 naming who holds it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .assets import IngestReport, ingest
+from .errors import Aborted, CheckFailed
+from .readonly import open_readonly
+from .regenerate import check_destination, select_assets, stored_bytes, write_asset
+from .schema import connect_assetdb, write_transaction
+from .synclog import Operation, utc_now
+
+LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
+
+
+@contextmanager
+def sync_lock(database: Path, timeout: float) -> Iterator[None]:
+    """Hold the sync lock of ``database`` (waiting up to ``timeout`` seconds)."""
+    LOCK_FOLDER.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(database.resolve()).encode()).hexdigest()[:24]
+    path = LOCK_FOLDER / f"{key}.lock"
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
+                    raise Aborted(f"{database}: another sync is running ({holder}); nothing was changed") from None
+                time.sleep(0.05)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"pid {os.getpid()} since {utc_now()}".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(descriptor, 0)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+def verify_written(database: Path, names: list[str]) -> list[str]:
+    """Problems regenerating the assets a sync just wrote (their bytes and hashes)."""
+    wanted = {os.fsencode(name) for name in names}
+    problems = []
+    with open_readonly(database) as connection:
+        for asset in select_assets(connection):
+            if asset.path in wanted:
+                try:
+                    stored_bytes(connection, asset)
+                except CheckFailed as error:
+                    problems.append(str(error))
+    return problems
+
+
+def push(workspace: Path, database: Path, limit: int | None, manager=None, track=lambda items: items) -> IngestReport:
+    """The workspace into the database, deletions and renames included; then prove it."""
+    report = ingest(workspace, database, limit=limit, manager=manager, track=track,
+                    record_deletions=True, operation="sync")
+    problems = verify_written(database, report.added + report.changed)
+    if problems:
+        raise CheckFailed(f"sync wrote assets that do not regenerate: {problems[0]} (+{len(problems) - 1} more)")
+    return report
+
+
+@dataclass
+class PullReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    local_edits: list[str] = field(default_factory=list)
+
+
+def _same_as_stored(full: bytes, asset) -> bool:
+    info = os.lstat(full)
+    if stat.S_ISLNK(asset.mode) != stat.S_ISLNK(info.st_mode):
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        return hashlib.sha256(os.readlink(full)).hexdigest() == asset.sha256
+    if info.st_size != asset.size:
+        return False
+    with open(full, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest() == asset.sha256
+
+
+def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
+    """The database's current assets into the workspace, regenerate-safe; local edits
+    (a workspace file that differs from the stored version) are refused unless ``force``."""
+    report = PullReport()
+    root = os.fsencode(workspace)
+    with open_readonly(database) as connection:
+        assets = select_assets(connection)
+        safe_folders: set[bytes] = set()
+        plan = []
+        for asset in assets:
+            destination = check_destination(workspace, asset.path, safe_folders)
+            full = os.path.join(root, asset.path)
+            if os.path.lexists(full):
+                if _same_as_stored(full, asset):
+                    report.unchanged += 1
+                    continue
+                report.local_edits.append(asset.name)
+            plan.append((asset, destination))
+        if report.local_edits and not force:
+            shown = ", ".join(report.local_edits[:10]) + (" …" if len(report.local_edits) > 10 else "")
+            raise CheckFailed(
+                f"{len(report.local_edits)} local edits would be overwritten ({shown}); nothing was written "
+                "— push them first (assetdb sync) or rerun with --force"
+            )
+        for asset, destination in plan:
+            write_asset(destination, asset, stored_bytes(connection, asset))
+            report.written.append(asset.name)
+    connection = connect_assetdb(database)
+    try:
+        with write_transaction(connection, database):
+            Operation(
+                "sync-pull",
+                subject=str(workspace),
+                counts={"written": len(report.written), "unchanged": report.unchanged,
+                        "overwritten_edits": len(report.local_edits)},
+            ).record(connection, "ok")
+    finally:
+        connection.close()
+    return report
+
+
+def read_log(database: Path, since: str | None = None) -> list[dict]:
+    """Rows of the operation log, oldest first."""
+    with open_readonly(database) as connection:
+        connection.row_factory = lambda cursor, row: {d[0]: v for d, v in zip(cursor.description, row)}
+        return connection.execute(
+            "SELECT id, operation, subject, status, started_at, finished_at, counts, bytes, size_after, details "
+            "FROM cross_database_sync_operations WHERE ? IS NULL OR started_at >= ? ORDER BY id",
+            (since, since),
+        ).fetchall()
