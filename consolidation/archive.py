@@ -37,6 +37,12 @@ class Archived:
     bytes: int
 
 
+def in_archive(root: Path, relative: str) -> bool:
+    """Whether ``relative`` (a database path under ``root``) lies in an archive folder."""
+    parts = relative.split("/")
+    return any((root.joinpath(*parts[:depth]) / MANIFEST).is_file() for depth in range(1, len(parts)))
+
+
 def _sha256(path: Path) -> str:
     hasher = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -18,10 +18,12 @@ import click
 from tqdm import tqdm
 
 from . import __version__
-from .backup import backup_database, restore_database
+from .backup import backup_database, default_backup_directory, restore_database
 from .compliance import check_sizes, log_size_check
 from .config import resolve_size_limit
-from .demo_data import build_legacy_set
+from .consolidate import consolidate as run_consolidation
+from .consolidate import plan as consolidation_plan
+from .demo_data import build_demo_workspace, build_legacy_set
 from .errors import AssetdbError, BadInput, CheckFailed
 from .assets import ingest as ingest_workspace
 from .archive import archive_sources
@@ -528,53 +530,74 @@ def list_command(directory, write, limit) -> None:
 # -- demo -------------------------------------------------------------------------------
 
 
+@cli.command("consolidate")
+@click.argument("directory", type=EXISTING_PATH)
+@click.option("--workspace", type=EXISTING_PATH, help="Also ingest this workspace's files as assets.")
+@click.option("--backup-dir", type=EXISTING_PATH, help="Verified backups go here (outside the workspace).")
+@click.option("--yes", is_flag=True, help="Archive the verified sources (move them into DIRECTORY/archive).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@limit_option
+@quiet_option
+def consolidate_command(directory, workspace, backup_dir, yes, dry_run, limit, quiet) -> None:
+    """Every phase end to end: inventory, backup, init, migrate, ingest, documentation, verify, archive, list."""
+    cap = resolve_size_limit(limit)
+    if dry_run:
+        for line in consolidation_plan(directory, workspace, backup_dir or default_backup_directory(), yes):
+            click.echo(f"plan  {line}")
+        click.echo("dry run: nothing was written")
+        return
+    summary = run_consolidation(
+        directory, cap, workspace, backup_dir, archive=yes,
+        announce=lambda phase, line: click.echo(f"{phase:<13} {line}"),
+        track=lambda label: progress(quiet, label, "item"),
+    )
+    sizes = ", ".join(f"{name} {format_size(size)}" for name, size in summary.sizes.items())
+    click.echo(
+        f"done in {summary.seconds:.1f} s: databases {summary.databases_before} -> {summary.databases_after}, "
+        f"{summary.rows:,} rows, {summary.conflicts} conflicts kept, {summary.assets} assets, "
+        f"{summary.shards} shard(s): {sizes}"
+    )
+
+
 @cli.command()
 @click.argument("directory", required=False, type=EXISTING_PATH)
 @click.option("--no-gate", is_flag=True, help="Skip running pytest --assetdb at the end.")
 @quiet_option
 def demo(directory: Path | None, no_gate: bool, quiet: bool) -> None:
-    """Build the demo legacy set in DIRECTORY (default: a new temporary folder) and run the tool on it."""
+    """Build the demo legacy set and workspace in DIRECTORY (default: a new temporary
+    folder), consolidate them end to end, then run the gate."""
+    if directory is not None and directory.exists() and any(directory.iterdir()):
+        raise BadInput(f"{directory}: already exists and is not empty; the demo runs in a fresh folder")
     root = directory or Path(tempfile.mkdtemp(prefix="assetdb-demo-"))
-    databases = root / "databases"
-    target = databases / "enterprise_assets.db"
-    cap = resolve_size_limit(None)
+    databases, workspace = root / "databases", root / "workspace"
     click.echo(f"1. demo legacy set -> {databases}")
     made = build_legacy_set(databases)
     click.echo(f"   {len(made)} legacy databases written")
-    click.echo("2. inventory (assetdb inventory)")
-    click.echo(render_inventory(take_inventory(databases, cap, progress(quiet, "inventory", "db"))))
-    click.echo("3. verified backups outside the workspace (assetdb backup)")
-    for database in progress(quiet, "backup", "db")(made):
-        backup_database(database, root / "backups")
-    click.echo(f"   {len(made)} backups in {root / 'backups'}, each proved by integrity_check and fingerprint")
-    click.echo("4. unified schema (assetdb init)")
-    result = initialize(target, cap)
-    click.echo(f"   {target}: {result.action} schema v{SCHEMA_VERSION} ({format_size(result.size)})")
-    click.echo("5. lossless merge (assetdb migrate), then proof (assetdb verify --sources)")
-    settings = MigrationSettings(cap, ConflictPolicy(), conflict_resolver())
-    migration = run_migration(target, made, settings, root / "backups", progress(quiet, "migrate", "db"))
-    click.echo("\n".join("   " + line for line in render_migration(migration).splitlines()))
-    proof = verify_database(target, made, cap)
-    if not proof.ok:
-        raise CheckFailed(f"verify found {len(proof.failures())} problems in {target}")
-    click.echo(f"   verified: {sum(v.rows for v in proof.verdicts):,} rows of {len(proof.verdicts)} tables accounted for")
-    click.echo("6. size compliance (assetdb size-check --log)")
-    findings = check_sizes([databases], cap, progress(quiet, "size-check", "db"))
-    log_size_check(target, findings, cap)
-    over = sum(finding.over for finding in findings)
-    click.echo(f"   {len(findings)} files checked, {over} over the cap of {format_size(cap)}; logged")
+    click.echo(f"2. demo workspace -> {workspace}")
+    click.echo(f"   {len(build_demo_workspace(workspace))} files written")
+    click.echo(render_inventory(take_inventory(databases, resolve_size_limit(None), progress(quiet, "inventory", "db"))))
+    click.echo(f"3. assetdb consolidate {databases} --workspace {workspace} --backup-dir {root / 'backups'} --yes")
+    summary = run_consolidation(
+        databases, resolve_size_limit(None), workspace, root / "backups", archive=True,
+        announce=lambda phase, line: click.echo(f"   {phase:<13} {line}"),
+        track=lambda label: progress(quiet, label, "item"),
+    )
+    click.echo(
+        f"   databases {summary.databases_before} -> {summary.databases_after}, {summary.rows:,} rows, "
+        f"{summary.conflicts} conflicts kept, {summary.assets} assets, in {summary.seconds:.1f} s"
+    )
     if no_gate:
         return
-    click.echo(f"7. the gate: pytest --assetdb {databases}")
+    click.echo(f"4. the gate: pytest --assetdb {databases} --assetdb-workspace {workspace}")
     gate = subprocess.run(
-        [sys.executable, "-m", "pytest", "--assetdb", str(databases), "-p", "no:cacheprovider",
-         "--rootdir", str(root), "-q"],
+        [sys.executable, "-m", "pytest", "--assetdb", str(databases), "--assetdb-workspace", str(workspace),
+         "-p", "no:cacheprovider", "--rootdir", str(root), "-q"],
         cwd=root,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     if gate.returncode != 0:
         raise CheckFailed(f"the gate failed (pytest exit {gate.returncode})")
-    click.echo(f"done: explore with  assetdb inventory {databases}")
+    click.echo(f"done: explore with  assetdb inventory {databases}  and  assetdb log {databases / 'enterprise_assets.db'}")
 
 
 def main(argv: list[str] | None = None) -> None:

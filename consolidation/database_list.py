@@ -14,11 +14,13 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive import in_archive
 from .errors import AssetdbError
 from .inventory import take_inventory
 from .ledger import read_sources
 from .listing import LIST_FILENAME
-from .readonly import open_readonly
+from .readonly import open_readonly, read_header
+from .schema import APPLICATION_ID
 from .shards import manifest
 from .size import format_size
 from .synclog import utc_now
@@ -39,9 +41,17 @@ def _purpose(tables) -> str:
     return f"tables: {shown}" if names else "no tables"
 
 
+def _is_assetdb(path: Path) -> bool:
+    try:
+        return read_header(path).application_id == APPLICATION_ID
+    except AssetdbError:
+        return False
+
+
 def render_list(root: Path, limit: int) -> str:
     """The list for folder ``root`` as Markdown."""
     inventory = take_inventory(root, limit)
+    inventory.databases = [report for report in inventory.databases if not in_archive(root, report.path)]
     archived, shards = [], []
     for report in inventory.databases:
         try:
@@ -50,7 +60,8 @@ def render_list(root: Path, limit: int) -> str:
                 shards.extend((report.path, number, name) for number, name in manifest(connection))
         except (AssetdbError, sqlite3.DatabaseError):  # not a consolidated database: nothing to add
             continue
-    before = len(inventory.databases) + len(archived)
+    legacy = [r for r in inventory.databases if r.status == "corrupt" or not _is_assetdb(root / r.path)]
+    before = len(legacy) + len(archived)
     after = len(inventory.databases)
     reduction = 100.0 * (before - after) / before if before else 0.0
     lines = [
@@ -71,7 +82,7 @@ def render_list(root: Path, limit: int) -> str:
     lines += ["", ARCHIVED, ""]
     if archived:
         lines += ["| file | archived to |", "| --- | --- |"]
-        lines += [f"| `{source.name}` | `{source.original_path}` |" for source in archived]
+        lines += [f"| `{source.name}` | `{source.archived_path or source.original_path}` |" for source in archived]
     else:
         lines.append("None.")
     lines += ["", SHARDS, ""]

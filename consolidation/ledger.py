@@ -62,6 +62,7 @@ class LedgerSource:
     internal_rows: dict[str, list[list]]
     header: dict[str, int]
     tables: list[LedgerTable]
+    archived_path: str | None = None
 
 
 def has_table(connection: sqlite3.Connection, schema: str, name: str) -> bool:
@@ -75,7 +76,7 @@ def read_sources(connection: sqlite3.Connection, schema: str = "main") -> list[L
     """Every migrated source, with its tables, in migration order."""
     sources = []
     for row in connection.execute(
-        f"SELECT id, name, original_path, fingerprint, status, schema_objects, internal_rows, header "
+        f"SELECT id, name, original_path, fingerprint, status, schema_objects, internal_rows, header, archived_path "
         f"FROM {schema}.migration_sources ORDER BY id"
     ).fetchall():
         tables = [
@@ -99,7 +100,8 @@ def read_sources(connection: sqlite3.Connection, schema: str = "main") -> list[L
         ]
         sources.append(
             LedgerSource(
-                row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), json.loads(row[7]), tables
+                row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), json.loads(row[7]),
+                tables, row[8],
             )
         )
     return sources
