@@ -72,10 +72,28 @@ def prove_lossless(database: Path, source: Path) -> str:
     return entry.name
 
 
+def reconcile_archive(database: Path, folder: Path) -> int:
+    """Mark archived in the ledger every source the folder's manifest holds (a run killed
+    between moving a file and recording it leaves exactly that to finish); returns how many."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        return 0
+    finished = 0
+    with open_readonly(database) as connection:
+        statuses = dict(connection.execute("SELECT name, status FROM migration_sources"))
+    for entry in json.loads(manifest_path.read_text()):
+        if statuses.get(entry["name"]) == "migrated" and Path(entry["archived"]).is_file():
+            _mark_archived(database, Archived(entry["name"], entry["original"], entry["archived"],
+                                              entry["sha256"], entry["bytes"]))
+            finished += 1
+    return finished
+
+
 def archive_sources(database: Path | str, sources: list[Path | str], to: Path | str | None = None) -> list[Archived]:
     """Move every proved source into the archive folder; refuse all if any is unproved."""
     database = Path(database)
     folder = Path(to) if to else database.parent / "archive"
+    reconcile_archive(database, folder)
     paths = [Path(source) for source in sources]
     for path in paths:
         if not path.is_file():

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archive import archive_sources, in_archive
+from .archive import archive_sources, in_archive, reconcile_archive
 from .assets import ingest
 from .backup import backup_database, default_backup_directory
 from .database_list import write_list
@@ -146,6 +146,7 @@ def consolidate(
         announce(phase, f"{len(verdict.verdicts)} source tables proved lossless")
 
         phase = "archive"
+        reconcile_archive(target, directory / "archive")
         if archive and sources:
             summary.archived = [record.name for record in archive_sources(target, sources, directory / "archive")]
             announce(phase, f"{len(summary.archived)} sources moved to {directory / 'archive'}")

@@ -1,0 +1,209 @@
+"""archive, list and consolidate: from a legacy folder to one consolidated set and a green gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import folder_state, make_database, sqldiff
+from consolidation.archive import MANIFEST, archive_sources
+from consolidation.database_list import read_list, write_list
+from consolidation.demo_data import build_demo_workspace, build_legacy_set
+from consolidation.errors import BadInput, CheckFailed
+from consolidation.fingerprint import table_fingerprint
+from consolidation.merge import MigrationSettings, migrate
+from consolidation.readonly import open_readonly
+from consolidation.rebuild import rebuild_source
+
+LIMIT = 99_900_000
+
+
+@pytest.fixture
+def legacy(tmp_path) -> Path:
+    folder = tmp_path / "repo" / "databases"
+    build_legacy_set(folder)
+    return folder
+
+
+def test_archive_moves_proved_sources_and_they_stay_rebuildable(legacy, tmp_path):
+    target = legacy / "enterprise_assets.db"
+    sources = sorted(legacy.glob("*.db"))
+    migrate(target, sources, MigrationSettings(LIMIT))
+    originals = {path.name: path.read_bytes() for path in sources}
+    archived = archive_sources(target, sources)
+    assert [record.name for record in archived] == [path.name for path in sources]
+    assert sorted(p.name for p in legacy.glob("*.db")) == ["enterprise_assets.db"]
+    manifest = json.loads((legacy / "archive" / MANIFEST).read_text())
+    assert {entry["name"] for entry in manifest} == set(originals)
+    statuses = sqlite3.connect(target).execute("SELECT DISTINCT status FROM migration_sources").fetchall()
+    assert statuses == [("archived",)]
+    for name, data in originals.items():
+        assert (legacy / "archive" / name).read_bytes() == data  # moved, not changed
+        rebuilt = tmp_path / f"rebuilt-{name}"
+        rebuild_source(target, name, rebuilt)
+        assert sqldiff(legacy / "archive" / name, rebuilt) == ""
+
+
+def test_archive_refuses_unproved_sources_and_moves_nothing(legacy):
+    target = legacy / "enterprise_assets.db"
+    migrated = legacy / "development.db"
+    migrate(target, [migrated], MigrationSettings(LIMIT))
+    with pytest.raises(BadInput, match="not a migrated source"):
+        archive_sources(target, [migrated, legacy / "monitoring.db"])
+    assert migrated.exists() and (legacy / "monitoring.db").exists()
+    connection = sqlite3.connect(migrated)
+    connection.execute("UPDATE regeneration_patterns SET pattern_type = 'changed after migration'")
+    connection.commit()
+    connection.close()
+    with pytest.raises(CheckFailed, match="not proved lossless"):
+        archive_sources(target, [migrated])
+    assert migrated.exists() and not (legacy / "archive").exists()
+
+
+def test_cli_archive_exit_codes(assetdb, legacy):
+    target = legacy / "enterprise_assets.db"
+    refused = assetdb("archive", legacy / "monitoring.db", "--db", target)
+    assert refused.exit_code == 2  # no consolidated database yet
+    migrate(target, [legacy / "monitoring.db"], MigrationSettings(LIMIT))
+    moved = assetdb("archive", legacy / "monitoring.db", "--db", target, "--to", legacy.parent / "old")
+    assert moved.exit_code == 0 and "archived monitoring.db" in moved.stdout
+    assert (legacy.parent / "old" / "monitoring.db").is_file()
+
+
+def test_list_is_written_and_read_back_and_the_gate_follows_it(pytester, legacy):
+    target = legacy / "enterprise_assets.db"
+    sources = sorted(legacy.glob("*.db"))
+    migrate(target, sources, MigrationSettings(LIMIT))
+    archive_sources(target, sources[:2])
+    written = write_list(legacy, LIMIT)
+    parsed = read_list(written)
+    assert sorted(parsed.active) == sorted(p.name for p in legacy.glob("*.db"))
+    assert parsed.archived == [p.name for p in sources[:2]]
+    text = written.read_text()
+    assert "## Count" in text and "6 databases before, 5 after (16.7% fewer)." in text
+    folder = pytester.path / "databases"
+    shutil.copytree(legacy, folder)
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-m", "assetdb_check(name='listed')")
+    result.assert_outcomes(passed=6)  # five databases listed, and the list complete
+    (folder / "monitoring.db").unlink()
+    make_database(folder / "stray.db", "CREATE TABLE t (x)")
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-m", "assetdb_check(name='listed')")
+    result.assert_outcomes(passed=4, failed=2)
+    result.stdout.fnmatch_lines(["listed but missing on disk: monitoring.db — run: assetdb list *"])
+    result.stdout.fnmatch_lines(["not listed: databases/stray.db is missing from *"])
+
+
+def test_consolidate_end_to_end_then_resume(assetdb, tmp_path):
+    root = tmp_path / "project"
+    databases = root / "databases"
+    build_legacy_set(databases)
+    build_demo_workspace(root / "workspace")
+    backups = tmp_path / "backups"
+    first = assetdb("consolidate", databases, "--workspace", root / "workspace", "--backup-dir", backups, "--yes", "--quiet")
+    assert first.exit_code == 0, first.stderr
+    phases = [line.split()[0] for line in first.stdout.splitlines()[:-1]]
+    assert phases == ["inventory", "backup", "init", "migrate", "ingest", "documentation", "verify", "archive", "list"]
+    assert "databases 6 -> 1" in first.stdout
+    assert sorted(p.name for p in databases.iterdir()) == ["CONSOLIDATED_DATABASE_LIST.md", "archive", "enterprise_assets.db"]
+    again = assetdb("consolidate", databases, "--workspace", root / "workspace", "--backup-dir", backups, "--yes", "--quiet")
+    assert again.exit_code == 0
+    assert "no legacy database left to migrate" in again.stdout and "nothing left to archive" in again.stdout
+    log = sqlite3.connect(databases / "enterprise_assets.db").execute(
+        "SELECT status FROM cross_database_sync_operations WHERE operation = 'consolidate'"
+    ).fetchall()
+    assert log == [("ok",), ("ok",)]
+    gate = subprocess.run(
+        [sys.executable, "-m", "pytest", "--assetdb", str(databases), "--assetdb-workspace", str(root / "workspace"),
+         "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert gate.returncode == 0, gate.stdout[-3000:]
+
+
+def test_consolidate_dry_run_writes_nothing(assetdb, legacy, tmp_path):
+    before = folder_state(legacy.parent)
+    result = assetdb("consolidate", legacy, "--dry-run", "--backup-dir", tmp_path / "backups")
+    assert result.exit_code == 0 and "dry run: nothing was written" in result.stdout
+    assert result.stdout.count("plan  ") == 9
+    assert folder_state(legacy.parent) == before and not (tmp_path / "backups").exists()
+
+
+def test_consolidate_stops_at_the_first_failed_phase(assetdb, legacy, tmp_path):
+    (legacy / "broken.db").write_text("not sqlite" * 100)
+    before = folder_state(legacy.parent)
+    result = assetdb("consolidate", legacy, "--backup-dir", tmp_path / "backups")
+    assert result.exit_code == 1 and "cannot consolidate unusable sources: broken.db: corrupt" in result.stderr
+    assert folder_state(legacy.parent) == before
+
+
+def test_consolidate_refuses_backups_inside_the_workspace(assetdb, legacy):
+    (legacy.parent / ".git").mkdir()
+    result = assetdb("consolidate", legacy, "--backup-dir", legacy.parent / "backups")
+    assert result.exit_code == 2 and "inside the workspace" in result.stderr
+    assert not (legacy / "enterprise_assets.db").exists()
+
+
+def _consolidated_state(databases: Path) -> dict:
+    with open_readonly(databases / "enterprise_assets.db") as connection:
+        tables = [
+            row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
+                "('migration_sources', 'cross_database_sync_operations', 'migration_conflicts', 'script_assets', "
+                "'documentation_assets', 'template_assets', 'pattern_assets') ORDER BY name"
+            )
+        ]
+        state = {table: table_fingerprint(connection, table) for table in tables}
+        state["sources"] = connection.execute("SELECT name, fingerprint, status FROM migration_sources ORDER BY id").fetchall()
+        for kind in ("script", "documentation", "template", "pattern"):
+            state[kind] = connection.execute(f"SELECT path, version, sha256 FROM {kind}_assets ORDER BY path").fetchall()
+    state["archive"] = sorted(p.name for p in (databases / "archive").glob("*.db"))
+    return state
+
+
+def test_killed_consolidate_resumes_to_the_same_state_as_a_clean_run(tmp_path):
+    def fresh(name: str) -> tuple[Path, Path]:
+        root = tmp_path / name
+        build_legacy_set(root / "databases")
+        build_demo_workspace(root / "workspace")
+        return root / "databases", root / "workspace"
+
+    def command(databases: Path, workspace: Path) -> list[str]:
+        return [sys.executable, "-m", "consolidation", "consolidate", str(databases), "--workspace", str(workspace),
+                "--backup-dir", str(tmp_path / "backups"), "--yes", "--quiet"]
+
+    clean_databases, clean_workspace = fresh("clean")
+    started = time.monotonic()
+    subprocess.run(command(clean_databases, clean_workspace), check=True, capture_output=True)
+    duration = time.monotonic() - started
+
+    databases, workspace = fresh("killed")
+    for fraction in (0.3, 0.5, 0.7, 0.9):
+        process = subprocess.Popen(command(databases, workspace), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    subprocess.run(command(databases, workspace), check=True, capture_output=True)
+    assert _consolidated_state(databases) == _consolidated_state(clean_databases)
+
+
+def test_an_archive_interrupted_before_the_ledger_is_finished_on_the_next_run(legacy):
+    from consolidation.archive import reconcile_archive
+
+    target = legacy / "enterprise_assets.db"
+    source = legacy / "monitoring.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    archive_sources(target, [source])
+    connection = sqlite3.connect(target)
+    connection.execute("UPDATE migration_sources SET status = 'migrated', archived_path = NULL")  # as if killed
+    connection.commit()
+    connection.close()
+    assert reconcile_archive(target, legacy / "archive") == 1
+    assert sqlite3.connect(target).execute("SELECT status FROM migration_sources").fetchall() == [("archived",)]

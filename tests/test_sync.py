@@ -1,0 +1,206 @@
+"""sync: incremental push with deletions and renames, pull with local edits, the lock, the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from consolidation.errors import Aborted, CheckFailed
+from consolidation.schema import initialize
+from consolidation.sync import pull, push, sync_lock
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    root = tmp_path / "ws"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "a.py").write_text("print('a')\n")
+    (root / "README.md").write_text("# readme\n")
+    (root / "notes.txt").write_text("notes\n")
+    return root
+
+
+@pytest.fixture
+def database(tmp_path) -> Path:
+    path = tmp_path / "db" / "enterprise_assets.db"
+    path.parent.mkdir()
+    initialize(path, 99_900_000)
+    return path
+
+
+def current(database: Path) -> dict[str, int]:
+    rows = {}
+    for table in ("script_assets", "documentation_assets"):
+        for path, version in sqlite3.connect(database).execute(
+            f"SELECT path, version FROM {table} WHERE is_current AND deleted_at IS NULL"
+        ):
+            rows[path] = version
+    return rows
+
+
+def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):
+    first = push(workspace, database, None)
+    assert sorted(first.added) == ["README.md", "notes.txt", "scripts/a.py"]
+    (workspace / "scripts" / "a.py").write_text("print('a, changed')\n")
+    (workspace / "notes.txt").rename(workspace / "notes-renamed.txt")
+    (workspace / "README.md").unlink()
+    second = push(workspace, database, None)
+    assert second.changed == ["scripts/a.py"]
+    assert sorted(second.deleted) == ["README.md", "notes.txt"]
+    assert second.renamed == [("notes.txt", "notes-renamed.txt")]
+    assert current(database) == {"scripts/a.py": 2, "notes-renamed.txt": 1}
+    deleted = sqlite3.connect(database).execute(
+        "SELECT path, deleted_at IS NOT NULL FROM documentation_assets WHERE path = 'README.md'"
+    ).fetchall()
+    assert deleted == [("README.md", 1)]  # history kept
+    names = {row[0] for row in sqlite3.connect(database).execute("SELECT name FROM sqlar")}
+    assert names == {"scripts/a.py", "notes-renamed.txt"}  # the archive view is the current tree
+
+
+def test_a_deleted_file_that_comes_back_continues_its_history(workspace, database):
+    push(workspace, database, None)
+    (workspace / "README.md").unlink()
+    push(workspace, database, None)
+    (workspace / "README.md").write_text("# back\n")
+    push(workspace, database, None)
+    versions = sqlite3.connect(database).execute(
+        "SELECT version, is_current FROM documentation_assets WHERE path = 'README.md' ORDER BY version"
+    ).fetchall()
+    assert versions == [(1, 0), (2, 1)]
+
+
+def test_an_unchanged_sync_reads_and_writes_nothing(workspace, database):
+    push(workspace, database, None)
+    before = database.read_bytes()
+    report = push(workspace, database, None)
+    assert report.unchanged == 3 and not report.changed_anything
+    assert database.read_bytes() == before
+
+
+def test_pull_writes_assets_and_refuses_local_edits_unless_forced(workspace, database, tmp_path):
+    push(workspace, database, None)
+    other = tmp_path / "clone"
+    other.mkdir()
+    assert sorted(pull(other, database).written) == ["README.md", "notes.txt", "scripts/a.py"]
+    assert (other / "scripts" / "a.py").read_text() == "print('a')\n"
+    (other / "notes.txt").write_text("edited locally\n")
+    with pytest.raises(CheckFailed, match="1 local edits would be overwritten .notes.txt."):
+        pull(other, database)
+    assert (other / "notes.txt").read_text() == "edited locally\n"
+    forced = pull(other, database, force=True)
+    assert forced.written == ["notes.txt"] and (other / "notes.txt").read_text() == "notes\n"
+    assert pull(other, database).written == []
+
+
+def test_pull_refuses_a_symlink_planted_in_the_workspace(workspace, database, tmp_path):
+    push(workspace, database, None)
+    other = tmp_path / "clone"
+    other.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, other / "scripts")
+    from consolidation.errors import BadInput
+
+    with pytest.raises(BadInput, match="is a symlink"):
+        pull(other, database)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_second_sync_waits_then_names_the_holder(database):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            """
+            import sys, time
+            from pathlib import Path
+            from consolidation.sync import sync_lock
+            with sync_lock(Path(sys.argv[1]), 5):
+                print("holding", flush=True)
+                sys.stdin.read()
+            """
+        ), str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        with pytest.raises(Aborted, match=rf"another sync is running \(pid {holder.pid} since"):
+            with sync_lock(database, 0.5):
+                pass
+        assert time.monotonic() - started >= 0.5
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    with sync_lock(database, 0.5):
+        pass  # released when the holder ended
+
+
+def test_a_killed_sync_does_not_leave_the_lock_stuck(database):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom consolidation.sync import sync_lock\n"
+         "with sync_lock(Path(sys.argv[1]), 5):\n    print('holding', flush=True)\n    time.sleep(60)\n", str(database)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    holder.kill()
+    holder.wait()
+    with sync_lock(database, 2):
+        pass
+
+
+def test_cli_sync_log_and_watch(assetdb, workspace, tmp_path):
+    database = tmp_path / "cli.db"
+    first = assetdb("sync", workspace, "--db", database, "--quiet")
+    assert first.exit_code == 0 and first.stdout.startswith("synced: 3 added")
+    log = assetdb("log", database, "--json")
+    operations = [row["operation"] for row in json.loads(log.stdout)]
+    assert operations == ["init", "sync"]
+    assert json.loads(log.stdout)[1]["counts"]["added"] == 3
+    future = assetdb("log", database, "--since", "2999-01-01")
+    assert future.stdout.strip().endswith("0 operations")
+    missing = assetdb("sync", tmp_path / "nowhere", "--db", database)
+    assert missing.exit_code == 2 and "no such workspace folder" in missing.stderr
+
+
+def test_watch_stops_cleanly_on_interrupt(workspace, tmp_path):
+    import signal
+
+    database = tmp_path / "watch.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "consolidation", "sync", str(workspace), "--db", str(database), "--watch",
+         "--interval", "0.2", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _synced(database):
+        time.sleep(0.1)
+    (workspace / "later.py").write_text("print('written while watching')\n")
+    while time.monotonic() < deadline and _synced(database) < 2:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "stopped watching" in out and out.count("synced:") >= 2
+    assert _synced(database) == 2  # the edit was picked up by a later round
+
+
+def _synced(database: Path) -> int:
+    """Sync rows in the log (a sync that changed nothing writes none)."""
+    try:
+        return sqlite3.connect(f"file:{database}?mode=ro", uri=True).execute(
+            "SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'sync'"
+        ).fetchone()[0]
+    except sqlite3.Error:
+        return 0
