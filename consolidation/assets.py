@@ -200,20 +200,29 @@ def pack_bytes(path: bytes, content: bytes, mode: int, mtime_ns: int) -> Packed:
                   stored_size=len(data))
 
 
-def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
+def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed | None:
     """Read ``file`` once, hashing and compressing the same bytes; refuse a file that
-    changes while it is read (after a few attempts)."""
+    changes while it is read (after a few attempts). None: it vanished since listing."""
     full = os.path.join(workspace, file.path)
     if stat.S_ISLNK(file.stat.st_mode):
-        return _pack_link(file, full)
+        try:
+            return _pack_link(file, full)
+        except FileNotFoundError:
+            return None
     for _ in range(READ_ATTEMPTS):
         try:
             packed = _read_regular(full, file, scratch)
+        except FileNotFoundError:
+            return None
         except PermissionError:
             raise BadInput(f"{file.name}: cannot be read (permission denied); nothing was stored") from None
         except OSError as error:
             raise BadInput(f"{file.name}: cannot be read ({error.strerror}); nothing was stored") from None
-        after = os.lstat(full)
+        try:
+            after = os.lstat(full)
+        except FileNotFoundError:
+            packed.discard()
+            return None
         if (after.st_size, after.st_mtime_ns) == (packed.size, packed.mtime_ns):
             return packed
         packed.discard()
@@ -450,13 +459,15 @@ def ingest(
     return report
 
 
-def _packed_in_order(workspace: Path, work, scratch: Path) -> Iterator[tuple[Packed, str, CurrentAsset | None]]:
+def _packed_in_order(
+    workspace: Path, work, scratch: Path
+) -> Iterator[tuple[Packed | None, str, CurrentAsset | None, WorkspaceFile]]:
     root = os.fsencode(workspace)
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         futures = [(pool.submit(pack_file, root, file, scratch), kind, previous) for file, kind, previous in work]
         try:
-            for future, kind, previous in futures:
-                yield future.result(), kind, previous
+            for (future, kind, previous), (file, _, _) in zip(futures, work):
+                yield future.result(), kind, previous, file
         finally:
             for future, _, _ in futures:
                 future.cancel()
@@ -482,7 +493,10 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                     page_size = connection.execute("PRAGMA page_size").fetchone()[0]
                     connection.execute(f"PRAGMA max_page_count = {max(1, limit // page_size)}")
                 added_hashes: dict[str, str] = {}
-                for packed, kind, previous in track(_packed_in_order(workspace, work, Path(scratch))):
+                for packed, kind, previous, file in track(_packed_in_order(workspace, work, Path(scratch))):
+                    if packed is None:  # deleted while we worked: the next sync records it
+                        report.skipped.append(f"{file.name}: vanished while being stored, skipped")
+                        continue
                     try:
                         outcome = record_asset(connection, packed, kind, previous, now)
                     finally:

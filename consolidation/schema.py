@@ -276,7 +276,8 @@ def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sq
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:  # SQLite may already have rolled back (a full disk, a full cap)
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
 

@@ -204,3 +204,72 @@ def _synced(database: Path) -> int:
         ).fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def test_a_file_deleted_mid_sync_is_skipped_and_recorded_next_time(workspace, database, monkeypatch):
+    from consolidation import assets as assets_module
+
+    real_read = assets_module._read_regular
+
+    def delete_first(full, file, scratch):
+        if full.endswith(b"notes.txt"):
+            os.unlink(full)
+        return real_read(full, file, scratch)
+
+    monkeypatch.setattr(assets_module, "_read_regular", delete_first)
+    report = push(workspace, database, None)
+    assert "notes.txt: vanished while being stored, skipped" in report.skipped
+    assert "notes.txt" not in current(database)
+    monkeypatch.undo()
+    assert push(workspace, database, None).deleted == []  # it never was an asset
+
+
+def test_a_sync_that_would_pass_the_cap_is_rolled_back(workspace, database):
+    push(workspace, database, None)
+    before = database.read_bytes()
+    (workspace / "big.bin").write_bytes(os.urandom(400_000))
+    with pytest.raises(Aborted, match="do not fit under the cap"):
+        push(workspace, database, database.stat().st_size + 100_000)
+    assert database.read_bytes() == before
+
+
+def test_sync_never_writes_another_database(workspace, database, tmp_path):
+    from conftest import folder_state
+
+    neighbours = database.parent
+    (neighbours / "other.db").write_bytes(database.read_bytes())
+    before = {name: digest for name, digest in folder_state(neighbours).items() if name != database.name}
+    push(workspace, database, None)
+    after = {name: digest for name, digest in folder_state(neighbours).items() if name != database.name}
+    assert after == before
+
+
+def test_a_killed_sync_resumes_to_the_same_state(tmp_path):
+    import signal
+
+    workspace = tmp_path / "big-ws"
+    for index in range(400):
+        folder = workspace / f"pkg{index % 20}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"module{index}.py").write_bytes(os.urandom(20_000))
+    databases = []
+    for name in ("clean", "killed"):
+        path = tmp_path / name / "enterprise_assets.db"
+        path.parent.mkdir()
+        initialize(path, 99_900_000)
+        databases.append(path)
+    command = lambda path: [sys.executable, "-m", "consolidation", "sync", str(workspace), "--db", str(path), "-q"]  # noqa: E731
+    started = time.monotonic()
+    subprocess.run(command(databases[0]), check=True, capture_output=True)
+    duration = time.monotonic() - started
+    for fraction in (0.4, 0.7, 0.9):
+        process = subprocess.Popen(command(databases[1]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    subprocess.run(command(databases[1]), check=True, capture_output=True)
+    state = [
+        sqlite3.connect(path).execute("SELECT path, version, sha256, size FROM script_assets ORDER BY path").fetchall()
+        for path in databases
+    ]
+    assert state[0] == state[1] and len(state[0]) == 400
