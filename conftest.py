@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -93,6 +92,17 @@ def target(tmp_path) -> Path:
     """A consolidated database path in a workspace of its own, so backups can go outside it."""
     (tmp_path / "ws").mkdir()
     return tmp_path / "ws" / "enterprise_assets.db"
+
+
+@pytest.fixture
+def database(tmp_path) -> Path:
+    """An empty assetdb database (the unified schema, nothing stored yet)."""
+    from consolidation.schema import initialize
+
+    path = tmp_path / "db" / "enterprise_assets.db"
+    path.parent.mkdir()
+    initialize(path, 99_900_000)
+    return path
 
 
 @pytest.fixture

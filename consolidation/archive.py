@@ -9,7 +9,6 @@ from where it stays rebuildable (``assetdb rebuild-source``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput, CheckFailed
+from .fingerprint import file_sha256
 from .ledger import read_sources
 from .readonly import open_readonly, writer_lock_holder
 from .schema import connect_assetdb, write_transaction
@@ -41,14 +41,6 @@ def in_archive(root: Path, relative: str) -> bool:
     """Whether ``relative`` (a database path under ``root``) lies in an archive folder."""
     parts = relative.split("/")
     return any((root.joinpath(*parts[:depth]) / MANIFEST).is_file() for depth in range(1, len(parts)))
-
-
-def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def prove_lossless(database: Path, source: Path) -> str:
@@ -112,7 +104,7 @@ def archive_sources(database: Path | str, sources: list[Path | str], to: Path | 
         destination = folder / path.name
         if destination.exists():
             raise BadInput(f"{destination}: already in the archive; refusing to overwrite it")
-        record = Archived(names[path], str(path.resolve()), str(destination.resolve()), _sha256(path), path.stat().st_size)
+        record = Archived(names[path], str(path.resolve()), str(destination.resolve()), file_sha256(path), path.stat().st_size)
         for sidecar in sidecar_paths(path):
             shutil.move(sidecar, folder / sidecar.name)
         shutil.move(path, destination)

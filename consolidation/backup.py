@@ -9,7 +9,6 @@ one ``git clean`` or one bad commit away from the data it protects.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -18,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import Aborted, BadInput
-from .fingerprint import database_fingerprint
+from .fingerprint import database_fingerprint, file_sha256
 from .readonly import EmptyDatabase, NotADatabase, open_readonly, read_header
 from .schema import LOCK_TIMEOUT_SECONDS
 
@@ -62,14 +61,6 @@ def refuse_inside_workspace(directory: Path, workspace: Path) -> None:
             f"{directory}: backup location is inside the workspace {workspace}; "
             "choose a directory outside it"
         )
-
-
-def _file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -137,7 +128,7 @@ def backup_database(source: Path | str, directory: Path | str, workspace: Path |
         source=str(source.resolve()),
         created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         bytes=final.stat().st_size,
-        file_sha256=_file_sha256(final),
+        file_sha256=file_sha256(final),
         fingerprint=fingerprint,
     )
     Path(f"{final}{MANIFEST_SUFFIX}").write_text(json.dumps(asdict(record), indent=2) + "\n")

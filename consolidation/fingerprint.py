@@ -21,6 +21,16 @@ ROWID_ALIASES = ("rowid", "_rowid_", "oid")
 FETCH_ROWS = 4096
 
 
+def file_sha256(*paths) -> str:
+    """SHA-256 of the bytes of ``paths``, one after the other, read in chunks."""
+    hasher = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(chunk)
+    return hasher.hexdigest()
+
+
 def quote_identifier(name: str) -> str:
     """Quote an SQL identifier for SQLite, whatever characters it holds."""
     return '"' + name.replace('"', '""') + '"'

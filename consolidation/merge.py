@@ -24,7 +24,6 @@ The heavy lifting is set-based SQL over the ATTACHed source; Python only plans.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -36,11 +35,12 @@ from pathlib import Path
 
 from .backup import backup_database, default_backup_directory
 from .errors import Aborted, BadInput
+from .fingerprint import file_sha256
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly, readonly_uri
 from .schema import EXPECTED_TABLES, connect_assetdb, initialize, write_transaction
 from .shards import ShardSet
-from .size import format_size
+from .size import format_size, sidecar_paths
 from .sources import (
     Column,
     SourceDescription,
@@ -981,15 +981,6 @@ def lift_triggers(connection: sqlite3.Connection) -> list[tuple[str, str]]:
 # -- one source ------------------------------------------------------------------------------
 
 
-def _files_sha256(paths: list[Path]) -> str:
-    hasher = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 @dataclass
 class MigrationSettings:
     """``partition``: continue in numbered shards at the cap (else abort and roll back)."""
@@ -1098,8 +1089,6 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
 
 
 def _record_source(connection, path: Path, name: str, description: SourceDescription, fingerprint: str) -> int:
-    from .size import sidecar_paths
-
     stat = os.stat(path)
     cursor = connection.execute(
         "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
@@ -1108,7 +1097,7 @@ def _record_source(connection, path: Path, name: str, description: SourceDescrip
         (
             name,
             str(path.resolve()),
-            _files_sha256([path, *sidecar_paths(path)]),
+            file_sha256(path, *sidecar_paths(path)),
             fingerprint,
             stat.st_size,
             stat.st_mtime_ns,

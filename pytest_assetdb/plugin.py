@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.checks import check_list_complete
+from consolidation.checks import check_list_complete, is_assetdb_primary
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError, BadInput
+from consolidation.fingerprint import quote_identifier as q
 from consolidation.inventory import is_database_path
 from consolidation.listing import LIST_FILENAME
 from consolidation.readonly import open_readonly
@@ -395,9 +396,7 @@ def assetdb_consolidated(assetdb_databases: list[Path]):
     Its merged tables read across every shard: each is shadowed by a temporary view
     that unions the shards. Skips when no consolidated database is under test.
     """
-    import sqlite_utils
-
-    from consolidation.checks import is_assetdb_primary
+    import sqlite_utils  # only when a test asks for it: sqlite-utils is slow to import
 
     primary = next((path for path in assetdb_databases if is_assetdb_primary(path)), None)
     if primary is None:
@@ -409,8 +408,6 @@ def assetdb_consolidated(assetdb_databases: list[Path]):
 
 
 def _shadow_with_union_views(connection: sqlite3.Connection, shards: dict[int, str]) -> None:
-    from consolidation.fingerprint import quote_identifier as q
-
     if len(shards) < 2:
         return
     tables = [row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")]

@@ -21,7 +21,6 @@ from consolidation.assets import Classifier, ingest
 from consolidation.errors import BadInput, CheckFailed
 from consolidation.hookspecs import hookimpl, plugin_manager
 from consolidation.regenerate import check_reproducible, regenerate
-from consolidation.schema import initialize
 
 NON_UTF8 = b"caf\xe9.txt"
 
@@ -60,14 +59,6 @@ def workspace(tmp_path) -> Path:
         handle.write(b"latin-1 name\n")
     os.utime(root / "README.md", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
     return root
-
-
-@pytest.fixture
-def database(tmp_path) -> Path:
-    path = tmp_path / "db" / "enterprise_assets.db"
-    path.parent.mkdir()
-    initialize(path, 99_900_000)
-    return path
 
 
 def kinds_of(database: Path) -> dict[str, str]:

@@ -28,14 +28,6 @@ def workspace(tmp_path) -> Path:
     return root
 
 
-@pytest.fixture
-def database(tmp_path) -> Path:
-    path = tmp_path / "db" / "enterprise_assets.db"
-    path.parent.mkdir()
-    initialize(path, 99_900_000)
-    return path
-
-
 def current(database: Path) -> dict[str, int]:
     rows = {}
     for table in ("script_assets", "documentation_assets"):
