@@ -33,7 +33,8 @@ from .config import load_settings
 from .errors import Aborted, BadInput
 from .fingerprint import quote_identifier as q
 from .schema import ASSET_TABLES, BLOB_TABLE, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
-from .size import format_size
+from .shards import ShardSet
+from .size import DEFAULT_SIZE_LIMIT, format_size
 from .synclog import Operation, utc_now
 
 #: Folders that are tool state, never assets (a folder holding ``pyvenv.cfg`` is a
@@ -293,6 +294,7 @@ class CurrentAsset:
     size: int
     mode: int
     mtime_ns: int
+    shard: int = 1
 
 
 def current_assets(connection: sqlite3.Connection) -> dict[bytes, CurrentAsset]:
@@ -302,44 +304,68 @@ def current_assets(connection: sqlite3.Connection) -> dict[bytes, CurrentAsset]:
     try:
         assets = {}
         for kind, table in ASSET_TABLES.items():
-            for path, row_id, version, sha, size, mode, mtime_ns in connection.execute(
-                f"SELECT path, id, version, sha256, size, mode, mtime_ns FROM {q(table)} "
+            for path, row_id, version, sha, size, mode, mtime_ns, shard in connection.execute(
+                f"SELECT path, id, version, sha256, size, mode, mtime_ns, shard FROM {q(table)} "
                 "WHERE is_current AND deleted_at IS NULL"
             ):
-                assets[path] = CurrentAsset(kind, row_id, version, sha.decode(), size, mode, mtime_ns)
+                assets[path] = CurrentAsset(kind, row_id, version, sha.decode(), size, mode, mtime_ns, shard)
         return assets
     finally:
         connection.text_factory = previous_factory
 
 
-def _store_bytes(connection: sqlite3.Connection, packed: Packed, name: bytes) -> None:
-    """The current bytes of ``name`` into ``sqlar`` (streamed for large files)."""
+def _store_bytes(connection: sqlite3.Connection, packed: Packed, name: bytes, schema: str) -> None:
+    """The current bytes of ``name`` into ``schema``'s ``sqlar`` (streamed for large files)."""
     mtime = packed.mtime_ns // 1_000_000_000
     if packed.data is not None:
         connection.execute(
-            "REPLACE INTO sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, ?)",
+            f"REPLACE INTO {schema}.sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, ?)",
             (name, packed.mode, mtime, packed.size, packed.data),
         )
         return
     cursor = connection.execute(
-        "REPLACE INTO sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, zeroblob(?))",
+        f"REPLACE INTO {schema}.sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, zeroblob(?))",
         (name, packed.mode, mtime, packed.size, packed.stored_size),
     )
-    with connection.blobopen("sqlar", "data", cursor.lastrowid) as blob, open(packed.spool, "rb") as source:
+    with connection.blobopen("sqlar", "data", cursor.lastrowid, name=schema) as blob, open(packed.spool, "rb") as source:
         while chunk := source.read(CHUNK):
             blob.write(chunk)
 
 
-def _keep_history(connection: sqlite3.Connection, name: bytes, sha256: str, size: int) -> None:
-    """Before the current bytes of ``name`` are replaced, keep them once per SHA-256."""
+def place_bytes(connection: sqlite3.Connection, shards: ShardSet, packed: Packed) -> int:
+    """Store ``packed``'s bytes where they fit under the cap; returns the shard.
+
+    Placement is decided before writing, from the bytes' size, so a file goes whole
+    into the current shard or the next; SQLite's page limit only backs that up.
+    """
+    page_size = connection.execute("PRAGMA main.page_size").fetchone()[0]
+    needed = packed.stored_size + 4 * page_size
+    while not shards.has_room_for(shards.current, needed):
+        if not shards.can_advance():
+            raise Aborted(
+                f"{packed.name}: {format_size(packed.stored_size)} does not fit under the cap of "
+                f"{format_size(shards.limit)}; rolled back"
+            )
+        shards.advance()
+    _store_bytes(connection, packed, packed.path, shards.schema(shards.current))
+    return shards.current
+
+
+def _retire_bytes(connection: sqlite3.Connection, shards: ShardSet, name: bytes, asset: CurrentAsset) -> None:
+    """The current bytes of ``name`` become history: kept once per SHA-256 in the shard
+    that holds them, and out of that shard's archive view."""
+    schema = shards.schema(asset.shard)
     connection.execute(
-        f"INSERT OR IGNORE INTO {BLOB_TABLE} (sha256, size, data) "
-        "SELECT ?, ?, data FROM sqlar WHERE name = CAST(? AS TEXT)",
-        (sha256, size, name),
+        f"INSERT OR IGNORE INTO {schema}.{BLOB_TABLE} (sha256, size, data) "
+        f"SELECT ?, ?, data FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)",
+        (asset.sha256, asset.size, name),
     )
+    connection.execute(f"DELETE FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)", (name,))
 
 
-def record_asset(connection, packed: Packed, kind: str, previous: CurrentAsset | None, now: str) -> str:
+def record_asset(
+    connection, shards: ShardSet, packed: Packed, kind: str, previous: CurrentAsset | None, now: str
+) -> str:
     """Write one packed file; returns what happened: added, changed or touched."""
     name = packed.path
     table = q(ASSET_TABLES[kind])
@@ -349,7 +375,7 @@ def record_asset(connection, packed: Packed, kind: str, previous: CurrentAsset |
             (packed.mode, packed.mtime_ns // 1_000_000_000, packed.mtime_ns, previous.row_id),
         )
         connection.execute(
-            "UPDATE sqlar SET mode = ?, mtime = ? WHERE name = CAST(? AS TEXT)",
+            f"UPDATE {shards.schema(previous.shard)}.sqlar SET mode = ?, mtime = ? WHERE name = CAST(? AS TEXT)",
             (packed.mode, packed.mtime_ns // 1_000_000_000, name),
         )
         return "touched"
@@ -358,16 +384,16 @@ def record_asset(connection, packed: Packed, kind: str, previous: CurrentAsset |
         f"SELECT coalesce(max(version), 0) + 1 FROM {table} WHERE path = CAST(? AS TEXT)", (name,)
     ).fetchone()[0]  # a path that comes back after a deletion continues its history
     if previous is not None:
-        _keep_history(connection, name, previous.sha256, previous.size)
+        _retire_bytes(connection, shards, name, previous)
         old_table = q(ASSET_TABLES[previous.kind])
         connection.execute(f"UPDATE {old_table} SET is_current = 0 WHERE id = ?", (previous.row_id,))
         first_seen = connection.execute(f"SELECT first_seen FROM {old_table} WHERE id = ?", (previous.row_id,)).fetchone()[0]
-    _store_bytes(connection, packed, name)
+    shard = place_bytes(connection, shards, packed)
     cursor = connection.execute(
-        f"INSERT INTO {table} (path, version, is_current, sha256, size, mode, mtime, mtime_ns, first_seen, last_changed) "
-        "VALUES (CAST(? AS TEXT), ?, 1, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {table} (path, version, is_current, sha256, size, mode, mtime, mtime_ns, first_seen, "
+        "last_changed, shard) VALUES (CAST(? AS TEXT), ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
         (name, version, packed.sha256, packed.size, packed.mode, packed.mtime_ns // 1_000_000_000,
-         packed.mtime_ns, first_seen, now),
+         packed.mtime_ns, first_seen, now, shard),
     )
     if kind in USAGE_TRACKING_KINDS:  # usage carries over from version to version
         usage = (0, None)
@@ -397,17 +423,19 @@ def asset_name(path: str) -> str:
 LINK_MODE = "(mode & 61440) = 40960"  # S_IFMT bits equal to S_IFLNK
 
 
-def links_last(connection: sqlite3.Connection) -> None:
-    """Give symlinks the highest rowids in ``sqlar``.
+def links_last(connection: sqlite3.Connection, shards: ShardSet) -> None:
+    """Give symlinks the highest rowids in every ``sqlar``.
 
     The sqlite3 shell extracts in rowid order, and its ``-Ax`` fails on a link whose
     target it has not written yet (setting the link's mtime follows it); links last
     means every target inside the archive exists by then.
     """
-    connection.execute(
-        f"UPDATE sqlar SET rowid = rowid + (SELECT max(rowid) FROM sqlar) WHERE {LINK_MODE} "
-        f"AND rowid < (SELECT max(rowid) FROM sqlar WHERE NOT {LINK_MODE})"
-    )
+    for number in shards.numbers:
+        schema = shards.schema(number)
+        connection.execute(
+            f"UPDATE {schema}.sqlar SET rowid = rowid + (SELECT max(rowid) FROM {schema}.sqlar) WHERE {LINK_MODE} "
+            f"AND rowid < (SELECT max(rowid) FROM {schema}.sqlar WHERE NOT {LINK_MODE})"
+        )
 
 
 def ingest(
@@ -473,10 +501,9 @@ def _packed_in_order(
                 future.cancel()
 
 
-def _mark_deleted(connection: sqlite3.Connection, path: bytes, asset: CurrentAsset, now: str) -> None:
+def _mark_deleted(connection: sqlite3.Connection, shards: ShardSet, path: bytes, asset: CurrentAsset, now: str) -> None:
     """A file is gone: its last version stays, retrievable, and leaves the archive view."""
-    _keep_history(connection, path, asset.sha256, asset.size)
-    connection.execute("DELETE FROM sqlar WHERE name = CAST(? AS TEXT)", (path,))
+    _retire_bytes(connection, shards, path, asset)
     connection.execute(
         f"UPDATE {q(ASSET_TABLES[asset.kind])} SET is_current = 0, deleted_at = ? WHERE id = ?", (now, asset.row_id)
     )
@@ -486,19 +513,20 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
            gone=(), operation_name: str = "ingest") -> None:
     now = utc_now()
     operation = Operation(operation_name, subject=str(workspace))
+    shards = ShardSet(connection, database, limit or DEFAULT_SIZE_LIMIT)
+    committed = False
     with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch:
         try:
+            shards.open(expected_bytes=sum(file.stat.st_size for file, _, _ in work))
             with write_transaction(connection, database):
-                if limit is not None:
-                    page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-                    connection.execute(f"PRAGMA max_page_count = {max(1, limit // page_size)}")
+                shards.enforce_cap()
                 added_hashes: dict[str, str] = {}
                 for packed, kind, previous, file in track(_packed_in_order(workspace, work, Path(scratch))):
                     if packed is None:  # deleted while we worked: the next sync records it
                         report.skipped.append(f"{file.name}: vanished while being stored, skipped")
                         continue
                     try:
-                        outcome = record_asset(connection, packed, kind, previous, now)
+                        outcome = record_asset(connection, shards, packed, kind, previous, now)
                     finally:
                         packed.discard()
                     getattr(report, outcome).append(packed.name)
@@ -506,11 +534,12 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                     if outcome == "added":
                         added_hashes.setdefault(packed.sha256, packed.name)
                 for path, asset in gone:
-                    _mark_deleted(connection, path, asset, now)
+                    _mark_deleted(connection, shards, path, asset, now)
                     report.deleted.append(os.fsdecode(path))
                     if asset.sha256 in added_hashes:
                         report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
-                links_last(connection)
+                links_last(connection, shards)
+                shards.record_sizes()
                 operation.counts = {
                     "added": len(report.added),
                     "changed": len(report.changed),
@@ -521,11 +550,15 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                     "skipped": len(report.skipped),
                 }
                 operation.bytes = report.bytes_read
-                operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50]}
+                operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50],
+                                     "shards": len(shards.numbers)}
                 operation.record(connection, "ok")
+            committed = True
         except sqlite3.OperationalError as error:
             if "full" in str(error):
                 raise Aborted(
-                    f"{database}: the assets do not fit under the cap of {format_size(limit or 0)}; rolled back"
+                    f"{database}: the assets do not fit under the cap of {format_size(shards.limit)}; rolled back"
                 ) from None
             raise
+        finally:
+            shards.close(committed)

@@ -480,7 +480,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
             once()
             time.sleep(interval)
     except KeyboardInterrupt:
-        click.echo("stopped watching; the last sync completed")
+        click.echo("stopped watching (a sync cut short is rolled back whole)")
 
 
 @cli.command("log")

@@ -24,6 +24,7 @@ from .errors import BadInput, CheckFailed
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly
 from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
+from .shards import attach_shards_readonly
 from .synclog import Operation
 
 SHOWN_PATHS = 20
@@ -41,6 +42,7 @@ class StoredAsset:
     mode: int
     mtime_ns: int
     current: bool
+    shard: int = 1
 
     @property
     def name(self) -> str:
@@ -76,12 +78,14 @@ def select_assets(
                 condition += " AND path GLOB CAST(? AS TEXT)"
                 parameters += (os.fsencode(path_glob),)
             for row in connection.execute(
-                f"SELECT path, version, sha256, size, mode, mtime_ns, is_current FROM {q(table)} WHERE {condition} "
-                "ORDER BY path",
+                f"SELECT path, version, sha256, size, mode, mtime_ns, is_current, shard FROM {q(table)} "
+                f"WHERE {condition} ORDER BY path",
                 parameters,
             ):
-                path, number, sha, size, mode, mtime_ns, current = row
-                selected.append(StoredAsset(kind, path, number, sha.decode(), size, mode, mtime_ns, bool(current)))
+                path, number, sha, size, mode, mtime_ns, current, shard = row
+                selected.append(
+                    StoredAsset(kind, path, number, sha.decode(), size, mode, mtime_ns, bool(current), shard)
+                )
         return selected
     finally:
         connection.text_factory = previous_factory
@@ -139,12 +143,19 @@ def check_destination(out: Path, path: bytes, safe_folders: set[bytes] | None = 
     return Path(os.fsdecode(os.path.join(root, path)))
 
 
-def fetch_stored(connection: sqlite3.Connection, asset: StoredAsset) -> tuple[int, bytes]:
-    """The stored size and bytes of ``asset`` (compressed or not), as the database has them."""
+def fetch_stored(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset) -> tuple[int, bytes]:
+    """The stored size and bytes of ``asset`` (compressed or not), from the shard holding them."""
+    schema = shards.get(asset.shard)
+    if schema is None:
+        raise CheckFailed(f"{asset.name}: its bytes are in shard {asset.shard}, which is not in the manifest")
     if asset.current:
-        row = connection.execute("SELECT sz, data FROM sqlar WHERE name = CAST(? AS TEXT)", (asset.path,)).fetchone()
+        row = connection.execute(
+            f"SELECT sz, data FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)", (asset.path,)
+        ).fetchone()
     else:
-        row = connection.execute(f"SELECT size, data FROM {BLOB_TABLE} WHERE sha256 = ?", (asset.sha256,)).fetchone()
+        row = connection.execute(
+            f"SELECT size, data FROM {schema}.{BLOB_TABLE} WHERE sha256 = ?", (asset.sha256,)
+        ).fetchone()
     if row is None:
         raise CheckFailed(f"{asset.name}: its bytes are missing from the database")
     return row[0], bytes(row[1] or b"")
@@ -169,8 +180,8 @@ def decode_stored(asset: StoredAsset, size: int, data: bytes) -> bytes:
     return content
 
 
-def stored_bytes(connection: sqlite3.Connection, asset: StoredAsset) -> bytes:
-    return decode_stored(asset, *fetch_stored(connection, asset))
+def stored_bytes(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset) -> bytes:
+    return decode_stored(asset, *fetch_stored(connection, shards, asset))
 
 
 @dataclass
@@ -196,7 +207,7 @@ def regenerate(
     database, out = Path(database), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = RegenerateReport(str(out))
-    with open_readonly(database) as connection:
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
         assets = select_assets(connection, kinds, path_glob, at)
         safe_folders: set[bytes] = set()
         destinations = [check_destination(out, asset.path, safe_folders) for asset in assets]  # all judged first
@@ -204,7 +215,7 @@ def regenerate(
             pending: deque = deque()
             try:
                 for asset, destination in zip(track(assets), destinations):
-                    size, data = fetch_stored(connection, asset)
+                    size, data = fetch_stored(connection, shards, asset)
                     pending.append((asset, pool.submit(_materialize, destination, asset, size, data)))
                     while len(pending) > IN_FLIGHT:
                         _collect(pending.popleft(), report)
@@ -280,7 +291,7 @@ def check_reproducible(
     from .assets import Classifier, list_workspace
 
     report = ReproducibilityReport()
-    with open_readonly(database) as connection:
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
         assets = select_assets(connection, kinds)
         for asset in assets:
             report.checked += 1
@@ -289,7 +300,7 @@ def check_reproducible(
                 report.problems.append(f"{asset.name}: unsafe stored path ({reason})")
                 continue
             try:
-                content = stored_bytes(connection, asset)
+                content = stored_bytes(connection, shards, asset)
             except CheckFailed as error:
                 report.problems.append(str(error))
                 continue

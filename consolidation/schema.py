@@ -4,7 +4,8 @@ Design (PRODUCT.md §4):
 
 * The four per-kind tables (``script_assets``, ``documentation_assets``,
   ``template_assets``, ``pattern_assets``) hold one row per path *version*: SHA-256,
-  size, mode, mtime and timestamps, so history is kept.
+  size, mode, mtime, timestamps, and the shard whose ``sqlar``/``asset_blobs`` holds its
+  bytes, so history is kept and assets can grow past one file's cap.
 * The bytes of every *current* asset live in a real ``sqlar`` table, the SQLite Archive
   format, so the stock shell restores the workspace with ``sqlite3 DB -Ax`` and no
   Python (invariant 5). It must be a table: the shell checks for it with
@@ -74,6 +75,7 @@ def _asset_table(kind: str) -> list[str]:
     first_seen TEXT NOT NULL,
     last_changed TEXT NOT NULL,
     deleted_at TEXT,
+    shard INTEGER NOT NULL DEFAULT 1,
 {usage}    UNIQUE (path, version)
 )""",
         f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_current_path" '
@@ -81,8 +83,9 @@ def _asset_table(kind: str) -> list[str]:
     ]
 
 
-SCHEMA_STATEMENTS: list[str] = [
-    # Exactly the SQLite Archive table the sqlite3 shell creates for ``-Ac``.
+#: Where asset bytes live, in the primary and in every shard: exactly the SQLite Archive
+#: table the sqlite3 shell creates for ``-Ac``, and the history store.
+CONTENT_STATEMENTS: list[str] = [
     """CREATE TABLE IF NOT EXISTS sqlar (
     name TEXT PRIMARY KEY,
     mode INT,
@@ -95,6 +98,10 @@ SCHEMA_STATEMENTS: list[str] = [
     size INTEGER NOT NULL CHECK (size >= 0),
     data BLOB NOT NULL
 )""",
+]
+
+SCHEMA_STATEMENTS: list[str] = [
+    *CONTENT_STATEMENTS,
     *[statement for kind in ASSET_TABLES for statement in _asset_table(kind)],
     """CREATE TABLE IF NOT EXISTS enterprise_metadata (
     id INTEGER PRIMARY KEY,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import Aborted
 from .readonly import readonly_uri, uri_for
-from .schema import APPLICATION_ID, SCHEMA_VERSION
+from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 from .size import format_size
 from .synclog import utc_now
 
@@ -59,6 +59,8 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         connection.execute("CREATE TABLE assetdb_shard (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
         connection.execute("INSERT INTO assetdb_shard VALUES (?, ?)", (primary.name, number))
+        for statement in CONTENT_STATEMENTS:  # asset bytes too can continue in a shard
+            connection.execute(statement)
         connection.execute("COMMIT")
     finally:
         connection.close()
@@ -129,6 +131,10 @@ class ShardSet:
 
     def has_room(self, number: int) -> bool:
         return self.allocated(number) <= self.limit * self._fill(number)
+
+    def has_room_for(self, number: int, size: int) -> bool:
+        """Can ``size`` more bytes go into shard ``number`` and stay under its fill?"""
+        return self.allocated(number) + size <= self.limit * self._fill(number)
 
     def can_advance(self) -> bool:
         return any(n > self.current for n in self.spares)

@@ -31,6 +31,7 @@ from .errors import Aborted, CheckFailed
 from .readonly import open_readonly
 from .regenerate import check_destination, select_assets, stored_bytes, write_asset
 from .schema import connect_assetdb, write_transaction
+from .shards import attach_shards_readonly
 from .synclog import Operation, utc_now
 
 LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
@@ -69,11 +70,11 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     """Problems regenerating the assets a sync just wrote (their bytes and hashes)."""
     wanted = {os.fsencode(name) for name in names}
     problems = []
-    with open_readonly(database) as connection:
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
         for asset in select_assets(connection):
             if asset.path in wanted:
                 try:
-                    stored_bytes(connection, asset)
+                    stored_bytes(connection, shards, asset)
                 except CheckFailed as error:
                     problems.append(str(error))
     return problems
@@ -113,7 +114,7 @@ def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
     (a workspace file that differs from the stored version) are refused unless ``force``."""
     report = PullReport()
     root = os.fsencode(workspace)
-    with open_readonly(database) as connection:
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
         assets = select_assets(connection)
         safe_folders: set[bytes] = set()
         plan = []
@@ -133,7 +134,7 @@ def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
                 "— push them first (assetdb sync) or rerun with --force"
             )
         for asset, destination in plan:
-            write_asset(destination, asset, stored_bytes(connection, asset))
+            write_asset(destination, asset, stored_bytes(connection, shards, asset))
             report.written.append(asset.name)
     connection = connect_assetdb(database)
     try:

@@ -22,6 +22,8 @@ from .fingerprint import quote_identifier as q
 from .readonly import open_readonly
 from .regenerate import StoredAsset, stored_bytes, unsafe_reason
 from .schema import ASSET_TABLES, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
+from .shards import ShardSet, attach_shards_readonly
+from .size import DEFAULT_SIZE_LIMIT
 from .synclog import Operation, utc_now
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -58,7 +60,7 @@ def _find(connection: sqlite3.Connection, kind: str, name: str) -> StoredAsset:
     connection.text_factory = bytes
     try:
         rows = connection.execute(
-            f"SELECT path, version, sha256, size, mode, mtime_ns FROM {table} "
+            f"SELECT path, version, sha256, size, mode, mtime_ns, shard FROM {table} "
             "WHERE is_current AND deleted_at IS NULL AND (name = ? OR path = ?)",
             (name, name),
         ).fetchall()
@@ -69,8 +71,8 @@ def _find(connection: sqlite3.Connection, kind: str, name: str) -> StoredAsset:
         raise BadInput(f"no {kind} named {name!r} (known: {', '.join(known[:20]) or 'none'})")
     if len(rows) > 1:
         raise BadInput(f"{name!r} names several {kind}s; use its path")
-    path, version, sha, size, mode, mtime_ns = rows[0]
-    return StoredAsset(kind, path, version, sha.decode(), size, mode, mtime_ns, True)
+    path, version, sha, size, mode, mtime_ns, shard = rows[0]
+    return StoredAsset(kind, path, version, sha.decode(), size, mode, mtime_ns, True, shard)
 
 
 def render(
@@ -84,15 +86,19 @@ def render(
     database = Path(database)
     if kind not in USAGE_TRACKING_KINDS:
         raise BadInput(f"only {' and '.join(USAGE_TRACKING_KINDS)}s are rendered")
-    with open_readonly(database) as connection:
+    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
         asset = _find(connection, kind, name)
-        template = stored_bytes(connection, asset).decode("utf-8", errors="strict")
+        template = stored_bytes(connection, shards, asset).decode("utf-8", errors="strict")
     text = render_text(template, values)
     if store_as is not None and unsafe_reason(os.fsencode(store_as)):
         raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")
     connection = connect_assetdb(database)
+    shards = ShardSet(connection, database, DEFAULT_SIZE_LIMIT)
+    committed = False
     try:
+        shards.open(expected_bytes=len(text.encode()) if store_as else 0)
         with write_transaction(connection, database):
+            shards.enforce_cap()
             now = utc_now()
             connection.execute(
                 f"UPDATE {q(ASSET_TABLES[kind])} SET usage_count = usage_count + 1, last_used = ? "
@@ -102,8 +108,8 @@ def render(
             if store_as is not None:
                 path = os.fsencode(store_as)
                 packed = pack_bytes(path, text.encode(), stat.S_IFREG | 0o644, time.time_ns())
-                record_asset(connection, packed, "script", current_assets(connection).get(path), now)
-                links_last(connection)
+                record_asset(connection, shards, packed, "script", current_assets(connection).get(path), now)
+                links_last(connection, shards)
             Operation(
                 "render",
                 subject=asset.name,
@@ -111,7 +117,9 @@ def render(
                 bytes=len(text.encode()),
                 details={"kind": kind, "stored_as": store_as},
             ).record(connection, "ok")
+        committed = True
     finally:
+        shards.close(committed)
         connection.close()
     return Rendered(asset.name, text, sorted(set(PLACEHOLDER.findall(template))), store_as)
 

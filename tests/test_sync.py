@@ -183,9 +183,9 @@ def test_watch_stops_cleanly_on_interrupt(workspace, tmp_path):
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
-    assert process.returncode == 0, err
-    assert "stopped watching" in out and out.count("synced:") >= 2
-    assert _synced(database) == 2  # the edit was picked up by a later round
+    assert process.returncode == 0, (out, err)
+    assert "stopped watching" in out and out.count("synced:") >= 2, (out, err)
+    assert _synced(database) == 2, (out, err)  # the edit was picked up by a later round
 
 
 def _synced(database: Path) -> int:
@@ -216,13 +216,54 @@ def test_a_file_deleted_mid_sync_is_skipped_and_recorded_next_time(workspace, da
     assert push(workspace, database, None).deleted == []  # it never was an asset
 
 
-def test_a_sync_that_would_pass_the_cap_is_rolled_back(workspace, database):
+def test_assets_past_the_cap_continue_in_shards(workspace, database, tmp_path):
+    from consolidation.regenerate import check_reproducible, regenerate
+    from consolidation.size import database_size
+
+    cap = database.stat().st_size + 300_000
+    for index in range(6):
+        (workspace / f"blob{index}.bin").write_bytes(os.urandom(100_000))  # 600 KB that will not compress
+    report = push(workspace, database, cap)
+    assert len(report.added) == 9
+    files = sorted(database.parent.glob("enterprise_assets*.db"))
+    assert len(files) >= 2 and all(database_size(path) <= cap for path in files)
+    assert check_reproducible(database, workspace).ok
+    out = tmp_path / "out"
+    regenerate(database, out)
+    assert (out / "blob5.bin").read_bytes() == (workspace / "blob5.bin").read_bytes()
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    assert len(pull(clone, database).written) == 9
+    (workspace / "blob0.bin").unlink()
+    assert push(workspace, database, cap).deleted == ["blob0.bin"]
+    assert check_reproducible(database, workspace).ok
+
+
+def test_each_asset_shard_is_a_sqlite_archive_of_its_own(workspace, database, tmp_path):
+    from conftest import sqlite_shell
+
+    shell = sqlite_shell()
+    for index in range(6):
+        (workspace / f"blob{index}.bin").write_bytes(os.urandom(100_000))
+    push(workspace, database, database.stat().st_size + 300_000)
+    out = tmp_path / "shell-out"
+    out.mkdir()
+    for path in sorted(database.parent.glob("enterprise_assets*.db")):
+        subprocess.run([shell, str(path), "-Ax"], cwd=out, check=True, capture_output=True)
+    restored = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    expected = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*") if p.is_file())
+    assert restored == expected
+    assert all((out / name).read_bytes() == (workspace / name).read_bytes() for name in expected)
+
+
+def test_a_file_larger_than_the_cap_is_rolled_back(workspace, database):
     push(workspace, database, None)
     before = database.read_bytes()
-    (workspace / "big.bin").write_bytes(os.urandom(400_000))
-    with pytest.raises(Aborted, match="do not fit under the cap"):
+    (workspace / "huge.bin").write_bytes(os.urandom(400_000))
+    with pytest.raises(Aborted, match="does not fit under the cap"):
         push(workspace, database, database.stat().st_size + 100_000)
     assert database.read_bytes() == before
+    assert sorted(p.name for p in database.parent.iterdir()) == ["enterprise_assets.db"]
 
 
 def test_sync_never_writes_another_database(workspace, database, tmp_path):
