@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -191,9 +192,11 @@ def test_watch_stops_cleanly_on_interrupt(workspace, tmp_path):
 def _synced(database: Path) -> int:
     """Sync rows in the log (a sync that changed nothing writes none)."""
     try:
-        return sqlite3.connect(f"file:{database}?mode=ro", uri=True).execute(
-            "SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'sync'"
-        ).fetchone()[0]
+        # closed at once: a reader left open would hold a shared lock the watcher must wait out
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            return connection.execute(
+                "SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'sync'"
+            ).fetchone()[0]
     except sqlite3.Error:
         return 0
 
