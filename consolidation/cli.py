@@ -277,6 +277,7 @@ def migrate(sources, target, limit, backup_dir, prefer, no_partition, dry_run, q
 @quiet_option
 def verify(database, sources, sources_follow, workspace, limit, quiet) -> None:
     """Prove DATABASE: migrated rows (live against SOURCES, else the ledger), assets, size."""
+    del sources_follow  # only lets "--sources A B" read as documented; the sources are positional
     report = verify_database(database, sources, resolve_size_limit(limit), progress(quiet, "verify", "source"))
     assets = check_reproducible(database, workspace, manager=plugin_manager())
     failures = report.failures() + assets.problems

@@ -43,7 +43,6 @@ class ConsolidationSummary:
     shards: int = 1
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-    stopped_at: str | None = None
     archived: list[str] = field(default_factory=list)
 
 
@@ -157,7 +156,6 @@ def consolidate(
         phase = "list"
         announce(phase, f"wrote {write_list(directory, limit)}")
     except AssetdbError as error:
-        summary.stopped_at = phase
         _log(target, "failed", {"phase": phase, "error": str(error)}, summary)
         raise
     summary.databases_after = sum(

@@ -107,7 +107,6 @@ class SourceOutcome:
     action: str
     tables: list[TableOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    size_after: int | None = None
     shards: int = 1
 
     def total(self, attribute: str) -> int:
@@ -1083,7 +1082,6 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
             "shard_sizes": {str(n): shards.allocated(n) for n in shards.numbers},
         }
         operation.record(connection, "ok")
-        outcome.size_after = sum(shards.allocated(n) for n in shards.numbers)
         outcome.shards = len(shards.numbers)
     return outcome
 

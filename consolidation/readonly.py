@@ -65,7 +65,6 @@ class Header:
     page_count: int | None  # None when the header's own count is not trustworthy
     wal_mode: bool
     application_id: int
-    user_version: int
 
     @property
     def journal_mode(self) -> str:
@@ -94,7 +93,6 @@ def read_header(path: Path) -> Header:
         page_count=declared_pages if trusted else None,
         wal_mode=raw[18] == 2 or raw[19] == 2,
         application_id=int.from_bytes(raw[68:72], "big", signed=True),
-        user_version=int.from_bytes(raw[60:64], "big", signed=True),
     )
 
 
