@@ -260,6 +260,7 @@ class CheckItem(pytest.Item):
     def runtest(self) -> None:
         results = self.config.stash[RESULTS_KEY]
         database: DatabaseFile = self.parent
+        self.user_properties.append(("assetdb_check", self.check.kind))  # marks the report as the gate's
         for earlier in database.checks:
             if not self.check.gated_by(earlier):
                 continue
@@ -270,7 +271,6 @@ class CheckItem(pytest.Item):
                     f"not checked: {earlier.name} ({earlier.phase}) failed first — {first_line}"
                 )
         result = results.result(self.check, database.context)
-        self.user_properties.append(("assetdb_check", self.check.kind))
         self.user_properties.extend(result.figures.items())
         if not result.ok:
             raise CheckFailure(result.message)
@@ -314,7 +314,7 @@ class GateReporter:
         properties = dict(report.user_properties)
         if report.when != "call" and not (report.failed and report.when == "setup"):
             return
-        if "::" not in report.nodeid or not self._is_gate_item(report):
+        if "assetdb_check" not in properties:
             return
         database = report.nodeid.split("::", 1)[0]
         summary = self.databases.setdefault(database, DatabaseSummary(database))
@@ -324,11 +324,6 @@ class GateReporter:
             summary.failed += 1
         if properties.get("assetdb_check") == "size":
             summary.figures.update({k: v for k, v in properties.items() if k != "assetdb_check"})
-
-    def _is_gate_item(self, report: pytest.TestReport) -> bool:
-        return any(name == "assetdb_check" for name, _ in report.user_properties) or report.nodeid.split(
-            "::", 1
-        )[0].endswith((".db", ".sqlite", ".sqlite3"))
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.databases:
