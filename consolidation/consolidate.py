@@ -176,9 +176,10 @@ def _documentation_report(sources: list[Path], target: Path) -> str:
                 report = plan_cleanup(connection)
         except BadInput:
             continue  # not a documentation database
-        found.append((source.name, len(report.duplicates), len(report.backups)))
+        if report.duplicates or report.backups:
+            found.append((source.name, len(report.duplicates), len(report.backups)))
     if not found:
-        return "no documentation database among the sources"
+        return "no duplicate or backup entries in the sources' documentation tables"
     described = ", ".join(f"{name}: {dups} duplicates, {backups} backup entries" for name, dups, backups in found)
     return f"{described} (kept in the consolidated set; run assetdb dedupe-docs for cleaned copies)"
 
