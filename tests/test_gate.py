@@ -251,3 +251,32 @@ def test_realworld_with_xdist_and_junit_leaves_the_folder_untouched(realworld, t
     assert result.returncode == 0, result.stdout[-2000:]
     assert (tmp_path / "x.xml").read_text().count("<testcase") == 16
     assert folder_state(realworld) == before
+
+
+def test_lossless_and_reproducible_helpers_fail_with_what_to_run(tmp_path):
+    import sqlite3
+
+    from consolidation.assets import ingest
+    from consolidation.merge import MigrationSettings, migrate
+    from pytest_assetdb import assert_lossless, assert_reproducible
+
+    source = make_database(tmp_path / "src" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'x')")
+    target = tmp_path / "ws" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, [source], MigrationSettings(99_900_000))
+    assert_lossless(target, [source])
+    connection = sqlite3.connect(target)
+    connection.execute("UPDATE t SET v = 'changed'")
+    connection.commit()
+    connection.close()
+    with pytest.raises(AssertionError, match=r"1 lossless problems in .* — run: assetdb verify .*\n  a.db:t: rowid 1 differs"):
+        assert_lossless(target, [source])
+
+    workspace = tmp_path / "files"
+    workspace.mkdir()
+    (workspace / "run.py").write_text("print(1)\n")
+    ingest(workspace, target)
+    assert_reproducible(target, workspace)
+    (workspace / "run.py").write_text("print(2)\n")
+    with pytest.raises(AssertionError, match=r"1 of 1 assets do not reproduce — run: assetdb verify .* --workspace"):
+        assert_reproducible(target, workspace)
