@@ -15,7 +15,6 @@ stuck: the kernel releases it. A second sync waits up to a timeout, then stops w
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import stat
@@ -40,6 +39,8 @@ LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
 @contextmanager
 def sync_lock(database: Path, timeout: float) -> Iterator[None]:
     """Hold the sync lock of ``database`` (waiting up to ``timeout`` seconds)."""
+    import fcntl  # POSIX only: imported here so the rest of the tool loads everywhere
+
     LOCK_FOLDER.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(str(database.resolve()).encode()).hexdigest()[:24]
     path = LOCK_FOLDER / f"{key}.lock"
