@@ -399,10 +399,14 @@ def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database
 @click.option("--db", "database", default="enterprise_assets.db", show_default=True, type=EXISTING_PATH)
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="A placeholder value (repeatable).")
 @click.option("--out", type=EXISTING_PATH, help="Write the result here (default: standard output).")
-@click.option("--ingest", "store_as", metavar="PATH", help="Also store the result as a script asset at PATH.")
+@click.option("--ingest", is_flag=True, help="Also store the result as a script asset (at --as PATH).")
+@click.option("--as", "store_path", metavar="PATH", help="Asset path for --ingest. Default: generated/NAME.")
 @click.option("--kind", type=click.Choice(["template", "pattern"]), default="template", show_default=True)
-def render_command(name, database, assignments, out, store_as, kind) -> None:
+def render_command(name, database, assignments, out, ingest, store_path, kind) -> None:
     """Render stored template NAME with ${placeholder} values, and count the use."""
+    if store_path and not ingest:
+        raise BadInput("--as names where --ingest stores the result; give --ingest too")
+    store_as = (store_path or f"generated/{name.rsplit('/', 1)[-1]}") if ingest else None
     values = parse_assignments(list(assignments))
     rendered = render_template(database, name, values, kind, store_as)
     if out is None:

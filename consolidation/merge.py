@@ -79,8 +79,9 @@ class ConflictPolicy:
             return cls()
         if text == "newest":
             return cls("newest")
-        if text.startswith("source:") and len(text) > len("source:"):
-            return cls("source", text.split(":", 1)[1])
+        for prefix in ("source:", "source "):  # --prefer source:NAME, or --prefer "source NAME"
+            if text.startswith(prefix) and text[len(prefix):].strip():
+                return cls("source", text[len(prefix):].strip())
         raise BadInput(f"invalid conflict policy {text!r}: use first, newest or source:NAME")
 
     def __str__(self) -> str:

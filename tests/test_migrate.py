@@ -421,3 +421,8 @@ def test_realworld_consolidates_losslessly_and_rebuilds_exactly(realworld, targe
     assert_rebuilds_exactly(target, sources, tmp_path / "out")
     assert_verified(target, sources)
     assert folder_state(realworld) == before
+
+
+def test_policy_spellings():
+    assert ConflictPolicy.parse("source:b.db") == ConflictPolicy.parse("source b.db") == ConflictPolicy("source", "b.db")
+    assert str(ConflictPolicy.parse("newest")) == "newest" and str(ConflictPolicy.parse(None)) == "first"

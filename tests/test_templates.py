@@ -82,7 +82,8 @@ def test_usage_survives_a_new_version(database, tmp_path):
     [
         (["render", "nope", "--db", "DB"], "no template named 'nope'"),
         (["render", "job.py", "--db", "DB", "--set", "bad key=1"], "use NAME=VALUE"),
-        (["render", "job.py", "--db", "DB", "--set", "greeting=x", "--set", "name=y", "--ingest", "../x.py"], "--as '../x.py'"),
+        (["render", "job.py", "--db", "DB", "--set", "greeting=x", "--set", "name=y", "--ingest", "--as", "../x.py"], "--as '../x.py'"),
+        (["render", "job.py", "--db", "DB", "--set", "greeting=x", "--set", "name=y", "--as", "x.py"], "give --ingest too"),
     ],
 )
 def test_render_bad_input(assetdb, database, args, message):
@@ -98,6 +99,9 @@ def test_render_cli_writes_a_file_and_refuses_to_overwrite(assetdb, database, tm
     assert again.exit_code == 2 and "already exists" in again.stderr
     listing = assetdb("assets", database, "--top-used")
     assert listing.exit_code == 0 and "templates/job.py.tmpl" in listing.stdout
+    stored = assetdb("render", "job.py", "--db", database, "--set", "greeting=Hi", "--set", "name=x", "--ingest")
+    assert stored.exit_code == 0
+    assert "generated/job.py" in assetdb("assets", database, "--kind", "script").stdout
 
 
 def test_render_text_leaves_other_dollars_alone():
