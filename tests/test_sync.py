@@ -185,7 +185,8 @@ def test_watch_stops_cleanly_on_interrupt(workspace, tmp_path):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, (out, err)
-    assert "stopped watching" in out and out.count("synced:") >= 2, (out, err)
+    # the interrupt may land between a round's commit and its line: the log is the proof
+    assert "stopped watching" in out and out.count("synced:") >= 1, (out, err)
     assert _synced(database) == 2, (out, err)  # the edit was picked up by a later round
 
 
