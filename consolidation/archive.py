@@ -18,9 +18,9 @@ from pathlib import Path
 from .errors import BadInput, CheckFailed
 from .fingerprint import file_sha256
 from .ledger import read_sources
-from .readonly import open_readonly, writer_lock_holder
+from .readonly import writer_lock_holder
 from .schema import connect_assetdb, write_transaction
-from .shards import attach_shards_readonly
+from .shards import read_consolidated
 from .size import sidecar_paths
 from .synclog import Operation, utc_now
 from .verify import match_sources, verify_table
@@ -45,7 +45,7 @@ def in_archive(root: Path, relative: str) -> bool:
 
 def prove_lossless(database: Path, source: Path) -> str:
     """The source's ledger name, if every one of its tables verifies live; else raise."""
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+    with read_consolidated(database) as (connection, shards):
         ledger = read_sources(connection)
         matched, problems = match_sources(ledger, [source])
         if problems:
@@ -71,7 +71,7 @@ def reconcile_archive(database: Path, folder: Path) -> int:
     if not manifest_path.is_file():
         return 0
     finished = 0
-    with open_readonly(database) as connection:
+    with read_consolidated(database) as (connection, _):
         statuses = dict(connection.execute("SELECT name, status FROM migration_sources"))
     for entry in json.loads(manifest_path.read_text()):
         if statuses.get(entry["name"]) == "migrated" and Path(entry["archived"]).is_file():

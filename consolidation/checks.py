@@ -21,7 +21,7 @@ from .regenerate import check_reproducible
 from .inventory import relative_name
 from .listing import is_listed, names_in_list
 from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION, missing_tables
-from .shards import attach_shards_readonly
+from .shards import read_consolidated
 from .size import database_size, format_size, percent_of_limit
 from .sources import describe_source, fingerprint_source
 from .verify import locate_live_source, verify_table
@@ -92,7 +92,7 @@ def migrated_sources(path: Path) -> list[LedgerSource]:
 def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str | None = None) -> CheckResult:
     """Are all rows of one migrated source table reachable, as they were?"""
     name = shown_as or str(path)
-    with open_readonly(path) as connection, attach_shards_readonly(connection, path, "main") as shards:
+    with read_consolidated(path) as (connection, shards):
         source = find_source(read_sources(connection), source_name)
         table = next(t for t in source.tables if t.source_table == table_name)
         live = locate_live_source(path, source)

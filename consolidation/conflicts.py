@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadInput
 from .fingerprint import quote_identifier as q
-from .readonly import open_readonly
-from .shards import attach_shards_readonly
+from .ledger import has_table
+from .shards import read_consolidated
 
 
 @dataclass(frozen=True)
@@ -26,21 +24,16 @@ class Conflict:
 
 
 def list_conflicts(database: Path | str, table: str | None = None) -> list[Conflict]:
-    database = Path(database)
-    with open_readonly(database) as connection:
-        try:
-            rows = connection.execute(
-                "SELECT c.target_table, c.row_key, shown.name, kept.name, c.kept_table, c.kept_shard, "
-                "c.kept_rowid, c.policy FROM migration_conflicts AS c "
-                "LEFT JOIN migration_sources AS shown ON shown.id = c.shown_source_id "
-                "JOIN migration_sources AS kept ON kept.id = c.kept_source_id "
-                "WHERE ? IS NULL OR c.target_table = ? ORDER BY c.target_table, c.id",
-                (table, table),
-            ).fetchall()
-        except sqlite3.OperationalError:
-            raise BadInput(f"{database}: not a consolidated assetdb database (no migration ledger)") from None
-        with attach_shards_readonly(connection, database, "main") as shards:
-            return [_side_by_side(connection, shards, *row) for row in rows]
+    with read_consolidated(database) as (connection, shards):
+        rows = connection.execute(
+            "SELECT c.target_table, c.row_key, shown.name, kept.name, c.kept_table, c.kept_shard, "
+            "c.kept_rowid, c.policy FROM migration_conflicts AS c "
+            "LEFT JOIN migration_sources AS shown ON shown.id = c.shown_source_id "
+            "JOIN migration_sources AS kept ON kept.id = c.kept_source_id "
+            "WHERE ? IS NULL OR c.target_table = ? ORDER BY c.target_table, c.id",
+            (table, table),
+        ).fetchall()
+        return [_side_by_side(connection, shards, *row) for row in rows]
 
 
 def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table, kept_shard, kept_rowid, policy):
@@ -54,14 +47,12 @@ def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table,
     key_values = [kept_values[columns.index(k)] for k in key_columns]
     shown_values = None
     for schema in shards.values():
-        try:
-            shown_values = connection.execute(
-                f"SELECT {selected} FROM {schema}.{q(target)} WHERE "
-                + " AND ".join(f"{q(k)} = ?" for k in key_columns),
-                key_values,
-            ).fetchone()
-        except sqlite3.OperationalError:  # the table has no rows in that shard
-            continue
+        if not has_table(connection, schema, target):
+            continue  # no row of this table went into that shard
+        shown_values = connection.execute(
+            f"SELECT {selected} FROM {schema}.{q(target)} WHERE " + " AND ".join(f"{q(k)} = ?" for k in key_columns),
+            key_values,
+        ).fetchone()
         if shown_values is not None:
             break
     differences = [

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from .errors import BadInput, CheckFailed
 from .fingerprint import quote_identifier as q
-from .readonly import open_readonly
 from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
-from .shards import attach_shards_readonly
+from .shards import read_consolidated
 from .synclog import Operation
 
 SHOWN_PATHS = 20
@@ -205,10 +204,10 @@ def regenerate(
     (zlib and hashlib release the GIL), a bounded number of files at a time.
     """
     database, out = Path(database), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     report = RegenerateReport(str(out))
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+    with read_consolidated(database) as (connection, shards):
         assets = select_assets(connection, kinds, path_glob, at)
+        out.mkdir(parents=True, exist_ok=True)
         safe_folders: set[bytes] = set()
         destinations = [check_destination(out, asset.path, safe_folders) for asset in assets]  # all judged first
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
@@ -291,7 +290,7 @@ def check_reproducible(
     from .assets import Classifier, list_workspace
 
     report = ReproducibilityReport()
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+    with read_consolidated(database) as (connection, shards):
         assets = select_assets(connection, kinds)
         for asset in assets:
             report.checked += 1

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from .errors import Aborted
-from .readonly import readonly_uri, uri_for
+from .errors import Aborted, BadInput
+from .readonly import open_readonly, readonly_uri, uri_for
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 from .size import format_size
 from .synclog import utc_now
@@ -176,6 +176,24 @@ class ShardSet:
         self.registered = sorted(kept)
         self.spares, self.used_spares, self.attached = [], [], []
         self.current = self.registered[-1]
+
+
+@contextmanager
+def read_consolidated(path: Path | str) -> Iterator[tuple[sqlite3.Connection, dict[int, str]]]:
+    """A read-only connection to an assetdb database with its shards attached.
+
+    Every reader of the consolidated set starts here, so each refuses the same way a
+    file that is not one (a legacy database, a text file) instead of failing on a
+    missing table.
+    """
+    path = Path(path)
+    with open_readonly(path) as connection:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
+            raise BadInput(f"{path}: not a consolidated assetdb database (create one with: assetdb migrate or assetdb init)")
+        with attach_shards_readonly(connection, path, "main") as shards:
+            yield connection, shards
 
 
 @contextmanager

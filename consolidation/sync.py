@@ -27,10 +27,9 @@ from pathlib import Path
 
 from .assets import IngestReport, ingest
 from .errors import Aborted, CheckFailed
-from .readonly import open_readonly
 from .regenerate import check_destination, select_assets, stored_bytes, write_asset
 from .schema import connect_assetdb, write_transaction
-from .shards import attach_shards_readonly
+from .shards import read_consolidated
 from .synclog import Operation, utc_now
 
 LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
@@ -71,7 +70,7 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     """Problems regenerating the assets a sync just wrote (their bytes and hashes)."""
     wanted = {os.fsencode(name) for name in names}
     problems = []
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+    with read_consolidated(database) as (connection, shards):
         for asset in select_assets(connection):
             if asset.path in wanted:
                 try:
@@ -115,7 +114,7 @@ def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
     (a workspace file that differs from the stored version) are refused unless ``force``."""
     report = PullReport()
     root = os.fsencode(workspace)
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+    with read_consolidated(database) as (connection, shards):
         assets = select_assets(connection)
         safe_folders: set[bytes] = set()
         plan = []
@@ -153,7 +152,7 @@ def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
 
 def read_log(database: Path, since: str | None = None) -> list[dict]:
     """Rows of the operation log, oldest first."""
-    with open_readonly(database) as connection:
+    with read_consolidated(database) as (connection, _):
         connection.row_factory = lambda cursor, row: {d[0]: v for d, v in zip(cursor.description, row)}
         return connection.execute(
             "SELECT id, operation, subject, status, started_at, finished_at, counts, bytes, size_after, details "

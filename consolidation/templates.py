@@ -19,10 +19,9 @@ from pathlib import Path
 from .assets import current_assets, links_last, pack_bytes, record_asset
 from .errors import BadInput
 from .fingerprint import quote_identifier as q
-from .readonly import open_readonly
 from .regenerate import StoredAsset, stored_bytes, unsafe_reason
 from .schema import ASSET_TABLES, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
-from .shards import ShardSet, attach_shards_readonly
+from .shards import ShardSet, read_consolidated
 from .size import DEFAULT_SIZE_LIMIT
 from .synclog import Operation, utc_now
 
@@ -86,9 +85,12 @@ def render(
     database = Path(database)
     if kind not in USAGE_TRACKING_KINDS:
         raise BadInput(f"only {' and '.join(USAGE_TRACKING_KINDS)}s are rendered")
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
+    with read_consolidated(database) as (connection, shards):
         asset = _find(connection, kind, name)
-        template = stored_bytes(connection, shards, asset).decode("utf-8", errors="strict")
+        try:
+            template = stored_bytes(connection, shards, asset).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(f"{kind} {asset.name!r} is not UTF-8 text; only text is rendered") from None
     text = render_text(template, values)
     if store_as is not None and unsafe_reason(os.fsencode(store_as)):
         raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")
@@ -139,12 +141,12 @@ class AssetListing:
 def list_assets(database: Path | str, kinds: tuple[str, ...] = (), top_used: bool = False) -> list[AssetListing]:
     """Current assets, by kind and path; with ``top_used``, templates and patterns by use."""
     listing = []
-    with open_readonly(database) as connection:
+    with read_consolidated(database) as (connection, _):
+        connection.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
         for kind, table in ASSET_TABLES.items():
             if (kinds and kind not in kinds) or (top_used and kind not in USAGE_TRACKING_KINDS):
                 continue
             usage = "name, usage_count, last_used" if kind in USAGE_TRACKING_KINDS else "NULL, NULL, NULL"
-            connection.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
             for row in connection.execute(
                 f"SELECT path, {usage}, version, size, sha256 FROM {q(table)} "
                 "WHERE is_current AND deleted_at IS NULL ORDER BY path"

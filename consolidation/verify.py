@@ -23,8 +23,8 @@ from pathlib import Path
 from .errors import BadInput
 from .fingerprint import rows_fingerprint
 from .ledger import LedgerSource, LedgerTable, read_sources
-from .readonly import open_readonly, readonly_uri
-from .shards import attach_shards_readonly, shard_path
+from .readonly import readonly_uri
+from .shards import read_consolidated, shard_path
 from .size import database_size, format_size
 from .sources import describe_table
 
@@ -191,11 +191,8 @@ def verify_database(
     for path in given:
         if not path.is_file():
             raise BadInput(f"{path}: no such source database")
-    with open_readonly(database) as connection, attach_shards_readonly(connection, database, "main") as shards:
-        try:
-            ledger = read_sources(connection)
-        except sqlite3.OperationalError:
-            raise BadInput(f"{database}: not a consolidated assetdb database (no migration ledger)") from None
+    with read_consolidated(database) as (connection, shards):
+        ledger = read_sources(connection)
         matched, report.problems = match_sources(ledger, given)
         for source in track(ledger):
             live = matched.get(source.source_id)

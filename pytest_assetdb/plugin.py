@@ -22,8 +22,7 @@ from consolidation.errors import AssetdbError, BadInput
 from consolidation.fingerprint import quote_identifier as q
 from consolidation.inventory import is_database_path
 from consolidation.listing import LIST_FILENAME
-from consolidation.readonly import open_readonly
-from consolidation.shards import attach_shards_readonly
+from consolidation.shards import read_consolidated
 from consolidation.size import format_size, parse_size
 
 from . import hookspecs
@@ -396,7 +395,7 @@ def assetdb_consolidated(assetdb_databases: list[Path]):
     primary = next((path for path in assetdb_databases if is_assetdb_primary(path)), None)
     if primary is None:
         pytest.skip("no consolidated assetdb database under the given paths")
-    with open_readonly(primary) as connection, attach_shards_readonly(connection, primary, "main") as shards:
+    with read_consolidated(primary) as (connection, shards):
         connection.execute("PRAGMA query_only = 0")  # temporary views only: the files stay read-only
         _shadow_with_union_views(connection, shards)
         yield sqlite_utils.Database(connection)

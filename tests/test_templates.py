@@ -114,3 +114,40 @@ def test_regenerate_is_logged(database, tmp_path):
         "SELECT counts FROM cross_database_sync_operations WHERE operation = 'regenerate'"
     ).fetchone()
     assert row == ('{"written": 3}',)
+
+
+def test_a_binary_template_is_refused_with_one_line(assetdb, database, tmp_path):
+    workspace = tmp_path / "ws"
+    (workspace / "templates" / "blob.tmpl").write_bytes(b"\xff\xfe${x}\x00")
+    ingest(workspace, database)
+    result = assetdb("render", "blob", "--db", database, "--set", "x=1")
+    assert result.exit_code == 2 and "is not UTF-8 text" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["regenerate", "LEGACY", "--out", "OUT"],
+        ["verify", "LEGACY", "--workspace", "WS"],
+        ["log", "LEGACY"],
+        ["assets", "LEGACY"],
+        ["conflicts", "LEGACY"],
+        ["render", "x", "--db", "LEGACY"],
+        ["sync", "WS", "--db", "LEGACY", "--pull"],
+        ["sync", "WS", "--db", "LEGACY"],
+        ["ingest", "WS", "--into", "LEGACY"],
+    ],
+)
+def test_every_reader_refuses_a_legacy_database_in_one_line(assetdb, tmp_path, args):
+    from pytest_assetdb.testing import make_database
+
+    legacy = make_database(tmp_path / "legacy.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    before = legacy.read_bytes()
+    (tmp_path / "ws").mkdir()
+    names = {"LEGACY": legacy, "OUT": tmp_path / "out", "WS": tmp_path / "ws"}
+    result = assetdb(*[names.get(arg, arg) for arg in args])
+    assert result.exit_code == 2, result.stderr
+    assert "not" in result.stderr and "assetdb database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert legacy.read_bytes() == before and not (tmp_path / "out").exists()
