@@ -82,7 +82,13 @@ def reconcile_archive(database: Path, folder: Path) -> int:
 
 
 def archive_sources(database: Path | str, sources: list[Path | str], to: Path | str | None = None) -> list[Archived]:
-    """Move every proved source into the archive folder; refuse all if any is unproved."""
+    """Move every proved source into the archive folder; refuse all if any is unproved.
+
+    Each move is recorded in the manifest first, then made (a rename), then marked in
+    the ledger, so a run killed at any point leaves nothing half-done that the next run
+    cannot finish: ``reconcile_archive`` completes the ledger, and a source still in
+    place is simply archived again.
+    """
     database = Path(database)
     folder = Path(to) if to else database.parent / "archive"
     reconcile_archive(database, folder)
@@ -95,6 +101,14 @@ def archive_sources(database: Path | str, sources: list[Path | str], to: Path | 
         holder = writer_lock_holder(path)
         if holder:
             raise BadInput(f"refusing to archive {path}: locked by another writer (pid {holder})")
+        live = [side.name for side in sidecar_paths(path) if side.stat().st_size > 0]
+        if live:  # moving a database and its journal is two moves: never risk splitting them
+            raise BadInput(
+                f"refusing to archive {path}: {', '.join(live)} still holds data; let its application "
+                "checkpoint it (close it cleanly), then archive"
+            )
+        if (folder / path.name).exists():
+            raise BadInput(f"{folder / path.name}: already in the archive; refusing to overwrite it")
     names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
@@ -102,19 +116,22 @@ def archive_sources(database: Path | str, sources: list[Path | str], to: Path | 
     archived = []
     for path in paths:
         destination = folder / path.name
-        if destination.exists():
-            raise BadInput(f"{destination}: already in the archive; refusing to overwrite it")
         record = Archived(names[path], str(path.resolve()), str(destination.resolve()), file_sha256(path), path.stat().st_size)
-        for sidecar in sidecar_paths(path):
-            shutil.move(sidecar, folder / sidecar.name)
-        shutil.move(path, destination)
+        manifest = [entry for entry in manifest if entry["archived"] != record.archived]  # an unfinished earlier try
         manifest.append({**record.__dict__, "archived_at": utc_now()})
-        temporary = manifest_path.with_name(f".{MANIFEST}.tmp")
-        temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(temporary, manifest_path)
+        _write_manifest(manifest_path, manifest)
+        shutil.move(path, destination)
+        for sidecar in sidecar_paths(path):  # empty leftovers follow the file
+            shutil.move(sidecar, folder / sidecar.name)
         _mark_archived(database, record)
         archived.append(record)
     return archived
+
+
+def _write_manifest(path: Path, manifest: list[dict]) -> None:
+    temporary = path.with_name(f".{MANIFEST}.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(temporary, path)
 
 
 def _mark_archived(database: Path, record: Archived) -> None:

@@ -207,3 +207,31 @@ def test_an_archive_interrupted_before_the_ledger_is_finished_on_the_next_run(le
     connection.close()
     assert reconcile_archive(target, legacy / "archive") == 1
     assert sqlite3.connect(target).execute("SELECT status FROM migration_sources").fetchall() == [("archived",)]
+
+
+def test_a_source_whose_wal_holds_data_is_not_split_from_it(tmp_path):
+    from conftest import write_wal_with_pending_rows
+
+    source = write_wal_with_pending_rows(tmp_path / "repo" / "databases" / "wal.db", rows=3)
+    target = tmp_path / "repo" / "databases" / "enterprise_assets.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    before = folder_state(source.parent)
+    with pytest.raises(BadInput, match="wal.db-wal still holds data"):
+        archive_sources(target, [source])
+    assert folder_state(source.parent) == before
+
+
+def test_an_archive_killed_after_its_manifest_entry_is_redone_cleanly(legacy):
+    target = legacy / "enterprise_assets.db"
+    source = legacy / "monitoring.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    folder = legacy / "archive"
+    folder.mkdir()
+    (folder / MANIFEST).write_text(json.dumps([{  # written, then killed before the move
+        "name": "monitoring.db", "original": str(source.resolve()), "archived": str((folder / "monitoring.db").resolve()),
+        "sha256": "0" * 64, "bytes": 1, "archived_at": "2026-01-01T00:00:00Z",
+    }]))
+    archive_sources(target, [source])
+    entries = json.loads((folder / MANIFEST).read_text())
+    assert len(entries) == 1 and entries[0]["sha256"] != "0" * 64
+    assert (folder / "monitoring.db").is_file() and not source.exists()
