@@ -53,8 +53,8 @@ def legacy_sources(directory: Path) -> tuple[list[Path], list[str]]:
     sources, problems = [], []
     for report in inventory.databases:
         path = directory / report.path
-        if in_archive(directory, report.path):
-            continue
+        if in_archive(directory, report.path) or report.path == TARGET_NAME:
+            continue  # archived already, or the consolidated set itself (init takes care of it)
         if report.status in ("corrupt", "empty", "locked"):
             problems.append(f"{report.path}: {report.status} ({report.problem})")
             continue
@@ -185,9 +185,11 @@ def _documentation_report(sources: list[Path], target: Path) -> str:
 
 
 def _log(target: Path, status: str, details: dict, summary: ConsolidationSummary) -> None:
-    if not target.exists():
-        return
-    connection = connect_assetdb(target)
+    """Record the run in the target's log, when there is a usable target to hold it."""
+    try:
+        connection = connect_assetdb(target)
+    except AssetdbError:
+        return  # stopped before init made one: the error itself tells where
     try:
         with write_transaction(connection, target):
             Operation(

@@ -24,6 +24,7 @@ without guessing from table names) and versioned with ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -304,28 +305,37 @@ def initialize(path: Path | str, limit: int) -> InitResult:
     """Create or complete the unified schema in ``path``; a no-op when it is complete.
 
     Refuses (``BadInput``) a file that is not SQLite or is another application's
-    database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes;
-    a file this call created is then removed again.
+    database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes.
+    A new database is built under a temporary name and renamed into place, so a kill
+    can never leave a half-made (or zero-byte) database under its real name.
     """
     path = Path(path)
-    existed = path.exists()
-    if existed:
+    if path.exists():
         if path.is_dir():
             raise BadInput(f"{path}: is a directory, not a database file")
         try:
             read_header(path)
         except EmptyDatabase:
             pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
-    elif not path.parent.is_dir():
+        return _initialize_at(path, path, limit)
+    if not path.parent.is_dir():
         raise BadInput(f"{path.parent}: no such directory")
-    connection = connect_for_write(path)
+    building = path.with_name(f".{path.name}.initializing")
+    for leftover in (building, Path(f"{building}-journal")):
+        leftover.unlink(missing_ok=True)  # an earlier run killed while building
+    try:
+        result = _initialize_at(building, path, limit)
+        os.replace(building, path)
+    finally:
+        building.unlink(missing_ok=True)
+    return result
+
+
+def _initialize_at(file: Path, path: Path, limit: int) -> InitResult:
+    """Initialize ``file``, naming ``path`` in messages and the log."""
+    connection = connect_for_write(file)
     try:
         return _initialize(connection, path, limit)
-    except BaseException:
-        connection.close()  # before unlinking: the file must not be in use
-        if not existed:
-            path.unlink(missing_ok=True)
-        raise
     finally:
         connection.close()
 

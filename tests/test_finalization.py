@@ -190,7 +190,8 @@ def test_killed_consolidate_resumes_to_the_same_state_as_a_clean_run(tmp_path):
         time.sleep(duration * fraction)
         process.send_signal(signal.SIGKILL)
         process.wait()
-    subprocess.run(command(databases, workspace), check=True, capture_output=True)
+    resumed = subprocess.run(command(databases, workspace), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
     assert _consolidated_state(databases) == _consolidated_state(clean_databases)
 
 
@@ -235,3 +236,10 @@ def test_an_archive_killed_after_its_manifest_entry_is_redone_cleanly(legacy):
     entries = json.loads((folder / MANIFEST).read_text())
     assert len(entries) == 1 and entries[0]["sha256"] != "0" * 64
     assert (folder / "monitoring.db").is_file() and not source.exists()
+
+
+def test_a_zero_byte_consolidated_database_left_by_a_kill_does_not_block(assetdb, legacy, tmp_path):
+    (legacy / "enterprise_assets.db").touch()  # what a kill right after creating the file leaves
+    result = assetdb("consolidate", legacy, "--backup-dir", tmp_path / "backups", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert "init          enterprise_assets.db: created" in result.stdout

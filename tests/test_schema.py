@@ -177,3 +177,10 @@ def test_sqlar_table_is_what_the_sqlite3_shell_extracts(tmp_path):
     subprocess.run([shell, str(target), "-Ax"], cwd=out, check=True, capture_output=True)
     assert (out / "scripts" / "hello.py").read_bytes() == content
     assert (out / "scripts" / "hello.py").stat().st_mtime == 1_700_000_000
+
+
+def test_a_new_database_appears_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "enterprise_assets.db"
+    (tmp_path / ".enterprise_assets.db.initializing").write_bytes(b"left by a killed run")
+    assert initialize(target, LIMIT).action == "created"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["enterprise_assets.db"]
