@@ -19,7 +19,7 @@ from .errors import BadInput, CheckFailed
 from .fingerprint import file_sha256
 from .ledger import read_sources
 from .readonly import writer_lock_holder
-from .schema import connect_assetdb, write_transaction
+from .schema import writing
 from .shards import read_consolidated
 from .size import sidecar_paths
 from .synclog import Operation, utc_now
@@ -135,19 +135,15 @@ def _write_manifest(path: Path, manifest: list[dict]) -> None:
 
 
 def _mark_archived(database: Path, record: Archived) -> None:
-    connection = connect_assetdb(database)
-    try:
-        with write_transaction(connection, database):
-            connection.execute(
-                "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
-                (record.archived, record.name),
-            )
-            Operation(
-                "archive",
-                subject=record.name,
-                counts={"files": 1},
-                bytes=record.bytes,
-                details={"from": record.original, "to": record.archived, "sha256": record.sha256},
-            ).record(connection, "ok")
-    finally:
-        connection.close()
+    with writing(database) as connection:
+        connection.execute(
+            "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
+            (record.archived, record.name),
+        )
+        Operation(
+            "archive",
+            subject=record.name,
+            counts={"files": 1},
+            bytes=record.bytes,
+            details={"from": record.original, "to": record.archived, "sha256": record.sha256},
+        ).record(connection, "ok")

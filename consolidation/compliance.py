@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .inventory import find_databases
-from .schema import connect_assetdb, write_transaction
+from .schema import record_operation
 from .size import database_size, format_size
 from .synclog import Operation
 
@@ -46,9 +46,4 @@ def log_size_check(database: Path, findings: list[SizeFinding], limit: int) -> i
             "over": [{"path": str(finding.path), "bytes": finding.bytes} for finding in over],
         },
     )
-    connection = connect_assetdb(database)
-    try:
-        with write_transaction(connection, database):
-            return operation.record(connection, "failed" if over else "ok")
-    finally:
-        connection.close()
+    return record_operation(database, operation, "failed" if over else "ok")

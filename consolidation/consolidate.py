@@ -23,7 +23,7 @@ from .errors import AssetdbError, BadInput, CheckFailed
 from .inventory import take_inventory
 from .merge import ConflictPolicy, MigrationSettings, migrate
 from .readonly import open_readonly, read_header
-from .schema import APPLICATION_ID, connect_assetdb, initialize, write_transaction
+from .schema import APPLICATION_ID, initialize, record_operation
 from .size import database_size, format_size
 from .synclog import Operation
 from .verify import verify_database
@@ -186,18 +186,13 @@ def _documentation_report(sources: list[Path], target: Path) -> str:
 
 def _log(target: Path, status: str, details: dict, summary: ConsolidationSummary) -> None:
     """Record the run in the target's log, when there is a usable target to hold it."""
+    operation = Operation(
+        "consolidate",
+        subject=str(target.parent),
+        counts={"rows": summary.rows, "conflicts": summary.conflicts, "assets": summary.assets, "shards": summary.shards},
+        details=details,
+    )
     try:
-        connection = connect_assetdb(target)
+        record_operation(target, operation, status)
     except AssetdbError:
-        return  # stopped before init made one: the error itself tells where
-    try:
-        with write_transaction(connection, target):
-            Operation(
-                "consolidate",
-                subject=str(target.parent),
-                counts={"rows": summary.rows, "conflicts": summary.conflicts, "assets": summary.assets,
-                        "shards": summary.shards},
-                details=details,
-            ).record(connection, status)
-    finally:
-        connection.close()
+        pass  # stopped before init made one: the error itself tells where

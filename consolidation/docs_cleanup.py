@@ -22,7 +22,7 @@ from .config import load_settings
 from .errors import BadInput
 from .fingerprint import quote_identifier as q
 from .readonly import open_readonly
-from .schema import connect_assetdb, write_transaction
+from .schema import record_operation, write_transaction
 from .synclog import Operation
 
 PATH_COLUMNS = ("path", "file_path", "filepath", "doc_path", "document_path", "filename", "file_name")
@@ -186,9 +186,4 @@ def _log(log: Path, database: Path, report: CleanupReport) -> None:
         counts={"rows": report.rows, "duplicates": len(report.duplicates), "backups": len(report.backups)},
         details={"written": report.written, "backup": report.backup, "removed": report.removed[:200]},
     )
-    connection = connect_assetdb(log)
-    try:
-        with write_transaction(connection, log):
-            operation.record(connection, "ok")
-    finally:
-        connection.close()
+    record_operation(log, operation)

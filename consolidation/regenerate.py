@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import BadInput, CheckFailed
 from .fingerprint import quote_identifier as q
-from .schema import ASSET_TABLES, BLOB_TABLE, connect_assetdb, write_transaction
+from .schema import ASSET_TABLES, BLOB_TABLE, record_operation
 from .shards import read_consolidated
 from .synclog import Operation
 
@@ -240,14 +240,9 @@ def _materialize(destination: Path, asset: StoredAsset, size: int, data: bytes) 
 
 
 def _log_regenerate(database: Path, out: Path, report: RegenerateReport) -> None:
-    connection = connect_assetdb(database)
-    try:
-        with write_transaction(connection, database):
-            Operation(
-                "regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes
-            ).record(connection, "ok")
-    finally:
-        connection.close()
+    record_operation(
+        database, Operation("regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes)
+    )
 
 
 def write_asset(destination: Path, asset: StoredAsset, content: bytes) -> None:

@@ -369,6 +369,24 @@ def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitR
         return InitResult(path, action, size)
 
 
+@contextmanager
+def writing(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """An assetdb database opened for one write transaction, and closed after it."""
+    path = Path(path)
+    connection = connect_assetdb(path)
+    try:
+        with write_transaction(connection, path):
+            yield connection
+    finally:
+        connection.close()
+
+
+def record_operation(database: Path | str, operation: Operation, status: str = "ok") -> int:
+    """Log one finished operation in ``database`` (its own transaction)."""
+    with writing(database) as connection:
+        return operation.record(connection, status)
+
+
 def connect_assetdb(path: Path | str) -> sqlite3.Connection:
     """Open an existing assetdb database for writing, refusing anything else."""
     path = Path(path)

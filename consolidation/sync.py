@@ -28,7 +28,7 @@ from pathlib import Path
 from .assets import IngestReport, ingest
 from .errors import Aborted, CheckFailed
 from .regenerate import check_destination, select_assets, stored_bytes, write_asset
-from .schema import connect_assetdb, write_transaction
+from .schema import record_operation
 from .shards import read_consolidated
 from .synclog import Operation, utc_now
 
@@ -136,17 +136,15 @@ def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
         for asset, destination in plan:
             write_asset(destination, asset, stored_bytes(connection, shards, asset))
             report.written.append(asset.name)
-    connection = connect_assetdb(database)
-    try:
-        with write_transaction(connection, database):
-            Operation(
-                "sync-pull",
-                subject=str(workspace),
-                counts={"written": len(report.written), "unchanged": report.unchanged,
-                        "overwritten_edits": len(report.local_edits)},
-            ).record(connection, "ok")
-    finally:
-        connection.close()
+    record_operation(
+        database,
+        Operation(
+            "sync-pull",
+            subject=str(workspace),
+            counts={"written": len(report.written), "unchanged": report.unchanged,
+                    "overwritten_edits": len(report.local_edits)},
+        ),
+    )
     return report
 
 
