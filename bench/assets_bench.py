@@ -24,8 +24,11 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import timed  # noqa: E402
 
 
 def copy_corpus(target: Path) -> tuple[int, int]:
@@ -38,15 +41,6 @@ def copy_corpus(target: Path) -> tuple[int, int]:
     )
     files = [p for p in target.rglob("*") if p.is_file() or p.is_symlink()]
     return len(files), sum(p.lstat().st_size for p in files)
-
-
-def timed(command: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} failed:\n{result.stderr[-2000:]}")
-    return elapsed
 
 
 def main(argv: list[str] | None = None) -> int:

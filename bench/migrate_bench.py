@@ -19,16 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from legacy_set import build_legacy_set  # noqa: E402
+from timing import timed_with_peak_memory as timed  # noqa: E402
 
 FLOOR = """
 import sqlite3, sys
@@ -60,22 +59,6 @@ for index, source in enumerate(sys.argv[2:]):
         target[f"s{index}_{table}"].insert_all((dict(zip(columns, row)) for row in cursor), batch_size=1000)
     connection.close()
 """
-
-
-def timed(command: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
-    wrapper = (
-        "import resource, subprocess, sys, json;"
-        "code = subprocess.call(sys.argv[1:]);"
-        "print(json.dumps([code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
-    )
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", wrapper, *command], cwd=cwd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    code, peak_kib = json.loads(result.stdout.strip().splitlines()[-1])
-    if code != 0:
-        raise SystemExit(f"{command[:3]} failed with exit {code}:\n{result.stderr}")
-    return elapsed, peak_kib * 1024
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -27,16 +25,9 @@ sys.path.insert(0, str(HERE))
 
 from assets_bench import copy_corpus  # noqa: E402
 from legacy_set import build_legacy_set  # noqa: E402
+from timing import timed  # noqa: E402
 
 ASSETDB = [sys.executable, "-m", "consolidation"]
-
-
-def timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command[2:5])} failed:\n{result.stderr[-2000:]}")
-    return time.perf_counter() - started
 
 
 def sync_figures(work: Path) -> dict:
