@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from consolidation.cli import main
-from pytest_assetdb.testing import make_database  # noqa: F401  (tests import it from here)
+from pytest_assetdb.testing import make_database
 
 pytest_plugins = ["pytester"]
 
@@ -97,7 +97,7 @@ def target(tmp_path) -> Path:
 @pytest.fixture
 def database(tmp_path) -> Path:
     """An empty assetdb database (the unified schema, nothing stored yet)."""
-    from consolidation.schema import initialize
+    from consolidation.store import initialize
 
     path = tmp_path / "db" / "enterprise_assets.db"
     path.parent.mkdir()

@@ -16,14 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadInput, CheckFailed
-from .fingerprint import file_sha256
-from .ledger import read_sources
-from .readonly import writer_lock_holder
-from .schema import writing
-from .shards import read_consolidated
+from .proof import read_sources
+from .proof.verify import match_sources, verify_table
 from .size import sidecar_paths
-from .synclog import Operation, utc_now
-from .verify import match_sources, verify_table
+from .sqlite import file_sha256, writer_lock_holder
+from .store import Operation, read_consolidated, utc_now, writing
 
 MANIFEST = "ARCHIVE_MANIFEST.json"
 

@@ -1,7 +1,7 @@
 """The ``assetdb`` command line: parses, calls the library, prints.
 
 Every error a user can cause surfaces as one line on stderr and the exit code of
-PRODUCT.md §6 (0 ok, 1 check failed, 2 bad usage or input, 3 aborted and rolled back).
+the tool (0 ok, 1 check failed, 2 bad usage or input, 3 aborted and rolled back).
 """
 
 from __future__ import annotations
@@ -18,33 +18,29 @@ import click
 from tqdm import tqdm
 
 from . import __version__
-from .backup import backup_database, default_backup_directory, restore_database
+from .archive import archive_sources
+from .assets import list_assets, parse_assignments, read_log, sync_lock
+from .assets.ingest import ingest as ingest_workspace
+from .assets.regenerate import regenerate as regenerate_assets
+from .assets.sync import pull as pull_workspace
+from .assets.sync import push as push_workspace
+from .assets.templates import render as render_template
 from .compliance import check_sizes, log_size_check
 from .config import resolve_size_limit
 from .consolidate import consolidate as run_consolidation
 from .consolidate import plan as consolidation_plan
-from .demo_data import build_demo_workspace, build_legacy_set
-from .errors import AssetdbError, BadInput, CheckFailed
-from .assets import ingest as ingest_workspace
-from .archive import archive_sources
-from .conflicts import list_conflicts
 from .database_list import render_list, write_list
+from .demo import build_demo_workspace, build_legacy_set
 from .docs_cleanup import dedupe_docs
-from .hookspecs import conflict_resolver, plugin_manager
+from .errors import AssetdbError, BadInput, CheckFailed
+from .hookspecs import plugin_manager
 from .inventory import Inventory, take_inventory
-from .merge import ConflictPolicy, MigrationReport, MigrationSettings
-from .merge import migrate as run_migration
-from .rebuild import rebuild_source
-from .regenerate import check_reproducible
-from .regenerate import regenerate as regenerate_assets
-from .schema import ASSET_TABLES, SCHEMA_VERSION, initialize
+from .merge import ConflictPolicy, MigrationReport, MigrationSettings, conflict_resolver
+from .merge.engine import migrate as run_migration
+from .proof import check_reproducible, list_conflicts, rebuild_source, verify_database
 from .size import format_size, parse_size
-from .sync import pull as pull_workspace
-from .sync import push as push_workspace
-from .sync import read_log, sync_lock
-from .templates import list_assets, parse_assignments
-from .templates import render as render_template
-from .verify import verify_database
+from .sqlite import backup_database, default_backup_directory, restore_database
+from .store import ASSET_TABLES, SCHEMA_VERSION, initialize
 
 EXISTING_PATH = click.Path(exists=False, path_type=Path)
 SHOWN_FAILURES = 20

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .inventory import find_databases
-from .schema import record_operation
 from .size import database_size, format_size
-from .synclog import Operation
+from .store import Operation, record_operation
 
 
 @dataclass(frozen=True)

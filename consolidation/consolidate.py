@@ -16,17 +16,20 @@ from pathlib import Path
 
 from .archive import archive_sources, in_archive, reconcile_archive
 from .assets import ingest
-from .backup import backup_database, default_backup_directory
 from .database_list import write_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
 from .inventory import take_inventory
 from .merge import ConflictPolicy, MigrationSettings, migrate
-from .readonly import open_readonly, read_header
-from .schema import APPLICATION_ID, initialize, record_operation
+from .proof import verify_database
 from .size import database_size, format_size
-from .synclog import Operation
-from .verify import verify_database
+from .sqlite import (
+    backup_database,
+    default_backup_directory,
+    open_readonly,
+    read_header,
+)
+from .store import APPLICATION_ID, Operation, initialize, record_operation
 
 TARGET_NAME = "enterprise_assets.db"
 PHASE_NAMES = ("inventory", "backup", "init", "migrate", "ingest", "documentation", "verify", "archive", "list")

@@ -17,13 +17,12 @@ from pathlib import Path
 from .archive import in_archive
 from .errors import AssetdbError
 from .inventory import take_inventory
-from .ledger import read_sources
 from .listing import LIST_FILENAME
-from .readonly import open_readonly, read_header
-from .schema import APPLICATION_ID
-from .shards import manifest
+from .proof import read_sources
 from .size import format_size
-from .synclog import utc_now
+from .sqlite import open_readonly, read_header
+from .store import APPLICATION_ID, utc_now
+from .store.shards import manifest
 
 ACTIVE, ARCHIVED, SHARDS = "## Active databases", "## Archived databases", "## Shards"
 _FIRST_CELL = re.compile(r"^\|\s*`([^`]+)`")

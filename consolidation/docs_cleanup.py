@@ -17,13 +17,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backup import backup_database, default_backup_directory
 from .config import load_settings
 from .errors import BadInput
-from .fingerprint import quote_identifier as q
-from .readonly import open_readonly
-from .schema import record_operation, write_transaction
-from .synclog import Operation
+from .sqlite import backup_database, default_backup_directory, open_readonly
+from .sqlite.introspect import quote_identifier as q
+from .store import Operation, record_operation, write_transaction
 
 PATH_COLUMNS = ("path", "file_path", "filepath", "doc_path", "document_path", "filename", "file_name")
 CONTENT_COLUMNS = ("content", "body", "text", "markdown", "document", "contents")

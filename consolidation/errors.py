@@ -1,4 +1,5 @@
-"""Errors that carry the exit code of PRODUCT.md §6.
+"""Errors that carry the exit code of the command line: 0 ok, 1 a check failed, 2 bad
+usage or bad input, 3 aborted and rolled back.
 
 The library raises these; the command line turns each into one line on stderr and the
 matching exit code, and the pytest plugin turns them into failing items. Anything else
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 
 class AssetdbError(Exception):
-    """Base of every error a user can cause; ``exit_code`` follows PRODUCT.md §6."""
+    """Base of every error a user can cause; ``exit_code`` is what the command line exits with."""
 
     exit_code = 2
 

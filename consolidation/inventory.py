@@ -14,10 +14,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
-from .fingerprint import quote_identifier
 from .listing import DATABASE_SUFFIXES, LIST_FILENAME, is_listed, listed_names
-from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly, read_header
 from .size import database_size, is_near_limit, percent_of_limit
+from .sqlite import (
+    DatabaseLocked,
+    EmptyDatabase,
+    NotADatabase,
+    open_readonly,
+    quote_identifier,
+    read_header,
+)
 
 #: Folders never searched: tool state, not the repository's data.
 SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".pytest_cache"})

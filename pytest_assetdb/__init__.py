@@ -6,9 +6,8 @@ of your own: the fixtures ``assetdb_limit``, ``assetdb_databases``,
 ``assetdb_consolidated`` and ``assetdb_workspace``, and the helpers below.
 """
 
-from consolidation.checks import CheckResult
-
 from .assertions import assert_lossless, assert_reproducible, assert_under_limit
+from .checks import CheckResult
 from .gate import PHASES, Check, CheckContext
 from .plugin import DatabaseSummary
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from consolidation.regenerate import check_reproducible
+from consolidation.proof import check_reproducible, verify_database
 from consolidation.size import database_size, format_size
-from consolidation.verify import verify_database
 
 SHOWN = 20
 

@@ -1,6 +1,6 @@
 """The gate's checks: what is checked for each database, in which phase, and the order.
 
-Checks belong to the phases of PRODUCT.md §5, in order. A check only runs when the
+Checks belong to the phases of the consolidation, in order. A check only runs when the
 checks of earlier phases that it depends on passed for the same database (those about
 the whole database, and those about the same source); otherwise it fails "by gate",
 naming the earlier check. Each item works its prerequisites out itself, through a
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from consolidation.checks import (
+from .checks import (
     CheckResult,
     asset_kinds,
     check_integrity,
@@ -29,7 +29,7 @@ from consolidation.checks import (
 )
 
 PHASES = ("inventory", "schema", "migration", "sync", "documentation", "templates", "finalization")
-#: Which phase proves each asset kind reproducible (PRODUCT.md §5).
+#: Which phase proves each asset kind reproducible.
 KIND_PHASES = {"script": "sync", "documentation": "documentation", "template": "templates", "pattern": "templates"}
 
 

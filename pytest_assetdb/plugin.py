@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.checks import check_list_complete, is_assetdb_primary
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError, BadInput
-from consolidation.fingerprint import quote_identifier as q
 from consolidation.inventory import is_database_path
 from consolidation.listing import LIST_FILENAME
-from consolidation.shards import read_consolidated
 from consolidation.size import format_size, parse_size
+from consolidation.sqlite.introspect import quote_identifier as q
+from consolidation.store import read_consolidated
 
 from . import hookspecs
+from .checks import check_list_complete, is_assetdb_primary
 from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
 
 SETTINGS_KEY = pytest.StashKey["GateSettings"]()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from consolidation.demo_data import build_legacy_set
+from consolidation.demo import build_legacy_set
 
 
 def make_database(path: Path, *statements: str, wal: bool = False) -> Path:

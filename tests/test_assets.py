@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from conftest import sqlite_shell
-from consolidation import assets as assets_module
-from consolidation.assets import Classifier, ingest
+from consolidation.assets import Classifier, ingest, regenerate
+from consolidation.assets import pack as pack_module
+from consolidation.assets.kinds import glob_pattern
 from consolidation.errors import BadInput, CheckFailed
 from consolidation.hookspecs import hookimpl, plugin_manager
-from consolidation.regenerate import check_reproducible, regenerate
+from consolidation.proof import check_reproducible
 
 NON_UTF8 = b"caf\xe9.txt"
 
@@ -201,7 +202,7 @@ def test_unreadable_file_stops_the_ingest_and_writes_nothing(workspace, database
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(assets_module, "open", refuse, raising=False)
+    monkeypatch.setattr(pack_module, "open", refuse, raising=False)
     with pytest.raises(BadInput, match="tools/blob.bin: cannot be read"):
         ingest(workspace, database)
     assert digest(database) == before
@@ -209,7 +210,7 @@ def test_unreadable_file_stops_the_ingest_and_writes_nothing(workspace, database
 
 def test_a_file_that_keeps_changing_is_refused(workspace, database, monkeypatch):
     before = digest(database)
-    real_read = assets_module._read_regular
+    real_read = pack_module._read_regular
 
     def read_then_touch(full, file, scratch):
         packed = real_read(full, file, scratch)
@@ -218,7 +219,7 @@ def test_a_file_that_keeps_changing_is_refused(workspace, database, monkeypatch)
                 handle.write(b"# edited while read\n")
         return packed
 
-    monkeypatch.setattr(assets_module, "_read_regular", read_then_touch)
+    monkeypatch.setattr(pack_module, "_read_regular", read_then_touch)
     with pytest.raises(BadInput, match="tools/run.sh: kept changing while it was read"):
         ingest(workspace, database)
     assert digest(database) == before
@@ -232,7 +233,7 @@ def test_a_200_megabyte_file_is_streamed(tmp_path, database):
     code = textwrap.dedent(
         """
         import json, resource, sys
-        from consolidation.assets import ingest
+        from consolidation.assets.ingest import ingest
         report = ingest(sys.argv[1], sys.argv[2])
         print(json.dumps([report.added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
         """
@@ -345,9 +346,9 @@ def test_cli_ingest_and_regenerate(workspace, tmp_path, assetdb):
 
 
 def test_glob_rules_match_like_gitignore():
-    classifier = Classifier([("template", assets_module.glob_pattern("templates/**")),
-                             ("documentation", assets_module.glob_pattern("*.md")),
-                             ("script", assets_module.glob_pattern("**"))])
+    classifier = Classifier([("template", glob_pattern("templates/**")),
+                             ("documentation", glob_pattern("*.md")),
+                             ("script", glob_pattern("**"))])
     assert classifier.kind_of("templates/a/b.txt") == "template"
     assert classifier.kind_of("deep/down/notes.md") == "documentation"
     assert classifier.kind_of("src/templates/x") == "script"

@@ -8,10 +8,14 @@ import sqlite3
 import pytest
 
 from conftest import folder_state, make_database, write_wal_with_pending_rows
-from consolidation.backup import backup_database, find_workspace, restore_database
 from consolidation.errors import Aborted, BadInput
-from consolidation.fingerprint import database_fingerprint
-from consolidation.readonly import open_readonly
+from consolidation.sqlite import (
+    backup_database,
+    database_fingerprint,
+    open_readonly,
+    restore_database,
+)
+from consolidation.sqlite.backup import find_workspace
 
 
 def fingerprint(path):

@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 from conftest import make_database
-from consolidation.schema import initialize
+from consolidation.store import initialize
 
 
 def test_all_under_the_cap_exits_0(assetdb, tmp_path):

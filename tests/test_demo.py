@@ -9,9 +9,8 @@ from pathlib import Path
 
 from conftest import folder_state
 from consolidation.consolidate import PHASE_NAMES
-from consolidation.demo_data import DEMO_DATABASES, build_legacy_set
-from consolidation.fingerprint import database_fingerprint
-from consolidation.readonly import open_readonly
+from consolidation.demo import DEMO_DATABASES, build_legacy_set
+from consolidation.sqlite import database_fingerprint, open_readonly
 
 COMMITTED = Path(__file__).resolve().parent.parent / "databases"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.demo_data import DATABASE_BUILDERS, DEMO_DATABASES, build_legacy_set
+from consolidation.demo import DEMO_DATABASES, build_legacy_set
+from consolidation.demo.legacy import DATABASE_BUILDERS
 from consolidation.errors import BadInput
 
 SIZE_BUDGET = 500_000

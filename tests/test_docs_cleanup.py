@@ -11,7 +11,7 @@ import pytest
 from conftest import folder_state, make_database
 from consolidation.docs_cleanup import dedupe_docs
 from consolidation.errors import BadInput
-from consolidation.schema import initialize
+from consolidation.store import initialize
 
 DEMO_DOCS = Path(__file__).resolve().parent.parent / "databases" / "documentation.db"
 

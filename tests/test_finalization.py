@@ -16,12 +16,12 @@ import pytest
 from conftest import folder_state, make_database, sqldiff
 from consolidation.archive import MANIFEST, archive_sources
 from consolidation.database_list import read_list, write_list
-from consolidation.demo_data import build_demo_workspace, build_legacy_set
+from consolidation.demo import build_demo_workspace, build_legacy_set
 from consolidation.errors import BadInput, CheckFailed
-from consolidation.fingerprint import table_fingerprint
 from consolidation.merge import MigrationSettings, migrate
-from consolidation.readonly import open_readonly
-from consolidation.rebuild import rebuild_source
+from consolidation.proof import rebuild_source
+from consolidation.sqlite import open_readonly
+from consolidation.sqlite.fingerprint import table_fingerprint
 
 LIMIT = 99_900_000
 

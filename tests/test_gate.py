@@ -209,7 +209,7 @@ def readme_example(name: str) -> str:
 
 
 def test_the_readme_examples_run_as_written(pytester):
-    from consolidation.demo_data import build_legacy_set
+    from consolidation.demo import build_legacy_set
     from consolidation.merge import MigrationSettings, migrate
 
     folder = pytester.path / "databases"

@@ -11,10 +11,14 @@ import pytest
 
 from conftest import folder_state, make_database, sqldiff, write_wal_with_pending_rows
 from consolidation.errors import Aborted, BadInput
-from consolidation.hookspecs import hookimpl, plugin_manager, conflict_resolver
-from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
-from consolidation.rebuild import rebuild_source
-from consolidation.verify import verify_database
+from consolidation.hookspecs import hookimpl, plugin_manager
+from consolidation.merge import (
+    ConflictPolicy,
+    MigrationSettings,
+    conflict_resolver,
+    migrate,
+)
+from consolidation.proof import rebuild_source, verify_database
 
 LIMIT = 99_900_000
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_database, sqldiff
-from consolidation.fingerprint import table_fingerprint
-from consolidation.readonly import open_readonly
+from consolidation.sqlite import open_readonly
+from consolidation.sqlite.fingerprint import table_fingerprint
 
 
 @pytest.fixture

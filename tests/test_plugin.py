@@ -231,7 +231,7 @@ def test_gate_reads_across_shards(pytester):
 
 def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
     from consolidation.assets import ingest
-    from consolidation.schema import initialize
+    from consolidation.store import initialize
 
     workspace = pytester.path / "ws"
     (workspace / "templates").mkdir(parents=True)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import folder_state, make_database, write_wal_with_pending_rows
 from consolidation.errors import BadInput
-from consolidation.readonly import (
+from consolidation.sqlite import (
     DatabaseLocked,
     EmptyDatabase,
     NotADatabase,

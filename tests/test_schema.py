@@ -11,14 +11,14 @@ import pytest
 
 from conftest import make_database, sqlite_shell
 from consolidation.errors import Aborted, BadInput
-from consolidation.schema import (
+from consolidation.store import (
     APPLICATION_ID,
     ASSET_TABLES,
-    EXPECTED_TABLES,
     SCHEMA_VERSION,
     connect_assetdb,
     initialize,
 )
+from consolidation.store.schema import EXPECTED_TABLES
 
 LIMIT = 99_900_000
 
@@ -158,7 +158,7 @@ def test_cli_init_exit_codes(assetdb, tmp_path):
 
 
 def test_sqlar_table_is_what_the_sqlite3_shell_extracts(tmp_path):
-    """The stock shell must restore stored assets with no Python (PRODUCT.md invariant 5)."""
+    """The stock shell must restore stored assets with no Python."""
     import zlib
 
     shell = sqlite_shell()

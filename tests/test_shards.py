@@ -10,9 +10,8 @@ import pytest
 from conftest import folder_state, make_database, sqldiff
 from consolidation.errors import Aborted
 from consolidation.merge import MigrationSettings, migrate
-from consolidation.rebuild import rebuild_source
+from consolidation.proof import rebuild_source, verify_database
 from consolidation.size import database_size
-from consolidation.verify import verify_database
 
 CAP = 400_000
 

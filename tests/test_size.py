@@ -7,7 +7,12 @@ import pytest
 from conftest import make_database
 from consolidation.config import load_settings, resolve_size_limit
 from consolidation.errors import BadInput
-from consolidation.size import DEFAULT_SIZE_LIMIT, database_size, format_size, parse_size
+from consolidation.size import (
+    DEFAULT_SIZE_LIMIT,
+    database_size,
+    format_size,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from consolidation.assets import pull, push, sync_lock
 from consolidation.errors import Aborted, CheckFailed
-from consolidation.schema import initialize
-from consolidation.sync import pull, push, sync_lock
+from consolidation.store import initialize
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_a_second_sync_waits_then_names_the_holder(database):
             """
             import sys, time
             from pathlib import Path
-            from consolidation.sync import sync_lock
+            from consolidation.assets.sync import sync_lock
             with sync_lock(Path(sys.argv[1]), 5):
                 print("holding", flush=True)
                 sys.stdin.read()
@@ -139,7 +139,7 @@ def test_a_second_sync_waits_then_names_the_holder(database):
 
 def test_a_killed_sync_does_not_leave_the_lock_stuck(database):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom consolidation.sync import sync_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom consolidation.assets.sync import sync_lock\n"
          "with sync_lock(Path(sys.argv[1]), 5):\n    print('holding', flush=True)\n    time.sleep(60)\n", str(database)],
         stdout=subprocess.PIPE,
         text=True,
@@ -203,16 +203,16 @@ def _synced(database: Path) -> int:
 
 
 def test_a_file_deleted_mid_sync_is_skipped_and_recorded_next_time(workspace, database, monkeypatch):
-    from consolidation import assets as assets_module
+    from consolidation.assets import pack as pack_module
 
-    real_read = assets_module._read_regular
+    real_read = pack_module._read_regular
 
     def delete_first(full, file, scratch):
         if full.endswith(b"notes.txt"):
             os.unlink(full)
         return real_read(full, file, scratch)
 
-    monkeypatch.setattr(assets_module, "_read_regular", delete_first)
+    monkeypatch.setattr(pack_module, "_read_regular", delete_first)
     report = push(workspace, database, None)
     assert "notes.txt: vanished while being stored, skipped" in report.skipped
     assert "notes.txt" not in current(database)
@@ -221,7 +221,8 @@ def test_a_file_deleted_mid_sync_is_skipped_and_recorded_next_time(workspace, da
 
 
 def test_assets_past_the_cap_continue_in_shards(workspace, database, tmp_path):
-    from consolidation.regenerate import check_reproducible, regenerate
+    from consolidation.assets import regenerate
+    from consolidation.proof import check_reproducible
     from consolidation.size import database_size
 
     cap = database.stat().st_size + 300_000

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.assets import ingest
+from consolidation.assets import ingest, list_assets, regenerate, render
+from consolidation.assets.templates import render_text
 from consolidation.errors import BadInput
-from consolidation.regenerate import regenerate
-from consolidation.schema import initialize
-from consolidation.templates import list_assets, render, render_text
+from consolidation.store import initialize
 
 
 @pytest.fixture

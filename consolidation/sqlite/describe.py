@@ -15,8 +15,9 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
-from .errors import BadInput
-from .fingerprint import free_rowid_alias, quote_identifier, rows_fingerprint
+from ..errors import BadInput
+from .fingerprint import rows_fingerprint
+from .introspect import free_rowid_alias, quote_identifier
 
 #: Internal tables that are state of SQLite itself, never data to merge.
 INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")

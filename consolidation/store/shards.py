@@ -1,4 +1,4 @@
-"""Partitioning the consolidated set into numbered shards, each under the cap (invariant 3).
+"""Partitioning the consolidated set into numbered shards, each under the cap.
 
 The primary file ``enterprise_assets.db`` holds the ledger and is shard 1; when rows
 would push a file past the cap they continue in ``enterprise_assets.002.db``,
@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from .errors import Aborted, BadInput
-from .readonly import open_readonly, readonly_uri, uri_for
+from ..errors import Aborted, BadInput
+from ..size import format_size
+from ..sqlite import open_readonly, readonly_uri
+from ..sqlite.readonly import uri_for
+from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
-from .size import format_size
-from .synclog import utc_now
 
 #: SQLite's compile-time default allows ten attached databases; one is the source.
 MAX_SHARDS = 9

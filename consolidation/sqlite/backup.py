@@ -1,4 +1,4 @@
-"""Verified backups and restores (PRODUCT.md invariant 6).
+"""Verified backups and restores: nothing under version control changes without one.
 
 A backup is made with SQLite's online backup API from a read-only view of the source,
 written under a temporary name, proved with ``integrity_check`` and a logical content
@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import Aborted, BadInput
+from ..errors import Aborted, BadInput
 from .fingerprint import database_fingerprint, file_sha256
-from .readonly import EmptyDatabase, NotADatabase, open_readonly, read_header
-from .schema import LOCK_TIMEOUT_SECONDS
+from .header import EmptyDatabase, NotADatabase, read_header
+from .locks import LOCK_TIMEOUT_SECONDS
+from .readonly import open_readonly
 
 MANIFEST_SUFFIX = ".json"
 

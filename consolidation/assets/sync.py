@@ -25,12 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .assets import IngestReport, ingest
-from .errors import Aborted, CheckFailed
-from .regenerate import check_destination, select_assets, stored_bytes, write_asset
-from .schema import record_operation
-from .shards import read_consolidated
-from .synclog import Operation, utc_now
+from ..errors import Aborted, CheckFailed
+from ..store import Operation, read_consolidated, record_operation, utc_now
+from .confine import check_destination, write_asset
+from .ingest import IngestReport, ingest
+from .stored import select_assets, stored_bytes
 
 LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
 

@@ -1,6 +1,6 @@
 """The operation log: one row in ``cross_database_sync_operations`` per mutating step.
 
-PRODUCT.md invariant 7: every migration, ingest, sync, dedupe, archive and size check is
+Every migration, ingest, sync, dedupe, archive and size check is
 recorded with what it did, when, how it ended, its counts, the bytes it handled and the
 size of the database afterwards. Callers record inside their own transaction, so the
 log row and the work it describes commit (or roll back) together.

@@ -15,253 +15,34 @@ Paths are handled as bytes, so names that are not UTF-8 round-trip too.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import shutil
 import sqlite3
-import stat
-import subprocess
 import tempfile
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import load_settings
-from .errors import Aborted, BadInput
-from .fingerprint import quote_identifier as q
-from .schema import ASSET_TABLES, BLOB_TABLE, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
-from .shards import ShardSet
-from .size import DEFAULT_SIZE_LIMIT, format_size
-from .synclog import Operation, utc_now
-
-#: Folders that are tool state, never assets (a folder holding ``pyvenv.cfg`` is a
-#: virtual environment whatever its name; a folder merely named ``venv`` may be code).
-SKIPPED_FOLDERS = frozenset({b".git", b".hg", b".svn", b".venv", b"__pycache__"})
-#: Default classification, first match wins; users extend it in [tool.assetdb.kinds].
-DEFAULT_RULES: dict[str, tuple[str, ...]] = {
-    "template": ("templates/**", "*.tmpl", "*.template"),
-    "pattern": ("patterns/**", "*.pattern"),
-    "documentation": ("*.md", "*.rst", "*.txt", "README*", "docs/**", "LICENSE*", "CHANGELOG*"),
-    "script": ("**",),
-}
-STREAM_THRESHOLD = 8 * 2**20  # larger files go through temporary files, never whole in memory
-CHUNK = 2**20
-READ_ATTEMPTS = 3
-COMPRESSION_LEVEL = 6  # zlib's default, as the sqlite3 shell's -Ac uses (9 was 5x slower, 0.5 % smaller)
-
-
-def glob_pattern(pattern: str) -> re.Pattern[str]:
-    """A path glob as gitignore reads it: ``**`` spans folders, ``*`` does not, and a
-    pattern without ``/`` matches the file name in any folder."""
-    if "/" not in pattern:
-        pattern = "**/" + pattern
-    regex = ""
-    index = 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            regex, index = regex + "(?:.*/)?", index + 3
-        elif pattern.startswith("**", index):
-            regex, index = regex + ".*", index + 2
-        elif pattern[index] == "*":
-            regex, index = regex + "[^/]*", index + 1
-        elif pattern[index] == "?":
-            regex, index = regex + "[^/]", index + 1
-        else:
-            regex, index = regex + re.escape(pattern[index]), index + 1
-    return re.compile(regex + r"\Z", re.DOTALL)
-
-
-@dataclass
-class Classifier:
-    """Path rules (user rules first, then the defaults) and the plugin hook."""
-
-    rules: list[tuple[str, re.Pattern[str]]]
-    hook: object | None = None
-
-    @classmethod
-    def for_workspace(cls, workspace: Path, manager=None) -> Classifier:
-        user = load_settings(workspace).kinds
-        rules = [(kind, glob_pattern(p)) for kind, patterns in user.items() for p in patterns]
-        rules += [(kind, glob_pattern(p)) for kind, patterns in DEFAULT_RULES.items() for p in patterns]
-        hook = None
-        if manager is not None and manager.hook.assetdb_classify_asset.get_hookimpls():
-            hook = manager.hook.assetdb_classify_asset
-        return cls(rules, hook)
-
-    def kind_of(self, path: str) -> str:
-        if self.hook is not None:
-            kind = self.hook(path=path)
-            if kind is not None:
-                if kind not in ASSET_TABLES:
-                    raise BadInput(f"a plugin classified {path!r} as {kind!r}; kinds are {', '.join(ASSET_TABLES)}")
-                return kind
-        return next(kind for kind, pattern in self.rules if pattern.match(path))
-
+from ..errors import Aborted, BadInput
+from ..size import DEFAULT_SIZE_LIMIT, format_size
+from ..sqlite.introspect import quote_identifier as q
+from ..store import (
+    ASSET_TABLES,
+    Operation,
+    ShardSet,
+    connect_assetdb,
+    utc_now,
+    write_transaction,
+)
+from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
+from .kinds import Classifier
+from .pack import CHUNK, Packed, pack_file
+from .walk import WorkspaceFile, list_workspace
 
 # -- finding files ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WorkspaceFile:
-    path: bytes  # relative, POSIX separators
-    stat: os.stat_result
-
-    @property
-    def name(self) -> str:
-        return os.fsdecode(self.path)
-
-
-def _git_files(workspace: Path) -> list[bytes] | None:
-    """Files git tracks or would track (not ignored), or None outside a git work tree."""
-    if not (workspace / ".git").exists() or shutil.which("git") is None:
-        return None
-    result = subprocess.run(
-        ["git", "-C", str(workspace), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-    )
-    if result.returncode != 0:
-        return None
-    return sorted({entry for entry in result.stdout.split(b"\0") if entry})
-
-
-def _walked_files(workspace: Path) -> list[bytes]:
-    found = []
-    root = os.fsencode(workspace)
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(
-            name for name in subfolders
-            if name not in SKIPPED_FOLDERS and not os.path.exists(os.path.join(folder, name, b"pyvenv.cfg"))
-        )
-        relative = os.path.relpath(folder, root)
-        for name in files:
-            found.append(name if relative == b"." else relative.replace(os.sep.encode(), b"/") + b"/" + name)
-    return sorted(found)
-
-
-def list_workspace(workspace: Path) -> tuple[list[WorkspaceFile], list[str]]:
-    """Regular files and symlinks to store, and notes on what was skipped (FIFOs, sockets…)."""
-    workspace = Path(workspace)
-    if not workspace.is_dir():
-        raise BadInput(f"{workspace}: no such workspace folder")
-    names = _git_files(workspace)
-    names = _walked_files(workspace) if names is None else names
-    files, skipped = [], []
-    for name in names:
-        if any(part in SKIPPED_FOLDERS for part in name.split(b"/")):
-            continue
-        try:
-            info = os.lstat(os.path.join(os.fsencode(workspace), name))
-        except FileNotFoundError:
-            continue  # listed by git, deleted since
-        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-            files.append(WorkspaceFile(name, info))
-        else:
-            skipped.append(f"{os.fsdecode(name)}: not a regular file or symlink, skipped")
-    return files, skipped
-
-
 # -- reading and packing ------------------------------------------------------------------
-
-
-@dataclass
-class Packed:
-    """One file read once: its hash, and the bytes to store (compressed when smaller)."""
-
-    path: bytes  # relative, POSIX separators
-    sha256: str
-    size: int
-    mode: int
-    mtime_ns: int
-    data: bytes | None = None  # small files
-    spool: Path | None = None  # large files: the bytes to store, in a temporary file
-    stored_size: int = 0
-
-    @property
-    def name(self) -> str:
-        return os.fsdecode(self.path)
-
-    def discard(self) -> None:
-        if self.spool is not None:
-            self.spool.unlink(missing_ok=True)
-
-
-def _pack_link(file: WorkspaceFile, full: bytes) -> Packed:
-    target = os.readlink(full)
-    return pack_bytes(file.path, target, file.stat.st_mode, file.stat.st_mtime_ns)
-
-
-def pack_bytes(path: bytes, content: bytes, mode: int, mtime_ns: int) -> Packed:
-    """Bytes that are not read from a file (a link target, a rendered template)."""
-    compressed = zlib.compress(content, COMPRESSION_LEVEL)
-    data = compressed if len(compressed) < len(content) and not stat.S_ISLNK(mode) else content
-    return Packed(path, hashlib.sha256(content).hexdigest(), len(content), mode, mtime_ns, data=data,
-                  stored_size=len(data))
-
-
-def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed | None:
-    """Read ``file`` once, hashing and compressing the same bytes; refuse a file that
-    changes while it is read (after a few attempts). None: it vanished since listing."""
-    full = os.path.join(workspace, file.path)
-    if stat.S_ISLNK(file.stat.st_mode):
-        try:
-            return _pack_link(file, full)
-        except FileNotFoundError:
-            return None
-    for _ in range(READ_ATTEMPTS):
-        try:
-            packed = _read_regular(full, file, scratch)
-        except FileNotFoundError:
-            return None
-        except PermissionError:
-            raise BadInput(f"{file.name}: cannot be read (permission denied); nothing was stored") from None
-        except OSError as error:
-            raise BadInput(f"{file.name}: cannot be read ({error.strerror}); nothing was stored") from None
-        try:
-            after = os.lstat(full)
-        except FileNotFoundError:
-            packed.discard()
-            return None
-        if (after.st_size, after.st_mtime_ns) == (packed.size, packed.mtime_ns):
-            return packed
-        packed.discard()
-        file = WorkspaceFile(file.path, after)
-    raise BadInput(f"{file.name}: kept changing while it was read; nothing was stored")
-
-
-def _read_regular(full: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
-    with open(full, "rb") as handle:
-        opened = os.fstat(handle.fileno())
-        if opened.st_size <= STREAM_THRESHOLD:
-            raw = handle.read()
-            return pack_bytes(file.path, raw, opened.st_mode, opened.st_mtime_ns)
-        return _spool(handle, file, opened, scratch)
-
-
-def _spool(handle, file: WorkspaceFile, opened: os.stat_result, scratch: Path) -> Packed:
-    """Stream a large file into two temporary files, raw and compressed, keeping the smaller."""
-    hasher = hashlib.sha256()
-    compressor = zlib.compressobj(COMPRESSION_LEVEL)
-    raw_file = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
-    zipped_file = tempfile.NamedTemporaryFile(dir=scratch, delete=False)
-    size = compressed = 0
-    with raw_file, zipped_file:
-        while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
-            raw_file.write(chunk)
-            size += len(chunk)
-            out = compressor.compress(chunk)
-            zipped_file.write(out)
-            compressed += len(out)
-        tail = compressor.flush()
-        zipped_file.write(tail)
-        compressed += len(tail)
-    keep, drop = (zipped_file.name, raw_file.name) if compressed < size else (raw_file.name, zipped_file.name)
-    os.unlink(drop)
-    return Packed(file.path, hasher.hexdigest(), size, opened.st_mode, opened.st_mtime_ns,
-                  spool=Path(keep), stored_size=min(size, compressed))
 
 
 # -- writing --------------------------------------------------------------------------------

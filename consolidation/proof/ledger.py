@@ -12,8 +12,9 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from .errors import BadInput
-from .fingerprint import quote_identifier as q
+from ..errors import BadInput
+from ..sqlite import has_table
+from ..sqlite.introspect import quote_identifier as q
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,6 @@ class LedgerSource:
     header: dict[str, int]
     tables: list[LedgerTable]
     archived_path: str | None = None
-
-
-def has_table(connection: sqlite3.Connection, schema: str, name: str) -> bool:
-    return (
-        connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        is not None
-    )
 
 
 def read_sources(connection: sqlite3.Connection, schema: str = "main") -> list[LedgerSource]:

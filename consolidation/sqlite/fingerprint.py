@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable
 
-ROWID_ALIASES = ("rowid", "_rowid_", "oid")
+from .introspect import (
+    ordinary_tables,
+    quote_identifier,
+    rowid_expression,
+    table_columns,
+)
+
 FETCH_ROWS = 4096
 
 
@@ -29,33 +34,6 @@ def file_sha256(*paths) -> str:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 hasher.update(chunk)
     return hasher.hexdigest()
-
-
-def quote_identifier(name: str) -> str:
-    """Quote an SQL identifier for SQLite, whatever characters it holds."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def table_columns(connection: sqlite3.Connection, table: str) -> list[str]:
-    """Stored and generated columns, excluding virtual-table hidden columns."""
-    rows = connection.execute(f"PRAGMA table_xinfo({quote_identifier(table)})").fetchall()
-    return [row[1] for row in rows if row[6] != 1]
-
-
-def free_rowid_alias(column_names: Iterable[str]) -> str | None:
-    """The first of ``rowid``, ``_rowid_``, ``oid`` that no column shadows, if any."""
-    taken = {name.lower() for name in column_names}
-    return next((alias for alias in ROWID_ALIASES if alias not in taken), None)
-
-
-def rowid_expression(connection: sqlite3.Connection, table: str) -> str | None:
-    """An expression selecting the rowid of ``table``, or None for WITHOUT ROWID tables."""
-    info = connection.execute(
-        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
-    ).fetchone()
-    if info is None or info[0]:
-        return None
-    return free_rowid_alias(table_columns(connection, table))
 
 
 def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, unique_first: bool = True) -> str:
@@ -88,17 +66,6 @@ def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
         columns.insert(0, rowid)
     select = f"SELECT {', '.join(columns)} FROM {quote_identifier(table)}"
     return rows_fingerprint(connection, select, len(columns), unique_first=rowid is not None)
-
-
-def ordinary_tables(connection: sqlite3.Connection) -> list[str]:
-    """Every table that stores rows itself: internal ``sqlite_*`` and FTS shadow tables too."""
-    return [
-        row[0]
-        for row in connection.execute(
-            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow') "
-            "AND name <> 'sqlite_schema' ORDER BY name"
-        )
-    ]
 
 
 def database_fingerprint(connection: sqlite3.Connection) -> str:

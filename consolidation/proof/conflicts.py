@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fingerprint import quote_identifier as q
-from .ledger import has_table
-from .shards import read_consolidated
+from ..sqlite import has_table
+from ..sqlite.introspect import quote_identifier as q
+from ..store import read_consolidated
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Rebuild an archived source database from the consolidated set (invariant 2).
+"""Rebuild an archived source database from the consolidated set: reversible by construction.
 
 The rebuilt file has the source's recorded schema (every CREATE statement, in its
 original order), header fields, rows with their original rowids (or keys), values and
@@ -13,12 +13,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Aborted, BadInput
-from .fingerprint import quote_identifier as q
+from ..errors import Aborted, BadInput
+from ..sqlite import readonly_uri
+from ..sqlite.describe import content_option, untyped
+from ..sqlite.introspect import quote_identifier as q
+from ..store.shards import attach_shards_readonly
 from .ledger import find_source, read_sources
-from .readonly import readonly_uri
-from .shards import attach_shards_readonly
-from .sources import content_option, untyped
 
 CONSOLIDATED = "consolidated"
 

@@ -16,14 +16,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .assets import current_assets, links_last, pack_bytes, record_asset
-from .errors import BadInput
-from .fingerprint import quote_identifier as q
-from .regenerate import StoredAsset, stored_bytes, unsafe_reason
-from .schema import ASSET_TABLES, USAGE_TRACKING_KINDS, connect_assetdb, write_transaction
-from .shards import ShardSet, read_consolidated
-from .size import DEFAULT_SIZE_LIMIT
-from .synclog import Operation, utc_now
+from ..errors import BadInput
+from ..size import DEFAULT_SIZE_LIMIT
+from ..sqlite.introspect import quote_identifier as q
+from ..store import (
+    ASSET_TABLES,
+    Operation,
+    ShardSet,
+    connect_assetdb,
+    read_consolidated,
+    utc_now,
+    write_transaction,
+)
+from ..store.schema import USAGE_TRACKING_KINDS
+from .confine import unsafe_reason
+from .ingest import current_assets, links_last, record_asset
+from .pack import pack_bytes
+from .stored import StoredAsset, stored_bytes
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BadInput
-from .fingerprint import rows_fingerprint
+from ..errors import BadInput
+from ..size import database_size, format_size
+from ..sqlite import readonly_uri
+from ..sqlite.describe import describe_table
+from ..sqlite.fingerprint import rows_fingerprint
+from ..store import read_consolidated, shard_path
 from .ledger import LedgerSource, LedgerTable, read_sources
-from .readonly import readonly_uri
-from .shards import read_consolidated, shard_path
-from .size import database_size, format_size
-from .sources import describe_table
 
 LIVE = "live"
 SHOWN_DIFFERENCES = 5

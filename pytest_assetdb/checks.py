@@ -12,19 +12,36 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import AssetdbError
-from .fingerprint import quote_identifier as q
-from .ledger import LedgerSource, find_source, read_sources
-from .readonly import DatabaseLocked, EmptyDatabase, NotADatabase, open_readonly, read_header
-from .rebuild import rebuild_source
-from .regenerate import check_reproducible
-from .inventory import relative_name
-from .listing import is_listed, names_in_list
-from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION, missing_tables
-from .shards import read_consolidated
-from .size import database_size, format_size, percent_of_limit
-from .sources import describe_source, fingerprint_source
-from .verify import locate_live_source, verify_table
+from consolidation.database_list import read_list
+from consolidation.errors import AssetdbError
+from consolidation.inventory import relative_name
+from consolidation.listing import is_listed, names_in_list
+from consolidation.proof import (
+    LedgerSource,
+    check_reproducible,
+    find_source,
+    read_sources,
+    rebuild_source,
+)
+from consolidation.proof.verify import locate_live_source, verify_table
+from consolidation.size import database_size, format_size, percent_of_limit
+from consolidation.sqlite import (
+    DatabaseLocked,
+    EmptyDatabase,
+    NotADatabase,
+    describe_source,
+    open_readonly,
+    read_header,
+)
+from consolidation.sqlite.describe import fingerprint_source
+from consolidation.sqlite.introspect import quote_identifier as q
+from consolidation.store import (
+    APPLICATION_ID,
+    ASSET_TABLES,
+    SCHEMA_VERSION,
+    read_consolidated,
+)
+from consolidation.store.schema import missing_tables
 
 
 @dataclass(frozen=True)
@@ -212,7 +229,6 @@ def check_listed(path: Path, list_file: Path, shown_as: str | None = None) -> Ch
 def listed_as_active(list_file: Path) -> set[str]:
     """Names a list gives as active: its "Active databases" table when it has one (as
     ``assetdb list`` writes it), else every database name it mentions."""
-    from .database_list import read_list
 
     parsed = read_list(list_file)
     return set(parsed.active) if parsed.active else names_in_list(list_file)

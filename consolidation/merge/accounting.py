@@ -1,0 +1,237 @@
+"""Keeping the migration ledger exact: per-table counts, the conflicts list, removal.
+
+Counts are recomputed from the provenance links themselves rather than added up as rows
+move, so they stay right when a policy swaps which version is shown, and when a changed
+source's old contribution is taken out again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ..sqlite.introspect import quote_identifier as q
+from ..store import ShardSet
+from .plan import UNIFIED_TABLES, conflicts_table, ensure_table, holding, target_shape
+from .policy import ConflictPolicy
+
+
+def recount(connection: sqlite3.Connection, target: str, table_id: int | None = None) -> None:
+    """Recompute source accounting for ``target`` from the links themselves.
+
+    A merged row is *stored* for the first source linked to it and *folded* for every
+    later one; a row in a conflicts table is a *conflict*. Recomputing (rather than
+    adding up as rows move) keeps the books right when a policy swaps versions. With
+    ``table_id``, only that source table is recounted: enough when no shown row moved,
+    since a later source never changes who owns a row.
+    """
+    scope = "l.table_id = :table_id" if table_id is not None else "a.target_table = :target"
+    connection.execute(
+        f"""
+        WITH links AS (
+            SELECT l.table_id, l.shard, l.target_rowid, l.in_conflicts, a.source_id
+            FROM main.migration_row_links AS l
+            JOIN main.migration_table_accounting AS a ON a.id = l.table_id
+            WHERE {scope}
+        ),
+        counts AS (
+            SELECT l.table_id,
+                   count(*) AS rows_read,
+                   total(l.in_conflicts = 0 AND {OWNER} = l.source_id) AS stored,
+                   total(l.in_conflicts = 0 AND {OWNER} <> l.source_id) AS folded,
+                   total(l.in_conflicts) AS conflicts
+            FROM links AS l
+            GROUP BY l.table_id
+        )
+        UPDATE main.migration_table_accounting AS a
+        SET rows_read = c.rows_read, rows_stored = c.stored, duplicates_folded = c.folded,
+            conflicts_kept = c.conflicts
+        FROM counts AS c WHERE a.id = c.table_id
+        """,
+        {"target": target, "table_id": table_id},
+    )
+
+
+#: The first source linked to the merged row a link ``l`` points at (index lookup).
+OWNER = (
+    "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
+    "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
+    "WHERE l2.target_rowid = l.target_rowid AND l2.shard = l.shard AND l2.in_conflicts = 0 "
+    "AND a2.target_table = :target)"
+)
+
+
+def _key_json(alias: str, key: list[str]) -> str:
+    quote = "'"
+    parts = [
+        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x{quote * 2}' || hex({alias}.{q(k)}) || '{quote * 2}' "
+        f"ELSE {alias}.{q(k)} END"
+        for k in key
+    ]
+    return f"json_array({', '.join(parts)})"
+
+
+def record_conflicts(
+    connection: sqlite3.Connection,
+    shards: ShardSet,
+    target: str,
+    policy: ConflictPolicy,
+    kept_source: int | None = None,
+) -> None:
+    """Write ``migration_conflicts`` for ``target`` from the links: one row per kept version.
+
+    With ``kept_source``, only that source's kept versions are (re)written: enough when
+    no shown row moved. Otherwise every conflict of ``target`` is rewritten.
+    """
+    if kept_source is None:
+        connection.execute("DELETE FROM main.migration_conflicts WHERE target_table = ?", (target,))
+    else:
+        connection.execute(
+            "DELETE FROM main.migration_conflicts WHERE target_table = ? AND kept_source_id = ?", (target, kept_source)
+        )
+    conflicts = conflicts_table(target)
+    key = target_shape(connection, target).key
+    key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0"
+    shown_in = [
+        "(SELECT min(a2.source_id) FROM "
+        f"{shards.schema(n)}.{q(target)} AS t "
+        f"JOIN main.migration_row_links AS l2 ON l2.target_rowid = t.rowid AND l2.shard = {n} AND l2.in_conflicts = 0 "
+        "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id AND a2.target_table = :target "
+        f"WHERE {key_match})"
+        for n in holding(connection, shards, target)
+    ]
+    shown = f"coalesce({', '.join(shown_in)}, NULL)" if shown_in else "NULL"
+    only = "" if kept_source is None else "AND a.source_id = :kept_source"
+    for number in holding(connection, shards, conflicts):
+        connection.execute(
+            f"""
+            INSERT INTO main.migration_conflicts
+                (target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_shard, kept_rowid,
+                 policy, recorded_at)
+            SELECT :target, {_key_json('c', key)}, {shown}, a.source_id, :conflicts, :shard, c.rowid, :policy,
+                   s.migrated_at
+            FROM main.migration_row_links AS l
+            JOIN main.migration_table_accounting AS a ON a.id = l.table_id
+            JOIN main.migration_sources AS s ON s.id = a.source_id
+            JOIN {shards.schema(number)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid
+            WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard {only}
+            ORDER BY c.rowid, a.source_id
+            """,
+            {
+                "target": target,
+                "conflicts": conflicts,
+                "policy": str(policy),
+                "shard": number,
+                "kept_source": kept_source,
+            },
+        )
+
+
+def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: int, policy: ConflictPolicy) -> None:
+    """Take a source's contribution out again, as if it had never been migrated.
+
+    Only rows this source's links pointed at are candidates for deletion, and only when
+    no other source links to them, so rows anyone else (or a user) put there stay. Where
+    the removed version was the one shown, the earliest remaining conflicting version
+    takes its place.
+    """
+    connection.execute("DROP TABLE IF EXISTS temp.assetdb_released")
+    connection.execute(
+        "CREATE TEMP TABLE assetdb_released AS SELECT a.target_table AS target_table, l.shard AS shard, "
+        "l.target_rowid AS target_rowid, l.in_conflicts AS in_conflicts "
+        "FROM main.migration_row_links AS l JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+        "WHERE a.source_id = ?",
+        (source_id,),
+    )
+    targets = [
+        row[0]
+        for row in connection.execute(
+            "SELECT DISTINCT target_table FROM main.migration_table_accounting WHERE source_id = ?", (source_id,)
+        )
+    ]
+    connection.execute(
+        "DELETE FROM main.migration_row_links WHERE table_id IN "
+        "(SELECT id FROM main.migration_table_accounting WHERE source_id = ?)",
+        (source_id,),
+    )
+    connection.execute("DELETE FROM main.migration_table_accounting WHERE source_id = ?", (source_id,))
+    connection.execute(
+        "DELETE FROM main.migration_conflicts WHERE kept_source_id = ? OR shown_source_id = ?", (source_id, source_id)
+    )
+    connection.execute("DELETE FROM main.migration_sources WHERE id = ?", (source_id,))
+    for target in targets:
+        _drop_released_rows(connection, shards, target)
+        _promote_orphaned_conflicts(connection, shards, target)
+        holders = holding(connection, shards, target)
+        orphaned_table = target not in UNIFIED_TABLES and not connection.execute(
+            "SELECT 1 FROM main.migration_table_accounting WHERE target_table = ? LIMIT 1", (target,)
+        ).fetchone()
+        if orphaned_table and not any(
+            connection.execute(f"SELECT 1 FROM {shards.schema(n)}.{q(target)} LIMIT 1").fetchone() for n in holders
+        ):
+            for number in holders:
+                connection.execute(f"DROP TABLE {shards.schema(number)}.{q(target)}")
+            for number in holding(connection, shards, conflicts_table(target)):
+                connection.execute(f"DROP TABLE {shards.schema(number)}.{q(conflicts_table(target))}")
+            continue
+        recount(connection, target)
+        record_conflicts(connection, shards, target, policy)
+    connection.execute("DROP TABLE temp.assetdb_released")
+
+
+def _drop_released_rows(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
+    """Delete the rows the removed source released that no remaining link holds."""
+    for table, in_conflicts in ((target, 0), (conflicts_table(target), 1)):
+        for number in holding(connection, shards, table):
+            connection.execute(
+                f"DELETE FROM {shards.schema(number)}.{q(table)} AS r WHERE r.rowid IN "
+                "(SELECT target_rowid FROM temp.assetdb_released "
+                f"WHERE target_table = ? AND shard = ? AND in_conflicts = {in_conflicts}) "
+                "AND NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
+                "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+                f"WHERE a.target_table = ? AND l.shard = ? AND l.in_conflicts = {in_conflicts} "
+                "AND l.target_rowid = r.rowid)",
+                (target, number, target, number),
+            )
+
+
+def _promote_orphaned_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
+    """Where no shard shows a key any more, its earliest kept version becomes the shown one,
+    in the shard that already holds it, so no file grows."""
+    conflicts = conflicts_table(target)
+    shape = target_shape(connection, target)
+    if not shape.key:
+        return
+    columns = ", ".join(q(shape.names[name]) for name in shape.columns)
+    key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in shape.key)
+    promoted: set[tuple] = set()
+    for number in holding(connection, shards, conflicts):
+        schema = shards.schema(number)
+        shown_somewhere = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {shards.schema(n)}.{q(target)} AS t WHERE {key_match})"
+            for n in holding(connection, shards, target)
+        ) or "0"
+        orphans = connection.execute(
+            f"SELECT c.rowid, {', '.join('c.' + q(k) for k in shape.key)} FROM {schema}.{q(conflicts)} AS c "
+            f"WHERE NOT ({shown_somewhere}) "
+            "ORDER BY (SELECT min(a.source_id) FROM main.migration_row_links AS l "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+            "WHERE a.target_table = ? AND l.shard = ? AND l.in_conflicts = 1 AND l.target_rowid = c.rowid), c.rowid",
+            (target, number),
+        ).fetchall()
+        for kept_rowid, *key in orphans:
+            if tuple(key) in promoted:
+                continue
+            promoted.add(tuple(key))
+            ensure_table(connection, shards, number, target)
+            cursor = connection.execute(
+                f"INSERT INTO {schema}.{q(target)} ({columns}) SELECT {columns} FROM {schema}.{q(conflicts)} "
+                "WHERE rowid = ?",
+                (kept_rowid,),
+            )
+            connection.execute(
+                "UPDATE main.migration_row_links SET target_rowid = ?, in_conflicts = 0 "
+                "WHERE in_conflicts = 1 AND shard = ? AND target_rowid = ? AND table_id IN "
+                "(SELECT id FROM main.migration_table_accounting WHERE target_table = ?)",
+                (cursor.lastrowid, number, kept_rowid, target),
+            )
+            connection.execute(f"DELETE FROM {schema}.{q(conflicts)} WHERE rowid = ?", (kept_rowid,))

@@ -1,0 +1,439 @@
+"""Phase 2: a conflict-aware, lossless, resumable merge of many databases into one.
+
+The original project merged with ``INSERT OR IGNORE`` after renaming clashing tables,
+and silently lost every row whose key was already taken. Here no row is ever dropped:
+
+* Tables of the same name become one table when their keys agree; columns are matched
+  by name (union of columns) and a column whose affinity differs between sources is
+  widened to no affinity, so no value is ever converted. A table that cannot be
+  reconciled is kept apart as ``<source>__<table>``, and the report says why.
+* A source row whose key is new is stored; one identical to the stored row (same key,
+  same values, same storage classes) is *folded* into it; one with the same key and
+  different values is a *conflict*: it is kept, unchanged, in the table's conflicts
+  table ``assetdb_conflicts_<table>``, recorded in ``migration_conflicts``, and a policy
+  decides which version the merged table shows.
+* ``migration_row_links`` ties every source row (by rowid, or by ordinal in key order
+  for ``WITHOUT ROWID`` tables) to the row holding its values, which is what makes each
+  source rebuildable and verifiable.
+* Each source is migrated in one transaction, so a kill at any moment leaves the target
+  as it was before that source or as it is after it; migrating an unchanged source again
+  does nothing, and a changed source first has its old contribution removed.
+
+The heavy lifting is set-based SQL over the ATTACHed source; Python only plans.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Aborted, BadInput
+from ..size import format_size, sidecar_paths
+from ..sqlite import (
+    SourceDescription,
+    SourceTable,
+    backup_database,
+    default_backup_directory,
+    describe_source,
+    file_sha256,
+    open_readonly,
+    readonly_uri,
+)
+from ..sqlite.describe import content_option, fingerprint_source
+from ..sqlite.introspect import quote_identifier as q
+from ..store import (
+    Operation,
+    ShardSet,
+    connect_assetdb,
+    initialize,
+    utc_now,
+    write_transaction,
+)
+from .accounting import record_conflicts, recount, remove_source
+from .naming import assign_source_names
+from .objects import _carry_statement, carry_schema_objects, lift_triggers
+from .plan import (
+    SOURCE_ALIAS,
+    TablePlan,
+    _apart,
+    _table_exists,
+    apply_plan,
+    conflicts_table,
+    plan_table,
+)
+from .policy import ConflictPolicy, policy_decider
+from .rows import LINK_COLUMNS, RowMerger
+
+
+@dataclass
+class TableOutcome:
+    source_table: str
+    target_table: str
+    rows_read: int = 0
+    rows_stored: int = 0
+    duplicates_folded: int = 0
+    conflicts_kept: int = 0
+    note: str | None = None
+
+
+@dataclass
+class SourceOutcome:
+    """What happened to one source: ``migrated``, ``remigrated``, ``unchanged`` or ``planned``."""
+
+    name: str
+    path: str
+    action: str
+    tables: list[TableOutcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    shards: int = 1
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(table, attribute) for table in self.tables)
+
+
+@dataclass
+class MigrationReport:
+    target: str
+    sources: list[SourceOutcome]
+    backup: str | None = None
+
+
+# -- naming -----------------------------------------------------------------------------
+
+
+# -- the target's current shape -----------------------------------------------------------
+
+
+# -- schema changes on the target ---------------------------------------------------------
+
+
+# -- moving rows ---------------------------------------------------------------------------
+
+
+# -- conflict policy -----------------------------------------------------------------------
+
+
+# -- ledger upkeep ---------------------------------------------------------------------------
+
+
+# -- indexes, views and triggers ------------------------------------------------------------
+
+
+# -- one source ------------------------------------------------------------------------------
+
+
+@dataclass
+class MigrationSettings:
+    """``partition``: continue in numbered shards at the cap (else abort and roll back)."""
+
+    limit: int
+    policy: ConflictPolicy = field(default_factory=ConflictPolicy)
+    resolver: Callable | None = None
+    partition: bool = True
+
+
+def migrate_source(
+    connection: sqlite3.Connection,
+    target: Path,
+    path: Path,
+    name: str,
+    settings: MigrationSettings,
+    before_write: Callable[[], None] = lambda: None,
+) -> SourceOutcome:
+    """Migrate one source in one transaction (or recognise it as already migrated)."""
+    with readonly_uri(path) as uri:
+        connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
+        shards = ShardSet(connection, target, settings.limit, settings.partition)
+        committed = False
+        try:
+            outcome = _migrate_attached(connection, shards, target, path, name, settings, before_write)
+            committed = True
+            return outcome
+        except sqlite3.DatabaseError as error:
+            if "full" in str(error):
+                raise Aborted(
+                    f"{target}: would grow past the cap of {format_size(settings.limit)} while "
+                    f"migrating {name}; rolled back"
+                ) from None
+            raise BadInput(f"{path}: cannot be migrated ({error})") from None
+        finally:
+            shards.close(committed)
+            connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
+
+
+def _migrate_attached(connection, shards: ShardSet, target, path, name, settings, before_write) -> SourceOutcome:
+    previous = connection.execute(
+        "SELECT id, fingerprint, file_sha256 FROM main.migration_sources WHERE name = ?", (name,)
+    ).fetchone()
+    file_hash = file_sha256(path, *sidecar_paths(path))
+    outcome = SourceOutcome(name, str(path), "migrated")
+    # The same bytes are the same rows: only a changed file is read row by row.
+    unchanged = previous is not None and previous[2] == file_hash
+    if not unchanged:
+        description = describe_source(connection, SOURCE_ALIAS)
+        fingerprints, fingerprint = fingerprint_source(connection, SOURCE_ALIAS, description)
+        unchanged = previous is not None and previous[1] == fingerprint
+    if unchanged:
+        outcome.action = "unchanged"
+        outcome.tables = [
+            TableOutcome(*row)
+            for row in connection.execute(
+                "SELECT source_table, target_table, rows_read, rows_stored, duplicates_folded, conflicts_kept, note "
+                "FROM main.migration_table_accounting WHERE source_id = ? ORDER BY source_table",
+                (previous[0],),
+            )
+        ]
+        return outcome
+    before_write()
+    shards.open(expected_bytes=os.stat(path).st_size)
+    operation = Operation("migrate", subject=name)
+    with write_transaction(connection, target):
+        shards.enforce_cap()
+        installed_triggers = lift_triggers(connection)
+        if previous:
+            remove_source(connection, shards, previous[0], settings.policy)
+            outcome.action = "remigrated"
+        source_id = _record_source(connection, path, name, description, fingerprint, file_hash)
+        plans = {}
+        for table in description.tables:
+            plan = plan_table(connection, shards, table, name)
+            plans[table.name] = plan
+            outcome.tables.append(
+                _migrate_table(connection, shards, plan, source_id, name, fingerprints[table.name], settings)
+            )
+        for table in description.virtual_tables:
+            outcome.tables.append(
+                _migrate_virtual_table(connection, table, source_id, name, fingerprints[table.name])
+            )
+        outcome.notes.extend(_rebuild_content_indexes(connection, description, name))
+        notes, source_triggers = carry_schema_objects(connection, description, plans, name)
+        outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
+        for trigger_name, sql in installed_triggers + source_triggers:
+            note = _carry_statement(connection, trigger_name, sql, "trigger")
+            if note and (trigger_name, sql) in source_triggers:
+                outcome.notes.append(note)
+        shards.record_sizes()
+        operation.counts = {
+            "tables": len(outcome.tables),
+            "rows_read": outcome.total("rows_read"),
+            "rows_stored": outcome.total("rows_stored"),
+            "duplicates_folded": outcome.total("duplicates_folded"),
+            "conflicts_kept": outcome.total("conflicts_kept"),
+            "shards": len(shards.numbers),
+        }
+        operation.bytes = os.stat(path).st_size
+        operation.details = {
+            "action": outcome.action,
+            "policy": str(settings.policy),
+            "notes": outcome.notes,
+            "shard_sizes": {str(n): shards.allocated(n) for n in shards.numbers},
+        }
+        operation.record(connection, "ok")
+        outcome.shards = len(shards.numbers)
+    return outcome
+
+
+def _record_source(
+    connection, path: Path, name: str, description: SourceDescription, fingerprint: str, file_hash: str
+) -> int:
+    stat = os.stat(path)
+    cursor = connection.execute(
+        "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
+        "schema_objects, internal_rows, header, status, migrated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'migrated', ?)",
+        (
+            name,
+            str(path.resolve()),
+            file_hash,
+            fingerprint,
+            stat.st_size,
+            stat.st_mtime_ns,
+            json.dumps(description.schema_objects),
+            json.dumps(description.internal_rows),
+            json.dumps(description.header),
+            utc_now(),
+        ),
+    )
+    return cursor.lastrowid
+
+
+def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, fingerprint: str, settings) -> TableOutcome:
+    table = plan.source
+    apply_plan(connection, shards, plan)
+    table_id = connection.execute(
+        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
+        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
+        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+        (
+            source_id,
+            table.name,
+            plan.target,
+            conflicts_table(plan.target),
+            json.dumps(table.key),
+            json.dumps(table.column_names),
+            table.row_identity,
+            plan.note,
+            fingerprint,
+        ),
+    ).lastrowid
+    decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
+    merger = RowMerger(connection, plan, table_id, shards)
+    merger.merge(decide)
+    rows_read = int(fingerprint.split(":", 1)[0])
+    linked = connection.execute(
+        "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
+    ).fetchone()[0]
+    if linked != rows_read:  # never commit a migration that cannot account for every row
+        raise Aborted(
+            f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed; rolled back"
+        )
+    if merger.moved_shown_rows:
+        recount(connection, plan.target)
+        record_conflicts(connection, shards, plan.target, settings.policy)
+    else:
+        recount(connection, plan.target, table_id)
+        record_conflicts(connection, shards, plan.target, settings.policy, kept_source=source_id)
+    row = connection.execute(
+        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
+        "WHERE id = ?",
+        (table_id,),
+    ).fetchone()
+    return TableOutcome(table.name, plan.target, *row, note=plan.note)
+
+
+_VIRTUAL_TABLE_NAME = re.compile(
+    r"^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
+    r"(\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)",
+    re.IGNORECASE,
+)
+
+
+def _migrate_virtual_table(connection, table: SourceTable, source_id: int, source_name: str, fingerprint: str) -> TableOutcome:
+    """Recreate a virtual table (FTS5 and the like) and fill it through its module.
+
+    Its shadow tables are never copied: the module builds its own from the rows. Virtual
+    tables are not merged across sources; a second one of the same name is kept apart.
+    """
+    target, note = table.name, None
+    if _table_exists(connection, target):
+        target = _apart(connection, table, source_name, "virtual tables are not merged").target
+        note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
+    connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
+    columns = ", ".join(q(name) for name in table.column_names)
+    table_id = connection.execute(
+        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
+        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
+        "fingerprint) VALUES (?, ?, ?, ?, '[]', ?, 'rowid', ?, 0, 0, 0, 0, ?)",
+        (source_id, table.name, target, conflicts_table(target), json.dumps(table.column_names), note, fingerprint),
+    ).lastrowid
+    source = f"{SOURCE_ALIAS}.{q(table.name)}"
+    connection.execute(
+        f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
+    )
+    connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
+    recount(connection, target, table_id)
+    row = connection.execute(
+        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
+        "WHERE id = ?",
+        (table_id,),
+    ).fetchone()
+    if row[0] != int(fingerprint.split(":", 1)[0]):
+        raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
+    return TableOutcome(table.name, target, *row, note=note)
+
+
+def _rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:
+    """External-content full-text indexes hold no rows of their own: recreate each over
+    the consolidated content table and let the module rebuild it."""
+    notes = []
+    for kind, name, _table, sql in description.schema_objects:
+        content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
+        if not content:
+            continue
+        if _table_exists(connection, name):
+            notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
+            continue
+        connection.execute(sql)
+        connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
+        notes.append(f"full-text index {name!r} rebuilt over the consolidated {content!r}")
+    return notes
+
+
+# -- many sources ------------------------------------------------------------------------------
+
+
+def migrate(
+    target: Path | str,
+    sources: list[Path | str],
+    settings: MigrationSettings,
+    backup_directory: Path | None = None,
+    track=lambda items: items,
+    dry_run: bool = False,
+) -> MigrationReport:
+    """Merge ``sources`` into ``target`` (created if missing), one transaction per source.
+
+    An existing target is backed up (verified, outside the workspace) before its first
+    change. Sources are only ever read. ``dry_run`` rehearses the whole migration on a
+    private temporary copy of the target, so its report is exact and nothing is written.
+    """
+    target = Path(target)
+    paths = _validate_sources(target, sources)
+    if not dry_run:
+        return _migrate_into(target, paths, settings, backup_directory, track)
+    with tempfile.TemporaryDirectory(prefix="assetdb-dry-run-") as scratch:
+        rehearsal = Path(scratch) / target.name
+        if target.exists():
+            with open_readonly(target) as reader:
+                writer = sqlite3.connect(rehearsal)
+                reader.backup(writer)
+                writer.close()
+        report = _migrate_into(rehearsal, paths, settings, None, track, back_up=False)
+    report.target = str(target)
+    for outcome in report.sources:
+        outcome.action = "planned" if outcome.action != "unchanged" else outcome.action
+    return report
+
+
+def _migrate_into(target, paths, settings, backup_directory, track, back_up=True) -> MigrationReport:
+    existed = target.exists()
+    if not existed:
+        initialize(target, settings.limit)
+    connection = connect_assetdb(target)
+    report = MigrationReport(str(target), [])
+    try:
+        known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
+        names = assign_source_names(paths, known)
+
+        def backup_once() -> None:
+            if back_up and existed and report.backup is None:
+                record = backup_database(target, backup_directory or default_backup_directory())
+                report.backup = record.backup
+
+        for path in track(paths):
+            report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
+    finally:
+        connection.close()
+    return report
+
+
+def _validate_sources(target: Path, sources: list[Path | str]) -> list[Path]:
+    if not sources:
+        raise BadInput("no source databases given")
+    paths, seen = [], set()
+    for raw in sources:
+        path = Path(raw)
+        if not path.is_file():
+            raise BadInput(f"{path}: no such source database")
+        resolved = path.resolve()
+        if target.exists() and resolved == target.resolve():
+            raise BadInput(f"{path}: is the target itself")
+        if resolved not in seen:
+            seen.add(resolved)
+            paths.append(path)
+    return paths

@@ -1,0 +1,264 @@
+"""Where each source table's rows go, and what the target needs first.
+
+Tables of the same name become one when their keys agree; new columns are added;
+a column whose affinity drifts is widened to no affinity (never converted); a table that
+cannot be reconciled is kept apart as ``<source>__<table>``, with the reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from ..sqlite import SourceTable
+from ..sqlite.describe import Column, affinity
+from ..sqlite.introspect import quote_identifier as q
+from ..store import ShardSet
+from ..store.schema import EXPECTED_TABLES
+from .naming import _stem
+
+#: Unified tables of the schema that receive the sources' tables of the same name.
+UNIFIED_TABLES = ("enterprise_metadata", "integration_tracking")
+
+
+#: Names the consolidated set uses itself; a source table of such a name is kept apart.
+RESERVED_TABLES = frozenset(EXPECTED_TABLES) - set(UNIFIED_TABLES)
+
+
+RESERVED_PREFIX = "assetdb_"
+
+
+CONFLICTS_PREFIX = "assetdb_conflicts_"
+
+
+SOURCE_ALIAS = "src"
+
+
+@dataclass
+class TargetShape:
+    columns: dict[str, str]  # lower-case name -> declared type
+    names: dict[str, str]  # lower-case name -> name as declared
+    key: list[str]
+    integer_key: bool
+
+
+def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | None:
+    rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
+    if not rows:
+        return None
+    key = [name for _, name in sorted((row[5], row[1]) for row in rows if row[5])]
+    types = {row[1].lower(): row[2] or "" for row in rows}
+    integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
+    return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key)
+
+
+def _table_exists(connection: sqlite3.Connection, name: str) -> bool:
+    return (
+        connection.execute(
+            "SELECT 1 FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
+        ).fetchone()
+        is not None
+    )
+
+
+@dataclass
+class TablePlan:
+    source: SourceTable
+    target: str
+    note: str | None = None
+    create: bool = False
+    add: list[Column] = field(default_factory=list)
+    widen: list[str] = field(default_factory=list)
+
+
+def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTable, source_name: str) -> TablePlan:
+    """Where ``table``'s rows go, and what the target needs first, or why it is kept apart."""
+    plan = _plan_table(connection, table, source_name)
+    if plan.widen and _estimated_bytes(connection, shards, plan.target) > shards.limit * WIDEN_SHARE:
+        columns = ", ".join(repr(column) for column in plan.widen)
+        plan = _apart(
+            connection,
+            table,
+            source_name,
+            f"column {columns} has another type than in the consolidated {plan.target!r}, which is too large "
+            "to rewrite with widened types under the cap",
+        )
+    if table.generated:
+        generated = ", ".join(repr(column) for column in table.generated)
+        note = f"generated column {generated} of {table.name!r} is computed, not copied"
+        plan.note = f"{plan.note}; {note}" if plan.note else note
+    return plan
+
+
+def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
+    name = table.name
+    if name.lower() in {t.lower() for t in RESERVED_TABLES} or name.lower().startswith(RESERVED_PREFIX):
+        return _apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
+    shape = target_shape(connection, name)
+    if shape is None:
+        return TablePlan(table, name, create=True)
+    source_key = [k.lower() for k in table.key]
+    if source_key != [k.lower() for k in shape.key] or (table.integer_key != shape.integer_key):
+        return _apart(
+            connection,
+            table,
+            source_name,
+            f"primary key differs: ({', '.join(table.key) or 'none'}) here, "
+            f"({', '.join(shape.key) or 'none'}) in the consolidated {name!r}",
+        )
+    plan = TablePlan(table, name)
+    for column in table.columns:
+        existing = shape.columns.get(column.name.lower())
+        if existing is None:
+            plan.add.append(column)
+        elif affinity(existing) not in ("BLOB", column.affinity):
+            if column.name.lower() in source_key:
+                return _apart(
+                    connection, table, source_name, f"key column {column.name!r} has another type"
+                )
+            plan.widen.append(shape.names[column.name.lower()])
+    return plan
+
+
+#: Widening rewrites a table (and journals every page of it), so only tables this small
+#: next to the cap are widened; larger ones keep a drifting source's rows apart.
+WIDEN_SHARE = 0.1
+
+
+def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: str) -> int:
+    """Rows × sampled row size of ``table`` across the shards: cheap, and enough to decide."""
+    columns = [q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
+    sizes = " + ".join(f"coalesce(length({c}), 0)" for c in columns) or "0"
+    total = 0
+    for number in holding(connection, shards, table):
+        schema = shards.schema(number)
+        rows = connection.execute(f"SELECT count(*) FROM {schema}.{q(table)}").fetchone()[0]
+        sample = connection.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {schema}.{q(table)} LIMIT 500)").fetchone()[0]
+        total += int(rows * ((sample or 0) + 16))
+    return total
+
+
+def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
+    base = f"{_stem(source_name)}__{table.name}"
+    candidate, counter = base, 2
+    while _table_exists(connection, candidate):
+        candidate, counter = f"{base}_{counter}", counter + 1
+    return TablePlan(table, candidate, note=f"kept apart as {candidate!r}: {why}", create=True)
+
+
+def _column_definition(column: Column, integer_key: bool) -> str:
+    declared = "" if column.affinity == "BLOB" else column.declared_type
+    if integer_key:
+        return f"{q(column.name)} INTEGER PRIMARY KEY"
+    return f"{q(column.name)} {declared}".rstrip()
+
+
+def create_target_table(connection: sqlite3.Connection, plan: TablePlan) -> None:
+    table = plan.source
+    definitions = [
+        _column_definition(column, table.integer_key and column.name == table.key[0])
+        for column in table.columns
+    ]
+    if table.key and not table.integer_key:
+        definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in table.key)})")
+    connection.execute(f"CREATE TABLE main.{q(plan.target)} ({', '.join(definitions)})")
+
+
+def table_definition(connection: sqlite3.Connection, table: str, untyped: frozenset[str] = frozenset()) -> str:
+    """``(columns…, PRIMARY KEY (…))`` of the primary's ``table``; ``untyped`` columns lose their type."""
+    rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
+    shape = target_shape(connection, table)
+    definitions = []
+    for _cid, name, declared, _notnull, _default, _pk in rows:
+        if shape.integer_key and name.lower() == shape.key[0].lower():
+            definitions.append(f"{q(name)} INTEGER PRIMARY KEY")
+        else:
+            definitions.append(f"{q(name)} {'' if name.lower() in untyped else declared or ''}".rstrip())
+    if shape.key and not shape.integer_key:
+        definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in shape.key)})")
+    return f"({', '.join(definitions)})"
+
+
+def conflicts_table(target: str) -> str:
+    return f"{CONFLICTS_PREFIX}{target}"
+
+
+def exists_in(connection: sqlite3.Connection, schema: str, table: str) -> bool:
+    return (
+        connection.execute(
+            f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND lower(name) = lower(?)", (table,)
+        ).fetchone()
+        is not None
+    )
+
+
+def holding(connection: sqlite3.Connection, shards: ShardSet, table: str) -> list[int]:
+    """The shards in which ``table`` exists."""
+    return [n for n in shards.numbers if exists_in(connection, shards.schema(n), table)]
+
+
+def ensure_table(connection: sqlite3.Connection, shards: ShardSet, number: int, target: str) -> None:
+    """``target``, as the primary defines it, in shard ``number``."""
+    schema = shards.schema(number)
+    if not exists_in(connection, schema, target):
+        connection.execute(f"CREATE TABLE {schema}.{q(target)} {table_definition(connection, target)}")
+
+
+def ensure_conflicts_table(connection: sqlite3.Connection, shards: ShardSet, number: int, target: str) -> str:
+    """The untyped twin of ``target`` in shard ``number``, keeping losing versions exactly."""
+    name = conflicts_table(target)
+    schema = shards.schema(number)
+    columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(target)})")]
+    existing = {row[1].lower() for row in connection.execute(f"PRAGMA {schema}.table_info({q(name)})")}
+    if not existing:
+        connection.execute(f"CREATE TABLE {schema}.{q(name)} ({', '.join(q(c) for c in columns)})")
+    else:
+        for column in columns:
+            if column.lower() not in existing:
+                connection.execute(f"ALTER TABLE {schema}.{q(name)} ADD COLUMN {q(column)}")
+    return name
+
+
+def widen_columns(connection: sqlite3.Connection, shards: ShardSet, target: str, columns: list[str]) -> None:
+    """Rebuild ``target`` in every shard with ``columns`` untyped, keeping rowids, values, indexes."""
+    definition = table_definition(connection, target, frozenset(c.lower() for c in columns))
+    names = ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(target)})"))
+    interim = f"{target}__widening"
+    connection.execute("PRAGMA legacy_alter_table = ON")  # views on the table stay as written
+    try:
+        for number in holding(connection, shards, target):
+            schema = shards.schema(number)
+            indexes = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT sql FROM {schema}.sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                    (target,),
+                )
+            ]
+            connection.execute(f"CREATE TABLE {schema}.{q(interim)} {definition}")
+            connection.execute(
+                f"INSERT INTO {schema}.{q(interim)} (rowid, {names}) SELECT rowid, {names} FROM {schema}.{q(target)}"
+            )
+            connection.execute(f"DROP TABLE {schema}.{q(target)}")
+            connection.execute(f"ALTER TABLE {schema}.{q(interim)} RENAME TO {q(target)}")
+            for statement in indexes:
+                connection.execute(statement.replace("CREATE INDEX ", f"CREATE INDEX {schema}.", 1))
+    finally:
+        connection.execute("PRAGMA legacy_alter_table = OFF")
+
+
+def apply_plan(connection: sqlite3.Connection, shards: ShardSet, plan: TablePlan) -> None:
+    if plan.create:
+        create_target_table(connection, plan)
+        return
+    for column in plan.add:
+        declared = "" if column.affinity == "BLOB" else column.declared_type
+        for number in holding(connection, shards, plan.target):
+            schema = shards.schema(number)
+            connection.execute(f"ALTER TABLE {schema}.{q(plan.target)} ADD COLUMN {q(column.name)} {declared}".rstrip())
+        for number in holding(connection, shards, conflicts_table(plan.target)):
+            connection.execute(
+                f"ALTER TABLE {shards.schema(number)}.{q(conflicts_table(plan.target))} ADD COLUMN {q(column.name)}"
+            )
+    if plan.widen:
+        widen_columns(connection, shards, plan.target, plan.widen)

@@ -1,0 +1,254 @@
+"""Placing one source table's rows: stored, folded as duplicates, or kept as conflicts.
+
+Set-based SQL over the attached source, chunk by chunk; each chunk runs in a savepoint,
+and a chunk that would take a file past the cap is undone and placed again in the next
+shard.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from ..errors import Aborted
+from ..size import format_size
+from ..sqlite.introspect import quote_identifier as q
+from ..store import ShardSet
+from .plan import SOURCE_ALIAS, TablePlan, ensure_conflicts_table, ensure_table, holding
+
+LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
+
+
+#: Rows per chunk are capped so that one chunk's growth stays a small share of the cap.
+MAX_CHUNK_ROWS = 50_000
+
+
+class RowMerger:
+    """Set-based SQL that places one source table's rows, chunk by chunk, and links each.
+
+    Each chunk runs in a savepoint; if a file would pass the cap (SQLite refuses the
+    write), the chunk is undone and placed again in the next shard.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet):
+        self.connection = connection
+        self.table = plan.source
+        self.target = plan.target
+        self.table_id = table_id
+        self.shards = shards
+        self.columns = [q(name) for name in self.table.column_names]
+        self.rows = self._stage_rows()
+        self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
+        self.same_values = " AND ".join(
+            f"t.{c} IS s.{c} AND typeof(t.{c}) = typeof(s.{c})" for c in self.columns
+        ) or "1"
+        self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
+        self.moved_shown_rows = False  # did an incoming version displace a shown one?
+
+    def _stage_rows(self) -> str:
+        """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in
+        key order, into a temporary table, so every later step can seek by identity."""
+        if self.table.rowid:
+            return f"({self.table.select_rows(SOURCE_ALIAS)})"
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_stage")
+        self.execute(f"CREATE TEMP TABLE assetdb_stage (_identity INTEGER PRIMARY KEY, {', '.join(self.columns)})")
+        self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(SOURCE_ALIAS)}")
+        return "(SELECT * FROM temp.assetdb_stage)"
+
+    def execute(self, sql: str, parameters: tuple | dict = ()) -> sqlite3.Cursor:
+        return self.connection.execute(sql, parameters)
+
+    def schema(self, number: int) -> str:
+        return self.shards.schema(number)
+
+    # chunks and placement
+
+    def _chunk_rows(self) -> int:
+        sizes = " + ".join(f"coalesce(length(s.{c}), 0)" for c in self.columns) or "0"
+        average = self.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {self.rows} LIMIT 200) AS s").fetchone()[0]
+        budget = max(64 * 1024, self.shards.limit // 50)
+        return max(1, min(MAX_CHUNK_ROWS, int(budget // max(1.0, (average or 0) + 16))))
+
+    def _chunks(self):
+        size = self._chunk_rows()
+        low = self.execute(f"SELECT min(_identity) FROM {self.rows}").fetchone()[0]
+        while low is not None:
+            high = self.execute(
+                f"SELECT _identity FROM {self.rows} WHERE _identity >= ? ORDER BY _identity LIMIT 1 OFFSET ?",
+                (low, size - 1),
+            ).fetchone()
+            if high is None:
+                yield low, self.execute(f"SELECT max(_identity) FROM {self.rows}").fetchone()[0]
+                return
+            yield low, high[0]
+            low = self.execute(f"SELECT min(_identity) FROM {self.rows} WHERE _identity > ?", (high[0],)).fetchone()[0]
+
+    def merge(self, decide: Callable[[RowMerger], None]) -> None:
+        for low, high in self._chunks():
+            self._place(low, high, decide, retried=False)
+
+    def _place(self, low: int, high: int, decide, retried: bool) -> None:
+        self.execute("SAVEPOINT assetdb_chunk")
+        try:
+            self._merge_chunk(f"s._identity BETWEEN {int(low)} AND {int(high)}", decide)
+        except sqlite3.OperationalError as error:
+            self.execute("ROLLBACK TO assetdb_chunk")
+            self.execute("RELEASE assetdb_chunk")
+            if "full" not in str(error):
+                raise
+            if not retried and self.shards.can_advance():
+                self.shards.advance()
+                self._place(low, high, decide, retried=True)
+                return
+            middle = self.execute(
+                f"SELECT _identity FROM {self.rows} WHERE _identity BETWEEN :low AND :high ORDER BY _identity "
+                f"LIMIT 1 OFFSET (SELECT count(*) / 2 FROM {self.rows} WHERE _identity BETWEEN :low AND :high)",
+                {"low": low, "high": high},
+            ).fetchone()[0]
+            if middle == low:
+                raise Aborted(
+                    f"a row of {self.table.name!r} (identity {low}) does not fit under the cap of "
+                    f"{format_size(self.shards.limit)}; rolled back"
+                ) from None
+            self._place(low, middle - 1, decide, retried=True)
+            self._place(middle, high, decide, retried=True)
+            return
+        self.execute("RELEASE assetdb_chunk")
+        if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
+            self.shards.advance()
+
+    def _merge_chunk(self, chunk: str, decide) -> None:
+        current = self.shards.current
+        if self.table.key:
+            shards = holding(self.connection, self.shards, self.target)
+            for number in shards:
+                self._fold_duplicates(number, chunk)
+            self._keep_conflicts(shards, chunk, decide)
+            self._store_new_keys(shards, chunk, current)
+        self._append_rest(chunk, current)
+
+    def _unlinked(self) -> str:
+        return (
+            f"NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
+            f"WHERE l.table_id = {self.table_id} AND l.source_rowid = s._identity)"
+        )
+
+    def _fold_duplicates(self, number: int, chunk: str) -> None:
+        self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, s._identity, {number}, t.rowid, 0 FROM {self.rows} AS s "
+            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
+            f"WHERE {chunk} AND {self.same_values}"
+        )
+
+    def _keep_conflicts(self, shards: list[int], chunk: str, decide) -> None:
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
+        self.execute(
+            "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, "
+            "shown_rowid INTEGER NOT NULL, incoming_wins INTEGER NOT NULL DEFAULT 0)"
+        )
+        for number in shards:
+            self.execute(
+                f"INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
+                f"SELECT s._identity, {number}, t.rowid FROM {self.rows} AS s "
+                f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
+                f"WHERE {chunk} AND NOT ({self.same_values})"
+            )
+        if self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
+            current = self.shards.current
+            conflicts = ensure_conflicts_table(self.connection, self.shards, current, self.target)
+            decide(self)
+            for number in shards:
+                self._displace_shown_rows(number, current, conflicts)
+            base = self._max_rowid(current, conflicts)
+            self.execute(
+                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+                f"SELECT {self.table_id}, identity, {current}, {base} + row_number() OVER (ORDER BY identity), 1 "
+                f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
+            )
+            self.execute(
+                f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
+                f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
+                f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
+                f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 1 "
+                f"AND l.target_rowid > {base}"
+            )
+            self.execute(
+                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+                f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
+            )
+        self.execute("DROP TABLE temp.assetdb_pairs")
+
+    def _displace_shown_rows(self, number: int, current: int, conflicts: str) -> None:
+        """Where the incoming version wins, move the shown row into the conflicts table,
+        re-point every link to it, and overwrite the merged row with the incoming values."""
+        if not self.execute(
+            "SELECT 1 FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = ? LIMIT 1", (number,)
+        ).fetchone():
+            return
+        self.moved_shown_rows = True
+        target_columns = [q(row[1]) for row in self.execute(f"PRAGMA main.table_info({q(self.target)})")]
+        base = self._max_rowid(current, conflicts)
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_moves")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_moves AS SELECT shown_rowid, "
+            f"{base} + row_number() OVER (ORDER BY shown_rowid) AS kept_rowid "
+            f"FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = {number}"
+        )
+        self.execute(
+            f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(target_columns)}) "
+            f"SELECT m.kept_rowid, {', '.join('t.' + c for c in target_columns)} "
+            f"FROM temp.assetdb_moves AS m JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
+        )
+        self.execute(
+            "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
+            "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
+            "WHERE l.shard = ? AND l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
+            "AND a.id = l.table_id AND a.target_table = ?",
+            (current, number, self.target),
+        )
+        assignments = ", ".join(f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns)
+        self.execute(
+            f"UPDATE {self.schema(number)}.{q(self.target)} AS t SET {assignments} "
+            f"FROM temp.assetdb_pairs AS p JOIN {self.rows} AS s ON s._identity = p.identity "
+            f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
+        )
+        self.execute("DROP TABLE temp.assetdb_moves")
+
+    def _store_new_keys(self, shards: list[int], chunk: str, current: int) -> None:
+        ensure_table(self.connection, self.shards, current, self.target)
+        absent = " AND ".join(
+            f"NOT EXISTS (SELECT 1 FROM {self.schema(n)}.{q(self.target)} AS t WHERE {self.key_join})"
+            for n in sorted(set(shards) | {current})
+        )
+        self.execute(
+            f"INSERT INTO {self.schema(current)}.{q(self.target)} ({', '.join(self.columns)}) "
+            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM {self.rows} AS s "
+            f"WHERE {chunk} AND {self.has_key} AND {absent} ORDER BY s._identity"
+        )
+        self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, s._identity, {current}, t.rowid, 0 FROM {self.rows} AS s "
+            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} "
+            f"WHERE {chunk} AND {self._unlinked()}"
+        )
+
+    def _append_rest(self, chunk: str, current: int) -> None:
+        """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
+        ensure_table(self.connection, self.shards, current, self.target)
+        base = self._max_rowid(current, self.target)
+        self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, s._identity, {current}, {base} + row_number() OVER (ORDER BY s._identity), 0 "
+            f"FROM {self.rows} AS s WHERE {chunk} AND {self._unlinked()}"
+        )
+        self.execute(
+            f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
+            f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
+            f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
+            f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 0 "
+            f"AND l.target_rowid > {base}"
+        )
+
+    def _max_rowid(self, number: int, table: str) -> int:
+        return self.execute(f"SELECT coalesce(max(rowid), 0) FROM {self.schema(number)}.{q(table)}").fetchone()[0]

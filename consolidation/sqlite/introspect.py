@@ -1,0 +1,57 @@
+"""Names and shapes of SQLite schema objects, quoted and queried one way.
+
+Identifiers are always quoted with :func:`quote_identifier`, whatever characters they
+hold, and "does this table exist?" is asked with :func:`has_table` everywhere.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+ROWID_ALIASES = ("rowid", "_rowid_", "oid")
+
+
+def quote_identifier(name: str) -> str:
+    """Quote an SQL identifier for SQLite, whatever characters it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_columns(connection: sqlite3.Connection, table: str) -> list[str]:
+    """Stored and generated columns, excluding virtual-table hidden columns."""
+    rows = connection.execute(f"PRAGMA table_xinfo({quote_identifier(table)})").fetchall()
+    return [row[1] for row in rows if row[6] != 1]
+
+
+def free_rowid_alias(column_names: Iterable[str]) -> str | None:
+    """The first of ``rowid``, ``_rowid_``, ``oid`` that no column shadows, if any."""
+    taken = {name.lower() for name in column_names}
+    return next((alias for alias in ROWID_ALIASES if alias not in taken), None)
+
+
+def rowid_expression(connection: sqlite3.Connection, table: str) -> str | None:
+    """An expression selecting the rowid of ``table``, or None for WITHOUT ROWID tables."""
+    info = connection.execute(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+    ).fetchone()
+    if info is None or info[0]:
+        return None
+    return free_rowid_alias(table_columns(connection, table))
+
+
+def ordinary_tables(connection: sqlite3.Connection) -> list[str]:
+    """Every table that stores rows itself: internal ``sqlite_*`` and FTS shadow tables too."""
+    return [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'shadow') "
+            "AND name <> 'sqlite_schema' ORDER BY name"
+        )
+    ]
+
+
+def has_table(connection: sqlite3.Connection, schema: str, name: str) -> bool:
+    return (
+        connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        is not None
+    )

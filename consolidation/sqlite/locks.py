@@ -1,0 +1,66 @@
+"""Who is writing a SQLite file right now, asked without taking a lock.
+
+SQLite's unix VFS signals a writer by a lock on a known byte (``RESERVED_BYTE`` in
+rollback mode, a slot of the ``-shm`` file in WAL mode). Readers that must not read a
+file mid-write ask with ``F_GETLK``, which only reports; writers wait for each other
+up to ``LOCK_TIMEOUT_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from pathlib import Path
+
+from ..errors import Aborted
+
+# Byte offsets SQLite's unix VFS locks (os_unix.c): a writer holds RESERVED_BYTE in
+# rollback-journal mode, and the first lock slot of the -shm file in WAL mode.
+RESERVED_BYTE = 0x40000001
+
+
+WAL_WRITE_LOCK_BYTE = 120
+
+
+class DatabaseLocked(Aborted):
+    """Another process is writing to the database right now."""
+
+
+def _lock_holder(path: Path, offset: int) -> int | None:
+    """PID of another process holding a lock on ``offset`` of ``path``, if any.
+
+    Uses ``F_GETLK``, which only asks: it never takes or releases a lock. Platforms
+    without POSIX record locks report no holder.
+    """
+    if sys.platform.startswith("win") or not path.exists():
+        return None
+    import fcntl  # POSIX only: imported here so the rest of the tool loads everywhere
+
+    if sys.platform == "darwin":  # struct flock: off_t start, off_t len, pid, type, whence
+        layout, order = "qqihh", ("start", "len", "pid", "type", "whence")
+    else:  # Linux and most others: type, whence, start, len, pid
+        layout, order = "hhqqi", ("type", "whence", "start", "len", "pid")
+    request = dict(type=fcntl.F_WRLCK, whence=os.SEEK_SET, start=offset, len=1, pid=0)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        packed = struct.pack(layout, *(request[name] for name in order))
+        answer = dict(zip(order, struct.unpack(layout, fcntl.fcntl(fd, fcntl.F_GETLK, packed))))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None if answer["type"] == fcntl.F_UNLCK else answer["pid"]
+
+
+def writer_lock_holder(path: Path) -> int | None:
+    """PID of a process in a write transaction on ``path`` (either journal mode)."""
+    return _lock_holder(path, RESERVED_BYTE) or _lock_holder(
+        Path(f"{path}-shm"), WAL_WRITE_LOCK_BYTE
+    )
+
+
+LOCK_TIMEOUT_SECONDS = 5.0

@@ -1,0 +1,108 @@
+"""Open a SQLite database for reading without changing a byte of it or its folder.
+
+Every read-only path of the project (inventory, size checks, backups, the pytest gate)
+opens databases through :func:`open_readonly`. A plain ``sqlite3.connect`` is not
+enough: even ``mode=ro`` on a WAL-mode file creates ``-wal`` and ``-shm`` files beside
+it, which dirties ``git status`` and can fail on a read-only checkout.
+
+The rule used here:
+
+* No sidecar holds data: open with ``immutable=1``. SQLite then takes no locks and
+  creates no file, and reads exactly the bytes on disk.
+* A ``-wal`` or ``-journal`` holds data: committed rows may live only in the WAL, and a
+  hot journal must be rolled back before the file is consistent. Copy the database and
+  its sidecars into a private temporary folder and open the copy normally, so SQLite
+  recovers there. The original is never opened by SQLite at all.
+* Another process holds a write lock: refuse with :class:`DatabaseLocked` rather than
+  read a file that is changing under us.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from ..errors import BadInput
+from ..size import sidecar_paths
+from .header import NotADatabase, check_not_truncated, read_header
+from .locks import DatabaseLocked, writer_lock_holder
+
+SNAPSHOT_ATTEMPTS = 3
+
+
+def _refuse_if_locked(path: Path) -> None:
+    holder = writer_lock_holder(path)
+    if holder:
+        raise DatabaseLocked(f"{path}: locked by another writer (pid {holder}); retry when it is done")
+
+
+def _file_state(paths: list[Path]) -> list[tuple[int, int]]:
+    return [(os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
+
+
+def uri_for(path: Path, immutable: bool = False) -> str:
+    """A ``file:`` URI for ``path`` with every special character escaped."""
+    return "file:" + quote(str(Path(path).resolve())) + ("?mode=ro&immutable=1" if immutable else "")
+
+
+@contextmanager
+def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[str]:
+    """Copy ``path`` and its sidecars to a private folder, so SQLite may recover the copy."""
+    workdir = Path(tempfile.mkdtemp(prefix="assetdb-snapshot-"))
+    try:
+        copy = workdir / "snapshot.db"
+        for _ in range(SNAPSHOT_ATTEMPTS):
+            before = _file_state([path, *sidecars])
+            shutil.copyfile(path, copy)
+            for side in sidecars:
+                shutil.copyfile(side, f"{copy}{side.name[len(path.name):]}")
+            if _file_state([path, *sidecars]) == before:
+                break
+        else:
+            raise DatabaseLocked(f"{path}: kept changing while being read; retry when it is idle")
+        yield uri_for(copy)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def readonly_uri(path: Path | str) -> Iterator[str]:
+    """A URI that reads ``path``'s committed content without touching it (for ATTACH too).
+
+    Raises :class:`EmptyDatabase`, :class:`NotADatabase` or :class:`DatabaseLocked`;
+    a missing path is :class:`~consolidation.errors.BadInput`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such database file")
+    header = read_header(path)
+    check_not_truncated(path, header)
+    _refuse_if_locked(path)
+    live_sidecars = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
+    if live_sidecars:
+        with _snapshot(path, live_sidecars) as uri:
+            yield uri
+    else:
+        yield uri_for(path, immutable=True)
+
+
+@contextmanager
+def open_readonly(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """Yield a read-only connection to ``path`` that leaves the file and its folder as they were."""
+    with readonly_uri(path) as uri:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            connection.execute("PRAGMA query_only = 1")
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            except sqlite3.DatabaseError as error:
+                raise NotADatabase(f"{path}: unreadable database ({error})") from None
+            yield connection
+        finally:
+            connection.close()

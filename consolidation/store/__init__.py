@@ -1,0 +1,28 @@
+"""The consolidated set itself: ``enterprise_assets.db`` and its shards.
+
+The unified schema and its initializer, the write session every change goes through,
+the shards that keep each file under the cap, and the operation log.
+"""
+
+from .initialize import InitResult, initialize
+from .oplog import Operation, utc_now
+from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION
+from .session import connect_assetdb, record_operation, write_transaction, writing
+from .shards import ShardSet, read_consolidated, shard_path
+
+__all__ = [
+    "APPLICATION_ID",
+    "ASSET_TABLES",
+    "InitResult",
+    "Operation",
+    "SCHEMA_VERSION",
+    "ShardSet",
+    "connect_assetdb",
+    "initialize",
+    "read_consolidated",
+    "record_operation",
+    "shard_path",
+    "utc_now",
+    "write_transaction",
+    "writing",
+]

@@ -1,0 +1,125 @@
+"""Creating or completing the unified schema: idempotent, atomic, under the cap.
+
+Running it on a complete database changes no byte; on one missing tables it recreates
+them and logs a repair; on anything that is not ours it refuses. A new database is
+built under a temporary name and renamed into place, so a kill never leaves a half-made
+(or zero-byte) file under the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Aborted, BadInput
+from ..size import format_size
+from ..sqlite import EmptyDatabase, read_header
+from .oplog import Operation, allocated_size
+from .schema import APPLICATION_ID, SCHEMA_STATEMENTS, SCHEMA_VERSION, missing_tables
+from .session import connect_for_write, write_transaction
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``initialize`` did: ``action`` is ``created``, ``repaired`` or ``unchanged``."""
+
+    path: Path
+    action: str
+    size: int
+
+
+def _user_objects(connection: sqlite3.Connection) -> int:
+    return connection.execute(
+        "SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    ).fetchone()[0]
+
+
+def _classify_target(connection: sqlite3.Connection, path: Path) -> str:
+    """``fresh``, ``current`` or raise: never initialize over somebody else's database."""
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if application_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise BadInput(
+                f"{path}: schema version {version} is newer than this assetdb "
+                f"understands ({SCHEMA_VERSION}); upgrade pytest-assetdb"
+            )
+        if version < 1:
+            raise BadInput(f"{path}: assetdb database with invalid schema version {version}")
+        return "current"
+    if application_id == 0 and version == 0 and _user_objects(connection) == 0:
+        return "fresh"
+    raise BadInput(
+        f"{path}: is another application's database ({_user_objects(connection)} schema "
+        f"objects, application_id {application_id}); refusing to initialize over it"
+    )
+
+
+def initialize(path: Path | str, limit: int) -> InitResult:
+    """Create or complete the unified schema in ``path``; a no-op when it is complete.
+
+    Refuses (``BadInput``) a file that is not SQLite or is another application's
+    database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes.
+    A new database is built under a temporary name and renamed into place, so a kill
+    can never leave a half-made (or zero-byte) database under its real name.
+    """
+    path = Path(path)
+    if path.exists():
+        if path.is_dir():
+            raise BadInput(f"{path}: is a directory, not a database file")
+        try:
+            read_header(path)
+        except EmptyDatabase:
+            pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
+        return _initialize_at(path, path, limit)
+    if not path.parent.is_dir():
+        raise BadInput(f"{path.parent}: no such directory")
+    building = path.with_name(f".{path.name}.initializing")
+    for leftover in (building, Path(f"{building}-journal")):
+        leftover.unlink(missing_ok=True)  # an earlier run killed while building
+    try:
+        result = _initialize_at(building, path, limit)
+        os.replace(building, path)
+    finally:
+        building.unlink(missing_ok=True)
+    return result
+
+
+def _initialize_at(file: Path, path: Path, limit: int) -> InitResult:
+    """Initialize ``file``, naming ``path`` in messages and the log."""
+    connection = connect_for_write(file)
+    try:
+        return _initialize(connection, path, limit)
+    finally:
+        connection.close()
+
+
+def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitResult:
+    with write_transaction(connection, path):
+        try:
+            state = _classify_target(connection, path)
+        except sqlite3.DatabaseError as error:
+            raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
+        missing = missing_tables(connection)
+        if state == "current" and not missing:
+            return InitResult(path, "unchanged", allocated_size(connection))
+        for statement in SCHEMA_STATEMENTS:
+            connection.execute(statement)
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        action = "created" if state == "fresh" else "repaired"
+        Operation(
+            "init",
+            subject=path.name,
+            counts={"tables_created": len(missing)},
+            details={"action": action, "schema_version": SCHEMA_VERSION, "created": missing},
+        ).record(connection, "ok")
+        size = allocated_size(connection)
+        if size > limit:
+            raise Aborted(
+                f"{path}: schema would make the file {format_size(size)} ({size} bytes), "
+                f"over the cap of {format_size(limit)}; rolled back"
+            )
+        return InitResult(path, action, size)
