@@ -41,6 +41,7 @@ from .proof import check_reproducible, list_conflicts, rebuild_source, verify_da
 from .size import format_size, parse_size
 from .sqlite import backup_database, default_backup_directory, restore_database
 from .store import ASSET_TABLES, SCHEMA_VERSION, initialize
+from .text_table import text_table
 
 EXISTING_PATH = click.Path(exists=False, path_type=Path)
 SHOWN_FAILURES = 20
@@ -91,20 +92,6 @@ def cli() -> None:
     """Consolidate SQLite databases into enterprise_assets.db, losslessly and under the cap."""
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
-    """Aligned text columns: numbers right, text left, a rule under the header."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = []
-    for row in (headers, *rows):
-        cells = [
-            cell.rjust(width) if index in numeric else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(row, widths))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return lines
-
-
 # -- inventory --------------------------------------------------------------------------
 
 
@@ -125,7 +112,7 @@ def render_inventory(inventory: Inventory) -> str:
                 listed,
             )
         )
-    lines = _table(headers, rows, numeric={1, 2, 4, 5})
+    lines = text_table(headers, rows, numeric={1, 2, 4, 5})
     total = sum(report.bytes for report in inventory.databases)
     counts = {}
     for report in inventory.databases:
@@ -236,7 +223,7 @@ def render_migration(report: MigrationReport) -> str:
         )
         for outcome in report.sources
     ]
-    lines = _table(headers, rows, numeric={2, 3, 4, 5, 6, 7})
+    lines = text_table(headers, rows, numeric={2, 3, 4, 5, 6, 7})
     for outcome in report.sources:
         lines.extend(f"  {outcome.name}: {note}" for note in outcome.notes)
     if report.backup:
@@ -434,7 +421,7 @@ def assets_command(database, kinds, top_used) -> None:
         for asset in listing
     ]
     if rows:
-        click.echo("\n".join(_table(("kind", "path", "version", "size", "sha256", "used", "last used"), rows, {2, 3, 5})))
+        click.echo("\n".join(text_table(("kind", "path", "version", "size", "sha256", "used", "last used"), rows, {2, 3, 5})))
     click.echo(f"{len(listing)} assets")
 
 
@@ -501,7 +488,7 @@ def log_command(database, since, as_json) -> None:
         for row in rows
     ]
     if table:
-        click.echo("\n".join(_table(("id", "started", "operation", "status", "subject", "counts"), table, {0})))
+        click.echo("\n".join(text_table(("id", "started", "operation", "status", "subject", "counts"), table, {0})))
     click.echo(f"{len(rows)} operations")
 
 

@@ -10,35 +10,20 @@ collectors) and syrupy (a plugin object for reporting, xdist-aware).
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from consolidation.config import load_settings
-from consolidation.errors import AssetdbError, BadInput
 from consolidation.inventory import is_database_path
 from consolidation.listing import LIST_FILENAME
-from consolidation.size import format_size, parse_size
-from consolidation.sqlite.introspect import quote_identifier as q
-from consolidation.store import read_consolidated
+from consolidation.store import read_consolidated, shadow_with_union_views
 
 from . import hookspecs
-from .checks import check_list_complete, is_assetdb_primary
-from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
-
-SETTINGS_KEY = pytest.StashKey["GateSettings"]()
-RESULTS_KEY = pytest.StashKey[ResultCache]()
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    limit: int
-    workspace: Path | None
-    phase: str
-    database_list: Path | None
-
+from .checks import is_assetdb_primary
+from .gate import PHASES, ResultCache
+from .nodes import RESULTS_KEY, DatabaseFile, DatabaseListFile
+from .report import GateReporter
+from .settings import SETTINGS_KEY, add_options, resolve_settings, settings
 
 # -- options and configuration ---------------------------------------------------------------
 
@@ -48,91 +33,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("assetdb", "SQLite database gate (pytest-assetdb)")
-    group.addoption(
-        "--assetdb",
-        action="store_true",
-        default=False,
-        help="collect the SQLite databases under the given paths as gate items",
-    )
-    group.addoption(
-        "--assetdb-limit",
-        metavar="SIZE",
-        default=None,
-        help="size cap per database (99.9MB, 95MiB, 1.5GB or bytes); "
-        "overrides ini assetdb_size_limit and [tool.assetdb] size_limit",
-    )
-    group.addoption(
-        "--assetdb-workspace",
-        metavar="DIR",
-        default=None,
-        help="workspace the reproducible[KIND] items compare stored assets with; overrides ini assetdb_workspace",
-    )
-    group.addoption(
-        "--assetdb-phase",
-        metavar="PHASE",
-        choices=PHASES,
-        default=None,
-        help=f"run the checks up to this phase ({', '.join(PHASES)}); overrides ini assetdb_phase",
-    )
-    group.addoption(
-        "--assetdb-list",
-        metavar="FILE",
-        default=None,
-        help=f"the database list the listed items check (default: {LIST_FILENAME} beside each database, if any)",
-    )
-    parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)", default="")
-    parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the rootdir)", default="")
-    parser.addini("assetdb_phase", f"last phase --assetdb checks ({', '.join(PHASES)})", default="")
-    parser.addini("assetdb_list", "database list for listed items (relative to the rootdir)", default="")
-
-
-def resolve_limit(config: pytest.Config) -> int:
-    """``--assetdb-limit``, else ini ``assetdb_size_limit``, else ``[tool.assetdb]``, else 99.9 MB."""
-    for source, value in (
-        ("--assetdb-limit", config.getoption("assetdb_limit")),
-        ("assetdb_size_limit", config.getini("assetdb_size_limit")),
-    ):
-        if value:
-            try:
-                return parse_size(value)
-            except BadInput as error:
-                raise pytest.UsageError(f"{source}: {error}") from None
-    try:
-        return load_settings(config.rootpath).size_limit
-    except BadInput as error:
-        raise pytest.UsageError(str(error)) from None
-
-
-def _path_setting(config: pytest.Config, option: str, ini: str, project: Path | None) -> Path | None:
-    """The command line wins over the ini file, which wins over ``[tool.assetdb]``."""
-    value = config.getoption(option)
-    if value:
-        return Path(value).resolve()
-    if config.getini(ini):
-        return (config.rootpath / config.getini(ini)).resolve()
-    return project.resolve() if project else None
-
-
-def resolve_settings(config: pytest.Config) -> GateSettings:
-    try:
-        project = load_settings(config.rootpath)
-    except BadInput as error:
-        raise pytest.UsageError(str(error)) from None
-    workspace = _path_setting(config, "assetdb_workspace", "assetdb_workspace", project.workspace)
-    if workspace is not None and not workspace.is_dir():
-        raise pytest.UsageError(f"assetdb workspace {workspace} is not a folder")
-    phase = config.getoption("assetdb_phase") or config.getini("assetdb_phase") or project.phase or PHASES[-1]
-    if phase not in PHASES:
-        raise pytest.UsageError(f"assetdb_phase: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
-    database_list = _path_setting(config, "assetdb_list", "assetdb_list", project.database_list)
-    return GateSettings(resolve_limit(config), workspace, phase, database_list)
-
-
-def settings(config: pytest.Config) -> GateSettings:
-    if SETTINGS_KEY not in config.stash:
-        config.stash[SETTINGS_KEY] = resolve_settings(config)
-    return config.stash[SETTINGS_KEY]
+    add_options(parser)
 
 
 MARKERS = (
@@ -191,165 +92,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-class CheckFailure(Exception):
-    """An expected gate failure: reported by its message alone, without a traceback."""
-
-
-class DatabaseFile(pytest.File):
-    """One database: one item per check, by phase, up to ``--assetdb-phase``.
-
-    The checks (and, for a consolidated database, its ledger) are read here, once per
-    process, never once per item.
-    """
-
-    def database_list(self) -> Path | None:
-        configured = settings(self.config).database_list
-        if configured is None and (self.path.parent / LIST_FILENAME).is_file():
-            return self.path.parent / LIST_FILENAME
-        return configured
-
-    def gate_checks(self, database_list: Path | None) -> list[Check]:
-        checks = builtin_checks(self.path, database_list)
-        for extra in self.config.hook.pytest_assetdb_collect_checks(path=self.path, config=self.config):
-            checks.extend(extra or [])
-        return checks
-
-    def collect(self):
-        gate = settings(self.config)
-        database_list = self.database_list()
-        last = PHASES.index(gate.phase)
-        self.checks = sorted((c for c in self.gate_checks(database_list) if c.order <= last), key=lambda c: c.order)
-        limit = self.config.hook.pytest_assetdb_size_limit(path=self.path, config=self.config) or gate.limit
-        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list)
-        for check in self.checks:
-            item = CheckItem.from_parent(self, name=check.name, check=check)
-            item.add_marker(pytest.mark.assetdb)
-            item.add_marker(pytest.mark.assetdb_phase(name=check.phase))
-            item.add_marker(pytest.mark.assetdb_check(name=check.kind))
-            yield item
-
-    @property
-    def shown_path(self) -> str:
-        """The database path as the user would type it from where pytest was started."""
-        try:
-            return str(self.path.relative_to(self.config.invocation_params.dir))
-        except ValueError:
-            return str(self.path)
-
-
-class DatabaseListFile(DatabaseFile):
-    """The folder's database list: its ``complete`` item fails when a database it lists as
-    active is missing on disk (each database's own ``listed`` item covers the other way)."""
-
-    def database_list(self) -> Path:
-        return self.path
-
-    def gate_checks(self, database_list: Path | None) -> list[Check]:
-        return [Check("complete", "finalization", "listed", lambda c: check_list_complete(c.path, c.shown_as))]
-
-
-class CheckItem(pytest.Item):
-    """Runs one check after the earlier phases' checks of its database, and records its
-    figures as JUnit properties."""
-
-    def __init__(self, *, check: Check, **kwargs):
-        super().__init__(**kwargs)
-        self.check = check
-
-    def runtest(self) -> None:
-        results = self.config.stash[RESULTS_KEY]
-        database: DatabaseFile = self.parent
-        self.user_properties.append(("assetdb_check", self.check.kind))  # marks the report as the gate's
-        for earlier in database.checks:
-            if not self.check.gated_by(earlier):
-                continue
-            result = results.result(earlier, database.context)
-            if not result.ok:
-                first_line = result.message.splitlines()[0]
-                raise CheckFailure(
-                    f"not checked: {earlier.name} ({earlier.phase}) failed first — {first_line}"
-                )
-        result = results.result(self.check, database.context)
-        self.user_properties.extend(result.figures.items())
-        if not result.ok:
-            raise CheckFailure(result.message)
-
-    def repr_failure(self, excinfo, style=None):
-        if isinstance(excinfo.value, (CheckFailure, AssetdbError)):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
-
-    def reportinfo(self):
-        # The failure headline: "size: databases/foo.db" (the check first, so that pytest's
-        # verbose output keeps showing the plain node id).
-        return self.path, None, f"{self.name}: {self.parent.nodeid}"
-
-
 # -- reporting -----------------------------------------------------------------------------------
-
-
-@dataclass
-class DatabaseSummary:
-    """What the gate found for one database (passed to ``pytest_assetdb_report``)."""
-
-    database: str
-    passed: int = 0
-    failed: int = 0
-    figures: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def checks(self) -> int:
-        return self.passed + self.failed
-
-
-class GateReporter:
-    """Collects the gate's reports (from xdist workers too) and summarises at the end."""
-
-    def __init__(self, config: pytest.Config):
-        self.config = config
-        self.databases: dict[str, DatabaseSummary] = {}
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        properties = dict(report.user_properties)
-        if report.when != "call" and not (report.failed and report.when == "setup"):
-            return
-        if "assetdb_check" not in properties:
-            return
-        database = report.nodeid.split("::", 1)[0]
-        summary = self.databases.setdefault(database, DatabaseSummary(database))
-        if report.passed:
-            summary.passed += 1
-        else:
-            summary.failed += 1
-        if properties.get("assetdb_check") == "size":
-            summary.figures.update({k: v for k, v in properties.items() if k != "assetdb_check"})
-
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.databases:
-            return
-        terminalreporter.section("assetdb gate")
-        rows = [("database", "size", "% of cap", "checks passed")]
-        for summary in sorted(self.databases.values(), key=lambda s: s.database):
-            size = summary.figures.get("bytes")
-            percent = summary.figures.get("percent_of_cap")
-            rows.append(
-                (
-                    summary.database,
-                    format_size(int(size)) if size is not None else "-",
-                    f"{float(percent):.1f}%" if percent is not None else "-",
-                    f"{summary.passed}/{summary.checks}",
-                )
-            )
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        for row in rows:
-            terminalreporter.write_line(
-                "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths)))
-            )
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.config.hook.pytest_assetdb_report(
-            config=self.config, databases=sorted(self.databases.values(), key=lambda s: s.database)
-        )
 
 
 # -- fixtures for people writing validation tests --------------------------------------------
@@ -397,20 +140,7 @@ def assetdb_consolidated(assetdb_databases: list[Path]):
         pytest.skip("no consolidated assetdb database under the given paths")
     with read_consolidated(primary) as (connection, shards):
         connection.execute("PRAGMA query_only = 0")  # temporary views only: the files stay read-only
-        _shadow_with_union_views(connection, shards)
+        shadow_with_union_views(connection, shards)
         yield sqlite_utils.Database(connection)
 
 
-def _shadow_with_union_views(connection: sqlite3.Connection, shards: dict[int, str]) -> None:
-    if len(shards) < 2:
-        return
-    tables = [row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")]
-    for table in tables:
-        columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
-        selected = ", ".join(q(c) for c in columns)
-        parts = [f"SELECT {selected} FROM main.{q(table)}"]
-        for schema in list(shards.values())[1:]:
-            if connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE name = ?", (table,)).fetchone():
-                parts.append(f"SELECT {selected} FROM {schema}.{q(table)}")
-        if len(parts) > 1:
-            connection.execute(f"CREATE TEMP VIEW {q(table)} AS {' UNION ALL '.join(parts)}")

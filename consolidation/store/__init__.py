@@ -8,7 +8,7 @@ from .initialize import InitResult, initialize
 from .oplog import Operation, utc_now
 from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION
 from .session import connect_assetdb, record_operation, write_transaction, writing
-from .shards import ShardSet, read_consolidated, shard_path
+from .shards import ShardSet, read_consolidated, shadow_with_union_views, shard_path
 
 __all__ = [
     "APPLICATION_ID",
@@ -21,6 +21,7 @@ __all__ = [
     "initialize",
     "read_consolidated",
     "record_operation",
+    "shadow_with_union_views",
     "shard_path",
     "utc_now",
     "write_transaction",

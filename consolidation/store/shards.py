@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import Aborted, BadInput
 from ..size import format_size
 from ..sqlite import open_readonly, readonly_uri
+from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.readonly import uri_for
 from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
@@ -219,3 +220,20 @@ def attach_shards_readonly(connection: sqlite3.Connection, primary: Path, schema
             stack.callback(connection.execute, f"DETACH DATABASE {name}")
             schemas[number] = name
         yield schemas
+
+
+def shadow_with_union_views(connection: sqlite3.Connection, shards: dict[int, str]) -> None:
+    """Shadow every table of the primary with a temporary view that unions its shards, so
+    a reader sees each merged table whole, whichever files its rows are in."""
+    if len(shards) < 2:
+        return
+    tables = [row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")]
+    for table in tables:
+        columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
+        selected = ", ".join(q(c) for c in columns)
+        parts = [f"SELECT {selected} FROM main.{q(table)}"]
+        for schema in list(shards.values())[1:]:
+            if connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE name = ?", (table,)).fetchone():
+                parts.append(f"SELECT {selected} FROM {schema}.{q(table)}")
+        if len(parts) > 1:
+            connection.execute(f"CREATE TEMP VIEW {q(table)} AS {' UNION ALL '.join(parts)}")

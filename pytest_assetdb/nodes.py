@@ -1,0 +1,114 @@
+"""The gate's collection tree: a database file, its check items, and the database list.
+
+Each item works out the earlier-phase checks it depends on itself, through a per-process
+cache, so gating is the same in one process and across xdist workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consolidation.errors import AssetdbError
+from consolidation.listing import LIST_FILENAME
+
+from .checks import check_list_complete
+from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
+from .settings import settings
+
+RESULTS_KEY = pytest.StashKey[ResultCache]()
+
+
+class CheckFailure(Exception):
+    """An expected gate failure: reported by its message alone, without a traceback."""
+
+
+class DatabaseFile(pytest.File):
+    """One database: one item per check, by phase, up to ``--assetdb-phase``.
+
+    The checks (and, for a consolidated database, its ledger) are read here, once per
+    process, never once per item.
+    """
+
+    def database_list(self) -> Path | None:
+        configured = settings(self.config).database_list
+        if configured is None and (self.path.parent / LIST_FILENAME).is_file():
+            return self.path.parent / LIST_FILENAME
+        return configured
+
+    def gate_checks(self, database_list: Path | None) -> list[Check]:
+        checks = builtin_checks(self.path, database_list)
+        for extra in self.config.hook.pytest_assetdb_collect_checks(path=self.path, config=self.config):
+            checks.extend(extra or [])
+        return checks
+
+    def collect(self):
+        gate = settings(self.config)
+        database_list = self.database_list()
+        last = PHASES.index(gate.phase)
+        self.checks = sorted((c for c in self.gate_checks(database_list) if c.order <= last), key=lambda c: c.order)
+        limit = self.config.hook.pytest_assetdb_size_limit(path=self.path, config=self.config) or gate.limit
+        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list)
+        for check in self.checks:
+            item = CheckItem.from_parent(self, name=check.name, check=check)
+            item.add_marker(pytest.mark.assetdb)
+            item.add_marker(pytest.mark.assetdb_phase(name=check.phase))
+            item.add_marker(pytest.mark.assetdb_check(name=check.kind))
+            yield item
+
+    @property
+    def shown_path(self) -> str:
+        """The database path as the user would type it from where pytest was started."""
+        try:
+            return str(self.path.relative_to(self.config.invocation_params.dir))
+        except ValueError:
+            return str(self.path)
+
+
+class DatabaseListFile(DatabaseFile):
+    """The folder's database list: its ``complete`` item fails when a database it lists as
+    active is missing on disk (each database's own ``listed`` item covers the other way)."""
+
+    def database_list(self) -> Path:
+        return self.path
+
+    def gate_checks(self, database_list: Path | None) -> list[Check]:
+        return [Check("complete", "finalization", "listed", lambda c: check_list_complete(c.path, c.shown_as))]
+
+
+class CheckItem(pytest.Item):
+    """Runs one check after the earlier phases' checks of its database, and records its
+    figures as JUnit properties."""
+
+    def __init__(self, *, check: Check, **kwargs):
+        super().__init__(**kwargs)
+        self.check = check
+
+    def runtest(self) -> None:
+        results = self.config.stash[RESULTS_KEY]
+        database: DatabaseFile = self.parent
+        self.user_properties.append(("assetdb_check", self.check.kind))  # marks the report as the gate's
+        for earlier in database.checks:
+            if not self.check.gated_by(earlier):
+                continue
+            result = results.result(earlier, database.context)
+            if not result.ok:
+                first_line = result.message.splitlines()[0]
+                raise CheckFailure(
+                    f"not checked: {earlier.name} ({earlier.phase}) failed first — {first_line}"
+                )
+        result = results.result(self.check, database.context)
+        self.user_properties.extend(result.figures.items())
+        if not result.ok:
+            raise CheckFailure(result.message)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, (CheckFailure, AssetdbError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        # The failure headline: "size: databases/foo.db" (the check first, so that pytest's
+        # verbose output keeps showing the plain node id).
+        return self.path, None, f"{self.name}: {self.parent.nodeid}"

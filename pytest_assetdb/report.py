@@ -1,0 +1,75 @@
+"""What the gate tells at the end: a summary table, and the ``pytest_assetdb_report`` hook.
+
+Only the controller reports (with xdist, the workers' results reach it as reports), so
+the summary appears once whatever ``-n`` is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from consolidation.size import format_size
+from consolidation.text_table import text_table
+
+
+@dataclass
+class DatabaseSummary:
+    """What the gate found for one database (passed to ``pytest_assetdb_report``)."""
+
+    database: str
+    passed: int = 0
+    failed: int = 0
+    figures: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def checks(self) -> int:
+        return self.passed + self.failed
+
+
+class GateReporter:
+    """Collects the gate's reports (from xdist workers too) and summarises at the end."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.databases: dict[str, DatabaseSummary] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties = dict(report.user_properties)
+        if report.when != "call" and not (report.failed and report.when == "setup"):
+            return
+        if "assetdb_check" not in properties:
+            return
+        database = report.nodeid.split("::", 1)[0]
+        summary = self.databases.setdefault(database, DatabaseSummary(database))
+        if report.passed:
+            summary.passed += 1
+        else:
+            summary.failed += 1
+        if properties.get("assetdb_check") == "size":
+            summary.figures.update({k: v for k, v in properties.items() if k != "assetdb_check"})
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.databases:
+            return
+        terminalreporter.section("assetdb gate")
+        rows = []
+        for summary in sorted(self.databases.values(), key=lambda s: s.database):
+            size = summary.figures.get("bytes")
+            percent = summary.figures.get("percent_of_cap")
+            rows.append(
+                (
+                    summary.database,
+                    format_size(int(size)) if size is not None else "-",
+                    f"{float(percent):.1f}%" if percent is not None else "-",
+                    f"{summary.passed}/{summary.checks}",
+                )
+            )
+        for line in text_table(("database", "size", "% of cap", "checks passed"), rows, numeric={1, 2, 3}):
+            terminalreporter.write_line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.config.hook.pytest_assetdb_report(
+            config=self.config, databases=sorted(self.databases.values(), key=lambda s: s.database)
+        )

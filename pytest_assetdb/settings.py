@@ -1,0 +1,118 @@
+"""The gate's settings: ``--assetdb-*`` options, ``assetdb_*`` ini keys, ``[tool.assetdb]``.
+
+The command line wins over the ini file, which wins over ``pyproject.toml``; a bad value
+is a usage error (pytest's exit 4), never a failing item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from consolidation.config import load_settings
+from consolidation.errors import BadInput
+from consolidation.listing import LIST_FILENAME
+from consolidation.size import parse_size
+
+from .gate import PHASES
+
+SETTINGS_KEY = pytest.StashKey["GateSettings"]()
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    limit: int
+    workspace: Path | None
+    phase: str
+    database_list: Path | None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """The ``--assetdb*`` options and the ``assetdb_*`` ini keys."""
+    group = parser.getgroup("assetdb", "SQLite database gate (pytest-assetdb)")
+    group.addoption(
+        "--assetdb",
+        action="store_true",
+        default=False,
+        help="collect the SQLite databases under the given paths as gate items",
+    )
+    group.addoption(
+        "--assetdb-limit",
+        metavar="SIZE",
+        default=None,
+        help="size cap per database (99.9MB, 95MiB, 1.5GB or bytes); "
+        "overrides ini assetdb_size_limit and [tool.assetdb] size_limit",
+    )
+    group.addoption(
+        "--assetdb-workspace",
+        metavar="DIR",
+        default=None,
+        help="workspace the reproducible[KIND] items compare stored assets with; overrides ini assetdb_workspace",
+    )
+    group.addoption(
+        "--assetdb-phase",
+        metavar="PHASE",
+        choices=PHASES,
+        default=None,
+        help=f"run the checks up to this phase ({', '.join(PHASES)}); overrides ini assetdb_phase",
+    )
+    group.addoption(
+        "--assetdb-list",
+        metavar="FILE",
+        default=None,
+        help=f"the database list the listed items check (default: {LIST_FILENAME} beside each database, if any)",
+    )
+    parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)", default="")
+    parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the rootdir)", default="")
+    parser.addini("assetdb_phase", f"last phase --assetdb checks ({', '.join(PHASES)})", default="")
+    parser.addini("assetdb_list", "database list for listed items (relative to the rootdir)", default="")
+
+
+def resolve_limit(config: pytest.Config) -> int:
+    """``--assetdb-limit``, else ini ``assetdb_size_limit``, else ``[tool.assetdb]``, else 99.9 MB."""
+    for source, value in (
+        ("--assetdb-limit", config.getoption("assetdb_limit")),
+        ("assetdb_size_limit", config.getini("assetdb_size_limit")),
+    ):
+        if value:
+            try:
+                return parse_size(value)
+            except BadInput as error:
+                raise pytest.UsageError(f"{source}: {error}") from None
+    try:
+        return load_settings(config.rootpath).size_limit
+    except BadInput as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _path_setting(config: pytest.Config, option: str, ini: str, project: Path | None) -> Path | None:
+    """The command line wins over the ini file, which wins over ``[tool.assetdb]``."""
+    value = config.getoption(option)
+    if value:
+        return Path(value).resolve()
+    if config.getini(ini):
+        return (config.rootpath / config.getini(ini)).resolve()
+    return project.resolve() if project else None
+
+
+def resolve_settings(config: pytest.Config) -> GateSettings:
+    try:
+        project = load_settings(config.rootpath)
+    except BadInput as error:
+        raise pytest.UsageError(str(error)) from None
+    workspace = _path_setting(config, "assetdb_workspace", "assetdb_workspace", project.workspace)
+    if workspace is not None and not workspace.is_dir():
+        raise pytest.UsageError(f"assetdb workspace {workspace} is not a folder")
+    phase = config.getoption("assetdb_phase") or config.getini("assetdb_phase") or project.phase or PHASES[-1]
+    if phase not in PHASES:
+        raise pytest.UsageError(f"assetdb_phase: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
+    database_list = _path_setting(config, "assetdb_list", "assetdb_list", project.database_list)
+    return GateSettings(resolve_limit(config), workspace, phase, database_list)
+
+
+def settings(config: pytest.Config) -> GateSettings:
+    if SETTINGS_KEY not in config.stash:
+        config.stash[SETTINGS_KEY] = resolve_settings(config)
+    return config.stash[SETTINGS_KEY]
