@@ -67,6 +67,19 @@ limit_option = click.option(
     help="Size cap (99.9MB, 95MiB, 1.5GB or bytes). Default: [tool.assetdb] size_limit, else 99.9MB.",
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+allow_outside_links_option = click.option(
+    "--allow-outside-links", is_flag=True,
+    help="Also write stored symlinks whose target leads out of the folder (never followed while writing).",
+)
+max_file_size_option = click.option(
+    "--max-file-size", type=SizeParam(), default="4GiB",
+    show_default=True, help="Refuse, before inflating, any asset declaring more than this.",
+)
+
+
+def print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"assetdb: warning: {warning}", err=True)
 
 
 def progress(quiet: bool, description: str, unit: str):
@@ -341,10 +354,16 @@ def ingest(workspace, database, kinds, limit, quiet) -> None:
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @click.option("--path", "path_glob", help="Only paths matching this glob (SQLite GLOB).")
 @click.option("--at", help="A version number, or a date: each path as it was then.")
+@allow_outside_links_option
+@max_file_size_option
 @quiet_option
-def regenerate(database, out, kinds, path_glob, at, quiet) -> None:
-    """Write stored assets back out, hash-checked, with their mode and mtime."""
-    report = regenerate_assets(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"))
+def regenerate(database, out, kinds, path_glob, at, allow_outside_links, max_file_size, quiet) -> None:
+    """Write stored assets back out, hash-checked, with their permission bits and mtime.
+
+    DB is untrusted input: every row is judged before anything is written."""
+    report = regenerate_assets(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"),
+                               allow_outside_links, parse_size(max_file_size))
+    print_warnings(report.warnings)
     click.echo(f"{len(report.written)} files written under {out}, every one matching its SHA-256")
 
 
@@ -437,9 +456,12 @@ def assets_command(database, kinds, top_used) -> None:
 @click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds to wait for another sync of the same database.")
+@allow_outside_links_option
+@max_file_size_option
 @limit_option
 @quiet_option
-def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, limit, quiet) -> None:
+def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, allow_outside_links,
+                 max_file_size, limit, quiet) -> None:
     """Bring DB up to date with WORKSPACE (or, with --pull, the other way), incrementally."""
     cap = resolve_size_limit(limit)
     if not workspace.is_dir():
@@ -450,7 +472,8 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
     def once() -> None:
         with sync_lock(database, lock_timeout):
             if pull_assets:
-                pulled = pull_workspace(workspace, database, force)
+                pulled = pull_workspace(workspace, database, force, allow_outside_links, parse_size(max_file_size))
+                print_warnings(pulled.warnings)
                 click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
                 return
             report = push_workspace(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"))
