@@ -7,10 +7,7 @@ the tool (0 ok, 1 check failed, 2 bad usage or input, 3 aborted and rolled back)
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,22 +23,23 @@ from .assets.sync import pull as pull_workspace
 from .assets.sync import push as push_workspace
 from .assets.templates import render as render_template
 from .compliance import check_sizes, log_size_check
-from .config import resolve_size_limit
+from .config import load_settings, resolve_exclusions, resolve_size_limit
+from .consolidate import Request, outside_note
 from .consolidate import consolidate as run_consolidation
 from .consolidate import plan as consolidation_plan
-from .database_list import render_list, write_list
-from .demo import build_demo_workspace, build_legacy_set
+from .database_list import ListRequest, keep_list
+from .demo import run_demo
 from .docs_cleanup import dedupe_docs
 from .errors import AssetdbError, BadInput, CheckFailed
 from .hookspecs import plugin_manager
-from .inventory import Inventory, take_inventory
-from .merge import ConflictPolicy, MigrationReport, MigrationSettings, conflict_resolver
+from .inventory import take_inventory
+from .merge import ConflictPolicy, MigrationSettings, conflict_resolver
 from .merge.engine import migrate as run_migration
 from .proof import check_reproducible, list_conflicts, rebuild_source, verify_database
+from .reports import render_inventory, render_migration, render_summary, text_table
 from .size import format_size, parse_size
-from .sqlite import backup_database, default_backup_directory, restore_database
+from .sqlite import backup_database, restore_database
 from .store import ASSET_TABLES, SCHEMA_VERSION, initialize
-from .text_table import text_table
 
 EXISTING_PATH = click.Path(exists=False, path_type=Path)
 SHOWN_FAILURES = 20
@@ -67,6 +65,14 @@ limit_option = click.option(
     help="Size cap (99.9MB, 95MiB, 1.5GB or bytes). Default: [tool.assetdb] size_limit, else 99.9MB.",
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+exclude_option = click.option(
+    "--exclude", "exclude", multiple=True, metavar="GLOB",
+    help="Leave out files matching GLOB (repeatable; also [tool.assetdb] exclude).",
+)
+skip_unusable_option = click.option(
+    "--skip-unusable", is_flag=True,
+    help="Go on without unusable files (LFS pointers, damaged, locked…); each is recorded with why.",
+)
 
 
 def progress(quiet: bool, description: str, unit: str):
@@ -95,47 +101,25 @@ def cli() -> None:
 # -- inventory --------------------------------------------------------------------------
 
 
-def render_inventory(inventory: Inventory) -> str:
-    headers = ("database", "size", "% cap", "status", "tables", "rows", "journal", "listed")
-    rows = []
-    for report in inventory.databases:
-        listed = "-" if report.listed is None else ("yes" if report.listed else "NO")
-        rows.append(
-            (
-                report.path,
-                format_size(report.bytes),
-                f"{report.percent_of_limit:.1f}%",
-                report.status + (f" ({report.problem})" if report.problem else ""),
-                str(len(report.tables)),
-                f"{report.total_rows:,}",
-                report.journal_mode or "-",
-                listed,
-            )
-        )
-    lines = text_table(headers, rows, numeric={1, 2, 4, 5})
-    total = sum(report.bytes for report in inventory.databases)
-    counts = {}
-    for report in inventory.databases:
-        counts[report.status] = counts.get(report.status, 0) + 1
-    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
-    lines.append(
-        f"{len(inventory.databases)} databases, {format_size(total)} in all, "
-        f"cap {format_size(inventory.limit)}: {summary}"
-    )
-    if inventory.list_file is None:
-        lines.append("no CONSOLIDATED_DATABASE_LIST.md in this folder: 'listed' is unknown")
-    return "\n".join(lines)
+list_option = click.option(
+    "--list", "list_file", type=EXISTING_PATH,
+    help="The database list to read and keep. Default: [tool.assetdb] database_list, else the one "
+    "CONSOLIDATED_DATABASE_LIST.md in the workspace, else a new one in the (first) folder.",
+)
 
 
 @cli.command()
-@click.argument("directory", type=EXISTING_PATH)
+@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=EXISTING_PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @limit_option
+@exclude_option
+@list_option
 @quiet_option
-def inventory(directory: Path, as_json: bool, limit: str | None, quiet: bool) -> None:
-    """List every database under DIRECTORY: size, % of cap, status, tables, rows, journal mode."""
+def inventory(directories, as_json: bool, limit: str | None, exclude, list_file, quiet: bool) -> None:
+    """List every database under each DIR: size, % of cap, status, tables, rows, journal mode."""
     cap = resolve_size_limit(limit)
-    result = take_inventory(directory, cap, progress(quiet, "inventory", "db"))
+    result = take_inventory(list(directories), cap, progress(quiet, "inventory", "db"), resolve_exclusions(exclude),
+                            list_file or load_settings().database_list)
     click.echo(json.dumps(result.as_dict(), indent=2) if as_json else render_inventory(result))
 
 
@@ -211,26 +195,6 @@ def restore(backup_file: Path, target: Path, safety_dir: Path | None) -> None:
 # -- migrate, verify, rebuild-source, conflicts -------------------------------------------
 
 
-def render_migration(report: MigrationReport) -> str:
-    headers = ("source", "action", "tables", "read", "stored", "folded", "conflicts", "shards")
-    rows = [
-        (
-            outcome.name,
-            outcome.action,
-            str(len(outcome.tables)),
-            *(f"{outcome.total(attribute):,}" for attribute in ("rows_read", "rows_stored", "duplicates_folded", "conflicts_kept")),
-            str(outcome.shards) if outcome.action != "unchanged" else "-",
-        )
-        for outcome in report.sources
-    ]
-    lines = text_table(headers, rows, numeric={2, 3, 4, 5, 6, 7})
-    for outcome in report.sources:
-        lines.extend(f"  {outcome.name}: {note}" for note in outcome.notes)
-    if report.backup:
-        lines.append(f"target backed up first: {report.backup}")
-    return "\n".join(lines)
-
-
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=EXISTING_PATH)
 @click.option("--into", "target", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
@@ -239,13 +203,16 @@ def render_migration(report: MigrationReport) -> str:
 @click.option("--prefer", default="first", show_default=True, help="Which version of a conflicting key the merged table shows: first, newest, or source:NAME.")
 @click.option("--no-partition", is_flag=True, help="Abort (exit 3, rolled back) instead of continuing in numbered shards at the cap.")
 @click.option("--dry-run", is_flag=True, help="Rehearse on a private copy and report; write nothing.")
+@skip_unusable_option
+@exclude_option
 @quiet_option
-def migrate(sources, target, limit, backup_dir, prefer, no_partition, dry_run, quiet) -> None:
+def migrate(sources, target, limit, backup_dir, prefer, no_partition, dry_run, skip_unusable, exclude, quiet) -> None:
     """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
     settings = MigrationSettings(
         resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver(), partition=not no_partition
     )
-    report = run_migration(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run)
+    report = run_migration(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run,
+                           resolve_exclusions(exclude), skip_unusable)
     click.echo(render_migration(report))
     if dry_run:
         click.echo("dry run: nothing was written")
@@ -317,15 +284,19 @@ KIND_CHOICE = click.Choice(sorted(ASSET_TABLES))
 @click.option("--into", "database", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @limit_option
+@exclude_option
 @quiet_option
-def ingest(workspace, database, kinds, limit, quiet) -> None:
+def ingest(workspace, database, kinds, limit, exclude, quiet) -> None:
     """Store every file of WORKSPACE as a script, documentation, template or pattern asset."""
     cap = resolve_size_limit(limit)
     if not database.exists():
         initialize(database, cap)
-    report = ingest_workspace(workspace, database, tuple(kinds), cap, plugin_manager(), progress(quiet, "ingest", "file"))
+    report = ingest_workspace(workspace, database, tuple(kinds), cap, plugin_manager(), progress(quiet, "ingest", "file"),
+                              exclusions=resolve_exclusions(exclude), database_list=load_settings().database_list)
     for note in report.skipped:
         click.echo(f"skipped: {note}", err=True)
+    if report.databases_outside:
+        click.echo(outside_note(report.databases_outside).removeprefix("; "), err=True)
     if not report.changed_anything:
         click.echo(f"unchanged: {report.unchanged} assets already stored; nothing was written")
         return
@@ -438,8 +409,9 @@ def assets_command(database, kinds, top_used) -> None:
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds to wait for another sync of the same database.")
 @limit_option
+@exclude_option
 @quiet_option
-def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, limit, quiet) -> None:
+def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, limit, exclude, quiet) -> None:
     """Bring DB up to date with WORKSPACE (or, with --pull, the other way), incrementally."""
     cap = resolve_size_limit(limit)
     if not workspace.is_dir():
@@ -453,7 +425,10 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
                 pulled = pull_workspace(workspace, database, force)
                 click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
                 return
-            report = push_workspace(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"))
+            report = push_workspace(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"),
+                                    resolve_exclusions(exclude), load_settings().database_list)
+            if report.databases_outside:
+                click.echo(outside_note(report.databases_outside).removeprefix("; "), err=True)
             renamed = f", {len(report.renamed)} renamed" if report.renamed else ""
             click.echo(
                 f"synced: {len(report.added)} added, {len(report.changed)} changed, {len(report.deleted)} deleted"
@@ -503,48 +478,55 @@ def archive_command(sources, database, folder) -> None:
 
 
 @cli.command("list")
-@click.argument("directory", type=EXISTING_PATH)
-@click.option("--write", "write", is_flag=True, help="Write CONSOLIDATED_DATABASE_LIST.md into DIRECTORY.")
+@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=EXISTING_PATH)
+@click.option("--write", "write", is_flag=True, help="Write the generated block into the list (its own text is kept).")
+@click.option("--workspace", type=EXISTING_PATH, help="Where to look for an existing list. Default: the Git work tree.")
+@list_option
 @limit_option
-def list_command(directory, write, limit) -> None:
-    """The database list of DIRECTORY: active, archived, shards, count reduction."""
-    cap = resolve_size_limit(limit)
-    if write:
-        click.echo(f"wrote {write_list(directory, cap)}")
-    else:
-        click.echo(render_list(directory, cap), nl=False)
-
-
-# -- demo -------------------------------------------------------------------------------
+@exclude_option
+def list_command(directories, write, workspace, list_file, limit, exclude) -> None:
+    """The database list of the DIRs: active, shards, archived, skipped, the count."""
+    result = keep_list(ListRequest(tuple(directories), resolve_size_limit(limit), workspace,
+                                   list_file or load_settings().database_list, resolve_exclusions(exclude)),
+                       write=write)
+    if not write:
+        click.echo(result.text, nl=False)
+        return
+    click.echo(f"{'wrote' if result.created else 'updated'} {result.path}")
+    for finding in result.findings:
+        click.echo(f"  cross-check: {finding}")
 
 
 @cli.command("consolidate")
-@click.argument("directory", type=EXISTING_PATH)
+@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=EXISTING_PATH)
 @click.option("--workspace", type=EXISTING_PATH, help="Also ingest this workspace's files as assets.")
 @click.option("--backup-dir", type=EXISTING_PATH, help="Verified backups go here (outside the workspace).")
-@click.option("--yes", is_flag=True, help="Archive the verified sources (move them into DIRECTORY/archive).")
+@click.option("--yes", is_flag=True, help="Archive the verified sources (move them into archive/ beside the set).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
+@list_option
+@skip_unusable_option
+@exclude_option
 @limit_option
 @quiet_option
-def consolidate_command(directory, workspace, backup_dir, yes, dry_run, limit, quiet) -> None:
-    """Every phase end to end: inventory, backup, init, migrate, ingest, documentation, verify, archive, list."""
-    cap = resolve_size_limit(limit)
+def consolidate_command(directories, workspace, backup_dir, yes, dry_run, list_file, skip_unusable, exclude, limit,
+                        quiet) -> None:
+    """Every phase end to end: inventory, backup, init, migrate, ingest, documentation, verify, archive, list.
+
+    The consolidated set is written into the first DIR."""
+    request = Request(tuple(directories), resolve_size_limit(limit), workspace, backup_dir, archive=yes,
+                      database_list=list_file or load_settings().database_list,
+                      exclusions=resolve_exclusions(exclude), skip_unusable=skip_unusable)
     if dry_run:
-        for line in consolidation_plan(directory, workspace, backup_dir or default_backup_directory(), yes):
+        for line in consolidation_plan(request):
             click.echo(f"plan  {line}")
         click.echo("dry run: nothing was written")
         return
     summary = run_consolidation(
-        directory, cap, workspace, backup_dir, archive=yes,
-        announce=lambda phase, line: click.echo(f"{phase:<13} {line}"),
+        request,
+        announce=lambda step, line: click.echo(f"{step:<13} {line}"),
         track=lambda label: progress(quiet, label, "item"),
     )
-    sizes = ", ".join(f"{name} {format_size(size)}" for name, size in summary.sizes.items())
-    click.echo(
-        f"done in {summary.seconds:.1f} s: databases {summary.databases_before} -> {summary.databases_after}, "
-        f"{summary.rows:,} rows, {summary.conflicts} conflicts kept, {summary.assets} assets, "
-        f"{summary.shards} shard(s): {sizes}"
-    )
+    click.echo(render_summary(summary, archived=yes))
 
 
 @cli.command()
@@ -552,40 +534,9 @@ def consolidate_command(directory, workspace, backup_dir, yes, dry_run, limit, q
 @click.option("--no-gate", is_flag=True, help="Skip running pytest --assetdb at the end.")
 @quiet_option
 def demo(directory: Path | None, no_gate: bool, quiet: bool) -> None:
-    """Build the demo legacy set and workspace in DIRECTORY (default: a new temporary
-    folder), consolidate them end to end, then run the gate."""
-    if directory is not None and directory.exists() and any(directory.iterdir()):
-        raise BadInput(f"{directory}: already exists and is not empty; the demo runs in a fresh folder")
-    root = directory or Path(tempfile.mkdtemp(prefix="assetdb-demo-"))
-    databases, workspace = root / "databases", root / "workspace"
-    click.echo(f"1. demo legacy set -> {databases}")
-    made = build_legacy_set(databases)
-    click.echo(f"   {len(made)} legacy databases written")
-    click.echo(f"2. demo workspace -> {workspace}")
-    click.echo(f"   {len(build_demo_workspace(workspace))} files written")
-    click.echo(render_inventory(take_inventory(databases, resolve_size_limit(None), progress(quiet, "inventory", "db"))))
-    click.echo(f"3. assetdb consolidate {databases} --workspace {workspace} --backup-dir {root / 'backups'} --yes")
-    summary = run_consolidation(
-        databases, resolve_size_limit(None), workspace, root / "backups", archive=True,
-        announce=lambda phase, line: click.echo(f"   {phase:<13} {line}"),
-        track=lambda label: progress(quiet, label, "item"),
-    )
-    click.echo(
-        f"   databases {summary.databases_before} -> {summary.databases_after}, {summary.rows:,} rows, "
-        f"{summary.conflicts} conflicts kept, {summary.assets} assets, in {summary.seconds:.1f} s"
-    )
-    if no_gate:
-        return
-    click.echo(f"4. the gate: pytest --assetdb {databases} --assetdb-workspace {workspace}")
-    gate = subprocess.run(
-        [sys.executable, "-m", "pytest", "--assetdb", str(databases), "--assetdb-workspace", str(workspace),
-         "-p", "no:cacheprovider", "--rootdir", str(root), "-q"],
-        cwd=root,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    if gate.returncode != 0:
-        raise CheckFailed(f"the gate failed (pytest exit {gate.returncode})")
-    click.echo(f"done: explore with  assetdb inventory {databases}  and  assetdb log {databases / 'enterprise_assets.db'}")
+    """Build a demo legacy repository in DIRECTORY (default: a temporary folder, removed at
+    the end) and run the README's workflow on it: inventory, consolidate, the gate, sync."""
+    run_demo(directory, gate=not no_gate, say=click.echo, track=lambda label: progress(quiet, label, "item"))
 
 
 def main(argv: list[str] | None = None) -> None:

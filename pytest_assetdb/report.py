@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from consolidation.reports import text_table
 from consolidation.size import format_size
-from consolidation.text_table import text_table
 
 
 @dataclass

@@ -18,8 +18,8 @@ import pytest
 from conftest import sqlite_shell
 from consolidation.assets import Classifier, ingest, regenerate
 from consolidation.assets import pack as pack_module
-from consolidation.assets.kinds import glob_pattern
 from consolidation.errors import BadInput, CheckFailed
+from consolidation.globs import glob_pattern
 from consolidation.hookspecs import hookimpl, plugin_manager
 from consolidation.proof import check_reproducible
 
@@ -318,9 +318,9 @@ def test_verify_with_a_workspace_lists_what_differs(workspace, database, assetdb
     result = assetdb("verify", database, "--workspace", workspace)
     assert result.exit_code == 1
     assert "FAIL  README.md: workspace bytes differ from the stored version 1" in result.stdout
-    assert "FAIL  extra0.py: in the workspace but not stored (run: assetdb ingest)" in result.stdout
+    assert f"FAIL  extra0.py: in the workspace but not stored (run: assetdb sync {workspace} --db {database})" in result.stdout
     assert "FAIL  … and 7 more" in result.stdout  # 27 problems, the first 20 shown
-    assert "new.md: in the workspace but not stored (run: assetdb ingest)" in check_reproducible(database, workspace).problems
+    assert f"new.md: in the workspace but not stored (run: assetdb sync {workspace} --db {database})" in check_reproducible(database, workspace).problems
     ok = assetdb("verify", database)
     assert ok.exit_code == 0 and "10 assets regenerate to their SHA-256" in ok.stdout
 

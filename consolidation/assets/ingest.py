@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..globs import Exclusions
 from ..size import DEFAULT_SIZE_LIMIT, format_size
 from ..sqlite.introspect import quote_identifier as q
 from ..store import (
@@ -34,10 +35,11 @@ from ..store import (
     utc_now,
     write_transaction,
 )
+from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from .kinds import Classifier
 from .pack import CHUNK, Packed, pack_file
-from .walk import WorkspaceFile, list_workspace
+from .walk import WorkspaceFile, holds_sqlite, list_workspace
 
 # -- finding files ------------------------------------------------------------------------
 
@@ -60,6 +62,7 @@ class IngestReport:
     bytes_read: int = 0
     deleted: list[str] = field(default_factory=list)  # only when deletions are recorded (sync)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path), same bytes
+    databases_outside: list[str] = field(default_factory=list)  # database files found, never stored
 
     @property
     def changed_anything(self) -> bool:
@@ -228,24 +231,35 @@ def ingest(
     track=lambda items: items,
     record_deletions: bool = False,
     operation: str = "ingest",
+    exclusions: Exclusions = Exclusions(),
+    database_list: Path | None = None,
 ) -> IngestReport:
     """Store every (selected) file of ``workspace`` in ``database``; unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
-    (sync), assets whose file is gone are marked deleted, their history kept."""
+    (sync), assets whose file is gone are marked deleted, their history kept.
+
+    Database files are never stored, wherever they are: the set's own files (and
+    ``database_list``) are left out, and every other SQLite file — by its name or by its
+    bytes — is reported in ``databases_outside`` for the user to consolidate.
+    """
     workspace, database = Path(workspace), Path(database)
     for kind in kinds:
         if kind not in ASSET_TABLES:
             raise BadInput(f"unknown asset kind {kind!r} (kinds: {', '.join(ASSET_TABLES)})")
     classifier = Classifier.for_workspace(workspace, manager)
-    files, skipped = list_workspace(workspace)
-    report = IngestReport(str(workspace), str(database), skipped=skipped)
+    database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
+    listing = list_workspace(workspace, database_set, exclusions)
+    report = IngestReport(str(workspace), str(database), skipped=listing.notes,
+                          databases_outside=[file.name for file in listing.databases])
     connection = connect_assetdb(database)
     try:
         existing = current_assets(connection)
         work = []
-        for file in files:
+        files = []
+        for file in listing.files:
             kind = classifier.kind_of(file.name)
             if kinds and kind not in kinds:
+                files.append(file)
                 continue
             previous = existing.get(file.path)
             if previous is not None and previous.kind == kind and (previous.size, previous.mode, previous.mtime_ns) == (
@@ -254,8 +268,14 @@ def ingest(
                 file.stat.st_mtime_ns,
             ):
                 report.unchanged += 1
+                files.append(file)
                 continue
+            if holds_sqlite(workspace, file):  # a database under another name: never an asset
+                report.databases_outside.append(file.name)
+                continue
+            files.append(file)
             work.append((file, kind, previous))
+        report.databases_outside.sort()
         gone = []
         if record_deletions:
             present = {file.path for file in files}
@@ -332,7 +352,8 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
                 }
                 operation.bytes = report.bytes_read
                 operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50],
-                                     "shards": len(shards.numbers)}
+                                     "shards": len(shards.numbers),
+                                     "databases_outside": report.databases_outside[:50]}
                 operation.record(connection, "ok")
             committed = True
         except sqlite3.OperationalError as error:

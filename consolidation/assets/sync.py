@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, CheckFailed
+from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation, utc_now
 from .confine import check_destination, write_asset
 from .ingest import IngestReport, ingest
@@ -79,10 +80,11 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     return problems
 
 
-def push(workspace: Path, database: Path, limit: int | None, manager=None, track=lambda items: items) -> IngestReport:
+def push(workspace: Path, database: Path, limit: int | None, manager=None, track=lambda items: items,
+         exclusions: Exclusions = Exclusions(), database_list: Path | None = None) -> IngestReport:
     """The workspace into the database, deletions and renames included; then prove it."""
     report = ingest(workspace, database, limit=limit, manager=manager, track=track,
-                    record_deletions=True, operation="sync")
+                    record_deletions=True, operation="sync", exclusions=exclusions, database_list=database_list)
     problems = verify_written(database, report.added + report.changed)
     if problems:
         raise CheckFailed(f"sync wrote assets that do not regenerate: {problems[0]} (+{len(problems) - 1} more)")

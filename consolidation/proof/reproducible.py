@@ -15,9 +15,11 @@ from pathlib import Path
 from ..assets import Classifier
 from ..assets.confine import unsafe_reason
 from ..assets.stored import StoredAsset, select_assets, stored_bytes
-from ..assets.walk import list_workspace
+from ..assets.walk import holds_sqlite, list_workspace
 from ..errors import CheckFailed
+from ..globs import Exclusions
 from ..store import read_consolidated
+from ..store.owned import DatabaseSet
 
 SHOWN_PATHS = 20
 
@@ -38,7 +40,11 @@ class ReproducibilityReport:
 
 
 def check_reproducible(
-    database: Path | str, workspace: Path | str | None = None, kinds: tuple[str, ...] = (), manager=None
+    database: Path | str,
+    workspace: Path | str | None = None,
+    kinds: tuple[str, ...] = (),
+    manager=None,
+    exclusions: Exclusions = Exclusions(),
 ) -> ReproducibilityReport:
     """Every asset regenerates to its recorded hash; with a workspace, every file that
     should be an asset is one, with the same bytes."""
@@ -60,12 +66,17 @@ def check_reproducible(
             if workspace is not None:
                 _compare_with_workspace(Path(workspace), asset, content, report)
     if workspace is not None:
+        workspace = Path(workspace)
         stored = {asset.path for asset in assets}
-        classifier = Classifier.for_workspace(Path(workspace), manager)
-        files, _ = list_workspace(Path(workspace))
-        for file in files:
-            if file.path not in stored and (not kinds or classifier.kind_of(file.name) in kinds):
-                report.problems.append(f"{file.name}: in the workspace but not stored (run: assetdb ingest)")
+        classifier = Classifier.for_workspace(workspace, manager)
+        listing = list_workspace(workspace, DatabaseSet.of(Path(database)), exclusions)
+        for file in listing.files:
+            if file.path in stored or (kinds and classifier.kind_of(file.name) not in kinds):
+                continue
+            if not holds_sqlite(workspace, file):  # a database under another name is never an asset
+                report.problems.append(
+                    f"{file.name}: in the workspace but not stored (run: assetdb sync {workspace} --db {database})"
+                )
     return report
 
 

@@ -37,6 +37,14 @@ PRIMARY_FILL = 0.5
 HARD_FILL = 0.98
 
 
+def discard_new_set(primary: Path) -> None:
+    """Remove a consolidated set made by a run that failed: the primary, its numbered
+    shards and their journals. Only for a set that did not exist before that run."""
+    for path in [primary, *primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}")]:
+        for leftover in (path, *(Path(f"{path}{suffix}") for suffix in ("-journal", "-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+
+
 def shard_path(primary: Path, number: int) -> Path:
     """``enterprise_assets.db`` -> ``enterprise_assets.002.db`` for shard 2."""
     return primary if number == 1 else primary.with_name(f"{primary.stem}.{number:03d}{primary.suffix}")
