@@ -35,7 +35,7 @@ def render_inventory(inventory: Inventory) -> str:
                 report.path,
                 format_size(report.bytes),
                 f"{report.percent_of_limit:.1f}%",
-                report.status + (f" ({report.problem})" if report.problem else ""),
+                report.status,
                 str(len(report.tables)),
                 f"{report.total_rows:,}",
                 report.journal_mode or "-",
@@ -52,6 +52,8 @@ def render_inventory(inventory: Inventory) -> str:
         f"{len(inventory.databases)} databases, {format_size(total)} in all, "
         f"cap {format_size(inventory.limit)}: {summary}"
     )
+    lines.extend(f"  {report.path}: {report.problem}" for report in inventory.databases
+                 if report.problem and report.status != "empty")
     if inventory.list_file is None:
         lines.append("no database list found (CONSOLIDATED_DATABASE_LIST.md): 'listed' is unknown")
     unusable = inventory.unusable

@@ -78,5 +78,5 @@ class MembershipIndex:
                 self._left_out[folder] = _left_out_by_sets_in(folder)
             reason = self._left_out[folder].get(resolved)
             if reason is not None:
-                return Membership(skipped=reason) if not classify(path).usable else Membership()
+                return Membership(skipped=reason) if not classify(path, deep=True).usable else Membership()
         return Membership()

@@ -52,17 +52,12 @@ def refusal(unusable: list[Candidate], total: int, verb: str) -> AssetdbError:
     )
 
 
-def _describe_problem(candidate: Candidate, deep: bool) -> Candidate | None:
-    """What the merge cannot carry in a readable source, found by describing it (and,
-    when ``deep``, damage that ``PRAGMA quick_check`` finds in its pages)."""
+def _describe_problem(candidate: Candidate) -> Candidate | None:
+    """What the merge cannot carry in a readable source, found by describing it."""
     if candidate.status != "sqlite":
         return None
     try:
         with open_readonly(candidate.path) as connection:
-            if deep:
-                problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
-                if problems != ["ok"]:
-                    return Candidate(candidate.path, "corrupt", f"quick_check: {problems[0]}", candidate.header)
             describe_source(connection)
     except sqlite3.DatabaseError as error:
         return Candidate(candidate.path, "corrupt", f"cannot be read by SQLite ({error})", candidate.header)
@@ -126,8 +121,8 @@ def preflight(
         if key in seen:
             continue
         seen.add(key)
-        candidate = classify(path)
-        candidate = (_describe_problem(candidate, deep) or candidate) if candidate.usable else candidate
+        candidate = classify(path, deep=deep)  # deep: damaged pages too, found by quick_check
+        candidate = (_describe_problem(candidate) or candidate) if candidate.usable else candidate
         if candidate.usable:
             result.sources.append(path)
         else:

@@ -151,8 +151,9 @@ def _not_sqlite_reason(path: Path, size: int) -> str:
     return f"not a SQLite database ({kind}, {format_size(size)}, no SQLite header)"
 
 
-def classify(path: Path | str, root: Path | None = None) -> Candidate:
-    """What ``path`` is, reading nothing but its header and schema; never raises for a bad file.
+def classify(path: Path | str, root: Path | None = None, deep: bool = False) -> Candidate:
+    """What ``path`` is, reading nothing but its header and schema (and, when ``deep``,
+    every page, with ``PRAGMA quick_check``); never raises for a bad file.
 
     ``root``, when given, is the folder a symlink must stay inside.
     """
@@ -186,8 +187,11 @@ def classify(path: Path | str, root: Path | None = None) -> Candidate:
             return Candidate(path, "not-sqlite", _not_sqlite_reason(path, info.st_size))
         return Candidate(path, "corrupt", str(error).split(": ", 1)[-1])
     try:
-        with open_readonly(path):
-            pass  # opening reads the schema: an encrypted or damaged file fails here
+        with open_readonly(path) as connection:  # opening reads the schema: an encrypted file fails here
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check")] if deep else ["ok"]
+        if problems != ["ok"]:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            return Candidate(path, "corrupt", f"damaged pages (quick_check: {problems[0]}{more})", header)
     except DatabaseLocked as error:
         return Candidate(path, "locked", str(error).split(": ", 1)[-1].split(";")[0], header)
     except NotADatabase as error:
