@@ -31,8 +31,8 @@ DEMO_FILES = 60
 def _gate(repo: Path, say: Callable[[str], None]) -> None:
     command = ["pytest", "--assetdb", "databases/", "--assetdb-workspace", "."]
     say(f"$ {' '.join(command)}")
-    gate = subprocess.run(
-        [sys.executable, "-m", *command, "-p", "no:cacheprovider", "-q", "--no-header"],
+    gate = subprocess.run(  # the repository is its own rootdir, wherever the demo folder is
+        [sys.executable, "-m", *command, "--rootdir", ".", "-p", "no:cacheprovider", "-q", "--no-header"],
         cwd=repo, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True,
     )
     for line in gate.stdout.strip().splitlines()[-14:]:
@@ -46,7 +46,7 @@ def run_demo(directory: Path | None, gate: bool, say: Callable[[str], None], tra
     end) and run the workflow; returns the folder kept, if any."""
     if directory is not None and directory.exists() and any(directory.iterdir()):
         raise BadInput(f"{directory}: already exists and is not empty; the demo runs in a fresh folder")
-    root = directory or Path(tempfile.mkdtemp(prefix="assetdb-demo-"))
+    root = (directory or Path(tempfile.mkdtemp(prefix="assetdb-demo-"))).absolute()
     try:
         _tour(root / "repo", gate, say, track)
     finally:
