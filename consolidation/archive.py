@@ -25,9 +25,9 @@ from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
-from .size import sidecar_paths
+from .size import format_size, sidecar_paths
 from .sqlite import database_fingerprint, file_sha256, open_readonly, writer_lock_holder
-from .store import Operation, read_consolidated, utc_now, writing
+from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
 
 MANIFEST = ARCHIVE_MANIFEST
@@ -89,7 +89,7 @@ def prove_lossless(database: Path, source: Path) -> str:
     return entry.name
 
 
-def reconcile_archive(database: Path, folder: Path) -> int:
+def reconcile_archive(database: Path, folder: Path, limit: int) -> int:
     """Finish what a killed archive run left: mark archived in the ledger every source the
     manifest holds, and remove the sidecars of a copied source whose file is gone."""
     entries = read_manifest(folder)
@@ -111,7 +111,7 @@ def reconcile_archive(database: Path, folder: Path) -> int:
             for sidecar in sidecar_paths(original) + [Path(f"{original}-shm")]:
                 sidecar.unlink(missing_ok=True)
         if statuses.get(entry.name) == "migrated":
-            _mark_archived(database, entry, folder)
+            _mark_archived(database, entry, folder, limit)
             finished += 1
     return finished
 
@@ -125,6 +125,19 @@ def _destination(folder: Path, name: str) -> Path:
     return folder / name
 
 
+#: What recording one archived source takes in the ledger and the log, at most.
+RECORD_BYTES = 16 * 1024
+
+
+def _check_room(database: Path, limit: int, count: int) -> None:
+    """Refuse before moving anything when the ledger could not record the moves under the
+    cap: a move the ledger cannot record is a move half-done."""
+    needed = database.stat().st_size + count * RECORD_BYTES
+    if needed > limit:
+        raise Aborted(f"{database}: recording {count} archived sources would take it past the cap of "
+                      f"{format_size(limit)}; nothing was moved")
+
+
 def _check_movable(path: Path, database: Path) -> None:
     if not path.is_file():
         raise BadInput(f"{path}: no such source database")
@@ -135,7 +148,9 @@ def _check_movable(path: Path, database: Path) -> None:
         raise BadInput(f"refusing to archive {path}: locked by another writer (pid {holder})")
 
 
-def archive_sources(database: Path | str, sources: list[Path | str], to: Path | str | None = None) -> list[Archived]:
+def archive_sources(
+    database: Path | str, sources: list[Path | str], limit: int, to: Path | str | None = None
+) -> list[Archived]:
     """Move every proved source into the archive folder; refuse all if any is unproved.
 
     Each move is recorded in the manifest first, then made, then marked in the ledger, so a
@@ -145,10 +160,11 @@ def archive_sources(database: Path | str, sources: list[Path | str], to: Path | 
     """
     database = Path(database)
     folder = Path(to) if to else database.parent / "archive"
-    reconcile_archive(database, folder)
+    reconcile_archive(database, folder, limit)
     paths = [Path(source) for source in sources]
     for path in paths:
         _check_movable(path, database)
+    _check_room(database, limit, len(paths))
     names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
     for path in paths:
         if _destination(folder, names[path]).exists():
@@ -177,7 +193,7 @@ def archive_sources(database: Path | str, sources: list[Path | str], to: Path | 
         record = Archived(**{**asdict(record), "sha256": file_sha256(destination), "bytes": destination.stat().st_size})
         manifest.append(record)  # the pending entry is replaced by the finished one
         _write_manifest(folder, manifest)
-        _mark_archived(database, record, folder)
+        _mark_archived(database, record, folder, limit)
         archived.append(record)
     return archived
 
@@ -215,9 +231,10 @@ def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
     os.replace(temporary, folder / MANIFEST)
 
 
-def _mark_archived(database: Path, record: Archived, folder: Path) -> None:
+def _mark_archived(database: Path, record: Archived, folder: Path, limit: int) -> None:
     location = os.path.relpath(record.location(folder).absolute(), database.parent.absolute())
-    with writing(database) as connection:
+    with write_session(database, limit, f"recording {record.name} as archived") as session:
+        connection = session.connection
         connection.execute(
             "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
             (location, record.name),

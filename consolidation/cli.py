@@ -291,7 +291,8 @@ def ingest(workspace, database, kinds, limit, exclude, quiet) -> None:
     cap = resolve_size_limit(limit)
     if not database.exists():
         initialize(database, cap)
-    report = ingest_workspace(workspace, database, tuple(kinds), cap, plugin_manager(), progress(quiet, "ingest", "file"),
+    report = ingest_workspace(workspace, database, tuple(kinds), limit=cap, manager=plugin_manager(),
+                              track=progress(quiet, "ingest", "file"),
                               exclusions=resolve_exclusions(exclude), database_list=load_settings().database_list)
     for note in report.skipped:
         click.echo(f"skipped: {note}", err=True)
@@ -312,10 +313,12 @@ def ingest(workspace, database, kinds, limit, exclude, quiet) -> None:
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @click.option("--path", "path_glob", help="Only paths matching this glob (SQLite GLOB).")
 @click.option("--at", help="A version number, or a date: each path as it was then.")
+@limit_option
 @quiet_option
-def regenerate(database, out, kinds, path_glob, at, quiet) -> None:
+def regenerate(database, out, kinds, path_glob, at, limit, quiet) -> None:
     """Write stored assets back out, hash-checked, with their mode and mtime."""
-    report = regenerate_assets(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"))
+    report = regenerate_assets(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"),
+                               limit=resolve_size_limit(limit))
     click.echo(f"{len(report.written)} files written under {out}, every one matching its SHA-256")
 
 
@@ -327,11 +330,13 @@ def regenerate(database, out, kinds, path_glob, at, quiet) -> None:
 @click.option("--table", help="The documentation table (default: found by its path and content columns).")
 @click.option("--log", "log_database", type=EXISTING_PATH, help="Record the cleanup in this assetdb database's log.")
 @click.option("--dry-run", is_flag=True, help="Report only; write nothing.")
-def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database, dry_run) -> None:
+@limit_option
+def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database, dry_run, limit) -> None:
     """Drop duplicate and backup entries from a legacy documentation database."""
     if in_place and out:
         raise BadInput("--in-place and --out exclude each other")
-    report = dedupe_docs(database, out, in_place, backup_dir, table, log_database, dry_run)
+    report = dedupe_docs(database, out, in_place, backup_dir, table, log_database, dry_run,
+                         limit=resolve_size_limit(limit))
     for rowid, path, canonical in report.duplicates:
         click.echo(f"duplicate  #{rowid} {path} (same content as #{canonical})")
     for rowid, path in report.backups:
@@ -350,19 +355,21 @@ def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database
 
 @cli.command("render")
 @click.argument("name")
-@click.option("--db", "database", default="enterprise_assets.db", show_default=True, type=EXISTING_PATH)
+@click.option("--db", "database", default="enterprise_assets.db", show_default=True, type=EXISTING_PATH,
+              help="The consolidated database holding the template.")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="A placeholder value (repeatable).")
 @click.option("--out", type=EXISTING_PATH, help="Write the result here (default: standard output).")
 @click.option("--ingest", is_flag=True, help="Also store the result as a script asset (at --as PATH).")
 @click.option("--as", "store_path", metavar="PATH", help="Asset path for --ingest. Default: generated/NAME.")
 @click.option("--kind", type=click.Choice(["template", "pattern"]), default="template", show_default=True)
-def render_command(name, database, assignments, out, ingest, store_path, kind) -> None:
+@limit_option
+def render_command(name, database, assignments, out, ingest, store_path, kind, limit) -> None:
     """Render stored template NAME with ${placeholder} values, and count the use."""
     if store_path and not ingest:
         raise BadInput("--as names where --ingest stores the result; give --ingest too")
     store_as = (store_path or f"generated/{name.rsplit('/', 1)[-1]}") if ingest else None
     values = parse_assignments(list(assignments))
-    rendered = render_template(database, name, values, kind, store_as)
+    rendered = render_template(database, name, values, kind, store_as, limit=resolve_size_limit(limit))
     if out is None:
         click.echo(rendered.text, nl=False)
         return
@@ -422,7 +429,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
     def once() -> None:
         with sync_lock(database, lock_timeout):
             if pull_assets:
-                pulled = pull_workspace(workspace, database, force)
+                pulled = pull_workspace(workspace, database, cap, force)
                 click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
                 return
             report = push_workspace(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"),
@@ -471,9 +478,10 @@ def log_command(database, since, as_json) -> None:
 @click.argument("sources", nargs=-1, required=True, type=EXISTING_PATH)
 @click.option("--db", "database", required=True, type=EXISTING_PATH, help="The consolidated database.")
 @click.option("--to", "folder", type=EXISTING_PATH, help="Archive folder. Default: archive/ beside DB.")
-def archive_command(sources, database, folder) -> None:
+@limit_option
+def archive_command(sources, database, folder, limit) -> None:
     """Move sources whose migration verifies lossless into the archive (never deleted)."""
-    for record in archive_sources(database, list(sources), folder):
+    for record in archive_sources(database, list(sources), resolve_size_limit(limit), folder):
         click.echo(f"archived {record.name} -> {record.archived} (sha256 {record.sha256[:16]}…)")
 
 

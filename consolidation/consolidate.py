@@ -218,9 +218,10 @@ def consolidate(
         announce(step, f"{len(verdict.verdicts)} source tables proved lossless")
 
         step = "archive"
-        reconcile_archive(target, request.archive_folder)
+        reconcile_archive(target, request.archive_folder, request.limit)
         if request.archive and sources:
-            summary.archived = [record.name for record in archive_sources(target, sources, request.archive_folder)]
+            summary.archived = [record.name for record in
+                                archive_sources(target, sources, request.limit, request.archive_folder)]
             announce(step, f"{len(summary.archived)} sources moved to {request.archive_folder}")
         else:
             announce(step, "skipped (rerun with --yes to move the verified sources into the archive)" if sources
@@ -233,14 +234,14 @@ def consolidate(
         found = f"; {len(written.findings)} differences with its prose (listed in it)" if written.findings else ""
         announce(step, f"{'wrote' if written.created else 'updated'} {list_file}{found}")
     except AssetdbError as error:
-        _log(target, "failed", {"step": step, "error": str(error)}, summary)
+        _log(target, request.limit, "failed", {"step": step, "error": str(error)}, summary)
         raise
     still_there = [source for source in sources if source.exists()] + [
         path for path, _status, _reason in summary.left_out if path.exists()]
     summary.databases_after = len(_set_files(target)) + len(still_there)
     summary.sizes = {path.name: database_size(path) for path in _set_files(target)}
     summary.seconds = time.monotonic() - started
-    _log(target, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
+    _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
     return summary
 
 
@@ -278,7 +279,7 @@ def _documentation_report(sources: list[Path]) -> str:
     return f"{described} (kept in the consolidated set; run assetdb dedupe-docs for cleaned copies)"
 
 
-def _log(target: Path, status: str, details: dict, summary: ConsolidationSummary) -> None:
+def _log(target: Path, limit: int, status: str, details: dict, summary: ConsolidationSummary) -> None:
     """Record the run in the target's log, when there is a usable target to hold it."""
     operation = Operation(
         "consolidate",
@@ -288,6 +289,6 @@ def _log(target: Path, status: str, details: dict, summary: ConsolidationSummary
         details=details,
     )
     try:
-        record_operation(target, operation, status)
+        record_operation(target, operation, limit, status)
     except AssetdbError:
         pass  # stopped before init made one: the error itself tells where

@@ -27,7 +27,7 @@ from .proof import read_sources
 from .size import format_size
 from .sqlite import has_table, open_readonly, read_header
 from .sqlite.backup import find_workspace
-from .store import APPLICATION_ID, ASSET_TABLES, shard_path, utc_now, writing
+from .store import APPLICATION_ID, ASSET_TABLES, shard_path, utc_now, write_session
 from .store.set_files import record_database_list, skipped_files
 from .store.shards import manifest
 
@@ -249,8 +249,8 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     if write:
         _replace(list_path, text)
         for primary in facts.primaries:
-            with writing(primary) as connection:
-                record_database_list(connection, primary, list_path)
+            with write_session(primary, request.limit, "recording the database list") as session:
+                record_database_list(session.connection, primary, list_path)
     return ListResult(list_path, text, findings, created)
 
 

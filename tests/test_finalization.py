@@ -39,7 +39,7 @@ def test_archive_moves_proved_sources_and_they_stay_rebuildable(legacy, tmp_path
     sources = sorted(legacy.glob("*.db"))
     migrate(target, sources, MigrationSettings(LIMIT))
     originals = {path.name: path.read_bytes() for path in sources}
-    archived = archive_sources(target, sources)
+    archived = archive_sources(target, sources, LIMIT)
     assert [record.name for record in archived] == [path.name for path in sources]
     assert sorted(p.name for p in legacy.glob("*.db")) == ["enterprise_assets.db"]
     manifest = json.loads((legacy / "archive" / MANIFEST).read_text())
@@ -58,14 +58,14 @@ def test_archive_refuses_unproved_sources_and_moves_nothing(legacy):
     migrated = legacy / "development.db"
     migrate(target, [migrated], MigrationSettings(LIMIT))
     with pytest.raises(BadInput, match="not a migrated source"):
-        archive_sources(target, [migrated, legacy / "monitoring.db"])
+        archive_sources(target, [migrated, legacy / "monitoring.db"], LIMIT)
     assert migrated.exists() and (legacy / "monitoring.db").exists()
     connection = sqlite3.connect(migrated)
     connection.execute("UPDATE regeneration_patterns SET pattern_type = 'changed after migration'")
     connection.commit()
     connection.close()
     with pytest.raises(CheckFailed, match="not proved lossless"):
-        archive_sources(target, [migrated])
+        archive_sources(target, [migrated], LIMIT)
     assert migrated.exists() and not (legacy / "archive").exists()
 
 
@@ -83,7 +83,7 @@ def test_list_is_written_and_read_back_and_the_gate_follows_it(pytester, legacy)
     target = legacy / "enterprise_assets.db"
     sources = sorted(legacy.glob("*.db"))
     migrate(target, sources, MigrationSettings(LIMIT))
-    archive_sources(target, sources[:2])
+    archive_sources(target, sources[:2], LIMIT)
     written = keep_list(ListRequest((legacy,), LIMIT))
     assert written.path == legacy / "CONSOLIDATED_DATABASE_LIST.md" and written.created
     parsed = read_list(written.path)
@@ -238,12 +238,12 @@ def test_an_archive_interrupted_before_the_ledger_is_finished_on_the_next_run(le
     target = legacy / "enterprise_assets.db"
     source = legacy / "monitoring.db"
     migrate(target, [source], MigrationSettings(LIMIT))
-    archive_sources(target, [source])
+    archive_sources(target, [source], LIMIT)
     connection = sqlite3.connect(target)
     connection.execute("UPDATE migration_sources SET status = 'migrated', archived_path = NULL")  # as if killed
     connection.commit()
     connection.close()
-    assert reconcile_archive(target, legacy / "archive") == 1
+    assert reconcile_archive(target, legacy / "archive", LIMIT) == 1
     assert sqlite3.connect(target).execute("SELECT status FROM migration_sources").fetchall() == [("archived",)]
 
 
@@ -253,7 +253,7 @@ def test_a_source_whose_wal_holds_rows_is_archived_whole_as_one_proved_file(tmp_
     migrate(target, [source], MigrationSettings(LIMIT))
     with open_readonly(source) as connection:
         expected = table_fingerprint(connection, "items")
-    [record] = archive_sources(target, [source])
+    [record] = archive_sources(target, [source], LIMIT)
     archived = source.parent / "archive" / "wal.db"
     assert not source.exists() and not Path(f"{source}-wal").exists() and not Path(f"{source}-shm").exists()
     assert not Path(f"{archived}-wal").exists()  # one self-contained file, rows included
@@ -276,7 +276,7 @@ def test_an_archive_killed_after_its_manifest_entry_is_redone_cleanly(legacy):
         "name": "monitoring.db", "original": str(source.resolve()), "archived": str((folder / "monitoring.db").resolve()),
         "sha256": "0" * 64, "bytes": 1, "archived_at": "2026-01-01T00:00:00Z",
     }]))
-    archive_sources(target, [source])
+    archive_sources(target, [source], LIMIT)
     entries = json.loads((folder / MANIFEST).read_text())
     assert len(entries) == 1 and entries[0]["sha256"] != "0" * 64
     assert (folder / "monitoring.db").is_file() and not source.exists()

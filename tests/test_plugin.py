@@ -12,6 +12,8 @@ import pytest
 from conftest import folder_state, make_database, write_wal_with_pending_rows
 from consolidation.demo import lfs_pointer
 
+LIMIT = 99_900_000
+
 
 @pytest.fixture
 def databases(pytester):
@@ -244,7 +246,7 @@ def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
     folder = pytester.path / "databases"
     folder.mkdir()
     initialize(folder / "enterprise_assets.db", 99_900_000)
-    ingest(workspace, folder / "enterprise_assets.db")
+    ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
     result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
     assert result.ret == 0
     assert [i for i in outcomes(result) if "reproducible" in i] == [

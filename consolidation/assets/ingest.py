@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..globs import Exclusions
-from ..size import DEFAULT_SIZE_LIMIT, format_size
+from ..size import format_size
 from ..sqlite.introspect import quote_identifier as q
 from ..store import (
     ASSET_TABLES,
@@ -33,7 +33,7 @@ from ..store import (
     ShardSet,
     connect_assetdb,
     utc_now,
-    write_transaction,
+    write_session,
 )
 from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
@@ -226,7 +226,8 @@ def ingest(
     workspace: Path | str,
     database: Path | str,
     kinds: tuple[str, ...] = (),
-    limit: int | None = None,
+    *,
+    limit: int,
     manager=None,
     track=lambda items: items,
     record_deletions: bool = False,
@@ -310,57 +311,44 @@ def _mark_deleted(connection: sqlite3.Connection, shards: ShardSet, path: bytes,
     )
 
 
-def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit, track,
+def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit: int, track,
            gone=(), operation_name: str = "ingest") -> None:
     now = utc_now()
     operation = Operation(operation_name, subject=str(workspace))
-    shards = ShardSet(connection, database, limit or DEFAULT_SIZE_LIMIT)
-    committed = False
-    with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch:
-        try:
-            shards.open(expected_bytes=sum(file.stat.st_size for file, _, _ in work))
-            with write_transaction(connection, database):
-                shards.enforce_cap()
-                added_hashes: dict[str, str] = {}
-                for packed, kind, previous, file in track(_packed_in_order(workspace, work, Path(scratch))):
-                    if packed is None:  # deleted while we worked: the next sync records it
-                        report.skipped.append(f"{file.name}: vanished while being stored, skipped")
-                        continue
-                    try:
-                        outcome = record_asset(connection, shards, packed, kind, previous, now)
-                    finally:
-                        packed.discard()
-                    getattr(report, outcome).append(packed.name)
-                    report.bytes_read += packed.size
-                    if outcome == "added":
-                        added_hashes.setdefault(packed.sha256, packed.name)
-                for path, asset in gone:
-                    _mark_deleted(connection, shards, path, asset, now)
-                    report.deleted.append(os.fsdecode(path))
-                    if asset.sha256 in added_hashes:
-                        report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
-                links_last(connection, shards)
-                shards.record_sizes()
-                operation.counts = {
-                    "added": len(report.added),
-                    "changed": len(report.changed),
-                    "touched": len(report.touched),
-                    "deleted": len(report.deleted),
-                    "renamed": len(report.renamed),
-                    "unchanged": report.unchanged,
-                    "skipped": len(report.skipped),
-                }
-                operation.bytes = report.bytes_read
-                operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50],
-                                     "shards": len(shards.numbers),
-                                     "databases_outside": report.databases_outside[:50]}
-                operation.record(connection, "ok")
-            committed = True
-        except sqlite3.OperationalError as error:
-            if "full" in str(error):
-                raise Aborted(
-                    f"{database}: the assets do not fit under the cap of {format_size(shards.limit)}; rolled back"
-                ) from None
-            raise
-        finally:
-            shards.close(committed)
+    expected = sum(file.stat.st_size for file, _, _ in work)
+    with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch, write_session(
+        database, limit, "storing the assets", expected, connection=connection
+    ) as session:
+        shards = session.shards
+        added_hashes: dict[str, str] = {}
+        for packed, kind, previous, file in track(_packed_in_order(workspace, work, Path(scratch))):
+            if packed is None:  # deleted while we worked: the next sync records it
+                report.skipped.append(f"{file.name}: vanished while being stored, skipped")
+                continue
+            try:
+                outcome = record_asset(connection, shards, packed, kind, previous, now)
+            finally:
+                packed.discard()
+            getattr(report, outcome).append(packed.name)
+            report.bytes_read += packed.size
+            if outcome == "added":
+                added_hashes.setdefault(packed.sha256, packed.name)
+        for path, asset in gone:
+            _mark_deleted(connection, shards, path, asset, now)
+            report.deleted.append(os.fsdecode(path))
+            if asset.sha256 in added_hashes:
+                report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
+        links_last(connection, shards)
+        operation.counts = {
+            "added": len(report.added),
+            "changed": len(report.changed),
+            "touched": len(report.touched),
+            "deleted": len(report.deleted),
+            "renamed": len(report.renamed),
+            "unchanged": report.unchanged,
+            "skipped": len(report.skipped),
+        }
+        operation.bytes = report.bytes_read
+        operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50],
+                             "shards": len(shards.numbers), "databases_outside": report.databases_outside[:50]}
+        operation.record(connection, "ok")

@@ -36,6 +36,8 @@ def regenerate(
     path_glob: str | None = None,
     at: str | None = None,
     track=lambda items: items,
+    *,
+    limit: int,
 ) -> RegenerateReport:
     """Write the selected assets under ``out`` with their bytes, mode and mtime.
 
@@ -62,7 +64,7 @@ def regenerate(
             finally:
                 for _, future in pending:
                     future.cancel()
-    _log_regenerate(database, out, report)
+    _log_regenerate(database, out, report, limit)
     return report
 
 
@@ -78,9 +80,10 @@ def _materialize(destination: Path, asset: StoredAsset, size: int, data: bytes) 
     return len(content)
 
 
-def _log_regenerate(database: Path, out: Path, report: RegenerateReport) -> None:
+def _log_regenerate(database: Path, out: Path, report: RegenerateReport, limit: int) -> None:
     record_operation(
-        database, Operation("regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes)
+        database, Operation("regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes),
+        limit,
     )
 
 

@@ -80,7 +80,7 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     return problems
 
 
-def push(workspace: Path, database: Path, limit: int | None, manager=None, track=lambda items: items,
+def push(workspace: Path, database: Path, limit: int, manager=None, track=lambda items: items,
          exclusions: Exclusions = Exclusions(), database_list: Path | None = None) -> IngestReport:
     """The workspace into the database, deletions and renames included; then prove it."""
     report = ingest(workspace, database, limit=limit, manager=manager, track=track,
@@ -110,7 +110,7 @@ def _same_as_stored(full: bytes, asset) -> bool:
         return hashlib.file_digest(handle, "sha256").hexdigest() == asset.sha256
 
 
-def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
+def pull(workspace: Path, database: Path, limit: int, force: bool = False) -> PullReport:
     """The database's current assets into the workspace, regenerate-safe; local edits
     (a workspace file that differs from the stored version) are refused unless ``force``."""
     report = PullReport()
@@ -145,6 +145,7 @@ def pull(workspace: Path, database: Path, force: bool = False) -> PullReport:
             counts={"written": len(report.written), "unchanged": report.unchanged,
                     "overwritten_edits": len(report.local_edits)},
         ),
+        limit,
     )
     return report
 

@@ -54,6 +54,7 @@ from ..store import (
     connect_assetdb,
     initialize,
     utc_now,
+    write_session,
     write_transaction,
 )
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
@@ -430,7 +431,7 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
 
             for path in track(checked.sources):
                 report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
-            _record_left_out(connection, target, checked, backup_once)
+            _record_left_out(connection, target, checked, settings.limit, backup_once)
         finally:
             connection.close()
     except BaseException:
@@ -440,14 +441,14 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
     return report
 
 
-def _record_left_out(connection: sqlite3.Connection, target: Path, checked: Preflight, before_write) -> None:
+def _record_left_out(connection: sqlite3.Connection, target: Path, checked: Preflight, limit: int, before_write) -> None:
     """Keep the ledger's list of files left out true: what this run left out is recorded
     (with a log row), and a file that was left out before and is migrated now is forgotten."""
     left_out = checked.left_out()
     if not left_out and not has_left_out(connection, target, checked.sources):
         return
     before_write()
-    with write_transaction(connection, target):
+    with write_session(target, limit, "recording the files left out", connection=connection):
         forget_skipped(connection, target, checked.sources)
         if left_out:
             record_skipped(connection, target, left_out)

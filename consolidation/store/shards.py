@@ -45,6 +45,13 @@ def discard_new_set(primary: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def cap_file(connection: sqlite3.Connection, schema: str, limit: int) -> None:
+    """Make SQLite itself refuse any write that would take the file ``schema`` past ``limit``."""
+    page_size = connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
+    pages = max(1, int(limit * HARD_FILL) // page_size)
+    connection.execute(f"PRAGMA {schema}.max_page_count = {pages}")
+
+
 def shard_path(primary: Path, number: int) -> Path:
     """``enterprise_assets.db`` -> ``enterprise_assets.002.db`` for shard 2."""
     return primary if number == 1 else primary.with_name(f"{primary.stem}.{number:03d}{primary.suffix}")
@@ -129,10 +136,7 @@ class ShardSet:
     def enforce_cap(self) -> None:
         """Make SQLite refuse any write that would take a file past the cap."""
         for number in self.registered + self.spares:
-            schema = shard_schema(number)
-            page_size = self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
-            pages = max(1, int(self.limit * HARD_FILL) // page_size)
-            self.connection.execute(f"PRAGMA {schema}.max_page_count = {pages}")
+            cap_file(self.connection, shard_schema(number), self.limit)
 
     def allocated(self, number: int) -> int:
         schema = shard_schema(number)
