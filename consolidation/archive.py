@@ -159,6 +159,8 @@ def archive_sources(
     archived again.
     """
     database = Path(database)
+    if not database.is_file():
+        raise BadInput(f"{database}: no such consolidated database (make it with: assetdb migrate SRC… --into {database})")
     folder = Path(to) if to else database.parent / "archive"
     reconcile_archive(database, folder, limit)
     paths = [Path(source) for source in sources]
