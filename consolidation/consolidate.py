@@ -36,10 +36,10 @@ from .sqlite import (
     backup_database,
     default_backup_directory,
     open_readonly,
-    read_header,
 )
 from .sqlite.backup import find_workspace, refuse_inside_workspace
-from .store import APPLICATION_ID, Operation, initialize, record_operation
+from .store import Operation, initialize, record_operation
+from .store.identity import claims_assetdb
 
 TARGET_NAME = "enterprise_assets.db"
 STEPS = ("inventory", "backup", "init", "migrate", "ingest", "documentation", "verify", "archive", "list")
@@ -94,13 +94,6 @@ class Request:
         return find_list(workspace, self.folders[0], self.database_list)
 
 
-def _is_assetdb(path: Path) -> bool:
-    try:
-        return read_header(path).application_id == APPLICATION_ID
-    except AssetdbError:
-        return False
-
-
 def candidates(request: Request) -> list[Path]:
     """Every database file under the folders that is not the database set's own (the
     consolidated file, its shards, the archive); sources migrated before are candidates
@@ -112,7 +105,7 @@ def candidates(request: Request) -> list[Path]:
         for path in walk_databases(folder):
             if path.absolute() == request.target.absolute() or in_archive(folder, relative_name(path, folder)):
                 continue
-            if path.is_file() and not path.is_symlink() and path.stat().st_size and _is_assetdb(path):
+            if path.is_file() and not path.is_symlink() and claims_assetdb(path):
                 continue  # a consolidated set (or a shard of one): never a legacy source
             found.add(path)
     return sorted(found)

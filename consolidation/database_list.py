@@ -25,9 +25,10 @@ from .inventory import DatabaseReport, find_databases, inspect_database, relativ
 from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
 from .proof import read_sources
 from .size import format_size
-from .sqlite import has_table, open_readonly, read_header
+from .sqlite import open_readonly
 from .sqlite.backup import find_workspace
-from .store import APPLICATION_ID, ASSET_TABLES, shard_path, utc_now, write_session
+from .store import ASSET_TABLES, shard_path, utc_now, write_session
+from .store.identity import PRIMARY, claims_assetdb, role
 from .store.set_files import record_database_list, skipped_files
 from .store.shards import manifest
 
@@ -55,13 +56,6 @@ class ListFacts:
             path.resolve() for path, _ in self.skipped}
 
 
-def _is_assetdb(path: Path) -> bool:
-    try:
-        return read_header(path).application_id == APPLICATION_ID
-    except AssetdbError:
-        return False
-
-
 def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclusions()) -> ListFacts:
     """The active databases of ``folders`` and, from each consolidated set among them,
     its shards, archived sources and skipped files."""
@@ -73,12 +67,10 @@ def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclu
             continue
         report = inspect_database(path, limit, str(path))
         facts.active.append((path, report))
-        if not _is_assetdb(path):
-            continue
+        if role(path) != PRIMARY:
+            continue  # a legacy database, or a shard (its primary lists it)
         try:
             with open_readonly(path) as connection:
-                if not has_table(connection, "main", "migration_sources"):
-                    continue  # a shard: its primary lists it
                 facts.primaries.append(path)
                 sources = read_sources(connection)
                 assets = sum(connection.execute(f'SELECT count(*) FROM "{table}" WHERE is_current').fetchone()[0]
@@ -99,7 +91,7 @@ def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclu
     left_out = {path.resolve() for path, _why in facts.skipped}
     facts.active = [(path, report) for path, report in facts.active
                     if path.resolve() not in shard_files and path.resolve() not in left_out]
-    legacy = [path for path, report in facts.active if report.status == "corrupt" or not _is_assetdb(path)]
+    legacy = [path for path, report in facts.active if not claims_assetdb(path)]
     facts.legacy_before = len(legacy) + len(facts.archived) + len(facts.skipped)
     return facts
 

@@ -29,17 +29,16 @@ from consolidation.sqlite import (
     describe_source,
     file_sha256,
     open_readonly,
-    read_header,
 )
 from consolidation.sqlite.classify import classify
 from consolidation.sqlite.describe import fingerprint_source
 from consolidation.sqlite.introspect import quote_identifier as q
 from consolidation.store import (
-    APPLICATION_ID,
     ASSET_TABLES,
     SCHEMA_VERSION,
     read_consolidated,
 )
+from consolidation.store.identity import PRIMARY, role
 from consolidation.store.schema import missing_tables
 
 
@@ -213,15 +212,7 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
 
 def is_assetdb_primary(path: Path) -> bool:
     """An assetdb database that is not a shard: it has the full schema to check."""
-    try:
-        if read_header(path).application_id != APPLICATION_ID:
-            return False
-        with open_readonly(path) as connection:
-            return not connection.execute(
-                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'assetdb_shard'"
-            ).fetchone()
-    except (AssetdbError, sqlite3.DatabaseError):
-        return False
+    return role(path) == PRIMARY
 
 
 def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from consolidation.archive import Archived, read_manifest
 from consolidation.errors import AssetdbError
-from consolidation.sqlite import open_readonly, read_header
+from consolidation.sqlite import open_readonly
 from consolidation.sqlite.classify import classify, is_database_path
-from consolidation.store import APPLICATION_ID
+from consolidation.store.identity import PRIMARY, role
 from consolidation.store.owned import ARCHIVE_MANIFEST
 from consolidation.store.set_files import skipped_files
 
@@ -48,9 +48,9 @@ def _left_out_by_sets_in(folder: Path) -> dict[Path, str]:
     for candidate in sorted(folder.glob("*")):
         if not candidate.is_file() or not is_database_path(candidate):
             continue
+        if role(candidate) != PRIMARY:
+            continue
         try:
-            if read_header(candidate).application_id != APPLICATION_ID:
-                continue
             with open_readonly(candidate) as connection:
                 for path, status, reason in skipped_files(connection, candidate):
                     left_out[path.resolve()] = f"{status}: {reason}"

@@ -21,6 +21,7 @@ from ..globs import Exclusions
 from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
 from ..sqlite.classify import Candidate, classify
 from ..store import APPLICATION_ID
+from ..store.identity import PRIMARY, role
 
 SHOWN_UNUSABLE = 12
 
@@ -81,7 +82,7 @@ def check_target(target: Path, sources: list[Path]) -> None:
             return
         except AssetdbError as error:
             raise BadInput(f"{target}: the target is not a database ({str(error).split(': ', 1)[-1]})") from None
-        if header.application_id != APPLICATION_ID:
+        if header.application_id != APPLICATION_ID or role(target) != PRIMARY:
             raise BadInput(f"{target}: the target is another application's database (not an assetdb database); "
                            "choose a new file with --into")
         if not os.access(target, os.W_OK):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import AssetdbError
 from ..sqlite import open_readonly
-from .schema import APPLICATION_ID
+from .identity import PRIMARY, connection_role
 from .set_files import database_list_path, skipped_files
 
 ARCHIVE_MANIFEST = "ARCHIVE_MANIFEST.json"
@@ -49,7 +49,7 @@ class DatabaseSet:
         owned = cls(primary, {_key(primary), *(_key(path) for path in extra)})
         try:
             with open_readonly(primary) as connection:
-                if connection.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                if connection_role(connection) != PRIMARY:
                     return owned
                 owned.files.update(_key(primary.with_name(name)) for (name,) in connection.execute(
                     "SELECT file_name FROM shard_manifest WHERE instr(file_name, '/') = 0"))

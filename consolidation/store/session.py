@@ -23,8 +23,8 @@ from ..size import format_size
 from ..sqlite import read_header
 from ..sqlite.locks import LOCK_TIMEOUT_SECONDS
 from ..sqlite.readonly import uri_for
+from .identity import require_primary
 from .oplog import Operation
-from .schema import APPLICATION_ID, SCHEMA_VERSION
 from .shards import ShardSet
 
 
@@ -71,14 +71,13 @@ def connect_assetdb(path: Path | str) -> sqlite3.Connection:
     read_header(path)
     connection = connect_for_write(path)
     try:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        require_primary(connection, path)
     except sqlite3.DatabaseError as error:
         connection.close()
         raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
-    if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
+    except BadInput:
         connection.close()
-        raise BadInput(f"{path}: not an assetdb database (create one with: assetdb init {path})")
+        raise
     return connection
 
 

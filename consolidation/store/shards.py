@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..errors import Aborted, BadInput
+from ..errors import Aborted
 from ..size import format_size
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.readonly import uri_for
+from .identity import SHARD_MARKER, require_primary
 from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 
@@ -74,8 +75,8 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
         connection.execute("BEGIN")
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        connection.execute("CREATE TABLE assetdb_shard (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
-        connection.execute("INSERT INTO assetdb_shard VALUES (?, ?)", (primary.name, number))
+        connection.execute(f"CREATE TABLE {SHARD_MARKER} (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
+        connection.execute(f"INSERT INTO {SHARD_MARKER} VALUES (?, ?)", (primary.name, number))
         for statement in CONTENT_STATEMENTS:  # asset bytes too can continue in a shard
             connection.execute(statement)
         connection.execute("COMMIT")
@@ -202,10 +203,7 @@ def read_consolidated(path: Path | str) -> Iterator[tuple[sqlite3.Connection, di
     """
     path = Path(path)
     with open_readonly(path) as connection:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
-            raise BadInput(f"{path}: not a consolidated assetdb database (create one with: assetdb migrate or assetdb init)")
+        require_primary(connection, path)
         with attach_shards_readonly(connection, path, "main") as shards:
             yield connection, shards
 
