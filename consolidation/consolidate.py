@@ -31,6 +31,7 @@ from .listing import find_list
 from .merge import ConflictPolicy, MigrationSettings, migrate
 from .merge.preflight import Preflight, preflight
 from .proof import verify_database
+from .reports import outside_note
 from .size import database_size, format_size
 from .sqlite import (
     backup_database,
@@ -198,8 +199,9 @@ def consolidate(
                               exclusions=request.exclusions, database_list=list_file)
             summary.assets = len(ingested.added) + len(ingested.changed) + len(ingested.touched) + ingested.unchanged
             summary.databases_outside = ingested.databases_outside
+            outside = f"; {outside_note(ingested.databases_outside)}" if ingested.databases_outside else ""
             announce(step, f"{summary.assets} assets ({len(ingested.added)} new, {len(ingested.changed)} changed)"
-                     + outside_note(ingested.databases_outside))
+                     + outside)
 
         step = "documentation"
         announce(step, _documentation_report(sources))
@@ -241,16 +243,6 @@ def consolidate(
 def _set_files(target: Path) -> list[Path]:
     """The consolidated file and its shards, as they are on disk now."""
     return sorted(target.parent.glob(f"{target.stem}*{target.suffix}"), key=lambda p: (p != target, p.name))
-
-
-def outside_note(outside: list[str]) -> str:
-    """'; skipped N SQLite databases outside the consolidated set: …; consolidate them with …'."""
-    if not outside:
-        return ""
-    folders = sorted({str(Path(name).parent) + "/" for name in outside})
-    shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
-    return (f"; skipped {len(outside)} SQLite databases outside the consolidated set: {shown}; "
-            f"consolidate them with `assetdb consolidate {' '.join(folders[:4])}`")
 
 
 def _documentation_report(sources: list[Path]) -> str:

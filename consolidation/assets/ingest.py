@@ -32,6 +32,7 @@ from ..store import (
     Operation,
     ShardSet,
     connect_assetdb,
+    initialize,
     utc_now,
     write_session,
 )
@@ -235,7 +236,7 @@ def ingest(
     exclusions: Exclusions = Exclusions(),
     database_list: Path | None = None,
 ) -> IngestReport:
-    """Store every (selected) file of ``workspace`` in ``database``; unchanged files,
+    """Store every (selected) file of ``workspace`` in ``database`` (created if missing); unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
     (sync), assets whose file is gone are marked deleted, their history kept.
 
@@ -248,6 +249,10 @@ def ingest(
         if kind not in ASSET_TABLES:
             raise BadInput(f"unknown asset kind {kind!r} (kinds: {', '.join(ASSET_TABLES)})")
     classifier = Classifier.for_workspace(workspace, manager)
+    if not workspace.is_dir():
+        raise BadInput(f"{workspace}: no such workspace folder")
+    if not database.exists():
+        initialize(database, limit)  # a new consolidated set, as migrate makes one
     database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
     listing = list_workspace(workspace, database_set, exclusions)
     report = IngestReport(str(workspace), str(database), skipped=listing.notes,

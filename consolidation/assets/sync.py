@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Aborted, CheckFailed
+from ..errors import Aborted, BadInput, CheckFailed
 from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation, utc_now
 from .confine import check_destination, write_asset
@@ -113,6 +113,8 @@ def _same_as_stored(full: bytes, asset) -> bool:
 def pull(workspace: Path, database: Path, limit: int, force: bool = False) -> PullReport:
     """The database's current assets into the workspace, regenerate-safe; local edits
     (a workspace file that differs from the stored version) are refused unless ``force``."""
+    if not Path(workspace).is_dir():
+        raise BadInput(f"{workspace}: no such workspace folder")
     report = PullReport()
     root = os.fsencode(workspace)
     with read_consolidated(database) as (connection, shards):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from ..assets import push
 from ..config import load_settings
-from ..consolidate import Request, consolidate, outside_note
+from ..consolidate import Request, consolidate
 from ..errors import BadInput, CheckFailed
 from ..inventory import take_inventory
-from ..reports import render_inventory, render_summary
+from ..reports import outside_note, render_inventory, render_summary
 from .repository import build_demo_repository
 
 #: How many files the demo repository has around its databases (the tests use thousands).
@@ -89,7 +89,7 @@ def _tour(repo_path: Path, gate: bool, say: Callable[[str], None], track) -> Non
         report = push(Path("."), Path("databases/enterprise_assets.db"), limit, track=track("sync"),
                       database_list=summary.database_list)
         say(f"   synced: {len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged"
-            + outside_note(report.databases_outside))
+            + (f"; {outside_note(report.databases_outside)}" if report.databases_outside else ""))
         if gate:
             _gate(repo_path, say)
     finally:
