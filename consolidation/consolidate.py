@@ -1,7 +1,7 @@
 """All phases end to end: from a repository's legacy databases to one consolidated set.
 
-inventory → backup → init → migrate → ingest → documentation → verify → archive → list.
-Each step reports one line; the first that fails stops the run with the database set
+inventory → backup → init → migrate → ingest → documentation → verify → archive → list,
+each doing the work of one phase of :mod:`consolidation.phases`. Each step reports one line; the first that fails stops the run with the database set
 valid (every write before it committed whole) and a ``consolidate`` row in the log
 naming the step. Rerunning resumes: migrated sources are recognised and skipped,
 archived ones are gone from the folders, and the rest is idempotent.
@@ -30,6 +30,7 @@ from .inventory import relative_name, walk_databases
 from .listing import find_list
 from .merge import ConflictPolicy, MigrationSettings, migrate
 from .merge.preflight import Preflight, preflight
+from .phases import STEPS
 from .proof import verify_database
 from .reports import outside_note
 from .size import database_size, format_size
@@ -43,7 +44,6 @@ from .store import Operation, initialize, record_operation
 from .store.identity import claims_assetdb
 
 TARGET_NAME = "enterprise_assets.db"
-STEPS = ("inventory", "backup", "init", "migrate", "ingest", "documentation", "verify", "archive", "list")
 
 
 @dataclass
@@ -229,7 +229,7 @@ def consolidate(
         found = f"; {len(written.findings)} differences with its prose (listed in it)" if written.findings else ""
         announce(step, f"{'wrote' if written.created else 'updated'} {list_file}{found}")
     except AssetdbError as error:
-        _log(target, request.limit, "failed", {"step": step, "error": str(error)}, summary)
+        _log(target, request.limit, "failed", {"step": step, "phase": STEPS[step], "error": str(error)}, summary)
         raise
     still_there = [source for source in sources if source.exists()] + [
         path for path, _status, _reason in summary.left_out if path.exists()]

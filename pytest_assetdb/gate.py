@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from consolidation.phases import PHASE_NAMES
+
 from .checks import (
     CheckResult,
     asset_kinds,
@@ -30,7 +32,7 @@ from .checks import (
 )
 from .membership import Membership
 
-PHASES = ("inventory", "schema", "migration", "sync", "documentation", "templates", "finalization")
+PHASES = PHASE_NAMES  # the consolidation's phases, in order
 #: The scope of the checks about the workspace's files: they gate nothing about the rows.
 WORKSPACE_SCOPE = "workspace"
 #: Which phase proves each asset kind reproducible.

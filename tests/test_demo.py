@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from conftest import folder_state
-from consolidation.consolidate import STEPS
 from consolidation.demo import DEMO_DATABASES, build_legacy_set
 from consolidation.demo.repository import HAND_WRITTEN_LIST
+from consolidation.phases import STEPS
 from consolidation.sqlite import database_fingerprint, open_readonly
 
 COMMITTED = Path(__file__).resolve().parent.parent / "databases"

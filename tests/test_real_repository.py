@@ -22,7 +22,11 @@ import pytest
 from conftest import folder_state, sqldiff
 from consolidation.demo import build_demo_repository, lfs_pointer
 from consolidation.demo.repository import HAND_WRITTEN_LIST
-from consolidation.sqlite.classify import has_sqlite_header, is_database_path, sidecar_of
+from consolidation.sqlite.classify import (
+    has_sqlite_header,
+    is_database_path,
+    sidecar_of,
+)
 from consolidation.store.owned import is_tool_file
 
 FOLDERS = ("databases/", "archived_databases/", "deployment/production/databases/")
