@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from .errors import BadInput
 from .size import parse_size
@@ -59,17 +58,16 @@ def progress(quiet: bool, description: str, unit: str):
     """A tqdm wrapper for library loops: shown on a terminal, silent otherwise."""
 
     def track(items):
+        if quiet or not sys.stderr.isatty():
+            return items
+        from tqdm import (
+            tqdm,  # only when a bar is drawn: a quiet run (cron, CI) starts faster
+        )
+
         # Never materialise ``items``: the library hands over streams (a pool packing files
         # while the writer stores them) that must flow; a total is shown when one is known.
-        return tqdm(
-            items,
-            desc=description,
-            unit=unit,
-            total=len(items) if hasattr(items, "__len__") else None,
-            disable=quiet or not sys.stderr.isatty(),
-            leave=False,
-            file=sys.stderr,
-        )
+        return tqdm(items, desc=description, unit=unit, total=len(items) if hasattr(items, "__len__") else None,
+                    leave=False, file=sys.stderr)
 
     return track
 

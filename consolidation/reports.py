@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .inventory import Inventory
-from .merge import MigrationReport
+if TYPE_CHECKING:  # for annotations only: printing a report never needs the code that made it
+    from .inventory import Inventory
+    from .merge import MigrationReport
 from .size import format_size
 
 

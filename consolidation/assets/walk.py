@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..globs import Exclusions
-from ..sqlite.classify import has_sqlite_header, is_database_path, sidecar_of
+from ..sqlite.classify import DATABASE_SUFFIXES, SIDECAR_SUFFIXES, has_sqlite_header
 from ..store.owned import DatabaseSet, is_tool_file
 
 #: Folders that are tool state, never assets (a folder holding ``pyvenv.cfg`` is a
@@ -81,16 +81,21 @@ def _walked_files(workspace: Path) -> list[bytes]:
     return sorted(found)
 
 
+_DATABASE_SUFFIXES = tuple(os.fsencode(suffix) for suffix in DATABASE_SUFFIXES)
+_SIDECAR_SUFFIXES = tuple(os.fsencode(suffix) for suffix in SIDECAR_SUFFIXES)
+
+
 def _is_database_name(root: bytes, name: bytes, names: set[bytes]) -> bool:
-    """A database by its name, or the ``-wal``/``-shm``/``-journal`` of one."""
-    text = os.fsdecode(name)
-    if is_database_path(text):
+    """A database by its name, or the ``-wal``/``-shm``/``-journal`` of one. (Bytes all the
+    way: this runs for every file of the workspace on every sync.)"""
+    if name.lower().endswith(_DATABASE_SUFFIXES):
         return True
-    base = sidecar_of(text)
-    if base is None:
-        return False
-    encoded = os.fsencode(base.as_posix())
-    return is_database_path(base) or (encoded in names and has_sqlite_header(os.path.join(root, encoded)))
+    for suffix in _SIDECAR_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            base = name[: -len(suffix)]
+            return base.lower().endswith(_DATABASE_SUFFIXES) or (
+                base in names and has_sqlite_header(os.path.join(root, base)))
+    return False
 
 
 def list_workspace(
@@ -110,8 +115,10 @@ def list_workspace(
         parts = name.split(b"/")
         if any(part in SKIPPED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
             continue
-        full = Path(os.fsdecode(os.path.join(root, name)))
-        if (database_set is not None and database_set.owns(full)) or exclusions.matching(full):
+        full = os.path.join(root, name)
+        if database_set is not None and database_set.owns(full):
+            continue
+        if exclusions and exclusions.matching(Path(os.fsdecode(full))):
             continue
         try:
             info = os.lstat(full)

@@ -32,8 +32,8 @@ def is_tool_file(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMPORARY_SUFFIXES)
 
 
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
+def _key(path: Path | str | bytes) -> str:
+    return os.path.abspath(os.fsdecode(path))
 
 
 @dataclass
@@ -63,5 +63,5 @@ class DatabaseSet:
             pass  # no usable set there yet: it owns only the path it will have
         return owned
 
-    def owns(self, path: Path) -> bool:
+    def owns(self, path: Path | str | bytes) -> bool:
         return _key(path) in self.files
