@@ -128,48 +128,37 @@ def cross_check(facts: ListFacts, database_list: DatabaseList, workspace: Path) 
     return findings
 
 
+def _section(title: str, columns: str, rule: str, rows: list[str], empty: str) -> list[str]:
+    """``### title`` and a Markdown table of ``rows`` (or the ``empty`` sentence)."""
+    return ["", f"### {title}", "", *([columns, rule, *rows] if rows else [empty])]
+
+
 def render_block(facts: ListFacts, database_list: DatabaseList, limit: int, findings: list[str]) -> str:
     """The generated block, markers included; every path relative to the list file."""
     relative = database_list.relative
+    active = [f"| `{relative(path)}` | {_cell(facts.purposes.get(path) or _purpose(report))} | "
+              f"{format_size(report.bytes)} | {report.percent_of_limit:.1f}% | {report.total_rows:,} |"
+              for path, report in facts.active]
+    after = len(facts.active) + len(facts.shards) + len(facts.skipped)
+    before = facts.legacy_before
+    reduction = 100.0 * (before - after) / before if before else 0.0
     lines = [
         f"{BEGIN_MARKER}: written by `assetdb list` and `assetdb consolidate`; edit outside these markers -->",
         "## Databases (kept by assetdb)",
         "",
         f"Written {utc_now()}; cap {format_size(limit)}. Paths are relative to this file.",
-        "",
-        "### Active",
-        "",
+        *_section("Active", "| database | purpose | size | % of cap | rows |", "| --- | --- | ---: | ---: | ---: |",
+                  active, "None."),
+        *_section("Shards", "| file | shard |", "| --- | ---: |",
+                  [f"| `{relative(path)}` | {number} |" for path, number in facts.shards],
+                  "None: the consolidated set fits in one file."),
+        *_section("Archived", "| archived file | source |", "| --- | --- |",
+                  [f"| `{relative(path) if path else name}` | {_cell(name)} |" for name, path in facts.archived],
+                  "None."),
+        *_section("Skipped", "| file | why |", "| --- | --- |",
+                  [f"| `{relative(path)}` | {_cell(why)} |" for path, why in facts.skipped], "None."),
+        "", "### Count", "", f"{before} databases before, {after} after ({reduction:.1f}% fewer).", "",
     ]
-    if facts.active:
-        lines += ["| database | purpose | size | % of cap | rows |", "| --- | --- | ---: | ---: | ---: |"]
-        for path, report in facts.active:
-            purpose = _cell(facts.purposes.get(path) or _purpose(report))
-            lines.append(f"| `{relative(path)}` | {purpose} | {format_size(report.bytes)} | "
-                         f"{report.percent_of_limit:.1f}% | {report.total_rows:,} |")
-    else:
-        lines.append("None.")
-    lines += ["", "### Shards", ""]
-    if facts.shards:
-        lines += ["| file | shard |", "| --- | ---: |"]
-        lines += [f"| `{relative(path)}` | {number} |" for path, number in facts.shards]
-    else:
-        lines.append("None: the consolidated set fits in one file.")
-    lines += ["", "### Archived", ""]
-    if facts.archived:
-        lines += ["| archived file | source |", "| --- | --- |"]
-        lines += [f"| `{relative(path) if path else name}` | {_cell(name)} |" for name, path in facts.archived]
-    else:
-        lines.append("None.")
-    lines += ["", "### Skipped", ""]
-    if facts.skipped:
-        lines += ["| file | why |", "| --- | --- |"]
-        lines += [f"| `{relative(path)}` | {_cell(why)} |" for path, why in facts.skipped]
-    else:
-        lines.append("None.")
-    after = len(facts.active) + len(facts.shards) + len(facts.skipped)
-    before = facts.legacy_before
-    reduction = 100.0 * (before - after) / before if before else 0.0
-    lines += ["", "### Count", "", f"{before} databases before, {after} after ({reduction:.1f}% fewer).", ""]
     if findings:
         lines += ["### Cross-check", "", *[f"- {finding}" for finding in findings], ""]
     lines.append(END_MARKER)
