@@ -159,3 +159,28 @@ def test_a_missing_source_folder_and_a_source_folder_given_to_migrate_are_one_li
     assert folder_as_source.exit_code == 2 and "is a folder" in folder_as_source.stderr
     with pytest.raises(BadInput, match="no source databases given"):
         migrate(tmp_path / "x.db", [], MigrationSettings(LIMIT))
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (lambda root: (root / "lists").mkdir(), ["list", "databases", "--write", "--list", "lists"], "is a folder"),
+        (lambda root: (root / "CONSOLIDATED_DATABASE_LIST.md").write_bytes(b"\xff\xfe not utf-8"),
+         ["list", "databases", "--write", "--list", "CONSOLIDATED_DATABASE_LIST.md"], "cannot read the database list"),
+        (lambda root: None, ["consolidate", "databases", "--workspace", "nowhere", "--backup-dir", "../b"],
+         "nowhere: no such workspace folder"),
+        (lambda root: (root / "pyproject.toml").write_text('[tool.assetdb]\nexclude = "*.db"\n'),
+         ["inventory", "databases"], "exclude must be a list of path globs"),
+        (lambda root: None, ["list", "missing", "--write"], "missing: no such folder"),
+    ],
+    ids=["list-is-a-folder", "list-not-utf8", "workspace-missing", "exclude-not-a-list", "list-folder-missing"],
+)
+def test_bad_input_to_the_list_and_consolidate_is_one_line(assetdb, setup, args, message):
+    root = Path.cwd()
+    make_database(root / "databases" / "a.db", "CREATE TABLE t (x)")
+    setup(root)
+    before = folder_state(root)
+    result = assetdb(*args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and folder_state(root) == before
