@@ -14,8 +14,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The demo repository is rebuilt from scratch in build/demo each time (build/ is ignored by git).
 demo: $(VENV)/.installed
-	$(BIN)/assetdb demo
+	rm -rf build/demo
+	$(BIN)/assetdb demo build/demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n 2

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from consolidation.cli import main
-from pytest_assetdb.testing import make_database
+from consolidation.demo import write_wal_with_pending_rows as write_wal_with_pending_rows  # tests import it from here
+from pytest_assetdb.testing import make_database as make_database  # tests import it from here
 
 pytest_plugins = ["pytester"]
 
@@ -37,30 +38,6 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
     )
-
-
-def write_wal_with_pending_rows(path: Path, rows: int = 3) -> Path:
-    """A WAL-mode database whose last committed rows exist only in its ``-wal`` file.
-
-    A child process commits them with checkpoints disabled and exits without closing,
-    as a crashed or still-running application would leave it.
-    """
-    make_database(path, "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT)", wal=True)
-    run_python(
-        """
-        import os, sqlite3, sys
-        connection = sqlite3.connect(sys.argv[1])
-        connection.execute("PRAGMA wal_autocheckpoint = 0")
-        connection.executemany("INSERT INTO items (label) VALUES (?)",
-                               [(f"pending {n}",) for n in range(int(sys.argv[2]))])
-        connection.commit()
-        os._exit(0)
-        """,
-        str(path),
-        str(rows),
-    )
-    assert Path(f"{path}-wal").stat().st_size > 0
-    return path
 
 
 @dataclass

@@ -2,42 +2,70 @@
 
 A source is archived only when a live verification of every one of its tables passes
 against the consolidated set; anything else is refused with the reason. Archiving moves
-the file (with any ``-wal``/``-journal`` sidecar), never deletes it, records its SHA-256
-in ``ARCHIVE_MANIFEST.json`` of the archive folder, and marks it archived in the ledger,
-from where it stays rebuildable (``assetdb rebuild-source``).
+the file, never deletes its data: a file whose sidecars hold nothing is renamed into the
+archive folder (its bytes unchanged); a file whose ``-wal`` or ``-journal`` still holds
+committed rows (a WAL database its application never checkpointed) is copied there as
+one self-contained file through SQLite's backup API, proved to hold the same content,
+and only then removed with its sidecars — two renames could split a database from its
+journal. Each archived file's SHA-256 is recorded in ``ARCHIVE_MANIFEST.json`` of the
+archive folder, and the ledger marks it archived, from where it stays rebuildable
+(``assetdb rebuild-source``). Paths in the manifest are relative to it, in the ledger
+relative to the consolidated file, so both mean the same in every clone.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import BadInput, CheckFailed
+from .assets.confine import unsafe_reason
+from .errors import Aborted, BadInput, CheckFailed
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
-from .size import sidecar_paths
-from .sqlite import file_sha256, writer_lock_holder
-from .store import Operation, read_consolidated, utc_now, writing
+from .size import format_size, sidecar_paths
+from .sqlite import database_fingerprint, file_sha256, open_readonly, writer_lock_holder
+from .store import Operation, read_consolidated, utc_now, write_session
+from .store.owned import ARCHIVE_MANIFEST
 
-MANIFEST = "ARCHIVE_MANIFEST.json"
+MANIFEST = ARCHIVE_MANIFEST
 
 
 @dataclass(frozen=True)
 class Archived:
+    """One manifest entry: ``archived`` is relative to the manifest's folder."""
+
     name: str
     original: str
     archived: str
     sha256: str
     bytes: int
+    original_sha256: str = ""  # of the file and its sidecars as they were, when copied
+    archived_at: str = ""
+
+    def location(self, folder: Path) -> Path:
+        archived = Path(self.archived)
+        return archived if archived.is_absolute() else folder / archived
 
 
 def in_archive(root: Path, relative: str) -> bool:
     """Whether ``relative`` (a database path under ``root``) lies in an archive folder."""
     parts = relative.split("/")
     return any((root.joinpath(*parts[:depth]) / MANIFEST).is_file() for depth in range(1, len(parts)))
+
+
+def read_manifest(folder: Path) -> list[Archived]:
+    """The archive folder's manifest entries (none when it has no manifest)."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return [Archived(**{key: entry[key] for key in Archived.__dataclass_fields__ if key in entry}) for entry in entries]
+    except (ValueError, TypeError, KeyError) as error:
+        raise BadInput(f"{path}: not an archive manifest ({error})") from None
 
 
 def prove_lossless(database: Path, source: Path) -> str:
@@ -56,91 +84,168 @@ def prove_lossless(database: Path, source: Path) -> str:
     if failures:
         raise CheckFailed(
             f"refusing to archive {source}: not proved lossless ({failures[0].check_id}: {failures[0].problem})"
-            " — run: assetdb migrate"
+            f" — run: assetdb migrate {source} --into {database}"
         )
     return entry.name
 
 
-def reconcile_archive(database: Path, folder: Path) -> int:
-    """Mark archived in the ledger every source the folder's manifest holds (a run killed
-    between moving a file and recording it leaves exactly that to finish); returns how many."""
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
+def reconcile_archive(database: Path, folder: Path, limit: int) -> int:
+    """Finish what a killed archive run left: mark archived in the ledger every source the
+    manifest holds, and remove the sidecars of a copied source whose file is gone."""
+    entries = read_manifest(folder)
+    if not entries:
         return 0
     finished = 0
     with read_consolidated(database) as (connection, _):
         statuses = dict(connection.execute("SELECT name, status FROM migration_sources"))
-    for entry in json.loads(manifest_path.read_text()):
-        if statuses.get(entry["name"]) == "migrated" and Path(entry["archived"]).is_file():
-            _mark_archived(database, Archived(entry["name"], entry["original"], entry["archived"],
-                                              entry["sha256"], entry["bytes"]))
+    for index, entry in enumerate(entries):
+        if not entry.location(folder).is_file():
+            continue
+        if not entry.sha256:  # killed between the move and its record: the move itself is atomic
+            location = entry.location(folder)
+            entry = entries[index] = Archived(**{**asdict(entry), "sha256": file_sha256(location),
+                                                 "bytes": location.stat().st_size})
+            _write_manifest(folder, entries)
+        original = Path(entry.original) if os.path.isabs(entry.original) else folder / entry.original
+        if entry.original_sha256 and not original.exists():
+            for sidecar in sidecar_paths(original) + [Path(f"{original}-shm")]:
+                sidecar.unlink(missing_ok=True)
+        if statuses.get(entry.name) == "migrated":
+            _mark_archived(database, entry, folder, limit)
             finished += 1
     return finished
 
 
-def archive_sources(database: Path | str, sources: list[Path | str], to: Path | str | None = None) -> list[Archived]:
+def _destination(folder: Path, name: str) -> Path:
+    """Where source ``name`` goes in the archive: under its ledger name, which is unique
+    (``analytics.db``, ``archived_databases/analytics.db``), never outside the folder."""
+    reason = unsafe_reason(os.fsencode(name))
+    if reason:
+        raise BadInput(f"refusing to archive source {name!r}: its name is not a safe path ({reason})")
+    return folder / name
+
+
+#: What recording one archived source takes in the ledger and the log, at most.
+RECORD_BYTES = 16 * 1024
+
+
+def _check_room(database: Path, limit: int, count: int) -> None:
+    """Refuse before moving anything when the ledger could not record the moves under the
+    cap: a move the ledger cannot record is a move half-done."""
+    needed = database.stat().st_size + count * RECORD_BYTES
+    if needed > limit:
+        raise Aborted(f"{database}: recording {count} archived sources would take it past the cap of "
+                      f"{format_size(limit)}; nothing was moved")
+
+
+def _check_movable(path: Path, database: Path) -> None:
+    if not path.is_file():
+        raise BadInput(f"{path}: no such source database")
+    if path.resolve() == database.resolve():
+        raise BadInput(f"{path}: is the consolidated database itself")
+    holder = writer_lock_holder(path)
+    if holder:
+        raise BadInput(f"refusing to archive {path}: locked by another writer (pid {holder})")
+
+
+def archive_sources(
+    database: Path | str, sources: list[Path | str], limit: int, to: Path | str | None = None
+) -> list[Archived]:
     """Move every proved source into the archive folder; refuse all if any is unproved.
 
-    Each move is recorded in the manifest first, then made (a rename), then marked in
-    the ledger, so a run killed at any point leaves nothing half-done that the next run
-    cannot finish: ``reconcile_archive`` completes the ledger, and a source still in
-    place is simply archived again.
+    Each move is recorded in the manifest first, then made, then marked in the ledger, so a
+    run killed at any point leaves nothing half-done that the next run cannot finish:
+    ``reconcile_archive`` completes the ledger, and a source still in place is simply
+    archived again.
     """
     database = Path(database)
+    if not database.is_file():
+        raise BadInput(f"{database}: no such consolidated database (make it with: assetdb migrate SRC… --into {database})")
     folder = Path(to) if to else database.parent / "archive"
-    reconcile_archive(database, folder)
+    reconcile_archive(database, folder, limit)
     paths = [Path(source) for source in sources]
     for path in paths:
-        if not path.is_file():
-            raise BadInput(f"{path}: no such source database")
-        if path.resolve() == database.resolve():
-            raise BadInput(f"{path}: is the consolidated database itself")
-        holder = writer_lock_holder(path)
-        if holder:
-            raise BadInput(f"refusing to archive {path}: locked by another writer (pid {holder})")
-        live = [side.name for side in sidecar_paths(path) if side.stat().st_size > 0]
-        if live:  # moving a database and its journal is two moves: never risk splitting them
-            raise BadInput(
-                f"refusing to archive {path}: {', '.join(live)} still holds data; let its application "
-                "checkpoint it (close it cleanly), then archive"
-            )
-        if (folder / path.name).exists():
-            raise BadInput(f"{folder / path.name}: already in the archive; refusing to overwrite it")
+        _check_movable(path, database)
+    _check_room(database, limit, len(paths))
     names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
+    for path in paths:
+        if _destination(folder, names[path]).exists():
+            raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
     folder.mkdir(parents=True, exist_ok=True)
-    manifest_path = folder / MANIFEST
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else []
+    manifest = read_manifest(folder)
     archived = []
     for path in paths:
-        destination = folder / path.name
-        record = Archived(names[path], str(path.resolve()), str(destination.resolve()), file_sha256(path), path.stat().st_size)
-        manifest = [entry for entry in manifest if entry["archived"] != record.archived]  # an unfinished earlier try
-        manifest.append({**record.__dict__, "archived_at": utc_now()})
-        _write_manifest(manifest_path, manifest)
-        shutil.move(path, destination)
-        for sidecar in sidecar_paths(path):  # empty leftovers follow the file
-            shutil.move(sidecar, folder / sidecar.name)
-        _mark_archived(database, record)
+        destination = _destination(folder, names[path])
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
+        record = Archived(
+            names[path], os.path.relpath(path.absolute(), folder.absolute()),
+            os.path.relpath(destination.absolute(), folder.absolute()), "", path.stat().st_size,
+            original_sha256=file_sha256(path, *live) if live else "", archived_at=utc_now(),
+        )
+        manifest = [entry for entry in manifest  # an unfinished earlier try of the same move
+                    if entry.location(folder).absolute() != destination.absolute()]
+        _write_manifest(folder, [*manifest, record])
+        if live:
+            _copy_then_remove(path, destination)
+        else:
+            os.replace(path, destination)
+            for sidecar in sidecar_paths(path):  # empty leftovers follow the file
+                os.replace(sidecar, destination.with_name(sidecar.name.replace(path.name, destination.name, 1)))
+        record = Archived(**{**asdict(record), "sha256": file_sha256(destination), "bytes": destination.stat().st_size})
+        manifest.append(record)  # the pending entry is replaced by the finished one
+        _write_manifest(folder, manifest)
+        _mark_archived(database, record, folder, limit)
         archived.append(record)
     return archived
 
 
-def _write_manifest(path: Path, manifest: list[dict]) -> None:
-    temporary = path.with_name(f".{MANIFEST}.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(temporary, path)
+def _copy_then_remove(path: Path, destination: Path) -> None:
+    """A database whose journal holds rows, as one proved file in the archive; then the
+    original and its sidecars go. The copy is complete and equal before anything is removed."""
+    partial = destination.with_name(f".{destination.name}.partial")
+    try:
+        with open_readonly(path) as reader:  # reads the committed rows, -wal included
+            expected = database_fingerprint(reader)
+            writer = sqlite3.connect(partial)
+            try:
+                reader.backup(writer)
+                writer.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            finally:
+                writer.close()
+        with open_readonly(partial) as copy:
+            if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok" or database_fingerprint(copy) != expected:
+                raise Aborted(f"archiving {path}: the copy does not hold the same content; nothing was moved")
+        os.replace(partial, destination)
+    except (sqlite3.Error, OSError) as error:
+        raise Aborted(f"archiving {path} failed ({error}); nothing was moved") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    path.unlink()
+    for sidecar in [*sidecar_paths(path), Path(f"{path}-shm")]:
+        sidecar.unlink(missing_ok=True)
 
 
-def _mark_archived(database: Path, record: Archived) -> None:
-    with writing(database) as connection:
+def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
+    temporary = folder / f".{MANIFEST}.assetdb-tmp"
+    entries = [asdict(entry) for entry in manifest]
+    temporary.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, folder / MANIFEST)
+
+
+def _mark_archived(database: Path, record: Archived, folder: Path, limit: int) -> None:
+    location = os.path.relpath(record.location(folder).absolute(), database.parent.absolute())
+    with write_session(database, limit, f"recording {record.name} as archived") as session:
+        connection = session.connection
         connection.execute(
             "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
-            (record.archived, record.name),
+            (location, record.name),
         )
         Operation(
             "archive",
             subject=record.name,
             counts={"files": 1},
             bytes=record.bytes,
-            details={"from": record.original, "to": record.archived, "sha256": record.sha256},
+            details={"from": record.original, "to": location, "sha256": record.sha256,
+                     "copied": bool(record.original_sha256)},
         ).record(connection, "ok")

@@ -45,4 +45,4 @@ def log_size_check(database: Path, findings: list[SizeFinding], limit: int) -> i
             "over": [{"path": str(finding.path), "bytes": finding.bytes} for finding in over],
         },
     )
-    return record_operation(database, operation, "failed" if over else "ok")
+    return record_operation(database, operation, limit, "failed" if over else "ok")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
+from .globs import Exclusions
 from .size import DEFAULT_SIZE_LIMIT, parse_size
 
-KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns", "workspace", "phase", "database_list")
+KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns", "workspace", "phase", "database_list", "exclude")
 ASSET_KINDS = ("script", "documentation", "template", "pattern")
 
 
@@ -33,6 +34,8 @@ class Settings:
     workspace: Path | None = None  # for the gate's reproducible items, relative to pyproject.toml
     phase: str | None = None  # the last phase the gate checks
     database_list: Path | None = None
+    exclude: tuple[str, ...] = ()  # globs of files left out on purpose, everywhere
+    project_root: Path | None = None  # the folder of pyproject.toml, where globs are rooted
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -60,7 +63,7 @@ def load_settings(start: Path | None = None) -> Settings:
         raise BadInput(f"{pyproject}: not valid TOML ({error})") from None
     table = document.get("tool", {}).get("assetdb")
     if table is None:
-        return Settings()
+        return Settings(project_root=pyproject.parent)
     if not isinstance(table, dict):
         raise BadInput(f"{pyproject}: [tool.assetdb] must be a table")
     unknown = sorted(set(table) - set(KNOWN_KEYS))
@@ -87,6 +90,8 @@ def load_settings(start: Path | None = None) -> Settings:
         workspace=pyproject.parent / table["workspace"] if "workspace" in table else None,
         phase=table.get("phase"),
         database_list=pyproject.parent / table["database_list"] if "database_list" in table else None,
+        exclude=_globs(pyproject, "exclude", table.get("exclude", [])),
+        project_root=pyproject.parent,
     )
 
 
@@ -102,6 +107,12 @@ def _patterns(pyproject: Path, patterns: object) -> tuple[str, ...]:
     return tuple(patterns)
 
 
+def _globs(pyproject: Path, key: str, globs: object) -> tuple[str, ...]:
+    if not isinstance(globs, list) or not all(isinstance(g, str) and g for g in globs):
+        raise BadInput(f"{pyproject}: [tool.assetdb] {key} must be a list of path globs")
+    return tuple(globs)
+
+
 def _kinds(pyproject: Path, table: object) -> dict[str, tuple[str, ...]]:
     if not isinstance(table, dict):
         raise BadInput(f"{pyproject}: [tool.assetdb.kinds] must be a table of kind = [globs]")
@@ -113,6 +124,12 @@ def _kinds(pyproject: Path, table: object) -> dict[str, tuple[str, ...]]:
             raise BadInput(f"{pyproject}: [tool.assetdb.kinds] {kind} must be a list of path globs")
         kinds[kind] = tuple(patterns)
     return kinds
+
+
+def resolve_exclusions(patterns: tuple[str, ...] | list[str] = (), start: Path | None = None) -> Exclusions:
+    """Files left out on purpose: ``--exclude`` globs plus ``[tool.assetdb] exclude``."""
+    settings = load_settings(start)
+    return Exclusions.of((*settings.exclude, *patterns), settings.project_root)
 
 
 def resolve_size_limit(option: str | None, start: Path | None = None) -> int:

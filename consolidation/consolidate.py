@@ -1,10 +1,16 @@
-"""All phases end to end: from a folder of legacy databases to one consolidated set.
+"""All phases end to end: from a repository's legacy databases to one consolidated set.
 
-inventory → backup → init → migrate → ingest → documentation → verify → archive → list.
-Each phase reports one line; the first that fails stops the run with the database set
+inventory → backup → init → migrate → ingest → documentation → verify → archive → list,
+each doing the work of one phase of :mod:`consolidation.phases`. Each step reports one line; the first that fails stops the run with the database set
 valid (every write before it committed whole) and a ``consolidate`` row in the log
-naming the phase. Rerunning resumes: migrated sources are recognised and skipped,
-archived ones are gone from the folder, and the rest is idempotent.
+naming the step. Rerunning resumes: migrated sources are recognised and skipped,
+archived ones are gone from the folders, and the rest is idempotent.
+
+The candidates are every database file under the given folders except the set's own
+(the consolidated file, its shards, the archive). Every candidate is classified before
+the first write — backups included — so an unusable one (a Git LFS pointer, a damaged
+file…) stops the run at once with nothing written, or, with ``skip_unusable``, is left
+out and recorded with why.
 """
 
 from __future__ import annotations
@@ -16,23 +22,28 @@ from pathlib import Path
 
 from .archive import archive_sources, in_archive, reconcile_archive
 from .assets import ingest
-from .database_list import write_list
+from .database_list import ListRequest, keep_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
-from .inventory import take_inventory
+from .globs import Exclusions
+from .inventory import relative_name, walk_databases
+from .listing import find_list
 from .merge import ConflictPolicy, MigrationSettings, migrate
+from .merge.preflight import Preflight, preflight
+from .phases import STEPS
 from .proof import verify_database
+from .reports import outside_note
 from .size import database_size, format_size
 from .sqlite import (
     backup_database,
     default_backup_directory,
     open_readonly,
-    read_header,
 )
-from .store import APPLICATION_ID, Operation, initialize, record_operation
+from .sqlite.backup import find_workspace, refuse_inside_workspace
+from .store import Operation, initialize, record_operation
+from .store.identity import claims_assetdb
 
 TARGET_NAME = "enterprise_assets.db"
-PHASE_NAMES = ("inventory", "backup", "init", "migrate", "ingest", "documentation", "verify", "archive", "list")
 
 
 @dataclass
@@ -47,133 +58,199 @@ class ConsolidationSummary:
     sizes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     archived: list[str] = field(default_factory=list)
+    left_out: list[tuple[Path, str, str]] = field(default_factory=list)
+    database_list: Path | None = None
+    list_findings: list[str] = field(default_factory=list)
+    databases_outside: list[str] = field(default_factory=list)
 
 
-def legacy_sources(directory: Path) -> tuple[list[Path], list[str]]:
-    """The folder's legacy databases (not assetdb's own files), and problems that stop
-    the run (a corrupt, empty or locked source cannot be consolidated safely)."""
-    inventory = take_inventory(directory, 2**62)
-    sources, problems = [], []
-    for report in inventory.databases:
-        path = directory / report.path
-        if in_archive(directory, report.path) or report.path == TARGET_NAME:
-            continue  # archived already, or the consolidated set itself (init takes care of it)
-        if report.status in ("corrupt", "empty", "locked"):
-            problems.append(f"{report.path}: {report.status} ({report.problem})")
-            continue
-        if read_header(path).application_id == APPLICATION_ID:
-            continue  # the consolidated set and its shards
-        sources.append(path)
-    return sources, problems
+@dataclass(frozen=True)
+class Request:
+    """What to consolidate and how: the folders, where the set goes, and the choices."""
+
+    folders: tuple[Path, ...]
+    limit: int
+    workspace: Path | None = None
+    backup_directory: Path | None = None
+    archive: bool = False
+    database_list: Path | None = None
+    exclusions: Exclusions = Exclusions()
+    skip_unusable: bool = False
+
+    @property
+    def target(self) -> Path:
+        return self.folders[0] / TARGET_NAME
+
+    @property
+    def archive_folder(self) -> Path:
+        return self.target.parent / "archive"
+
+    @property
+    def backups(self) -> Path:
+        return self.backup_directory or default_backup_directory()
+
+    def list_file(self) -> Path:
+        """The database list kept true: ``--list``, else the one in the workspace, else new."""
+        workspace = self.workspace or find_workspace(self.folders[0])
+        return find_list(workspace, self.folders[0], self.database_list)
 
 
-def plan(directory: Path, workspace: Path | None, backup_directory: Path, archive: bool) -> list[str]:
-    sources, problems = legacy_sources(directory)
-    lines = [
-        f"inventory: {len(sources)} legacy databases in {directory}" + (f"; {len(problems)} unusable" if problems else ""),
-        f"backup: each source, verified, into {backup_directory}",
-        f"init: {directory / TARGET_NAME} (unified schema)",
-        f"migrate: {len(sources)} sources, conflict-aware, shards at the cap",
-        f"ingest: {workspace}" if workspace else "ingest: no workspace given, skipped",
+def candidates(request: Request) -> list[Path]:
+    """Every database file under the folders that is not the database set's own (the
+    consolidated file, its shards, the archive); sources migrated before are candidates
+    again, recognised as unchanged by the merge."""
+    found: set[Path] = set()
+    for folder in request.folders:
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: no such folder")
+        for path in walk_databases(folder):
+            if path.absolute() == request.target.absolute() or in_archive(folder, relative_name(path, folder)):
+                continue
+            if path.is_file() and not path.is_symlink() and claims_assetdb(path):
+                continue  # a consolidated set (or a shard of one): never a legacy source
+            found.add(path)
+    return sorted(found)
+
+
+def check_request(request: Request) -> Preflight:
+    """Everything judged before the first write: folders, candidates, target, backups."""
+    for folder in request.folders:
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: no such folder")
+    found = candidates(request)
+    if not found:
+        checked = Preflight()
+    else:
+        checked = preflight(request.target, found, request.exclusions, request.skip_unusable,
+                            verb="consolidate", deep=True)
+    refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
+    if request.workspace is not None and not request.workspace.is_dir():
+        raise BadInput(f"{request.workspace}: no such workspace folder")
+    request.list_file()  # several lists in the workspace is refused now, not after the migration
+    return checked
+
+
+def plan(request: Request) -> list[str]:
+    checked = check_request(request)
+    where = ", ".join(str(folder) for folder in request.folders)
+    left_out = f"; {len(checked.unusable) + len(checked.excluded)} left out" if checked.left_out() else ""
+    return [
+        f"inventory: {len(checked.sources)} legacy databases in {where}{left_out}",
+        *(f"  left out: {path} ({status}: {reason})" for path, status, reason in checked.left_out()),
+        f"backup: each source, verified, into {request.backups}",
+        f"init: {request.target} (unified schema)",
+        f"migrate: {len(checked.sources)} sources, conflict-aware, shards at the cap",
+        f"ingest: {request.workspace}" if request.workspace else "ingest: no workspace given, skipped",
         "documentation: report duplicates and backup entries of documentation databases",
         "verify: every source table live against the consolidated set",
-        f"archive: verified sources into {directory / 'archive'}" if archive else "archive: skipped without --yes",
-        f"list: write {directory / 'CONSOLIDATED_DATABASE_LIST.md'}",
+        f"archive: verified sources into {request.archive_folder}" if request.archive else "archive: skipped without --yes",
+        f"list: keep {request.list_file()} (its own text kept as it is)",
     ]
-    return lines
 
 
 def consolidate(
-    directory: Path | str,
-    limit: int,
-    workspace: Path | str | None = None,
-    backup_directory: Path | None = None,
-    archive: bool = False,
-    announce: Callable[[str, str], None] = lambda phase, line: None,
+    request: Request,
+    announce: Callable[[str, str], None] = lambda step, line: None,
     track=lambda label: (lambda items: items),
 ) -> ConsolidationSummary:
-    """Run every phase; ``announce(phase, line)`` receives each phase's outcome."""
+    """Run every step; ``announce(step, line)`` receives each step's outcome."""
     started = time.monotonic()
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise BadInput(f"{directory}: no such folder")
-    workspace = Path(workspace) if workspace else None
-    backups = backup_directory or default_backup_directory()
-    target = directory / TARGET_NAME
+    target = request.target
     summary = ConsolidationSummary(str(target))
-    phase = "inventory"
+    step = "inventory"
     try:
-        sources, problems = legacy_sources(directory)
-        if problems:
-            raise CheckFailed(f"cannot consolidate unusable sources: {'; '.join(problems)}")
-        summary.databases_before = len(sources) + (1 if target.exists() else 0)
-        announce(phase, f"{len(sources)} legacy databases, {format_size(sum(map(database_size, sources)))}")
+        checked = check_request(request)
+        sources = checked.sources
+        summary.left_out = checked.left_out()
+        summary.databases_before = len(sources) + len(summary.left_out)
+        skipped = f"; {len(summary.left_out)} left out (recorded with why)" if summary.left_out else ""
+        announce(step, f"{len(sources)} legacy databases, {format_size(sum(map(database_size, sources)))}{skipped}")
 
-        phase = "backup"
+        step = "backup"
         for source in track("backup")(sources):
-            backup_database(source, backups)
-        announce(phase, f"{len(sources)} verified backups in {backups}")
+            if source.stat().st_size:  # a zero-byte file has nothing to lose
+                backup_database(source, request.backups, request.workspace)
+        announce(step, f"{len(sources)} sources, verified backups in {request.backups}")
 
-        phase = "init"
-        result = initialize(target, limit)
-        announce(phase, f"{target.name}: {result.action}")
+        step = "init"
+        result = initialize(target, request.limit)
+        announce(step, f"{target.name}: {result.action}")
 
-        phase = "migrate"
-        if sources:
-            report = migrate(target, sources, MigrationSettings(limit, ConflictPolicy()), backups, track("migrate"))
+        step = "migrate"
+        if sources or summary.left_out:
+            report = migrate(target, sources, MigrationSettings(request.limit, ConflictPolicy()), request.backups,
+                             track("migrate"), preflighted=checked)
             summary.rows = sum(outcome.total("rows_read") for outcome in report.sources)
             summary.conflicts = sum(outcome.total("conflicts_kept") for outcome in report.sources)
             summary.shards = max((outcome.shards for outcome in report.sources), default=1)
             changed = sum(outcome.action != "unchanged" for outcome in report.sources)
-            announce(phase, f"{changed} migrated, {len(report.sources) - changed} unchanged; "
-                            f"{summary.rows:,} rows, {summary.conflicts} conflicts kept")
+            announce(step, f"{changed} migrated, {len(report.sources) - changed} unchanged; "
+                           f"{summary.rows:,} rows, {summary.conflicts} conflicts kept")
         else:
-            announce(phase, "no legacy database left to migrate")
+            announce(step, "no legacy database left to migrate")
 
-        phase = "ingest"
-        if workspace is None:
-            announce(phase, "no workspace given; skipped")
+        list_file = request.list_file()
+        summary.database_list = list_file
+        step = "ingest"
+        if request.workspace is None:
+            announce(step, "no workspace given; skipped")
         else:
-            ingested = ingest(workspace, target, limit=limit, track=track("ingest"))
+            ingested = ingest(request.workspace, target, limit=request.limit, track=track("ingest"),
+                              exclusions=request.exclusions, database_list=list_file)
             summary.assets = len(ingested.added) + len(ingested.changed) + len(ingested.touched) + ingested.unchanged
-            announce(phase, f"{summary.assets} assets ({len(ingested.added)} new, {len(ingested.changed)} changed)")
+            summary.databases_outside = ingested.databases_outside
+            outside = f"; {outside_note(ingested.databases_outside)}" if ingested.databases_outside else ""
+            announce(step, f"{summary.assets} assets ({len(ingested.added)} new, {len(ingested.changed)} changed)"
+                     + outside)
 
-        phase = "documentation"
-        announce(phase, _documentation_report(sources, target))
+        step = "documentation"
+        announce(step, _documentation_report(sources))
 
-        phase = "verify"
-        verdict = verify_database(target, sources, limit)
+        step = "verify"
+        verdict = verify_database(target, sources, request.limit)
         if not verdict.ok:
             raise CheckFailed(f"verify: {verdict.failures()[0]} (+{len(verdict.failures()) - 1} more)")
-        announce(phase, f"{len(verdict.verdicts)} source tables proved lossless")
+        announce(step, f"{len(verdict.verdicts)} source tables proved lossless")
 
-        phase = "archive"
-        reconcile_archive(target, directory / "archive")
-        if archive and sources:
-            summary.archived = [record.name for record in archive_sources(target, sources, directory / "archive")]
-            announce(phase, f"{len(summary.archived)} sources moved to {directory / 'archive'}")
+        step = "archive"
+        reconcile_archive(target, request.archive_folder, request.limit)
+        if request.archive and sources:
+            summary.archived = [record.name for record in
+                                archive_sources(target, sources, request.limit, request.archive_folder)]
+            announce(step, f"{len(summary.archived)} sources moved to {request.archive_folder}")
         else:
-            announce(phase, "skipped (rerun with --yes to move the verified sources into archive/)" if sources
+            announce(step, "skipped (rerun with --yes to move the verified sources into the archive)" if sources
                      else "nothing left to archive")
 
-        phase = "list"
-        announce(phase, f"wrote {write_list(directory, limit)}")
+        step = "list"
+        written = keep_list(ListRequest(request.folders, request.limit, request.workspace, list_file,
+                                        request.exclusions))
+        summary.list_findings = written.findings
+        found = f"; {len(written.findings)} differences with its prose (listed in it)" if written.findings else ""
+        announce(step, f"{'wrote' if written.created else 'updated'} {list_file}{found}")
     except AssetdbError as error:
-        _log(target, "failed", {"phase": phase, "error": str(error)}, summary)
+        _log(target, request.limit, "failed", {"step": step, "phase": STEPS[step], "error": str(error)}, summary)
         raise
-    summary.databases_after = sum(
-        not in_archive(directory, report.path) for report in take_inventory(directory, 2**62).databases
-    )
-    summary.sizes = {path.name: database_size(path) for path in sorted(directory.glob(f"{target.stem}*{target.suffix}"))}
+    still_there = [source for source in sources if source.exists()] + [
+        path for path, _status, _reason in summary.left_out if path.exists()]
+    summary.databases_after = len(_set_files(target)) + len(still_there)
+    summary.sizes = {path.name: database_size(path) for path in _set_files(target)}
     summary.seconds = time.monotonic() - started
-    _log(target, "ok", {"archived": summary.archived}, summary)
+    _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
     return summary
 
 
-def _documentation_report(sources: list[Path], target: Path) -> str:
+def _set_files(target: Path) -> list[Path]:
+    """The consolidated file and its shards, as they are on disk now."""
+    return sorted(target.parent.glob(f"{target.stem}*{target.suffix}"), key=lambda p: (p != target, p.name))
+
+
+def _documentation_report(sources: list[Path]) -> str:
     """Duplicates and backup entries found in documentation sources (sources stay as they are)."""
     found = []
     for source in sources:
+        if not source.stat().st_size:
+            continue
         try:
             with open_readonly(source) as connection:
                 report = plan_cleanup(connection)
@@ -187,15 +264,16 @@ def _documentation_report(sources: list[Path], target: Path) -> str:
     return f"{described} (kept in the consolidated set; run assetdb dedupe-docs for cleaned copies)"
 
 
-def _log(target: Path, status: str, details: dict, summary: ConsolidationSummary) -> None:
+def _log(target: Path, limit: int, status: str, details: dict, summary: ConsolidationSummary) -> None:
     """Record the run in the target's log, when there is a usable target to hold it."""
     operation = Operation(
         "consolidate",
         subject=str(target.parent),
-        counts={"rows": summary.rows, "conflicts": summary.conflicts, "assets": summary.assets, "shards": summary.shards},
+        counts={"rows": summary.rows, "conflicts": summary.conflicts, "assets": summary.assets,
+                "shards": summary.shards, "left_out": len(summary.left_out)},
         details=details,
     )
     try:
-        record_operation(target, operation, status)
+        record_operation(target, operation, limit, status)
     except AssetdbError:
         pass  # stopped before init made one: the error itself tells where

@@ -1,118 +1,248 @@
-"""Phase 7: ``CONSOLIDATED_DATABASE_LIST.md``, written from the facts and read back.
+"""Phase 7: the database list, kept true where it lives.
 
-The list names the active databases of a folder (file, purpose from its tables, size,
-% of cap, rows), the archived sources (from the consolidated set's ledger), the shard
-manifest, the count reduction and the date. The gate reads it back: every database on
-disk must be listed as active, and every listed active database must be on disk.
+``assetdb`` owns one block of the list, between two marker comments, and writes it from
+the facts: the active databases (file, purpose from its tables, size, % of cap, rows),
+the shards, the archived sources with where they went, the files skipped with why, and
+the count before and after. Everything outside the block — a hand-written list's prose,
+headings, bullets — is kept byte for byte; a list without markers gets the block after
+its prose. Every path is relative to the list file, so the list means the same in every
+clone. The prose is cross-checked against the facts (a database it names that exists
+nowhere, an active one it does not name), and the findings go into the block.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import in_archive
-from .errors import AssetdbError
-from .inventory import take_inventory
-from .listing import LIST_FILENAME
+from .errors import AssetdbError, BadInput
+from .globs import Exclusions
+from .inventory import DatabaseReport, find_databases, inspect_database, relative_name
+from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
 from .proof import read_sources
 from .size import format_size
-from .sqlite import open_readonly, read_header
-from .store import APPLICATION_ID, utc_now
+from .sqlite import open_readonly
+from .sqlite.backup import find_workspace
+from .store import ASSET_TABLES, shard_path, utc_now, write_session
+from .store.identity import PRIMARY, claims_assetdb, role
+from .store.set_files import record_database_list, skipped_files
 from .store.shards import manifest
 
-ACTIVE, ARCHIVED, SHARDS = "## Active databases", "## Archived databases", "## Shards"
-_FIRST_CELL = re.compile(r"^\|\s*`([^`]+)`")
+#: What marked the whole file as ours before the list had markers.
+_OLD_GENERATED_START = "# Consolidated database list\n\nWritten by `assetdb list`"
 
 
 @dataclass
-class DatabaseList:
-    active: list[str] = field(default_factory=list)
-    archived: list[str] = field(default_factory=list)
+class ListFacts:
+    """What is true of a database set, whatever any list says."""
+
+    active: list[tuple[Path, DatabaseReport]] = field(default_factory=list)
+    shards: list[tuple[Path, int]] = field(default_factory=list)  # (file, shard number)
+    archived: list[tuple[str, Path | None]] = field(default_factory=list)  # (source name, where it went)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
+    legacy_before: int = 0
+    primaries: list[Path] = field(default_factory=list)  # the consolidated sets among the databases
+    purposes: dict[Path, str] = field(default_factory=dict)  # what a consolidated set holds, in words
+
+    @property
+    def known_files(self) -> set[Path]:
+        return {path.resolve() for path, _ in self.active} | {
+            path.resolve() for path, _ in self.shards} | {
+            path.resolve() for _, path in self.archived if path is not None} | {
+            path.resolve() for path, _ in self.skipped}
 
 
-def _purpose(tables) -> str:
-    names = [table.name for table in tables]
+def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclusions()) -> ListFacts:
+    """The active databases of ``folders`` and, from each consolidated set among them,
+    its shards, archived sources and skipped files."""
+    facts = ListFacts()
+    shard_files: set[Path] = set()
+    for path in find_databases(folders, exclusions, require=False):
+        root = next(folder for folder in folders if folder == path.parent or folder in path.parents)
+        if in_archive(root, relative_name(path, root)):
+            continue
+        report = inspect_database(path, limit, str(path))
+        facts.active.append((path, report))
+        if role(path) != PRIMARY:
+            continue  # a legacy database, or a shard (its primary lists it)
+        try:
+            with open_readonly(path) as connection:
+                facts.primaries.append(path)
+                sources = read_sources(connection)
+                assets = sum(connection.execute(f'SELECT count(*) FROM "{table}" WHERE is_current').fetchone()[0]
+                             for table in ASSET_TABLES.values())
+                report.problem = None
+                report.tables = []
+                facts.purposes[path] = (f"the consolidated set: {len(sources)} sources "
+                                        f"({sum(s.status == 'archived' for s in sources)} archived), {assets:,} file assets")
+                for number, _name in manifest(connection):
+                    facts.shards.append((shard_path(path, number), number))
+                    shard_files.add(shard_path(path, number).resolve())
+                for source in sources:
+                    if source.status == "archived":
+                        facts.archived.append((source.name, _archived_file(path, source.archived_path)))
+                facts.skipped.extend((file, f"{status}: {why}") for file, status, why in skipped_files(connection, path))
+        except (AssetdbError, sqlite3.DatabaseError):
+            continue  # a shard, or a damaged file: the inventory line says so
+    left_out = {path.resolve() for path, _why in facts.skipped}
+    facts.active = [(path, report) for path, report in facts.active
+                    if path.resolve() not in shard_files and path.resolve() not in left_out]
+    legacy = [path for path, report in facts.active if not claims_assetdb(path)]
+    facts.legacy_before = len(legacy) + len(facts.archived) + len(facts.skipped)
+    return facts
+
+
+def _archived_file(primary: Path, recorded: str | None) -> Path | None:
+    """Where an archived source is now: a recorded path relative to the primary's folder
+    (or, from older ledgers, absolute)."""
+    if not recorded:
+        return None
+    return Path(recorded) if os.path.isabs(recorded) else primary.parent / recorded
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def cross_check(facts: ListFacts, database_list: DatabaseList, workspace: Path) -> list[str]:
+    """Where the hand-written prose and the facts disagree (nothing when it names nothing)."""
+    mentioned = database_list.mentioned()
+    if not mentioned:
+        return []
+    known = facts.known_files
+    known_names = {path.name for path in known} | {name.rsplit("/", 1)[-1] for name, _ in facts.archived}
+    findings = []
+    for name in sorted(mentioned):
+        candidates = [database_list.path.parent / name, workspace / name]
+        if not any(candidate.resolve() in known or candidate.exists() for candidate in candidates) and (
+            name.rsplit("/", 1)[-1] not in known_names
+        ):
+            findings.append(f"`{name}` is named in the list but exists nowhere in the database set")
+    for path, _report in facts.active:
+        if not database_list.names(path):
+            findings.append(f"`{database_list.relative(path)}` is active but the hand-written list does not name it")
+    return findings
+
+
+def _section(title: str, columns: str, rule: str, rows: list[str], empty: str) -> list[str]:
+    """``### title`` and a Markdown table of ``rows`` (or the ``empty`` sentence)."""
+    return ["", f"### {title}", "", *([columns, rule, *rows] if rows else [empty])]
+
+
+def render_block(facts: ListFacts, database_list: DatabaseList, limit: int, findings: list[str]) -> str:
+    """The generated block, markers included; every path relative to the list file."""
+    relative = database_list.relative
+    active = [f"| `{relative(path)}` | {_cell(facts.purposes.get(path) or _purpose(report))} | "
+              f"{format_size(report.bytes)} | {report.percent_of_limit:.1f}% | {report.total_rows:,} |"
+              for path, report in facts.active]
+    after = len(facts.active) + len(facts.shards) + len(facts.skipped)
+    before = facts.legacy_before
+    reduction = 100.0 * (before - after) / before if before else 0.0
+    lines = [
+        f"{BEGIN_MARKER}: written by `assetdb list` and `assetdb consolidate`; edit outside these markers -->",
+        "## Databases (kept by assetdb)",
+        "",
+        f"Written {utc_now()}; cap {format_size(limit)}. Paths are relative to this file.",
+        *_section("Active", "| database | purpose | size | % of cap | rows |", "| --- | --- | ---: | ---: | ---: |",
+                  active, "None."),
+        *_section("Shards", "| file | shard |", "| --- | ---: |",
+                  [f"| `{relative(path)}` | {number} |" for path, number in facts.shards],
+                  "None: the consolidated set fits in one file."),
+        *_section("Archived", "| archived file | source |", "| --- | --- |",
+                  [f"| `{relative(path) if path else name}` | {_cell(name)} |" for name, path in facts.archived],
+                  "None."),
+        *_section("Skipped", "| file | why |", "| --- | --- |",
+                  [f"| `{relative(path)}` | {_cell(why)} |" for path, why in facts.skipped], "None."),
+        "", "### Count", "", f"{before} databases before, {after} after ({reduction:.1f}% fewer).", "",
+    ]
+    if findings:
+        lines += ["### Cross-check", "", *[f"- {finding}" for finding in findings], ""]
+    lines.append(END_MARKER)
+    return "\n".join(lines) + "\n"
+
+
+def _purpose(report: DatabaseReport) -> str:
+    if report.problem:
+        return f"{report.status}: {report.problem}"
+    names = [table.name for table in report.tables]
     shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
     return f"tables: {shown}" if names else "no tables"
 
 
-def _is_assetdb(path: Path) -> bool:
+def updated_text(current: str, block: str) -> str:
+    """``current`` with its generated block replaced (or, without one, appended after the
+    prose); the text outside the block stays byte for byte."""
+    begin, end = current.find(BEGIN_MARKER), current.find(END_MARKER)
+    if begin >= 0 and end > begin:
+        tail = current[end + len(END_MARKER):]
+        return current[:begin] + block.removesuffix("\n") + tail
+    if current.startswith(_OLD_GENERATED_START) or not current.strip():
+        return block
+    separator = "" if current.endswith("\n\n") else ("\n" if current.endswith("\n") else "\n\n")
+    return current + separator + block
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """Which databases the list covers and where it lives (``list_file``, else found)."""
+
+    folders: tuple[Path, ...]
+    limit: int
+    workspace: Path | None = None
+    list_file: Path | None = None
+    exclusions: Exclusions = Exclusions()
+
+    @property
+    def root(self) -> Path:
+        return self.workspace or find_workspace(self.folders[0])
+
+    def path(self) -> Path:
+        return find_list(self.root, self.folders[0], self.list_file)
+
+
+@dataclass(frozen=True)
+class ListResult:
+    path: Path
+    text: str  # the whole list as it is (written) or would be
+    findings: list[str]
+    created: bool
+
+
+def keep_list(request: ListRequest, write: bool = True) -> ListResult:
+    """The list with its generated block up to date; with ``write``, written in place
+    (atomically, its own text untouched) and recorded by each consolidated set it lists."""
+    for folder in request.folders:
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: no such folder")
+    list_path = request.path()
+    if not list_path.parent.is_dir():
+        raise BadInput(f"{list_path.parent}: no such folder for the database list")
+    existing = read_list(list_path)
+    facts = gather_facts(list(request.folders), request.limit, request.exclusions)
+    findings = cross_check(facts, existing, request.root)
+    current = list_path.read_text(encoding="utf-8") if list_path.is_file() else ""
+    text = updated_text(current, render_block(facts, existing, request.limit, findings))
+    created = not list_path.exists()
+    if write:
+        _replace(list_path, text)
+        for primary in facts.primaries:
+            with write_session(primary, request.limit, "recording the database list") as session:
+                record_database_list(session.connection, primary, list_path)
+    return ListResult(list_path, text, findings, created)
+
+
+def _replace(list_path: Path, text: str) -> None:
+    temporary = list_path.with_name(f".{list_path.name}.assetdb-tmp")
     try:
-        return read_header(path).application_id == APPLICATION_ID
-    except AssetdbError:
-        return False
-
-
-def render_list(root: Path, limit: int) -> str:
-    """The list for folder ``root`` as Markdown."""
-    inventory = take_inventory(root, limit)
-    inventory.databases = [report for report in inventory.databases if not in_archive(root, report.path)]
-    archived, shards = [], []
-    for report in inventory.databases:
-        try:
-            with open_readonly(root / report.path) as connection:
-                archived.extend(s for s in read_sources(connection) if s.status == "archived")
-                shards.extend((report.path, number, name) for number, name in manifest(connection))
-        except (AssetdbError, sqlite3.DatabaseError):  # not a consolidated database: nothing to add
-            continue
-    legacy = [r for r in inventory.databases if r.status == "corrupt" or not _is_assetdb(root / r.path)]
-    before = len(legacy) + len(archived)
-    after = len(inventory.databases)
-    reduction = 100.0 * (before - after) / before if before else 0.0
-    lines = [
-        "# Consolidated database list",
-        "",
-        f"Written by `assetdb list` on {utc_now()} for `{root}` (cap {format_size(limit)}).",
-        "",
-        ACTIVE,
-        "",
-        "| file | purpose | size | % of cap | rows |",
-        "| --- | --- | ---: | ---: | ---: |",
-    ]
-    for report in inventory.databases:
-        lines.append(
-            f"| `{report.path}` | {_purpose(report.tables)} | {format_size(report.bytes)} | "
-            f"{report.percent_of_limit:.1f}% | {report.total_rows:,} |"
-        )
-    lines += ["", ARCHIVED, ""]
-    if archived:
-        lines += ["| file | archived to |", "| --- | --- |"]
-        lines += [f"| `{source.name}` | `{source.archived_path or source.original_path}` |" for source in archived]
-    else:
-        lines.append("None.")
-    lines += ["", SHARDS, ""]
-    if shards:
-        lines += ["| primary | shard | file |", "| --- | ---: | --- |"]
-        lines += [f"| `{primary}` | {number} | `{name}` |" for primary, number, name in shards]
-    else:
-        lines.append("None: every consolidated database fits in one file.")
-    lines += ["", "## Count", "", f"{before} databases before, {after} after ({reduction:.1f}% fewer).", ""]
-    return "\n".join(lines)
-
-
-def write_list(root: Path, limit: int) -> Path:
-    target = root / LIST_FILENAME
-    temporary = target.with_name(f".{LIST_FILENAME}.tmp")
-    temporary.write_text(render_list(root, limit), encoding="utf-8")
-    os.replace(temporary, target)
-    return target
-
-
-def read_list(path: Path) -> DatabaseList:
-    """The active and archived names of a list written by :func:`render_list`."""
-    parsed = DatabaseList()
-    section = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            section = line.strip()
-            continue
-        match = _FIRST_CELL.match(line)
-        if match and section == ACTIVE:
-            parsed.active.append(match.group(1))
-        elif match and section == ARCHIVED:
-            parsed.archived.append(match.group(1))
-    return parsed
+        temporary.write_text(text, encoding="utf-8")
+        if list_path.exists():
+            os.chmod(temporary, stat.S_IMODE(list_path.stat().st_mode))
+        os.replace(temporary, list_path)
+    except OSError as error:
+        raise BadInput(f"{list_path}: cannot write the database list ({error.strerror})") from None
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -132,8 +132,11 @@ def dedupe_docs(
     table: str | None = None,
     log: Path | None = None,
     dry_run: bool = False,
+    *,
+    limit: int,
 ) -> CleanupReport:
-    """Report, then write a cleaned copy (default) or clean in place after a verified backup."""
+    """Report, then write a cleaned copy (default) or clean in place after a verified backup;
+    ``limit`` caps the log row written into ``log``, the consolidated set's own log."""
     database = Path(database)
     with open_readonly(database) as connection:
         report = plan_cleanup(connection, table, backup_patterns(database.parent))
@@ -161,7 +164,7 @@ def dedupe_docs(
             partial.unlink(missing_ok=True)
     report.written = str(target)
     if log is not None:
-        _log(log, database, report)
+        _log(log, database, report, limit)
     return report
 
 
@@ -177,11 +180,11 @@ def _delete(path: Path, report: CleanupReport) -> None:
         connection.close()
 
 
-def _log(log: Path, database: Path, report: CleanupReport) -> None:
+def _log(log: Path, database: Path, report: CleanupReport, limit: int) -> None:
     operation = Operation(
         "dedupe-docs",
         subject=str(database),
         counts={"rows": report.rows, "duplicates": len(report.duplicates), "backups": len(report.backups)},
         details={"written": report.written, "backup": report.backup, "removed": report.removed[:200]},
     )
-    record_operation(log, operation)
+    record_operation(log, operation, limit)

@@ -1,8 +1,10 @@
-"""Phase 0: what databases a folder holds, how big they are, and whether they are sound.
+"""Phase 0: what databases the folders hold, how big they are, and whether they are sound.
 
-``find_databases`` decides which files are databases (by suffix, never following into
-``.git`` or virtual environments); ``inspect_database`` reads one of them through the
-read-only opener, so an inventory never changes a byte on disk.
+``find_databases`` decides which files are candidates (by suffix, never following into
+``.git`` or virtual environments, leaving out what ``--exclude`` names); each is
+classified (:mod:`consolidation.sqlite.classify`) and, when it is a readable database,
+checked with ``quick_check`` and counted through the read-only opener, so an inventory
+never changes a byte on disk.
 """
 
 from __future__ import annotations
@@ -13,57 +15,54 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import BadInput
-from .listing import DATABASE_SUFFIXES, LIST_FILENAME, is_listed, listed_names
+from .errors import AssetdbError, BadInput
+from .globs import Exclusions
+from .listing import DatabaseList, find_list, read_list
 from .size import database_size, is_near_limit, percent_of_limit
-from .sqlite import (
-    DatabaseLocked,
-    EmptyDatabase,
-    NotADatabase,
-    open_readonly,
-    quote_identifier,
-    read_header,
-)
+from .sqlite import open_readonly, quote_identifier
+from .sqlite.backup import find_workspace
+from .sqlite.classify import DATABASE_SUFFIXES, classify, is_database_path
 
 #: Folders never searched: tool state, not the repository's data.
 SKIPPED_DIRECTORIES = frozenset({".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", ".tox", ".pytest_cache"})
 
-STATUSES = ("ok", "near", "over", "empty", "corrupt", "locked")
+SIZE_STATUSES = ("ok", "near", "over")
 
 
-def is_database_path(path: Path) -> bool:
-    return path.suffix.lower() in DATABASE_SUFFIXES
+def find_databases(
+    paths: Iterable[Path | str], exclusions: Exclusions = Exclusions(), require: bool = True
+) -> list[Path]:
+    """Database candidates named by ``paths``: files as given, folders searched recursively,
+    minus the excluded ones.
 
-
-def find_databases(paths: Iterable[Path | str]) -> list[Path]:
-    """Database files named by ``paths``: files as given, folders searched recursively.
-
-    A missing path is an error; so is a folder holding no database, since a typo in a
-    CI command must not turn into a silently green gate.
+    A missing path is an error; so is a folder holding no candidate (unless not
+    ``require``d), since a typo in a CI command must not turn into a silently green gate. Symlinks are listed, not followed
+    into: the classification judges where they lead.
     """
     found: set[Path] = set()
     for raw in paths:
         path = Path(raw)
-        if path.is_file():
-            found.add(path)
-        elif path.is_dir():
-            in_folder = _walk(path)
-            if not in_folder:
+        if path.is_dir() and not path.is_symlink():
+            in_folder = [candidate for candidate in walk_databases(path) if not exclusions.matching(candidate)]
+            if not in_folder and require:
                 raise BadInput(
                     f"{path}: no SQLite databases found (looked for "
                     f"{', '.join('*' + suffix for suffix in DATABASE_SUFFIXES)})"
                 )
             found.update(in_folder)
+        elif os.path.lexists(path) and not path.is_dir():
+            found.add(path)
         else:
             raise BadInput(f"{path}: no such file or directory")
     return sorted(found)
 
 
-def _walk(root: Path) -> list[Path]:
+def walk_databases(root: Path) -> list[Path]:
+    """Every file under ``root`` whose name makes it a database candidate."""
     databases = []
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = sorted(name for name in subfolders if name not in SKIPPED_DIRECTORIES)
-        databases.extend(Path(folder) / name for name in files if is_database_path(Path(name)))
+        databases.extend(Path(folder) / name for name in files if is_database_path(name))
     return databases
 
 
@@ -75,7 +74,12 @@ class TableCount:
 
 @dataclass
 class DatabaseReport:
-    """One inventory line. ``listed`` is None when the folder has no database list."""
+    """One inventory line. ``listed`` is None when there is no database list.
+
+    ``status`` is ``ok``, ``near`` (90 % of the cap or more), ``over``, ``empty`` (zero
+    bytes), or what makes the file unusable: ``lfs-pointer``, ``not-sqlite``,
+    ``truncated``, ``corrupt``, ``locked``, ``symlink``, ``unreadable``.
+    """
 
     path: str
     bytes: int
@@ -85,6 +89,10 @@ class DatabaseReport:
     tables: list[TableCount] = field(default_factory=list)
     listed: bool | None = None
     problem: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status in (*SIZE_STATUSES, "empty")
 
     @property
     def percent_of_limit(self) -> float:
@@ -126,18 +134,27 @@ def count_tables(connection: sqlite3.Connection) -> list[TableCount]:
     return counts
 
 
-def inspect_database(path: Path, limit: int, display_path: str | None = None) -> DatabaseReport:
-    """Size, status, tables and journal mode of one database, without changing it.
-
-    Status is ``empty`` (zero bytes), ``corrupt`` (SQLite cannot read it or its
-    ``quick_check`` fails), ``locked`` (another process is writing it), else ``over``,
-    ``near`` (at least 90 % of the cap) or ``ok``.
-    """
-    report = DatabaseReport(
-        path=display_path or str(path), bytes=database_size(path), limit=limit, status="ok"
-    )
+def _on_disk_size(path: Path) -> int:
+    """Bytes of a candidate as it stands; a symlink that leads nowhere counts as nothing."""
     try:
-        report.journal_mode = read_header(path).journal_mode
+        return database_size(path)
+    except OSError:
+        return 0
+
+
+def inspect_database(path: Path, limit: int, display_path: str | None = None, root: Path | None = None) -> DatabaseReport:
+    """Size, status, tables and journal mode of one candidate, without changing it."""
+    report = DatabaseReport(path=display_path or str(path), bytes=_on_disk_size(path), limit=limit, status="ok")
+    candidate = classify(path, root)
+    if candidate.header is not None:
+        report.journal_mode = candidate.header.journal_mode
+    if not candidate.usable:
+        report.status, report.problem = candidate.status, candidate.reason
+        return report
+    if candidate.status == "empty":
+        report.status, report.problem = "empty", "empty file (0 bytes): an empty database"
+        return report
+    try:
         with open_readonly(path) as connection:
             problems = [row[0] for row in connection.execute("PRAGMA quick_check")]
             if problems != ["ok"]:
@@ -147,17 +164,8 @@ def inspect_database(path: Path, limit: int, display_path: str | None = None) ->
                 )
                 return report
             report.tables = count_tables(connection)
-    except EmptyDatabase:
-        report.status, report.problem = "empty", "empty file (0 bytes)"
-        return report
-    except NotADatabase as error:
+    except (AssetdbError, sqlite3.DatabaseError) as error:  # changed since it was classified
         report.status, report.problem = "corrupt", str(error).split(": ", 1)[-1]
-        return report
-    except DatabaseLocked as error:
-        report.status, report.problem = "locked", str(error).split(": ", 1)[-1]
-        return report
-    except sqlite3.DatabaseError as error:
-        report.status, report.problem = "corrupt", str(error)
         return report
     report.status = _size_status(report.bytes, limit)
     return report
@@ -165,7 +173,7 @@ def inspect_database(path: Path, limit: int, display_path: str | None = None) ->
 
 @dataclass
 class Inventory:
-    """The inventory of one folder; ``list_file`` is None when it has no database list."""
+    """The inventory of one or more folders; ``list_file`` is None when there is no list."""
 
     root: str
     limit: int
@@ -180,6 +188,10 @@ class Inventory:
             "databases": [report.as_dict() for report in self.databases],
         }
 
+    @property
+    def unusable(self) -> list[DatabaseReport]:
+        return [report for report in self.databases if not report.usable]
+
 
 def relative_name(path: Path, root: Path) -> str:
     """POSIX path of ``path`` relative to ``root`` (as lists and gate ids show it)."""
@@ -189,23 +201,48 @@ def relative_name(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def mark_listed(reports: list[DatabaseReport], root: Path) -> str | None:
-    """Fill ``listed`` from the folder's database list; return the list's path, if any."""
-    names = listed_names(root)
-    if names is None:
-        return None
+def display_base(roots: list[Path]) -> Path:
+    """What inventory paths are shown relative to: the folder itself when there is one,
+    else the folders' common parent (``databases/a.db``, ``archived_databases/b.db``)."""
+    folders = [Path(os.path.abspath(root if root.is_dir() else root.parent)) for root in roots]
+    return Path(os.path.commonpath(folders))
+
+
+def mark_listed(reports: list[DatabaseReport], base: Path, database_list: DatabaseList) -> None:
     for report in reports:
-        report.listed = is_listed(report.path, names)
-    return str(root / LIST_FILENAME)
+        report.listed = database_list.names(base / report.path)
 
 
-def take_inventory(root: Path, limit: int, track=lambda paths: paths) -> Inventory:
-    """Inventory every database under ``root``; ``track`` wraps the file loop (progress)."""
-    root = Path(root)
-    base = root if root.is_dir() else root.parent
+def take_inventory(
+    roots: Path | Iterable[Path],
+    limit: int,
+    track=lambda paths: paths,
+    exclusions: Exclusions = Exclusions(),
+    list_file: Path | None = None,
+) -> Inventory:
+    """Inventory every candidate under ``roots``; ``track`` wraps the file loop (progress).
+
+    ``listed`` follows the database list: ``list_file``, else the one list anywhere in the
+    folders' workspace (their Git work tree), if there is one.
+    """
+    roots = [Path(roots)] if isinstance(roots, (str, Path)) else [Path(root) for root in roots]
+    base = display_base(roots)
+    paths = find_databases(roots, exclusions)
     reports = [
-        inspect_database(path, limit, relative_name(path, base))
-        for path in track(find_databases([root]))
+        inspect_database(path, limit, relative_name(Path(os.path.abspath(path)), base), _root_of(path, roots))
+        for path in track(paths)
     ]
-    list_file = mark_listed(reports, base)
-    return Inventory(root=str(root), limit=limit, list_file=list_file, databases=reports)
+    found = find_list(find_workspace(roots[0]), base, list_file)
+    shown = None
+    if found.is_file():
+        mark_listed(reports, base, read_list(found))
+        shown = str(found)
+    return Inventory(root=", ".join(str(root) for root in roots), limit=limit, list_file=shown, databases=reports)
+
+
+def _root_of(path: Path, roots: list[Path]) -> Path | None:
+    """The given folder ``path`` was found in (symlinks must stay inside it)."""
+    for root in roots:
+        if root.is_dir() and (root == path.parent or root in path.parents):
+            return root
+    return None

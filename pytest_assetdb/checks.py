@@ -12,10 +12,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consolidation.database_list import read_list
+from consolidation.archive import Archived
 from consolidation.errors import AssetdbError
-from consolidation.inventory import relative_name
-from consolidation.listing import is_listed, names_in_list
+from consolidation.listing import read_list
 from consolidation.proof import (
     LedgerSource,
     check_reproducible,
@@ -27,28 +26,30 @@ from consolidation.proof.verify import locate_live_source, verify_table
 from consolidation.size import database_size, format_size, percent_of_limit
 from consolidation.sqlite import (
     DatabaseLocked,
-    EmptyDatabase,
-    NotADatabase,
     describe_source,
+    file_sha256,
     open_readonly,
-    read_header,
 )
+from consolidation.sqlite.classify import classify
 from consolidation.sqlite.describe import fingerprint_source
 from consolidation.sqlite.introspect import quote_identifier as q
 from consolidation.store import (
-    APPLICATION_ID,
     ASSET_TABLES,
     SCHEMA_VERSION,
     read_consolidated,
 )
+from consolidation.store.identity import PRIMARY, role
 from consolidation.store.schema import missing_tables
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """``skip``: the check does not apply, for the reason ``message`` gives (shown, not passed)."""
+
     ok: bool
     message: str
     figures: dict[str, object] = field(default_factory=dict)
+    skip: bool = False
 
 
 def check_size(path: Path, limit: int, shown_as: str | None = None) -> CheckResult:
@@ -72,20 +73,29 @@ def check_size(path: Path, limit: int, shown_as: str | None = None) -> CheckResu
 
 
 def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
-    """Can SQLite read the whole file, and does ``PRAGMA integrity_check`` say ``ok``?"""
+    """Can SQLite read the whole file, and does ``PRAGMA integrity_check`` say ``ok``?
+
+    What the file is comes first (:func:`classify`), so a Git LFS pointer or a text file
+    is named for what it is, with the way on, rather than as "not a database".
+    """
     name = shown_as or str(path)
     restore = f"restore it from a verified backup: assetdb restore BACKUP --to {name}"
+    candidate = classify(path)
+    if candidate.status == "empty":
+        return CheckResult(True, "empty database (0 bytes): SQLite reads it as one with no tables", {"pages": 0})
+    if candidate.status == "locked":
+        return CheckResult(False, f"locked: {name}: {candidate.reason} — rerun the gate when the writer is done")
+    if not candidate.usable:
+        way_on = "run `git lfs pull`" if candidate.status == "lfs-pointer" else restore
+        return CheckResult(False, f"unusable: {name}: {candidate.reason} — {way_on}, or leave it out "
+                                  "with --assetdb-exclude GLOB", {"status": candidate.status})
     try:
         with open_readonly(path) as connection:
             problems = [row[0] for row in connection.execute("PRAGMA integrity_check")]
             pages = connection.execute("PRAGMA page_count").fetchone()[0]
-    except EmptyDatabase:
-        return CheckResult(False, f"empty file: {name} is 0 bytes, not a database — delete it or {restore}")
-    except NotADatabase as error:
-        return CheckResult(False, f"unreadable: {error} — {restore}")
     except DatabaseLocked as error:
         return CheckResult(False, f"locked: {error} — rerun the gate when the writer is done")
-    except sqlite3.DatabaseError as error:
+    except (AssetdbError, sqlite3.DatabaseError) as error:
         return CheckResult(False, f"unreadable: {name}: {error} — {restore}")
     if problems == ["ok"]:
         return CheckResult(True, "integrity_check ok", {"pages": pages})
@@ -104,6 +114,22 @@ def migrated_sources(path: Path) -> list[LedgerSource]:
             return read_sources(connection)
     except (AssetdbError, sqlite3.DatabaseError):
         return []
+
+
+def check_archived(path: Path, entry: Archived, shown_as: str | None = None) -> CheckResult:
+    """Is an archived source still the file its archive manifest recorded, byte for byte?"""
+    name = shown_as or str(path)
+    actual = file_sha256(path)
+    figures = {"sha256": actual, "archived_as": entry.name}
+    if entry.sha256 and actual == entry.sha256:
+        return CheckResult(True, f"archived {entry.name}, bytes as recorded ({actual[:16]}…)", figures)
+    return CheckResult(
+        False,
+        f"archived source changed since it was archived: {name} has SHA-256 {actual[:16]}…, the manifest says "
+        f"{(entry.sha256 or 'nothing yet')[:16]}… — restore it from a backup, or rebuild it: "
+        f"assetdb rebuild-source DB {entry.name} --out FILE",
+        figures,
+    )
 
 
 def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str | None = None) -> CheckResult:
@@ -186,15 +212,7 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
 
 def is_assetdb_primary(path: Path) -> bool:
     """An assetdb database that is not a shard: it has the full schema to check."""
-    try:
-        if read_header(path).application_id != APPLICATION_ID:
-            return False
-        with open_readonly(path) as connection:
-            return not connection.execute(
-                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'assetdb_shard'"
-            ).fetchone()
-    except (AssetdbError, sqlite3.DatabaseError):
-        return False
+    return role(path) == PRIMARY
 
 
 def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
@@ -213,39 +231,47 @@ def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
     return CheckResult(True, f"schema v{version} complete", figures)
 
 
-def check_listed(path: Path, list_file: Path, shown_as: str | None = None) -> CheckResult:
-    """Is the database named in the database list?"""
+def _list_hint(path: Path, list_file: Path) -> str:
+    return f"assetdb list {path.parent} --write --list {list_file}"
+
+
+def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archived: bool = False) -> CheckResult:
+    """Is the database named in the database list (an archived source: as archived)?"""
     name = shown_as or str(path)
+    hint = _list_hint(path, list_file)
     if not list_file.is_file():
-        return CheckResult(False, f"no database list at {list_file} — run: assetdb list {list_file.parent} --write")
-    relative = relative_name(path.resolve(), list_file.resolve().parent)
-    if is_listed(relative, listed_as_active(list_file)):
-        return CheckResult(True, f"{relative} is listed in {list_file.name}")
-    return CheckResult(
-        False, f"not listed: {name} is missing from {list_file} — run: assetdb list {list_file.parent} --write"
-    )
+        return CheckResult(False, f"no database list at {list_file} — run: {hint}")
+    database_list = read_list(list_file)
+    relative = database_list.relative(path)
+    section = database_list.section_of(path)
+    if archived and section not in (None, "archived"):
+        return CheckResult(False, f"listed as {section}, but {name} is archived — run: {hint}")
+    if not archived and section == "archived":
+        return CheckResult(False, f"listed as archived, but {name} is an active database — run: {hint}")
+    if section is not None or database_list.names(path):
+        return CheckResult(True, f"{relative} is listed in {list_file.name}" + (f" ({section})" if section else ""))
+    return CheckResult(False, f"not listed: {name} is missing from {list_file} — run: {hint}")
 
 
-def listed_as_active(list_file: Path) -> set[str]:
-    """Names a list gives as active: its "Active databases" table when it has one (as
-    ``assetdb list`` writes it), else every database name it mentions."""
-
+def listed_as_active(list_file: Path) -> list[str]:
+    """Paths (relative to the list) a list gives as active: its generated block's active
+    databases and shards, or, in a list without one, every database it mentions."""
     parsed = read_list(list_file)
-    return set(parsed.active) if parsed.active else names_in_list(list_file)
+    return sorted({*parsed.active, *parsed.shards} if parsed.generated else parsed.mentioned())
 
 
 def check_list_complete(list_file: Path, shown_as: str | None = None) -> CheckResult:
     """Is every database the list gives as active on disk?"""
     name = shown_as or str(list_file)
-    missing = sorted(
-        listed for listed in listed_as_active(list_file) if not (list_file.parent / listed).is_file()
-    )
-    figures = {"listed": len(listed_as_active(list_file)), "missing": len(missing)}
+    active = listed_as_active(list_file)
+    missing = [listed for listed in active if not (list_file.parent / listed).is_file()]
+    figures = {"listed": len(active), "missing": len(missing)}
     if missing:
+        folders = sorted({str((list_file.parent / listed).parent) for listed in active})
         return CheckResult(
             False,
-            f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list {list_file.parent} --write "
-            f"(or restore them)\n{name}",
+            f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list {' '.join(folders)} --write "
+            f"--list {list_file} (or restore them)\n{name}",
             figures,
         )
     return CheckResult(True, "every listed database is on disk", figures)

@@ -14,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from consolidation.phases import PHASE_NAMES
+
 from .checks import (
     CheckResult,
     asset_kinds,
+    check_archived,
     check_integrity,
     check_listed,
     check_lossless,
@@ -27,8 +30,11 @@ from .checks import (
     is_assetdb_primary,
     migrated_sources,
 )
+from .membership import Membership
 
-PHASES = ("inventory", "schema", "migration", "sync", "documentation", "templates", "finalization")
+PHASES = PHASE_NAMES  # the consolidation's phases, in order
+#: The scope of the checks about the workspace's files: they gate nothing about the rows.
+WORKSPACE_SCOPE = "workspace"
 #: Which phase proves each asset kind reproducible.
 KIND_PHASES = {"script": "sync", "documentation": "documentation", "template": "templates", "pattern": "templates"}
 
@@ -71,12 +77,24 @@ class Check:
         return earlier.order < self.order and earlier.scope in (None, self.scope)
 
 
-def builtin_checks(path: Path, database_list: Path | None) -> list[Check]:
-    """The checks every database gets, and those a consolidated one adds."""
+def builtin_checks(path: Path, database_list: Path | None, membership: Membership = Membership()) -> list[Check]:
+    """The checks a database gets: a file its set left out, one ``skipped`` item; an
+    archived source, the checks of an archive; any other, the inventory checks, and a
+    consolidated one the checks of every phase."""
+    if membership.skipped is not None:
+        return [Check("skipped", "inventory", "skipped", lambda c, why=membership.skipped: CheckResult(
+            True, f"left out of the consolidated set ({why})", {"skipped": why}, skip=True))]
     checks = [
         Check("size", "inventory", "size", lambda c: check_size(c.path, c.limit, c.shown_as)),
         Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as)),
     ]
+    if membership.archived is not None:
+        checks.append(Check("archived", "finalization", "archived",
+                            lambda c, entry=membership.archived: check_archived(c.path, entry, c.shown_as)))
+        if database_list is not None:
+            checks.append(Check("listed", "finalization", "listed",
+                                lambda c: check_listed(c.path, c.database_list, c.shown_as, archived=True)))
+        return checks
     if is_assetdb_primary(path):
         checks.append(Check("schema", "schema", "schema", lambda c: check_schema(c.path, c.shown_as)))
     sources = migrated_sources(path)
@@ -98,6 +116,7 @@ def builtin_checks(path: Path, database_list: Path | None) -> list[Check]:
                 KIND_PHASES[kind],
                 "reproducible",
                 lambda c, k=kind: check_reproducible_kind(c.path, k, c.workspace, c.shown_as),
+                scope=WORKSPACE_SCOPE,
             )
         )
     for source in sources:

@@ -15,9 +15,11 @@ from consolidation.listing import LIST_FILENAME
 
 from .checks import check_list_complete
 from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
+from .membership import MembershipIndex
 from .settings import settings
 
 RESULTS_KEY = pytest.StashKey[ResultCache]()
+MEMBERSHIP_KEY = pytest.StashKey[MembershipIndex]()
 
 
 class CheckFailure(Exception):
@@ -38,7 +40,7 @@ class DatabaseFile(pytest.File):
         return configured
 
     def gate_checks(self, database_list: Path | None) -> list[Check]:
-        checks = builtin_checks(self.path, database_list)
+        checks = builtin_checks(self.path, database_list, self.config.stash[MEMBERSHIP_KEY].of(self.path))
         for extra in self.config.hook.pytest_assetdb_collect_checks(path=self.path, config=self.config):
             checks.extend(extra or [])
         return checks
@@ -100,6 +102,8 @@ class CheckItem(pytest.Item):
                 )
         result = results.result(self.check, database.context)
         self.user_properties.extend(result.figures.items())
+        if result.skip:
+            pytest.skip(result.message)
         if not result.ok:
             raise CheckFailure(result.message)
 

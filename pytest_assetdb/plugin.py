@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.inventory import is_database_path
 from consolidation.listing import LIST_FILENAME
+from consolidation.sqlite.classify import is_database_path
 from consolidation.store import read_consolidated, shadow_with_union_views
 
 from . import hookspecs
 from .checks import is_assetdb_primary
 from .gate import PHASES, ResultCache
-from .nodes import RESULTS_KEY, DatabaseFile, DatabaseListFile
+from .membership import MembershipIndex
+from .nodes import MEMBERSHIP_KEY, RESULTS_KEY, DatabaseFile, DatabaseListFile
 from .report import GateReporter
 from .settings import SETTINGS_KEY, add_options, resolve_settings, settings
 
@@ -53,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SETTINGS_KEY] = resolve_settings(config)
     config.stash[RESULTS_KEY] = ResultCache()
+    config.stash[MEMBERSHIP_KEY] = MembershipIndex()
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) reports
         config.pluginmanager.register(GateReporter(config), "assetdb-reporter")
 
@@ -85,6 +87,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if not parent.config.getoption("assetdb"):
         return None
+    if settings(parent.config).exclusions.matching(file_path):
+        return None  # left out on purpose (--assetdb-exclude, ini, [tool.assetdb] exclude)
     if is_database_path(file_path):
         return DatabaseFile.from_parent(parent, path=file_path)
     if file_path.name == LIST_FILENAME:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from consolidation.reports import text_table
 from consolidation.size import format_size
-from consolidation.text_table import text_table
 
 
 @dataclass
@@ -22,6 +22,7 @@ class DatabaseSummary:
     passed: int = 0
     failed: int = 0
     figures: dict[str, object] = field(default_factory=dict)
+    skipped: str | None = None  # why the gate did not check it (a file the set left out)
 
     @property
     def checks(self) -> int:
@@ -43,7 +44,10 @@ class GateReporter:
             return
         database = report.nodeid.split("::", 1)[0]
         summary = self.databases.setdefault(database, DatabaseSummary(database))
-        if report.passed:
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            summary.skipped = reason.removeprefix("Skipped: ")
+        elif report.passed:
             summary.passed += 1
         else:
             summary.failed += 1
@@ -63,11 +67,14 @@ class GateReporter:
                     summary.database,
                     format_size(int(size)) if size is not None else "-",
                     f"{float(percent):.1f}%" if percent is not None else "-",
-                    f"{summary.passed}/{summary.checks}",
+                    "skipped" if summary.skipped and not summary.checks else f"{summary.passed}/{summary.checks}",
                 )
             )
         for line in text_table(("database", "size", "% of cap", "checks passed"), rows, numeric={1, 2, 3}):
             terminalreporter.write_line(line)
+        for summary in sorted(self.databases.values(), key=lambda s: s.database):
+            if summary.skipped:
+                terminalreporter.write_line(f"skipped {summary.database}: {summary.skipped}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.config.hook.pytest_assetdb_report(

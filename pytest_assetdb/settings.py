@@ -13,7 +13,8 @@ import pytest
 
 from consolidation.config import load_settings
 from consolidation.errors import BadInput
-from consolidation.listing import LIST_FILENAME
+from consolidation.globs import Exclusions
+from consolidation.listing import LIST_FILENAME, find_list
 from consolidation.size import parse_size
 
 from .gate import PHASES
@@ -26,7 +27,8 @@ class GateSettings:
     limit: int
     workspace: Path | None
     phase: str
-    database_list: Path | None
+    database_list: Path | None  # configured, or the one list found in the workspace
+    exclusions: Exclusions = Exclusions()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -62,12 +64,22 @@ def add_options(parser: pytest.Parser) -> None:
         "--assetdb-list",
         metavar="FILE",
         default=None,
-        help=f"the database list the listed items check (default: {LIST_FILENAME} beside each database, if any)",
+        help=f"the database list the listed items check (default: the one {LIST_FILENAME} in the workspace, "
+        "else the one beside each database, if any)",
+    )
+    group.addoption(
+        "--assetdb-exclude",
+        metavar="GLOB",
+        action="append",
+        default=[],
+        help="leave database files matching GLOB out of the gate (repeatable; also ini assetdb_exclude "
+        "and [tool.assetdb] exclude)",
     )
     parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)", default="")
     parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the rootdir)", default="")
     parser.addini("assetdb_phase", f"last phase --assetdb checks ({', '.join(PHASES)})", default="")
     parser.addini("assetdb_list", "database list for listed items (relative to the rootdir)", default="")
+    parser.addini("assetdb_exclude", "globs of database files the gate leaves out", type="linelist", default=[])
 
 
 def resolve_limit(config: pytest.Config) -> int:
@@ -109,7 +121,21 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     if phase not in PHASES:
         raise pytest.UsageError(f"assetdb_phase: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
     database_list = _path_setting(config, "assetdb_list", "assetdb_list", project.database_list)
-    return GateSettings(resolve_limit(config), workspace, phase, database_list)
+    if database_list is None:
+        database_list = _the_one_list(workspace or config.rootpath)
+    patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))
+    exclusions = Exclusions.of(patterns, project.project_root or config.rootpath)
+    return GateSettings(resolve_limit(config), workspace, phase, database_list, exclusions)
+
+
+def _the_one_list(root: Path) -> Path | None:
+    """The workspace's database list when it has exactly one; with none or several, each
+    database falls back to the list beside it."""
+    try:
+        found = find_list(root, root)
+    except BadInput:
+        return None
+    return found.resolve() if found.is_file() else None
 
 
 def settings(config: pytest.Config) -> GateSettings:

@@ -18,10 +18,12 @@ import pytest
 from conftest import sqlite_shell
 from consolidation.assets import Classifier, ingest, regenerate
 from consolidation.assets import pack as pack_module
-from consolidation.assets.kinds import glob_pattern
 from consolidation.errors import BadInput
+from consolidation.globs import glob_pattern
 from consolidation.hookspecs import hookimpl, plugin_manager
 from consolidation.proof import check_reproducible
+
+LIMIT = 99_900_000
 
 NON_UTF8 = b"caf\xe9.txt"
 
@@ -77,7 +79,7 @@ def digest(path: Path) -> str:
 
 
 def test_round_trip_is_byte_for_byte_with_mode_and_mtime(workspace, database, tmp_path):
-    report = ingest(workspace, database)
+    report = ingest(workspace, database, limit=LIMIT)
     assert len(report.added) == 10
     assert kinds_of(database) == {
         "README.md": "documentation",
@@ -92,14 +94,14 @@ def test_round_trip_is_byte_for_byte_with_mode_and_mtime(workspace, database, tm
         os.fsdecode(NON_UTF8): "documentation",
     }
     out = tmp_path / "out"
-    assert len(regenerate(database, out).written) == 10
+    assert len(regenerate(database, out, limit=LIMIT).written) == 10
     assert tree(out) == tree(workspace)
     assert os.path.islink(out / "tools" / "link.sh")
 
 
 def test_the_sqlite3_shell_alone_restores_the_workspace(workspace, database, tmp_path):
     shell = sqlite_shell()
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     out = tmp_path / "shell-out"
     out.mkdir()
     subprocess.run([shell, str(database), "-Ax"], cwd=out, check=True, capture_output=True)
@@ -108,17 +110,17 @@ def test_the_sqlite3_shell_alone_restores_the_workspace(workspace, database, tmp
 
 
 def test_reingesting_an_unchanged_workspace_writes_nothing(workspace, database):
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     before = digest(database)
-    report = ingest(workspace, database)
+    report = ingest(workspace, database, limit=LIMIT)
     assert not report.changed_anything and report.unchanged == 10
     assert digest(database) == before
 
 
 def test_a_changed_file_gets_a_new_version_and_the_old_one_stays(workspace, database, tmp_path):
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     (workspace / "README.md").write_text("# Project, revised\n")
-    report = ingest(workspace, database)
+    report = ingest(workspace, database, limit=LIMIT)
     assert report.changed == ["README.md"]
     rows = sqlite3.connect(database).execute(
         "SELECT version, is_current, first_seen = (SELECT first_seen FROM documentation_assets WHERE version = 1 "
@@ -126,17 +128,17 @@ def test_a_changed_file_gets_a_new_version_and_the_old_one_stays(workspace, data
     ).fetchall()
     assert rows == [(1, 0, 1), (2, 1, 1)]
     old = tmp_path / "old"
-    regenerate(database, old, path_glob="README.md", at="1")
+    regenerate(database, old, path_glob="README.md", at="1", limit=LIMIT)
     assert (old / "README.md").read_text() == "# Project\n"
     new = tmp_path / "new"
-    regenerate(database, new, path_glob="README.md")
+    regenerate(database, new, path_glob="README.md", limit=LIMIT)
     assert (new / "README.md").read_text() == "# Project, revised\n"
 
 
 def test_only_mode_or_mtime_changed_is_no_new_version(workspace, database):
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     os.chmod(workspace / "tools" / "blob.bin", 0o600)
-    report = ingest(workspace, database)
+    report = ingest(workspace, database, limit=LIMIT)
     assert report.touched == ["tools/blob.bin"] and not report.changed
     mode = sqlite3.connect(database).execute("SELECT mode, version FROM script_assets WHERE path = 'tools/blob.bin'").fetchone()
     assert stat.S_IMODE(mode[0]) == 0o600 and mode[1] == 1
@@ -152,7 +154,7 @@ def test_classification_rules_from_pyproject_and_a_plugin(workspace, database):
 
     manager = plugin_manager(load_entry_points=False)
     manager.register(PatternsAreYaml())
-    ingest(workspace, database, manager=manager)
+    ingest(workspace, database, manager=manager, limit=LIMIT)
     kinds = kinds_of(database)
     assert kinds["tools/run.sh"] == "template"
     assert kinds["docs/guide.rst"] == "pattern"
@@ -160,7 +162,7 @@ def test_classification_rules_from_pyproject_and_a_plugin(workspace, database):
 
 
 def test_only_selected_kinds_are_ingested(workspace, database):
-    report = ingest(workspace, database, kinds=("template",))
+    report = ingest(workspace, database, kinds=("template",), limit=LIMIT)
     assert report.added == ["templates/script.py.tmpl"]
 
 
@@ -171,7 +173,7 @@ def test_in_a_git_checkout_ignored_files_are_not_assets(workspace, database):
     (workspace / ".gitignore").write_text("*.bin\n")
     (workspace / "build.log").write_text("noise")
     (workspace / ".gitignore").write_text("*.bin\n*.log\n")
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     kinds = kinds_of(database)
     assert "tools/blob.bin" not in kinds and "build.log" not in kinds
     assert ".gitignore" in kinds and not any(path.startswith(".git/") for path in kinds)
@@ -181,14 +183,14 @@ def test_symlink_out_of_the_workspace_is_stored_as_a_link(workspace, database, t
     secret = tmp_path / "secret.txt"
     secret.write_text("not part of the workspace")
     os.symlink(secret, workspace / "outside")
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     data = sqlite3.connect(database).execute("SELECT data, mode FROM sqlar WHERE name = 'outside'").fetchone()
     assert data[0] == os.fsencode(secret) and stat.S_ISLNK(data[1])
 
 
 def test_fifo_is_skipped_with_a_note(workspace, database):
     os.mkfifo(workspace / "pipe")
-    report = ingest(workspace, database)
+    report = ingest(workspace, database, limit=LIMIT)
     assert report.skipped == ["pipe: not a regular file or symlink, skipped"]
     assert "pipe" not in kinds_of(database)
 
@@ -204,7 +206,7 @@ def test_unreadable_file_stops_the_ingest_and_writes_nothing(workspace, database
 
     monkeypatch.setattr(pack_module, "open", refuse, raising=False)
     with pytest.raises(BadInput, match="tools/blob.bin: cannot be read"):
-        ingest(workspace, database)
+        ingest(workspace, database, limit=LIMIT)
     assert digest(database) == before
 
 
@@ -221,7 +223,7 @@ def test_a_file_that_keeps_changing_is_refused(workspace, database, monkeypatch)
 
     monkeypatch.setattr(pack_module, "_read_regular", read_then_touch)
     with pytest.raises(BadInput, match="tools/run.sh: kept changing while it was read"):
-        ingest(workspace, database)
+        ingest(workspace, database, limit=LIMIT)
     assert digest(database) == before
 
 
@@ -234,7 +236,7 @@ def test_a_200_megabyte_file_is_streamed(tmp_path, database):
         """
         import json, resource, sys
         from consolidation.assets.ingest import ingest
-        report = ingest(sys.argv[1], sys.argv[2])
+        report = ingest(sys.argv[1], sys.argv[2], limit=99_900_000)
         print(json.dumps([report.added, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))
         """
     )
@@ -289,7 +291,7 @@ def test_a_symlink_planted_in_the_output_folder_is_not_followed(database, tmp_pa
     out.mkdir()
     os.symlink(elsewhere, out / "sub")
     with pytest.raises(BadInput, match="is a symlink"):
-        regenerate(database, out)
+        regenerate(database, out, limit=LIMIT)
     assert list(elsewhere.iterdir()) == []
 
 
@@ -305,12 +307,12 @@ def test_a_blob_longer_than_its_declared_size_is_refused_unread(database, tmp_pa
     bomb = zlib.compress(b"\0" * 10_000_000)
     plant(database, b"bomb.bin", content=b"\0" * 10, data=bomb, size=10)
     with pytest.raises(BadInput, match=r"stores \d+ bytes for a declared size of 10; nothing was written"):
-        regenerate(database, tmp_path / "out")
+        regenerate(database, tmp_path / "out", limit=LIMIT)
     assert not (tmp_path / "out").exists()
 
 
 def test_verify_with_a_workspace_lists_what_differs(workspace, database, assetdb):
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     (workspace / "README.md").write_text("edited after ingest\n")
     (workspace / "new.md").write_text("never ingested\n")
     for index in range(25):
@@ -318,9 +320,9 @@ def test_verify_with_a_workspace_lists_what_differs(workspace, database, assetdb
     result = assetdb("verify", database, "--workspace", workspace)
     assert result.exit_code == 1
     assert "FAIL  README.md: workspace bytes differ from the stored version 1" in result.stdout
-    assert "FAIL  extra0.py: in the workspace but not stored (run: assetdb ingest)" in result.stdout
+    assert f"FAIL  extra0.py: in the workspace but not stored (run: assetdb sync {workspace} --db {database})" in result.stdout
     assert "FAIL  … and 7 more" in result.stdout  # 27 problems, the first 20 shown
-    assert "new.md: in the workspace but not stored (run: assetdb ingest)" in check_reproducible(database, workspace).problems
+    assert f"new.md: in the workspace but not stored (run: assetdb sync {workspace} --db {database})" in check_reproducible(database, workspace).problems
     ok = assetdb("verify", database)
     assert ok.exit_code == 0 and "10 assets regenerate to their SHA-256" in ok.stdout
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from conftest import folder_state
-from consolidation.consolidate import PHASE_NAMES
 from consolidation.demo import DEMO_DATABASES, build_legacy_set
+from consolidation.demo.repository import HAND_WRITTEN_LIST
+from consolidation.phases import STEPS
 from consolidation.sqlite import database_fingerprint, open_readonly
 
 COMMITTED = Path(__file__).resolve().parent.parent / "databases"
@@ -28,23 +30,37 @@ def test_committed_databases_are_the_generators_output(tmp_path):
         assert fingerprint(COMMITTED / path.name) == fingerprint(path), path.name
 
 
-def test_demo_runs_every_step_and_the_gate(tmp_path):
+def test_demo_runs_the_readme_workflow_on_a_real_layout_to_a_green_gate(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "consolidation", "demo", str(tmp_path / "demo")],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for phase in PHASE_NAMES:
-        assert re.search(rf"^   {phase} +\S", result.stdout, re.MULTILINE), phase
-    assert "pytest --assetdb" in result.stdout and "passed" in result.stdout and "failed" not in result.stdout
-    databases = tmp_path / "demo" / "databases"
-    assert sorted(p.name for p in databases.iterdir()) == ["CONSOLIDATED_DATABASE_LIST.md", "archive", "enterprise_assets.db"]
-    assert sorted(p.name for p in (databases / "archive").glob("*.db")) == list(DEMO_DATABASES)
-    backups = sorted(p.name.split(".")[0] for p in (tmp_path / "demo" / "backups").glob("*.db"))
-    # every legacy database, and the consolidated one before the migration changed it
-    assert backups == sorted([name.split(".")[0] for name in DEMO_DATABASES] + ["enterprise_assets"])
-    assert not (databases / ".pytest_cache").exists()
+    out = result.stdout
+    for step in STEPS:
+        assert re.search(rf"^   {step} +\S", out, re.MULTILINE), step
+    assert "cannot consolidate 1 of 13 databases: databases/telemetry_2023.db (Git LFS pointer" in out
+    assert out.count("$ pytest --assetdb databases/ --assetdb-workspace .") == 2
+    assert out.count(" passed, 1 skipped") == 2 and "failed" not in out
+    repo = tmp_path / "demo" / "repo"
+    databases = repo / "databases"
+    assert sorted(p.name for p in databases.iterdir()) == ["archive", "enterprise_assets.db", "telemetry_2023.db"]
+    assert {p.name for p in (databases / "archive").rglob("*.db")} == {
+        *DEMO_DATABASES, "empty.db", "queue.db", "scratch_tracked.db", "monitoring.db", "reports_2024.db", "app_state.db"}
+    listed = (repo / "documentation" / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    assert listed.startswith(HAND_WRITTEN_LIST) and "`../databases/archive/queue.db`" in listed
+    assert str(tmp_path) not in listed
+    assert (tmp_path / "demo" / "backups").is_dir() and not list(repo.rglob(".pytest_cache"))
+
+
+def test_demo_without_a_folder_leaves_nothing_behind(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "consolidation", "demo", "--no-gate", "--quiet"],
+        capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "now removed" in result.stdout and list(tmp_path.iterdir()) == []
 
 
 def test_demo_refuses_a_folder_in_use_and_leaves_it(assetdb, tmp_path):

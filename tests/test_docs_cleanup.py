@@ -13,6 +13,8 @@ from consolidation.docs_cleanup import dedupe_docs
 from consolidation.errors import BadInput
 from consolidation.store import initialize
 
+LIMIT = 99_900_000
+
 DEMO_DOCS = Path(__file__).resolve().parent.parent / "databases" / "documentation.db"
 
 
@@ -45,7 +47,7 @@ def test_default_writes_a_cleaned_copy_and_leaves_the_original(docs, assetdb):
 
 
 def test_in_place_takes_a_verified_backup_first(docs, tmp_path):
-    report = dedupe_docs(docs, in_place=True, backup_directory=tmp_path / "backups")
+    report = dedupe_docs(docs, in_place=True, backup_directory=tmp_path / "backups", limit=LIMIT)
     assert Path(report.backup).is_file() and len(paths(Path(report.backup))) == 36
     assert len(paths(docs)) == 28
     assert sqlite3.connect(docs).execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -54,18 +56,18 @@ def test_in_place_takes_a_verified_backup_first(docs, tmp_path):
 def test_in_place_refuses_a_backup_inside_the_workspace(docs):
     before = folder_state(docs.parent)
     with pytest.raises(BadInput, match="inside the workspace"):
-        dedupe_docs(docs, in_place=True, backup_directory=docs.parent / "backups")
+        dedupe_docs(docs, in_place=True, backup_directory=docs.parent / "backups", limit=LIMIT)
     assert folder_state(docs.parent) == before
 
 
 def test_dry_run_and_logging(docs, tmp_path):
     before = folder_state(docs.parent)
-    report = dedupe_docs(docs, dry_run=True)
+    report = dedupe_docs(docs, dry_run=True, limit=LIMIT)
     assert len(report.removed) == 8 and report.written is None
     assert folder_state(docs.parent) == before
     log = tmp_path / "enterprise_assets.db"
     initialize(log, 99_900_000)
-    dedupe_docs(docs, out=tmp_path / "clean.db", log=log)
+    dedupe_docs(docs, out=tmp_path / "clean.db", log=log, limit=LIMIT)
     row = sqlite3.connect(log).execute(
         "SELECT counts FROM cross_database_sync_operations WHERE operation = 'dedupe-docs'"
     ).fetchone()
@@ -74,13 +76,13 @@ def test_dry_run_and_logging(docs, tmp_path):
 
 def test_backup_patterns_are_configurable(docs, tmp_path):
     (docs.parent / "pyproject.toml").write_text('[tool.assetdb]\nbackup_patterns = ["^notes"]\n')
-    report = dedupe_docs(docs, dry_run=True)
+    report = dedupe_docs(docs, dry_run=True, limit=LIMIT)
     assert [path for _, path in report.backups] == ["notes.md", "docs/api_20250716_151622.md", "notes.md~"]
 
 
 def test_content_hash_column_is_enough(realworld, tmp_path):
     before = folder_state(realworld)
-    report = dedupe_docs(realworld / "documentation_sync.db", out=tmp_path / "clean.db")
+    report = dedupe_docs(realworld / "documentation_sync.db", out=tmp_path / "clean.db", limit=LIMIT)
     assert report.table == "documentation_files" and report.rows == 560
     remaining = sqlite3.connect(tmp_path / "clean.db").execute("SELECT count(*) FROM documentation_files").fetchone()[0]
     assert remaining == 560 - len(report.removed) and report.removed

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import folder_state, make_database, sqldiff
+from conftest import folder_state, make_database, sqldiff, write_wal_with_pending_rows
 from consolidation.archive import MANIFEST, archive_sources
-from consolidation.database_list import read_list, write_list
+from consolidation.database_list import ListRequest, keep_list
 from consolidation.demo import build_demo_workspace, build_legacy_set
 from consolidation.errors import BadInput, CheckFailed
+from consolidation.listing import read_list
 from consolidation.merge import MigrationSettings, migrate
 from consolidation.proof import rebuild_source
 from consolidation.sqlite import open_readonly
@@ -38,7 +39,7 @@ def test_archive_moves_proved_sources_and_they_stay_rebuildable(legacy, tmp_path
     sources = sorted(legacy.glob("*.db"))
     migrate(target, sources, MigrationSettings(LIMIT))
     originals = {path.name: path.read_bytes() for path in sources}
-    archived = archive_sources(target, sources)
+    archived = archive_sources(target, sources, LIMIT)
     assert [record.name for record in archived] == [path.name for path in sources]
     assert sorted(p.name for p in legacy.glob("*.db")) == ["enterprise_assets.db"]
     manifest = json.loads((legacy / "archive" / MANIFEST).read_text())
@@ -57,14 +58,14 @@ def test_archive_refuses_unproved_sources_and_moves_nothing(legacy):
     migrated = legacy / "development.db"
     migrate(target, [migrated], MigrationSettings(LIMIT))
     with pytest.raises(BadInput, match="not a migrated source"):
-        archive_sources(target, [migrated, legacy / "monitoring.db"])
+        archive_sources(target, [migrated, legacy / "monitoring.db"], LIMIT)
     assert migrated.exists() and (legacy / "monitoring.db").exists()
     connection = sqlite3.connect(migrated)
     connection.execute("UPDATE regeneration_patterns SET pattern_type = 'changed after migration'")
     connection.commit()
     connection.close()
     with pytest.raises(CheckFailed, match="not proved lossless"):
-        archive_sources(target, [migrated])
+        archive_sources(target, [migrated], LIMIT)
     assert migrated.exists() and not (legacy / "archive").exists()
 
 
@@ -82,23 +83,56 @@ def test_list_is_written_and_read_back_and_the_gate_follows_it(pytester, legacy)
     target = legacy / "enterprise_assets.db"
     sources = sorted(legacy.glob("*.db"))
     migrate(target, sources, MigrationSettings(LIMIT))
-    archive_sources(target, sources[:2])
-    written = write_list(legacy, LIMIT)
-    parsed = read_list(written)
+    archive_sources(target, sources[:2], LIMIT)
+    written = keep_list(ListRequest((legacy,), LIMIT))
+    assert written.path == legacy / "CONSOLIDATED_DATABASE_LIST.md" and written.created
+    parsed = read_list(written.path)
     assert sorted(parsed.active) == sorted(p.name for p in legacy.glob("*.db"))
-    assert parsed.archived == [p.name for p in sources[:2]]
-    text = written.read_text()
-    assert "## Count" in text and "6 databases before, 5 after (16.7% fewer)." in text
+    assert parsed.archived == [f"archive/{p.name}" for p in sources[:2]]
+    text = written.path.read_text()
+    assert "### Count" in text and "6 databases before, 5 after (16.7% fewer)." in text
+    assert str(legacy) not in text  # every path relative to the list
     folder = pytester.path / "databases"
     shutil.copytree(legacy, folder)
     result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-m", "assetdb_check(name='listed')")
-    result.assert_outcomes(passed=6)  # five databases listed, and the list complete
+    result.assert_outcomes(passed=8)  # five databases listed, two archived listed as archived, and the list complete
     (folder / "monitoring.db").unlink()
     make_database(folder / "stray.db", "CREATE TABLE t (x)")
     result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-m", "assetdb_check(name='listed')")
-    result.assert_outcomes(passed=4, failed=2)
-    result.stdout.fnmatch_lines(["listed but missing on disk: monitoring.db — run: assetdb list *"])
+    result.assert_outcomes(passed=6, failed=2)
+    result.stdout.fnmatch_lines(["listed but missing on disk: monitoring.db — run: assetdb list * --write --list *"])
     result.stdout.fnmatch_lines(["not listed: databases/stray.db is missing from *"])
+
+
+def test_a_hand_written_list_is_updated_in_place_its_prose_kept_byte_for_byte(legacy, tmp_path):
+    documentation = legacy.parent / "documentation"
+    documentation.mkdir()
+    prose = ("# Our databases\n\nReviewed quarterly.\n\n- `development.db` (70 KB)\n- monitoring.db\n"
+             "- `retired.db` (gone since 2024)\n\nAsk the data team before adding one.\n")
+    (documentation / "CONSOLIDATED_DATABASE_LIST.md").write_bytes(prose.encode())
+    first = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    assert first.path == documentation / "CONSOLIDATED_DATABASE_LIST.md" and not first.created
+    text = first.path.read_text()
+    assert text.startswith(prose) and text.count("assetdb:database-list:begin") == 1
+    assert "`../databases/development.db`" in text and str(legacy) not in text
+    assert any("`retired.db` is named in the list but exists nowhere" in finding for finding in first.findings)
+    assert any("`../databases/analytics_collector.db` is active but the hand-written list does not name it" in finding
+               for finding in first.findings)
+    (documentation / "CONSOLIDATED_DATABASE_LIST.md").write_text(text + "\nA note added under the block.\n")
+    second = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    again = second.path.read_text()
+    assert again.startswith(prose) and again.endswith("\nA note added under the block.\n")
+    assert again.count("assetdb:database-list:begin") == 1
+
+
+def test_two_lists_in_the_workspace_are_refused_naming_both(assetdb, legacy):
+    for folder in ("docs", "documentation"):
+        (legacy.parent / folder).mkdir()
+        (legacy.parent / folder / "CONSOLIDATED_DATABASE_LIST.md").write_text("# Databases\n")
+    result = assetdb("list", legacy, "--write", "--workspace", legacy.parent)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "2 database lists" in result.stderr and "docs/CONSOLIDATED_DATABASE_LIST.md" in result.stderr
+    assert "documentation/CONSOLIDATED_DATABASE_LIST.md" in result.stderr and "--list FILE" in result.stderr
 
 
 def test_consolidate_end_to_end_then_resume(assetdb, tmp_path):
@@ -140,8 +174,10 @@ def test_consolidate_stops_at_the_first_failed_phase(assetdb, legacy, tmp_path):
     (legacy / "broken.db").write_text("not sqlite" * 100)
     before = folder_state(legacy.parent)
     result = assetdb("consolidate", legacy, "--backup-dir", tmp_path / "backups")
-    assert result.exit_code == 1 and "cannot consolidate unusable sources: broken.db: corrupt" in result.stderr
-    assert folder_state(legacy.parent) == before
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "cannot consolidate 1 of 7 databases: " in result.stderr and "broken.db (not a SQLite database (text" in result.stderr
+    assert "--skip-unusable" in result.stderr and "nothing was written" in result.stderr
+    assert folder_state(legacy.parent) == before and not (tmp_path / "backups").exists()
 
 
 def test_consolidate_refuses_backups_inside_the_workspace(assetdb, legacy):
@@ -157,11 +193,12 @@ def _consolidated_state(databases: Path) -> dict:
             row[0] for row in connection.execute(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN "
                 "('migration_sources', 'cross_database_sync_operations', 'migration_conflicts', 'script_assets', "
-                "'documentation_assets', 'template_assets', 'pattern_assets') ORDER BY name"
+                "'documentation_assets', 'template_assets', 'pattern_assets', 'database_set_files') ORDER BY name"
             )
         ]
         state = {table: table_fingerprint(connection, table) for table in tables}
         state["sources"] = connection.execute("SELECT name, fingerprint, status FROM migration_sources ORDER BY id").fetchall()
+        state["set_files"] = connection.execute("SELECT path, role, status, reason FROM database_set_files ORDER BY path").fetchall()
         for kind in ("script", "documentation", "template", "pattern"):
             state[kind] = connection.execute(f"SELECT path, version, sha256 FROM {kind}_assets ORDER BY path").fetchall()
     state["archive"] = sorted(p.name for p in (databases / "archive").glob("*.db"))
@@ -201,25 +238,32 @@ def test_an_archive_interrupted_before_the_ledger_is_finished_on_the_next_run(le
     target = legacy / "enterprise_assets.db"
     source = legacy / "monitoring.db"
     migrate(target, [source], MigrationSettings(LIMIT))
-    archive_sources(target, [source])
+    archive_sources(target, [source], LIMIT)
     connection = sqlite3.connect(target)
     connection.execute("UPDATE migration_sources SET status = 'migrated', archived_path = NULL")  # as if killed
     connection.commit()
     connection.close()
-    assert reconcile_archive(target, legacy / "archive") == 1
+    assert reconcile_archive(target, legacy / "archive", LIMIT) == 1
     assert sqlite3.connect(target).execute("SELECT status FROM migration_sources").fetchall() == [("archived",)]
 
 
-def test_a_source_whose_wal_holds_data_is_not_split_from_it(tmp_path):
-    from conftest import write_wal_with_pending_rows
-
+def test_a_source_whose_wal_holds_rows_is_archived_whole_as_one_proved_file(tmp_path):
     source = write_wal_with_pending_rows(tmp_path / "repo" / "databases" / "wal.db", rows=3)
     target = tmp_path / "repo" / "databases" / "enterprise_assets.db"
     migrate(target, [source], MigrationSettings(LIMIT))
-    before = folder_state(source.parent)
-    with pytest.raises(BadInput, match="wal.db-wal still holds data"):
-        archive_sources(target, [source])
-    assert folder_state(source.parent) == before
+    with open_readonly(source) as connection:
+        expected = table_fingerprint(connection, "items")
+    [record] = archive_sources(target, [source], LIMIT)
+    archived = source.parent / "archive" / "wal.db"
+    assert not source.exists() and not Path(f"{source}-wal").exists() and not Path(f"{source}-shm").exists()
+    assert not Path(f"{archived}-wal").exists()  # one self-contained file, rows included
+    with open_readonly(archived) as connection:
+        assert table_fingerprint(connection, "items") == expected
+        assert connection.execute("SELECT count(*) FROM items").fetchone()[0] == 3
+    assert record.original_sha256 and record.sha256 != record.original_sha256
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "wal.db", rebuilt)
+    assert sqldiff(archived, rebuilt) == ""
 
 
 def test_an_archive_killed_after_its_manifest_entry_is_redone_cleanly(legacy):
@@ -232,7 +276,7 @@ def test_an_archive_killed_after_its_manifest_entry_is_redone_cleanly(legacy):
         "name": "monitoring.db", "original": str(source.resolve()), "archived": str((folder / "monitoring.db").resolve()),
         "sha256": "0" * 64, "bytes": 1, "archived_at": "2026-01-01T00:00:00Z",
     }]))
-    archive_sources(target, [source])
+    archive_sources(target, [source], LIMIT)
     entries = json.loads((folder / MANIFEST).read_text())
     assert len(entries) == 1 and entries[0]["sha256"] != "0" * 64
     assert (folder / "monitoring.db").is_file() and not source.exists()

@@ -10,6 +10,8 @@ import pytest
 
 from pytest_assetdb.testing import make_database, run_gate
 
+LIMIT = 99_900_000
+
 
 @pytest.fixture
 def databases(pytester):
@@ -275,7 +277,7 @@ def test_lossless_and_reproducible_helpers_fail_with_what_to_run(tmp_path):
     workspace = tmp_path / "files"
     workspace.mkdir()
     (workspace / "run.py").write_text("print(1)\n")
-    ingest(workspace, target)
+    ingest(workspace, target, limit=LIMIT)
     assert_reproducible(target, workspace)
     (workspace / "run.py").write_text("print(2)\n")
     with pytest.raises(AssertionError, match=r"1 of 1 assets do not reproduce — run: assetdb verify .* --workspace"):

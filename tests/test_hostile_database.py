@@ -28,6 +28,7 @@ from consolidation.errors import BadInput
 from consolidation.store import initialize
 
 GiB = 2**30
+LIMIT = 99_900_000
 MiB = 2**20
 PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
@@ -87,8 +88,8 @@ def workspace(tmp_path) -> Path:
 def database(tmp_path, workspace) -> Path:
     path = tmp_path / "db" / "enterprise_assets.db"
     path.parent.mkdir()
-    initialize(path, 99_900_000)
-    ingest(workspace, path)
+    initialize(path, LIMIT)
+    ingest(workspace, path, limit=LIMIT)
     return path
 
 
@@ -267,8 +268,8 @@ def test_the_gate_fails_the_reproducible_item_naming_the_row(pytester, sentinel,
     folder = pytester.path / "databases"
     folder.mkdir()
     database = folder / "enterprise_assets.db"
-    initialize(database, 99_900_000)
-    ingest(workspace, database)
+    initialize(database, LIMIT)
+    ingest(workspace, database, limit=LIMIT)
     _link_and_file(database, sentinel, gigabyte_bomb)
     result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([
@@ -365,33 +366,33 @@ def test_a_repository_link_out_of_the_workspace_passes_verify_with_its_workspace
     (workspace / "run.py").write_text("print(1)\n")
     os.symlink("/usr/bin/python3", workspace / "python")
     database = tmp_path / "enterprise_assets.db"
-    initialize(database, 99_900_000)
-    ingest(workspace, database)
+    initialize(database, LIMIT)
+    ingest(workspace, database, limit=LIMIT)
     alone = assetdb("verify", database, "--quiet")
     assert alone.exit_code == 1 and "('python'): a symlink out of the folder" in alone.stdout
     assert assetdb("verify", database, "--workspace", workspace, "--quiet").exit_code == 0
     with pytest.raises(BadInput, match="--allow-outside-links"):
-        regenerate(database, tmp_path / "out")
-    regenerate(database, tmp_path / "out", allow_outside_links=True)
+        regenerate(database, tmp_path / "out", limit=LIMIT)
+    regenerate(database, tmp_path / "out", limit=LIMIT, allow_outside_links=True)
     assert os.readlink(tmp_path / "out" / "python") == "/usr/bin/python3"
 
 
 def test_a_blob_that_lies_about_its_hash_is_streamed_checked_and_not_kept(database, tmp_path, sentinel):
     add_row(database, b"zeros.bin", b"not these bytes", data=zlib_bomb(64 * MiB), size=64 * MiB)
     with pytest.raises(Exception, match="does not match its recorded SHA-256"):
-        regenerate(database, tmp_path / "out")
+        regenerate(database, tmp_path / "out", limit=LIMIT)
     assert_confined(tmp_path / "out", sentinel)
     assert not (tmp_path / "out" / "zeros.bin").exists()
 
 
 def test_regenerate_and_pull_still_restore_the_clean_tree(database, workspace, tmp_path):
-    regenerate(database, tmp_path / "out")
+    regenerate(database, tmp_path / "out", limit=LIMIT)
     assert folder_state(tmp_path / "out") == folder_state(workspace)
     assert os.readlink(tmp_path / "out" / "tools" / "link.sh") == "run.sh"
     assert stat.S_IMODE((tmp_path / "out" / "tools" / "run.sh").stat().st_mode) == 0o755
     clone = tmp_path / "clone"
     clone.mkdir()
-    assert len(pull(clone, database).written) == 5
+    assert len(pull(clone, database, LIMIT).written) == 5
     assert folder_state(clone) == folder_state(workspace)
 
 

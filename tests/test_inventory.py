@@ -44,7 +44,7 @@ def test_inventory_reports_each_database(mixed_folder):
     assert statuses(inventory) == {
         "good.db": "ok",
         "sub/wal.sqlite": "ok",
-        "text.db": "corrupt",
+        "text.db": "not-sqlite",
         "zero.db": "empty",
     }
     good = inventory.databases[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import folder_state, make_database, sqldiff, write_wal_with_pending_rows
+from consolidation.demo import lfs_pointer
 from consolidation.errors import Aborted, BadInput
 from consolidation.hookspecs import hookimpl, plugin_manager
 from consolidation.merge import (
@@ -295,9 +296,9 @@ def test_bad_policy_is_bad_input():
     ("prepare", "error", "message"),
     [
         (lambda p: p.write_text("not sqlite\n" * 20), BadInput, "not a SQLite database"),
-        (lambda p: p.touch(), BadInput, "empty file"),
+        (lambda p: lfs_pointer(p, 1_234_567), BadInput, "Git LFS pointer to a 1.2 MB object .*git lfs pull"),
     ],
-    ids=["not-a-database", "zero-bytes"],
+    ids=["not-a-database", "lfs-pointer"],
 )
 def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare, error, message):
     migrate(target, [pair[0]], settings())
@@ -307,6 +308,18 @@ def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare,
     with pytest.raises(error, match=message):
         migrate(target, [bad], settings(), backup_directory=tmp_path / "backups")
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+
+
+def test_a_zero_byte_source_is_an_empty_database_migrated_with_no_tables(target, tmp_path, pair):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    report = migrate(target, [pair[0], empty], settings())
+    assert [(outcome.name, outcome.action, len(outcome.tables)) for outcome in report.sources][1] == ("empty.db", "migrated", 0)
+    assert_verified(target, [pair[0], empty])
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "empty.db", rebuilt)
+    assert sqldiff(empty, rebuilt) == ""
+    assert migrate(target, [empty], settings()).sources[0].action == "unchanged"
 
 
 def test_truncated_source_is_refused(target, tmp_path):

@@ -91,10 +91,10 @@ def test_verify_notices_a_source_changed_after_migration(assetdb, sources, targe
         (["migrate", "MISSING", "--into", "TARGET"], 2, "no such source database"),
         (["migrate", "A", "--into", "TARGET", "--prefer", "loudest"], 2, "invalid conflict policy"),
         (["migrate", "A", "--into", "TARGET", "--limit", "10KB"], 3, "over the cap"),
-        (["verify", "A"], 2, "not a consolidated assetdb database"),
+        (["verify", "A"], 2, "not an assetdb database, so not a consolidated set"),
         (["rebuild-source", "TARGET", "nope.db", "--out", "OUT"], 2, "no migrated source named 'nope.db'"),
         (["rebuild-source", "TARGET", "a.db", "--out", "A"], 2, "already exists"),
-        (["conflicts", "A"], 2, "not a consolidated assetdb database"),
+        (["conflicts", "A"], 2, "not an assetdb database, so not a consolidated set"),
     ],
 )
 def test_bad_input_is_one_line(assetdb, sources, target, tmp_path, args, code, message):

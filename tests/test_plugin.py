@@ -10,6 +10,9 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from conftest import folder_state, make_database, write_wal_with_pending_rows
+from consolidation.demo import lfs_pointer
+
+LIMIT = 99_900_000
 
 
 @pytest.fixture
@@ -75,16 +78,18 @@ def test_unparsable_limit_is_a_usage_error(pytester, databases):
     result.stderr.fnmatch_lines(["*--assetdb-limit: invalid size 'huge'*"])
 
 
-def test_zero_byte_and_non_database_files_fail_integrity_only(pytester, databases):
+def test_a_zero_byte_database_is_empty_and_non_databases_fail_integrity_only(pytester, databases):
     (databases / "zero.db").touch()
     (databases / "text.db").write_text("plain text, not SQLite\n" * 10)
+    lfs_pointer(databases / "big.db", 52_000_000)
     result = pytester.runpytest("--assetdb", "databases", "-v", "-p", "no:cacheprovider")
     status = outcomes(result)
     assert status["databases/zero.db::size"] == "PASSED"
-    assert status["databases/zero.db::integrity"] == "FAILED"
+    assert status["databases/zero.db::integrity"] == "PASSED"  # SQLite reads it as an empty database
     assert status["databases/text.db::integrity"] == "FAILED"
-    result.stdout.fnmatch_lines(["*empty file: databases/zero.db is 0 bytes, not a database — *assetdb restore*"])
-    result.stdout.fnmatch_lines(["*unreadable: *text.db: not a SQLite database*"])
+    assert status["databases/big.db::integrity"] == "FAILED"
+    result.stdout.fnmatch_lines(["*unusable: databases/text.db: not a SQLite database (text, *) — *assetdb restore*"])
+    result.stdout.fnmatch_lines(["*unusable: databases/big.db: Git LFS pointer to a 52.0 MB object * run `git lfs pull`*"])
 
 
 def test_corrupt_database_fails_integrity_check(pytester, databases):
@@ -125,7 +130,7 @@ def test_the_gate_leaves_the_folder_untouched(pytester, databases):
 def test_same_outcomes_with_and_without_xdist(pytester, databases, mode):
     (databases / "zero.db").touch()
     result = pytester.runpytest_subprocess("--assetdb", "databases", "--assetdb-limit", "5KB", "-p", "no:cacheprovider", *mode)
-    result.assert_outcomes(passed=3, failed=3)
+    result.assert_outcomes(passed=4, failed=2)  # a zero-byte database is an empty one: only the two over the cap fail
 
 
 def test_realworld_gate_passes_and_touches_nothing(realworld, tmp_path):
@@ -241,7 +246,7 @@ def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
     folder = pytester.path / "databases"
     folder.mkdir()
     initialize(folder / "enterprise_assets.db", 99_900_000)
-    ingest(workspace, folder / "enterprise_assets.db")
+    ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
     result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
     assert result.ret == 0
     assert [i for i in outcomes(result) if "reproducible" in i] == [

@@ -18,6 +18,8 @@ from consolidation.assets import pull, push, sync_lock
 from consolidation.errors import Aborted, CheckFailed
 from consolidation.store import initialize
 
+LIMIT = 99_900_000
+
 
 @pytest.fixture
 def workspace(tmp_path) -> Path:
@@ -40,12 +42,12 @@ def current(database: Path) -> dict[str, int]:
 
 
 def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):
-    first = push(workspace, database, None)
+    first = push(workspace, database, LIMIT)
     assert sorted(first.added) == ["README.md", "notes.txt", "scripts/a.py"]
     (workspace / "scripts" / "a.py").write_text("print('a, changed')\n")
     (workspace / "notes.txt").rename(workspace / "notes-renamed.txt")
     (workspace / "README.md").unlink()
-    second = push(workspace, database, None)
+    second = push(workspace, database, LIMIT)
     assert second.changed == ["scripts/a.py"]
     assert sorted(second.deleted) == ["README.md", "notes.txt"]
     assert second.renamed == [("notes.txt", "notes-renamed.txt")]
@@ -59,11 +61,11 @@ def test_push_records_new_changed_deleted_and_renamed_files(workspace, database)
 
 
 def test_a_deleted_file_that_comes_back_continues_its_history(workspace, database):
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     (workspace / "README.md").unlink()
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     (workspace / "README.md").write_text("# back\n")
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     versions = sqlite3.connect(database).execute(
         "SELECT version, is_current FROM documentation_assets WHERE path = 'README.md' ORDER BY version"
     ).fetchall()
@@ -71,30 +73,30 @@ def test_a_deleted_file_that_comes_back_continues_its_history(workspace, databas
 
 
 def test_an_unchanged_sync_reads_and_writes_nothing(workspace, database):
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     before = database.read_bytes()
-    report = push(workspace, database, None)
+    report = push(workspace, database, LIMIT)
     assert report.unchanged == 3 and not report.changed_anything
     assert database.read_bytes() == before
 
 
 def test_pull_writes_assets_and_refuses_local_edits_unless_forced(workspace, database, tmp_path):
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     other = tmp_path / "clone"
     other.mkdir()
-    assert sorted(pull(other, database).written) == ["README.md", "notes.txt", "scripts/a.py"]
+    assert sorted(pull(other, database, LIMIT).written) == ["README.md", "notes.txt", "scripts/a.py"]
     assert (other / "scripts" / "a.py").read_text() == "print('a')\n"
     (other / "notes.txt").write_text("edited locally\n")
     with pytest.raises(CheckFailed, match="1 local edits would be overwritten .notes.txt."):
-        pull(other, database)
+        pull(other, database, LIMIT)
     assert (other / "notes.txt").read_text() == "edited locally\n"
-    forced = pull(other, database, force=True)
+    forced = pull(other, database, LIMIT, force=True)
     assert forced.written == ["notes.txt"] and (other / "notes.txt").read_text() == "notes\n"
-    assert pull(other, database).written == []
+    assert pull(other, database, LIMIT).written == []
 
 
 def test_pull_refuses_a_symlink_planted_in_the_workspace(workspace, database, tmp_path):
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     other = tmp_path / "clone"
     other.mkdir()
     outside = tmp_path / "outside"
@@ -103,7 +105,7 @@ def test_pull_refuses_a_symlink_planted_in_the_workspace(workspace, database, tm
     from consolidation.errors import BadInput
 
     with pytest.raises(BadInput, match="is a symlink"):
-        pull(other, database)
+        pull(other, database, LIMIT)
     assert list(outside.iterdir()) == []
 
 
@@ -213,11 +215,11 @@ def test_a_file_deleted_mid_sync_is_skipped_and_recorded_next_time(workspace, da
         return real_read(full, file, scratch)
 
     monkeypatch.setattr(pack_module, "_read_regular", delete_first)
-    report = push(workspace, database, None)
+    report = push(workspace, database, LIMIT)
     assert "notes.txt: vanished while being stored, skipped" in report.skipped
     assert "notes.txt" not in current(database)
     monkeypatch.undo()
-    assert push(workspace, database, None).deleted == []  # it never was an asset
+    assert push(workspace, database, LIMIT).deleted == []  # it never was an asset
 
 
 def test_assets_past_the_cap_continue_in_shards(workspace, database, tmp_path):
@@ -234,11 +236,11 @@ def test_assets_past_the_cap_continue_in_shards(workspace, database, tmp_path):
     assert len(files) >= 2 and all(database_size(path) <= cap for path in files)
     assert check_reproducible(database, workspace).ok
     out = tmp_path / "out"
-    regenerate(database, out)
+    regenerate(database, out, limit=LIMIT)
     assert (out / "blob5.bin").read_bytes() == (workspace / "blob5.bin").read_bytes()
     clone = tmp_path / "clone"
     clone.mkdir()
-    assert len(pull(clone, database).written) == 9
+    assert len(pull(clone, database, LIMIT).written) == 9
     (workspace / "blob0.bin").unlink()
     assert push(workspace, database, cap).deleted == ["blob0.bin"]
     assert check_reproducible(database, workspace).ok
@@ -262,7 +264,7 @@ def test_each_asset_shard_is_a_sqlite_archive_of_its_own(workspace, database, tm
 
 
 def test_a_file_larger_than_the_cap_is_rolled_back(workspace, database):
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     before = database.read_bytes()
     (workspace / "huge.bin").write_bytes(os.urandom(400_000))
     with pytest.raises(Aborted, match="does not fit under the cap"):
@@ -277,7 +279,7 @@ def test_sync_never_writes_another_database(workspace, database, tmp_path):
     neighbours = database.parent
     (neighbours / "other.db").write_bytes(database.read_bytes())
     before = {name: digest for name, digest in folder_state(neighbours).items() if name != database.name}
-    push(workspace, database, None)
+    push(workspace, database, LIMIT)
     after = {name: digest for name, digest in folder_state(neighbours).items() if name != database.name}
     assert after == before
 

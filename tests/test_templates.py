@@ -12,6 +12,8 @@ from consolidation.assets.templates import render_text
 from consolidation.errors import BadInput
 from consolidation.store import initialize
 
+LIMIT = 99_900_000
+
 
 @pytest.fixture
 def database(tmp_path) -> Path:
@@ -23,7 +25,7 @@ def database(tmp_path) -> Path:
     (workspace / "README.md").write_text("# docs\n")
     path = tmp_path / "enterprise_assets.db"
     initialize(path, 99_900_000)
-    ingest(workspace, path)
+    ingest(workspace, path, limit=LIMIT)
     return path
 
 
@@ -32,10 +34,10 @@ def usage(database: Path, table: str) -> list[tuple]:
 
 
 def test_render_fills_placeholders_and_counts_the_use(database):
-    rendered = render(database, "job.py", {"greeting": "Hello", "name": "world"})
+    rendered = render(database, "job.py", {"greeting": "Hello", "name": "world"}, limit=LIMIT)
     assert rendered.text == "print('Hello, world!')  # world\n"
     assert rendered.placeholders == ["greeting", "name"]
-    render(database, "templates/job.py.tmpl", {"greeting": "Hi", "name": "you"})
+    render(database, "templates/job.py.tmpl", {"greeting": "Hi", "name": "you"}, limit=LIMIT)
     assert usage(database, "template_assets") == [("job.py", 2, 1)]
     logged = sqlite3.connect(database).execute(
         "SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'render'"
@@ -45,21 +47,21 @@ def test_render_fills_placeholders_and_counts_the_use(database):
 
 def test_missing_values_are_named_and_nothing_is_counted(database):
     with pytest.raises(BadInput, match="missing values for greeting, name"):
-        render(database, "job.py", {})
+        render(database, "job.py", {}, limit=LIMIT)
     assert usage(database, "template_assets") == [("job.py", 0, 0)]
 
 
 def test_rendered_script_can_be_stored_as_an_asset(database, tmp_path):
-    render(database, "job.py", {"greeting": "Hello", "name": "world"}, store_as="generated/job.py")
+    render(database, "job.py", {"greeting": "Hello", "name": "world"}, store_as="generated/job.py", limit=LIMIT)
     out = tmp_path / "out"
-    regenerate(database, out, kinds=("script",))
+    regenerate(database, out, kinds=("script",), limit=LIMIT)
     assert (out / "generated" / "job.py").read_text() == "print('Hello, world!')  # world\n"
 
 
 def test_patterns_carry_usage_too_and_listing_sorts_by_use(database):
-    render(database, "retry", {"times": "3"}, kind="pattern")
-    render(database, "retry", {"times": "5"}, kind="pattern")
-    render(database, "job.py", {"greeting": "a", "name": "b"})
+    render(database, "retry", {"times": "3"}, kind="pattern", limit=LIMIT)
+    render(database, "retry", {"times": "5"}, kind="pattern", limit=LIMIT)
+    render(database, "job.py", {"greeting": "a", "name": "b"}, limit=LIMIT)
     top = list_assets(database, top_used=True)
     assert [(a.kind, a.name, a.usage_count) for a in top] == [("pattern", "retry", 2), ("template", "job.py", 1)]
     everything = list_assets(database)
@@ -67,10 +69,10 @@ def test_patterns_carry_usage_too_and_listing_sorts_by_use(database):
 
 
 def test_usage_survives_a_new_version(database, tmp_path):
-    render(database, "job.py", {"greeting": "a", "name": "b"})
+    render(database, "job.py", {"greeting": "a", "name": "b"}, limit=LIMIT)
     workspace = tmp_path / "ws"
     (workspace / "templates" / "job.py.tmpl").write_text("print('${name}')\n")
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     assert sqlite3.connect(database).execute(
         "SELECT version, usage_count FROM template_assets WHERE is_current"
     ).fetchall() == [(2, 1)]
@@ -108,7 +110,7 @@ def test_render_text_leaves_other_dollars_alone():
 
 
 def test_regenerate_is_logged(database, tmp_path):
-    regenerate(database, tmp_path / "out")
+    regenerate(database, tmp_path / "out", limit=LIMIT)
     row = sqlite3.connect(database).execute(
         "SELECT counts FROM cross_database_sync_operations WHERE operation = 'regenerate'"
     ).fetchone()
@@ -118,7 +120,7 @@ def test_regenerate_is_logged(database, tmp_path):
 def test_a_binary_template_is_refused_with_one_line(assetdb, database, tmp_path):
     workspace = tmp_path / "ws"
     (workspace / "templates" / "blob.tmpl").write_bytes(b"\xff\xfe${x}\x00")
-    ingest(workspace, database)
+    ingest(workspace, database, limit=LIMIT)
     result = assetdb("render", "blob", "--db", database, "--set", "x=1")
     assert result.exit_code == 2 and "is not UTF-8 text" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -24,20 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
-from ..size import DEFAULT_SIZE_LIMIT, format_size
+from ..globs import Exclusions
+from ..size import format_size
 from ..sqlite.introspect import quote_identifier as q
 from ..store import (
     ASSET_TABLES,
     Operation,
     ShardSet,
     connect_assetdb,
+    initialize,
     utc_now,
-    write_transaction,
+    write_session,
 )
+from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from .kinds import Classifier
 from .pack import CHUNK, Packed, pack_file
-from .walk import WorkspaceFile, list_workspace
+from .walk import WorkspaceFile, holds_sqlite, list_workspace
 
 # -- finding files ------------------------------------------------------------------------
 
@@ -60,6 +63,7 @@ class IngestReport:
     bytes_read: int = 0
     deleted: list[str] = field(default_factory=list)  # only when deletions are recorded (sync)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path), same bytes
+    databases_outside: list[str] = field(default_factory=list)  # database files found, never stored
 
     @property
     def changed_anything(self) -> bool:
@@ -223,29 +227,45 @@ def ingest(
     workspace: Path | str,
     database: Path | str,
     kinds: tuple[str, ...] = (),
-    limit: int | None = None,
+    *,
+    limit: int,
     manager=None,
     track=lambda items: items,
     record_deletions: bool = False,
     operation: str = "ingest",
+    exclusions: Exclusions = Exclusions(),
+    database_list: Path | None = None,
 ) -> IngestReport:
-    """Store every (selected) file of ``workspace`` in ``database``; unchanged files,
+    """Store every (selected) file of ``workspace`` in ``database`` (created if missing); unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
-    (sync), assets whose file is gone are marked deleted, their history kept."""
+    (sync), assets whose file is gone are marked deleted, their history kept.
+
+    Database files are never stored, wherever they are: the set's own files (and
+    ``database_list``) are left out, and every other SQLite file — by its name or by its
+    bytes — is reported in ``databases_outside`` for the user to consolidate.
+    """
     workspace, database = Path(workspace), Path(database)
     for kind in kinds:
         if kind not in ASSET_TABLES:
             raise BadInput(f"unknown asset kind {kind!r} (kinds: {', '.join(ASSET_TABLES)})")
     classifier = Classifier.for_workspace(workspace, manager)
-    files, skipped = list_workspace(workspace)
-    report = IngestReport(str(workspace), str(database), skipped=skipped)
+    if not workspace.is_dir():
+        raise BadInput(f"{workspace}: no such workspace folder")
+    if not database.exists():
+        initialize(database, limit)  # a new consolidated set, as migrate makes one
+    database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
+    listing = list_workspace(workspace, database_set, exclusions)
+    report = IngestReport(str(workspace), str(database), skipped=listing.notes,
+                          databases_outside=[file.name for file in listing.databases])
     connection = connect_assetdb(database)
     try:
         existing = current_assets(connection)
         work = []
-        for file in files:
+        files = []
+        for file in listing.files:
             kind = classifier.kind_of(file.name)
             if kinds and kind not in kinds:
+                files.append(file)
                 continue
             previous = existing.get(file.path)
             if previous is not None and previous.kind == kind and (previous.size, previous.mode, previous.mtime_ns) == (
@@ -254,8 +274,14 @@ def ingest(
                 file.stat.st_mtime_ns,
             ):
                 report.unchanged += 1
+                files.append(file)
                 continue
+            if holds_sqlite(workspace, file):  # a database under another name: never an asset
+                report.databases_outside.append(file.name)
+                continue
+            files.append(file)
             work.append((file, kind, previous))
+        report.databases_outside.sort()
         gone = []
         if record_deletions:
             present = {file.path for file in files}
@@ -290,56 +316,44 @@ def _mark_deleted(connection: sqlite3.Connection, shards: ShardSet, path: bytes,
     )
 
 
-def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit, track,
+def _write(connection, database: Path, workspace: Path, work, report: IngestReport, limit: int, track,
            gone=(), operation_name: str = "ingest") -> None:
     now = utc_now()
     operation = Operation(operation_name, subject=str(workspace))
-    shards = ShardSet(connection, database, limit or DEFAULT_SIZE_LIMIT)
-    committed = False
-    with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch:
-        try:
-            shards.open(expected_bytes=sum(file.stat.st_size for file, _, _ in work))
-            with write_transaction(connection, database):
-                shards.enforce_cap()
-                added_hashes: dict[str, str] = {}
-                for packed, kind, previous, file in track(_packed_in_order(workspace, work, Path(scratch))):
-                    if packed is None:  # deleted while we worked: the next sync records it
-                        report.skipped.append(f"{file.name}: vanished while being stored, skipped")
-                        continue
-                    try:
-                        outcome = record_asset(connection, shards, packed, kind, previous, now)
-                    finally:
-                        packed.discard()
-                    getattr(report, outcome).append(packed.name)
-                    report.bytes_read += packed.size
-                    if outcome == "added":
-                        added_hashes.setdefault(packed.sha256, packed.name)
-                for path, asset in gone:
-                    _mark_deleted(connection, shards, path, asset, now)
-                    report.deleted.append(os.fsdecode(path))
-                    if asset.sha256 in added_hashes:
-                        report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
-                links_last(connection, shards)
-                shards.record_sizes()
-                operation.counts = {
-                    "added": len(report.added),
-                    "changed": len(report.changed),
-                    "touched": len(report.touched),
-                    "deleted": len(report.deleted),
-                    "renamed": len(report.renamed),
-                    "unchanged": report.unchanged,
-                    "skipped": len(report.skipped),
-                }
-                operation.bytes = report.bytes_read
-                operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50],
-                                     "shards": len(shards.numbers)}
-                operation.record(connection, "ok")
-            committed = True
-        except sqlite3.OperationalError as error:
-            if "full" in str(error):
-                raise Aborted(
-                    f"{database}: the assets do not fit under the cap of {format_size(shards.limit)}; rolled back"
-                ) from None
-            raise
-        finally:
-            shards.close(committed)
+    expected = sum(file.stat.st_size for file, _, _ in work)
+    with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch, write_session(
+        database, limit, "storing the assets", expected, connection=connection
+    ) as session:
+        shards = session.shards
+        added_hashes: dict[str, str] = {}
+        for packed, kind, previous, file in track(_packed_in_order(workspace, work, Path(scratch))):
+            if packed is None:  # deleted while we worked: the next sync records it
+                report.skipped.append(f"{file.name}: vanished while being stored, skipped")
+                continue
+            try:
+                outcome = record_asset(connection, shards, packed, kind, previous, now)
+            finally:
+                packed.discard()
+            getattr(report, outcome).append(packed.name)
+            report.bytes_read += packed.size
+            if outcome == "added":
+                added_hashes.setdefault(packed.sha256, packed.name)
+        for path, asset in gone:
+            _mark_deleted(connection, shards, path, asset, now)
+            report.deleted.append(os.fsdecode(path))
+            if asset.sha256 in added_hashes:
+                report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
+        links_last(connection, shards)
+        operation.counts = {
+            "added": len(report.added),
+            "changed": len(report.changed),
+            "touched": len(report.touched),
+            "deleted": len(report.deleted),
+            "renamed": len(report.renamed),
+            "unchanged": report.unchanged,
+            "skipped": len(report.skipped),
+        }
+        operation.bytes = report.bytes_read
+        operation.details = {"skipped": report.skipped[:50], "renamed": report.renamed[:50],
+                             "shards": len(shards.numbers), "databases_outside": report.databases_outside[:50]}
+        operation.record(connection, "ok")

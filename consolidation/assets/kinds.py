@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..config import load_settings
 from ..errors import BadInput
+from ..globs import glob_pattern
 from ..store import ASSET_TABLES
 
 #: Default classification, first match wins; users extend it in [tool.assetdb.kinds].
@@ -22,27 +23,6 @@ DEFAULT_RULES: dict[str, tuple[str, ...]] = {
     "documentation": ("*.md", "*.rst", "*.txt", "README*", "docs/**", "LICENSE*", "CHANGELOG*"),
     "script": ("**",),
 }
-
-
-def glob_pattern(pattern: str) -> re.Pattern[str]:
-    """A path glob as gitignore reads it: ``**`` spans folders, ``*`` does not, and a
-    pattern without ``/`` matches the file name in any folder."""
-    if "/" not in pattern:
-        pattern = "**/" + pattern
-    regex = ""
-    index = 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            regex, index = regex + "(?:.*/)?", index + 3
-        elif pattern.startswith("**", index):
-            regex, index = regex + ".*", index + 2
-        elif pattern[index] == "*":
-            regex, index = regex + "[^/]*", index + 1
-        elif pattern[index] == "?":
-            regex, index = regex + "[^/]", index + 1
-        else:
-            regex, index = regex + re.escape(pattern[index]), index + 1
-    return re.compile(regex + r"\Z", re.DOTALL)
 
 
 @dataclass

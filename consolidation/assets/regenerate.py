@@ -44,6 +44,8 @@ def regenerate(
     path_glob: str | None = None,
     at: str | None = None,
     track=lambda items: items,
+    *,
+    limit: int,
     allow_outside_links: bool = False,
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> RegenerateReport:
@@ -69,7 +71,7 @@ def regenerate(
                 folder.stage_link(planned.asset.path, planned.target, planned.asset.mtime_ns)
                 report.written.append(planned.asset.name)
             folder.commit()
-    _log_regenerate(database, out, report)
+    _log_regenerate(database, out, report, limit)
     return report
 
 
@@ -109,7 +111,8 @@ def _collect(entry, report: RegenerateReport) -> int:
     return stored
 
 
-def _log_regenerate(database: Path, out: Path, report: RegenerateReport) -> None:
+def _log_regenerate(database: Path, out: Path, report: RegenerateReport, limit: int) -> None:
     record_operation(
-        database, Operation("regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes)
+        database, Operation("regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes),
+        limit,
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput, CheckFailed
+from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation, utc_now
 from .confine import ConfinedFolder, check_room
 from .ingest import IngestReport, ingest
@@ -87,10 +88,11 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     return problems
 
 
-def push(workspace: Path, database: Path, limit: int | None, manager=None, track=lambda items: items) -> IngestReport:
+def push(workspace: Path, database: Path, limit: int, manager=None, track=lambda items: items,
+         exclusions: Exclusions = Exclusions(), database_list: Path | None = None) -> IngestReport:
     """The workspace into the database, deletions and renames included; then prove it."""
     report = ingest(workspace, database, limit=limit, manager=manager, track=track,
-                    record_deletions=True, operation="sync")
+                    record_deletions=True, operation="sync", exclusions=exclusions, database_list=database_list)
     problems = verify_written(database, report.added + report.changed)
     if problems:
         raise CheckFailed(f"sync wrote assets that do not regenerate: {problems[0]} (+{len(problems) - 1} more)")
@@ -105,7 +107,7 @@ class PullReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def pull(workspace: Path, database: Path, force: bool = False, allow_outside_links: bool = False,
+def pull(workspace: Path, database: Path, limit: int, force: bool = False, allow_outside_links: bool = False,
          max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> PullReport:
     """The database's current assets into the workspace, judged as regenerate judges them
     (nothing is written if any row is refused); local edits (a workspace file that differs
@@ -154,6 +156,7 @@ def pull(workspace: Path, database: Path, force: bool = False, allow_outside_lin
             counts={"written": len(report.written), "unchanged": report.unchanged,
                     "overwritten_edits": len(report.local_edits)},
         ),
+        limit,
     )
     return report
 

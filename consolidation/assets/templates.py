@@ -17,17 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
-from ..size import DEFAULT_SIZE_LIMIT
 from ..sqlite.introspect import quote_identifier as q
-from ..store import (
-    ASSET_TABLES,
-    Operation,
-    ShardSet,
-    connect_assetdb,
-    read_consolidated,
-    utc_now,
-    write_transaction,
-)
+from ..store import ASSET_TABLES, Operation, read_consolidated, utc_now, write_session
 from ..store.schema import USAGE_TRACKING_KINDS
 from .confine import mode_problem, unsafe_reason
 from .ingest import current_assets, links_last, record_asset
@@ -95,8 +86,11 @@ def render(
     values: dict[str, str],
     kind: str = "template",
     store_as: str | None = None,
+    *,
+    limit: int,
 ) -> Rendered:
-    """Render template (or pattern) ``name``; count the use; optionally store the result."""
+    """Render template (or pattern) ``name``; count the use; optionally store the result
+    (under ``limit``, like every write)."""
     database = Path(database)
     if kind not in USAGE_TRACKING_KINDS:
         raise BadInput(f"only {' and '.join(USAGE_TRACKING_KINDS)}s are rendered")
@@ -106,35 +100,26 @@ def render(
     text = render_text(template, values)
     if store_as is not None and unsafe_reason(os.fsencode(store_as)):
         raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")
-    connection = connect_assetdb(database)
-    shards = ShardSet(connection, database, DEFAULT_SIZE_LIMIT)
-    committed = False
-    try:
-        shards.open(expected_bytes=len(text.encode()) if store_as else 0)
-        with write_transaction(connection, database):
-            shards.enforce_cap()
-            now = utc_now()
-            connection.execute(
-                f"UPDATE {q(ASSET_TABLES[kind])} SET usage_count = usage_count + 1, last_used = ? "
-                "WHERE path = CAST(? AS TEXT) AND is_current",
-                (now, asset.path),
-            )
-            if store_as is not None:
-                path = os.fsencode(store_as)
-                packed = pack_bytes(path, text.encode(), stat.S_IFREG | 0o644, time.time_ns())
-                record_asset(connection, shards, packed, "script", current_assets(connection).get(path), now)
-                links_last(connection, shards)
-            Operation(
-                "render",
-                subject=asset.name,
-                counts={"placeholders": len(set(PLACEHOLDER.findall(template)))},
-                bytes=len(text.encode()),
-                details={"kind": kind, "stored_as": store_as},
-            ).record(connection, "ok")
-        committed = True
-    finally:
-        shards.close(committed)
-        connection.close()
+    encoded = text.encode()
+    with write_session(database, limit, f"rendering {asset.name}", len(encoded) if store_as else 0) as session:
+        connection, now = session.connection, utc_now()
+        connection.execute(
+            f"UPDATE {q(ASSET_TABLES[kind])} SET usage_count = usage_count + 1, last_used = ? "
+            "WHERE path = CAST(? AS TEXT) AND is_current",
+            (now, asset.path),
+        )
+        if store_as is not None:
+            path = os.fsencode(store_as)
+            packed = pack_bytes(path, encoded, stat.S_IFREG | 0o644, time.time_ns())
+            record_asset(connection, session.shards, packed, "script", current_assets(connection).get(path), now)
+            links_last(connection, session.shards)
+        Operation(
+            "render",
+            subject=asset.name,
+            counts={"placeholders": len(set(PLACEHOLDER.findall(template)))},
+            bytes=len(encoded),
+            details={"kind": kind, "stored_as": store_as},
+        ).record(connection, "ok")
     return Rendered(asset.name, text, sorted(set(PLACEHOLDER.findall(template))), store_as)
 
 

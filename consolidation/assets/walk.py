@@ -12,10 +12,13 @@ import os
 import shutil
 import stat
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadInput
+from ..globs import Exclusions
+from ..sqlite.classify import DATABASE_SUFFIXES, SIDECAR_SUFFIXES, has_sqlite_header
+from ..store.owned import DatabaseSet, is_tool_file
 
 #: Folders that are tool state, never assets (a folder holding ``pyvenv.cfg`` is a
 #: virtual environment whatever its name; a folder merely named ``venv`` may be code).
@@ -30,6 +33,25 @@ class WorkspaceFile:
     @property
     def name(self) -> str:
         return os.fsdecode(self.path)
+
+
+@dataclass
+class WorkspaceListing:
+    """The candidates to store, the database files set aside, and notes on what was skipped.
+
+    ``databases`` are files of the database world, recognised by name (a database suffix,
+    or a ``-wal``/``-shm``/``-journal`` beside one): they are never assets. A file whose
+    *bytes* say SQLite is recognised by :func:`holds_sqlite` when it is about to be read.
+    """
+
+    files: list[WorkspaceFile] = field(default_factory=list)
+    databases: list[WorkspaceFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def holds_sqlite(workspace: Path, file: WorkspaceFile) -> bool:
+    """Is this a SQLite database, whatever its name? (Symlinks are links, not databases.)"""
+    return stat.S_ISREG(file.stat.st_mode) and has_sqlite_header(os.path.join(os.fsencode(workspace), file.path))
 
 
 def _git_files(workspace: Path) -> list[bytes] | None:
@@ -59,23 +81,54 @@ def _walked_files(workspace: Path) -> list[bytes]:
     return sorted(found)
 
 
-def list_workspace(workspace: Path) -> tuple[list[WorkspaceFile], list[str]]:
-    """Regular files and symlinks to store, and notes on what was skipped (FIFOs, sockets…)."""
+_DATABASE_SUFFIXES = tuple(os.fsencode(suffix) for suffix in DATABASE_SUFFIXES)
+_SIDECAR_SUFFIXES = tuple(os.fsencode(suffix) for suffix in SIDECAR_SUFFIXES)
+
+
+def _is_database_name(root: bytes, name: bytes, names: set[bytes]) -> bool:
+    """A database by its name, or the ``-wal``/``-shm``/``-journal`` of one. (Bytes all the
+    way: this runs for every file of the workspace on every sync.)"""
+    if name.lower().endswith(_DATABASE_SUFFIXES):
+        return True
+    for suffix in _SIDECAR_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            base = name[: -len(suffix)]
+            return base.lower().endswith(_DATABASE_SUFFIXES) or (
+                base in names and has_sqlite_header(os.path.join(root, base)))
+    return False
+
+
+def list_workspace(
+    workspace: Path, database_set: DatabaseSet | None = None, exclusions: Exclusions = Exclusions()
+) -> WorkspaceListing:
+    """The workspace's candidate files; the database set's own files and anything
+    excluded on purpose are left out, database files are set aside."""
     workspace = Path(workspace)
     if not workspace.is_dir():
         raise BadInput(f"{workspace}: no such workspace folder")
     names = _git_files(workspace)
     names = _walked_files(workspace) if names is None else names
-    files, skipped = [], []
+    known = set(names)
+    listing = WorkspaceListing()
+    root = os.fsencode(workspace)
     for name in names:
-        if any(part in SKIPPED_FOLDERS for part in name.split(b"/")):
+        parts = name.split(b"/")
+        if any(part in SKIPPED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
+            continue
+        full = os.path.join(root, name)
+        if database_set is not None and database_set.owns(full):
+            continue
+        if exclusions and exclusions.matching(Path(os.fsdecode(full))):
             continue
         try:
-            info = os.lstat(os.path.join(os.fsencode(workspace), name))
+            info = os.lstat(full)
         except FileNotFoundError:
             continue  # listed by git, deleted since
-        if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
-            files.append(WorkspaceFile(name, info))
+        file = WorkspaceFile(name, info)
+        if _is_database_name(root, name, known):
+            listing.databases.append(file)
+        elif stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+            listing.files.append(file)
         else:
-            skipped.append(f"{os.fsdecode(name)}: not a regular file or symlink, skipped")
-    return files, skipped
+            listing.notes.append(f"{os.fsdecode(name)}: not a regular file or symlink, skipped")
+    return listing

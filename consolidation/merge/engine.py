@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..globs import Exclusions
 from ..size import format_size, sidecar_paths
 from ..sqlite import (
     SourceDescription,
@@ -53,8 +54,11 @@ from ..store import (
     connect_assetdb,
     initialize,
     utc_now,
+    write_session,
     write_transaction,
 )
+from ..store.set_files import forget_skipped, has_left_out, record_skipped
+from ..store.shards import discard_new_set
 from .accounting import record_conflicts, recount, remove_source
 from .naming import assign_source_names
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
@@ -68,6 +72,7 @@ from .plan import (
     plan_table,
 )
 from .policy import ConflictPolicy, policy_decider
+from .preflight import Preflight, preflight
 from .rows import LINK_COLUMNS, RowMerger
 
 
@@ -102,6 +107,7 @@ class MigrationReport:
     target: str
     sources: list[SourceOutcome]
     backup: str | None = None
+    left_out: list[tuple[Path, str, str]] = field(default_factory=list)  # (file, status, reason)
 
 
 # -- naming -----------------------------------------------------------------------------
@@ -147,7 +153,7 @@ def migrate_source(
     before_write: Callable[[], None] = lambda: None,
 ) -> SourceOutcome:
     """Migrate one source in one transaction (or recognise it as already migrated)."""
-    with readonly_uri(path) as uri:
+    with readonly_uri(path, allow_empty=True) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
         shards = ShardSet(connection, target, settings.limit, settings.partition)
         committed = False
@@ -375,65 +381,81 @@ def migrate(
     backup_directory: Path | None = None,
     track=lambda items: items,
     dry_run: bool = False,
+    exclusions: Exclusions = Exclusions(),
+    skip_unusable: bool = False,
+    preflighted: Preflight | None = None,
 ) -> MigrationReport:
     """Merge ``sources`` into ``target`` (created if missing), one transaction per source.
 
-    An existing target is backed up (verified, outside the workspace) before its first
-    change. Sources are only ever read. ``dry_run`` rehearses the whole migration on a
-    private temporary copy of the target, so its report is exact and nothing is written.
+    Every source is judged before the first write (:func:`preflight`): an unusable one
+    stops the run with nothing written, unless ``skip_unusable``; files ``exclusions``
+    names are left out on purpose. Either way each file left out is recorded in the
+    target's ledger. An existing target is backed up (verified, outside the workspace)
+    before its first change; a target this run created is removed again if it fails.
+    Sources are only ever read. ``dry_run`` rehearses the whole migration on a private
+    temporary copy of the target, so its report is exact and nothing is written.
     """
     target = Path(target)
-    paths = _validate_sources(target, sources)
+    checked = preflighted or preflight(target, sources, exclusions, skip_unusable)
     if not dry_run:
-        return _migrate_into(target, paths, settings, backup_directory, track)
+        return _migrate_into(target, checked, settings, backup_directory, track)
     with tempfile.TemporaryDirectory(prefix="assetdb-dry-run-") as scratch:
         rehearsal = Path(scratch) / target.name
-        if target.exists():
+        if target.exists() and target.stat().st_size:
             with open_readonly(target) as reader:
                 writer = sqlite3.connect(rehearsal)
                 reader.backup(writer)
                 writer.close()
-        report = _migrate_into(rehearsal, paths, settings, None, track, back_up=False)
+        report = _migrate_into(rehearsal, checked, settings, None, track, back_up=False)
     report.target = str(target)
     for outcome in report.sources:
         outcome.action = "planned" if outcome.action != "unchanged" else outcome.action
     return report
 
 
-def _migrate_into(target, paths, settings, backup_directory, track, back_up=True) -> MigrationReport:
+def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, track, back_up=True) -> MigrationReport:
     existed = target.exists()
-    if not existed:
-        initialize(target, settings.limit)
-    connection = connect_assetdb(target)
-    report = MigrationReport(str(target), [])
+    report = MigrationReport(str(target), [], left_out=checked.left_out())
     try:
-        known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
-        names = assign_source_names(paths, known)
+        if not existed:
+            initialize(target, settings.limit)
+        connection = connect_assetdb(target)
+        try:
+            known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
+            names = assign_source_names(checked.sources, known)
 
-        def backup_once() -> None:
-            if back_up and existed and report.backup is None:
-                record = backup_database(target, backup_directory or default_backup_directory())
-                report.backup = record.backup
+            def backup_once() -> None:
+                if back_up and existed and report.backup is None:
+                    record = backup_database(target, backup_directory or default_backup_directory())
+                    report.backup = record.backup
 
-        for path in track(paths):
-            report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
-    finally:
-        connection.close()
+            for path in track(checked.sources):
+                report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
+            _record_left_out(connection, target, checked, settings.limit, backup_once)
+        finally:
+            connection.close()
+    except BaseException:
+        if not existed:
+            discard_new_set(target)  # nothing of anyone's was in it: leave the folder as it was
+        raise
     return report
 
 
-def _validate_sources(target: Path, sources: list[Path | str]) -> list[Path]:
-    if not sources:
-        raise BadInput("no source databases given")
-    paths, seen = [], set()
-    for raw in sources:
-        path = Path(raw)
-        if not path.is_file():
-            raise BadInput(f"{path}: no such source database")
-        resolved = path.resolve()
-        if target.exists() and resolved == target.resolve():
-            raise BadInput(f"{path}: is the target itself")
-        if resolved not in seen:
-            seen.add(resolved)
-            paths.append(path)
-    return paths
+def _record_left_out(connection: sqlite3.Connection, target: Path, checked: Preflight, limit: int, before_write) -> None:
+    """Keep the ledger's list of files left out true: what this run left out is recorded
+    (with a log row), and a file that was left out before and is migrated now is forgotten."""
+    left_out = checked.left_out()
+    if not left_out and not has_left_out(connection, target, checked.sources):
+        return
+    before_write()
+    with write_session(target, limit, "recording the files left out", connection=connection):
+        forget_skipped(connection, target, checked.sources)
+        if left_out:
+            record_skipped(connection, target, left_out)
+            Operation(
+                "skip",
+                subject=f"{len(left_out)} files",
+                counts={"unusable": len(checked.unusable), "excluded": len(checked.excluded)},
+                details={"files": [{"path": str(path), "status": status, "reason": reason}
+                                   for path, status, reason in left_out[:200]]},
+            ).record(connection, "ok")

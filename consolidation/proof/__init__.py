@@ -10,9 +10,11 @@ from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rebuild import RebuildResult, rebuild_source
 from .reproducible import ReproducibilityReport, check_reproducible
 from .verify import TableVerdict, VerifyReport, verify_database
+from .whole import Proof, prove
 
 __all__ = [
     "Conflict",
+    "Proof",
     "LedgerSource",
     "LedgerTable",
     "RebuildResult",
@@ -22,6 +24,7 @@ __all__ = [
     "check_reproducible",
     "find_source",
     "list_conflicts",
+    "prove",
     "read_sources",
     "rebuild_source",
     "verify_database",

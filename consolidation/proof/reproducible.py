@@ -24,8 +24,10 @@ from ..assets import Classifier
 from ..assets.confine import unsafe_reason
 from ..assets.judge import judge
 from ..assets.stored import StoredAsset, check_stored, hostile_reads, same_as_stored, select_assets
-from ..assets.walk import list_workspace
+from ..assets.walk import holds_sqlite, list_workspace
+from ..globs import Exclusions
 from ..store import read_consolidated
+from ..store.owned import DatabaseSet
 
 SHOWN_PATHS = 20
 NO_CAP = 2**63  # a proof checks every size a blob can honestly hold; caps are for writing
@@ -47,7 +49,11 @@ class ReproducibilityReport:
 
 
 def check_reproducible(
-    database: Path | str, workspace: Path | str | None = None, kinds: tuple[str, ...] = (), manager=None
+    database: Path | str,
+    workspace: Path | str | None = None,
+    kinds: tuple[str, ...] = (),
+    manager=None,
+    exclusions: Exclusions = Exclusions(),
 ) -> ReproducibilityReport:
     """Every asset (of ``kinds``) is safe to regenerate and regenerates to its recorded
     hash; with a workspace, every file that should be an asset is one, with the same bytes."""
@@ -73,10 +79,14 @@ def check_reproducible(
     if workspace is not None:
         stored = {asset.path for asset in universe}
         classifier = Classifier.for_workspace(workspace, manager)
-        files, _ = list_workspace(workspace)
-        for file in files:
-            if file.path not in stored and (not kinds or classifier.kind_of(file.name) in kinds):
-                report.problems.append(f"{file.name}: in the workspace but not stored (run: assetdb ingest)")
+        listing = list_workspace(workspace, DatabaseSet.of(Path(database)), exclusions)
+        for file in listing.files:
+            if file.path in stored or (kinds and classifier.kind_of(file.name) not in kinds):
+                continue
+            if not holds_sqlite(workspace, file):  # a database under another name is never an asset
+                report.problems.append(
+                    f"{file.name}: in the workspace but not stored (run: assetdb sync {workspace} --db {database})"
+                )
     return report
 
 

@@ -47,8 +47,8 @@ def default_backup_directory() -> Path:
 
 
 def find_workspace(path: Path) -> Path:
-    """The workspace a file belongs to: its Git work tree, else its own folder."""
-    start = path.resolve().parent
+    """The workspace a file or folder belongs to: its Git work tree, else its own folder."""
+    start = path.resolve() if path.is_dir() else path.resolve().parent
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder

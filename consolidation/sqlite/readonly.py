@@ -72,19 +72,21 @@ def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[str]:
 
 
 @contextmanager
-def readonly_uri(path: Path | str) -> Iterator[str]:
+def readonly_uri(path: Path | str, allow_empty: bool = False) -> Iterator[str]:
     """A URI that reads ``path``'s committed content without touching it (for ATTACH too).
 
-    Raises :class:`EmptyDatabase`, :class:`NotADatabase` or :class:`DatabaseLocked`;
-    a missing path is :class:`~consolidation.errors.BadInput`.
+    Raises :class:`EmptyDatabase` (unless ``allow_empty``: SQLite reads a zero-byte file
+    as an empty database), :class:`NotADatabase` or :class:`DatabaseLocked`; a missing
+    path is :class:`~consolidation.errors.BadInput`.
     """
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such database file")
-    header = read_header(path)
-    check_not_truncated(path, header)
-    _refuse_if_locked(path)
     live_sidecars = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
+    if not (allow_empty and os.stat(path).st_size == 0):
+        header = read_header(path)
+        check_not_truncated(path, header)
+    _refuse_if_locked(path)
     if live_sidecars:
         with _snapshot(path, live_sidecars) as uri:
             yield uri

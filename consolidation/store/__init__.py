@@ -7,7 +7,13 @@ the shards that keep each file under the cap, and the operation log.
 from .initialize import InitResult, initialize
 from .oplog import Operation, utc_now
 from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION
-from .session import connect_assetdb, record_operation, write_transaction, writing
+from .session import (
+    WriteSession,
+    connect_assetdb,
+    record_operation,
+    write_session,
+    write_transaction,
+)
 from .shards import ShardSet, read_consolidated, shadow_with_union_views, shard_path
 
 __all__ = [
@@ -24,6 +30,7 @@ __all__ = [
     "shadow_with_union_views",
     "shard_path",
     "utc_now",
+    "WriteSession",
+    "write_session",
     "write_transaction",
-    "writing",
 ]

@@ -43,6 +43,7 @@ ASSET_TABLES = {
 USAGE_TRACKING_KINDS = ("template", "pattern")
 
 BLOB_TABLE = "asset_blobs"
+SET_FILES_TABLE = "database_set_files"
 
 
 def _asset_table(kind: str) -> list[str]:
@@ -197,6 +198,16 @@ SCHEMA_STATEMENTS: list[str] = [
     created_at TEXT NOT NULL,
     bytes INTEGER
 )""",
+    # Files the database set knows of that are not sources: legacy files left out (with
+    # what they are and why) and the database list it keeps. Paths are relative to the
+    # primary's folder, so they mean the same in every clone.
+    f"""CREATE TABLE IF NOT EXISTS "{SET_FILES_TABLE}" (
+    path TEXT PRIMARY KEY CHECK (path <> '' AND substr(path, 1, 1) <> '/'),
+    role TEXT NOT NULL CHECK (role IN ('skipped', 'database-list')),
+    status TEXT,
+    reason TEXT,
+    recorded_at TEXT NOT NULL
+)""",
 ]
 
 #: Every table the schema defines, for "is it complete?" checks.
@@ -213,6 +224,7 @@ EXPECTED_TABLES = frozenset(
         "migration_row_links",
         "migration_conflicts",
         "shard_manifest",
+        SET_FILES_TABLE,
     }
 )
 

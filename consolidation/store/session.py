@@ -1,23 +1,31 @@
-"""Opening the consolidated database for writing, one transaction at a time.
+"""The one way to write a consolidated set: a write session that owns the cap.
 
-Every change to an assetdb database goes through a write transaction started with
-``BEGIN IMMEDIATE`` (so a held lock is reported at once, as exit 3) and rolled back on
-any error; only files that are assetdb databases are opened for writing at all.
+Every change to an assetdb database — a migration, an ingest or sync, a render, an
+archive's bookkeeping, a log row — goes through :func:`write_session`: it opens only files
+that are assetdb databases, attaches the shards a write may need, starts the transaction
+with ``BEGIN IMMEDIATE`` (so a held lock is reported at once, as exit 3), makes SQLite
+itself refuse any page past the cap (``max_page_count``, in every file), records the
+files' sizes and commits, or rolls everything back. The cap is a required argument: no
+write falls back to a default its caller did not choose.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..size import format_size
 from ..sqlite import read_header
 from ..sqlite.locks import LOCK_TIMEOUT_SECONDS
 from ..sqlite.readonly import uri_for
+from .identity import require_primary
 from .oplog import Operation
-from .schema import APPLICATION_ID, SCHEMA_VERSION
+from .shards import ShardSet
 
 
 def begin_write(connection: sqlite3.Connection, path: Path) -> None:
@@ -32,7 +40,8 @@ def begin_write(connection: sqlite3.Connection, path: Path) -> None:
 
 @contextmanager
 def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error (for files that are not
+    yet a consolidated set: the initializer's new file, a legacy file being cleaned)."""
     begin_write(connection, path)
     try:
         yield connection
@@ -54,24 +63,6 @@ def connect_for_write(path: Path) -> sqlite3.Connection:
         raise BadInput(f"{path}: cannot open for writing ({error})") from None
 
 
-@contextmanager
-def writing(path: Path | str) -> Iterator[sqlite3.Connection]:
-    """An assetdb database opened for one write transaction, and closed after it."""
-    path = Path(path)
-    connection = connect_assetdb(path)
-    try:
-        with write_transaction(connection, path):
-            yield connection
-    finally:
-        connection.close()
-
-
-def record_operation(database: Path | str, operation: Operation, status: str = "ok") -> int:
-    """Log one finished operation in ``database`` (its own transaction)."""
-    with writing(database) as connection:
-        return operation.record(connection, status)
-
-
 def connect_assetdb(path: Path | str) -> sqlite3.Connection:
     """Open an existing assetdb database for writing, refusing anything else."""
     path = Path(path)
@@ -80,12 +71,84 @@ def connect_assetdb(path: Path | str) -> sqlite3.Connection:
     read_header(path)
     connection = connect_for_write(path)
     try:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        require_primary(connection, path)
     except sqlite3.DatabaseError as error:
         connection.close()
         raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
-    if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
+    except BadInput:
         connection.close()
-        raise BadInput(f"{path}: not an assetdb database (create one with: assetdb init PATH)")
+        raise
     return connection
+
+
+@dataclass
+class WriteSession:
+    """An open write transaction on a consolidated set: its connection and shards."""
+
+    database: Path
+    limit: int
+    connection: sqlite3.Connection
+    shards: ShardSet
+
+
+#: Below this much free space a "full" error is the file system's, not the cap's: SQLite
+#: reports both the same way, and a statement it rolls back leaves no trace of which.
+DISK_FULL_MARGIN = 16 * 2**20
+
+
+def full_error(session: WriteSession, what: str) -> Aborted:
+    """What "database or disk is full" means here: the cap was met, or the file system is
+    full — never reported as the cap, since the remedy differs."""
+    free = shutil.disk_usage(session.database.parent).free
+    if free >= DISK_FULL_MARGIN:
+        return Aborted(f"{session.database}: {what} would take a file past the cap of "
+                       f"{format_size(session.limit)}; rolled back")
+    return Aborted(f"{session.database.parent}: the file system is full ({format_size(free)} free) while {what}; "
+                   "rolled back, nothing was changed")
+
+
+@contextmanager
+def write_session(
+    database: Path | str,
+    limit: int,
+    what: str = "writing",
+    expected_bytes: int = 0,
+    partition: bool = True,
+    connection: sqlite3.Connection | None = None,
+) -> Iterator[WriteSession]:
+    """One transaction on ``database`` under ``limit`` bytes per file; ``what`` names the
+    work in messages. ``expected_bytes`` is how much the write may add, so the shards it
+    may need exist before the transaction begins (a file cannot be attached inside one).
+    A ``connection`` already open on the database is used, and left open."""
+    database = Path(database)
+    owned = connection is None
+    connection = connection or connect_assetdb(database)
+    shards = ShardSet(connection, database, limit, partition)
+    session = WriteSession(database, limit, connection, shards)
+    committed = False
+    try:
+        shards.open(expected_bytes)
+        begin_write(connection, database)
+        try:
+            shards.enforce_cap()
+            yield session
+            shards.record_sizes()
+            connection.execute("COMMIT")
+            committed = True
+        except sqlite3.OperationalError as error:
+            if "full" not in str(error):
+                raise
+            raise full_error(session, what) from None
+        finally:
+            if not committed and connection.in_transaction:  # SQLite may have rolled back already
+                connection.execute("ROLLBACK")
+    finally:
+        shards.close(committed)
+        if owned:
+            connection.close()
+
+
+def record_operation(database: Path | str, operation: Operation, limit: int, status: str = "ok") -> int:
+    """Log one finished operation in ``database`` (a session of its own)."""
+    with write_session(database, limit, f"logging {operation.operation}") as session:
+        return operation.record(session.connection, status)

@@ -20,11 +20,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..errors import Aborted, BadInput
+from ..errors import Aborted
 from ..size import format_size
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.readonly import uri_for
+from .identity import SHARD_MARKER, require_primary
 from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 
@@ -35,6 +36,21 @@ MAX_SHARDS = 9
 SHARD_FILL = 0.9
 PRIMARY_FILL = 0.5
 HARD_FILL = 0.98
+
+
+def discard_new_set(primary: Path) -> None:
+    """Remove a consolidated set made by a run that failed: the primary, its numbered
+    shards and their journals. Only for a set that did not exist before that run."""
+    for path in [primary, *primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}")]:
+        for leftover in (path, *(Path(f"{path}{suffix}") for suffix in ("-journal", "-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
+
+
+def cap_file(connection: sqlite3.Connection, schema: str, limit: int) -> None:
+    """Make SQLite itself refuse any write that would take the file ``schema`` past ``limit``."""
+    page_size = connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
+    pages = max(1, int(limit * HARD_FILL) // page_size)
+    connection.execute(f"PRAGMA {schema}.max_page_count = {pages}")
 
 
 def shard_path(primary: Path, number: int) -> Path:
@@ -59,8 +75,8 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
         connection.execute("BEGIN")
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        connection.execute("CREATE TABLE assetdb_shard (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
-        connection.execute("INSERT INTO assetdb_shard VALUES (?, ?)", (primary.name, number))
+        connection.execute(f"CREATE TABLE {SHARD_MARKER} (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
+        connection.execute(f"INSERT INTO {SHARD_MARKER} VALUES (?, ?)", (primary.name, number))
         for statement in CONTENT_STATEMENTS:  # asset bytes too can continue in a shard
             connection.execute(statement)
         connection.execute("COMMIT")
@@ -121,10 +137,7 @@ class ShardSet:
     def enforce_cap(self) -> None:
         """Make SQLite refuse any write that would take a file past the cap."""
         for number in self.registered + self.spares:
-            schema = shard_schema(number)
-            page_size = self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
-            pages = max(1, int(self.limit * HARD_FILL) // page_size)
-            self.connection.execute(f"PRAGMA {schema}.max_page_count = {pages}")
+            cap_file(self.connection, shard_schema(number), self.limit)
 
     def allocated(self, number: int) -> int:
         schema = shard_schema(number)
@@ -190,10 +203,7 @@ def read_consolidated(path: Path | str) -> Iterator[tuple[sqlite3.Connection, di
     """
     path = Path(path)
     with open_readonly(path) as connection:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
-            raise BadInput(f"{path}: not a consolidated assetdb database (create one with: assetdb migrate or assetdb init)")
+        require_primary(connection, path)
         with attach_shards_readonly(connection, path, "main") as shards:
             yield connection, shards
 

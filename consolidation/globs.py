@@ -1,0 +1,76 @@
+"""Path globs as a repository's owner reads them, and the files left out on purpose.
+
+One glob dialect for the whole tool (asset kinds, ``--exclude``, ``[tool.assetdb] exclude``):
+gitignore's, where ``**`` spans folders, ``*`` does not, and a pattern without ``/`` matches
+the file name in any folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def glob_pattern(pattern: str) -> re.Pattern[str]:
+    """A path glob as gitignore reads it: ``**`` spans folders, ``*`` does not, and a
+    pattern without ``/`` matches the file name in any folder."""
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            regex, index = regex + "(?:.*/)?", index + 3
+        elif pattern.startswith("**", index):
+            regex, index = regex + ".*", index + 2
+        elif pattern[index] == "*":
+            regex, index = regex + "[^/]*", index + 1
+        elif pattern[index] == "?":
+            regex, index = regex + "[^/]", index + 1
+        else:
+            regex, index = regex + re.escape(pattern[index]), index + 1
+    return re.compile(regex + r"\Z", re.DOTALL)
+
+
+def _relative(path: Path, base: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """Files left out on purpose: ``--exclude GLOB`` (repeatable) and ``[tool.assetdb] exclude``.
+
+    A pattern without ``/`` matches a file name in any folder; one with ``/`` matches the
+    path relative to the project root (where ``pyproject.toml`` is, else the current
+    folder) or to the current folder, so the README's commands mean the same run from the
+    repository root.
+    """
+
+    patterns: tuple[str, ...] = ()
+    roots: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, patterns, project_root: Path | None = None) -> Exclusions:
+        roots = tuple(dict.fromkeys(p for p in (project_root, Path.cwd()) if p is not None))
+        return cls(tuple(patterns), roots)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_compiled", [glob_pattern(pattern) for pattern in self.patterns])
+
+    def matching(self, path: Path) -> str | None:
+        """The first pattern that leaves ``path`` out, or None."""
+        for pattern, compiled in zip(self.patterns, self._compiled):
+            for root in self.roots:
+                relative = _relative(path, root)
+                if relative is not None and compiled.match(relative):
+                    return pattern
+            if "/" not in pattern and compiled.match(path.name):
+                return pattern
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)

@@ -1,0 +1,134 @@
+"""Before the first write: every source classified, the target checked, or nothing at all.
+
+A migration that commits three sources and then meets a Git LFS pointer leaves the user
+with a half-made target and a failure to untangle. So every source is judged first —
+classified (:mod:`consolidation.sqlite.classify`) and, when it is a database, described,
+which finds what the merge could not carry (a table with no rowid and no key, a
+contentless full-text index) — and the target too. Bad input is refused in one line
+naming every unusable file and the way on, with nothing written; ``--skip-unusable``
+goes on without them, and each is reported so it can be recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import Aborted, AssetdbError, BadInput
+from ..globs import Exclusions
+from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
+from ..sqlite.classify import Candidate, classify
+from ..store import APPLICATION_ID
+from ..store.identity import PRIMARY, role
+
+SHOWN_UNUSABLE = 12
+
+
+@dataclass
+class Preflight:
+    """The sources to migrate, and those left out: unusable (with why) or excluded."""
+
+    sources: list[Path] = field(default_factory=list)
+    unusable: list[Candidate] = field(default_factory=list)
+    excluded: list[tuple[Path, str]] = field(default_factory=list)  # (file, the pattern)
+
+    def left_out(self) -> list[tuple[Path, str, str]]:
+        """``(file, status, reason)`` of every file left out, as the ledger records them."""
+        return [(c.path, c.status, f"{c.reason}; {c.way_on}") for c in self.unusable] + [
+            (path, "excluded", f"left out on purpose (--exclude {pattern})") for path, pattern in self.excluded
+        ]
+
+
+def refusal(unusable: list[Candidate], total: int, verb: str) -> AssetdbError:
+    """The one line that names every unusable file and the ways on: bad input (exit 2),
+    or, when all that stands in the way is another writer's lock, aborted (exit 3)."""
+    shown = "; ".join(candidate.describe() for candidate in unusable[:SHOWN_UNUSABLE])
+    more = f"; and {len(unusable) - SHOWN_UNUSABLE} more" if len(unusable) > SHOWN_UNUSABLE else ""
+    kind = Aborted if all(candidate.status == "locked" for candidate in unusable) else BadInput
+    return kind(
+        f"cannot {verb} {len(unusable)} of {total} databases: {shown}{more} — fix them, go on without them "
+        "with --skip-unusable, or leave them out with --exclude GLOB; nothing was written"
+    )
+
+
+def _describe_problem(candidate: Candidate) -> Candidate | None:
+    """What the merge cannot carry in a readable source, found by describing it."""
+    if candidate.status != "sqlite":
+        return None
+    try:
+        with open_readonly(candidate.path) as connection:
+            describe_source(connection)
+    except sqlite3.DatabaseError as error:
+        return Candidate(candidate.path, "corrupt", f"cannot be read by SQLite ({error})", candidate.header)
+    except AssetdbError as error:
+        return Candidate(candidate.path, "unsupported", str(error), candidate.header)
+    return None
+
+
+def check_target(target: Path, sources: list[Path]) -> None:
+    """The target must be an assetdb database, a zero-byte file, or a new file in a
+    folder that exists and can be written; never one of the sources."""
+    resolved = {source.resolve() for source in sources}
+    if target.resolve() in resolved:
+        raise BadInput(f"{target}: is the target itself; it cannot also be a source")
+    if target.is_dir():
+        raise BadInput(f"{target}: is a folder, not a database file")
+    if target.exists():
+        try:
+            header = read_header(target)
+        except EmptyDatabase:
+            return
+        except AssetdbError as error:
+            raise BadInput(f"{target}: the target is not a database ({str(error).split(': ', 1)[-1]})") from None
+        if header.application_id != APPLICATION_ID or role(target) != PRIMARY:
+            raise BadInput(f"{target}: the target is another application's database (not an assetdb database); "
+                           "choose a new file with --into")
+        if not os.access(target, os.W_OK):
+            raise BadInput(f"{target}: the target cannot be written (permission denied)")
+        return
+    if not target.parent.is_dir():
+        raise BadInput(f"{target.parent}: no such folder for the target")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{target.parent}: cannot create the target there (permission denied)")
+
+
+def preflight(
+    target: Path,
+    sources: list[Path | str],
+    exclusions: Exclusions = Exclusions(),
+    skip_unusable: bool = False,
+    verb: str = "migrate",
+    deep: bool = False,
+) -> Preflight:
+    """Judge every source and the target; raise :class:`BadInput` unless all is usable
+    (or ``skip_unusable``). Reads only."""
+    if not sources:
+        raise BadInput("no source databases given")
+    result = Preflight()
+    seen: set[Path] = set()
+    for raw in sources:
+        path = Path(raw)
+        if not os.path.lexists(path):
+            raise BadInput(f"{path}: no such source database")
+        if path.is_dir() and not path.is_symlink():
+            raise BadInput(f"{path}: is a folder; give database files (or use assetdb consolidate DIR)")
+        pattern = exclusions.matching(path)
+        if pattern:
+            result.excluded.append((path, pattern))
+            continue
+        key = path.resolve() if not path.is_symlink() or path.exists() else path.absolute()
+        if key in seen:
+            continue
+        seen.add(key)
+        candidate = classify(path, deep=deep)  # deep: damaged pages too, found by quick_check
+        candidate = (_describe_problem(candidate) or candidate) if candidate.usable else candidate
+        if candidate.usable:
+            result.sources.append(path)
+        else:
+            result.unusable.append(candidate)
+    check_target(target, result.sources)
+    if result.unusable and not skip_unusable:
+        raise refusal(result.unusable, len(result.sources) + len(result.unusable), verb)
+    return result

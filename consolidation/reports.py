@@ -1,0 +1,195 @@
+"""How results read as text: aligned tables and one function per report.
+
+The command line, the demo and the gate's summary print through these, so a report reads
+the same wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: printing a report never needs the code that made it
+    from .inventory import Inventory
+    from .merge import MigrationReport
+from .size import format_size
+
+
+def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
+    """Aligned text columns: numbers right, text left, a rule under the header."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = []
+    for row in (headers, *rows):
+        cells = [
+            cell.rjust(width) if index in numeric else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
+
+
+def render_inventory(inventory: Inventory) -> str:
+    headers = ("database", "size", "% cap", "status", "tables", "rows", "journal", "listed")
+    rows = []
+    for report in inventory.databases:
+        listed = "-" if report.listed is None else ("yes" if report.listed else "NO")
+        rows.append(
+            (
+                report.path,
+                format_size(report.bytes),
+                f"{report.percent_of_limit:.1f}%",
+                report.status,
+                str(len(report.tables)),
+                f"{report.total_rows:,}",
+                report.journal_mode or "-",
+                listed,
+            )
+        )
+    lines = text_table(headers, rows, numeric={1, 2, 4, 5})
+    total = sum(report.bytes for report in inventory.databases)
+    counts = {}
+    for report in inventory.databases:
+        counts[report.status] = counts.get(report.status, 0) + 1
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    lines.append(
+        f"{len(inventory.databases)} databases, {format_size(total)} in all, "
+        f"cap {format_size(inventory.limit)}: {summary}"
+    )
+    lines.extend(f"  {report.path}: {report.problem}" for report in inventory.databases
+                 if report.problem and report.status != "empty")
+    if inventory.list_file is None:
+        lines.append("no database list found (CONSOLIDATED_DATABASE_LIST.md): 'listed' is unknown")
+    unusable = inventory.unusable
+    if unusable:
+        lines.append(f"{len(unusable)} unusable: consolidating them needs --skip-unusable (recorded with why) "
+                     "or --exclude GLOB" + ("; for Git LFS pointers, run `git lfs pull` first"
+                                             if any(r.status == "lfs-pointer" for r in unusable) else ""))
+    return "\n".join(lines)
+
+
+def render_migration(report: MigrationReport) -> str:
+    headers = ("source", "action", "tables", "read", "stored", "folded", "conflicts", "shards")
+    rows = [
+        (
+            outcome.name,
+            outcome.action,
+            str(len(outcome.tables)),
+            *(f"{outcome.total(attribute):,}" for attribute in ("rows_read", "rows_stored", "duplicates_folded", "conflicts_kept")),
+            str(outcome.shards) if outcome.action != "unchanged" else "-",
+        )
+        for outcome in report.sources
+    ]
+    lines = text_table(headers, rows, numeric={2, 3, 4, 5, 6, 7})
+    for outcome in report.sources:
+        lines.extend(f"  {outcome.name}: {note}" for note in outcome.notes)
+    lines.extend(f"left out: {path} ({status}: {reason})" for path, status, reason in report.left_out)
+    if report.backup:
+        lines.append(f"target backed up first: {report.backup}")
+    return "\n".join(lines)
+
+
+def render_summary(summary, archived: bool) -> str:
+    sizes = ", ".join(f"{name} {format_size(size)}" for name, size in summary.sizes.items())
+    databases = (f"databases {summary.databases_before} -> {summary.databases_after}" if archived else
+                 f"{summary.databases_before} databases consolidated (still in place until --yes archives them)")
+    left_out = f", {len(summary.left_out)} left out" if summary.left_out else ""
+    return (f"done in {summary.seconds:.1f} s: {databases}{left_out}, {summary.rows:,} rows, "
+            f"{summary.conflicts} conflicts kept, {summary.assets} assets, {summary.shards} shard(s): {sizes}")
+
+
+def render_size_check(findings, limit: int) -> str:
+    lines = [f"{'OVER' if finding.over else 'ok':4}  {format_size(finding.bytes):>9}  "
+             f"{100 * finding.bytes / limit:6.1f}%  {finding.path}" for finding in findings]
+    if not any(finding.over for finding in findings):
+        lines.append(f"all {len(findings)} files under the cap of {format_size(limit)}")
+    return "\n".join(lines)
+
+
+def render_verify(proof, workspace, shown: int = 20) -> str:
+    """Each failure on a ``FAIL`` line (the first ``shown``), or the one line that says what was proved."""
+    failures = proof.failures
+    if failures:
+        lines = [f"FAIL  {failure}" for failure in failures[:shown]]
+        if len(failures) > shown:
+            lines.append(f"FAIL  … and {len(failures) - shown} more")
+        return "\n".join(lines)
+    verdicts = proof.rows.verdicts
+    live = sum(verdict.mode == "live" for verdict in verdicts)
+    rows = sum(verdict.rows for verdict in verdicts)
+    return (f"ok: {len(verdicts)} source tables, {rows:,} rows accounted for ({live} compared live, "
+            f"{len(verdicts) - live} against the ledger); {proof.assets.checked} assets regenerate to their SHA-256"
+            + (f", and match {workspace}" if workspace else ""))
+
+
+def render_conflicts(found) -> str:
+    lines = []
+    for conflict in found:
+        key = ", ".join(json.dumps(part) for part in conflict.key)
+        lines.append(f"{conflict.table} [{key}]: shown from {conflict.shown_source}, kept from {conflict.kept_source} "
+                     f"({conflict.kept_table} row {conflict.kept_rowid}, policy {conflict.policy})")
+        lines.extend(f"    {column}: {shown!r} | {kept!r}" for column, shown, kept in conflict.differences)
+    lines.append(f"{len(found)} conflicts")
+    return "\n".join(lines)
+
+
+def outside_note(outside: list[str]) -> str:
+    """'skipped N SQLite databases outside the consolidated set: …; consolidate them with …'."""
+    folders = sorted({str(Path(name).parent) + "/" for name in outside})
+    shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
+    return (f"skipped {len(outside)} SQLite databases outside the consolidated set: {shown}; "
+            f"consolidate them with `assetdb consolidate {' '.join(folders[:4])}`").replace("`assetdb consolidate ./",
+                                                                                           "`assetdb consolidate .")
+
+
+def render_notes(report) -> str:
+    """What an ingest or sync left aside, for standard error."""
+    lines = [f"skipped: {note}" for note in report.skipped]
+    if report.databases_outside:
+        lines.append(outside_note(report.databases_outside))
+    return "\n".join(lines)
+
+
+def render_ingest(report) -> str:
+    if not report.changed_anything:
+        return f"unchanged: {report.unchanged} assets already stored; nothing was written"
+    return (f"{len(report.added)} added, {len(report.changed)} changed (new version), {len(report.touched)} with new "
+            f"mode or mtime, {report.unchanged} unchanged ({format_size(report.bytes_read)} read)")
+
+
+def render_push(report) -> str:
+    renamed = f", {len(report.renamed)} renamed" if report.renamed else ""
+    return (f"synced: {len(report.added)} added, {len(report.changed)} changed, {len(report.deleted)} deleted"
+            f"{renamed}, {len(report.touched)} touched, {report.unchanged} unchanged")
+
+
+def render_dedupe(report, dry_run: bool) -> str:
+    lines = [f"duplicate  #{rowid} {path} (same content as #{canonical})" for rowid, path, canonical in report.duplicates]
+    lines += [f"backup     #{rowid} {path}" for rowid, path in report.backups]
+    summary = (f"{report.table}: {report.rows} entries, {len(report.duplicates)} duplicates, "
+               f"{len(report.backups)} backup entries")
+    if dry_run:
+        lines.append(f"{summary}; dry run: nothing was written")
+    else:
+        lines.append(f"{summary}; {len(report.removed)} removed in {report.written}")
+        if report.backup:
+            lines.append(f"original backed up first: {report.backup}")
+    return "\n".join(lines)
+
+
+def render_assets(listing) -> str:
+    rows = [(asset.kind, asset.path, str(asset.version), format_size(asset.size), asset.sha256[:12],
+             "-" if asset.usage_count is None else str(asset.usage_count), asset.last_used or "-") for asset in listing]
+    lines = text_table(("kind", "path", "version", "size", "sha256", "used", "last used"), rows, {2, 3, 5}) if rows else []
+    return "\n".join([*lines, f"{len(listing)} assets"])
+
+
+def render_log(rows: list[dict], as_json: bool) -> str:
+    if as_json:
+        return json.dumps([{**row, "counts": json.loads(row["counts"]), "details": json.loads(row["details"])}
+                           for row in rows], indent=2)
+    table = [(str(row["id"]), row["started_at"], row["operation"], row["status"], str(row["subject"] or ""),
+              ", ".join(f"{k} {v}" for k, v in json.loads(row["counts"]).items())) for row in rows]
+    lines = text_table(("id", "started", "operation", "status", "subject", "counts"), table, {0}) if table else []
+    return "\n".join([*lines, f"{len(rows)} operations"])

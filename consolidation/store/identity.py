@@ -1,0 +1,64 @@
+"""Is this file one of ours? Asked one way everywhere.
+
+An assetdb database says so in its header (``PRAGMA application_id`` is the ASCII bytes
+``ASDB``) and versions its schema in ``PRAGMA user_version``; a shard also holds a one-row
+``assetdb_shard`` table naming its primary. Nothing is guessed from file or table names.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..errors import AssetdbError, BadInput
+from ..sqlite import open_readonly, read_header
+from .schema import APPLICATION_ID, SCHEMA_VERSION
+
+SHARD_MARKER = "assetdb_shard"
+PRIMARY, SHARD = "primary", "shard"
+
+
+def claims_assetdb(path: Path) -> bool:
+    """Does the file's header say assetdb? (One read of 100 bytes; no SQLite.)"""
+    try:
+        return read_header(path).application_id == APPLICATION_ID
+    except (AssetdbError, OSError):
+        return False
+
+
+def connection_role(connection: sqlite3.Connection, schema: str = "main") -> str | None:
+    """``primary``, ``shard`` or None for the database open as ``schema``."""
+    application_id = connection.execute(f"PRAGMA {schema}.application_id").fetchone()[0]
+    version = connection.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
+    if application_id != APPLICATION_ID or not 1 <= version <= SCHEMA_VERSION:
+        return None
+    marker = connection.execute(
+        f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND name = ?", (SHARD_MARKER,)
+    ).fetchone()
+    return SHARD if marker else PRIMARY
+
+
+def role(path: Path) -> str | None:
+    """``primary``, ``shard``, or None for any other file (a legacy database, a text file)."""
+    if not claims_assetdb(path):
+        return None
+    try:
+        with open_readonly(path) as connection:
+            return connection_role(connection)
+    except (AssetdbError, sqlite3.DatabaseError):
+        return None
+
+
+def require_primary(connection: sqlite3.Connection, path: Path, schema: str = "main") -> None:
+    """Refuse, in one line, a database that is not a consolidated set's primary file."""
+    found = connection_role(connection, schema)
+    if found == SHARD:
+        raise BadInput(f"{path}: is a shard of a consolidated set; give its primary file")
+    if found is None:
+        application_id = connection.execute(f"PRAGMA {schema}.application_id").fetchone()[0]
+        version = connection.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
+        if application_id == APPLICATION_ID and version > SCHEMA_VERSION:
+            raise BadInput(f"{path}: schema version {version} is newer than this assetdb understands "
+                           f"({SCHEMA_VERSION}); upgrade pytest-assetdb")
+        raise BadInput(f"{path}: not an assetdb database, so not a consolidated set; make one in a new file "
+                       "with assetdb migrate (or assetdb init)")

@@ -1,0 +1,67 @@
+"""The files a database set owns, so that none of them is ever taken for something else.
+
+Everything the tool writes or moves — the consolidated file and its shards, archived
+sources and their manifest, the database list, locks and temporaries — belongs to the
+database set: it is never a workspace asset (a sync that stored ``enterprise_assets.db``
+inside itself would double it every run) and never a legacy source to migrate.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import AssetdbError
+from ..sqlite import open_readonly
+from .identity import PRIMARY, connection_role
+from .set_files import database_list_path, skipped_files
+
+ARCHIVE_MANIFEST = "ARCHIVE_MANIFEST.json"
+LIST_FILENAME = "CONSOLIDATED_DATABASE_LIST.md"
+#: Temporary names the tool gives files it is still writing (``.NAME.SUFFIX``).
+TEMPORARY_SUFFIXES = (".assetdb-tmp", ".initializing", ".partial")
+LOCK_SUFFIX = ".assetdb-lock"
+
+
+def is_tool_file(name: str) -> bool:
+    """A file name only the tool writes: a manifest, a database list, a lock, a temporary."""
+    if name in (ARCHIVE_MANIFEST, LIST_FILENAME) or name.endswith(LOCK_SUFFIX):
+        return True
+    return name.startswith(".") and name.endswith(TEMPORARY_SUFFIXES)
+
+
+def _key(path: Path | str | bytes) -> str:
+    return os.path.abspath(os.fsdecode(path))
+
+
+@dataclass
+class DatabaseSet:
+    """What one consolidated set owns: its files, its sources (in place or archived), the
+    files it recorded as skipped, and its database list. Empty for a set not made yet."""
+
+    primary: Path
+    files: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, primary: Path, extra: tuple[Path, ...] = ()) -> DatabaseSet:
+        owned = cls(primary, {_key(primary), *(_key(path) for path in extra)})
+        try:
+            with open_readonly(primary) as connection:
+                if connection_role(connection) != PRIMARY:
+                    return owned
+                owned.files.update(_key(primary.with_name(name)) for (name,) in connection.execute(
+                    "SELECT file_name FROM shard_manifest WHERE instr(file_name, '/') = 0"))
+                for original, archived in connection.execute("SELECT original_path, archived_path FROM migration_sources"):
+                    owned.files.update(_key(primary.parent / path) for path in (original, archived) if path)
+                owned.files.update(_key(path) for path, _status, _reason in skipped_files(connection, primary))
+                listed = database_list_path(connection, primary)
+                if listed is not None:
+                    owned.files.add(_key(listed))
+        except (AssetdbError, sqlite3.Error, OSError):
+            pass  # no usable set there yet: it owns only the path it will have
+        return owned
+
+    def owns(self, path: Path | str | bytes) -> bool:
+        return _key(path) in self.files

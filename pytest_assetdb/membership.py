@@ -1,0 +1,82 @@
+"""Where a database file stands in a consolidated set: archived, skipped, or neither.
+
+An archived source is known by the ``ARCHIVE_MANIFEST.json`` of the folder it was moved
+into; a file consolidation left out is known by the ledger of the consolidated set beside
+it (or above it). The gate checks an archived source as an archive (its bytes against the
+manifest), and shows a left-out file as skipped with its reason — but only while the file
+is still unusable: a ledger cannot excuse a database that has become readable since.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from consolidation.archive import Archived, read_manifest
+from consolidation.errors import AssetdbError
+from consolidation.sqlite import open_readonly
+from consolidation.sqlite.classify import classify, is_database_path
+from consolidation.store.identity import PRIMARY, role
+from consolidation.store.owned import ARCHIVE_MANIFEST
+from consolidation.store.set_files import skipped_files
+
+#: How many folders up a database's consolidated set or archive manifest is looked for.
+SEARCH_DEPTH = 3
+
+
+@dataclass(frozen=True)
+class Membership:
+    archived: Archived | None = None  # the manifest entry, when the file is an archived source
+    skipped: str | None = None  # "status: reason", when the set left the file out
+
+
+def _folders_up(path: Path) -> list[Path]:
+    return [path.parent, *list(path.parents)[1:SEARCH_DEPTH]]
+
+
+def _manifest(folder: Path) -> dict[Path, Archived]:
+    try:
+        return {entry.location(folder).resolve(): entry for entry in read_manifest(folder)}
+    except AssetdbError:
+        return {}
+
+
+def _left_out_by_sets_in(folder: Path) -> dict[Path, str]:
+    """``file -> "status: reason"`` for every file the consolidated sets in ``folder`` left out."""
+    left_out: dict[Path, str] = {}
+    for candidate in sorted(folder.glob("*")):
+        if not candidate.is_file() or not is_database_path(candidate):
+            continue
+        if role(candidate) != PRIMARY:
+            continue
+        try:
+            with open_readonly(candidate) as connection:
+                for path, status, reason in skipped_files(connection, candidate):
+                    left_out[path.resolve()] = f"{status}: {reason}"
+        except (AssetdbError, sqlite3.Error, OSError):
+            continue
+    return left_out
+
+
+class MembershipIndex:
+    """Memberships of one gate session, each folder's manifest and ledgers read once."""
+
+    def __init__(self) -> None:
+        self._manifests: dict[Path, dict[Path, Archived]] = {}
+        self._left_out: dict[Path, dict[Path, str]] = {}
+
+    def of(self, path: Path) -> Membership:
+        resolved = path.resolve()
+        for folder in _folders_up(resolved):
+            if folder not in self._manifests:
+                self._manifests[folder] = _manifest(folder) if (folder / ARCHIVE_MANIFEST).is_file() else {}
+            if resolved in self._manifests[folder]:
+                return Membership(archived=self._manifests[folder][resolved])
+        for folder in _folders_up(resolved):
+            if folder not in self._left_out:
+                self._left_out[folder] = _left_out_by_sets_in(folder)
+            reason = self._left_out[folder].get(resolved)
+            if reason is not None:
+                return Membership(skipped=reason) if not classify(path, deep=True).usable else Membership()
+        return Membership()

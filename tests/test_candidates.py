@@ -1,0 +1,186 @@
+"""Candidates judged before the first write, files left out on purpose, and the database
+set's own files kept out of the workspace's assets."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import folder_state, make_database
+from consolidation.assets import ingest, push
+from consolidation.demo import lfs_pointer
+from consolidation.errors import Aborted, BadInput
+from consolidation.merge import MigrationSettings, migrate
+from consolidation.sqlite.classify import classify
+from consolidation.store import initialize
+
+LIMIT = 99_900_000
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    folder = tmp_path / "repo" / "databases"
+    make_database(folder / "good.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "reason"),
+    [
+        (lambda p: lfs_pointer(p, 3_000_000), "lfs-pointer", "Git LFS pointer to a 3.0 MB object"),
+        (lambda p: p.touch(), "empty", None),
+        (lambda p: p.write_text("hello\n" * 40), "not-sqlite", "not a SQLite database (text"),
+        (lambda p: p.write_bytes(os.urandom(2000)), "not-sqlite", "binary data"),
+        (lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\x10\x00" + os.urandom(5000)), "corrupt", "cannot be read"),
+        (lambda p: os.symlink(p.name, p), "symlink", "symlink loop"),
+        (lambda p: os.symlink("gone.db", p), "symlink", "dangling symlink (to gone.db)"),
+        (lambda p: os.symlink("/etc/hostname", p), "symlink", "symlink pointing outside"),
+        (lambda p: os.mkfifo(p), "not-sqlite", "not a regular file"),
+    ],
+    ids=["lfs", "zero", "text", "binary", "encrypted-looking", "loop", "dangling", "outside", "fifo"],
+)
+def test_each_kind_of_candidate_is_named_for_what_it_is(tmp_path, make, status, reason):
+    path = tmp_path / "x.db"
+    make(path)
+    candidate = classify(path, root=tmp_path)
+    assert candidate.status == status
+    assert (candidate.reason is None) if reason is None else (reason in candidate.reason)
+
+
+def test_a_truncated_and_a_damaged_database_are_unusable(tmp_path):
+    source = make_database(tmp_path / "t.db", "CREATE TABLE t (x)", *[f"INSERT INTO t VALUES ('{'x' * 900}')"] * 40)
+    data = source.read_bytes()
+    (tmp_path / "short.db").write_bytes(data[:10_000])
+    assert classify(tmp_path / "short.db").status == "truncated"
+    damaged = bytearray(data)
+    damaged[8192:11192] = os.urandom(3000)
+    (tmp_path / "damaged.db").write_bytes(bytes(damaged))
+    assert classify(tmp_path / "damaged.db", deep=True).status == "corrupt"
+
+
+def test_migrate_refuses_every_unusable_source_in_one_line_and_writes_nothing(assetdb, folder, tmp_path):
+    lfs_pointer(folder / "big.db", 2_000_000)
+    (folder / "notes.db").write_text("notes\n" * 10)
+    target = tmp_path / "new.db"
+    result = assetdb("migrate", folder / "good.db", folder / "big.db", folder / "notes.db", "--into", target)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "cannot migrate 2 of 3 databases" in result.stderr
+    assert "big.db (Git LFS pointer" in result.stderr and "notes.db (not a SQLite database" in result.stderr
+    assert not target.exists() and list(tmp_path.glob("*new.db*")) == []
+    only_bad = assetdb("migrate", folder / "notes.db", "--into", target)
+    assert only_bad.exit_code == 2 and not target.exists()
+
+
+def test_skip_unusable_records_each_file_in_the_ledger_and_the_log(assetdb, folder, tmp_path):
+    lfs_pointer(folder / "big.db", 2_000_000)
+    target = tmp_path / "out" / "enterprise_assets.db"
+    target.parent.mkdir()
+    result = assetdb("migrate", folder / "good.db", folder / "big.db", "--into", target, "--skip-unusable", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert "left out: " in result.stdout and "big.db (lfs-pointer: Git LFS pointer" in result.stdout
+    connection = sqlite3.connect(target)
+    [(path, role, status, reason)] = connection.execute(
+        "SELECT path, role, status, reason FROM database_set_files").fetchall()
+    assert (path, role, status) == ("../repo/databases/big.db", "skipped", "lfs-pointer") and "git lfs pull" in reason
+    [details] = connection.execute("SELECT details FROM cross_database_sync_operations WHERE operation = 'skip'").fetchone()
+    assert json.loads(details)["files"][0]["status"] == "lfs-pointer"
+    connection.close()
+    # fetched at last: the next run migrates it and forgets the skip
+    (folder / "big.db").unlink()
+    make_database(folder / "big.db", "CREATE TABLE b (x)", "INSERT INTO b VALUES (1)")
+    assert assetdb("migrate", folder / "good.db", folder / "big.db", "--into", target, "--quiet").exit_code == 0
+    assert sqlite3.connect(target).execute("SELECT count(*) FROM database_set_files").fetchone() == (0,)
+
+
+def test_only_a_lock_in_the_way_is_aborted_not_bad_input(folder, tmp_path, writer_lock):
+    writer_lock(folder / "good.db")
+    with pytest.raises(Aborted, match="locked by another writer"):
+        migrate(tmp_path / "new.db", [folder / "good.db"], MigrationSettings(LIMIT))
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_exclude_leaves_files_out_of_inventory_migrate_and_the_gate(assetdb, folder, tmp_path, pytester):
+    lfs_pointer(folder / "telemetry_2023.db", 9_000_000)
+    inventory = assetdb("inventory", folder, "--exclude", "telemetry_*.db", "--json")
+    assert [entry["path"] for entry in json.loads(inventory.stdout)["databases"]] == ["good.db"]
+    target = tmp_path / "new.db"
+    result = assetdb("migrate", folder / "good.db", folder / "telemetry_2023.db", "--into", target,
+                     "--exclude", "telemetry_*.db", "--quiet")
+    assert result.exit_code == 0 and "excluded: left out on purpose (--exclude telemetry_*.db)" in result.stdout
+    gate_folder = pytester.path / "databases"
+    gate_folder.mkdir()
+    lfs_pointer(gate_folder / "telemetry_2023.db", 9_000_000)
+    make_database(gate_folder / "a.db", "CREATE TABLE t (x)")
+    pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=3, failed=1)  # its size passes, its integrity does not
+    (pytester.path / "pyproject.toml").write_text('[tool.assetdb]\nexclude = ["telemetry_*.db"]\n')
+    pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_ingest_and_sync_never_store_a_database_and_name_those_outside_the_set(tmp_path):
+    workspace = tmp_path / "ws"
+    database = workspace / "databases" / "enterprise_assets.db"
+    database.parent.mkdir(parents=True)
+    initialize(database, LIMIT)
+    (workspace / "README.md").write_text("# hi\n")
+    make_database(workspace / "data" / "cache.bin", "CREATE TABLE c (x)")  # SQLite under another name
+    make_database(workspace / "archived_databases" / "old.db", "CREATE TABLE o (x)", wal=True)
+    Path(f"{workspace / 'archived_databases' / 'old.db'}-journal").write_bytes(b"")
+    (workspace / "databases" / ".enterprise_assets.db.initializing").write_bytes(b"x")
+    (workspace / "databases" / "CONSOLIDATED_DATABASE_LIST.md").write_text("# list\n")
+    report = ingest(workspace, database, limit=LIMIT)
+    assert report.added == ["README.md"]
+    assert report.databases_outside == ["archived_databases/old.db", "archived_databases/old.db-journal", "data/cache.bin"]
+    sizes = []
+    for _ in range(4):
+        pushed = push(workspace, database, LIMIT)
+        assert not pushed.changed_anything
+        sizes.append(database.stat().st_size)
+    assert len(set(sizes)) == 1
+
+
+def test_consolidate_refuses_two_lists_before_writing_anything(assetdb, folder, tmp_path):
+    for name in ("docs", "documentation"):
+        (folder.parent / name).mkdir()
+        (folder.parent / name / "CONSOLIDATED_DATABASE_LIST.md").write_text("# databases\n")
+    before = folder_state(folder.parent)
+    result = assetdb("consolidate", folder, "--workspace", folder.parent, "--backup-dir", tmp_path / "backups")
+    assert result.exit_code == 2 and "2 database lists" in result.stderr
+    assert folder_state(folder.parent) == before and not (tmp_path / "backups").exists()
+
+
+def test_a_missing_source_folder_and_a_source_folder_given_to_migrate_are_one_line(assetdb, folder, tmp_path):
+    missing = assetdb("consolidate", tmp_path / "nowhere", "--backup-dir", tmp_path / "backups")
+    assert missing.exit_code == 2 and "no such folder" in missing.stderr
+    folder_as_source = assetdb("migrate", folder, "--into", tmp_path / "x.db")
+    assert folder_as_source.exit_code == 2 and "is a folder" in folder_as_source.stderr
+    with pytest.raises(BadInput, match="no source databases given"):
+        migrate(tmp_path / "x.db", [], MigrationSettings(LIMIT))
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (lambda root: (root / "lists").mkdir(), ["list", "databases", "--write", "--list", "lists"], "is a folder"),
+        (lambda root: (root / "CONSOLIDATED_DATABASE_LIST.md").write_bytes(b"\xff\xfe not utf-8"),
+         ["list", "databases", "--write", "--list", "CONSOLIDATED_DATABASE_LIST.md"], "cannot read the database list"),
+        (lambda root: None, ["consolidate", "databases", "--workspace", "nowhere", "--backup-dir", "../b"],
+         "nowhere: no such workspace folder"),
+        (lambda root: (root / "pyproject.toml").write_text('[tool.assetdb]\nexclude = "*.db"\n'),
+         ["inventory", "databases"], "exclude must be a list of path globs"),
+        (lambda root: None, ["list", "missing", "--write"], "missing: no such folder"),
+    ],
+    ids=["list-is-a-folder", "list-not-utf8", "workspace-missing", "exclude-not-a-list", "list-folder-missing"],
+)
+def test_bad_input_to_the_list_and_consolidate_is_one_line(assetdb, setup, args, message):
+    root = Path.cwd()
+    make_database(root / "databases" / "a.db", "CREATE TABLE t (x)")
+    setup(root)
+    before = folder_state(root)
+    result = assetdb(*args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and folder_state(root) == before

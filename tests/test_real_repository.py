@@ -1,0 +1,158 @@
+"""The README's workflow on a repository as messy as real ones, in real git, first try.
+
+The repository: databases inside the workspace under Git (a ``.gitignore`` ignoring some
+``*.db``, one tracked anyway), Git LFS pointer files, a zero-byte database, a corrupt one,
+a ``.db`` that is not SQLite, a WAL database whose newest rows are only in its ``-wal``,
+real-world databases, databases elsewhere in the tree (copies among them), a hand-written
+database list under ``documentation/``, and 3,000 files more of every kind — names with
+spaces, non-ASCII letters and non-breaking hyphens, symlinks, binaries.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import folder_state, sqldiff
+from consolidation.demo import build_demo_repository, lfs_pointer
+from consolidation.demo.repository import HAND_WRITTEN_LIST
+from consolidation.sqlite.classify import (
+    has_sqlite_header,
+    is_database_path,
+    sidecar_of,
+)
+from consolidation.store.owned import is_tool_file
+
+FOLDERS = ("databases/", "archived_databases/", "deployment/production/databases/")
+UNUSABLE = ("databases/broken.db", "databases/metrics_2022.db", "databases/notes.db", "databases/telemetry_2023.db")
+
+
+def run(repo: Path, *command: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(list(command), cwd=repo, capture_output=True, text=True, env=environment)
+
+
+def assetdb(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(repo, sys.executable, "-m", "consolidation", *args)
+
+
+def gate(repo: Path) -> subprocess.CompletedProcess:
+    return run(repo, sys.executable, "-m", "pytest", "--assetdb", "databases/", "--assetdb-workspace", ".",
+               "-p", "no:cacheprovider", "-q")
+
+
+def corrupt(path: Path) -> None:
+    """A database whose header is fine and whose pages are not."""
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    connection.executemany("INSERT INTO t (v) VALUES (?)", [("x" * 500,)] * 200)
+    connection.commit()
+    connection.close()
+    data = bytearray(path.read_bytes())
+    data[4096 * 2: 4096 * 2 + 3000] = os.urandom(3000)
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def repository(tmp_path, realworld) -> Path:
+    repo = build_demo_repository(tmp_path / "repo", extra_files=3000)
+    root = repo.root
+    lfs_pointer(root / "databases" / "metrics_2022.db", 7_340_032)
+    corrupt(root / "databases" / "broken.db")
+    (root / "databases" / "notes.db").write_text("these are notes, not a database\n" * 4)
+    for name in ("development.db", "documentation_sync.db", "script_generation.db"):
+        shutil.copyfile(realworld / name, root / "databases" / f"gh_{name}")
+    shutil.copyfile(realworld / "template_completion.db", root / "databases" / "Übersicht alt.db")
+    subprocess.run(["git", "-C", str(root), "add", "--all"], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+                    "commit", "--quiet", "-m", "more of the mess"], check=True)
+    return root
+
+
+def tracked_files(repo: Path) -> list[str]:
+    listed = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, check=True).stdout
+    return sorted(os.fsdecode(name) for name in listed.split(b"\0") if name)
+
+
+def is_database_file(repo: Path, name: str) -> bool:
+    base = sidecar_of(name)
+    return (is_database_path(name) or (base is not None and is_database_path(base))
+            or has_sqlite_header(repo / name) or is_tool_file(Path(name).name))
+
+
+def test_the_readme_workflow_on_a_real_repository(repository, tmp_path):
+    repo = repository
+    assert len(tracked_files(repo)) > 3000
+
+    # consolidate refuses with one line naming every unusable file, and writes nothing
+    before = folder_state(repo)
+    refused = assetdb(repo, "consolidate", *FOLDERS, "--workspace", ".", "--backup-dir", "../backups", "--yes")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    for name in UNUSABLE:
+        assert f"{name} (" in refused.stderr
+    assert "run `git lfs pull`" in refused.stderr and "--skip-unusable" in refused.stderr
+    assert folder_state(repo) == before and not (tmp_path / "backups").exists()
+
+    consolidated = assetdb(repo, "consolidate", *FOLDERS, "--workspace", ".", "--backup-dir", "../backups",
+                           "--yes", "--skip-unusable")
+    assert consolidated.returncode == 0, consolidated.stdout + consolidated.stderr
+    assert "4 left out" in consolidated.stdout
+    assert "skipped 1 SQLite databases outside the consolidated set: analytics.db" in consolidated.stdout
+
+    green = gate(repo)
+    assert green.returncode == 0, green.stdout
+    for name in UNUSABLE:
+        assert f"skipped {name}: " in green.stdout
+
+    database = repo / "databases" / "enterprise_assets.db"
+    size = database.stat().st_size
+    for _ in range(2):
+        synced = assetdb(repo, "sync", ".", "--db", "databases/enterprise_assets.db")
+        assert synced.returncode == 0, synced.stderr
+    assert "0 added, 0 changed, 0 deleted" in synced.stdout
+    assert abs(database.stat().st_size - size) <= size // 100
+    assert gate(repo).returncode == 0
+
+    # every tracked file that is not the database world's comes back byte for byte
+    out = tmp_path / "regenerated"
+    regenerated = assetdb(repo, "regenerate", "databases/enterprise_assets.db", "--out", str(out))
+    assert regenerated.returncode == 0, regenerated.stderr
+    expected = [name for name in tracked_files(repo) if not is_database_file(repo, name)]
+    for name in expected:
+        original, copy = repo / name, out / name
+        if original.is_symlink():
+            assert os.readlink(copy) == os.readlink(original), name
+        else:
+            assert copy.read_bytes() == original.read_bytes(), name
+    assert not [path for path in out.rglob("*") if path.is_file() and has_sqlite_header(path)]
+
+    # every archived source rebuilds to exactly what it was
+    archive = repo / "databases" / "archive"
+    archived = sorted(path for path in archive.rglob("*") if path.is_file() and is_database_path(path))
+    assert len(archived) >= 15
+    for path in archived:
+        name = path.relative_to(archive).as_posix()
+        rebuilt = tmp_path / "rebuilt" / name
+        rebuilt.parent.mkdir(parents=True, exist_ok=True)
+        result = assetdb(repo, "rebuild-source", "databases/enterprise_assets.db", name, "--out", str(rebuilt))
+        assert result.returncode == 0, result.stderr
+        assert sqldiff(path, rebuilt) == "", name
+    with sqlite3.connect(archive / "queue.db") as connection:  # the rows that lived only in the -wal
+        assert connection.execute("SELECT count(*) FROM items").fetchone()[0] == 4
+
+    listed = (repo / "documentation" / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    assert listed.startswith(HAND_WRITTEN_LIST)
+    assert str(tmp_path) not in listed and "/tmp/" not in listed
+    for name in UNUSABLE:
+        assert f"`../{name}`" in listed
+
+    # a bad source never leaves a target behind
+    refused = assetdb(repo, "migrate", "databases/notes.db", "--into", "../new.db")
+    assert refused.returncode == 2 and not (tmp_path / "new.db").exists()
