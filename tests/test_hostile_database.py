@@ -180,12 +180,35 @@ CASES = [
          2, "inflate past the declared 2097152 bytes"),
     Case("sizes that disagree", lambda d, s, _: edit(d, ("UPDATE sqlar SET sz = 5 WHERE name = 'README.md'", ())),
          2, "stored size 5 differs from the recorded 10"),
+    Case("mode past any file mode", lambda d, s, _: set_mode(d, "tools/run.sh", 2**40), 2, "is not a file mode"),
+    Case("negative mode", lambda d, s, _: set_mode(d, "tools/run.sh", -1), 2, "is not a file mode"),
+    Case("negative size", lambda d, s, _: edit(d, ("UPDATE script_assets SET size = -1 WHERE path = 'tools/run.sh'", ())),
+         2, "negative size -1"),
+    Case("hash that is not one", lambda d, s, _: edit(d, ("UPDATE script_assets SET sha256 = 'zz'", ())),
+         2, "sha256 is not 64 lowercase hex digits"),
+    Case("shard not in the manifest", lambda d, s, _: edit(d, ("UPDATE script_assets SET shard = 7", ())),
+         2, "shard 7, which is not in the manifest"),
+    Case("bytes stored as text", lambda d, s, _: edit(d, ("UPDATE sqlar SET data = CAST(data AS TEXT)", ())),
+         2, "stored bytes are text, not a blob"),
+    Case("bytes missing", lambda d, s, _: edit(d, ("UPDATE sqlar SET data = NULL WHERE name = 'README.md'", ())),
+         2, "declares 10 bytes but stores none"),
+    Case("empty symlink target", lambda d, s, _: add_row(d, b"l", b"", stat.S_IFLNK | 0o777), 2, "an empty symlink target"),
+    Case("NUL in a symlink target", lambda d, s, _: add_row(d, b"l", b"a\0b", stat.S_IFLNK | 0o777), 2, "NUL in its symlink"),
+    Case("5000-byte symlink target", lambda d, s, _: add_row(d, b"l", b"a/" * 2500, stat.S_IFLNK | 0o777),
+         2, "a symlink target of 5000 bytes"),
+    Case("300-byte file name", lambda d, s, _: add_row(d, b"a" * 300), 2, "unsafe stored path (longer than"),
     Case("'..' path", lambda d, s, _: add_row(d, b"../../../pwned.txt"), 2, "unsafe stored path"),
     Case("absolute path", lambda d, s, _: add_row(d, os.fsencode(s / "pwned.txt")), 2, "unsafe stored path"),
     Case("NUL in path", lambda d, s, _: add_row(d, b"ok\0/../../pwned.txt"), 2, "unsafe stored path"),
     Case("sqlar is a view", lambda d, s, _: edit(d, ("ALTER TABLE sqlar RENAME TO sqlar_data", ()),
                                                   ("CREATE VIEW sqlar AS SELECT * FROM sqlar_data", ())),
          2, "its bytes are not in a table"),
+    Case("sqlar without rowid", lambda d, s, _: edit(
+        d, ("ALTER TABLE sqlar RENAME TO sqlar_data", ()),
+        ("CREATE TABLE sqlar (name TEXT PRIMARY KEY, mode INT, mtime INT, sz INT, data BLOB) WITHOUT ROWID", ()),
+        ("INSERT INTO sqlar SELECT * FROM sqlar_data", ())), 2, "not as assetdb writes them (no such column: rowid)"),
+    Case("a column dropped", lambda d, s, _: edit(d, ("ALTER TABLE script_assets DROP COLUMN mtime_ns", ())),
+         2, "not as assetdb writes them (no such column: mtime_ns)"),
 ]
 COMMANDS = ["regenerate", "pull into an empty workspace", "pull into a populated workspace"]
 
@@ -256,8 +279,12 @@ def test_verify_fails_on_every_hostile_database_naming_the_row(case, database, s
     case.poison(database, sentinel, gigabyte_bomb)
     result = assetdb("verify", database, "--quiet")
     shown = result.stdout + result.stderr
-    assert result.exit_code == 1 and "Traceback" not in shown
-    assert any(table in shown for table in ("script_assets row", "documentation_assets row")), shown
+    assert "Traceback" not in shown
+    if "not as assetdb writes them" in case.message:  # no row to name: the tables themselves are wrong
+        assert result.exit_code == 2 and case.message in result.stderr
+    else:
+        assert result.exit_code == 1
+        assert any(table in shown for table in ("script_assets row", "documentation_assets row")), shown
     assert list(sentinel.iterdir()) == []
 
 
@@ -394,6 +421,25 @@ def test_regenerate_and_pull_still_restore_the_clean_tree(database, workspace, t
     clone.mkdir()
     assert len(pull(clone, database, LIMIT).written) == 5
     assert folder_state(clone) == folder_state(workspace)
+
+
+def test_a_poisoned_past_version_is_refused_by_regenerate_at_and_named_by_verify(database, workspace, tmp_path,
+                                                                                   sentinel, assetdb):
+    (workspace / "tools" / "run.sh").write_text("#!/bin/sh\necho two\n")
+    ingest(workspace, database, limit=LIMIT)  # version 1 of tools/run.sh is history now
+    edit(database, ("UPDATE script_assets SET path = CAST(? AS TEXT) WHERE path = 'tools/run.sh' AND version = 1",
+                    (os.fsencode(sentinel / "pwned.sh"),)))
+    result = assetdb("regenerate", database, "--out", tmp_path / "out", "--at", "1", "--quiet")
+    assert result.exit_code == 2 and "unsafe stored path (absolute path)" in result.stderr
+    assert list(sentinel.iterdir()) == [] and not (tmp_path / "out").exists()
+    verified = assetdb("verify", database, "--quiet")
+    assert verified.exit_code == 1 and ", version 1: unsafe stored path (absolute path)" in verified.stdout
+    edit(database, ("UPDATE script_assets SET path = 'tools/run.sh', mode = ? WHERE version = 1 AND size = 19",
+                    (0o106755,)))
+    again = assetdb("regenerate", database, "--out", tmp_path / "out", "--at", "1", "--quiet")
+    assert again.exit_code == 0 and "asks for setuid/setgid" in again.stderr
+    assert stat.S_IMODE((tmp_path / "out" / "tools" / "run.sh").stat().st_mode) == 0o755
+    assert "version 1: stored mode 0o106755 asks for setuid/setgid" in assetdb("verify", database, "--quiet").stdout
 
 
 # -- memory: a bomb costs a chunk, not its size ----------------------------------------------------

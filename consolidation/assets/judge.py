@@ -66,9 +66,12 @@ def judge(
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     privileges_are_problems: bool = False,
     accepted_links: frozenset[tuple[bytes, bytes]] = frozenset(),
+    as_tree: bool = True,
 ) -> Judgement:
     """Judge ``selection`` (within ``universe``, every asset of the same moment, for the
-    tree questions) as it would be written under ``root`` (None: no folder yet)."""
+    tree questions) as it would be written under ``root`` (None: no folder yet).
+    ``as_tree=False`` judges each row alone (past versions, which no one moment holds
+    together): its own fields, bytes, and where its own target leads."""
     universe = selection if universe is None else universe
     judgement = Judgement()
     sound: list[Planned] = []
@@ -84,8 +87,8 @@ def judge(
         if note:
             judgement.warnings.append(f"{asset.name!r}: {note}; written as {asset.mode & 0o777:#o}")
         sound.append(planned)
-    links = _stored_links(connection, shards, universe, sound)
-    tree = _tree_problems(sound, universe, links, root)
+    links = _stored_links(connection, shards, universe, sound) if as_tree else {}
+    tree = _tree_problems(sound, universe, links, root) if as_tree else {}
     on_disk = _disk_reader(root, {asset.path for asset in universe})
     for planned in sound:
         asset = planned.asset

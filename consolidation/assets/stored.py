@@ -66,7 +66,7 @@ class StoredAsset:
 
     @property
     def is_link(self) -> bool:
-        return stat.S_ISLNK(self.mode)
+        return self.mode & 0o170000 == stat.S_IFLNK  # not stat.S_ISLNK: a hostile mode may not fit a C int
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,8 @@ def _asset_from_row(kind: str, row: tuple) -> StoredAsset:
         defect = "sha256 is not 64 lowercase hex digits"
     if defect is None and size < 0:
         defect = f"negative size {size}"
+    if defect is None and not 0 <= mode <= 0o177777:
+        defect = f"mode {mode} is not a file mode"
     return StoredAsset(
         kind, path, _int_or(version, 0), sha.decode("ascii", "replace") if isinstance(sha, bytes) else "",
         _int_or(size, 0), _int_or(mode, 0), _int_or(mtime_ns, 0), bool(_int_or(current, 0)),
@@ -176,6 +178,22 @@ def select_assets(
         if asset.path not in latest or changed > latest[asset.path][0]:
             latest[asset.path] = (changed, asset)
     return [latest[path][1] for path in sorted(latest)]
+
+
+def select_history(connection: sqlite3.Connection, kinds: tuple[str, ...] = ()) -> list[StoredAsset]:
+    """Every superseded or deleted version (what ``regenerate --at`` can write)."""
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        return [
+            _asset_from_row(kind, row)
+            for kind, table in ASSET_TABLES.items() if not kinds or kind in kinds
+            for row in connection.execute(
+                f"SELECT {_ROW_COLUMNS} FROM {q(table)} WHERE NOT (is_current AND deleted_at IS NULL) ORDER BY path, version"
+            )
+        ]
+    finally:
+        connection.text_factory = previous_factory
 
 
 def find_asset(connection: sqlite3.Connection, kind: str, name: str) -> list[StoredAsset]:

@@ -23,7 +23,14 @@ from pathlib import Path
 from ..assets import Classifier
 from ..assets.confine import unsafe_reason
 from ..assets.judge import judge
-from ..assets.stored import StoredAsset, check_stored, hostile_reads, same_as_stored, select_assets
+from ..assets.stored import (
+    StoredAsset,
+    check_stored,
+    hostile_reads,
+    same_as_stored,
+    select_assets,
+    select_history,
+)
 from ..assets.walk import holds_sqlite, list_workspace
 from ..globs import Exclusions
 from ..store import read_consolidated
@@ -76,6 +83,7 @@ def check_reproducible(
             for planned in judgement.links:
                 _compare_with_workspace(workspace, planned.asset, report)
         report.problems += _sqlar_problems(connection, shards, universe, kinds)
+        _check_history(connection, shards, kinds, report)
     if workspace is not None:
         stored = {asset.path for asset in universe}
         classifier = Classifier.for_workspace(workspace, manager)
@@ -88,6 +96,23 @@ def check_reproducible(
                     f"{file.name}: in the workspace but not stored (run: assetdb sync {workspace} --db {database})"
                 )
     return report
+
+
+def _check_history(connection: sqlite3.Connection, shards: dict[int, str], kinds: tuple[str, ...],
+                   report: ReproducibilityReport) -> None:
+    """Past versions are what ``regenerate --at`` writes: each row judged alone, and each
+    blob of history hash-checked once, however many versions share it."""
+    history = select_history(connection, kinds)
+    past = judge(connection, shards, history, max_file_size=NO_CAP, privileges_are_problems=True, as_tree=False)
+    report.problems += [f"{asset.row}, version {asset.version}: {reason}" for asset, reason in past.problems]
+    hashed: set[tuple[int, str]] = set()
+    for planned in past.files:
+        key = (planned.asset.shard, planned.asset.sha256)
+        if key not in hashed:
+            hashed.add(key)
+            problem = check_stored(connection, shards, planned.asset, NO_CAP)
+            if problem:
+                report.problems.append(problem)
 
 
 def _workspace_links(workspace: Path, universe: list[StoredAsset]) -> frozenset[tuple[bytes, bytes]]:
