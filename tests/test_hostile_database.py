@@ -14,7 +14,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,24 +25,12 @@ from consolidation.assets import ingest, pull, regenerate
 from consolidation.assets.confine import ConfinedFolder
 from consolidation.errors import BadInput
 from consolidation.store import initialize
+from pytest_assetdb.testing import zlib_bomb
 
 GiB = 2**30
 LIMIT = 99_900_000
 MiB = 2**20
 PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
-
-
-def zlib_bomb(size: int) -> bytes:
-    """A valid zlib stream inflating to ``size`` zeros, streamed out of compressobj a
-    mebibyte at a time: once the window is all zeros every flushed block is the same, so
-    a gigabyte's bomb (about 1 MB) takes milliseconds to build."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    zeros = bytes(MiB)
-    first = compressor.compress(zeros) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    repeated = compressor.compress(zeros) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    body = first + repeated * (size // MiB - 1) + compressor.flush()
-    adler = (size % 65521) << 16 | 1  # Adler-32 of zeros: a stays 1, b counts the bytes
-    return b"\x78\xda" + body + adler.to_bytes(4, "big")
 
 
 class Bomb(bytes):
