@@ -23,7 +23,9 @@ import pytest
 from conftest import folder_state
 from consolidation.assets import ingest, pull, regenerate
 from consolidation.assets.confine import ConfinedFolder
+from consolidation.assets.stored import DEFAULT_MAX_FILE_SIZE
 from consolidation.errors import BadInput
+from consolidation.size import parse_size
 from consolidation.store import initialize
 from pytest_assetdb.testing import zlib_bomb
 
@@ -56,18 +58,23 @@ def sentinel(tmp_path) -> Path:
     return folder
 
 
+WORKSPACE = {
+    "README.md": "# Project\n",
+    "docs/guide.md": "Guide\n",
+    "tools/run.sh": "#!/bin/sh\necho run\n",
+    "templates/job.py.tmpl": "print('${name}')\n",
+}
+
+
 @pytest.fixture
 def workspace(tmp_path) -> Path:
+    """A small tree of every kind, with an executable and a link inside it."""
     root = tmp_path / "workspace"
-    (root / "tools").mkdir(parents=True)
-    (root / "templates").mkdir()
-    (root / "docs").mkdir()
-    (root / "README.md").write_text("# Project\n")
-    (root / "docs" / "guide.md").write_text("Guide\n")
-    (root / "tools" / "run.sh").write_text("#!/bin/sh\necho run\n")
+    for name, text in WORKSPACE.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
     os.chmod(root / "tools" / "run.sh", 0o755)
     os.symlink("run.sh", root / "tools" / "link.sh")
-    (root / "templates" / "job.py.tmpl").write_text("print('${name}')\n")
     return root
 
 
@@ -427,6 +434,24 @@ def test_a_poisoned_past_version_is_refused_by_regenerate_at_and_named_by_verify
     assert again.exit_code == 0 and "asks for setuid/setgid" in again.stderr
     assert stat.S_IMODE((tmp_path / "out" / "tools" / "run.sh").stat().st_mode) == 0o755
     assert "version 1: stored mode 0o106755 asks for setuid/setgid" in assetdb("verify", database, "--quiet").stdout
+
+
+def test_the_file_size_cap_and_the_free_room_are_judged_before_writing(database, tmp_path, assetdb, monkeypatch):
+    add_row(database, b"big.txt", b"x" * 2000)
+    capped = assetdb("regenerate", database, "--out", tmp_path / "out", "--max-file-size", "1KB", "--quiet")
+    assert capped.exit_code == 2 and "over the cap of 1.0 KB (raise it with --max-file-size)" in capped.stderr
+    assert not (tmp_path / "out").exists()
+    assert parse_size("4GiB") == DEFAULT_MAX_FILE_SIZE  # the CLI's default is the library's
+    real = os.statvfs
+
+    def full_disk(path):
+        info = real(path)
+        return os.statvfs_result((info.f_bsize, info.f_frsize, info.f_blocks, 0, 0, *tuple(info)[5:]))
+
+    monkeypatch.setattr(os, "statvfs", full_disk)
+    cramped = assetdb("regenerate", database, "--out", tmp_path / "out", "--quiet")
+    assert cramped.exit_code == 2 and "but only 0 B is free; nothing was written" in cramped.stderr
+    assert not (tmp_path / "out").exists()
 
 
 # -- memory: a bomb costs a chunk, not its size ----------------------------------------------------

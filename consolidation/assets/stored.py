@@ -36,7 +36,9 @@ CHUNK = 256 * 2**10  # bytes read from SQLite, and produced by the inflater, per
 MAX_INFLATE_RATIO = 1032
 INFLATE_SLACK = 1024  # the stream's header and final block, for tiny blobs
 #: The largest file regenerate or pull writes unless told otherwise (``--max-file-size``).
-DEFAULT_MAX_FILE_SIZE = 4 * 2**30
+DEFAULT_MAX_FILE_SIZE = 4 * 2**30  # the CLI's "4GiB"
+#: For proofs, which check every size a blob can honestly hold: caps are for writing.
+NO_CAP = 2**63
 LINK_TARGET_MAX = 4095  # PATH_MAX less its NUL: the longest target symlink() accepts
 SHA256_HEX = re.compile(rb"[0-9a-f]{64}")
 

@@ -33,6 +33,7 @@ from .ingest import IngestReport, ingest
 from .judge import judge
 from .stored import (
     DEFAULT_MAX_FILE_SIZE,
+    NO_CAP,
     blob_chunks,
     check_stored,
     decoded_chunks,
@@ -82,7 +83,7 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     with hostile_reads(database), read_consolidated(database) as (connection, shards):
         for asset in select_assets(connection):
             if asset.path in wanted:
-                problem = check_stored(connection, shards, asset)
+                problem = check_stored(connection, shards, asset, NO_CAP)
                 if problem:
                     problems.append(problem)
     return problems

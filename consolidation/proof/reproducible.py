@@ -24,6 +24,7 @@ from ..assets import Classifier
 from ..assets.confine import unsafe_reason
 from ..assets.judge import judge
 from ..assets.stored import (
+    NO_CAP,
     StoredAsset,
     check_stored,
     hostile_reads,
@@ -37,7 +38,6 @@ from ..store import read_consolidated
 from ..store.owned import DatabaseSet
 
 SHOWN_PATHS = 20
-NO_CAP = 2**63  # a proof checks every size a blob can honestly hold; caps are for writing
 
 
 @dataclass
