@@ -379,6 +379,19 @@ def test_a_symlink_raced_in_after_judging_is_not_followed(tmp_path, sentinel):
     assert sorted(os.listdir(out)) == ["fine", "sub"]
 
 
+def test_a_folder_raced_into_a_destination_before_the_renames_leaves_no_temporary(tmp_path, sentinel):
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BadInput, match="'b.txt': a folder appeared in its place"):
+        with ConfinedFolder(out) as folder:
+            folder.stage_file(b"a.txt", [b"a"], 0o100644, 0)
+            folder.stage_file(b"b.txt", [b"b"], 0o100644, 0)
+            folder.stage_link(b"c", os.fsencode(sentinel), 0)
+            (out / "b.txt").mkdir()
+            folder.commit()
+    assert sorted(os.listdir(out)) == ["a.txt", "b.txt"] and list(sentinel.iterdir()) == []
+
+
 def test_a_repository_link_out_of_the_workspace_passes_verify_with_its_workspace(tmp_path, assetdb):
     """Repositories hold links like ``python -> /usr/bin/python3``: ingest keeps them, the
     gate with the workspace accepts them (the workspace has the same), regenerate asks."""

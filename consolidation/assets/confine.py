@@ -192,8 +192,8 @@ class ConfinedFolder:
             self._folders.clear()
         os.close(self._root)
 
-    def _refuse(self, path: bytes, reason: str) -> BadInput:
-        return BadInput(f"refusing stored path {os.fsdecode(path)!r}: {reason}; nothing was written")
+    def _refuse(self, path: bytes, reason: str, outcome: str = "nothing was written") -> BadInput:
+        return BadInput(f"refusing stored path {os.fsdecode(path)!r}: {reason}; {outcome}")
 
     def _folder(self, path: bytes) -> int:
         """A new descriptor of the folder that holds ``path``, each folder on the way
@@ -300,13 +300,11 @@ class ConfinedFolder:
                 except FileNotFoundError:
                     in_place = None
                 if in_place is not None and stat.S_ISDIR(in_place.st_mode):
-                    raise self._refuse(path, f"a folder is in its place in {self.root}")
+                    raise IsADirectoryError(errno.EISDIR, f"a folder appeared in its place in {self.root}")
                 os.replace(name, final, src_dir_fd=folder, dst_dir_fd=folder)
-            except (OSError, BadInput) as error:
+            except OSError as error:
                 del self._staged[:index]  # those are in place; the rest are discarded on leaving
-                if isinstance(error, BadInput):
-                    raise
-                raise self._refuse(path, _reason(error)) from None
+                raise self._refuse(path, _reason(error), f"the {index} written before it stay, the rest do not") from None
             finally:
                 os.close(folder)
         self._staged.clear()

@@ -136,7 +136,7 @@ def _stored_links(connection, shards, universe: list[StoredAsset], sound: list[P
     links = {planned.asset.path: planned.target for planned in sound if planned.target is not None}
     for asset in universe:
         if asset.is_link and asset.path not in links and not asset.defect and not unsafe_reason(asset.path):
-            reason, planned = _judge_row(connection, shards, asset, DEFAULT_MAX_FILE_SIZE)
+            _, planned = _judge_row(connection, shards, asset, DEFAULT_MAX_FILE_SIZE)
             if planned is not None and planned.target is not None:
                 links[asset.path] = planned.target
     return links
