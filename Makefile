@@ -28,6 +28,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/assets_bench.py
 	$(BIN)/python bench/gate_bench.py
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/hostile_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -23,15 +23,15 @@ def timed(command: list[str], cwd: Path | None = None) -> float:
     return run_timed(command, cwd)[0]
 
 
-def timed_with_peak_memory(command: list[str], cwd: Path | None = None) -> tuple[float, int]:
+def timed_with_peak_memory(command: list[str], cwd: Path | None = None, check: bool = True) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of ``command``, run under a small wrapper process
-    so that the figure is the command's own."""
+    so that the figure is the command's own; a failure stops the benchmark when ``check``."""
     wrapper = (
         "import resource, subprocess, sys, json;"
         "code = subprocess.call(sys.argv[1:]);"
         "print(json.dumps([code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]));"
         "sys.exit(code)"
     )
-    elapsed, result = run_timed([sys.executable, "-c", wrapper, *command], cwd)
+    elapsed, result = run_timed([sys.executable, "-c", wrapper, *command], cwd, check)
     _, peak_kib = json.loads(result.stdout.strip().splitlines()[-1])
     return elapsed, peak_kib * 1024

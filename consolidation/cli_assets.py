@@ -23,8 +23,10 @@ from .assets import (
 from .cli_options import (
     EXISTING_PATH,
     KIND_CHOICE,
+    allow_outside_links_option,
     exclude_option,
     limit_option,
+    max_file_size_option,
     progress,
     quiet_option,
 )
@@ -32,6 +34,7 @@ from .config import load_settings, resolve_exclusions, resolve_size_limit
 from .docs_cleanup import dedupe_docs
 from .errors import BadInput
 from .hookspecs import plugin_manager
+from .size import parse_size
 from .reports import (
     render_assets,
     render_dedupe,
@@ -64,12 +67,19 @@ def ingest_command(workspace, database, kinds, limit, exclude, quiet) -> None:
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @click.option("--path", "path_glob", help="Only paths matching this glob (SQLite GLOB).")
 @click.option("--at", help="A version number, or a date: each path as it was then.")
+@allow_outside_links_option
+@max_file_size_option
 @limit_option
 @quiet_option
-def regenerate_command(database, out, kinds, path_glob, at, limit, quiet) -> None:
-    """Write stored assets back out, hash-checked, with their mode and mtime."""
+def regenerate_command(database, out, kinds, path_glob, at, allow_outside_links, max_file_size, limit, quiet) -> None:
+    """Write stored assets back out, hash-checked, with their permission bits and mtime.
+
+    DATABASE is untrusted input: every row is judged before anything is written, and
+    nothing is written outside OUT."""
     report = regenerate(database, out, tuple(kinds), path_glob, at, progress(quiet, "regenerate", "file"),
-                        limit=resolve_size_limit(limit))
+                        limit=resolve_size_limit(limit), allow_outside_links=allow_outside_links,
+                        max_file_size=parse_size(max_file_size))
+    _echo_warnings(report.warnings)
     click.echo(f"{len(report.written)} files written under {out}, every one matching its SHA-256")
 
 
@@ -136,17 +146,21 @@ def assets_command(database, kinds, top_used) -> None:
               help="Seconds between two syncs with --watch.")
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Seconds to wait for another sync of the same database.")
+@allow_outside_links_option
+@max_file_size_option
 @limit_option
 @exclude_option
 @quiet_option
-def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, limit, exclude, quiet) -> None:
+def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, allow_outside_links,
+                 max_file_size, limit, exclude, quiet) -> None:
     """Bring DB up to date with WORKSPACE (or, with --pull, the other way), incrementally."""
     cap, exclusions, database_list = resolve_size_limit(limit), resolve_exclusions(exclude), load_settings().database_list
 
     def once() -> None:
         with sync_lock(database, lock_timeout):
             if pull_assets:
-                pulled = pull(workspace, database, cap, force)
+                pulled = pull(workspace, database, cap, force, allow_outside_links, parse_size(max_file_size))
+                _echo_warnings(pulled.warnings)
                 click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
                 return
             report = push(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"),
@@ -177,3 +191,8 @@ def log_command(database, since, as_json) -> None:
 def _echo_err(text: str) -> None:
     if text:
         click.echo(text, err=True)
+
+
+def _echo_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"assetdb: warning: {warning}", err=True)

@@ -42,6 +42,18 @@ limit_option = click.option(
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
+allow_outside_links_option = click.option(
+    "--allow-outside-links", is_flag=True,
+    help="Also write stored symlinks whose target leads out of the folder (never followed while writing).",
+)
+
+
+max_file_size_option = click.option(
+    "--max-file-size", type=SizeParam(), default="4GiB", show_default=True,
+    help="Refuse, before inflating, any stored file declaring more than this.",
+)
+
+
 exclude_option = click.option(
     "--exclude", "exclude", multiple=True, metavar="GLOB",
     help="Leave out files matching GLOB (repeatable; also [tool.assetdb] exclude).",

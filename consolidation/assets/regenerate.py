@@ -1,10 +1,14 @@
 """Write assets back out, byte for byte, and check that they would be.
 
-Paths come from a database, and a database can be tampered with, so none is trusted:
-an absolute path, a ``..`` or empty component, a NUL, or a path through a symlink already
-in the output folder is refused before anything is written. Bytes are decompressed with
-a bound taken from the recorded size (a blob that inflates past it is refused), and the
-SHA-256 is checked before a temporary file is renamed into place; mode and mtime follow.
+The database is untrusted input (anyone can edit and commit it), so the whole selection
+is judged before the first byte is written (:mod:`.judge`): unsafe paths, modes that
+are not a file's or a link's, sizes a blob cannot honestly inflate to, paths through
+stored symlinks, symlinks out of the folder. Then files are written through
+:class:`.confine.ConfinedFolder` (no symlink is ever followed under the folder), each
+streamed from SQLite, inflated in chunks and hash-checked under a temporary name, with
+its permission bits (never setuid, setgid or sticky) and mtime; symlinks come last; only
+when every one is staged are they renamed into place, so a blob refused halfway (a bomb
+that lied about its size, bytes that do not hash) leaves the folder as it was.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store import Operation, read_consolidated, record_operation
-from .confine import check_destination, write_asset
-from .stored import StoredAsset, decode_stored, fetch_stored, select_assets
+from .confine import ConfinedFolder, check_room
+from .judge import Planned, judge
+from .stored import DEFAULT_MAX_FILE_SIZE, blob_chunks, decoded_chunks, hostile_reads, read_blob, select_assets
 
-IN_FLIGHT = 32  # files inflated and written at once: bounds memory
 WRITERS = 8  # file creation is mostly waiting on the file system, so more threads than cores
+#: Stored bytes read ahead for the writers: bounds memory whatever the files' sizes.
+IN_FLIGHT_BYTES = 32 * 2**20
+SMALL_BLOB = 2**20  # stored blobs up to this are read whole and handed to a writer thread
 
 
 @dataclass
@@ -27,6 +34,7 @@ class RegenerateReport:
     out: str
     written: list[str] = field(default_factory=list)
     bytes: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def regenerate(
@@ -38,46 +46,69 @@ def regenerate(
     track=lambda items: items,
     *,
     limit: int,
+    allow_outside_links: bool = False,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> RegenerateReport:
-    """Write the selected assets under ``out`` with their bytes, mode and mtime.
+    """Write the selected assets under ``out`` with their bytes, permission bits and mtime.
 
-    The database is read on this thread; inflating, hashing and writing run on a pool
-    (zlib and hashlib release the GIL), a bounded number of files at a time.
+    The database is read on this thread; inflating, hashing and writing small files run
+    on a pool (zlib and hashlib release the GIL), with a bounded number of stored bytes
+    in flight; a large blob is streamed through on this thread.
     """
     database, out = Path(database), Path(out)
     report = RegenerateReport(str(out))
-    with read_consolidated(database) as (connection, shards):
+    with hostile_reads(database), read_consolidated(database) as (connection, shards):
         assets = select_assets(connection, kinds, path_glob, at)
-        out.mkdir(parents=True, exist_ok=True)
-        safe_folders: set[bytes] = set()
-        destinations = [check_destination(out, asset.path, safe_folders) for asset in assets]  # all judged first
-        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            pending: deque = deque()
-            try:
-                for asset, destination in zip(track(assets), destinations):
-                    size, data = fetch_stored(connection, shards, asset)
-                    pending.append((asset, pool.submit(_materialize, destination, asset, size, data)))
-                    while len(pending) > IN_FLIGHT:
-                        _collect(pending.popleft(), report)
-                while pending:
-                    _collect(pending.popleft(), report)
-            finally:
-                for _, future in pending:
-                    future.cancel()
+        universe = select_assets(connection, (), None, at) if kinds or path_glob else assets
+        judgement = judge(connection, shards, assets, universe, out if out.exists() else None,
+                          allow_outside_links, max_file_size)
+        judgement.refuse_if_any()
+        report.warnings = judgement.warnings
+        check_room(out if out.exists() else out.parent, sum(planned.asset.size for planned in judgement.files))
+        with ConfinedFolder(out) as folder:
+            _write_files(connection, folder, track(judgement.files), report)
+            for planned in judgement.links:
+                folder.stage_link(planned.asset.path, planned.target, planned.asset.mtime_ns)
+                report.written.append(planned.asset.name)
+            folder.commit()
     _log_regenerate(database, out, report, limit)
     return report
 
 
-def _collect(entry, report: RegenerateReport) -> None:
-    asset, future = entry
+def _write_files(connection, folder: ConfinedFolder, files, report: RegenerateReport) -> None:
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        pending: deque = deque()
+        in_flight = 0
+        try:
+            for planned in files:
+                if planned.blob.length > SMALL_BLOB:
+                    chunks = decoded_chunks(planned.asset, planned.blob, blob_chunks(connection, planned.blob))
+                    report.bytes += folder.stage_file(planned.asset.path, chunks, planned.asset.mode,
+                                                      planned.asset.mtime_ns)
+                    report.written.append(planned.asset.name)
+                    continue
+                raw = read_blob(connection, planned.blob)
+                pending.append((planned, len(raw), pool.submit(_write_small, folder, planned, raw)))
+                in_flight += len(raw)
+                while pending and (in_flight > IN_FLIGHT_BYTES or len(pending) > 4 * WRITERS):
+                    in_flight -= _collect(pending.popleft(), report)
+            while pending:
+                _collect(pending.popleft(), report)
+        finally:
+            for _, _, future in pending:
+                future.cancel()
+
+
+def _write_small(folder: ConfinedFolder, planned: Planned, raw: bytes) -> int:
+    chunks = decoded_chunks(planned.asset, planned.blob, [raw])
+    return folder.stage_file(planned.asset.path, chunks, planned.asset.mode, planned.asset.mtime_ns)
+
+
+def _collect(entry, report: RegenerateReport) -> int:
+    planned, stored, future = entry
     report.bytes += future.result()
-    report.written.append(asset.name)
-
-
-def _materialize(destination: Path, asset: StoredAsset, size: int, data: bytes) -> int:
-    content = decode_stored(asset, size, data)
-    write_asset(destination, asset, content)
-    return len(content)
+    report.written.append(planned.asset.name)
+    return stored
 
 
 def _log_regenerate(database: Path, out: Path, report: RegenerateReport, limit: int) -> None:
@@ -85,5 +116,3 @@ def _log_regenerate(database: Path, out: Path, report: RegenerateReport, limit: 
         database, Operation("regenerate", subject=str(out), counts={"written": len(report.written)}, bytes=report.bytes),
         limit,
     )
-
-

@@ -1,23 +1,46 @@
-"""Reading stored assets back: which versions, and their exact bytes.
+"""Reading stored assets back: which versions, where their bytes are, and the bytes.
 
-Every reader of asset bytes (regenerate, sync's pull, render, the reproducibility proof)
-decodes them here, so all of them check the same things: the recorded size, a bounded
-inflate, and the SHA-256 of the result.
+A consolidated database is a file anyone can edit and commit, so every reader
+(regenerate, sync's pull, render, the reproducibility proof) reads asset rows here, as
+hostile input: each row's fields are type-checked before use; each blob's declared size
+is judged against what its stored bytes could possibly inflate to, and against a cap,
+before a byte is inflated; bytes are read from SQLite in chunks (``blobopen``) and
+inflated in chunks with a running count that stops at the declared size; the SHA-256 is
+checked at the end. No reader holds a whole asset in memory unless it asks to (render,
+whose templates are bounded).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
+import stat
 import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from ..errors import BadInput, CheckFailed
+from ..size import format_size
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES
 from ..store.schema import BLOB_TABLE
+
+CHUNK = 256 * 2**10  # bytes read from SQLite, and produced by the inflater, per step
+#: zlib's ceiling: a deflate stream never expands more than about 1032 to 1 (one
+#: 258-byte match per two bits), so a blob claiming more is a lie, refused unread.
+MAX_INFLATE_RATIO = 1032
+INFLATE_SLACK = 1024  # the stream's header and final block, for tiny blobs
+#: The largest file regenerate or pull writes unless told otherwise (``--max-file-size``).
+DEFAULT_MAX_FILE_SIZE = 4 * 2**30  # the CLI's "4GiB"
+#: For proofs, which check every size a blob can honestly hold: caps are for writing.
+NO_CAP = 2**63
+LINK_TARGET_MAX = 4095  # PATH_MAX less its NUL: the longest target symlink() accepts
+SHA256_HEX = re.compile(rb"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -31,16 +54,95 @@ class StoredAsset:
     mtime_ns: int
     current: bool
     shard: int = 1
+    row_id: int = 0
+    defect: str | None = None  # a field of the row is not what assetdb writes: the row is refused
 
     @property
     def name(self) -> str:
         return os.fsdecode(self.path)
 
+    @property
+    def row(self) -> str:
+        """How messages name the row, so a poisoned one can be found and removed."""
+        return f"{ASSET_TABLES[self.kind]} row {self.row_id} ({self.name!r})"
+
+    @property
+    def is_link(self) -> bool:
+        return self.mode & 0o170000 == stat.S_IFLNK  # not stat.S_ISLNK: a hostile mode may not fit a C int
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """Where an asset's bytes are, and what the row holding them declares (nothing read yet)."""
+
+    schema: str
+    table: str
+    rowid: object  # an integer unless the table is not one (a view has none)
+    declared: object  # ``sqlar.sz`` or ``asset_blobs.size``: hostile, so typed when judged
+    length: int  # ``length(data)``, known without reading the blob
+    storage: str  # ``typeof(data)``
+
+    @property
+    def compressed(self) -> bool:
+        return self.storage == "blob" and self.length != self.declared
+
+
+@contextmanager
+def hostile_reads(database: Path | str) -> Iterator[None]:
+    """A database whose tables are not what assetdb writes (a view for ``sqlar``, a
+    dropped column, a corrupt page) is bad input, named in one line, not a traceback."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        raise BadInput(f"{database}: its asset tables are not as assetdb writes them ({error}); nothing was written") from None
+
+
+_ROW_COLUMNS = "id, path, version, sha256, size, mode, mtime_ns, is_current, shard"
+
+
+def _asset_from_row(kind: str, row: tuple) -> StoredAsset:
+    """A row as a StoredAsset, with ``defect`` naming the first field that is not what
+    assetdb writes (SQLite lets any column hold any type unless the table is STRICT)."""
+    row_id, path, version, sha, size, mode, mtime_ns, current, shard = row
+    defect = None
+    integers = {"id": row_id, "version": version, "size": size, "mode": mode, "mtime_ns": mtime_ns,
+                "is_current": current, "shard": shard}
+    for column, value in integers.items():
+        if type(value) is not int:
+            defect = f"{column} is {_sql_type(value)}, not an integer"
+            break
+    if not isinstance(path, bytes):
+        defect, path = f"path is {_sql_type(path)}, not text", os.fsencode(repr(path))
+    if defect is None and not (isinstance(sha, bytes) and SHA256_HEX.fullmatch(sha)):
+        defect = "sha256 is not 64 lowercase hex digits"
+    if defect is None and size < 0:
+        defect = f"negative size {size}"
+    if defect is None and not 0 <= mode <= 0o177777:
+        defect = f"mode {mode} is not a file mode"
+    return StoredAsset(
+        kind, path, _int_or(version, 0), sha.decode("ascii", "replace") if isinstance(sha, bytes) else "",
+        _int_or(size, 0), _int_or(mode, 0), _int_or(mtime_ns, 0), bool(_int_or(current, 0)),
+        _int_or(shard, 1), _int_or(row_id, 0), defect,
+    )
+
+
+def _sql_type(value: object) -> str:
+    """The SQLite storage class a value was read from (text arrives as bytes here)."""
+    return {bytes: "text", float: "real", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _int_or(value: object, default: int) -> int:
+    return value if type(value) is int else default
+
 
 def select_assets(
     connection: sqlite3.Connection, kinds: tuple[str, ...] = (), path_glob: str | None = None, at: str | None = None
 ) -> list[StoredAsset]:
-    """The assets to regenerate: current ones, or each path as of version N or a date."""
+    """The assets to regenerate: current ones, or each path as of version N or a date.
+
+    A path that moved between kinds has rows in two tables; as of a version or a date,
+    the one changed last is the path's version then.
+    """
     for kind in kinds:
         if kind not in ASSET_TABLES:
             raise BadInput(f"unknown asset kind {kind!r} (kinds: {', '.join(ASSET_TABLES)})")
@@ -48,7 +150,7 @@ def select_assets(
     previous_factory = connection.text_factory
     connection.text_factory = bytes
     try:
-        selected = []
+        selected: list[tuple[bytes, StoredAsset]] = []
         for kind, table in ASSET_TABLES.items():
             if kinds and kind not in kinds:
                 continue
@@ -66,15 +168,49 @@ def select_assets(
                 condition += " AND path GLOB CAST(? AS TEXT)"
                 parameters += (os.fsencode(path_glob),)
             for row in connection.execute(
-                f"SELECT path, version, sha256, size, mode, mtime_ns, is_current, shard FROM {q(table)} "
-                f"WHERE {condition} ORDER BY path",
-                parameters,
+                f"SELECT {_ROW_COLUMNS}, last_changed FROM {q(table)} WHERE {condition} ORDER BY path", parameters
             ):
-                path, number, sha, size, mode, mtime_ns, current, shard = row
-                selected.append(
-                    StoredAsset(kind, path, number, sha.decode(), size, mode, mtime_ns, bool(current), shard)
-                )
-        return selected
+                selected.append((row[-1] if isinstance(row[-1], bytes) else b"", _asset_from_row(kind, row[:-1])))
+    finally:
+        connection.text_factory = previous_factory
+    if version is None and moment is None:
+        return sorted((asset for _, asset in selected), key=lambda asset: asset.path)
+    latest: dict[bytes, tuple[bytes, StoredAsset]] = {}
+    for changed, asset in selected:
+        if asset.path not in latest or changed > latest[asset.path][0]:
+            latest[asset.path] = (changed, asset)
+    return [latest[path][1] for path in sorted(latest)]
+
+
+def select_history(connection: sqlite3.Connection, kinds: tuple[str, ...] = ()) -> list[StoredAsset]:
+    """Every superseded or deleted version (what ``regenerate --at`` can write)."""
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        return [
+            _asset_from_row(kind, row)
+            for kind, table in ASSET_TABLES.items() if not kinds or kind in kinds
+            for row in connection.execute(
+                f"SELECT {_ROW_COLUMNS} FROM {q(table)} WHERE NOT (is_current AND deleted_at IS NULL) ORDER BY path, version"
+            )
+        ]
+    finally:
+        connection.text_factory = previous_factory
+
+
+def find_asset(connection: sqlite3.Connection, kind: str, name: str) -> list[StoredAsset]:
+    """The current assets of ``kind`` whose usage name or path is ``name``."""
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        return [
+            _asset_from_row(kind, row)
+            for row in connection.execute(
+                f"SELECT {_ROW_COLUMNS} FROM {q(ASSET_TABLES[kind])} "
+                "WHERE is_current AND deleted_at IS NULL AND (name = ? OR path = ?)",
+                (name, name),
+            )
+        ]
     finally:
         connection.text_factory = previous_factory
 
@@ -93,42 +229,170 @@ def _parse_at(at: str | None) -> tuple[int | None, str | None]:
     return None, moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def fetch_stored(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset) -> tuple[int, bytes]:
-    """The stored size and bytes of ``asset`` (compressed or not), from the shard holding them."""
+def locate_blob(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset) -> StoredBlob | None:
+    """Where ``asset``'s bytes are (the current version's in ``sqlar``, older ones in the
+    history table), from what SQLite knows without reading them; None if nowhere."""
     schema = shards.get(asset.shard)
     if schema is None:
-        raise CheckFailed(f"{asset.name}: its bytes are in shard {asset.shard}, which is not in the manifest")
+        return None
     if asset.current:
-        row = connection.execute(
-            f"SELECT sz, data FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)", (asset.path,)
-        ).fetchone()
+        table, query = "sqlar", f"SELECT rowid, sz, length(data), typeof(data) FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)"
+        key: object = asset.path
     else:
-        row = connection.execute(
-            f"SELECT size, data FROM {schema}.{BLOB_TABLE} WHERE sha256 = ?", (asset.sha256,)
-        ).fetchone()
+        table = BLOB_TABLE
+        query = f"SELECT rowid, size, length(data), typeof(data) FROM {schema}.{BLOB_TABLE} WHERE sha256 = ?"
+        key = asset.sha256
+    row = connection.execute(query, (key,)).fetchone()
     if row is None:
-        raise CheckFailed(f"{asset.name}: its bytes are missing from the database")
-    return row[0], bytes(row[1] or b"")
+        return None
+    rowid, declared, length, storage = row
+    return StoredBlob(schema, table, rowid, declared, length or 0, storage)
 
 
-def decode_stored(asset: StoredAsset, size: int, data: bytes) -> bytes:
-    """The exact bytes of ``asset``: inflated within its recorded size, hash-checked."""
-    if size != asset.size:
-        raise CheckFailed(f"{asset.name}: stored size {size} differs from the recorded {asset.size}")
-    if len(data) != asset.size:  # the SQLite Archive rule: a different length means zlib
+def size_problem(
+    asset: StoredAsset, blob: StoredBlob | None, shards: dict[int, str], max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    over_cap: str = "raise it with --max-file-size",
+) -> str | None:
+    """Why ``asset``'s stored bytes may not be read, judged before reading any, or None.
+
+    The SQLite Archive rule says bytes shorter than the declared size are zlib; deflate
+    cannot expand more than about 1032 times, so a declared size beyond that is a lie
+    (a zip bomb's), and one over the cap is refused however honest.
+    """
+    if blob is None:
+        if asset.shard not in shards:
+            return f"its bytes are in shard {asset.shard}, which is not in the manifest"
+        return "its bytes are missing from the database"
+    if type(blob.rowid) is not int:
+        return "its bytes are not in a table (sqlar or the history table is a view)"
+    if blob.storage not in ("blob", "null"):
+        return f"its stored bytes are {blob.storage}, not a blob"
+    if type(blob.declared) is not int or blob.declared != asset.size:
+        return f"stored size {blob.declared!r} differs from the recorded {asset.size}"
+    if blob.storage == "null" and asset.size:
+        return f"declares {asset.size} bytes but stores none"
+    if blob.length > asset.size:
+        return f"stores {blob.length} bytes for a declared size of {asset.size}"
+    if blob.compressed and asset.size > blob.length * MAX_INFLATE_RATIO + INFLATE_SLACK:
+        return (f"declares {format_size(asset.size)}, but {blob.length} stored bytes cannot inflate past "
+                f"{format_size(blob.length * MAX_INFLATE_RATIO + INFLATE_SLACK)}; refused before inflating")
+    if asset.is_link and asset.size > LINK_TARGET_MAX:
+        return f"a symlink target of {asset.size} bytes (at most {LINK_TARGET_MAX})"
+    if asset.size > max_file_size:
+        return f"declares {format_size(asset.size)}, over the cap of {format_size(max_file_size)} ({over_cap})"
+    return None
+
+
+def blob_chunks(connection: sqlite3.Connection, blob: StoredBlob) -> Iterator[bytes]:
+    """The stored bytes as they are in the database (compressed or not), a chunk at a time."""
+    if blob.length == 0:
+        return
+    with connection.blobopen(blob.table, "data", blob.rowid, readonly=True, name=blob.schema) as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def read_blob(connection: sqlite3.Connection, blob: StoredBlob) -> bytes:
+    """The stored bytes whole: only for blobs already judged small."""
+    return b"".join(blob_chunks(connection, blob))
+
+
+def decoded_chunks(asset: StoredAsset, blob: StoredBlob, raw: Iterable[bytes]) -> Iterator[bytes]:
+    """``asset``'s exact bytes, a chunk at a time, from its stored ``raw`` chunks.
+
+    Inflation counts as it goes and stops the moment the count passes the declared
+    size, so a bomb costs one chunk of memory and that many bytes of work. The caller
+    must consume every chunk before trusting any: the size and SHA-256 are checked at
+    the end (BadInput for a size that lies, CheckFailed for bytes that do not hash).
+    """
+    try:
+        yield from _decoded(asset, blob, raw)
+    finally:  # a refusal midway must not leave a blob handle open for the collector to find
+        close = getattr(raw, "close", None)
+        if close is not None:
+            close()
+
+
+def _decoded(asset: StoredAsset, blob: StoredBlob, raw: Iterable[bytes]) -> Iterator[bytes]:
+    hasher = hashlib.sha256()
+    produced = 0
+    if not blob.compressed:
+        for chunk in raw:
+            produced += len(chunk)
+            hasher.update(chunk)
+            yield chunk
+    else:
         inflater = zlib.decompressobj()
         try:
-            content = inflater.decompress(data, asset.size + 1)
+            for chunk in raw:
+                pending = chunk
+                while pending and not inflater.eof:
+                    out = inflater.decompress(pending, CHUNK)
+                    pending = inflater.unconsumed_tail
+                    while out:
+                        produced += len(out)
+                        if produced > asset.size:
+                            raise BadInput(f"{asset.row}: stored bytes inflate past the declared {asset.size} bytes; refused")
+                        hasher.update(out)
+                        yield out
+                        # output may be pending inside zlib though all input is consumed
+                        out = inflater.decompress(b"", CHUNK) if len(out) == CHUNK and not pending else b""
+                if inflater.eof and (pending or inflater.unused_data):
+                    raise CheckFailed(f"{asset.row}: stored bytes are corrupt (data after the end of the zlib stream)")
         except zlib.error as error:
-            raise CheckFailed(f"{asset.name}: stored bytes are corrupt ({error})") from None
-        if len(content) > asset.size or inflater.unconsumed_tail:
-            raise CheckFailed(f"{asset.name}: stored bytes inflate past the recorded {asset.size} bytes; refused")
-    else:
-        content = data
-    if len(content) != asset.size or hashlib.sha256(content).hexdigest() != asset.sha256:
-        raise CheckFailed(f"{asset.name}: content does not match its recorded SHA-256 (tampered or corrupt)")
-    return content
+            raise CheckFailed(f"{asset.row}: stored bytes are corrupt ({error})") from None
+        if not inflater.eof:
+            raise CheckFailed(f"{asset.row}: stored bytes are corrupt (the zlib stream is cut short)")
+    if produced != asset.size:
+        raise BadInput(f"{asset.row}: stored bytes are {produced} bytes, not the declared {asset.size}; refused")
+    if hasher.hexdigest() != asset.sha256:
+        raise CheckFailed(f"{asset.row}: content does not match its recorded SHA-256 (tampered or corrupt)")
 
 
-def stored_bytes(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset) -> bytes:
-    return decode_stored(asset, *fetch_stored(connection, shards, asset))
+def stored_chunks(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset,
+                  max_file_size: int = DEFAULT_MAX_FILE_SIZE, over_cap: str = "raise it with --max-file-size",
+                  ) -> Iterator[bytes]:
+    """``asset``'s bytes, judged then streamed: the one way every reader gets them."""
+    if asset.defect:
+        raise BadInput(f"{asset.row}: {asset.defect}; refused")
+    blob = locate_blob(connection, shards, asset)
+    problem = size_problem(asset, blob, shards, max_file_size, over_cap)
+    if problem:
+        raise BadInput(f"{asset.row}: {problem}")
+    yield from decoded_chunks(asset, blob, blob_chunks(connection, blob))
+
+
+def stored_bytes(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset, max_size: int,
+                 over_cap: str) -> bytes:
+    """``asset``'s bytes whole, for readers that need them so (render); ``max_size`` bounds
+    the memory that takes, ``over_cap`` says why to whoever meets it."""
+    return b"".join(stored_chunks(connection, shards, asset, max_size, over_cap))
+
+
+def check_stored(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset,
+                 max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> str | None:
+    """Why ``asset`` does not regenerate to its hash, or None: streamed, nothing kept."""
+    try:
+        for _ in stored_chunks(connection, shards, asset, max_file_size):
+            pass
+    except (BadInput, CheckFailed) as error:
+        return str(error)
+    return None
+
+
+def same_as_stored(full: bytes, asset: StoredAsset) -> bool:
+    """Does the file or symlink at ``full`` hold exactly the stored version? Anything else
+    there (a folder, a FIFO, an unreadable file) differs; nothing is followed or held whole."""
+    try:
+        info = os.lstat(full)
+        if asset.is_link != stat.S_ISLNK(info.st_mode):
+            return False
+        if stat.S_ISLNK(info.st_mode):
+            return hashlib.sha256(os.readlink(full)).hexdigest() == asset.sha256
+        if not stat.S_ISREG(info.st_mode) or info.st_size != asset.size:
+            return False
+        descriptor = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == asset.sha256
+    except OSError:
+        return False

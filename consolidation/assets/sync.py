@@ -28,9 +28,19 @@ from pathlib import Path
 from ..errors import Aborted, BadInput, CheckFailed
 from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation, utc_now
-from .confine import check_destination, write_asset
+from .confine import ConfinedFolder, check_room
 from .ingest import IngestReport, ingest
-from .stored import select_assets, stored_bytes
+from .judge import judge
+from .stored import (
+    DEFAULT_MAX_FILE_SIZE,
+    NO_CAP,
+    blob_chunks,
+    check_stored,
+    decoded_chunks,
+    hostile_reads,
+    same_as_stored,
+    select_assets,
+)
 
 LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
 
@@ -70,13 +80,12 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
     """Problems regenerating the assets a sync just wrote (their bytes and hashes)."""
     wanted = {os.fsencode(name) for name in names}
     problems = []
-    with read_consolidated(database) as (connection, shards):
+    with hostile_reads(database), read_consolidated(database) as (connection, shards):
         for asset in select_assets(connection):
             if asset.path in wanted:
-                try:
-                    stored_bytes(connection, shards, asset)
-                except CheckFailed as error:
-                    problems.append(str(error))
+                problem = check_stored(connection, shards, asset, NO_CAP)
+                if problem:
+                    problems.append(problem)
     return problems
 
 
@@ -96,49 +105,50 @@ class PullReport:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     local_edits: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def _same_as_stored(full: bytes, asset) -> bool:
-    info = os.lstat(full)
-    if stat.S_ISLNK(asset.mode) != stat.S_ISLNK(info.st_mode):
-        return False
-    if stat.S_ISLNK(info.st_mode):
-        return hashlib.sha256(os.readlink(full)).hexdigest() == asset.sha256
-    if info.st_size != asset.size:
-        return False
-    with open(full, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest() == asset.sha256
-
-
-def pull(workspace: Path, database: Path, limit: int, force: bool = False) -> PullReport:
-    """The database's current assets into the workspace, regenerate-safe; local edits
-    (a workspace file that differs from the stored version) are refused unless ``force``."""
-    if not Path(workspace).is_dir():
-        raise BadInput(f"{workspace}: no such workspace folder")
+def pull(workspace: Path, database: Path, limit: int, force: bool = False, allow_outside_links: bool = False,
+         max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> PullReport:
+    """The database's current assets into the workspace, judged as regenerate judges them
+    (nothing is written if any row is refused); local edits (a workspace file that differs
+    from the stored version) are refused unless ``force``."""
     report = PullReport()
     root = os.fsencode(workspace)
-    with read_consolidated(database) as (connection, shards):
-        assets = select_assets(connection)
-        safe_folders: set[bytes] = set()
-        plan = []
-        for asset in assets:
-            destination = check_destination(workspace, asset.path, safe_folders)
-            full = os.path.join(root, asset.path)
-            if os.path.lexists(full):
-                if _same_as_stored(full, asset):
-                    report.unchanged += 1
-                    continue
-                report.local_edits.append(asset.name)
-            plan.append((asset, destination))
+    if not Path(workspace).is_dir():
+        raise BadInput(f"{workspace}: no such workspace folder")
+    with hostile_reads(database), read_consolidated(database) as (connection, shards):
+        judgement = judge(connection, shards, select_assets(connection), root=Path(workspace),
+                          allow_outside_links=allow_outside_links, max_file_size=max_file_size)
+        judgement.refuse_if_any()
+        report.warnings = judgement.warnings
+        plan = {"files": [], "links": []}
+        for group, entries in (("files", judgement.files), ("links", judgement.links)):
+            for planned in entries:
+                full = os.path.join(root, planned.asset.path)
+                if os.path.lexists(full):
+                    if same_as_stored(full, planned.asset):
+                        report.unchanged += 1
+                        continue
+                    report.local_edits.append(planned.asset.name)
+                plan[group].append(planned)
         if report.local_edits and not force:
             shown = ", ".join(report.local_edits[:10]) + (" …" if len(report.local_edits) > 10 else "")
             raise CheckFailed(
                 f"{len(report.local_edits)} local edits would be overwritten ({shown}); nothing was written "
                 "— push them first (assetdb sync) or rerun with --force"
             )
-        for asset, destination in plan:
-            write_asset(destination, asset, stored_bytes(connection, shards, asset))
-            report.written.append(asset.name)
+        check_room(Path(workspace), sum(planned.asset.size for planned in plan["files"]))
+        with ConfinedFolder(Path(workspace)) as folder:
+            for planned in plan["files"]:
+                asset = planned.asset
+                chunks = decoded_chunks(asset, planned.blob, blob_chunks(connection, planned.blob))
+                folder.stage_file(asset.path, chunks, asset.mode, asset.mtime_ns)
+                report.written.append(asset.name)
+            for planned in plan["links"]:
+                folder.stage_link(planned.asset.path, planned.target, planned.asset.mtime_ns)
+                report.written.append(planned.asset.name)
+            folder.commit()
     record_operation(
         database,
         Operation(

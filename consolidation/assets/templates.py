@@ -20,12 +20,13 @@ from ..errors import BadInput
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES, Operation, read_consolidated, utc_now, write_session
 from ..store.schema import USAGE_TRACKING_KINDS
-from .confine import unsafe_reason
+from .confine import mode_problem, unsafe_reason
 from .ingest import current_assets, links_last, record_asset
 from .pack import pack_bytes
-from .stored import StoredAsset, stored_bytes
+from .stored import StoredAsset, find_asset, hostile_reads, stored_bytes
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+TEMPLATE_MAX_SIZE = 16 * 2**20  # rendering holds a template in memory: a larger one is refused unread
 
 
 @dataclass(frozen=True)
@@ -54,24 +55,29 @@ def render_text(template: str, values: dict[str, str]) -> str:
 
 
 def _find(connection: sqlite3.Connection, kind: str, name: str) -> StoredAsset:
-    table = q(ASSET_TABLES[kind])
-    previous_factory = connection.text_factory
-    connection.text_factory = bytes
-    try:
-        rows = connection.execute(
-            f"SELECT path, version, sha256, size, mode, mtime_ns, shard FROM {table} "
-            "WHERE is_current AND deleted_at IS NULL AND (name = ? OR path = ?)",
-            (name, name),
-        ).fetchall()
-    finally:
-        connection.text_factory = previous_factory
+    rows = find_asset(connection, kind, name)
     if not rows:
+        table = q(ASSET_TABLES[kind])
         known = [row[0] for row in connection.execute(f"SELECT name FROM {table} WHERE is_current ORDER BY name")]
-        raise BadInput(f"no {kind} named {name!r} (known: {', '.join(known[:20]) or 'none'})")
+        raise BadInput(f"no {kind} named {name!r} (known: {', '.join(map(str, known[:20])) or 'none'})")
     if len(rows) > 1:
         raise BadInput(f"{name!r} names several {kind}s; use its path")
-    path, version, sha, size, mode, mtime_ns, shard = rows[0]
-    return StoredAsset(kind, path, version, sha.decode(), size, mode, mtime_ns, True, shard)
+    return rows[0]
+
+
+def _template_text(connection: sqlite3.Connection, shards: dict[int, str], kind: str, asset: StoredAsset) -> str:
+    """The template's text, its row judged as hostile input first (the database is
+    anyone's to edit): a safe path, a regular file's mode, a size under the cap."""
+    reason = asset.defect or (unsafe_reason(asset.path) and f"unsafe stored path ({unsafe_reason(asset.path)})") \
+        or mode_problem(asset.mode)
+    if reason is None and asset.is_link:
+        reason = "a symlink; render the template it points to"
+    if reason:
+        raise BadInput(f"refusing {asset.row}: {reason}")
+    try:
+        return stored_bytes(connection, shards, asset, TEMPLATE_MAX_SIZE, "templates are rendered in memory").decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{kind} {asset.name!r} is not UTF-8 text; only text is rendered") from None
 
 
 def render(
@@ -88,12 +94,9 @@ def render(
     database = Path(database)
     if kind not in USAGE_TRACKING_KINDS:
         raise BadInput(f"only {' and '.join(USAGE_TRACKING_KINDS)}s are rendered")
-    with read_consolidated(database) as (connection, shards):
+    with hostile_reads(database), read_consolidated(database) as (connection, shards):
         asset = _find(connection, kind, name)
-        try:
-            template = stored_bytes(connection, shards, asset).decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadInput(f"{kind} {asset.name!r} is not UTF-8 text; only text is rendered") from None
+        template = _template_text(connection, shards, kind, asset)
     text = render_text(template, values)
     if store_as is not None and unsafe_reason(os.fsencode(store_as)):
         raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")

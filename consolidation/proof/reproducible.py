@@ -1,22 +1,38 @@
-"""Proof that every stored asset regenerates, and that the workspace is fully stored.
+"""Proof that every stored asset regenerates, safely, and that the workspace is fully stored.
 
-Independent of the writer: it reads bytes back through the same decoder regenerate
-uses (size, bounded inflate, SHA-256), and with a workspace it compares each stored
-asset with the file on disk and names every candidate file that is not stored.
+Independent of the writer: it reads bytes back through the same judged, streamed
+decoder regenerate uses (declared size against what the blob can inflate to, a running
+count, the SHA-256), and it asks every row the questions regenerate asks before writing
+(:mod:`consolidation.assets.judge`): an unsafe path, a mode that is not a file's or a
+link's or that asks for setuid/setgid/sticky, a path through a stored symlink, a symlink
+out of the folder, a size that does not match. So CI fails on a poisoned database before
+anyone regenerates it. The ``sqlar`` table is checked too, since ``sqlite3 -Ax`` extracts
+it: every row must be a current asset's, with that asset's mode.
+
+A symlink out of the folder that the workspace itself holds (same target) is what the
+repository has, not a poisoned row: with a workspace, it passes.
 """
 
 from __future__ import annotations
 
 import os
-import stat
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..assets import Classifier
 from ..assets.confine import unsafe_reason
-from ..assets.stored import StoredAsset, select_assets, stored_bytes
+from ..assets.judge import judge
+from ..assets.stored import (
+    NO_CAP,
+    StoredAsset,
+    check_stored,
+    hostile_reads,
+    same_as_stored,
+    select_assets,
+    select_history,
+)
 from ..assets.walk import holds_sqlite, list_workspace
-from ..errors import CheckFailed
 from ..globs import Exclusions
 from ..store import read_consolidated
 from ..store.owned import DatabaseSet
@@ -46,28 +62,30 @@ def check_reproducible(
     manager=None,
     exclusions: Exclusions = Exclusions(),
 ) -> ReproducibilityReport:
-    """Every asset regenerates to its recorded hash; with a workspace, every file that
-    should be an asset is one, with the same bytes."""
-
+    """Every asset (of ``kinds``) is safe to regenerate and regenerates to its recorded
+    hash; with a workspace, every file that should be an asset is one, with the same bytes."""
     report = ReproducibilityReport()
-    with read_consolidated(database) as (connection, shards):
-        assets = select_assets(connection, kinds)
-        for asset in assets:
-            report.checked += 1
-            reason = unsafe_reason(asset.path)
-            if reason:
-                report.problems.append(f"{asset.name}: unsafe stored path ({reason})")
-                continue
-            try:
-                content = stored_bytes(connection, shards, asset)
-            except CheckFailed as error:
-                report.problems.append(str(error))
-                continue
-            if workspace is not None:
-                _compare_with_workspace(Path(workspace), asset, content, report)
+    workspace = Path(workspace) if workspace is not None else None
+    with hostile_reads(database), read_consolidated(database) as (connection, shards):
+        universe = select_assets(connection)
+        selected = [asset for asset in universe if not kinds or asset.kind in kinds]
+        report.checked = len(selected)
+        judgement = judge(connection, shards, selected, universe, max_file_size=NO_CAP, privileges_are_problems=True,
+                          accepted_links=_workspace_links(workspace, universe) if workspace else frozenset())
+        report.problems += [f"{asset.row}: {reason}" for asset, reason in judgement.problems]
+        for planned in judgement.files:
+            problem = check_stored(connection, shards, planned.asset, NO_CAP)
+            if problem:
+                report.problems.append(problem)
+            elif workspace is not None:
+                _compare_with_workspace(workspace, planned.asset, report)
+        if workspace is not None:
+            for planned in judgement.links:
+                _compare_with_workspace(workspace, planned.asset, report)
+        report.problems += _sqlar_problems(connection, shards, universe, kinds)
+        _check_history(connection, shards, kinds, report)
     if workspace is not None:
-        workspace = Path(workspace)
-        stored = {asset.path for asset in assets}
+        stored = {asset.path for asset in universe}
         classifier = Classifier.for_workspace(workspace, manager)
         listing = list_workspace(workspace, DatabaseSet.of(Path(database)), exclusions)
         for file in listing.files:
@@ -80,15 +98,61 @@ def check_reproducible(
     return report
 
 
-def _compare_with_workspace(workspace: Path, asset: StoredAsset, content: bytes, report: ReproducibilityReport) -> None:
+def _check_history(connection: sqlite3.Connection, shards: dict[int, str], kinds: tuple[str, ...],
+                   report: ReproducibilityReport) -> None:
+    """Past versions are what ``regenerate --at`` writes: each row judged alone, and each
+    blob of history hash-checked once, however many versions share it."""
+    history = select_history(connection, kinds)
+    past = judge(connection, shards, history, max_file_size=NO_CAP, privileges_are_problems=True, as_tree=False)
+    report.problems += [f"{asset.row}, version {asset.version}: {reason}" for asset, reason in past.problems]
+    hashed: set[tuple[int, str]] = set()
+    for planned in past.files:
+        key = (planned.asset.shard, planned.asset.sha256)
+        if key not in hashed:
+            hashed.add(key)
+            problem = check_stored(connection, shards, planned.asset, NO_CAP)
+            if problem:
+                report.problems.append(problem)
+
+
+def _workspace_links(workspace: Path, universe: list[StoredAsset]) -> frozenset[tuple[bytes, bytes]]:
+    """The stored symlinks the workspace holds too, with their targets."""
+    root = os.fsencode(workspace)
+    found = set()
+    for asset in universe:
+        if asset.is_link and not asset.defect and not unsafe_reason(asset.path):
+            try:
+                found.add((asset.path, os.readlink(os.path.join(root, asset.path))))
+            except OSError:
+                continue
+    return frozenset(found)
+
+
+def _compare_with_workspace(workspace: Path, asset: StoredAsset, report: ReproducibilityReport) -> None:
     full = os.path.join(os.fsencode(workspace), asset.path)
     if not os.path.lexists(full):
         report.problems.append(f"{asset.name}: stored but missing from the workspace")
-        return
-    if stat.S_ISLNK(asset.mode):
-        actual = os.readlink(full) if os.path.islink(full) else None
-    else:
-        with open(full, "rb") as handle:
-            actual = handle.read()
-    if actual != content:
+    elif not same_as_stored(full, asset):
         report.problems.append(f"{asset.name}: workspace bytes differ from the stored version {asset.version}")
+
+
+def _sqlar_problems(connection: sqlite3.Connection, shards: dict[int, str], universe: list[StoredAsset],
+                    kinds: tuple[str, ...]) -> list[str]:
+    """``sqlar`` rows that ``sqlite3 -Ax`` would extract but no current asset accounts
+    for (reported whatever the kinds asked), or whose mode is not their asset's."""
+    current = {(asset.shard, asset.path): asset for asset in universe}
+    problems = []
+    for number, schema in shards.items():
+        where = "the primary" if number == 1 else f"shard {number}"
+        for rowid, name, mode in connection.execute(f"SELECT rowid, CAST(name AS BLOB), mode FROM {schema}.sqlar"):
+            shown = os.fsdecode(name) if isinstance(name, bytes) else repr(name)
+            asset = current.get((number, name))
+            if asset is None:
+                problems.append(f"sqlar row {rowid} ({shown!r}) in {where}: no current asset holds it, "
+                                "yet sqlite3 -Ax would extract it")
+            elif kinds and asset.kind not in kinds:
+                continue
+            elif mode != asset.mode:
+                problems.append(f"sqlar row {rowid} ({shown!r}) in {where}: mode {mode!r} differs from {asset.row}'s "
+                                f"{asset.mode:#o}")
+    return problems
