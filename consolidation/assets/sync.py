@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import tempfile
 import time
 from collections.abc import Iterator
