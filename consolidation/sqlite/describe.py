@@ -95,11 +95,24 @@ class SourceDescription:
     virtual_tables: list[SourceTable]  # read through their module, recreated, never via shadow tables
 
 
+def _hidden_data_columns(connection: sqlite3.Connection, schema: str, table: str) -> set[str]:
+    """Hidden columns of a virtual table that hold data all the same: an FTS4 table's
+    ``languageid=`` column (every other hidden column — FTS's own name, rank, docid — is
+    the module's, not the rows')."""
+    row = connection.execute(f"SELECT sql FROM {schema}.sqlite_schema WHERE name = ?", (table,)).fetchone()
+    sql = row[0] if row else None
+    if virtual_module(sql) != "fts4":
+        return set()
+    column = module_option(sql, "languageid")
+    return {column} if column else set()
+
+
 def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bool):
     stored, generated, key = [], [], []
     rows = connection.execute(f"PRAGMA {schema}.table_xinfo({quote_identifier(table)})").fetchall()
+    hidden_data = _hidden_data_columns(connection, schema, table) if any(row[6] == 1 for row in rows) else set()
     for _cid, name, declared, _notnull, _default, pk, hidden in rows:
-        if hidden == 1:  # a virtual table's hidden column (FTS5's own name, rank): not data
+        if hidden == 1 and name not in hidden_data:  # the module's own (FTS's table name, rank): not data
             continue
         if hidden in (2, 3):
             generated.append(name)
@@ -125,16 +138,35 @@ def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> So
     return SourceTable(name, columns, key, integer_key, rowid, generated)
 
 
-_CONTENT_OPTION = re.compile(r"[(,]\s*content\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|([^\s,)]*))", re.IGNORECASE)
+_OPTION = r"[(,]\s*{name}\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|([^\s,)]*))"
 
 
-def content_option(sql: str) -> str | None:
-    """The ``content=`` option of an FTS table: None when it keeps its own text, the
-    content table's name for an external-content index, '' for a contentless one."""
-    match = _CONTENT_OPTION.search(sql or "")
+def module_option(sql: str | None, name: str) -> str | None:
+    """The value of option ``name`` in a ``CREATE VIRTUAL TABLE … USING module(…)``, or None."""
+    match = re.search(_OPTION.format(name=re.escape(name)), sql or "", re.IGNORECASE)
     if match is None:
         return None
     return next(group for group in match.groups() if group is not None)
+
+
+_MODULE = re.compile(r"\bUSING\s+(\w+)\s*\(", re.IGNORECASE)
+#: Modules that read ``content=`` as an option. FTS3 has no such option: there,
+#: ``content="x"`` declares a column named ``content``, whose text the table keeps.
+CONTENT_OPTION_MODULES = ("fts4", "fts5")
+
+
+def virtual_module(sql: str | None) -> str | None:
+    """The module a ``CREATE VIRTUAL TABLE`` statement uses, lower-cased (``fts5``)."""
+    match = _MODULE.search(sql or "")
+    return match.group(1).lower() if match else None
+
+
+def content_option(sql: str) -> str | None:
+    """The ``content=`` option of an FTS4 or FTS5 table: None when it keeps its own text,
+    the content table's name for an external-content index, '' for a contentless one."""
+    if virtual_module(sql) not in CONTENT_OPTION_MODULES:
+        return None
+    return module_option(sql, "content")
 
 
 def _describe_virtual(connection: sqlite3.Connection, schema: str, name: str, sql: str) -> SourceTable:
