@@ -34,7 +34,6 @@ from .config import load_settings, resolve_exclusions, resolve_size_limit
 from .docs_cleanup import dedupe_docs
 from .errors import BadInput
 from .hookspecs import plugin_manager
-from .size import parse_size
 from .reports import (
     render_assets,
     render_dedupe,
@@ -43,6 +42,7 @@ from .reports import (
     render_notes,
     render_push,
 )
+from .size import parse_size
 
 
 @click.command("ingest")

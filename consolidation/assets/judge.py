@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadInput, CheckFailed
-from .confine import link_escape, link_target_problem, mode_problem, privilege_note, unsafe_reason
+from .confine import (
+    link_escape,
+    link_target_problem,
+    mode_problem,
+    privilege_note,
+    unsafe_reason,
+)
 from .stored import (
     DEFAULT_MAX_FILE_SIZE,
     StoredAsset,

@@ -21,7 +21,14 @@ from pathlib import Path
 from ..store import Operation, read_consolidated, record_operation
 from .confine import ConfinedFolder, check_room
 from .judge import Planned, judge
-from .stored import DEFAULT_MAX_FILE_SIZE, blob_chunks, decoded_chunks, hostile_reads, read_blob, select_assets
+from .stored import (
+    DEFAULT_MAX_FILE_SIZE,
+    blob_chunks,
+    decoded_chunks,
+    hostile_reads,
+    read_blob,
+    select_assets,
+)
 
 WRITERS = 8  # file creation is mostly waiting on the file system, so more threads than cores
 #: Stored bytes read ahead for the writers: bounds memory whatever the files' sizes.

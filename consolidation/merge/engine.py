@@ -48,6 +48,7 @@ from ..sqlite import (
 )
 from ..sqlite.describe import content_option, fingerprint_source
 from ..sqlite.introspect import quote_identifier as q
+from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
     ShardSet,
@@ -153,7 +154,7 @@ def migrate_source(
     before_write: Callable[[], None] = lambda: None,
 ) -> SourceOutcome:
     """Migrate one source in one transaction (or recognise it as already migrated)."""
-    with readonly_uri(path, allow_empty=True) as uri:
+    with readonly_uri(path, allow_empty=True, attach=True) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
         shards = ShardSet(connection, target, settings.limit, settings.partition)
         committed = False
@@ -183,6 +184,7 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
     unchanged = previous is not None and previous[2] == file_hash
     if not unchanged:
         description = describe_source(connection, SOURCE_ALIAS)
+        description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
         fingerprints, fingerprint = fingerprint_source(connection, SOURCE_ALIAS, description)
         unchanged = previous is not None and previous[1] == fingerprint
     if unchanged:

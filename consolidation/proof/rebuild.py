@@ -17,6 +17,7 @@ from ..errors import Aborted, BadInput
 from ..sqlite import readonly_uri
 from ..sqlite.describe import content_option, untyped
 from ..sqlite.introspect import quote_identifier as q
+from ..sqlite.recreate import transcode
 from ..store.shards import attach_shards_readonly
 from .ledger import find_source, read_sources
 
@@ -29,6 +30,7 @@ class RebuildResult:
     path: Path
     tables: int
     rows: int
+    encoding: str = "UTF-8"
 
 
 def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildResult:
@@ -52,12 +54,32 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
                 connection.close()
         if verdict != "ok":
             raise Aborted(f"rebuilt {name} failed integrity_check: {verdict}")
+        if result.encoding != "UTF-8":
+            _in_encoding(partial, result.encoding)
         partial.replace(out)
     except sqlite3.DatabaseError as error:
         raise BadInput(f"{database}: cannot rebuild {name} ({error})") from None
     finally:
         partial.unlink(missing_ok=True)
     return result
+
+
+def _in_encoding(partial: Path, encoding: str) -> None:
+    """Rewrite the rebuilt file in the source's own text encoding (it was rebuilt in UTF-8,
+    the only encoding the consolidated set can be attached to)."""
+    converted = partial.with_name(f"{partial.name}.{encoding}")
+    converted.unlink(missing_ok=True)
+    try:
+        source = sqlite3.connect(partial)
+        out = sqlite3.connect(converted, isolation_level=None)
+        try:
+            transcode(source, out, encoding)
+        finally:
+            source.close()
+            out.close()
+        converted.replace(partial)
+    finally:
+        converted.unlink(missing_ok=True)
 
 
 def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[int, str]) -> RebuildResult:
@@ -99,7 +121,7 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
     connection.execute(f"PRAGMA user_version = {int(header.get('user_version', 0))}")
     connection.execute(f"PRAGMA application_id = {int(header.get('application_id', 0))}")
     connection.execute("COMMIT")
-    return RebuildResult(source.name, out, len(source.tables), rows)
+    return RebuildResult(source.name, out, len(source.tables), rows, header.get("encoding", "UTF-8"))
 
 
 def _restore_internal_rows(connection: sqlite3.Connection, internal_rows: dict[str, list[list]]) -> None:

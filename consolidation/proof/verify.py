@@ -159,7 +159,7 @@ def verify_table(
     """One source table: live against ``live`` when given, else against the ledger."""
     if live is None:
         return compare_ledger(connection, shards, source, table)
-    with readonly_uri(live, allow_empty=True) as uri:
+    with readonly_uri(live, allow_empty=True, attach=True) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
         try:
             return compare_live(connection, shards, source, table)
@@ -199,7 +199,7 @@ def verify_database(
             if live is None:
                 report.verdicts.extend(compare_ledger(connection, shards, source, table) for table in source.tables)
                 continue
-            with readonly_uri(live, allow_empty=True) as uri:
+            with readonly_uri(live, allow_empty=True, attach=True) as uri:
                 connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
                 try:
                     report.verdicts.extend(

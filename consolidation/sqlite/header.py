@@ -36,6 +36,7 @@ class Header:
     page_count: int | None  # None when the header's own count is not trustworthy
     wal_mode: bool
     application_id: int
+    text_encoding: int = 1  # 1 UTF-8, 2 UTF-16le, 3 UTF-16be
 
     @property
     def journal_mode(self) -> str:
@@ -64,6 +65,7 @@ def read_header(path: Path) -> Header:
         page_count=declared_pages if trusted else None,
         wal_mode=raw[18] == 2 or raw[19] == 2,
         application_id=int.from_bytes(raw[68:72], "big", signed=True),
+        text_encoding=int.from_bytes(raw[56:60], "big") or 1,  # 0: no table yet, UTF-8 by default
     )
 
 

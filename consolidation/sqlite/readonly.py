@@ -32,6 +32,7 @@ from ..errors import BadInput
 from ..size import sidecar_paths
 from .header import NotADatabase, check_not_truncated, read_header
 from .locks import DatabaseLocked, writer_lock_holder
+from .recreate import transcode
 
 SNAPSHOT_ATTEMPTS = 3
 
@@ -72,26 +73,50 @@ def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[str]:
 
 
 @contextmanager
-def readonly_uri(path: Path | str, allow_empty: bool = False) -> Iterator[str]:
-    """A URI that reads ``path``'s committed content without touching it (for ATTACH too).
+def readonly_uri(path: Path | str, allow_empty: bool = False, attach: bool = False) -> Iterator[str]:
+    """A URI that reads ``path``'s committed content without touching it.
 
     Raises :class:`EmptyDatabase` (unless ``allow_empty``: SQLite reads a zero-byte file
     as an empty database), :class:`NotADatabase` or :class:`DatabaseLocked`; a missing
-    path is :class:`~consolidation.errors.BadInput`.
+    path is :class:`~consolidation.errors.BadInput`. With ``attach``, the URI is for
+    ATTACH to a UTF-8 connection, which SQLite refuses for a database in another text
+    encoding: a UTF-16 file is then read through a UTF-8 copy made for the purpose (its
+    text converted as text; rowids and every other value as they are).
     """
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such database file")
     live_sidecars = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
+    header = None
     if not (allow_empty and os.stat(path).st_size == 0):
         header = read_header(path)
         check_not_truncated(path, header)
     _refuse_if_locked(path)
-    if live_sidecars:
+    if attach and header is not None and header.text_encoding != 1:
+        with _utf8_copy(path) as uri:
+            yield uri
+    elif live_sidecars:
         with _snapshot(path, live_sidecars) as uri:
             yield uri
     else:
         yield uri_for(path, immutable=True)
+
+
+@contextmanager
+def _utf8_copy(path: Path) -> Iterator[str]:
+    """A private UTF-8 copy of a database in another text encoding."""
+    workdir = Path(tempfile.mkdtemp(prefix="assetdb-utf8-"))
+    try:
+        copy = workdir / "utf8.db"
+        out = sqlite3.connect(copy, isolation_level=None)
+        try:
+            with open_readonly(path) as source:
+                transcode(source, out, "UTF-8")
+        finally:
+            out.close()
+        yield uri_for(copy)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager

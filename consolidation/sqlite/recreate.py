@@ -1,0 +1,118 @@
+"""Recreating a database from its description: schema, header, rows, SQLite's own rows.
+
+Two things rebuild a database object by object rather than copy its pages: a rebuild of
+a source from the consolidated set, and a copy in another text encoding (SQLite attaches
+only databases in the main one's encoding, so a UTF-16 source is read through a UTF-8
+copy and rebuilt in UTF-16 again). Both follow the same order: header fields that must
+come first, every CREATE statement in its original order (shadow tables and automatic
+indexes come by themselves, triggers wait until the rows are in, or they would fire on
+them), the rows, external-content full-text indexes rebuilt over them, then
+``sqlite_sequence``/``sqlite_stat*`` exactly as recorded and the remaining header fields.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+
+from ..errors import Aborted
+from .describe import (
+    SourceDescription,
+    SourceTable,
+    content_option,
+    describe_source,
+    untyped,
+)
+from .header import read_header
+from .introspect import quote_identifier as q
+
+#: ``PRAGMA encoding`` values, by the number in the database header (offset 56).
+ENCODINGS = {1: "UTF-8", 2: "UTF-16le", 3: "UTF-16be"}
+#: Rows handed from one connection to the other at a time when copying through Python.
+COPY_BATCH = 256
+
+
+def source_encoding(path) -> str:
+    """The text encoding a database file records (``UTF-8`` for an empty file)."""
+    return ENCODINGS.get(read_header(path).text_encoding, "UTF-8") if os.stat(path).st_size else "UTF-8"
+
+
+def recreate(
+    connection: sqlite3.Connection,
+    schema_objects: list[list],
+    header: dict,
+    internal_rows: dict[str, list[list]],
+    fill: Callable[[], int],
+) -> int:
+    """Recreate into the new, empty database of ``connection``; ``fill`` puts the rows in
+    (returning how many). One transaction; returns the row count."""
+    connection.execute(f"PRAGMA encoding = '{header.get('encoding', 'UTF-8')}'")
+    connection.execute(f"PRAGMA page_size = {int(header.get('page_size', 4096))}")
+    connection.execute(f"PRAGMA auto_vacuum = {int(header.get('auto_vacuum', 0))}")
+    connection.execute("BEGIN")
+    deferred = []
+    for kind, name, _table, sql in schema_objects:
+        if sql is None or name.startswith("sqlite_") or kind == "shadow":
+            continue
+        if kind == "trigger":
+            deferred.append(sql)
+        else:
+            connection.execute(sql)
+    rows = fill()
+    for kind, name, _table, sql in schema_objects:
+        if kind == "table" and content_option(sql):  # an external-content index over the rows
+            connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
+    restore_internal_rows(connection, internal_rows)
+    for sql in deferred:
+        connection.execute(sql)
+    connection.execute(f"PRAGMA user_version = {int(header.get('user_version', 0))}")
+    connection.execute(f"PRAGMA application_id = {int(header.get('application_id', 0))}")
+    connection.execute("COMMIT")
+    return rows
+
+
+def restore_internal_rows(connection: sqlite3.Connection, internal_rows: dict[str, list[list]]) -> None:
+    """Put back ``sqlite_sequence`` and ``sqlite_stat*`` exactly, rowids included."""
+    if any(table.startswith("sqlite_stat") for table in internal_rows):
+        connection.execute("ANALYZE sqlite_schema")  # creates the statistics tables
+    present = {row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")}
+    for table in ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4"):
+        if table in present:
+            connection.execute(f"DELETE FROM main.{q(table)}")
+    for table, rows in internal_rows.items():
+        if table not in present:
+            raise Aborted(f"cannot restore {table}: this SQLite build does not create it")
+        columns = ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})"))
+        for row in rows:
+            values = [untyped(value) for value in row]
+            connection.execute(f"INSERT INTO main.{q(table)} (rowid, {columns}) VALUES ({', '.join('?' * len(values))})",
+                               values)
+
+
+def _batches(cursor: sqlite3.Cursor) -> Iterator[list[tuple]]:
+    while batch := cursor.fetchmany(COPY_BATCH):
+        yield batch
+
+
+def _copy_rows(source: sqlite3.Connection, out: sqlite3.Connection, table: SourceTable) -> int:
+    names = ([table.rowid] if table.rowid else []) + [q(name) for name in table.column_names]
+    insert = f"INSERT INTO main.{q(table.name)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    copied = 0
+    for batch in _batches(source.execute(f"SELECT {', '.join(names)} FROM main.{q(table.name)}")):
+        out.executemany(insert, batch)
+        copied += len(batch)
+    return copied
+
+
+def transcode(source: sqlite3.Connection, out: sqlite3.Connection, encoding: str) -> int:
+    """Copy the database of ``source`` into the new, empty database of ``out``, in
+    ``encoding``: the same schema, header fields, rowids and values (text as text,
+    converted by SQLite; every other storage class as it is). Returns the rows copied."""
+    description: SourceDescription = describe_source(source)
+    header = {**description.header, "encoding": encoding}
+
+    def fill() -> int:
+        return sum(_copy_rows(source, out, table) for table in description.tables + description.virtual_tables)
+
+    return recreate(out, description.schema_objects, header, description.internal_rows, fill)
