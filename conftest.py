@@ -19,7 +19,8 @@ from pytest_assetdb.testing import make_database as make_database  # tests impor
 
 pytest_plugins = ["pytester"]
 
-REALWORLD = Path(__file__).resolve().parent.parent / "shared" / "realworld" / "gh_copilot"
+#: Real legacy databases, vendored with their licence notice (tests/data/realworld/NOTICE.md).
+REALWORLD = Path(__file__).resolve().parent / "tests" / "data" / "realworld"
 
 
 def folder_state(folder: Path) -> dict[str, str]:
@@ -84,8 +85,7 @@ def database(tmp_path) -> Path:
 
 @pytest.fixture
 def realworld() -> Path:
-    if not (REALWORLD / "SHA256SUMS").is_file():
-        pytest.skip(f"real-world corpus not found at {REALWORLD}")
+    """The folder of real legacy databases (read it only: copy a file before touching it)."""
     return REALWORLD
 
 

@@ -251,7 +251,7 @@ def test_realworld_with_xdist_and_junit_leaves_the_folder_untouched(realworld, t
         text=True,
     )
     assert result.returncode == 0, result.stdout[-2000:]
-    assert (tmp_path / "x.xml").read_text().count("<testcase") == 16
+    assert (tmp_path / "x.xml").read_text().count("<testcase") == 8
     assert folder_state(realworld) == before
 
 

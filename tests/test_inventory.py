@@ -153,14 +153,14 @@ def test_cli_bad_input_is_one_line_exit_2(assetdb, tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_realworld_inventory_lists_all_eight_and_touches_nothing(realworld, tmp_path):
+def test_realworld_inventory_lists_every_database_and_touches_nothing(realworld, tmp_path):
     before = folder_state(realworld)
     inventory = take_inventory(realworld, LIMIT)
-    assert len(inventory.databases) == 8
+    assert len(inventory.databases) == 4
     assert all(report.status == "ok" for report in inventory.databases)
     by_name = {report.path: report for report in inventory.databases}
     assert by_name["logs_migrated_backup_20250716_151622.db"].journal_mode == "rollback"
-    assert by_name["analytics_collector.db"].journal_mode == "wal"
+    assert by_name["documentation_sync.db"].journal_mode == "wal"
     assert all(report.total_rows > 0 for report in inventory.databases)
     assert folder_state(realworld) == before
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS", "--quiet"], cwd=realworld, capture_output=True)

@@ -142,7 +142,7 @@ def test_realworld_gate_passes_and_touches_nothing(realworld, tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stdout
-    assert "16 passed" in result.stdout
+    assert "8 passed" in result.stdout
     assert folder_state(realworld) == before
 
 

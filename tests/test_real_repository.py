@@ -66,7 +66,7 @@ def repository(tmp_path, realworld) -> Path:
     lfs_pointer(root / "databases" / "metrics_2022.db", 7_340_032)
     corrupt(root / "databases" / "broken.db")
     (root / "databases" / "notes.db").write_text("these are notes, not a database\n" * 4)
-    for name in ("development.db", "documentation_sync.db", "script_generation.db"):
+    for name in ("documentation_sync.db", "script_generation.db", "logs_migrated_backup_20250716_151622.db"):
         shutil.copyfile(realworld / name, root / "databases" / f"gh_{name}")
     shutil.copyfile(realworld / "template_completion.db", root / "databases" / "Übersicht alt.db")
     subprocess.run(["git", "-C", str(root), "add", "--all"], check=True)
