@@ -181,7 +181,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
 
 @click.command("log")
 @click.argument("database", type=EXISTING_PATH)
-@click.option("--since", help="Only operations started at or after this UTC time (2026-11-24 or 2026-11-24T10:00:00Z).")
+@click.option("--since", help="Only operations started at or after this moment: a date (2026-11-24), a date and time (2026-11-24T10:00:00Z; UTC unless it says) or a time ago (12h, 7d, 2w).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def log_command(database, since, as_json) -> None:
     """Show the operation log (cross_database_sync_operations)."""

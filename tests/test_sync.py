@@ -163,6 +163,13 @@ def test_cli_sync_log_and_watch(assetdb, workspace, tmp_path):
     assert json.loads(log.stdout)[1]["counts"]["added"] == 3
     future = assetdb("log", database, "--since", "2999-01-01")
     assert future.stdout.strip().endswith("0 operations")
+    for recent in ("1h", "7d", "2w", "2000-01-01T00:00:00+02:00"):
+        assert assetdb("log", database, "--since", recent).stdout.strip().endswith("2 operations"), recent
+    assert assetdb("log", database, "--since", "30s").exit_code == 0
+    for bad in ("yesterday", "7 days", "2026-13-40", "-1d", ""):
+        refused = assetdb("log", database, "--since", bad)
+        assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1, bad
+        assert f"--since {bad!r}: use a date" in refused.stderr
     missing = assetdb("sync", tmp_path / "nowhere", "--db", database)
     assert missing.exit_code == 2 and "no such workspace folder" in missing.stderr
 

@@ -21,13 +21,13 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from ..errors import BadInput, CheckFailed
 from ..size import format_size
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES
+from ..store.oplog import parse_moment
 from ..store.schema import BLOB_TABLE
 
 CHUNK = 256 * 2**10  # bytes read from SQLite, and produced by the inflater, per step
@@ -216,17 +216,12 @@ def find_asset(connection: sqlite3.Connection, kind: str, name: str) -> list[Sto
 
 
 def _parse_at(at: str | None) -> tuple[int | None, str | None]:
+    """``--at``: a version number, else a moment (a date meaning the end of that day)."""
     if at is None:
         return None, None
     if at.isdigit():
         return int(at), None
-    try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(f"--at {at!r}: use a version number or a date (2026-11-24 or 2026-11-24T10:00:00Z)") from None
-    if moment.tzinfo is None and len(at) == 10:
-        return None, f"{at}T23:59:59Z"
-    return None, moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None, parse_moment(at, "--at", end_of_day=True)
 
 
 def locate_blob(connection: sqlite3.Connection, shards: dict[int, str], asset: StoredAsset) -> StoredBlob | None:

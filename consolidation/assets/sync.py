@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import Aborted, BadInput, CheckFailed
 from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation, utc_now
+from ..store.oplog import parse_moment
 from .confine import ConfinedFolder, check_room
 from .ingest import IngestReport, ingest
 from .judge import judge
@@ -162,7 +163,9 @@ def pull(workspace: Path, database: Path, limit: int, force: bool = False, allow
 
 
 def read_log(database: Path, since: str | None = None) -> list[dict]:
-    """Rows of the operation log, oldest first."""
+    """Rows of the operation log, oldest first; ``since``: a date, a date and time, or a
+    time ago (``7d``)."""
+    since = parse_moment(since, "--since") if since is not None else None
     with read_consolidated(database) as (connection, _):
         connection.row_factory = lambda cursor, row: {d[0]: v for d, v in zip(cursor.description, row)}
         return connection.execute(

@@ -9,18 +9,47 @@ log row and the work it describes commit (or roll back) together.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from ..errors import BadInput
 
 LOG_TABLE = "cross_database_sync_operations"
 STATUSES = ("running", "ok", "failed", "aborted", "interrupted")
 
 
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
 def utc_now() -> str:
     """Timestamps are UTC ISO-8601 with a ``Z``, so they sort as text."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(timezone.utc).strftime(TIMESTAMP)
+
+
+def parse_moment(text: str, option: str, end_of_day: bool = False) -> str:
+    """A moment as the log stores them (UTC, ``Z``), from what a user types: a date
+    (``2026-11-24``: its start, or with ``end_of_day`` its last second), a date and time
+    (``2026-11-24T10:00:00Z``, any offset, none meaning UTC), or a time ago (``90m``,
+    ``12h``, ``7d``, ``2w``). Anything else is bad input, named with its ``option``."""
+    duration = _DURATION.match(text)
+    if duration:
+        ago = timedelta(seconds=int(duration.group(1)) * _UNIT_SECONDS[duration.group(2).lower()])
+        return (datetime.now(timezone.utc) - ago).strftime(TIMESTAMP)
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"{option} {text!r}: use a date (2026-11-24), a date and time (2026-11-24T10:00:00Z) "
+                       "or a time ago (12h, 7d, 2w)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if end_of_day and len(text.strip()) == 10:
+        moment += timedelta(days=1, seconds=-1)
+    return moment.astimezone(timezone.utc).strftime(TIMESTAMP)
 
 
 def allocated_size(connection: sqlite3.Connection) -> int:
