@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consolidation.assets import ingest, list_assets, regenerate, render
-from consolidation.assets.templates import render_text
+from consolidation.assets.templates import placeholders, render_text
 from consolidation.errors import BadInput
 from consolidation.store import initialize
 
@@ -105,10 +105,6 @@ def test_render_cli_writes_a_file_and_refuses_to_overwrite(assetdb, database, tm
     assert "generated/job.py" in assetdb("assets", database, "--kind", "script").stdout
 
 
-def test_render_text_leaves_other_dollars_alone():
-    assert render_text("cost: $5 and ${x}", {"x": "1"}) == "cost: $5 and 1"
-
-
 def test_regenerate_is_logged(database, tmp_path):
     regenerate(database, tmp_path / "out", limit=LIMIT)
     row = sqlite3.connect(database).execute(
@@ -152,3 +148,12 @@ def test_every_reader_refuses_a_legacy_database_in_one_line(assetdb, tmp_path, a
     assert "not" in result.stderr and "assetdb database" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert legacy.read_bytes() == before and not (tmp_path / "out").exists()
+
+
+def test_only_braced_placeholders_are_filled_a_scripts_own_dollars_stay():
+    script = "#!/bin/sh\necho \"$HOME $$ $1\" ${greeting} ${greeting}, cost $5 and $${name}\n"
+    assert placeholders(script) == ["greeting", "name"]
+    assert render_text(script, {"greeting": "hi", "name": "n"}) == \
+        "#!/bin/sh\necho \"$HOME $$ $1\" hi hi, cost $5 and $n\n"
+    with pytest.raises(BadInput, match="missing values for name"):
+        render_text(script, {"greeting": "hi"})

@@ -12,6 +12,7 @@ import os
 import re
 import sqlite3
 import stat
+import string
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,16 @@ from .ingest import current_assets, links_last, record_asset
 from .pack import pack_bytes
 from .stored import StoredAsset, find_asset, hostile_reads, stored_bytes
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+class Placeholders(string.Template):
+    """``${name}`` placeholders, and only those: a template is often a script, whose own
+    ``$HOME`` or ``$$`` must come out as written (the standard ``$name`` and ``$$`` forms
+    of :class:`string.Template` are switched off)."""
+
+    pattern = r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}(?P<named>(?!))?(?P<escaped>(?!))?(?P<invalid>(?!))?"
+
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 TEMPLATE_MAX_SIZE = 16 * 2**20  # rendering holds a template in memory: a larger one is refused unread
 
 
@@ -41,17 +51,21 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
     values = {}
     for assignment in assignments:
         key, separator, value = assignment.partition("=")
-        if not separator or not PLACEHOLDER.fullmatch("${" + key + "}"):
+        if not separator or not NAME.match(key):
             raise BadInput(f"--set {assignment!r}: use NAME=VALUE, NAME made of letters, digits and _")
         values[key] = value
     return values
 
 
+def placeholders(template: str) -> list[str]:
+    return sorted(set(Placeholders(template).get_identifiers()))
+
+
 def render_text(template: str, values: dict[str, str]) -> str:
-    missing = sorted({name for name in PLACEHOLDER.findall(template) if name not in values})
+    missing = [name for name in placeholders(template) if name not in values]
     if missing:
         raise BadInput(f"missing values for {', '.join(missing)} (give them with --set NAME=VALUE)")
-    return PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    return Placeholders(template).substitute(values)
 
 
 def _find(connection: sqlite3.Connection, kind: str, name: str) -> StoredAsset:
@@ -116,11 +130,11 @@ def render(
         Operation(
             "render",
             subject=asset.name,
-            counts={"placeholders": len(set(PLACEHOLDER.findall(template)))},
+            counts={"placeholders": len(placeholders(template))},
             bytes=len(encoded),
             details={"kind": kind, "stored_as": store_as},
         ).record(connection, "ok")
-    return Rendered(asset.name, text, sorted(set(PLACEHOLDER.findall(template))), store_as)
+    return Rendered(asset.name, text, placeholders(template), store_as)
 
 
 @dataclass(frozen=True)
