@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean dist-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,17 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/hostile_bench.py
 
+# What a user installs, checked as a user gets it: the wheel installed into a new virtual
+# environment, and the whole test suite run from the unpacked sdist against it (the sdist's
+# own copies of the packages are set aside, so every import is the wheel's).
+DIST := build/dist-check
+dist-check: $(VENV)/.installed
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	$(BIN)/python -m build --outdir $(DIST)/dist .
+	$(PYTHON) -m venv $(DIST)/venv
+	$(DIST)/venv/bin/python -m pip install --quiet "$$(ls $(DIST)/dist/*.whl)[test]"
+	tar -xzf $(DIST)/dist/*.tar.gz -C $(DIST)
+	cd $(DIST)/pytest_assetdb-*/ && rm -rf consolidation pytest_assetdb && ../venv/bin/python -m pytest -n 2 -q -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

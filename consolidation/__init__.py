@@ -8,7 +8,7 @@ imports pytest.
 from .errors import Aborted, AssetdbError, BadInput, CheckFailed
 from .size import DEFAULT_SIZE_LIMIT, database_size, format_size, parse_size
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Aborted",

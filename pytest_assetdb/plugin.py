@@ -132,19 +132,22 @@ def assetdb_workspace(pytestconfig: pytest.Config) -> Path:
 
 @pytest.fixture
 def assetdb_consolidated(assetdb_databases: list[Path]):
-    """The consolidated database under test as a read-only ``sqlite_utils.Database``.
+    """The consolidated database under test, read-only: a ``sqlite_utils.Database`` when
+    sqlite-utils is installed (``pip install pytest-assetdb[sqlite-utils]``), else the
+    standard library's ``sqlite3.Connection``.
 
     Its merged tables read across every shard: each is shadowed by a temporary view
     that unions the shards. Skips when no consolidated database is under test.
     """
-    import sqlite_utils  # only when a test asks for it: sqlite-utils is slow to import
-
     primary = next((path for path in assetdb_databases if is_assetdb_primary(path)), None)
     if primary is None:
         pytest.skip("no consolidated assetdb database under the given paths")
     with read_consolidated(primary) as (connection, shards):
         connection.execute("PRAGMA query_only = 0")  # temporary views only: the files stay read-only
         shadow_with_union_views(connection, shards)
-        yield sqlite_utils.Database(connection)
-
-
+        try:
+            import sqlite_utils  # an optional extra, and slow to import: only when a test asks
+        except ImportError:
+            yield connection
+        else:
+            yield sqlite_utils.Database(connection)

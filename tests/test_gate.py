@@ -109,6 +109,27 @@ def test_a_plugin_adds_checks_limits_and_receives_the_report(pytester, databases
     assert report == [["databases/big.db", 2, 0, 99900000], ["databases/small.db", 2, 0, 10000]]
 
 
+def test_the_consolidated_fixture_is_a_plain_connection_without_sqlite_utils(pytester, databases):
+    from consolidation.merge import MigrationSettings, migrate
+
+    migrate(databases / "enterprise_assets.db", [databases / "small.db", databases / "big.db"], MigrationSettings(99_900_000))
+    pytester.makeconftest("import sys\nsys.modules['sqlite_utils'] = None  # as if the extra were not installed\n")
+    pytester.makepyfile(
+        test_validation=textwrap.dedent(
+            """
+            import sqlite3
+
+            def test_consolidated_rows(assetdb_consolidated):
+                assert isinstance(assetdb_consolidated, sqlite3.Connection)
+                assert assetdb_consolidated.execute("SELECT count(*) FROM t").fetchone() == (2,)
+            """
+        )
+    )
+    result = run_gate(pytester, "databases", "test_validation.py", args=("-v",))
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines(["*test_validation.py::test_consolidated_rows PASSED*"])
+
+
 def test_fixtures_and_assertion_helpers_in_a_validation_test(pytester, databases):
     from consolidation.merge import MigrationSettings, migrate
 
