@@ -50,26 +50,46 @@ class CheckResult:
     message: str
     figures: dict[str, object] = field(default_factory=dict)
     skip: bool = False
+    warning: str | None = None  # passed, but worth a look (a database near the cap)
 
 
-def check_size(path: Path, limit: int, shown_as: str | None = None) -> CheckResult:
-    """Is the database, sidecars included, at or under ``limit`` bytes?
+def share_of_cap(size: int, limit: int) -> str:
+    """``95.6%``: the one rounding every message and the summary use."""
+    return f"{percent_of_limit(size, limit):.1f}%"
+
+
+def check_size(path: Path, limit: int, shown_as: str | None = None, warn_at: int | None = None) -> CheckResult:
+    """Is the database, sidecars included, at or under ``limit`` bytes? At ``warn_at`` bytes
+    or more it passes with a warning: the next sync may take it over.
 
     ``shown_as`` is how messages name the file (a path relative to where the user is).
     """
     size = database_size(path)
     name = shown_as or str(path)
-    percent = percent_of_limit(size, limit)
-    figures = {"bytes": size, "limit": limit, "percent_of_cap": round(percent, 2)}
+    share = share_of_cap(size, limit)
+    figures = {"bytes": size, "limit": limit, "percent_of_cap": float(share[:-1])}
     if size <= limit:
-        return CheckResult(True, f"{format_size(size)} of {format_size(limit)} ({percent:.1f}% of cap)", figures)
+        near = warn_at is not None and size >= warn_at
+        warning = (f"{name} is near the cap: {format_size(size)} of {format_size(limit)} ({share} of cap); "
+                   f"the next writes may take it over") if near else None
+        return CheckResult(True, f"{format_size(size)} of {format_size(limit)} ({share} of cap)", figures,
+                           warning=warning)
     return CheckResult(
         False,
-        f"over the cap: {format_size(size)} > {format_size(limit)} ({percent:.1f}% of cap) "
-        f"— run: assetdb migrate {name} --into enterprise_assets.db to partition it\n"
+        f"over the cap: {format_size(size)} > {format_size(limit)} ({share} of cap) — {_over_cap_hint(path, name)}\n"
         f"{name}: {size:,} bytes (main file plus -wal/-journal), cap {limit:,} bytes",
         figures,
     )
+
+
+def _over_cap_hint(path: Path, shown_as: str) -> str:
+    """What to do about a file over the cap: a legacy database is consolidated (the set
+    is partitioned into shards under the cap); a set's own file was written under a larger cap."""
+    if role(path) is None:
+        folder = Path(shown_as).parent
+        return f"run: assetdb consolidate {folder} --yes (the consolidated set is split into shards under the cap)"
+    return ("it was written under a larger cap: gate it with that cap (--assetdb-limit), or consolidate its "
+            "sources again into a new set under this one")
 
 
 def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:

@@ -48,6 +48,7 @@ class CheckContext:
     limit: int
     workspace: Path | None
     database_list: Path | None
+    warn_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
         return [Check("skipped", "inventory", "skipped", lambda c, why=membership.skipped: CheckResult(
             True, f"left out of the consolidated set ({why})", {"skipped": why}, skip=True))]
     checks = [
-        Check("size", "inventory", "size", lambda c: check_size(c.path, c.limit, c.shown_as)),
+        Check("size", "inventory", "size", lambda c: check_size(c.path, c.limit, c.shown_as, c.warn_at)),
         Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as)),
     ]
     if membership.archived is not None:

@@ -6,6 +6,7 @@ cache, so gating is the same in one process and across xdist workers.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ from .settings import settings
 
 RESULTS_KEY = pytest.StashKey[ResultCache]()
 MEMBERSHIP_KEY = pytest.StashKey[MembershipIndex]()
+
+
+class AssetdbNearCapWarning(pytest.PytestWarning):
+    """A database the gate passed that is near the cap (``--assetdb-warn``)."""
 
 
 class CheckFailure(Exception):
@@ -51,7 +56,7 @@ class DatabaseFile(pytest.File):
         last = PHASES.index(gate.phase)
         self.checks = sorted((c for c in self.gate_checks(database_list) if c.order <= last), key=lambda c: c.order)
         limit = self.config.hook.pytest_assetdb_size_limit(path=self.path, config=self.config) or gate.limit
-        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list)
+        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list, gate.warn_at)
         for check in self.checks:
             item = CheckItem.from_parent(self, name=check.name, check=check)
             item.add_marker(pytest.mark.assetdb)
@@ -102,6 +107,9 @@ class CheckItem(pytest.Item):
                 )
         result = results.result(self.check, database.context)
         self.user_properties.extend(result.figures.items())
+        if result.warning:
+            self.user_properties.append(("assetdb_warning", result.warning))
+            warnings.warn(AssetdbNearCapWarning(result.warning), stacklevel=1)
         if result.skip:
             pytest.skip(result.message)
         if not result.ok:

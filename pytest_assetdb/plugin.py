@@ -81,6 +81,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             return
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not config.getoption("assetdb"):
+        return None
+    return settings(config).header()
+
+
 # -- collection ---------------------------------------------------------------------------------
 
 
@@ -108,17 +114,29 @@ def assetdb_limit(pytestconfig: pytest.Config) -> int:
     return settings(pytestconfig).limit
 
 
+def _collectable(config: pytest.Config, path: Path, root: Path) -> bool:
+    """Would collection reach ``path``? Every folder on the way, and the file, is put to
+    pytest's own ``pytest_ignore_collect`` (``--ignore``, ``--ignore-glob``,
+    ``norecursedirs`` — hidden folders among them —, ``collect_ignore``)."""
+    steps = [path, *[parent for parent in path.parents if parent != root and root in parent.parents]]
+    return not any(config.hook.pytest_ignore_collect(collection_path=step, config=config) for step in steps)
+
+
 @pytest.fixture(scope="session")
 def assetdb_databases(pytestconfig: pytest.Config) -> list[Path]:
-    """Every database file under the paths pytest was given, sorted."""
+    """Every database file under the paths pytest was given, sorted: the files the gate
+    collects, whatever ``--ignore``, ``norecursedirs``, hidden folders or
+    ``--assetdb-exclude`` leave out."""
+    exclusions = settings(pytestconfig).exclusions
     found = set()
     for argument in pytestconfig.args:
-        path = Path(argument.split("::")[0])
+        path = Path(argument.split("::")[0]).absolute()
         if path.is_file() and is_database_path(path):
             found.add(path.resolve())
         elif path.is_dir():
-            found.update(p.resolve() for p in path.rglob("*") if p.is_file() and is_database_path(p))
-    return sorted(found)
+            found.update(p.resolve() for p in path.rglob("*")
+                         if p.is_file() and is_database_path(p) and _collectable(pytestconfig, p, path))
+    return sorted(path for path in found if not exclusions.matching(path))
 
 
 @pytest.fixture(scope="session")

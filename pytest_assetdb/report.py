@@ -13,6 +13,8 @@ import pytest
 from consolidation.reports import text_table
 from consolidation.size import format_size
 
+from .checks import share_of_cap
+
 
 @dataclass
 class DatabaseSummary:
@@ -23,6 +25,7 @@ class DatabaseSummary:
     failed: int = 0
     figures: dict[str, object] = field(default_factory=dict)
     skipped: str | None = None  # why the gate did not check it (a file the set left out)
+    warning: str | None = None  # why it passed but deserves a look (near the cap)
 
     @property
     def checks(self) -> int:
@@ -52,7 +55,9 @@ class GateReporter:
         else:
             summary.failed += 1
         if properties.get("assetdb_check") == "size":
-            summary.figures.update({k: v for k, v in properties.items() if k != "assetdb_check"})
+            summary.figures.update({k: v for k, v in properties.items() if k not in ("assetdb_check", "assetdb_warning")})
+        if "assetdb_warning" in properties:
+            summary.warning = properties["assetdb_warning"]
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.databases:
@@ -60,13 +65,12 @@ class GateReporter:
         terminalreporter.section("assetdb gate")
         rows = []
         for summary in sorted(self.databases.values(), key=lambda s: s.database):
-            size = summary.figures.get("bytes")
-            percent = summary.figures.get("percent_of_cap")
+            size, limit = summary.figures.get("bytes"), summary.figures.get("limit")
             rows.append(
                 (
-                    summary.database,
+                    summary.database + (" (near the cap)" if summary.warning else ""),
                     format_size(int(size)) if size is not None else "-",
-                    f"{float(percent):.1f}%" if percent is not None else "-",
+                    share_of_cap(int(size), int(limit)) if size is not None and limit else "-",
                     "skipped" if summary.skipped and not summary.checks else f"{summary.passed}/{summary.checks}",
                 )
             )

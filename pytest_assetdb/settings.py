@@ -15,7 +15,7 @@ from consolidation.config import load_settings
 from consolidation.errors import BadInput
 from consolidation.globs import Exclusions
 from consolidation.listing import LIST_FILENAME, find_list
-from consolidation.size import parse_size
+from consolidation.size import NEAR_LIMIT_FRACTION, format_size, parse_size
 
 from .gate import PHASES
 
@@ -29,6 +29,16 @@ class GateSettings:
     phase: str
     database_list: Path | None  # configured, or the one list found in the workspace
     exclusions: Exclusions = Exclusions()
+    warn_at: int | None = None  # bytes from which a database under the cap is warned about
+
+    def header(self) -> str:
+        """What ``pytest --assetdb`` reports it gates with, at the top of the run."""
+        near = f", warn from {format_size(self.warn_at)}" if self.warn_at else ""
+        parts = [f"cap {format_size(self.limit)}{near}", f"up to phase {self.phase}",
+                 f"workspace {self.workspace or '-'}", f"list {self.database_list or '- (beside each database)'}"]
+        if self.exclusions:
+            parts.append(f"excluding {', '.join(self.exclusions.patterns)}")
+        return "assetdb: " + "; ".join(parts)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -75,10 +85,22 @@ def add_options(parser: pytest.Parser) -> None:
         help="leave database files matching GLOB out of the gate (repeatable; also ini assetdb_exclude "
         "and [tool.assetdb] exclude)",
     )
-    parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)", default="")
-    parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the rootdir)", default="")
-    parser.addini("assetdb_phase", f"last phase --assetdb checks ({', '.join(PHASES)})", default="")
-    parser.addini("assetdb_list", "database list for listed items (relative to the rootdir)", default="")
+    group.addoption(
+        "--assetdb-warn",
+        metavar="SIZE|PERCENT",
+        default=None,
+        help="warn (without failing) about a database at or over this size, or this share of the cap "
+        "(default 90%%; 0 turns it off); overrides ini assetdb_warn",
+    )
+    parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)",
+                  type="string", default="")
+    parser.addini("assetdb_warn", "warn about databases at this size or share of the cap (default 90%)",
+                  type="string", default="")
+    parser.addini("assetdb_workspace", "workspace for reproducible[KIND] items (relative to the ini file)",
+                  type="paths", default=[])
+    parser.addini("assetdb_phase", f"last phase --assetdb checks ({', '.join(PHASES)})", type="string", default="")
+    parser.addini("assetdb_list", "database list for listed items (relative to the ini file)", type="paths",
+                  default=[])
     parser.addini("assetdb_exclude", "globs of database files the gate leaves out", type="linelist", default=[])
 
 
@@ -104,9 +126,27 @@ def _path_setting(config: pytest.Config, option: str, ini: str, project: Path | 
     value = config.getoption(option)
     if value:
         return Path(value).resolve()
-    if config.getini(ini):
-        return (config.rootpath / config.getini(ini)).resolve()
+    configured = config.getini(ini)
+    if configured:
+        return Path(configured[0]).resolve()
     return project.resolve() if project else None
+
+
+def resolve_warn(config: pytest.Config, limit: int) -> int | None:
+    """``--assetdb-warn``, else ini ``assetdb_warn``, else 90 % of the cap; 0 turns it off."""
+    source, value = "--assetdb-warn", config.getoption("assetdb_warn")
+    if not value:
+        source, value = "assetdb_warn", config.getini("assetdb_warn")
+    text = (value or f"{NEAR_LIMIT_FRACTION:.0%}").strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1])
+            if not 0 <= share <= 100:
+                raise ValueError
+            return int(limit * share / 100) or None
+        return None if text == "0" else parse_size(text)
+    except (ValueError, BadInput):
+        raise pytest.UsageError(f"{source} {text!r}: use a size (95MB) or a share of the cap (90%)") from None
 
 
 def resolve_settings(config: pytest.Config) -> GateSettings:
@@ -125,7 +165,8 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
         database_list = _the_one_list(workspace or config.rootpath)
     patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))
     exclusions = Exclusions.of(patterns, project.project_root or config.rootpath)
-    return GateSettings(resolve_limit(config), workspace, phase, database_list, exclusions)
+    limit = resolve_limit(config)
+    return GateSettings(limit, workspace, phase, database_list, exclusions, resolve_warn(config, limit))
 
 
 def _the_one_list(root: Path) -> Path | None:

@@ -54,8 +54,8 @@ def test_over_the_cap_fails_with_an_actionable_first_line(pytester, databases):
     result.stdout.fnmatch_lines(
         [
             "*_ size: databases/alpha.db _*",
-            "over the cap: 8.2 KB > 1.0 KB (819.2% of cap) — run: assetdb migrate databases/alpha.db "
-            "--into enterprise_assets.db to partition it",
+            "over the cap: 8.2 KB > 1.0 KB (819.2% of cap) — run: assetdb consolidate databases --yes "
+            "(the consolidated set is split into shards under the cap)",
         ]
     )
     assert "Traceback" not in result.stdout.str() and "raise CheckFailure" not in result.stdout.str()
@@ -259,3 +259,53 @@ def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
     failed = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
     failed.assert_outcomes(passed=3, failed=3)  # the later phases' items are gated
     failed.stdout.fnmatch_lines(["1 script assets do not reproduce — run: assetdb verify databases/enterprise_assets.db --workspace *ws", "run.py: workspace bytes differ from the stored version 1"])
+
+
+def test_the_header_says_what_the_gate_checks_with(pytester, databases):
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", "2MB", "--assetdb-exclude", "beta*",
+                                "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["assetdb: cap 2.0 MB, warn from 1.8 MB; up to phase finalization; workspace -; "
+                                 "list - (beside each database); excluding beta*"])
+    assert "assetdb:" not in pytester.runpytest("-p", "no:cacheprovider").stdout.str()
+
+
+def test_a_database_near_the_cap_passes_with_a_warning(pytester, databases):
+    size = (databases / "alpha.db").stat().st_size
+    near = pytester.runpytest("--assetdb", "databases/alpha.db", "--assetdb-limit", str(int(size / 0.95)),
+                              "-p", "no:cacheprovider")
+    near.assert_outcomes(passed=2, warnings=1)
+    near.stdout.fnmatch_lines(["*AssetdbNearCapWarning: databases/alpha.db is near the cap: 8.2 KB of 8.6 KB (95.0% of cap)*",
+                               "databases/alpha.db (near the cap)*95.0%*2/2"])
+    for quiet in (["--assetdb-warn", "0"], ["--assetdb-warn", "99%"], ["--assetdb-warn", "1MB"]):
+        pytester.runpytest("--assetdb", "databases/alpha.db", "--assetdb-limit", str(int(size / 0.95)), *quiet,
+                           "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.makeini("[pytest]\nassetdb_warn = 50%\n")
+    pytester.runpytest("--assetdb", "databases/alpha.db", "--assetdb-limit", str(size * 3 // 2),
+                       "-p", "no:cacheprovider").assert_outcomes(passed=2, warnings=1)
+    bad = pytester.runpytest("--assetdb", "databases", "--assetdb-warn", "lots", "-p", "no:cacheprovider")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--assetdb-warn 'lots': use a size (95MB) or a share of the cap (90%)*"])
+
+
+def test_the_databases_fixture_agrees_with_collection(pytester, databases):
+    make_database(databases / ".hidden" / "secret.db", "CREATE TABLE t (x)")
+    make_database(databases / "skipme" / "ignored.db", "CREATE TABLE t (x)")
+    make_database(databases / "kept" / "kept.db", "CREATE TABLE t (x)")
+    pytester.makepyfile(test_listing="""
+        def test_listing(assetdb_databases, request):
+            collected = sorted({item.path for item in request.session.items if "::" in item.nodeid
+                                and item.path.suffix in (".db", ".sqlite")})
+            assert assetdb_databases == collected, (assetdb_databases, collected)
+            assert sorted(path.name for path in assetdb_databases) == ["alpha.db", "beta.sqlite", "kept.db"]
+    """)
+    result = pytester.runpytest("--assetdb", "databases", "test_listing.py", "--ignore=databases/skipme",
+                                "--assetdb-exclude", "zero*", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7)
+
+
+def test_ini_paths_are_relative_to_the_ini_file(pytester, databases):
+    (pytester.path / "ws").mkdir()
+    (pytester.path / "ws" / "README.md").write_text("hi\n")
+    pytester.makeini("[pytest]\nassetdb_workspace = ws\n")
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"assetdb: *workspace {pytester.path / 'ws'}*"])
