@@ -123,6 +123,7 @@ def writer_lock(tmp_path):
     for process in holders:
         process.stdin.close()
         process.wait(timeout=10)
+        process.stdout.close()
 
 
 def sqlite_shell() -> str:

@@ -135,6 +135,7 @@ def test_a_second_sync_waits_then_names_the_holder(database):
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
+        holder.stdout.close()
     with sync_lock(database, 0.5):
         pass  # released when the holder ended
 
@@ -146,9 +147,9 @@ def test_a_killed_sync_does_not_leave_the_lock_stuck(database):
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert holder.stdout.readline().strip() == "holding"
-    holder.kill()
-    holder.wait()
+    with holder:  # closes the pipe once the holder is gone
+        assert holder.stdout.readline().strip() == "holding"
+        holder.kill()
     with sync_lock(database, 2):
         pass
 
