@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -38,7 +37,6 @@ from ..globs import Exclusions
 from ..size import format_size, sidecar_paths
 from ..sqlite import (
     SourceDescription,
-    SourceTable,
     backup_database,
     default_backup_directory,
     describe_source,
@@ -46,8 +44,7 @@ from ..sqlite import (
     open_readonly,
     readonly_uri,
 )
-from ..sqlite.describe import content_option, fingerprint_source
-from ..sqlite.introspect import quote_identifier as q
+from ..sqlite.describe import fingerprint_source
 from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
@@ -63,76 +60,18 @@ from ..store.shards import discard_new_set
 from .accounting import record_conflicts, recount, remove_source
 from .naming import assign_source_names
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
+from .outcome import MigrationReport, SourceOutcome, TableOutcome
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
-    _apart,
-    _table_exists,
     apply_plan,
     conflicts_table,
     plan_table,
 )
 from .policy import ConflictPolicy, policy_decider
 from .preflight import Preflight, preflight
-from .rows import LINK_COLUMNS, RowMerger
-
-
-@dataclass
-class TableOutcome:
-    source_table: str
-    target_table: str
-    rows_read: int = 0
-    rows_stored: int = 0
-    duplicates_folded: int = 0
-    conflicts_kept: int = 0
-    note: str | None = None
-
-
-@dataclass
-class SourceOutcome:
-    """What happened to one source: ``migrated``, ``remigrated``, ``unchanged`` or ``planned``."""
-
-    name: str
-    path: str
-    action: str
-    tables: list[TableOutcome] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    shards: int = 1
-
-    def total(self, attribute: str) -> int:
-        return sum(getattr(table, attribute) for table in self.tables)
-
-
-@dataclass
-class MigrationReport:
-    target: str
-    sources: list[SourceOutcome]
-    backup: str | None = None
-    left_out: list[tuple[Path, str, str]] = field(default_factory=list)  # (file, status, reason)
-
-
-# -- naming -----------------------------------------------------------------------------
-
-
-# -- the target's current shape -----------------------------------------------------------
-
-
-# -- schema changes on the target ---------------------------------------------------------
-
-
-# -- moving rows ---------------------------------------------------------------------------
-
-
-# -- conflict policy -----------------------------------------------------------------------
-
-
-# -- ledger upkeep ---------------------------------------------------------------------------
-
-
-# -- indexes, views and triggers ------------------------------------------------------------
-
-
-# -- one source ------------------------------------------------------------------------------
+from .rows import RowMerger
+from .virtual import migrate_virtual_table, rebuild_content_indexes
 
 
 @dataclass
@@ -217,9 +156,9 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
             )
         for table in description.virtual_tables:
             outcome.tables.append(
-                _migrate_virtual_table(connection, table, source_id, name, fingerprints[table.name])
+                migrate_virtual_table(connection, table, source_id, name, fingerprints[table.name])
             )
-        outcome.notes.extend(_rebuild_content_indexes(connection, description, name))
+        outcome.notes.extend(rebuild_content_indexes(connection, description, name))
         notes, source_triggers = carry_schema_objects(connection, description, plans, name)
         outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
         for trigger_name, sql in installed_triggers + source_triggers:
@@ -313,64 +252,6 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         (table_id,),
     ).fetchone()
     return TableOutcome(table.name, plan.target, *row, note=plan.note)
-
-
-_VIRTUAL_TABLE_NAME = re.compile(
-    r"^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
-    r"(\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)",
-    re.IGNORECASE,
-)
-
-
-def _migrate_virtual_table(connection, table: SourceTable, source_id: int, source_name: str, fingerprint: str) -> TableOutcome:
-    """Recreate a virtual table (FTS5 and the like) and fill it through its module.
-
-    Its shadow tables are never copied: the module builds its own from the rows. Virtual
-    tables are not merged across sources; a second one of the same name is kept apart.
-    """
-    target, note = table.name, None
-    if _table_exists(connection, target):
-        target = _apart(connection, table, source_name, "virtual tables are not merged").target
-        note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
-    connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
-    columns = ", ".join(q(name) for name in table.column_names)
-    table_id = connection.execute(
-        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
-        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
-        "fingerprint) VALUES (?, ?, ?, ?, '[]', ?, 'rowid', ?, 0, 0, 0, 0, ?)",
-        (source_id, table.name, target, conflicts_table(target), json.dumps(table.column_names), note, fingerprint),
-    ).lastrowid
-    source = f"{SOURCE_ALIAS}.{q(table.name)}"
-    connection.execute(
-        f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
-    )
-    connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
-    recount(connection, target, table_id)
-    row = connection.execute(
-        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
-        "WHERE id = ?",
-        (table_id,),
-    ).fetchone()
-    if row[0] != int(fingerprint.split(":", 1)[0]):
-        raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
-    return TableOutcome(table.name, target, *row, note=note)
-
-
-def _rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:
-    """External-content full-text indexes hold no rows of their own: recreate each over
-    the consolidated content table and let the module rebuild it."""
-    notes = []
-    for kind, name, _table, sql in description.schema_objects:
-        content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
-        if not content:
-            continue
-        if _table_exists(connection, name):
-            notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
-            continue
-        connection.execute(sql)
-        connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
-        notes.append(f"full-text index {name!r} rebuilt over the consolidated {content!r}")
-    return notes
 
 
 # -- many sources ------------------------------------------------------------------------------
