@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..sqlite import SourceTable
 from ..sqlite.describe import Column, affinity
+from ..sqlite.expressions import balanced
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from ..store.schema import EXPECTED_TABLES
@@ -128,7 +129,7 @@ WIDEN_SHARE = 0.1
 def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: str) -> int:
     """Rows × sampled row size of ``table`` across the shards: cheap, and enough to decide."""
     columns = [q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
-    sizes = " + ".join(f"coalesce(length({c}), 0)" for c in columns) or "0"
+    sizes = balanced([f"coalesce(length({c}), 0)" for c in columns], "+", "0")
     total = 0
     for number in holding(connection, shards, table):
         schema = shards.schema(number)

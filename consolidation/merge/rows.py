@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..errors import Aborted
 from ..size import format_size
+from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from .plan import SOURCE_ALIAS, TablePlan, ensure_conflicts_table, ensure_table, holding
@@ -39,9 +40,7 @@ class RowMerger:
         self.columns = [q(name) for name in self.table.column_names]
         self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
-        self.same_values = " AND ".join(
-            f"t.{c} IS s.{c} AND typeof(t.{c}) = typeof(s.{c})" for c in self.columns
-        ) or "1"
+        self.same_values = same_row("t", "s", self.columns)
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
 
@@ -64,7 +63,7 @@ class RowMerger:
     # chunks and placement
 
     def _chunk_rows(self) -> int:
-        sizes = " + ".join(f"coalesce(length(s.{c}), 0)" for c in self.columns) or "0"
+        sizes = balanced([f"coalesce(length(s.{c}), 0)" for c in self.columns], "+", "0")
         average = self.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {self.rows} LIMIT 200) AS s").fetchone()[0]
         budget = max(64 * 1024, self.shards.limit // 50)
         return max(1, min(MAX_CHUNK_ROWS, int(budget // max(1.0, (average or 0) + 16))))

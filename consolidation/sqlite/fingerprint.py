@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+from .expressions import balanced
 from .introspect import (
     ordinary_tables,
     quote_identifier,
@@ -41,7 +42,7 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
     else of all columns."""
     names = [f"c{index}" for index in range(width)]
-    serialised = " || ',' || ".join(f"quote({name})" for name in names)
+    serialised = balanced([f"quote({name})" for name in names], "|| ',' ||", "''")
     order = "c0" if unique_first else ", ".join(names)
     query = f"WITH r({', '.join(names)}) AS ({select}) SELECT {serialised} FROM r ORDER BY {order}"
     previous_factory = connection.text_factory
