@@ -45,6 +45,7 @@ from ..sqlite import (
     readonly_uri,
 )
 from ..sqlite.describe import fingerprint_source
+from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
@@ -58,6 +59,7 @@ from ..store import (
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
 from ..store.shards import discard_new_set
 from .accounting import record_conflicts, recount, remove_source
+from .fingerprinting import BackgroundFingerprint
 from .naming import assign_source_names
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
 from .outcome import MigrationReport, SourceOutcome, TableOutcome
@@ -98,7 +100,7 @@ def migrate_source(
         shards = ShardSet(connection, target, settings.limit, settings.partition)
         committed = False
         try:
-            outcome = _migrate_attached(connection, shards, target, path, name, settings, before_write)
+            outcome = _migrate_attached(connection, shards, target, path, uri, name, settings, before_write)
             committed = True
             return outcome
         except sqlite3.DatabaseError as error:
@@ -113,7 +115,7 @@ def migrate_source(
             connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
 
 
-def _migrate_attached(connection, shards: ShardSet, target, path, name, settings, before_write) -> SourceOutcome:
+def _migrate_attached(connection, shards: ShardSet, target, path, uri, name, settings, before_write) -> SourceOutcome:
     previous = connection.execute(
         "SELECT id, fingerprint, file_sha256 FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()
@@ -124,8 +126,9 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
     if not unchanged:
         description = describe_source(connection, SOURCE_ALIAS)
         description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
-        fingerprints, fingerprint = fingerprint_source(connection, SOURCE_ALIAS, description)
-        unchanged = previous is not None and previous[1] == fingerprint
+        if previous is not None:
+            taken = fingerprint_source(connection, SOURCE_ALIAS, description)
+            unchanged = previous[1] == taken[1]
     if unchanged:
         outcome.action = "unchanged"
         outcome.tables = [
@@ -138,6 +141,18 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
         ]
         return outcome
     before_write()
+    fingerprinting = BackgroundFingerprint(uri, description) if previous is None else None
+    try:
+        return _write_source(connection, shards, target, path, name, settings, previous, description, file_hash,
+                             outcome, lambda: fingerprinting.result() if fingerprinting else taken)
+    finally:
+        if fingerprinting is not None:
+            fingerprinting.cancel()
+
+
+def _write_source(connection, shards: ShardSet, target, path, name, settings, previous, description, file_hash,
+                  outcome: SourceOutcome, fingerprints) -> SourceOutcome:
+    """The source's one transaction: its rows, schema objects, fingerprints and log row."""
     shards.open(expected_bytes=os.stat(path).st_size)
     operation = Operation("migrate", subject=name)
     with write_transaction(connection, target):
@@ -146,18 +161,17 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
         if previous:
             remove_source(connection, shards, previous[0], settings.policy)
             outcome.action = "remigrated"
-        source_id = _record_source(connection, path, name, description, fingerprint, file_hash)
+        source_id = _record_source(connection, path, name, description, file_hash)
         plans = {}
         for table in description.tables:
             plan = plan_table(connection, shards, table, name)
             plans[table.name] = plan
             outcome.tables.append(
-                _migrate_table(connection, shards, plan, source_id, name, fingerprints[table.name], settings)
+                _migrate_table(connection, shards, plan, source_id, name, settings)
             )
         for table in description.virtual_tables:
-            outcome.tables.append(
-                migrate_virtual_table(connection, table, source_id, name, fingerprints[table.name])
-            )
+            outcome.tables.append(migrate_virtual_table(connection, table, source_id, name))
+        _record_fingerprints(connection, source_id, name, *fingerprints())
         outcome.notes.extend(rebuild_content_indexes(connection, description, name))
         notes, source_triggers = carry_schema_objects(connection, description, plans, name)
         outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
@@ -186,19 +200,17 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
     return outcome
 
 
-def _record_source(
-    connection, path: Path, name: str, description: SourceDescription, fingerprint: str, file_hash: str
-) -> int:
+def _record_source(connection, path: Path, name: str, description: SourceDescription, file_hash: str) -> int:
+    """The source's ledger row; its fingerprint is filled in by :func:`_record_fingerprints`."""
     stat = os.stat(path)
     cursor = connection.execute(
         "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
         "schema_objects, internal_rows, header, status, migrated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'migrated', ?)",
+        "VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, 'migrated', ?)",
         (
             name,
             str(path.resolve()),
             file_hash,
-            fingerprint,
             stat.st_size,
             stat.st_mtime_ns,
             json.dumps(description.schema_objects),
@@ -210,13 +222,30 @@ def _record_source(
     return cursor.lastrowid
 
 
-def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, fingerprint: str, settings) -> TableOutcome:
+def _record_fingerprints(
+    connection, source_id: int, source_name: str, tables: dict[str, str], fingerprint: str
+) -> None:
+    """Record what the source's own read found, and hold it against what was placed: a
+    table whose fingerprint counts other rows than the merge read is never committed."""
+    for table, table_fingerprint in tables.items():
+        rows = int(table_fingerprint.split(":", 1)[0])
+        updated = connection.execute(
+            "UPDATE main.migration_table_accounting SET fingerprint = ? "
+            "WHERE source_id = ? AND source_table = ? AND rows_read = ?",
+            (table_fingerprint, source_id, table, rows),
+        ).rowcount
+        if updated != 1:
+            raise Aborted(f"{source_name}: table {table!r}: the fingerprint counts {rows} rows, the merge others; rolled back")
+    connection.execute("UPDATE main.migration_sources SET fingerprint = ? WHERE id = ?", (fingerprint, source_id))
+
+
+def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, settings) -> TableOutcome:
     table = plan.source
     apply_plan(connection, shards, plan)
     table_id = connection.execute(
         "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
         "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
-        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, '')",
         (
             source_id,
             table.name,
@@ -226,13 +255,12 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
             json.dumps(table.column_names),
             table.row_identity,
             plan.note,
-            fingerprint,
         ),
     ).lastrowid
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
     merger = RowMerger(connection, plan, table_id, shards)
     merger.merge(decide)
-    rows_read = int(fingerprint.split(":", 1)[0])
+    rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
     linked = connection.execute(
         "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
     ).fetchone()[0]

@@ -119,11 +119,11 @@ class RowMerger:
     def _merge_chunk(self, chunk: str, decide) -> None:
         current = self.shards.current
         if self.table.key:
-            shards = holding(self.connection, self.shards, self.target)
-            for number in shards:
-                self._fold_duplicates(number, chunk)
-            self._keep_conflicts(shards, chunk, decide)
-            self._store_new_keys(shards, chunk, current)
+            self._match_keys(holding(self.connection, self.shards, self.target), chunk)
+            self._fold_duplicates()
+            self._keep_conflicts(decide)
+            self._store_new_keys(chunk, current)
+            self.execute("DROP TABLE temp.assetdb_matches")
         self._append_rest(chunk, current)
 
     def _unlinked(self) -> str:
@@ -132,32 +132,43 @@ class RowMerger:
             f"WHERE l.table_id = {self.table_id} AND l.source_rowid = s._identity)"
         )
 
-    def _fold_duplicates(self, number: int, chunk: str) -> None:
+    def _match_keys(self, shards: list[int], chunk: str) -> None:
+        """One join per shard: which of the chunk's rows meet a stored row of the same key,
+        and whether their values are the same. A key is shown in one shard at most."""
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_matches")
+        self.execute(
+            "CREATE TEMP TABLE assetdb_matches (identity INTEGER PRIMARY KEY, shard INTEGER NOT NULL, "
+            "shown_rowid INTEGER NOT NULL, same INTEGER NOT NULL)"
+        )
+        for number in shards:
+            self.execute(
+                f"INSERT INTO temp.assetdb_matches (identity, shard, shown_rowid, same) "
+                f"SELECT s._identity, {number}, t.rowid, {self.same_values} FROM {self.rows} AS s "
+                f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} WHERE {chunk}"
+            )
+
+    def _fold_duplicates(self) -> None:
         self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, s._identity, {number}, t.rowid, 0 FROM {self.rows} AS s "
-            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
-            f"WHERE {chunk} AND {self.same_values}"
+            f"SELECT {self.table_id}, identity, shard, shown_rowid, 0 FROM temp.assetdb_matches WHERE same"
         )
 
-    def _keep_conflicts(self, shards: list[int], chunk: str, decide) -> None:
+    def _keep_conflicts(self, decide) -> None:
         self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
         self.execute(
             "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, "
             "shown_rowid INTEGER NOT NULL, incoming_wins INTEGER NOT NULL DEFAULT 0)"
         )
-        for number in shards:
-            self.execute(
-                f"INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
-                f"SELECT s._identity, {number}, t.rowid FROM {self.rows} AS s "
-                f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
-                f"WHERE {chunk} AND NOT ({self.same_values})"
-            )
+        self.execute(
+            "INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
+            "SELECT identity, shard, shown_rowid FROM temp.assetdb_matches WHERE NOT same"
+        )
         if self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
             current = self.shards.current
             conflicts = ensure_conflicts_table(self.connection, self.shards, current, self.target)
             decide(self)
-            for number in shards:
+            shown_in = [row[0] for row in self.execute("SELECT DISTINCT shown_shard FROM temp.assetdb_pairs")]
+            for number in shown_in:
                 self._displace_shown_rows(number, current, conflicts)
             base = self._max_rowid(current, conflicts)
             self.execute(
@@ -214,23 +225,29 @@ class RowMerger:
         )
         self.execute("DROP TABLE temp.assetdb_moves")
 
-    def _store_new_keys(self, shards: list[int], chunk: str, current: int) -> None:
+    def _store_new_keys(self, chunk: str, current: int) -> None:
+        """Rows whose key no shard holds are staged by identity first, then stored: no
+        statement reads the table it is writing (SQLite would copy its rows aside)."""
         ensure_table(self.connection, self.shards, current, self.target)
-        absent = " AND ".join(
-            f"NOT EXISTS (SELECT 1 FROM {self.schema(n)}.{q(self.target)} AS t WHERE {self.key_join})"
-            for n in sorted(set(shards) | {current})
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_new")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_new AS SELECT s._identity AS identity FROM {self.rows} AS s "
+            f"WHERE {chunk} AND {self.has_key} "
+            f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s._identity) "
+            f"ORDER BY s._identity"
         )
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} ({', '.join(self.columns)}) "
-            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM {self.rows} AS s "
-            f"WHERE {chunk} AND {self.has_key} AND {absent} ORDER BY s._identity"
+            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
+            f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
         )
         self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, s._identity, {current}, t.rowid, 0 FROM {self.rows} AS s "
-            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} "
-            f"WHERE {chunk} AND {self._unlinked()}"
+            f"SELECT {self.table_id}, n.identity, {current}, t.rowid, 0 FROM temp.assetdb_new AS n "
+            f"JOIN {self.rows} AS s ON s._identity = n.identity "
+            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join}"
         )
+        self.execute("DROP TABLE temp.assetdb_new")
 
     def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
