@@ -143,3 +143,21 @@ def test_a_table_of_1999_columns_migrates_verifies_and_rebuilds(tmp_path):
     assert _dump(rebuilt) == _dump(other)
     _change(target, "UPDATE wide SET c1997 = 0 WHERE id = 2")
     assert any("rowid 2 differs" in f for f in verify_database(target, [source]).failures())
+
+
+def test_a_same_named_table_whose_column_union_passes_the_limit_is_kept_apart(tmp_path):
+    sources = []
+    for name in ("a", "b"):
+        columns = ", ".join(f"{name}{index}" for index in range(1500))
+        sources.append(_source(
+            tmp_path / "legacy" / f"{name}.db",
+            f"CREATE TABLE t (id INTEGER PRIMARY KEY, {columns})",
+            f"INSERT INTO t (id, {name}0) VALUES (1, 'kept')",
+        ))
+    target = tmp_path / "ws" / "enterprise_assets.db"
+    target.parent.mkdir()
+    report = migrate(target, sources, MigrationSettings(limit=LIMIT))
+    notes = [table.note for outcome in report.sources for table in outcome.tables if table.note]
+    assert any("would pass SQLite's limit of 2,000 columns" in note for note in notes), notes
+    assert [table.target_table for table in report.sources[1].tables] == ["b__t"]
+    assert verify_database(target, sources).ok

@@ -118,6 +118,16 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
                     connection, table, source_name, f"key column {column.name!r} has another type"
                 )
             plan.widen.append(shape.names[column.name.lower()])
+    # The conflicts table holds the merged table's columns and its own bookkeeping too.
+    column_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) - 1
+    if plan.add and len(shape.columns) + len(plan.add) > column_limit:
+        return _apart(
+            connection,
+            table,
+            source_name,
+            f"the union of its columns with the consolidated {name!r} ({len(shape.columns) + len(plan.add):,}) "
+            f"would pass SQLite's limit of {column_limit + 1:,} columns",
+        )
     return plan
 
 
