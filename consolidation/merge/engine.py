@@ -271,8 +271,13 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     if merger.moved_shown_rows:
         recount(connection, plan.target)
         record_conflicts(connection, shards, plan.target, settings.policy)
-    else:
-        recount(connection, plan.target, table_id)
+    else:  # nobody else's row moved: the statements' own counts are the books
+        placed = merger.placed
+        connection.execute(
+            "UPDATE main.migration_table_accounting SET rows_read = ?, rows_stored = ?, duplicates_folded = ?, "
+            "conflicts_kept = ? WHERE id = ?",
+            (linked, placed["stored"], placed["folded"], placed["conflicts"], table_id),
+        )
         record_conflicts(connection, shards, plan.target, settings.policy, kept_source=source_id)
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "

@@ -37,7 +37,7 @@ class BackgroundFingerprint:
             self._connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
             self._ready.set()
             self._result = fingerprint_source(self._connection, "main", self._description)
-        except BaseException as error:  # handed to the caller of result(), in its own thread
+        except Exception as error:  # noqa: BLE001 - re-raised by result(), in the caller's thread
             self._error = error
         finally:
             self._ready.set()

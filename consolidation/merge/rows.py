@@ -43,6 +43,10 @@ class RowMerger:
         self.same_values = same_row("t", "s", self.columns)
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
+        # Rows placed, by how, as the statements that placed them counted them (changes());
+        # a chunk's figures count once its savepoint is released.
+        self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
+        self._chunk_placed = dict(self.placed)
 
     def _stage_rows(self) -> str:
         """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in
@@ -86,7 +90,11 @@ class RowMerger:
         for low, high in self._chunks():
             self._place(low, high, decide, retried=False)
 
+    def _count(self, how: str, cursor: sqlite3.Cursor) -> None:
+        self._chunk_placed[how] += cursor.rowcount
+
     def _place(self, low: int, high: int, decide, retried: bool) -> None:
+        self._chunk_placed = dict.fromkeys(self.placed, 0)
         self.execute("SAVEPOINT assetdb_chunk")
         try:
             self._merge_chunk(f"s._identity BETWEEN {int(low)} AND {int(high)}", decide)
@@ -113,6 +121,8 @@ class RowMerger:
             self._place(middle, high, decide, retried=True)
             return
         self.execute("RELEASE assetdb_chunk")
+        for how, rows in self._chunk_placed.items():
+            self.placed[how] += rows
         if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
             self.shards.advance()
 
@@ -148,10 +158,10 @@ class RowMerger:
             )
 
     def _fold_duplicates(self) -> None:
-        self.execute(
+        self._count("folded", self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
             f"SELECT {self.table_id}, identity, shard, shown_rowid, 0 FROM temp.assetdb_matches WHERE same"
-        )
+        ))
 
     def _keep_conflicts(self, decide) -> None:
         self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
@@ -171,11 +181,11 @@ class RowMerger:
             for number in shown_in:
                 self._displace_shown_rows(number, current, conflicts)
             base = self._max_rowid(current, conflicts)
-            self.execute(
+            self._count("conflicts", self.execute(
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, {current}, {base} + row_number() OVER (ORDER BY identity), 1 "
                 f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
-            )
+            ))
             self.execute(
                 f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
                 f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
@@ -241,23 +251,23 @@ class RowMerger:
             f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
             f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
         )
-        self.execute(
+        self._count("stored", self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
             f"SELECT {self.table_id}, n.identity, {current}, t.rowid, 0 FROM temp.assetdb_new AS n "
             f"JOIN {self.rows} AS s ON s._identity = n.identity "
             f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join}"
-        )
+        ))
         self.execute("DROP TABLE temp.assetdb_new")
 
     def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
         ensure_table(self.connection, self.shards, current, self.target)
         base = self._max_rowid(current, self.target)
-        self.execute(
+        self._count("stored", self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
             f"SELECT {self.table_id}, s._identity, {current}, {base} + row_number() OVER (ORDER BY s._identity), 0 "
             f"FROM {self.rows} AS s WHERE {chunk} AND {self._unlinked()}"
-        )
+        ))
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
             f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
