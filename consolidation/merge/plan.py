@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ..sqlite import SourceTable
 from ..sqlite.describe import Column, affinity
 from ..sqlite.expressions import balanced
+from ..sqlite.introspect import has_table, name_taken
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from ..store.schema import EXPECTED_TABLES
@@ -51,15 +52,6 @@ def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | No
     types = {row[1].lower(): row[2] or "" for row in rows}
     integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
     return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key)
-
-
-def _table_exists(connection: sqlite3.Connection, name: str) -> bool:
-    return (
-        connection.execute(
-            "SELECT 1 FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
-        ).fetchone()
-        is not None
-    )
 
 
 @dataclass
@@ -152,7 +144,7 @@ def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: st
 def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
     base = f"{_stem(source_name)}__{table.name}"
     candidate, counter = base, 2
-    while _table_exists(connection, candidate):
+    while name_taken(connection, "main", candidate):
         candidate, counter = f"{base}_{counter}", counter + 1
     return TablePlan(table, candidate, note=f"kept apart as {candidate!r}: {why}", create=True)
 
@@ -194,24 +186,15 @@ def conflicts_table(target: str) -> str:
     return f"{CONFLICTS_PREFIX}{target}"
 
 
-def exists_in(connection: sqlite3.Connection, schema: str, table: str) -> bool:
-    return (
-        connection.execute(
-            f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND lower(name) = lower(?)", (table,)
-        ).fetchone()
-        is not None
-    )
-
-
 def holding(connection: sqlite3.Connection, shards: ShardSet, table: str) -> list[int]:
     """The shards in which ``table`` exists."""
-    return [n for n in shards.numbers if exists_in(connection, shards.schema(n), table)]
+    return [n for n in shards.numbers if has_table(connection, shards.schema(n), table)]
 
 
 def ensure_table(connection: sqlite3.Connection, shards: ShardSet, number: int, target: str) -> None:
     """``target``, as the primary defines it, in shard ``number``."""
     schema = shards.schema(number)
-    if not exists_in(connection, schema, target):
+    if not has_table(connection, schema, target):
         connection.execute(f"CREATE TABLE {schema}.{q(target)} {table_definition(connection, target)}")
 
 

@@ -14,10 +14,11 @@ import re
 from ..errors import Aborted
 from ..sqlite import SourceDescription, SourceTable
 from ..sqlite.describe import content_option
+from ..sqlite.introspect import name_taken
 from ..sqlite.introspect import quote_identifier as q
 from .accounting import recount
 from .outcome import TableOutcome
-from .plan import SOURCE_ALIAS, _apart, _table_exists, conflicts_table
+from .plan import SOURCE_ALIAS, _apart, conflicts_table
 from .rows import LINK_COLUMNS
 
 _VIRTUAL_TABLE_NAME = re.compile(
@@ -34,7 +35,7 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
     tables are not merged across sources; a second one of the same name is kept apart.
     """
     target, note = table.name, None
-    if _table_exists(connection, target):
+    if name_taken(connection, "main", target):
         target = _apart(connection, table, source_name, "virtual tables are not merged").target
         note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
     connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
@@ -69,7 +70,7 @@ def rebuild_content_indexes(connection, description: SourceDescription, source_n
         content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
         if not content:
             continue
-        if _table_exists(connection, name):
+        if name_taken(connection, "main", name):
             notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
             continue
         connection.execute(sql)

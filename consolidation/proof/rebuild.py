@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..sqlite import readonly_uri
-from ..sqlite.describe import content_option, untyped
+from ..sqlite.describe import content_option
 from ..sqlite.introspect import quote_identifier as q
-from ..sqlite.recreate import transcode
+from ..sqlite.recreate import restore_internal_rows, transcode
 from ..store.shards import attach_shards_readonly
 from .ledger import find_source, read_sources
 
@@ -115,31 +115,10 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
     for kind, object_name, _table, sql in source.schema_objects:
         if kind == "table" and content_option(sql):  # an external-content index over rebuilt rows
             connection.execute(f"INSERT INTO main.{q(object_name)} ({q(object_name)}) VALUES ('rebuild')")
-    _restore_internal_rows(connection, source.internal_rows)
+    restore_internal_rows(connection, source.internal_rows)
     for sql in deferred:
         connection.execute(sql)
     connection.execute(f"PRAGMA user_version = {int(header.get('user_version', 0))}")
     connection.execute(f"PRAGMA application_id = {int(header.get('application_id', 0))}")
     connection.execute("COMMIT")
     return RebuildResult(source.name, out, len(source.tables), rows, header.get("encoding", "UTF-8"))
-
-
-def _restore_internal_rows(connection: sqlite3.Connection, internal_rows: dict[str, list[list]]) -> None:
-    """Put back ``sqlite_sequence`` and ``sqlite_stat*`` exactly, rowids included."""
-    if any(table.startswith("sqlite_stat") for table in internal_rows):
-        connection.execute("ANALYZE sqlite_schema")  # creates the statistics tables
-    present = {row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")}
-    for table in ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4"):
-        if table in present:
-            connection.execute(f"DELETE FROM main.{q(table)}")
-    for table, rows in internal_rows.items():
-        if table not in present:
-            raise Aborted(f"cannot restore {table}: this SQLite build does not create it")
-        for row in rows:
-            values = [untyped(value) for value in row]
-            placeholders = ", ".join("?" for _ in values)
-            connection.execute(f"INSERT INTO main.{q(table)} (rowid, {_columns_of(connection, table)}) VALUES ({placeholders})", values)
-
-
-def _columns_of(connection: sqlite3.Connection, table: str) -> str:
-    return ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})"))
