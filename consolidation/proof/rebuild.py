@@ -9,6 +9,7 @@ and renamed into place only once ``integrity_check`` passes.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,10 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
         with readonly_uri(database) as uri:
             connection = sqlite3.connect(partial, isolation_level=None)
             try:
+                # The partial file is nobody's until it is renamed into place: no rollback
+                # journal and no syncs while it is written; one fsync before the rename.
+                connection.execute("PRAGMA journal_mode = OFF")
+                connection.execute("PRAGMA synchronous = OFF")
                 connection.execute(f"ATTACH DATABASE ? AS {CONSOLIDATED}", (uri,))
                 with attach_shards_readonly(connection, database, CONSOLIDATED) as shards:
                     result = _rebuild(connection, name, out, shards)
@@ -56,12 +61,19 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
             raise Aborted(f"rebuilt {name} failed integrity_check: {verdict}")
         if result.encoding != "UTF-8":
             _in_encoding(partial, result.encoding)
+        _flush(partial)
         partial.replace(out)
     except sqlite3.DatabaseError as error:
         raise BadInput(f"{database}: cannot rebuild {name} ({error})") from None
     finally:
         partial.unlink(missing_ok=True)
     return result
+
+
+def _flush(path: Path) -> None:
+    """Put the file's bytes on disk before it takes its final name."""
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
 
 
 def _in_encoding(partial: Path, encoding: str) -> None:
@@ -96,8 +108,8 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
     for kind, object_name, _table, sql in source.schema_objects:
         if sql is None or object_name.startswith("sqlite_") or kind == "shadow":
             continue  # automatic indexes, SQLite's own tables and shadow tables come by themselves
-        if kind == "trigger":
-            deferred.append(sql)  # after the rows, or it would fire on them
+        if kind in ("index", "trigger"):
+            deferred.append(sql)  # after the rows: a trigger would fire on them; an index is built faster whole
         else:
             connection.execute(sql)
     rows = 0
