@@ -66,8 +66,16 @@ class RowMerger:
 
     # chunks and placement
 
+    def _row_size_sql(self) -> str:
+        return balanced([f"coalesce(length(CAST(s.{c} AS BLOB)), 0)" for c in self.columns], "+", "0")
+
+    def _row_bytes(self, identity: int) -> int:
+        """The bytes of one source row's values (as stored: text in bytes, numbers as text)."""
+        row = self.execute(f"SELECT {self._row_size_sql()} FROM {self.rows} AS s WHERE s._identity = ?", (identity,))
+        return row.fetchone()[0] or 0
+
     def _chunk_rows(self) -> int:
-        sizes = balanced([f"coalesce(length(s.{c}), 0)" for c in self.columns], "+", "0")
+        sizes = self._row_size_sql()
         average = self.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {self.rows} LIMIT 200) AS s").fetchone()[0]
         budget = max(64 * 1024, self.shards.limit // 50)
         return max(1, min(MAX_CHUNK_ROWS, int(budget // max(1.0, (average or 0) + 16))))
@@ -114,8 +122,9 @@ class RowMerger:
             ).fetchone()[0]
             if middle == low:
                 raise Aborted(
-                    f"a row of {self.table.name!r} (identity {low}) does not fit under the cap of "
-                    f"{format_size(self.shards.limit)}; rolled back"
+                    f"a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "
+                    f"fit under the cap of {format_size(self.shards.limit)} with what the file must hold beside it; "
+                    "rolled back"
                 ) from None
             self._place(low, middle - 1, decide, retried=True)
             self._place(middle, high, decide, retried=True)
