@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..globs import Exclusions
-from ..size import format_size, sidecar_paths
+from ..size import sidecar_paths
 from ..sqlite import (
     SourceDescription,
     backup_database,
@@ -49,12 +49,10 @@ from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
-    ShardSet,
     connect_assetdb,
     initialize,
     utc_now,
     write_session,
-    write_transaction,
 )
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
 from ..store.shards import discard_new_set
@@ -97,25 +95,15 @@ def migrate_source(
     """Migrate one source in one transaction (or recognise it as already migrated)."""
     with readonly_uri(path, allow_empty=True, attach=True) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
-        shards = ShardSet(connection, target, settings.limit, settings.partition)
-        committed = False
         try:
-            outcome = _migrate_attached(connection, shards, target, path, uri, name, settings, before_write)
-            committed = True
-            return outcome
+            return _migrate_attached(connection, target, path, uri, name, settings, before_write)
         except sqlite3.DatabaseError as error:
-            if "full" in str(error):
-                raise Aborted(
-                    f"{target}: would grow past the cap of {format_size(settings.limit)} while "
-                    f"migrating {name}; rolled back"
-                ) from None
             raise BadInput(f"{path}: cannot be migrated ({error})") from None
         finally:
-            shards.close(committed)
             connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
 
 
-def _migrate_attached(connection, shards: ShardSet, target, path, uri, name, settings, before_write) -> SourceOutcome:
+def _migrate_attached(connection, target, path, uri, name, settings, before_write) -> SourceOutcome:
     previous = connection.execute(
         "SELECT id, fingerprint, file_sha256 FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()
@@ -143,20 +131,20 @@ def _migrate_attached(connection, shards: ShardSet, target, path, uri, name, set
     before_write()
     fingerprinting = BackgroundFingerprint(uri, description) if previous is None else None
     try:
-        return _write_source(connection, shards, target, path, name, settings, previous, description, file_hash,
+        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
                              outcome, lambda: fingerprinting.result() if fingerprinting else taken)
     finally:
         if fingerprinting is not None:
             fingerprinting.cancel()
 
 
-def _write_source(connection, shards: ShardSet, target, path, name, settings, previous, description, file_hash,
+def _write_source(connection, target, path, name, settings, previous, description, file_hash,
                   outcome: SourceOutcome, fingerprints) -> SourceOutcome:
-    """The source's one transaction: its rows, schema objects, fingerprints and log row."""
-    shards.open(expected_bytes=os.stat(path).st_size)
+    """The source's one write session: its rows, schema objects, fingerprints and log row."""
     operation = Operation("migrate", subject=name)
-    with write_transaction(connection, target):
-        shards.enforce_cap()
+    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=os.stat(path).st_size,
+                       partition=settings.partition, connection=connection) as session:
+        shards = session.shards
         installed_triggers = lift_triggers(connection)
         if previous:
             remove_source(connection, shards, previous[0], settings.policy)
@@ -179,7 +167,6 @@ def _write_source(connection, shards: ShardSet, target, path, name, settings, pr
             note = _carry_statement(connection, trigger_name, sql, "trigger")
             if note and (trigger_name, sql) in source_triggers:
                 outcome.notes.append(note)
-        shards.record_sizes()
         operation.counts = {
             "tables": len(outcome.tables),
             "rows_read": outcome.total("rows_read"),
