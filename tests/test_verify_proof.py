@@ -12,10 +12,11 @@ import subprocess
 import pytest
 
 from conftest import make_database, sqldiff, sqlite_shell
-from consolidation.merge import MigrationSettings, migrate
-from consolidation.merge.accounting import recount
+from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
+from consolidation.merge.accounting import record_conflicts, recount
 from consolidation.proof.rebuild import rebuild_source
 from consolidation.proof.verify import verify_database
+from consolidation.store import ShardSet
 
 LIMIT = 50_000_000
 
@@ -165,8 +166,8 @@ def test_a_same_named_table_whose_column_union_passes_the_limit_is_kept_apart(tm
 
 
 def test_the_counts_the_statements_report_are_the_counts_the_links_give(tmp_path):
-    """The merge keeps its books from what each statement placed; recounting from the links
-    (the slow, independent way) must give the same figures for every table."""
+    """The merge keeps its books from what each statement placed, and lists each conflict as
+    it keeps it; recounting and relisting from the links (the slow way) must agree."""
     sources = [
         _source(
             tmp_path / "legacy" / f"s{index}.db",
@@ -186,9 +187,16 @@ def test_the_counts_the_statements_report_are_the_counts_the_links_give(tmp_path
              "FROM migration_table_accounting ORDER BY id")
     kept = connection.execute(query).fetchall()
     assert sum(row[3] for row in kept) and sum(row[4] for row in kept)  # folds and conflicts both happened
+    conflicts = ("SELECT target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_shard, "
+                 "kept_rowid, policy, recorded_at FROM migration_conflicts ORDER BY target_table, kept_rowid")
+    listed = connection.execute(conflicts).fetchall()
+    assert len(listed) == sum(row[4] for row in kept)
+    shards = ShardSet(connection, target, LIMIT)
     for (table,) in connection.execute("SELECT DISTINCT target_table FROM migration_table_accounting").fetchall():
         recount(connection, table)
+        record_conflicts(connection, shards, table, ConflictPolicy())
     assert connection.execute(query).fetchall() == kept
+    assert connection.execute(conflicts).fetchall() == listed
     connection.rollback()
     connection.close()
     assert verify_database(target, sources).ok

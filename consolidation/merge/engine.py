@@ -245,7 +245,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         ),
     ).lastrowid
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
-    merger = RowMerger(connection, plan, table_id, shards)
+    merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
     merger.merge(decide)
     rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
     linked = connection.execute(
@@ -264,8 +264,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
             "UPDATE main.migration_table_accounting SET rows_read = ?, rows_stored = ?, duplicates_folded = ?, "
             "conflicts_kept = ? WHERE id = ?",
             (linked, placed["stored"], placed["folded"], placed["conflicts"], table_id),
-        )
-        record_conflicts(connection, shards, plan.target, settings.policy, kept_source=source_id)
+        )  # and each conflict kept was listed as it was placed
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
         "WHERE id = ?",

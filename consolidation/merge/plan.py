@@ -186,6 +186,17 @@ def conflicts_table(target: str) -> str:
     return f"{CONFLICTS_PREFIX}{target}"
 
 
+def key_json(alias: str, key: list[str]) -> str:
+    """A row's key as JSON text, blobs as ``x'…'`` (how ``migration_conflicts`` names a row)."""
+    quote = "'"
+    parts = [
+        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x{quote * 2}' || hex({alias}.{q(k)}) || '{quote * 2}' "
+        f"ELSE {alias}.{q(k)} END"
+        for k in key
+    ]
+    return f"json_array({', '.join(parts)})"
+
+
 def holding(connection: sqlite3.Connection, shards: ShardSet, table: str) -> list[int]:
     """The shards in which ``table`` exists."""
     return [n for n in shards.numbers if has_table(connection, shards.schema(n), table)]

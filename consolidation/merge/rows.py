@@ -15,7 +15,14 @@ from ..size import format_size
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from .plan import SOURCE_ALIAS, TablePlan, ensure_conflicts_table, ensure_table, holding
+from .plan import (
+    SOURCE_ALIAS,
+    TablePlan,
+    ensure_conflicts_table,
+    ensure_table,
+    holding,
+    key_json,
+)
 
 LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
 
@@ -31,8 +38,10 @@ class RowMerger:
     write), the chunk is undone and placed again in the next shard.
     """
 
-    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet):
+    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet,
+                 policy: str = ""):
         self.connection = connection
+        self.policy = policy  # recorded with each conflict kept
         self.table = plan.source
         self.target = plan.target
         self.table_id = table_id
@@ -202,11 +211,35 @@ class RowMerger:
                 f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 1 "
                 f"AND l.target_rowid > {base}"
             )
+            self._record_kept(current, conflicts)
             self.execute(
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
             )
         self.execute("DROP TABLE temp.assetdb_pairs")
+
+    def _record_kept(self, current: int, conflicts: str) -> None:
+        """One ``migration_conflicts`` row per version kept in this chunk, naming the source
+        whose version is shown (the first linked to the shown row). When a shown row moves,
+        the engine rewrites the table's list from the links instead."""
+        self.execute(
+            "INSERT INTO main.migration_conflicts (target_table, row_key, shown_source_id, kept_source_id, "
+            "kept_table, kept_shard, kept_rowid, policy, recorded_at) "
+            f"SELECT :target, {key_json('c', self.table.key)}, "
+            "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
+            "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
+            "WHERE l2.shard = p.shown_shard AND l2.target_rowid = p.shown_rowid AND l2.in_conflicts = 0 "
+            "AND a2.target_table = :target), "
+            "a.source_id, :conflicts, :shard, c.rowid, :policy, s.migrated_at "
+            "FROM temp.assetdb_pairs AS p "
+            "JOIN main.migration_row_links AS l ON l.table_id = :table_id AND l.source_rowid = p.identity "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+            "JOIN main.migration_sources AS s ON s.id = a.source_id "
+            f"JOIN {self.schema(current)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid "
+            "WHERE NOT p.incoming_wins AND l.in_conflicts = 1 AND l.shard = :shard ORDER BY c.rowid",
+            {"target": self.target, "conflicts": conflicts, "shard": current, "policy": self.policy,
+             "table_id": self.table_id},
+        )
 
     def _displace_shown_rows(self, number: int, current: int, conflicts: str) -> None:
         """Where the incoming version wins, move the shown row into the conflicts table,
