@@ -243,6 +243,9 @@ def test_the_readme_examples_run_as_written(pytester):
     result = pytester.runpytest("--assetdb", "databases", "test_databases.py", "-p", "no:cacheprovider", "-s", "-v")
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*enterprise_assets.db::templates_have_content PASSED*", "databases/enterprise_assets.db: */* checks passed"])
+    progress = pytester.runpytest("--assetdb", "databases", "test_databases.py", "-p", "no:cacheprovider", "-n", "2")
+    assert progress.ret == 0
+    progress.stdout.fnmatch_lines(["*[[]100%[]]", "databases/*: */* checks passed"])  # its own line, not the progress line's
 
 
 def test_tool_assetdb_settings_and_precedence(pytester, databases):
