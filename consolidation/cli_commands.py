@@ -8,6 +8,7 @@ module only when one of them runs.
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -94,7 +95,7 @@ def size_check_command(paths, limit, warn, refuse_lfs_pointers, database_folders
     failed = [finding for finding in findings if finding.failed]
     if failed:
         near = f", near from {format_size(warn_at)}" if warn_at else ""
-        folders = f", SQLite files in {', '.join(map(str, policy.database_folders))}" if policy.database_folders else ""
+        folders = f", SQLite files in {', '.join(map(os.path.relpath, policy.database_folders))}" if policy.database_folders else ""
         raise CheckFailed(f"{len(failed)} of {len(findings)} files fail the size check (cap {format_size(cap)}{near}"
                           f"{folders}): "
                           + "; ".join(finding.problem() for finding in failed))
