@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from conftest import readme_example
 from pytest_assetdb.testing import make_database, run_gate
 
 LIMIT = 99_900_000
@@ -222,13 +222,6 @@ def test_consolidated_fixture_reads_across_shards(pytester):
         test_across_shards="def test_count(assetdb_consolidated):\n    assert assetdb_consolidated['blobs'].count == 36\n"
     )
     pytester.runpytest("test_across_shards.py", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
-
-
-def readme_example(name: str) -> str:
-    """The code block of README.md introduced by ``<!-- example: NAME -->``."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = readme.split(f"<!-- example: {name} -->", 1)[1]
-    return block.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 def test_the_readme_examples_run_as_written(pytester):
