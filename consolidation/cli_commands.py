@@ -8,7 +8,6 @@ module only when one of them runs.
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -37,6 +36,7 @@ from .reports import (
     render_inventory,
     render_migration,
     render_size_check,
+    size_check_refusal,
     render_summary,
     render_verify,
 )
@@ -88,17 +88,9 @@ def size_check_command(paths, limit, warn, refuse_lfs_pointers, database_folders
     click.echo(render_size_check(findings, cap))
     if log_database is not None:
         log_size_check(log_database, findings, cap)
-    over = [finding for finding in findings if finding.over]
-    if over and len(over) == sum(finding.failed for finding in findings):
-        raise CheckFailed(f"{len(over)} of {len(findings)} files over the cap of {format_size(cap)}: "
-                          + ", ".join(str(finding.path) for finding in over))
-    failed = [finding for finding in findings if finding.failed]
-    if failed:
-        near = f", near from {format_size(warn_at)}" if warn_at else ""
-        folders = f", SQLite files in {', '.join(map(os.path.relpath, policy.database_folders))}" if policy.database_folders else ""
-        raise CheckFailed(f"{len(failed)} of {len(findings)} files fail the size check (cap {format_size(cap)}{near}"
-                          f"{folders}): "
-                          + "; ".join(finding.problem() for finding in failed))
+    refusal = size_check_refusal(findings, cap, policy)
+    if refusal:
+        raise CheckFailed(refusal)
 
 
 # -- phase 1: the schema, and the safety net ----------------------------------------------
