@@ -78,9 +78,12 @@ def hook_source(tmp_path_factory) -> HookSource:
     with open(shared / "hook-repository.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = shared / "pytest-assetdb"
-        if not (path / ".git").is_dir():
-            path.mkdir(exist_ok=True)
-            _make_hook_repository(path)
+        if not path.is_dir():
+            partial = shared / "pytest-assetdb.partial"  # renamed when whole: a failed build is never reused
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir()
+            _make_hook_repository(partial)
+            partial.rename(path)
     return HookSource(path, git(path, "rev-parse", "HEAD"), shared / "pre-commit-home")
 
 
