@@ -59,13 +59,20 @@ class LiveProof:
         self.columns = [q(name) for name in table.columns]
         source = f"{schema}.{q(live.name)}"
         if live.rowid:  # seek the source row by its rowid
-            self.source, self.identity = source, f"s.{live.rowid}"
-        else:  # WITHOUT ROWID: rows are numbered in key order once, then sought by number
-            self.source, self.identity = f"(SELECT * FROM ({live.select_rows(schema)}))", "s._identity"
+            self.numbered, self.source, self.identity = "", source, f"s.{live.rowid}"
+            self.in_source = f"EXISTS (SELECT 1 FROM {source} AS s WHERE s.{live.rowid} = l.source_rowid)"
+        else:  # WITHOUT ROWID: rows are numbered in key order once per statement, then sought by number
+            self.numbered = f"WITH numbered AS MATERIALIZED ({live.select_rows(schema)}) "
+            self.source, self.identity = "numbered", "s._identity"
+            # ordinals are 1…N: a link is to a source row exactly when it is in that range
+            self.in_source = f"l.source_rowid BETWEEN 1 AND (SELECT count(*) FROM {source})"
         self.source_rows_sql = f"SELECT count(*) FROM {source}"
 
+    def _query(self, sql: str) -> sqlite3.Cursor:
+        return self.connection.execute(self.numbered + sql)
+
     def _count(self, sql: str) -> int:
-        return self.connection.execute(sql).fetchone()[0]
+        return self._query(sql).fetchone()[0]
 
     def _reached(self, part: Part, equal: bool) -> str:
         """Links into ``part`` whose source row and consolidated row exist, equal or not."""
@@ -89,7 +96,7 @@ class LiveProof:
         changed = sorted({
             row[0]
             for part in self.parts
-            for row in self.connection.execute(
+            for row in self._query(
                 f"SELECT l.source_rowid {self._reached(part, False)} ORDER BY 1 LIMIT {limit}"
             )
         })
@@ -100,7 +107,7 @@ class LiveProof:
         ) or "0"
         missing = [
             row[0]
-            for row in self.connection.execute(
+            for row in self._query(
                 f"SELECT {self.identity} FROM {self.source} AS s WHERE NOT EXISTS "
                 f"(SELECT 1 FROM main.migration_row_links AS l WHERE l.table_id = {int(self.table.table_id)} "
                 f"AND l.source_rowid = {self.identity} AND ({placed})) ORDER BY 1 LIMIT {limit}"
@@ -108,10 +115,10 @@ class LiveProof:
         ]
         extra = [
             row[0]
-            for row in self.connection.execute(
+            for row in self._query(
                 f"SELECT l.source_rowid FROM main.migration_row_links AS l "
-                f"WHERE l.table_id = {int(self.table.table_id)} AND ({placed}) AND NOT EXISTS "
-                f"(SELECT 1 FROM {self.source} AS s WHERE {self.identity} = l.source_rowid) ORDER BY 1 LIMIT {limit}"
+                f"WHERE l.table_id = {int(self.table.table_id)} AND ({placed}) AND NOT {self.in_source} "
+                f"ORDER BY 1 LIMIT {limit}"
             )
         ]
         return Differences(changed, missing, extra)
