@@ -119,7 +119,11 @@ def writer_lock(tmp_path):
         holders.append(process)
         return process.pid
 
+    from consolidation.sqlite.readonly import set_reader_wait
+
+    previous = set_reader_wait(0.2)  # these tests want the refusal: a reader waits a moment, not the default
     yield hold
+    set_reader_wait(previous)
     for process in holders:
         process.stdin.close()
         process.wait(timeout=10)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
+from .leftovers import temporary_beside
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
 from .size import format_size, sidecar_paths
@@ -203,7 +204,7 @@ def archive_sources(
 def _copy_then_remove(path: Path, destination: Path) -> None:
     """A database whose journal holds rows, as one proved file in the archive; then the
     original and its sidecars go. The copy is complete and equal before anything is removed."""
-    partial = destination.with_name(f".{destination.name}.partial")
+    partial = temporary_beside(destination, "archive")
     try:
         with open_readonly(path) as reader:  # reads the committed rows, -wal included
             expected = database_fingerprint(reader)
@@ -227,7 +228,7 @@ def _copy_then_remove(path: Path, destination: Path) -> None:
 
 
 def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
-    temporary = folder / f".{MANIFEST}.assetdb-tmp"
+    temporary = temporary_beside(folder / MANIFEST, "manifest")
     entries = [asdict(entry) for entry in manifest]
     temporary.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, folder / MANIFEST)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .archive import in_archive
 from .errors import AssetdbError, BadInput
+from .leftovers import temporary_beside
 from .globs import Exclusions
 from .inventory import DatabaseReport, find_databases, inspect_database, relative_name
 from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
@@ -236,7 +237,7 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
 
 
 def _replace(list_path: Path, text: str) -> None:
-    temporary = list_path.with_name(f".{list_path.name}.assetdb-tmp")
+    temporary = temporary_beside(list_path, "list")
     try:
         temporary.write_text(text, encoding="utf-8")
         if list_path.exists():

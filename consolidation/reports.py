@@ -101,7 +101,8 @@ def render_summary(summary, archived: bool) -> str:
 
 def render_size_check(findings, limit: int) -> str:
     lines = [f"{'OVER' if finding.over else 'ok':4}  {format_size(finding.bytes):>9}  "
-             f"{100 * finding.bytes / limit:6.1f}%  {finding.path}" for finding in findings]
+             f"{100 * finding.bytes / limit:6.1f}%  {finding.path}" + (f"  ({finding.note})" if finding.note else "")
+             for finding in findings]
     if not any(finding.over for finding in findings):
         lines.append(f"all {len(findings)} files under the cap of {format_size(limit)}")
     return "\n".join(lines)
