@@ -44,6 +44,7 @@ from .reports import (
 from .size import format_size
 from .sqlite import backup_database, restore_database
 from .store import SCHEMA_VERSION, initialize
+from .faults import full_disk_named
 from .sqlite.readonly import set_reader_wait
 from .store.lock import database_lock
 
@@ -144,7 +145,7 @@ def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dr
     """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
     settings = MigrationSettings(resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver(),
                                  partition=not no_partition)
-    with nullcontext() if dry_run else database_lock(target, lock_timeout):
+    with nullcontext() if dry_run else database_lock(target, lock_timeout), full_disk_named(target.parent, "migrating"):
         report = migrate(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run,
                          resolve_exclusions(exclude), skip_unusable)
     click.echo(render_migration(report))

@@ -25,6 +25,7 @@ from .assets import ingest
 from .database_list import ListRequest, keep_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
+from .faults import full_disk_named
 from .globs import Exclusions
 from .inventory import relative_name, walk_databases
 from .listing import find_list
@@ -160,7 +161,7 @@ def consolidate(
     step's outcome."""
     if not request.target.parent.is_dir():
         raise BadInput(f"{request.target.parent}: no such folder")
-    with database_lock(request.target, request.lock_timeout):
+    with database_lock(request.target, request.lock_timeout), full_disk_named(request.target.parent, "consolidating"):
         return _consolidate(request, announce, track)
 
 

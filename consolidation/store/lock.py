@@ -59,7 +59,7 @@ def _open_locked(path: Path, database: Path, timeout: float) -> int:
         try:
             descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as error:
-            raise NotWritable(f"{path}: cannot create the lock beside {database.name} ({error.strerror}); "
+            raise NotWritable(f"{path}: cannot create the lock beside {database.name} ({error.strerror.lower()}); "
                               "nothing was changed") from None
         try:
             while True:
