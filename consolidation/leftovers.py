@@ -31,6 +31,8 @@ from pathlib import Path
 _BESIDE = re.compile(r"^\.(?:.+\.)?assetdb-(\d+)-[0-9a-z]+\.tmp(?:-journal|-wal|-shm)?$")
 #: ``assetdb-<pid>-<purpose>-…`` in the system's temporary folder.
 _SYSTEM = re.compile(r"^assetdb-(\d+)-[a-z0-9]+-")
+#: SQLite's super-journal of a commit across attached files (``NAME-mj`` + 6 hex, 9, 2 hex).
+_SUPER_JOURNAL = re.compile(r"-mj[0-9A-F]{6}9[0-9A-F]{2}$")
 
 
 def owner_is_running(pid: int) -> bool:
@@ -59,6 +61,36 @@ def staging_name(token: str) -> bytes:
 def is_temporary_name(name: str) -> bool:
     """Is ``name`` one of the tool's temporaries beside a file (any owner)?"""
     return _BESIDE.match(name) is not None
+
+
+def is_super_journal(name: str) -> bool:
+    """Is ``name`` SQLite's super-journal of a commit that spanned several files?"""
+    return _SUPER_JOURNAL.search(name) is not None
+
+
+def sweep_super_journals(database: Path) -> list[str]:
+    """Remove the super-journals of ``database`` that no journal refers to any more.
+
+    A commit across attached files (the primary and its shards) writes a super-journal
+    and deletes it last; a kill between the two leaves it behind for good, since SQLite
+    only deletes one while replaying a journal that names it. With no ``-journal`` left in
+    the folder, none does. Call it holding the database's writer lock."""
+    folder = Path(database).parent
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    if any(name.endswith("-journal") for name in names):
+        return []  # a hot journal may name it: SQLite removes it after replaying that
+    removed = []
+    for name in names:
+        if name.startswith(Path(database).name + "-mj") and is_super_journal(name):
+            try:
+                os.unlink(folder / name)
+                removed.append(name)
+            except OSError:
+                continue
+    return removed
 
 
 def private_folder(purpose: str) -> Path:

@@ -94,3 +94,21 @@ def test_after_a_sigkill_the_rerun_leaves_nothing_stale(tmp_path):
         connection.execute("SELECT count(*) FROM template_assets WHERE is_current = 1").fetchone()[0] + \
         connection.execute("SELECT count(*) FROM pattern_assets WHERE is_current = 1").fetchone()[0] == 4
     connection.close()
+
+
+def test_an_orphan_super_journal_is_removed_and_one_a_journal_may_name_is_kept(tmp_path, database):
+    """A commit across the primary and its shards killed after its journals were deleted
+    leaves SQLite's super-journal (``NAME-mjXXXXXX9XX``) for good; the next writer removes it."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    orphan = database.parent / "enterprise_assets.db-mj1A2B3C9D4"
+    orphan.write_bytes(b"/path/enterprise_assets.002.db-journal\x00")
+    assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert not orphan.exists()
+    orphan.write_bytes(b"/path/enterprise_assets.002.db-journal\x00")
+    journal = database.parent / "enterprise_assets.002.db-journal"
+    journal.write_bytes(b"")  # a journal that may still name it: SQLite's to resolve, not ours
+    (workspace / "b.py").write_text("print(2)\n")
+    assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert orphan.exists()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..faults import NotWritable
-from ..leftovers import sweep_folder
+from ..leftovers import sweep_folder, sweep_super_journals
 from .oplog import utc_now
 
 LOCK_SUFFIX = ".assetdb-lock"
@@ -86,7 +86,8 @@ def _open_locked(path: Path, database: Path, timeout: float) -> int:
 @contextmanager
 def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the writer lock of ``database`` (waiting up to ``timeout`` seconds), then sweep
-    the database's folder of temporaries whose owner is gone."""
+    the database's folder of temporaries whose owner is gone and of super-journals no
+    journal names (what a run killed mid-commit leaves)."""
     import fcntl
 
     path = lock_path(database)
@@ -104,9 +105,11 @@ def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}".encode(), 0)
         sweep_folder(path.parent)
+        sweep_super_journals(Path(database))
         yield
     finally:
         del _held[key]
+        sweep_super_journals(Path(database))  # one whose journals this run replayed or discarded
         try:
             os.unlink(path)  # removed while still held: whoever opens it next makes a new one
         except OSError:

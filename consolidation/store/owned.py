@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import AssetdbError
 from ..sqlite import open_readonly
 from .identity import PRIMARY, connection_role
-from ..leftovers import is_temporary_name
+from ..leftovers import is_super_journal, is_temporary_name
 from .lock import LOCK_SUFFIX
 from .set_files import database_list_path, skipped_files
 
@@ -29,7 +29,7 @@ TEMPORARY_SUFFIXES = (".assetdb-tmp", ".initializing", ".partial")
 
 def is_tool_file(name: str) -> bool:
     """A file name only the tool writes: a manifest, a database list, a lock, a temporary."""
-    if name in (ARCHIVE_MANIFEST, LIST_FILENAME) or name.endswith(LOCK_SUFFIX):
+    if name in (ARCHIVE_MANIFEST, LIST_FILENAME) or name.endswith(LOCK_SUFFIX) or is_super_journal(name):
         return True
     return name.startswith(".") and (name.endswith(TEMPORARY_SUFFIXES) or is_temporary_name(name))
 
