@@ -250,7 +250,7 @@ def table(results: dict[str, Tally]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=30, help="SIGKILLs per command (default 30)")
+    parser.add_argument("--kills", type=int, default=30, help="SIGKILLs per command (default 30; 0: none)")
     parser.add_argument("--scale", choices=sorted(SCALES), default="moderate")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--work", type=Path, help="folder for the trials (default: a temporary one, removed)")
@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         build_base(work / "base", arguments.scale)
         results = {f"SIGKILL {command}{' --yes' if command == 'consolidate' else ''}":
-                   torture(work / "base", work, command, arguments.kills, rng, cap) for command in COMMANDS}
+                   torture(work / "base", work, command, arguments.kills, rng, cap)
+                   for command in COMMANDS if arguments.kills}
         if not arguments.no_side_by_side:
             results.update(side_by_side(work / "base", work, cap))
     finally:

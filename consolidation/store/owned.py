@@ -17,7 +17,7 @@ from ..errors import AssetdbError
 from ..sqlite import open_readonly
 from .identity import PRIMARY, connection_role
 from ..leftovers import is_super_journal, is_temporary_name
-from .lock import LOCK_SUFFIX
+from .lock import LOCK_SUFFIX, lock_path
 from .set_files import database_list_path, skipped_files
 
 ARCHIVE_MANIFEST = "ARCHIVE_MANIFEST.json"
@@ -48,7 +48,7 @@ class DatabaseSet:
 
     @classmethod
     def of(cls, primary: Path, extra: tuple[Path, ...] = ()) -> DatabaseSet:
-        owned = cls(primary, {_key(primary), *(_key(path) for path in extra)})
+        owned = cls(primary, {_key(primary), _key(lock_path(primary)), *(_key(path) for path in extra)})
         try:
             with open_readonly(primary) as connection:
                 if connection_role(connection) != PRIMARY:
