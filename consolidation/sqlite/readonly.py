@@ -34,12 +34,12 @@ from ..errors import BadInput
 from ..leftovers import private_folder
 from ..size import sidecar_paths
 from .header import NotADatabase, check_not_truncated, read_header
-from .locks import DatabaseLocked, writer_lock_holder
+from .locks import LOCK_TIMEOUT_SECONDS, DatabaseLocked, writer_lock_holder
 from .recreate import transcode
 
 SNAPSHOT_ATTEMPTS = 3
 #: Seconds a reader waits for a writer to commit (:func:`set_reader_wait`).
-_READER_WAIT = {"seconds": 10.0}
+_READER_WAIT = {"seconds": LOCK_TIMEOUT_SECONDS}
 _POLL_SECONDS = 0.05
 
 
