@@ -93,9 +93,27 @@ def sweep_super_journals(database: Path) -> list[str]:
     return removed
 
 
+def system_temporary_folder() -> Path:
+    """The system's temporary folder, chosen as :mod:`tempfile` would but without its probe.
+
+    On first use :mod:`tempfile` writes and deletes a file with a random, prefix-less name
+    in each candidate folder to see if it is writable; a process killed between the two
+    leaves that file for good, with no name that says whose it is. Naming the folder first
+    (``$TMPDIR``, ``$TEMP``, ``$TMP``, else the platform's) spares the probe."""
+    if tempfile.tempdir is None:
+        for variable in ("TMPDIR", "TEMP", "TMP"):
+            folder = os.environ.get(variable)
+            if folder and os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+                tempfile.tempdir = os.path.abspath(folder)
+                break
+        else:
+            tempfile.tempdir = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+    return Path(tempfile.tempdir)
+
+
 def private_folder(purpose: str) -> Path:
     """A new private folder in the system's temporary folder, named by its owner."""
-    return Path(tempfile.mkdtemp(prefix=f"assetdb-{os.getpid()}-{purpose}-"))
+    return Path(tempfile.mkdtemp(prefix=f"assetdb-{os.getpid()}-{purpose}-", dir=system_temporary_folder()))
 
 
 @contextmanager
@@ -137,7 +155,7 @@ def sweep_folder(folder: Path | str | bytes, at: int | None = None) -> list[str]
 
 def sweep_system_temporaries() -> list[str]:
     """Remove what killed runs left in the system's temporary folder; returns the names."""
-    root = Path(tempfile.gettempdir())
+    root = system_temporary_folder()
     removed = []
     try:
         entries = [entry for entry in os.scandir(root) if entry.name.startswith("assetdb-")]

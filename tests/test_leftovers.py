@@ -112,3 +112,20 @@ def test_an_orphan_super_journal_is_removed_and_one_a_journal_may_name_is_kept(t
     (workspace / "b.py").write_text("print(2)\n")
     assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
     assert orphan.exists()
+
+
+def test_a_spare_shard_no_write_registered_is_removed_by_the_next_writer(tmp_path, database):
+    """A write killed between creating a spare shard and registering it leaves a file that
+    says it is a shard of the set; the manifest does not list it, so the next writer removes
+    it (a registered shard, or another set's file of that name, is left alone)."""
+    from consolidation.store.shards import _create_shard_file
+
+    spare = database.with_name("enterprise_assets.004.db")
+    _create_shard_file(spare, database, 4)
+    foreign = database.with_name("enterprise_assets.005.db")
+    sqlite3.connect(foreign).execute("CREATE TABLE kept (x)").connection.close()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert sorted(os.listdir(database.parent)) == ["enterprise_assets.005.db", "enterprise_assets.db"]

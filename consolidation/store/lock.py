@@ -27,6 +27,7 @@ from ..errors import Aborted, BadInput
 from ..faults import NotWritable
 from ..leftovers import sweep_folder, sweep_super_journals
 from .oplog import utc_now
+from .shards import discard_unregistered_shards
 
 LOCK_SUFFIX = ".assetdb-lock"
 #: How long a writer waits for another by default (the command line's ``--lock-timeout``).
@@ -86,8 +87,8 @@ def _open_locked(path: Path, database: Path, timeout: float) -> int:
 @contextmanager
 def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the writer lock of ``database`` (waiting up to ``timeout`` seconds), then sweep
-    the database's folder of temporaries whose owner is gone and of super-journals no
-    journal names (what a run killed mid-commit leaves)."""
+    the database's folder of what killed runs left: temporaries whose owner is gone,
+    super-journals no journal names, spare shards no write registered."""
     import fcntl
 
     path = lock_path(database)
@@ -106,6 +107,7 @@ def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -
         os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}".encode(), 0)
         sweep_folder(path.parent)
         sweep_super_journals(Path(database))
+        discard_unregistered_shards(Path(database))
         yield
     finally:
         del _held[key]

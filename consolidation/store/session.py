@@ -24,6 +24,7 @@ from ..sqlite import read_header
 from ..sqlite.locks import LOCK_TIMEOUT_SECONDS
 from ..sqlite.readonly import uri_for
 from .identity import require_primary
+from .lock import database_lock
 from .oplog import Operation
 from .shards import ShardSet
 
@@ -130,8 +131,17 @@ def write_session(
     """One transaction on ``database`` under ``limit`` bytes per file; ``what`` names the
     work in messages. ``expected_bytes`` is how much the write may add, so the shards it
     may need exist before the transaction begins (a file cannot be attached inside one).
-    A ``connection`` already open on the database is used, and left open."""
-    database = Path(database)
+    A ``connection`` already open on the database is used, and left open. Held under the
+    set's writer lock (kept, if the command already holds it), so no other writer is ever
+    between creating a spare shard and registering it."""
+    with database_lock(database), _session(Path(database), limit, what, expected_bytes, partition,
+                                           connection) as session:
+        yield session
+
+
+@contextmanager
+def _session(database: Path, limit: int, what: str, expected_bytes: int, partition: bool,
+             connection: sqlite3.Connection | None) -> Iterator[WriteSession]:
     owned = connection is None
     connection = connection or connect_assetdb(database)
     shards = ShardSet(connection, database, limit, partition)
