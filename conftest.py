@@ -33,6 +33,14 @@ def folder_state(folder: Path) -> dict[str, str]:
     }
 
 
+def readme_example(name: str, language: str = "python") -> str:
+    """The code block of README.md introduced by ``<!-- example: NAME -->``: what the README
+    shows is what the tests run."""
+    readme = (Path(__file__).resolve().parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split(f"<!-- example: {name} -->", 1)[1]
+    return block.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
+
 def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],

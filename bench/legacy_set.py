@@ -84,13 +84,15 @@ def build_source(path: Path, index: int, rows: int) -> None:
         connection.close()
 
 
-def build_legacy_set(directory: Path) -> list[Path]:
+def build_legacy_set(directory: Path, scale: float = 1.0) -> list[Path]:
+    """The set, with every table's row count multiplied by ``scale`` (the same files
+    otherwise), for measuring how time grows with rows."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(SMALL_SOURCES + 1):
         path = directory / (f"legacy_{index:02d}.db" if index else "legacy_big.db")
         if not path.exists():
-            build_source(path, index, LARGE_ROWS if index == 0 else SMALL_ROWS)
+            build_source(path, index, int((LARGE_ROWS if index == 0 else SMALL_ROWS) * scale))
         paths.append(path)
     return paths
 

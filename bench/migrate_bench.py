@@ -7,11 +7,17 @@ own process (so peak memory is its own):
     ``sqlite3`` module, no merge, no checks, no cap;
 (b) sqlite-utils inserting the same rows table by table (``insert_all``);
 (c) ``assetdb migrate`` then ``assetdb verify --sources``: merged, accounted, verified,
-    every file under the cap.
+    every file under the cap;
+(d) the naive proof: ``SELECT * FROM source EXCEPT SELECT * FROM copy`` per table, over
+    (a)'s copy, which is what ``verify`` is measured against.
 
-Reported as ratios against (a) measured in the same run, never as absolute targets:
-(c) should stay within 3x (a) and be at least 3x faster than (b); peak RSS of (c)
-under 300 MB. Usage: ``python bench/migrate_bench.py [--work DIR]`` (or ``make bench``).
+Then the same on a set of wide rows (two sources of 80 rows of 1 MB blobs, half their
+keys shared), where what matters is peak memory.
+
+Reported as ratios measured in the same run, never as absolute targets: migrate within
+3x (a), verify within 1.2x (d), migrate + verify within 4x (a), peak RSS of every
+command under 100 MB whatever the row width.
+Usage: ``python bench/migrate_bench.py [--work DIR]`` (or ``make bench``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -45,6 +52,31 @@ for index, source in enumerate(sys.argv[2:]):
     target.execute("DETACH DATABASE src")
 """
 
+NAIVE_VERIFY = """
+import sqlite3, sys
+copy = sqlite3.connect(sys.argv[1])
+for index, source in enumerate(sys.argv[2:]):
+    copy.execute("ATTACH DATABASE ? AS src", (source,))
+    tables = [row[0] for row in copy.execute(
+        "SELECT name FROM src.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%'")]
+    for table in tables:
+        name = f"s{index}_{table}".replace('"', '""')
+        quoted = table.replace('"', '""')
+        copy.execute(f'SELECT count(*) FROM (SELECT * FROM src."{quoted}" EXCEPT SELECT * FROM main."{name}")').fetchone()
+    copy.execute("DETACH DATABASE src")
+"""
+
+WIDE_ROWS = """
+import os, sqlite3, sys
+for path, first in ((sys.argv[1], 0), (sys.argv[2], 40)):
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, name TEXT, data BLOB)")
+    for key in range(first, first + 80):
+        connection.execute("INSERT INTO blobs VALUES (?, ?, ?)", (key, f"n{key}", os.urandom(1 << 20)))
+    connection.commit()
+    connection.close()
+"""
+
 SQLITE_UTILS = """
 import sqlite3, sys
 import sqlite_utils
@@ -61,53 +93,103 @@ for index, source in enumerate(sys.argv[2:]):
 """
 
 
+def _contenders(sources: list[Path], runs: Path) -> dict[str, tuple[float, int]]:
+    """Floor, naive proof, migrate and verify on ``sources``, each in its own process."""
+    names = [str(path) for path in sources]
+    shutil.rmtree(runs, ignore_errors=True)
+    (runs / "ws").mkdir(parents=True)
+    target = runs / "ws" / "enterprise_assets.db"
+    assetdb = [sys.executable, "-m", "consolidation"]
+    return {
+        "floor": timed([sys.executable, "-c", FLOOR, str(runs / "floor.db"), *names], runs),
+        "naive_verify": timed([sys.executable, "-c", NAIVE_VERIFY, str(runs / "floor.db"), *names], runs),
+        "migrate": timed([*assetdb, "migrate", *names, "--into", str(target), "--quiet"], runs),
+        "verify": timed([*assetdb, "verify", str(target), "--sources", *names, "--quiet"], runs),
+        "verify_ledger": timed([*assetdb, "verify", str(target), "--quiet"], runs),
+    }
+
+
+#: Row-count multipliers of the legacy set: time should grow in proportion.
+SCALES = (0.25, 0.5, 1)
+
+
+def _rows(sources: list[Path]) -> int:
+    total = 0
+    for path in sources:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        tables = [row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%'")]
+        total += sum(connection.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+        connection.close()
+    return total
+
+
+def _ratios(figures: dict[str, tuple[float, int]]) -> dict[str, float]:
+    seconds = {name: figure[0] for name, figure in figures.items()}
+    return {
+        "migrate_over_floor": round(seconds["migrate"] / seconds["floor"], 2),
+        "verify_over_naive_except": round(seconds["verify"] / seconds["naive_verify"], 2),
+        "migrate_and_verify_over_floor": round((seconds["migrate"] + seconds["verify"]) / seconds["floor"], 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, help="folder for the legacy set and outputs (kept)")
+    parser.add_argument("--work", type=Path, help="folder for the legacy sets and outputs (kept)")
     arguments = parser.parse_args(argv)
     work = arguments.work or Path(tempfile.mkdtemp(prefix="assetdb-bench-"))
     sources = build_legacy_set(work / "legacy")
     total = sum(path.stat().st_size for path in sources)
     print(f"legacy set: {len(sources)} databases, {total / 1e6:.1f} MB in {work / 'legacy'}")
-    runs = work / "runs"
-    shutil.rmtree(runs, ignore_errors=True)
-    runs.mkdir()
+    figures = _contenders(sources, work / "runs")
     names = [str(path) for path in sources]
+    figures["sqlite_utils"] = timed([sys.executable, "-c", SQLITE_UTILS, str(work / "runs" / "utils.db"), *names])
+    shards = sorted((work / "runs").glob("ws/enterprise_assets*.db"))
 
-    floor, floor_rss = timed([sys.executable, "-c", FLOOR, str(runs / "floor.db"), *names], runs)
-    utils, utils_rss = timed([sys.executable, "-c", SQLITE_UTILS, str(runs / "utils.db"), *names], runs)
-    (runs / "ws").mkdir()
-    target = runs / "ws" / "enterprise_assets.db"
-    assetdb = [sys.executable, "-m", "consolidation"]
-    migrate, migrate_rss = timed([*assetdb, "migrate", *names, "--into", str(target), "--quiet"], runs)
-    verify, verify_rss = timed([*assetdb, "verify", str(target), "--sources", *names, "--quiet"], runs)
-    ours = migrate + verify
-    shards = sorted(runs.glob("ws/enterprise_assets*.db"))
-    largest = max(path.stat().st_size for path in shards)
+    wide = [work / "wide" / "blobs_a.db", work / "wide" / "blobs_b.db"]
+    if not wide[0].exists():
+        wide[0].parent.mkdir(parents=True, exist_ok=True)
+        timed([sys.executable, "-c", WIDE_ROWS, *map(str, wide)])
+    wide_figures = _contenders(wide, work / "wide-runs")
+
+    scaling = {}
+    for scale in SCALES:
+        scaled = sources if scale == 1 else build_legacy_set(work / f"legacy-x{scale}", scale)
+        rows = _rows(scaled)
+        runs = work / f"scale-runs-{scale}"
+        shutil.rmtree(runs, ignore_errors=True)
+        (runs / "ws").mkdir(parents=True)
+        seconds = figures["migrate"][0] if scale == 1 else timed(
+            [sys.executable, "-m", "consolidation", "migrate", *map(str, scaled), "--into",
+             str(runs / "ws" / "enterprise_assets.db"), "--quiet"], runs)[0]
+        scaling[str(scale)] = {"rows": rows, "migrate_seconds": round(seconds, 2),
+                               "microseconds_per_row": round(seconds / rows * 1e6, 1)}
 
     report = {
         "legacy_bytes": total,
-        "floor_seconds": round(floor, 2),
-        "sqlite_utils_seconds": round(utils, 2),
-        "assetdb_migrate_seconds": round(migrate, 2),
-        "assetdb_verify_seconds": round(verify, 2),
-        "assetdb_over_floor": round(ours / floor, 2),
-        "sqlite_utils_over_assetdb": round(utils / ours, 2),
-        "peak_rss_mb": {
-            "floor": round(floor_rss / 2**20),
-            "sqlite_utils": round(utils_rss / 2**20),
-            "assetdb_migrate": round(migrate_rss / 2**20),
-            "assetdb_verify": round(verify_rss / 2**20),
-        },
+        "scaling": scaling,
+        "seconds": {name: round(figure[0], 2) for name, figure in figures.items()},
+        "ratios": _ratios(figures),
+        "peak_rss_mb": {name: round(figure[1] / 2**20) for name, figure in figures.items()},
         "consolidated_files": len(shards),
-        "largest_file_mb": round(largest / 1e6, 1),
+        "largest_file_mb": round(max(path.stat().st_size for path in shards) / 1e6, 1),
+        "wide_rows": {
+            "seconds": {name: round(figure[0], 2) for name, figure in wide_figures.items()},
+            "ratios": _ratios(wide_figures),
+            "peak_rss_mb": {name: round(figure[1] / 2**20) for name, figure in wide_figures.items()},
+        },
     }
     print(json.dumps(report, indent=2))
+    ratios, wide_ratios = report["ratios"], report["wide_rows"]["ratios"]
+    peak = max(max(report["peak_rss_mb"].values()), max(report["wide_rows"]["peak_rss_mb"].values()))
     print(
-        f"assetdb migrate+verify = {report['assetdb_over_floor']}x the floor (target <= 3x); "
-        f"sqlite-utils = {report['sqlite_utils_over_assetdb']}x assetdb (target >= 3x); "
-        f"peak RSS {max(migrate_rss, verify_rss) / 2**20:.0f} MB (target < 300 MB); "
-        f"{len(shards)} files, largest {largest / 1e6:.1f} MB"
+        f"migrate = {ratios['migrate_over_floor']}x the floor (target <= 3x); "
+        f"verify = {ratios['verify_over_naive_except']}x the naive EXCEPT (target <= 1.2x); "
+        f"migrate + verify = {ratios['migrate_and_verify_over_floor']}x the floor (target <= 4x); "
+        f"wide rows: migrate {wide_ratios['migrate_over_floor']}x, verify {wide_ratios['verify_over_naive_except']}x; "
+        f"peak RSS of any command {peak} MB (target <= 100 MB); "
+        f"{len(shards)} files, largest {report['largest_file_mb']} MB; microseconds per row at scale "
+        + ", ".join(f"{scale}: {figure['microseconds_per_row']}" for scale, figure in scaling.items())
     )
     if arguments.work is None:
         shutil.rmtree(work, ignore_errors=True)

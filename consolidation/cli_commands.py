@@ -23,12 +23,12 @@ from .cli_options import (
     quiet_option,
     skip_unusable_option,
 )
-from .compliance import check_sizes, log_size_check
+from .compliance import SizePolicy, check_sizes, log_size_check
 from .config import load_settings, resolve_exclusions, resolve_size_limit
 from .consolidate import Request, consolidate, plan
 from .database_list import ListRequest, keep_list
 from .demo import run_demo
-from .errors import CheckFailed
+from .errors import BadInput, CheckFailed
 from .hookspecs import plugin_manager
 from .inventory import take_inventory
 from .merge import ConflictPolicy, MigrationSettings, conflict_resolver, migrate
@@ -38,10 +38,11 @@ from .reports import (
     render_inventory,
     render_migration,
     render_size_check,
+    size_check_refusal,
     render_summary,
     render_verify,
 )
-from .size import format_size
+from .size import format_size, parse_warn_threshold
 from .sqlite import backup_database, restore_database
 from .store import SCHEMA_VERSION, initialize
 from .faults import full_disk_named
@@ -68,19 +69,33 @@ def inventory_command(directories, as_json, limit, exclude, list_file, quiet) ->
 @click.command("size-check")
 @click.argument("paths", nargs=-1, required=True, type=EXISTING_PATH)
 @limit_option
+@click.option("--warn", "warn", metavar="SIZE|PERCENT",
+              help="Also fail on a file at or over this size or share of the cap (95MB, 90%): caught before it is over.")
+@click.option("--refuse-lfs-pointers", is_flag=True,
+              help="Also fail on a Git LFS pointer file named like a database (its database was never fetched).")
+@click.option("--database-folder", "database_folders", multiple=True, type=EXISTING_PATH, metavar="DIR",
+              help="Where SQLite files belong (repeatable; also [tool.assetdb] database_folders): fail on a SQLite "
+              "file anywhere else, recognised by its header.")
 @click.option("--log", "log_database", type=EXISTING_PATH, help="Record the check in this assetdb database's log.")
 @quiet_option
-def size_check_command(paths, limit, log_database, quiet) -> None:
-    """Exit 1 when any database under PATHS is over the cap (sidecars counted)."""
+def size_check_command(paths, limit, warn, refuse_lfs_pointers, database_folders, log_database, quiet) -> None:
+    """Exit 1 when any database under PATHS is over the cap (sidecars counted), or fails what the options add."""
     cap = resolve_size_limit(limit)
-    findings = check_sizes(list(paths), cap, progress(quiet, "size-check", "db"))
+    try:
+        warn_at = parse_warn_threshold(warn, cap) if warn is not None else None
+    except BadInput as error:
+        raise click.BadParameter(str(error), param_hint="'--warn'") from None
+    policy = SizePolicy(warn_at=warn_at,
+                        refuse_lfs_pointers=refuse_lfs_pointers,
+                        database_folders=tuple(database_folders) or load_settings().database_folders,
+                        exclusions=resolve_exclusions())
+    findings = check_sizes(list(paths), cap, progress(quiet, "size-check", "file"), policy)
     click.echo(render_size_check(findings, cap))
     if log_database is not None:
         log_size_check(log_database, findings, cap)
-    over = [finding for finding in findings if finding.over]
-    if over:
-        raise CheckFailed(f"{len(over)} of {len(findings)} files over the cap of {format_size(cap)}: "
-                          + ", ".join(str(finding.path) for finding in over))
+    refusal = size_check_refusal(findings, cap, policy)
+    if refusal:
+        raise CheckFailed(refusal)
 
 
 # -- phase 1: the schema, and the safety net ----------------------------------------------

@@ -15,7 +15,8 @@ from .errors import BadInput
 from .globs import Exclusions
 from .size import DEFAULT_SIZE_LIMIT, parse_size
 
-KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns", "workspace", "phase", "database_list", "exclude")
+KNOWN_KEYS = ("size_limit", "kinds", "backup_patterns", "workspace", "phase", "database_list", "exclude",
+              "database_folders")
 ASSET_KINDS = ("script", "documentation", "template", "pattern")
 
 
@@ -35,6 +36,7 @@ class Settings:
     phase: str | None = None  # the last phase the gate checks
     database_list: Path | None = None
     exclude: tuple[str, ...] = ()  # globs of files left out on purpose, everywhere
+    database_folders: tuple[Path, ...] = ()  # where SQLite files belong; size-check fails on one elsewhere
     project_root: Path | None = None  # the folder of pyproject.toml, where globs are rooted
 
 
@@ -91,6 +93,9 @@ def load_settings(start: Path | None = None) -> Settings:
         phase=table.get("phase"),
         database_list=pyproject.parent / table["database_list"] if "database_list" in table else None,
         exclude=_globs(pyproject, "exclude", table.get("exclude", [])),
+        database_folders=tuple(pyproject.parent / folder
+                               for folder in _globs(pyproject, "database_folders", table.get("database_folders", []),
+                                                     "folders (relative to pyproject.toml)")),
         project_root=pyproject.parent,
     )
 
@@ -107,9 +112,9 @@ def _patterns(pyproject: Path, patterns: object) -> tuple[str, ...]:
     return tuple(patterns)
 
 
-def _globs(pyproject: Path, key: str, globs: object) -> tuple[str, ...]:
+def _globs(pyproject: Path, key: str, globs: object, what: str = "path globs") -> tuple[str, ...]:
     if not isinstance(globs, list) or not all(isinstance(g, str) and g for g in globs):
-        raise BadInput(f"{pyproject}: [tool.assetdb] {key} must be a list of path globs")
+        raise BadInput(f"{pyproject}: [tool.assetdb] {key} must be a list of {what}")
     return tuple(globs)
 
 

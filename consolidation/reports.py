@@ -7,6 +7,7 @@ the same wherever it is shown.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,12 +101,30 @@ def render_summary(summary, archived: bool) -> str:
 
 
 def render_size_check(findings, limit: int) -> str:
-    lines = [f"{'OVER' if finding.over else 'ok':4}  {format_size(finding.bytes):>9}  "
-             f"{100 * finding.bytes / limit:6.1f}%  {finding.path}" + (f"  ({finding.note})" if finding.note else "")
-             for finding in findings]
-    if not any(finding.over for finding in findings):
+    """One line per database and per failing file (a hook hands over every staged file:
+    the ones that are neither are counted, not listed), then the verdict when all pass."""
+    lines = [f"{finding.status:5}  {format_size(finding.bytes):>9}  {100 * finding.bytes / limit:6.1f}%  {finding.path}"
+             + (f"  ({finding.note})" if finding.note else "")
+             for finding in findings if finding.database or finding.failed]
+    if not any(finding.failed for finding in findings):
         lines.append(f"all {len(findings)} files under the cap of {format_size(limit)}")
     return "\n".join(lines)
+
+
+def size_check_refusal(findings, limit: int, policy) -> str | None:
+    """The one line a failed size check ends with (None when it passed): how many files fail
+    against what, and each one's problem. Over the cap alone keeps its short form."""
+    failed = [finding for finding in findings if finding.failed]
+    if not failed:
+        return None
+    if all(finding.over for finding in failed):
+        return (f"{len(failed)} of {len(findings)} files over the cap of {format_size(limit)}: "
+                + ", ".join(str(finding.path) for finding in failed))
+    near = f", near from {format_size(policy.warn_at)}" if policy.warn_at else ""
+    folders = (f", SQLite files in {', '.join(map(os.path.relpath, policy.database_folders))}"
+               if policy.database_folders else "")
+    return (f"{len(failed)} of {len(findings)} files fail the size check (cap {format_size(limit)}{near}{folders}): "
+            + "; ".join(finding.problem() for finding in failed))
 
 
 def render_verify(proof, workspace, shown: int = 20) -> str:

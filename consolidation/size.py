@@ -91,3 +91,22 @@ def percent_of_limit(size: int, limit: int) -> float:
 
 def is_near_limit(size: int, limit: int) -> bool:
     return NEAR_LIMIT_FRACTION * limit <= size <= limit
+
+
+def parse_warn_threshold(text: str, limit: int) -> int | None:
+    """Bytes from which a database under ``limit`` is near the cap: a size (``95MB``) or a
+    share of the cap (``90%``); ``0`` (or ``0%``) turns the warning off (None).
+
+    One reading for ``assetdb size-check --warn`` and the gate's ``--assetdb-warn``, so
+    the same words mean the same threshold in a hook, in CI and at a prompt.
+    """
+    stripped = str(text).strip()
+    try:
+        if stripped.endswith("%"):
+            share = float(stripped[:-1])
+            if not 0 <= share <= 100:
+                raise ValueError
+            return int(limit * share / 100) or None
+        return None if stripped == "0" else parse_size(stripped)
+    except (ValueError, BadInput):
+        raise BadInput(f"{stripped!r}: use a size (95MB) or a share of the cap (90%)") from None

@@ -9,10 +9,12 @@ of your own: the fixtures ``assetdb_limit``, ``assetdb_databases``,
 from .assertions import assert_lossless, assert_reproducible, assert_under_limit
 from .checks import CheckResult
 from .gate import PHASES, Check, CheckContext
+from .nodes import AssetdbNearCapWarning
 from .report import DatabaseSummary
 
 __all__ = [
     "PHASES",
+    "AssetdbNearCapWarning",
     "Check",
     "CheckContext",
     "CheckResult",

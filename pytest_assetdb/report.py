@@ -81,6 +81,12 @@ class GateReporter:
                 terminalreporter.write_line(f"skipped {summary.database}: {summary.skipped}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:  # what a report hook prints starts a line, never pytest's progress line
+            terminal.ensure_newline()
+            writer = self.config.get_terminal_writer()
+            if writer.width_of_current_line:  # xdist's progress line, which ensure_newline does not know of
+                writer.line()
         self.config.hook.pytest_assetdb_report(
             config=self.config, databases=sorted(self.databases.values(), key=lambda s: s.database)
         )

@@ -15,7 +15,7 @@ from consolidation.config import load_settings
 from consolidation.errors import BadInput
 from consolidation.globs import Exclusions
 from consolidation.listing import LIST_FILENAME, find_list
-from consolidation.size import NEAR_LIMIT_FRACTION, format_size, parse_size
+from consolidation.size import NEAR_LIMIT_FRACTION, format_size, parse_size, parse_warn_threshold
 from consolidation.store.lock import DEFAULT_LOCK_TIMEOUT
 
 from .gate import PHASES
@@ -149,16 +149,10 @@ def resolve_warn(config: pytest.Config, limit: int) -> int | None:
     source, value = "--assetdb-warn", config.getoption("assetdb_warn")
     if not value:
         source, value = "assetdb_warn", config.getini("assetdb_warn")
-    text = (value or f"{NEAR_LIMIT_FRACTION:.0%}").strip()
     try:
-        if text.endswith("%"):
-            share = float(text[:-1])
-            if not 0 <= share <= 100:
-                raise ValueError
-            return int(limit * share / 100) or None
-        return None if text == "0" else parse_size(text)
-    except (ValueError, BadInput):
-        raise pytest.UsageError(f"{source} {text!r}: use a size (95MB) or a share of the cap (90%)") from None
+        return parse_warn_threshold(value or f"{NEAR_LIMIT_FRACTION:.0%}", limit)
+    except BadInput as error:
+        raise pytest.UsageError(f"{source} {error}") from None
 
 
 def resolve_settings(config: pytest.Config) -> GateSettings:

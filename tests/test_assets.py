@@ -36,7 +36,11 @@ def tree(folder: Path) -> dict[bytes, tuple]:
         for name in files:
             full = os.path.join(directory, name)
             info = os.lstat(full)
-            content = os.readlink(full) if stat.S_ISLNK(info.st_mode) else open(full, "rb").read()
+            if stat.S_ISLNK(info.st_mode):
+                content = os.readlink(full)
+            else:
+                with open(full, "rb") as handle:
+                    content = handle.read()
             found[os.path.relpath(full, root)] = (content, info.st_mode, info.st_mtime_ns)
     return found
 

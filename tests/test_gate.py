@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from conftest import readme_example
 from pytest_assetdb.testing import make_database, run_gate
 
 LIMIT = 99_900_000
@@ -224,13 +224,6 @@ def test_consolidated_fixture_reads_across_shards(pytester):
     pytester.runpytest("test_across_shards.py", "databases", "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def readme_example(name: str) -> str:
-    """The code block of README.md introduced by ``<!-- example: NAME -->``."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = readme.split(f"<!-- example: {name} -->", 1)[1]
-    return block.split("```python\n", 1)[1].split("```", 1)[0]
-
-
 def test_the_readme_examples_run_as_written(pytester):
     from consolidation.demo import build_legacy_set
     from consolidation.merge import MigrationSettings, migrate
@@ -243,6 +236,9 @@ def test_the_readme_examples_run_as_written(pytester):
     result = pytester.runpytest("--assetdb", "databases", "test_databases.py", "-p", "no:cacheprovider", "-s", "-v")
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*enterprise_assets.db::templates_have_content PASSED*", "databases/enterprise_assets.db: */* checks passed"])
+    progress = pytester.runpytest("--assetdb", "databases", "test_databases.py", "-p", "no:cacheprovider", "-n", "2")
+    assert progress.ret == 0
+    progress.stdout.fnmatch_lines(["*[[]100%[]]", "databases/*: */* checks passed"])  # its own line, not the progress line's
 
 
 def test_tool_assetdb_settings_and_precedence(pytester, databases):

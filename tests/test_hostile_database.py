@@ -482,8 +482,9 @@ def peak_of(*command: str, limit: int = 1 * GiB) -> tuple[int, str, int]:
                                env={**os.environ, "MALLOC_ARENA_MAX": "2"})
     stderr = process.stderr.read().decode()
     process.stderr.close()
-    _, status, usage = os.wait4(process.pid, 0)
-    return os.waitstatus_to_exitcode(status), stderr, usage.ru_maxrss * 1024
+    _, status, usage = os.wait4(process.pid, 0)  # wait4, not wait(): it reports the child's peak RSS
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not think it still runs
+    return process.returncode, stderr, usage.ru_maxrss * 1024
 
 
 @pytest.mark.parametrize("declared", [10 * 10**9, 2 * MiB], ids=["10 GB declared", "2 MiB declared"])

@@ -155,12 +155,14 @@ def _logical_state(target: Path) -> dict:
     return state
 
 
-def _run_migrate(paths: list[Path], target: Path, backups: Path) -> subprocess.Popen:
+def _run_migrate(paths: list[Path], target: Path, backups: Path, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """Start a migration; its stderr is piped only when the caller reads it (a killed run's
+    pipe would be left open)."""
     return subprocess.Popen(
         [sys.executable, "-m", "consolidation", "migrate", *map(str, paths), "--into", str(target),
          "--backup-dir", str(backups), "--quiet"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
 
 
@@ -179,8 +181,9 @@ def test_killed_migration_resumes_to_the_same_state_as_a_clean_run(tmp_path):
         time.sleep(duration * fraction)
         process.send_signal(signal.SIGKILL)
         process.wait()
-    final = _run_migrate(paths, crashed, tmp_path / "backups")
-    assert final.wait() == 0, final.stderr.read().decode()
+    final = _run_migrate(paths, crashed, tmp_path / "backups", stderr=subprocess.PIPE)
+    _, errors = final.communicate()
+    assert final.returncode == 0, errors.decode()
 
     assert _logical_state(crashed) == _logical_state(clean)
     verified = subprocess.run(

@@ -57,7 +57,8 @@ def test_the_sdist_is_a_project_whose_tests_can_run(dist):
     assert {"conftest.py", "LICENSE", "CHANGELOG.md", "README.md", "Makefile", "pyproject.toml"} <= names
     assert {"tests/test_real_repository.py", "tests/data/realworld/NOTICE.md",
             "tests/data/realworld/SHA256SUMS", "databases/monitoring.db"} <= names
-    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "tests", "databases", "bench"],
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "tests", "databases", "bench", "examples",
+                              ".pre-commit-hooks.yaml"],
                              capture_output=True, text=True).stdout.split()
     missing = [name for name in tracked if name not in names]
     assert missing == [], f"tracked files the sdist lacks: {missing}"

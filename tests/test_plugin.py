@@ -269,10 +269,15 @@ def test_the_header_says_what_the_gate_checks_with(pytester, databases):
     assert "assetdb:" not in pytester.runpytest("-p", "no:cacheprovider").stdout.str()
 
 
+#: The near-cap warning shown as a warning whatever filters the outer run has (this suite
+#: runs clean under ``-W error``, which the in-process runs below would otherwise inherit).
+AS_WARNING = ("-W", "default::pytest_assetdb.AssetdbNearCapWarning")
+
+
 def test_a_database_near_the_cap_passes_with_a_warning(pytester, databases):
     size = (databases / "alpha.db").stat().st_size
     near = pytester.runpytest("--assetdb", "databases/alpha.db", "--assetdb-limit", str(int(size / 0.95)),
-                              "-p", "no:cacheprovider")
+                              "-p", "no:cacheprovider", *AS_WARNING)
     near.assert_outcomes(passed=2, warnings=1)
     near.stdout.fnmatch_lines(["*AssetdbNearCapWarning: databases/alpha.db is near the cap: 8.2 KB of 8.6 KB (95.0% of cap)*",
                                "databases/alpha.db (near the cap)*95.0%*2/2"])
@@ -281,7 +286,11 @@ def test_a_database_near_the_cap_passes_with_a_warning(pytester, databases):
                            "-p", "no:cacheprovider").assert_outcomes(passed=2)
     pytester.makeini("[pytest]\nassetdb_warn = 50%\n")
     pytester.runpytest("--assetdb", "databases/alpha.db", "--assetdb-limit", str(size * 3 // 2),
-                       "-p", "no:cacheprovider").assert_outcomes(passed=2, warnings=1)
+                       "-p", "no:cacheprovider", *AS_WARNING).assert_outcomes(passed=2, warnings=1)
+    strict = pytester.runpytest("--assetdb", "databases/alpha.db", "--assetdb-limit", str(size * 3 // 2),
+                                "-p", "no:cacheprovider", "-W", "error::pytest_assetdb.AssetdbNearCapWarning")
+    strict.assert_outcomes(passed=1, failed=1)  # a team that wants near the cap to fail says so
+    strict.stdout.fnmatch_lines(["FAILED databases/alpha.db::size - *AssetdbNearCapWarning*"])
     bad = pytester.runpytest("--assetdb", "databases", "--assetdb-warn", "lots", "-p", "no:cacheprovider")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--assetdb-warn 'lots': use a size (95MB) or a share of the cap (90%)*"])

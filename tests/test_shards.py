@@ -108,3 +108,10 @@ def test_a_missing_shard_is_reported(target, tmp_path):
     shard.unlink()
     with pytest.raises(Aborted, match="is missing"):
         verify_database(target, [], CAP)
+
+
+def test_a_row_larger_than_the_cap_is_named_with_its_size_and_nothing_is_written(target, tmp_path):
+    huge = blob_source(tmp_path / "one-huge-row.db", 7, 1, size=500_000)
+    with pytest.raises(Aborted, match=r"a row of 'blobs' \(identity 7, 500\.0 KB\) does not fit under the cap"):
+        migrate(target, [huge], MigrationSettings(CAP))
+    assert not target.exists()

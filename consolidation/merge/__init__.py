@@ -4,13 +4,8 @@
 rows, apply the conflict policy and keep the ledger exact.
 """
 
-from .engine import (
-    MigrationReport,
-    MigrationSettings,
-    SourceOutcome,
-    TableOutcome,
-    migrate,
-)
+from .engine import MigrationSettings, migrate
+from .outcome import MigrationReport, SourceOutcome, TableOutcome
 from .policy import ConflictPolicy, conflict_resolver
 
 __all__ = [

@@ -11,7 +11,14 @@ import sqlite3
 
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from .plan import UNIFIED_TABLES, conflicts_table, ensure_table, holding, target_shape
+from .plan import (
+    UNIFIED_TABLES,
+    conflicts_table,
+    ensure_table,
+    holding,
+    key_json,
+    target_shape,
+)
 from .policy import ConflictPolicy
 
 
@@ -60,16 +67,6 @@ OWNER = (
 )
 
 
-def _key_json(alias: str, key: list[str]) -> str:
-    quote = "'"
-    parts = [
-        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x{quote * 2}' || hex({alias}.{q(k)}) || '{quote * 2}' "
-        f"ELSE {alias}.{q(k)} END"
-        for k in key
-    ]
-    return f"json_array({', '.join(parts)})"
-
-
 def record_conflicts(
     connection: sqlite3.Connection,
     shards: ShardSet,
@@ -107,7 +104,7 @@ def record_conflicts(
             INSERT INTO main.migration_conflicts
                 (target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_shard, kept_rowid,
                  policy, recorded_at)
-            SELECT :target, {_key_json('c', key)}, {shown}, a.source_id, :conflicts, :shard, c.rowid, :policy,
+            SELECT :target, {key_json('c', key)}, {shown}, a.source_id, :conflicts, :shard, c.rowid, :policy,
                    s.migrated_at
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -35,10 +34,9 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..globs import Exclusions
-from ..size import format_size, sidecar_paths
+from ..size import sidecar_paths
 from ..sqlite import (
     SourceDescription,
-    SourceTable,
     backup_database,
     default_backup_directory,
     describe_source,
@@ -46,93 +44,34 @@ from ..sqlite import (
     open_readonly,
     readonly_uri,
 )
-from ..sqlite.describe import content_option, fingerprint_source
+from ..sqlite.describe import fingerprint_source
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
-    ShardSet,
     connect_assetdb,
     initialize,
     utc_now,
     write_session,
-    write_transaction,
 )
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
 from ..store.shards import discard_new_set
 from .accounting import record_conflicts, recount, remove_source
+from .fingerprinting import BackgroundFingerprint
 from .naming import assign_source_names
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
+from .outcome import MigrationReport, SourceOutcome, TableOutcome
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
-    _apart,
-    _table_exists,
     apply_plan,
     conflicts_table,
     plan_table,
 )
 from .policy import ConflictPolicy, policy_decider
 from .preflight import Preflight, preflight
-from .rows import LINK_COLUMNS, RowMerger
-
-
-@dataclass
-class TableOutcome:
-    source_table: str
-    target_table: str
-    rows_read: int = 0
-    rows_stored: int = 0
-    duplicates_folded: int = 0
-    conflicts_kept: int = 0
-    note: str | None = None
-
-
-@dataclass
-class SourceOutcome:
-    """What happened to one source: ``migrated``, ``remigrated``, ``unchanged`` or ``planned``."""
-
-    name: str
-    path: str
-    action: str
-    tables: list[TableOutcome] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    shards: int = 1
-
-    def total(self, attribute: str) -> int:
-        return sum(getattr(table, attribute) for table in self.tables)
-
-
-@dataclass
-class MigrationReport:
-    target: str
-    sources: list[SourceOutcome]
-    backup: str | None = None
-    left_out: list[tuple[Path, str, str]] = field(default_factory=list)  # (file, status, reason)
-
-
-# -- naming -----------------------------------------------------------------------------
-
-
-# -- the target's current shape -----------------------------------------------------------
-
-
-# -- schema changes on the target ---------------------------------------------------------
-
-
-# -- moving rows ---------------------------------------------------------------------------
-
-
-# -- conflict policy -----------------------------------------------------------------------
-
-
-# -- ledger upkeep ---------------------------------------------------------------------------
-
-
-# -- indexes, views and triggers ------------------------------------------------------------
-
-
-# -- one source ------------------------------------------------------------------------------
+from .rows import RowMerger
+from .virtual import migrate_virtual_table, rebuild_content_indexes
 
 
 @dataclass
@@ -156,25 +95,15 @@ def migrate_source(
     """Migrate one source in one transaction (or recognise it as already migrated)."""
     with readonly_uri(path, allow_empty=True, attach=True) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
-        shards = ShardSet(connection, target, settings.limit, settings.partition)
-        committed = False
         try:
-            outcome = _migrate_attached(connection, shards, target, path, name, settings, before_write)
-            committed = True
-            return outcome
+            return _migrate_attached(connection, target, path, uri, name, settings, before_write)
         except sqlite3.DatabaseError as error:
-            if "full" in str(error):
-                raise Aborted(
-                    f"{target}: would grow past the cap of {format_size(settings.limit)} while "
-                    f"migrating {name}; rolled back"
-                ) from None
             raise BadInput(f"{path}: cannot be migrated ({error})") from None
         finally:
-            shards.close(committed)
             connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
 
 
-def _migrate_attached(connection, shards: ShardSet, target, path, name, settings, before_write) -> SourceOutcome:
+def _migrate_attached(connection, target, path, uri, name, settings, before_write) -> SourceOutcome:
     previous = connection.execute(
         "SELECT id, fingerprint, file_sha256 FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()
@@ -185,8 +114,9 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
     if not unchanged:
         description = describe_source(connection, SOURCE_ALIAS)
         description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
-        fingerprints, fingerprint = fingerprint_source(connection, SOURCE_ALIAS, description)
-        unchanged = previous is not None and previous[1] == fingerprint
+        if previous is not None:
+            taken = fingerprint_source(connection, SOURCE_ALIAS, description)
+            unchanged = previous[1] == taken[1]
     if unchanged:
         outcome.action = "unchanged"
         outcome.tables = [
@@ -199,34 +129,44 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
         ]
         return outcome
     before_write()
-    shards.open(expected_bytes=os.stat(path).st_size)
+    fingerprinting = BackgroundFingerprint(uri, description) if previous is None else None
+    try:
+        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
+                             outcome, lambda: fingerprinting.result() if fingerprinting else taken)
+    finally:
+        if fingerprinting is not None:
+            fingerprinting.cancel()
+
+
+def _write_source(connection, target, path, name, settings, previous, description, file_hash,
+                  outcome: SourceOutcome, fingerprints) -> SourceOutcome:
+    """The source's one write session: its rows, schema objects, fingerprints and log row."""
     operation = Operation("migrate", subject=name)
-    with write_transaction(connection, target):
-        shards.enforce_cap()
+    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=os.stat(path).st_size,
+                       partition=settings.partition, connection=connection) as session:
+        shards = session.shards
         installed_triggers = lift_triggers(connection)
         if previous:
             remove_source(connection, shards, previous[0], settings.policy)
             outcome.action = "remigrated"
-        source_id = _record_source(connection, path, name, description, fingerprint, file_hash)
+        source_id = _record_source(connection, path, name, description, file_hash)
         plans = {}
         for table in description.tables:
             plan = plan_table(connection, shards, table, name)
             plans[table.name] = plan
             outcome.tables.append(
-                _migrate_table(connection, shards, plan, source_id, name, fingerprints[table.name], settings)
+                _migrate_table(connection, shards, plan, source_id, name, settings)
             )
         for table in description.virtual_tables:
-            outcome.tables.append(
-                _migrate_virtual_table(connection, table, source_id, name, fingerprints[table.name])
-            )
-        outcome.notes.extend(_rebuild_content_indexes(connection, description, name))
+            outcome.tables.append(migrate_virtual_table(connection, table, source_id, name))
+        _record_fingerprints(connection, source_id, name, *fingerprints())
+        outcome.notes.extend(rebuild_content_indexes(connection, description, name))
         notes, source_triggers = carry_schema_objects(connection, description, plans, name)
         outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
         for trigger_name, sql in installed_triggers + source_triggers:
             note = _carry_statement(connection, trigger_name, sql, "trigger")
             if note and (trigger_name, sql) in source_triggers:
                 outcome.notes.append(note)
-        shards.record_sizes()
         operation.counts = {
             "tables": len(outcome.tables),
             "rows_read": outcome.total("rows_read"),
@@ -247,19 +187,17 @@ def _migrate_attached(connection, shards: ShardSet, target, path, name, settings
     return outcome
 
 
-def _record_source(
-    connection, path: Path, name: str, description: SourceDescription, fingerprint: str, file_hash: str
-) -> int:
+def _record_source(connection, path: Path, name: str, description: SourceDescription, file_hash: str) -> int:
+    """The source's ledger row; its fingerprint is filled in by :func:`_record_fingerprints`."""
     stat = os.stat(path)
     cursor = connection.execute(
         "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
         "schema_objects, internal_rows, header, status, migrated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'migrated', ?)",
+        "VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, 'migrated', ?)",
         (
             name,
             str(path.resolve()),
             file_hash,
-            fingerprint,
             stat.st_size,
             stat.st_mtime_ns,
             json.dumps(description.schema_objects),
@@ -271,13 +209,30 @@ def _record_source(
     return cursor.lastrowid
 
 
-def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, fingerprint: str, settings) -> TableOutcome:
+def _record_fingerprints(
+    connection, source_id: int, source_name: str, tables: dict[str, str], fingerprint: str
+) -> None:
+    """Record what the source's own read found, and hold it against what was placed: a
+    table whose fingerprint counts other rows than the merge read is never committed."""
+    for table, table_fingerprint in tables.items():
+        rows = int(table_fingerprint.split(":", 1)[0])
+        updated = connection.execute(
+            "UPDATE main.migration_table_accounting SET fingerprint = ? "
+            "WHERE source_id = ? AND source_table = ? AND rows_read = ?",
+            (table_fingerprint, source_id, table, rows),
+        ).rowcount
+        if updated != 1:
+            raise Aborted(f"{source_name}: table {table!r}: the fingerprint counts {rows} rows, the merge others; rolled back")
+    connection.execute("UPDATE main.migration_sources SET fingerprint = ? WHERE id = ?", (fingerprint, source_id))
+
+
+def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, settings) -> TableOutcome:
     table = plan.source
     apply_plan(connection, shards, plan)
     table_id = connection.execute(
         "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
         "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
-        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
+        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, '')",
         (
             source_id,
             table.name,
@@ -287,13 +242,12 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
             json.dumps(table.column_names),
             table.row_identity,
             plan.note,
-            fingerprint,
         ),
     ).lastrowid
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
-    merger = RowMerger(connection, plan, table_id, shards)
+    merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
     merger.merge(decide)
-    rows_read = int(fingerprint.split(":", 1)[0])
+    rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
     linked = connection.execute(
         "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
     ).fetchone()[0]
@@ -304,73 +258,19 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     if merger.moved_shown_rows:
         recount(connection, plan.target)
         record_conflicts(connection, shards, plan.target, settings.policy)
-    else:
-        recount(connection, plan.target, table_id)
-        record_conflicts(connection, shards, plan.target, settings.policy, kept_source=source_id)
+    else:  # nobody else's row moved: the statements' own counts are the books
+        placed = merger.placed
+        connection.execute(
+            "UPDATE main.migration_table_accounting SET rows_read = ?, rows_stored = ?, duplicates_folded = ?, "
+            "conflicts_kept = ? WHERE id = ?",
+            (linked, placed["stored"], placed["folded"], placed["conflicts"], table_id),
+        )  # and each conflict kept was listed as it was placed
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
         "WHERE id = ?",
         (table_id,),
     ).fetchone()
     return TableOutcome(table.name, plan.target, *row, note=plan.note)
-
-
-_VIRTUAL_TABLE_NAME = re.compile(
-    r"^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
-    r"(\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)",
-    re.IGNORECASE,
-)
-
-
-def _migrate_virtual_table(connection, table: SourceTable, source_id: int, source_name: str, fingerprint: str) -> TableOutcome:
-    """Recreate a virtual table (FTS5 and the like) and fill it through its module.
-
-    Its shadow tables are never copied: the module builds its own from the rows. Virtual
-    tables are not merged across sources; a second one of the same name is kept apart.
-    """
-    target, note = table.name, None
-    if _table_exists(connection, target):
-        target = _apart(connection, table, source_name, "virtual tables are not merged").target
-        note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
-    connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
-    columns = ", ".join(q(name) for name in table.column_names)
-    table_id = connection.execute(
-        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
-        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
-        "fingerprint) VALUES (?, ?, ?, ?, '[]', ?, 'rowid', ?, 0, 0, 0, 0, ?)",
-        (source_id, table.name, target, conflicts_table(target), json.dumps(table.column_names), note, fingerprint),
-    ).lastrowid
-    source = f"{SOURCE_ALIAS}.{q(table.name)}"
-    connection.execute(
-        f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
-    )
-    connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
-    recount(connection, target, table_id)
-    row = connection.execute(
-        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
-        "WHERE id = ?",
-        (table_id,),
-    ).fetchone()
-    if row[0] != int(fingerprint.split(":", 1)[0]):
-        raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
-    return TableOutcome(table.name, target, *row, note=note)
-
-
-def _rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:
-    """External-content full-text indexes hold no rows of their own: recreate each over
-    the consolidated content table and let the module rebuild it."""
-    notes = []
-    for kind, name, _table, sql in description.schema_objects:
-        content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
-        if not content:
-            continue
-        if _table_exists(connection, name):
-            notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
-            continue
-        connection.execute(sql)
-        connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
-        notes.append(f"full-text index {name!r} rebuilt over the consolidated {content!r}")
-    return notes
 
 
 # -- many sources ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from ..sqlite import SourceTable
 from ..sqlite.describe import Column, affinity
+from ..sqlite.expressions import balanced
+from ..sqlite.introspect import has_table, name_taken
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from ..store.schema import EXPECTED_TABLES
@@ -50,15 +52,6 @@ def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | No
     types = {row[1].lower(): row[2] or "" for row in rows}
     integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
     return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key)
-
-
-def _table_exists(connection: sqlite3.Connection, name: str) -> bool:
-    return (
-        connection.execute(
-            "SELECT 1 FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
-        ).fetchone()
-        is not None
-    )
 
 
 @dataclass
@@ -117,6 +110,16 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
                     connection, table, source_name, f"key column {column.name!r} has another type"
                 )
             plan.widen.append(shape.names[column.name.lower()])
+    # The conflicts table holds the merged table's columns and its own bookkeeping too.
+    column_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) - 1
+    if plan.add and len(shape.columns) + len(plan.add) > column_limit:
+        return _apart(
+            connection,
+            table,
+            source_name,
+            f"the union of its columns with the consolidated {name!r} ({len(shape.columns) + len(plan.add):,}) "
+            f"would pass SQLite's limit of {column_limit + 1:,} columns",
+        )
     return plan
 
 
@@ -128,7 +131,7 @@ WIDEN_SHARE = 0.1
 def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: str) -> int:
     """Rows × sampled row size of ``table`` across the shards: cheap, and enough to decide."""
     columns = [q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(table)})")]
-    sizes = " + ".join(f"coalesce(length({c}), 0)" for c in columns) or "0"
+    sizes = balanced([f"coalesce(length({c}), 0)" for c in columns], "+", "0")
     total = 0
     for number in holding(connection, shards, table):
         schema = shards.schema(number)
@@ -141,7 +144,7 @@ def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: st
 def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
     base = f"{_stem(source_name)}__{table.name}"
     candidate, counter = base, 2
-    while _table_exists(connection, candidate):
+    while name_taken(connection, "main", candidate):
         candidate, counter = f"{base}_{counter}", counter + 1
     return TablePlan(table, candidate, note=f"kept apart as {candidate!r}: {why}", create=True)
 
@@ -183,24 +186,26 @@ def conflicts_table(target: str) -> str:
     return f"{CONFLICTS_PREFIX}{target}"
 
 
-def exists_in(connection: sqlite3.Connection, schema: str, table: str) -> bool:
-    return (
-        connection.execute(
-            f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND lower(name) = lower(?)", (table,)
-        ).fetchone()
-        is not None
-    )
+def key_json(alias: str, key: list[str]) -> str:
+    """A row's key as JSON text, blobs as ``x'…'`` (how ``migration_conflicts`` names a row)."""
+    quote = "'"
+    parts = [
+        f"CASE typeof({alias}.{q(k)}) WHEN 'blob' THEN 'x{quote * 2}' || hex({alias}.{q(k)}) || '{quote * 2}' "
+        f"ELSE {alias}.{q(k)} END"
+        for k in key
+    ]
+    return f"json_array({', '.join(parts)})"
 
 
 def holding(connection: sqlite3.Connection, shards: ShardSet, table: str) -> list[int]:
     """The shards in which ``table`` exists."""
-    return [n for n in shards.numbers if exists_in(connection, shards.schema(n), table)]
+    return [n for n in shards.numbers if has_table(connection, shards.schema(n), table)]
 
 
 def ensure_table(connection: sqlite3.Connection, shards: ShardSet, number: int, target: str) -> None:
     """``target``, as the primary defines it, in shard ``number``."""
     schema = shards.schema(number)
-    if not exists_in(connection, schema, target):
+    if not has_table(connection, schema, target):
         connection.execute(f"CREATE TABLE {schema}.{q(target)} {table_definition(connection, target)}")
 
 

@@ -12,9 +12,17 @@ from collections.abc import Callable
 
 from ..errors import Aborted
 from ..size import format_size
+from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from .plan import SOURCE_ALIAS, TablePlan, ensure_conflicts_table, ensure_table, holding
+from .plan import (
+    SOURCE_ALIAS,
+    TablePlan,
+    ensure_conflicts_table,
+    ensure_table,
+    holding,
+    key_json,
+)
 
 LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
 
@@ -30,8 +38,10 @@ class RowMerger:
     write), the chunk is undone and placed again in the next shard.
     """
 
-    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet):
+    def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet,
+                 policy: str = ""):
         self.connection = connection
+        self.policy = policy  # recorded with each conflict kept
         self.table = plan.source
         self.target = plan.target
         self.table_id = table_id
@@ -39,11 +49,13 @@ class RowMerger:
         self.columns = [q(name) for name in self.table.column_names]
         self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
-        self.same_values = " AND ".join(
-            f"t.{c} IS s.{c} AND typeof(t.{c}) = typeof(s.{c})" for c in self.columns
-        ) or "1"
+        self.same_values = same_row("t", "s", self.columns)
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
+        # Rows placed, by how, as the statements that placed them counted them (changes());
+        # a chunk's figures count once its savepoint is released.
+        self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
+        self._chunk_placed = dict(self.placed)
 
     def _stage_rows(self) -> str:
         """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in
@@ -63,8 +75,16 @@ class RowMerger:
 
     # chunks and placement
 
+    def _row_size_sql(self) -> str:
+        return balanced([f"coalesce(length(CAST(s.{c} AS BLOB)), 0)" for c in self.columns], "+", "0")
+
+    def _row_bytes(self, identity: int) -> int:
+        """The bytes of one source row's values (as stored: text in bytes, numbers as text)."""
+        row = self.execute(f"SELECT {self._row_size_sql()} FROM {self.rows} AS s WHERE s._identity = ?", (identity,))
+        return row.fetchone()[0] or 0
+
     def _chunk_rows(self) -> int:
-        sizes = " + ".join(f"coalesce(length(s.{c}), 0)" for c in self.columns) or "0"
+        sizes = self._row_size_sql()
         average = self.execute(f"SELECT avg({sizes}) FROM (SELECT * FROM {self.rows} LIMIT 200) AS s").fetchone()[0]
         budget = max(64 * 1024, self.shards.limit // 50)
         return max(1, min(MAX_CHUNK_ROWS, int(budget // max(1.0, (average or 0) + 16))))
@@ -87,7 +107,11 @@ class RowMerger:
         for low, high in self._chunks():
             self._place(low, high, decide, retried=False)
 
+    def _count(self, how: str, cursor: sqlite3.Cursor) -> None:
+        self._chunk_placed[how] += cursor.rowcount
+
     def _place(self, low: int, high: int, decide, retried: bool) -> None:
+        self._chunk_placed = dict.fromkeys(self.placed, 0)
         self.execute("SAVEPOINT assetdb_chunk")
         try:
             self._merge_chunk(f"s._identity BETWEEN {int(low)} AND {int(high)}", decide)
@@ -107,24 +131,27 @@ class RowMerger:
             ).fetchone()[0]
             if middle == low:
                 raise Aborted(
-                    f"a row of {self.table.name!r} (identity {low}) does not fit under the cap of "
-                    f"{format_size(self.shards.limit)}; rolled back"
+                    f"a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "
+                    f"fit under the cap of {format_size(self.shards.limit)} with what the file must hold beside it; "
+                    "rolled back"
                 ) from None
             self._place(low, middle - 1, decide, retried=True)
             self._place(middle, high, decide, retried=True)
             return
         self.execute("RELEASE assetdb_chunk")
+        for how, rows in self._chunk_placed.items():
+            self.placed[how] += rows
         if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
             self.shards.advance()
 
     def _merge_chunk(self, chunk: str, decide) -> None:
         current = self.shards.current
         if self.table.key:
-            shards = holding(self.connection, self.shards, self.target)
-            for number in shards:
-                self._fold_duplicates(number, chunk)
-            self._keep_conflicts(shards, chunk, decide)
-            self._store_new_keys(shards, chunk, current)
+            self._match_keys(holding(self.connection, self.shards, self.target), chunk)
+            self._fold_duplicates()
+            self._keep_conflicts(decide)
+            self._store_new_keys(chunk, current)
+            self.execute("DROP TABLE temp.assetdb_matches")
         self._append_rest(chunk, current)
 
     def _unlinked(self) -> str:
@@ -133,39 +160,50 @@ class RowMerger:
             f"WHERE l.table_id = {self.table_id} AND l.source_rowid = s._identity)"
         )
 
-    def _fold_duplicates(self, number: int, chunk: str) -> None:
+    def _match_keys(self, shards: list[int], chunk: str) -> None:
+        """One join per shard: which of the chunk's rows meet a stored row of the same key,
+        and whether their values are the same. A key is shown in one shard at most."""
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_matches")
         self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, s._identity, {number}, t.rowid, 0 FROM {self.rows} AS s "
-            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
-            f"WHERE {chunk} AND {self.same_values}"
+            "CREATE TEMP TABLE assetdb_matches (identity INTEGER PRIMARY KEY, shard INTEGER NOT NULL, "
+            "shown_rowid INTEGER NOT NULL, same INTEGER NOT NULL)"
         )
+        for number in shards:
+            self.execute(
+                f"INSERT INTO temp.assetdb_matches (identity, shard, shown_rowid, same) "
+                f"SELECT s._identity, {number}, t.rowid, {self.same_values} FROM {self.rows} AS s "
+                f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} WHERE {chunk}"
+            )
 
-    def _keep_conflicts(self, shards: list[int], chunk: str, decide) -> None:
+    def _fold_duplicates(self) -> None:
+        self._count("folded", self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, identity, shard, shown_rowid, 0 FROM temp.assetdb_matches WHERE same"
+        ))
+
+    def _keep_conflicts(self, decide) -> None:
         self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
         self.execute(
             "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, "
             "shown_rowid INTEGER NOT NULL, incoming_wins INTEGER NOT NULL DEFAULT 0)"
         )
-        for number in shards:
-            self.execute(
-                f"INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
-                f"SELECT s._identity, {number}, t.rowid FROM {self.rows} AS s "
-                f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} "
-                f"WHERE {chunk} AND NOT ({self.same_values})"
-            )
+        self.execute(
+            "INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
+            "SELECT identity, shard, shown_rowid FROM temp.assetdb_matches WHERE NOT same"
+        )
         if self.execute("SELECT 1 FROM temp.assetdb_pairs LIMIT 1").fetchone():
             current = self.shards.current
             conflicts = ensure_conflicts_table(self.connection, self.shards, current, self.target)
             decide(self)
-            for number in shards:
+            shown_in = [row[0] for row in self.execute("SELECT DISTINCT shown_shard FROM temp.assetdb_pairs")]
+            for number in shown_in:
                 self._displace_shown_rows(number, current, conflicts)
             base = self._max_rowid(current, conflicts)
-            self.execute(
+            self._count("conflicts", self.execute(
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, {current}, {base} + row_number() OVER (ORDER BY identity), 1 "
                 f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
-            )
+            ))
             self.execute(
                 f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
                 f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
@@ -173,11 +211,35 @@ class RowMerger:
                 f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 1 "
                 f"AND l.target_rowid > {base}"
             )
+            self._record_kept(current, conflicts)
             self.execute(
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
             )
         self.execute("DROP TABLE temp.assetdb_pairs")
+
+    def _record_kept(self, current: int, conflicts: str) -> None:
+        """One ``migration_conflicts`` row per version kept in this chunk, naming the source
+        whose version is shown (the first linked to the shown row). When a shown row moves,
+        the engine rewrites the table's list from the links instead."""
+        self.execute(
+            "INSERT INTO main.migration_conflicts (target_table, row_key, shown_source_id, kept_source_id, "
+            "kept_table, kept_shard, kept_rowid, policy, recorded_at) "
+            f"SELECT :target, {key_json('c', self.table.key)}, "
+            "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
+            "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
+            "WHERE l2.shard = p.shown_shard AND l2.target_rowid = p.shown_rowid AND l2.in_conflicts = 0 "
+            "AND a2.target_table = :target), "
+            "a.source_id, :conflicts, :shard, c.rowid, :policy, s.migrated_at "
+            "FROM temp.assetdb_pairs AS p "
+            "JOIN main.migration_row_links AS l ON l.table_id = :table_id AND l.source_rowid = p.identity "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+            "JOIN main.migration_sources AS s ON s.id = a.source_id "
+            f"JOIN {self.schema(current)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid "
+            "WHERE NOT p.incoming_wins AND l.in_conflicts = 1 AND l.shard = :shard ORDER BY c.rowid",
+            {"target": self.target, "conflicts": conflicts, "shard": current, "policy": self.policy,
+             "table_id": self.table_id},
+        )
 
     def _displace_shown_rows(self, number: int, current: int, conflicts: str) -> None:
         """Where the incoming version wins, move the shown row into the conflicts table,
@@ -215,33 +277,39 @@ class RowMerger:
         )
         self.execute("DROP TABLE temp.assetdb_moves")
 
-    def _store_new_keys(self, shards: list[int], chunk: str, current: int) -> None:
+    def _store_new_keys(self, chunk: str, current: int) -> None:
+        """Rows whose key no shard holds are staged by identity first, then stored: no
+        statement reads the table it is writing (SQLite would copy its rows aside)."""
         ensure_table(self.connection, self.shards, current, self.target)
-        absent = " AND ".join(
-            f"NOT EXISTS (SELECT 1 FROM {self.schema(n)}.{q(self.target)} AS t WHERE {self.key_join})"
-            for n in sorted(set(shards) | {current})
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_new")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_new AS SELECT s._identity AS identity FROM {self.rows} AS s "
+            f"WHERE {chunk} AND {self.has_key} "
+            f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s._identity) "
+            f"ORDER BY s._identity"
         )
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} ({', '.join(self.columns)}) "
-            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM {self.rows} AS s "
-            f"WHERE {chunk} AND {self.has_key} AND {absent} ORDER BY s._identity"
+            f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
+            f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
         )
-        self.execute(
+        self._count("stored", self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, s._identity, {current}, t.rowid, 0 FROM {self.rows} AS s "
-            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} "
-            f"WHERE {chunk} AND {self._unlinked()}"
-        )
+            f"SELECT {self.table_id}, n.identity, {current}, t.rowid, 0 FROM temp.assetdb_new AS n "
+            f"JOIN {self.rows} AS s ON s._identity = n.identity "
+            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join}"
+        ))
+        self.execute("DROP TABLE temp.assetdb_new")
 
     def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
         ensure_table(self.connection, self.shards, current, self.target)
         base = self._max_rowid(current, self.target)
-        self.execute(
+        self._count("stored", self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
             f"SELECT {self.table_id}, s._identity, {current}, {base} + row_number() OVER (ORDER BY s._identity), 0 "
             f"FROM {self.rows} AS s WHERE {chunk} AND {self._unlinked()}"
-        )
+        ))
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
             f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "

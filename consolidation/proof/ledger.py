@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..errors import BadInput
 from ..sqlite import has_table
+from ..sqlite.expressions import any_of
 from ..sqlite.introspect import quote_identifier as q
 
 
@@ -34,22 +35,44 @@ class LedgerTable:
     note: str | None
 
     def reconstruct(self, connection: sqlite3.Connection, ledger: str, shards: dict[int, str]) -> str:
-        """``SELECT identity, columns…`` of this source table, rebuilt from the consolidated set.
+        """``SELECT identity, columns…`` of this source table, rebuilt from the consolidated set,
+        in identity order.
 
         ``ledger`` is the schema holding the links; ``shards`` maps shard numbers to the
-        schemas they are attached as (shard 1 being the primary).
+        schemas they are attached as (shard 1 being the primary). The links are read in
+        their own key order and each is joined to the one table that holds its row, so
+        rows come out in identity order with no sort: fingerprinting or rebuilding a table
+        of large rows never holds it in a sorter. A link whose row is gone yields no row.
         """
-        columns = ", ".join(f"r.{q(c)}" for c in self.columns)
         parts = [
-            f"SELECT l.source_rowid, {columns} FROM {ledger}.migration_row_links AS l "
-            f"JOIN {schema}.{q(table)} AS r ON r.rowid = l.target_rowid "
-            f"WHERE l.table_id = {self.table_id} AND l.shard = {number} AND l.in_conflicts = {in_conflicts}"
-            for number, schema in shards.items()
-            for table, in_conflicts in ((self.target_table, 0), (self.conflicts_table, 1))
-            if has_table(connection, schema, table)
+            (f"r{index}", schema, table, number, in_conflicts)
+            for index, (number, schema, table, in_conflicts) in enumerate(
+                (number, schema, table, in_conflicts)
+                for number, schema in shards.items()
+                for table, in_conflicts in ((self.target_table, 0), (self.conflicts_table, 1))
+                if has_table(connection, schema, table)
+            )
         ]
-        nothing = f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
-        return " UNION ALL ".join(parts) or nothing
+        if not parts:
+            return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
+        joins = " ".join(
+            f"LEFT JOIN {schema}.{q(table)} AS {alias} ON l.shard = {number} AND l.in_conflicts = {in_conflicts} "
+            f"AND {alias}.rowid = l.target_rowid"
+            for alias, schema, table, number, in_conflicts in parts
+        )
+
+        def column(name: str) -> str:
+            if len(parts) == 1:
+                return f"{parts[0][0]}.{q(name)}"
+            cases = " ".join(f"WHEN {alias}.rowid IS NOT NULL THEN {alias}.{q(name)}" for alias, *_ in parts)
+            return f"CASE {cases} END"
+
+        found = any_of([f"{alias}.rowid IS NOT NULL" for alias, *_ in parts])
+        return (
+            f"SELECT l.source_rowid, {', '.join(column(name) for name in self.columns)} "
+            f"FROM {ledger}.migration_row_links AS l {joins} "
+            f"WHERE l.table_id = {int(self.table_id)} AND {found} ORDER BY l.source_rowid"
+        )
 
 
 @dataclass(frozen=True)

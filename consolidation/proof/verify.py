@@ -3,10 +3,10 @@
 For each migrated source table, the rows reconstructed from the consolidated set
 (following ``migration_row_links``) are compared with the source:
 
-* **live**, when the source file is given: both sides are read afresh and their
-  fingerprints (row count and SHA-256 of every row, serialised by SQLite's ``quote()``)
-  compared; on any difference, ``EXCEPT`` in both directions over (identity, storage
-  class, value) names each missing, changed or extra row by its rowid;
+* **live**, when the source file is given: joins inside SQLite prove that every source
+  row reaches a consolidated row equal in value and storage class, and that the source's
+  rows, the links and the rows reached are as many (:mod:`.rowproof`); on any
+  difference, each changed, missing or extra row is named by its rowid;
 * **ledger**, otherwise (the source is archived): the reconstructed rows must have the
   fingerprint recorded before migration.
 
@@ -27,9 +27,9 @@ from ..sqlite.describe import describe_table
 from ..sqlite.fingerprint import rows_fingerprint
 from ..store import read_consolidated, shard_path
 from .ledger import LedgerSource, LedgerTable, read_sources
+from .rowproof import SHOWN_DIFFERENCES, LiveProof
 
 LIVE = "live"
-SHOWN_DIFFERENCES = 5
 
 
 @dataclass
@@ -63,14 +63,10 @@ class VerifyReport:
         return self.problems + [f"{v.check_id}: {v.problem}" for v in self.verdicts if not v.ok]
 
 
-def _typed(names: list[str]) -> str:
-    return ", ".join(f"typeof({name}), {name} COLLATE BINARY" for name in names)
-
-
 def compare_live(
     connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable
 ) -> TableVerdict:
-    """Multiset comparison of a live source table with its reconstruction, in SQL."""
+    """A live source table against the consolidated rows its links reach, as joins in SQL."""
     verdict = TableVerdict(source.name, table.source_table, LIVE, 0)
     exists = connection.execute(
         f"SELECT 1 FROM {LIVE}.sqlite_schema WHERE type = 'table' AND name = ?", (table.source_table,)
@@ -82,42 +78,25 @@ def compare_live(
     if live.column_names != table.columns:
         verdict.problem = f"columns changed since migration ({', '.join(live.column_names)}); run: assetdb migrate"
         return verdict
-    width = 1 + len(table.columns)
-    source_fingerprint = rows_fingerprint(connection, live.select_rows(LIVE), width)
-    verdict.rows = int(source_fingerprint.split(":")[0])
-    if source_fingerprint == rows_fingerprint(connection, table.reconstruct(connection, "main", shards), width):
-        return verdict
-    names = [f"c{index}" for index in range(len(table.columns))]
-    ctes = (
-        f"WITH source_side (identity, {', '.join(names)}) AS ({live.select_rows(LIVE)}), "
-        f"rebuilt_side (identity, {', '.join(names)}) AS ({table.reconstruct(connection, 'main', shards)}) "
-    )
-    source_side = f"SELECT identity, {_typed(names)} FROM source_side"
-    rebuilt_side = f"SELECT identity, {_typed(names)} FROM rebuilt_side"
-    source_rows, rebuilt_rows = connection.execute(
-        ctes + "SELECT (SELECT count(*) FROM source_side), (SELECT count(*) FROM rebuilt_side)"
-    ).fetchone()
-    missing = [row[0] for row in connection.execute(
-        ctes + f"SELECT identity FROM ({source_side} EXCEPT {rebuilt_side}) ORDER BY identity LIMIT {SHOWN_DIFFERENCES + 1}"
-    )]
-    extra = [row[0] for row in connection.execute(
-        ctes + f"SELECT identity FROM ({rebuilt_side} EXCEPT {source_side}) ORDER BY identity LIMIT {SHOWN_DIFFERENCES + 1}"
-    )]
+    proof = LiveProof(connection, shards, table, live, LIVE)
+    source_rows, links, matched = proof.counts()
     verdict.rows = source_rows
-    problems = []
+    if source_rows == links == matched:
+        return verdict
+    found = proof.differences()
     identity = "rowid" if table.row_identity == "rowid" else "row"
-    changed = sorted(set(missing) & set(extra))
-    for identities, what in (
-        (changed, "differs in the consolidated set"),
-        ([i for i in missing if i not in changed], "missing from the consolidated set"),
-        ([i for i in extra if i not in changed], "in the consolidated set but not in the source"),
-    ):
-        if identities:
-            problems.append(f"{_listing(identities, identity)} {what}")
-    if not problems and source_rows != rebuilt_rows:
-        problems.append(f"{source_rows} rows in the source, {rebuilt_rows} reconstructed")
-    if problems:
-        verdict.problem = "; ".join(problems)
+    problems = [
+        f"{_listing(identities, identity)} {what}"
+        for identities, what in (
+            (found.changed, "differs in the consolidated set"),
+            (found.missing, "missing from the consolidated set"),
+            (found.extra, "in the consolidated set but not in the source"),
+        )
+        if identities
+    ]
+    if not problems:
+        problems.append(f"{source_rows} rows in the source, {links} provenance links, {matched} rows reached")
+    verdict.problem = "; ".join(problems)
     return verdict
 
 

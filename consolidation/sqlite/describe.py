@@ -240,22 +240,18 @@ def describe_source(connection: sqlite3.Connection, schema: str = "main") -> Sou
     return SourceDescription(tables, objects, internal, header, virtual)
 
 
-def table_fingerprint(connection: sqlite3.Connection, schema: str, table: SourceTable) -> str:
-    """Fingerprint of a source table's rows: identity plus every stored column."""
-    return rows_fingerprint(connection, table.select_rows(schema), 1 + len(table.columns))
-
-
 def fingerprint_source(
     connection: sqlite3.Connection, schema: str, description: SourceDescription
 ) -> tuple[dict[str, str], str]:
-    """Each table's fingerprint, and the source's: schema, internal rows and all tables.
+    """Each table's fingerprint (its identity and every stored column, row by row), and the
+    source's: schema, internal rows and all tables.
 
     Two files with the same source fingerprint rebuild to each other, row for row. Schema
     objects count as a set: their order in ``sqlite_schema`` is history, not content
     (``sqlite_stat1`` appears wherever ANALYZE first ran).
     """
     tables = {
-        table.name: table_fingerprint(connection, schema, table)
+        table.name: rows_fingerprint(connection, table.select_rows(schema), 1 + len(table.columns))
         for table in description.tables + description.virtual_tables
     }
     objects = sorted(description.schema_objects, key=lambda entry: (entry[0], entry[1]))

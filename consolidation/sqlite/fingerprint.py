@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+from .expressions import balanced
 from .introspect import (
     ordinary_tables,
     quote_identifier,
@@ -23,7 +24,11 @@ from .introspect import (
     table_columns,
 )
 
-FETCH_ROWS = 4096
+#: Rows are fetched in batches sized by bytes, not by count: a batch Python holds stays
+#: near BATCH_BYTES whatever the width of a row (a row of 1 MB blobs is 2 MB quoted).
+BATCH_BYTES = 8 << 20
+FIRST_BATCH_ROWS = 16
+MAX_BATCH_ROWS = 4096
 
 
 def file_sha256(*paths) -> str:
@@ -41,7 +46,7 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
     else of all columns."""
     names = [f"c{index}" for index in range(width)]
-    serialised = " || ',' || ".join(f"quote({name})" for name in names)
+    serialised = balanced([f"quote({name})" for name in names], "|| ',' ||", "''")
     order = "c0" if unique_first else ", ".join(names)
     query = f"WITH r({', '.join(names)}) AS ({select}) SELECT {serialised} FROM r ORDER BY {order}"
     previous_factory = connection.text_factory
@@ -50,9 +55,16 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     rows = 0
     try:
         cursor = connection.execute(query)
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            hasher.update(b"\n".join(row[0] for row in batch) + b"\n")
+        batch_rows = FIRST_BATCH_ROWS
+        while batch := cursor.fetchmany(batch_rows):
+            held = 0
+            for (serialised_row,) in batch:
+                hasher.update(serialised_row)
+                hasher.update(b"\n")
+                held += len(serialised_row)
             rows += len(batch)
+            batch_rows = max(1, min(MAX_BATCH_ROWS, BATCH_BYTES * len(batch) // max(1, held)))
+            del batch
     finally:
         connection.text_factory = previous_factory
     return f"{rows}:{hasher.hexdigest()}"

@@ -51,7 +51,20 @@ def ordinary_tables(connection: sqlite3.Connection) -> list[str]:
 
 
 def has_table(connection: sqlite3.Connection, schema: str, name: str) -> bool:
+    """Whether ``schema`` holds a table called ``name`` (as SQLite matches names: ASCII
+    letters in any case)."""
     return (
-        connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        connection.execute(
+            f"SELECT 1 FROM {schema}.sqlite_schema WHERE type = 'table' AND lower(name) = lower(?)", (name,)
+        ).fetchone()
+        is not None
+    )
+
+
+def name_taken(connection: sqlite3.Connection, schema: str, name: str) -> bool:
+    """Whether any table, index, view or trigger of ``schema`` is called ``name``: they share
+    one namespace, so a new table cannot take a name an index has."""
+    return (
+        connection.execute(f"SELECT 1 FROM {schema}.sqlite_schema WHERE lower(name) = lower(?)", (name,)).fetchone()
         is not None
     )

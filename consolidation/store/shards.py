@@ -31,8 +31,16 @@ from .identity import SHARD, SHARD_MARKER, claims_assetdb, require_primary, role
 from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 
-#: SQLite's compile-time default allows ten attached databases; one is the source.
-MAX_SHARDS = 9
+#: The most attached databases any SQLite build allows (SQLITE_MAX_ATTACHED's ceiling).
+ATTACH_CEILING = 125
+
+
+def most_shards(connection: sqlite3.Connection) -> int:
+    """How many files a consolidated set may have on this SQLite: every one is attached at
+    once, and one more attachment is kept for the source. The limit is raised to what the
+    library was built with (ten by default, up to 125)."""
+    connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, ATTACH_CEILING)
+    return connection.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) - 1
 #: Placement stops at this share of the cap: the rest is for journals and, in the
 #: primary, for the ledger (links, accounting, conflicts), which grows with every row.
 SHARD_FILL = 0.9
@@ -141,6 +149,7 @@ class ShardSet:
         self.used_spares: list[int] = []
         self.attached: list[int] = []
         self.current = self.registered[-1]
+        self.most = most_shards(connection)
 
     @property
     def numbers(self) -> list[int]:
@@ -157,7 +166,7 @@ class ShardSet:
             self._attach(number)
         free = max(0, int(self.limit * self._fill(self.current)) - self.allocated(self.current))
         needed = 0
-        while self.partition and free < 2 * expected_bytes and len(self.registered) + needed < MAX_SHARDS:
+        while self.partition and free < 2 * expected_bytes and len(self.registered) + needed < self.most:
             needed += 1
             free += int(self.limit * SHARD_FILL)
         for offset in range(1, needed + 1):
@@ -202,7 +211,7 @@ class ShardSet:
         """Continue in the next shard; registered in the manifest in the same transaction."""
         following = [n for n in self.spares if n > self.current]
         if not following:
-            where = f"in {MAX_SHARDS} files" if self.partition else "without partitioning"
+            where = f"in {self.most} files (the most this SQLite can attach at once)" if self.partition else "without partitioning"
             raise Aborted(f"{self.primary}: the data does not fit under the cap of {format_size(self.limit)} {where}; rolled back")
         self.current = following[0]
         self.used_spares.append(self.current)
@@ -259,6 +268,7 @@ def attach_shards_readonly(connection: sqlite3.Connection, primary: Path, schema
     Yields shard number -> schema name, the primary (``schema`` itself) included.
     """
     schemas = {1: schema}
+    most_shards(connection)
     with ExitStack() as stack:
         try:
             listed = manifest(connection, schema)

@@ -1,0 +1,63 @@
+"""A new source's fingerprint, taken on a second core while the merge moves its rows.
+
+The ledger keeps each source table's fingerprint (row count and SHA-256 of every row,
+read from the source itself), the independent record that proves an archived source is
+still whole. Taking it is a full read of the source, mostly spent outside SQLite hashing
+what it returns; the merge is a full read too, spent inside SQLite with the GIL released.
+So for a source migrated for the first time the fingerprint is read on its own
+read-only connection in a thread, alongside the merge, and recorded before the source's
+transaction commits. (A source seen before is fingerprinted first, in line: a file whose
+bytes changed but whose rows did not is recognised as unchanged without a write.)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from ..sqlite import SourceDescription
+from ..sqlite.describe import fingerprint_source
+
+
+class BackgroundFingerprint:
+    """``fingerprint_source`` of the database at ``uri``, computed in a thread."""
+
+    def __init__(self, uri: str, description: SourceDescription):
+        self._uri = uri
+        self._description = description
+        self._connection: sqlite3.Connection | None = None
+        self._result: tuple[dict[str, str], str] | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="assetdb-fingerprint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            self._ready.set()
+            self._result = fingerprint_source(self._connection, "main", self._description)
+        except Exception as error:  # noqa: BLE001 - re-raised by result(), in the caller's thread
+            self._error = error
+        finally:
+            self._ready.set()
+            if self._connection is not None:
+                self._connection.close()
+
+    def result(self) -> tuple[dict[str, str], str]:
+        """Each table's fingerprint and the source's, once the thread is done."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def cancel(self) -> None:
+        """Stop reading (the migration failed) and wait for the thread to end."""
+        self._ready.wait()
+        if self._connection is not None and self._thread.is_alive():
+            try:
+                self._connection.interrupt()
+            except sqlite3.ProgrammingError:  # closed in the meantime
+                pass
+        self._thread.join()

@@ -1,0 +1,79 @@
+"""Virtual tables of a source: recreated through their module, never by copying shadow tables.
+
+An FTS table's shadow tables (``_content``, ``_segments``, ``_data``…) are the module's
+private business: copying them would carry another file's internals. The table is
+recreated from its declaration and filled with its rows, and the module builds its own
+index; an external-content index holds no rows and is rebuilt over its content table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..errors import Aborted
+from ..sqlite import SourceDescription, SourceTable
+from ..sqlite.describe import content_option
+from ..sqlite.introspect import name_taken
+from ..sqlite.introspect import quote_identifier as q
+from .accounting import recount
+from .outcome import TableOutcome
+from .plan import SOURCE_ALIAS, _apart, conflicts_table
+from .rows import LINK_COLUMNS
+
+_VIRTUAL_TABLE_NAME = re.compile(
+    r"^(\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)"
+    r"(\"(?:[^\"]|\"\")*\"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|[^\s(]+)",
+    re.IGNORECASE,
+)
+
+
+def migrate_virtual_table(connection, table: SourceTable, source_id: int, source_name: str) -> TableOutcome:
+    """Recreate a virtual table (FTS5 and the like) and fill it through its module.
+
+    Its shadow tables are never copied: the module builds its own from the rows. Virtual
+    tables are not merged across sources; a second one of the same name is kept apart.
+    """
+    target, note = table.name, None
+    if name_taken(connection, "main", target):
+        target = _apart(connection, table, source_name, "virtual tables are not merged").target
+        note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
+    connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
+    columns = ", ".join(q(name) for name in table.column_names)
+    table_id = connection.execute(
+        "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
+        "key_columns, columns, row_identity, note, rows_read, rows_stored, duplicates_folded, conflicts_kept, "
+        "fingerprint) VALUES (?, ?, ?, ?, '[]', ?, 'rowid', ?, 0, 0, 0, 0, '')",
+        (source_id, table.name, target, conflicts_table(target), json.dumps(table.column_names), note),
+    ).lastrowid
+    source = f"{SOURCE_ALIAS}.{q(table.name)}"
+    connection.execute(
+        f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
+    )
+    connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
+    recount(connection, target, table_id)
+    row = connection.execute(
+        "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
+        "WHERE id = ?",
+        (table_id,),
+    ).fetchone()
+    if row[0] != connection.execute(f"SELECT count(*) FROM {source}").fetchone()[0]:
+        raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
+    return TableOutcome(table.name, target, *row, note=note)
+
+
+def rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:
+    """External-content full-text indexes hold no rows of their own: recreate each over
+    the consolidated content table and let the module rebuild it."""
+    notes = []
+    for kind, name, _table, sql in description.schema_objects:
+        content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
+        if not content:
+            continue
+        if name_taken(connection, "main", name):
+            notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
+            continue
+        connection.execute(sql)
+        connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
+        notes.append(f"full-text index {name!r} rebuilt over the consolidated {content!r}")
+    return notes

@@ -1,0 +1,49 @@
+"""SQL expressions over every column of a table, for tables of any width.
+
+SQLite refuses an expression tree deeper than 1,000 ("Expression tree is too large"),
+and a chain with one term per column (``a AND b AND …``, ``x || y || …``) is as deep as
+the table is wide: a table of 1,999 columns (SQLite allows 2,000) cannot be compared or
+serialised that way. The terms are grouped into balanced parentheses instead, so the
+tree is a few dozen levels deep whatever the width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: Terms per parenthesised group: depth grows with log base GROUP of the width.
+GROUP = 32
+
+
+def balanced(terms: Sequence[str], operator: str, empty: str) -> str:
+    """``terms`` joined by ``operator`` in nested groups of at most :data:`GROUP`."""
+    if not terms:
+        return empty
+    level = list(terms)
+    while len(level) > GROUP:
+        level = [
+            "(" + f" {operator} ".join(level[start : start + GROUP]) + ")" for start in range(0, len(level), GROUP)
+        ]
+    return "(" + f" {operator} ".join(level) + ")"
+
+
+def all_of(terms: Sequence[str]) -> str:
+    """Every term holds (true for no terms)."""
+    return balanced(terms, "AND", "1")
+
+
+def any_of(terms: Sequence[str]) -> str:
+    """Some term holds (false for no terms)."""
+    return balanced(terms, "OR", "0")
+
+
+def same_value(left: str, right: str) -> str:
+    """``left`` and ``right`` hold the same value in the same storage class, compared byte
+    for byte whatever the column's collation: ``1`` is not ``1.0``, ``'a'`` is not ``X'61'``,
+    NULL is not ``''``, ``'A'`` is not ``'a'`` under NOCASE."""
+    return f"({left} IS {right} COLLATE BINARY AND typeof({left}) = typeof({right}))"
+
+
+def same_row(left: str, right: str, columns: Sequence[str]) -> str:
+    """Rows aliased ``left`` and ``right`` agree on every one of ``columns`` (quoted names)."""
+    return all_of([same_value(f"{left}.{column}", f"{right}.{column}") for column in columns])
