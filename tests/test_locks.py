@@ -117,6 +117,7 @@ def test_a_lock_left_by_a_killed_holder_is_taken_and_removed(workspace, database
     holder = hold_lock(database)
     holder.kill()
     holder.wait()
+    holder.stdin.close()
     holder.stdout.close()
     assert lock_path(database).exists()  # the file stays; the kernel released the flock
     code, err = finish(start("sync", workspace, "--db", database, "--lock-timeout", "5", "--quiet"))
