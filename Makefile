@@ -32,7 +32,7 @@ bench: $(VENV)/.installed
 
 # Seeded SIGKILLs of every writing command, each rerun and judged; prints a table of figures.
 torture: $(VENV)/.installed
-	$(BIN)/python bench/torture.py --kills 30 --scale moderate --seed 13
+	$(BIN)/python bench/torture.py --kills 30 --scale moderate --seed 13 --full-disk
 
 # What a user installs, checked as a user gets it: the wheel installed into a new virtual
 # environment, and the whole test suite run from the unpacked sdist against it (the sdist's

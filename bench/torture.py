@@ -8,7 +8,9 @@ small enough that the set is partitioned into shards: a clean run gives the refe
 fresh copy, SIGKILLs it after a random delay within that duration, sometimes kills the
 rerun too, reruns it to the end and judges the folder. Then: two syncs at once, a sync
 while consolidate runs, the gate while a sync commits. Prints a table: tried, killed
-mid-run, problems, leftovers, cap breaches. Exit 0 only when the last three are all zero.
+mid-run, problems, leftovers, cap breaches. With ``--full-disk`` (root: a tmpfs is mounted),
+every writing command also runs onto a file system with no room left: exit 3, one line, the
+folder as it was. Exit 0 only when problems, leftovers and breaches are all zero.
 
 Usage: ``python bench/torture.py [--kills N] [--scale tiny|moderate] [--seed S] [--work DIR]``
 (``make torture`` runs 30 kills per command at the moderate scale).
@@ -239,6 +241,69 @@ def side_by_side(base: Path, work: Path, cap: int) -> dict[str, Tally]:
     return results
 
 
+FREE_BYTES_LEFT = 32 * 1024
+
+
+def _mount_small_disk(folder: Path, size: int) -> bool:
+    """A tmpfs of ``size`` bytes at ``folder`` (root only); False when it cannot be mounted."""
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    return mounted.returncode == 0
+
+
+def _fill_up(disk: Path) -> None:
+    """Leave only :data:`FREE_BYTES_LEFT` free on ``disk`` (a filler file the oracle ignores)."""
+    free = shutil.disk_usage(disk).free
+    with open(disk / "filler", "wb") as handle:
+        handle.truncate(0)
+        handle.write(b"\0" * max(0, free - FREE_BYTES_LEFT))
+
+
+def full_disk(base: Path, work: Path, cap: int) -> Tally | str:
+    """Every writing command onto a file system with no room left: exit 3, one line naming
+    the disk, and the folder as it was. A string (why it was skipped) when not root."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return "full disk: skipped (mounting a tmpfs needs root)"
+    tally = Tally()
+    synced = base / "synced" / "enterprise_assets.db"
+    sources = sorted((base / "pristine").glob("*.db"))
+    commands = {
+        "migrate": lambda disk: ["migrate", *map(str, sources), "--into", str(disk / "enterprise_assets.db")],
+        "consolidate": lambda disk: ["consolidate", str(disk / "databases"), "--yes"],
+        "ingest": lambda disk: ["ingest", str(base / "ws"), "--into", str(disk / "enterprise_assets.db")],
+        "sync": lambda disk: ["sync", str(base / "ws-changed"), "--db", str(disk / "enterprise_assets.db")],
+        "regenerate": lambda disk: ["regenerate", str(synced), "--out", str(disk / "out")],
+    }
+    for command, arguments in commands.items():
+        root = work / f"full-{command}"
+        disk = root / "disk"
+        (root / "tmp").mkdir(parents=True)
+        if not _mount_small_disk(disk, 64 * 2**20):
+            return f"full disk: skipped (cannot mount a tmpfs at {disk})"
+        try:
+            if command == "consolidate":
+                shutil.copytree(base / "pristine", disk / "databases")
+            if command == "sync":
+                for path in synced.parent.iterdir():  # the primary and its shards
+                    shutil.copy2(path, disk / path.name)
+            _fill_up(disk)
+            before = sorted(str(path.relative_to(disk)) for path in disk.rglob("*"))
+            tally.tried += 1
+            trial = Trial(command, root, [*arguments(disk), "--limit", str(cap), "--backup-dir", str(root / "backups"),
+                                          "--quiet"] if command in ("migrate", "consolidate") else
+                          [*arguments(disk), "--quiet"], disk / "enterprise_assets.db")
+            code, err, _ = run_to_end(trial)
+            lines = err.strip().splitlines()
+            if code != 3 or len(lines) != 1 or "no space left on the file system" not in err:
+                tally.problems.append(f"full disk {command}: exit {code}: {err.strip()[:300]}")
+            after = sorted(str(path.relative_to(disk)) for path in disk.rglob("*"))
+            tally.leftovers += [f"full disk {command}: {name}" for name in sorted(set(after) - set(before))]
+            tally.leftovers += [f"full disk {command}: tmp/{name}" for name in os.listdir(root / "tmp")]
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], check=False)
+    return tally
+
+
 def table(results: dict[str, Tally]) -> str:
     lines = ["| scenario | tried | killed mid-run | killed again in the rerun | problems | leftovers | cap breaches |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -254,11 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="moderate")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--work", type=Path, help="folder for the trials (default: a temporary one, removed)")
-    parser.add_argument("--no-side-by-side", action="store_true", help="only the kills")
+    parser.add_argument("--no-side-by-side", action="store_true", help="no writers and readers side by side")
+    parser.add_argument("--full-disk", action="store_true",
+                        help="also run every writing command onto a full tmpfs (root only; skipped otherwise)")
     arguments = parser.parse_args(argv)
     work = arguments.work or Path(tempfile.mkdtemp(prefix="torture-"))
     cap = SCALES[arguments.scale][3]
     rng = random.Random(arguments.seed)
+    skipped: list[str] = []
     try:
         build_base(work / "base", arguments.scale)
         results = {f"SIGKILL {command}{' --yes' if command == 'consolidate' else ''}":
@@ -266,10 +334,18 @@ def main(argv: list[str] | None = None) -> int:
                    for command in COMMANDS if arguments.kills}
         if not arguments.no_side_by_side:
             results.update(side_by_side(work / "base", work, cap))
+        if arguments.full_disk:
+            outcome = full_disk(work / "base", work, cap)
+            if isinstance(outcome, str):
+                skipped.append(outcome)
+            else:
+                results["full disk, every writing command"] = outcome
     finally:
         if arguments.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print(table(results))
+    for reason in skipped:
+        print(f"  {reason}")
     failures = [line for tally in results.values() for line in (*tally.problems, *tally.leftovers, *tally.breaches)]
     for line in failures[:40]:
         print(f"  {line}")

@@ -4,6 +4,7 @@ code, with nothing left behind — on real full and read-only file systems (tmpf
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -198,3 +199,13 @@ def test_a_full_disk_met_while_writing_is_rolled_back_too(small_filesystem, work
     assert result.returncode == 3, result.stderr
     assert result.stderr.count("\n") == 1 and "no space left on the file system at" in result.stderr
     assert listing(disk) == []
+
+
+def test_a_disk_too_full_to_create_the_database_is_one_line_too(assetdb, small_filesystem, workspace):
+    disk = small_filesystem("disk")
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * (shutil.disk_usage(disk).free - 16 * 1024))
+    before = listing(disk)
+    result = assetdb("ingest", workspace, "--into", disk / "enterprise_assets.db", "--quiet")
+    one_error_line(result, 3, "no space left on the file system at", str(disk))
+    assert listing(disk) == before

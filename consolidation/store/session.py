@@ -48,10 +48,12 @@ def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sq
     begin_write(connection, path)
     try:
         yield connection
-    except BaseException:
+    except BaseException as error:
         if connection.in_transaction:  # SQLite may already have rolled back (a full disk, a full cap)
             connection.execute("ROLLBACK")
         settle_journals(connection)
+        if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+            raise no_space(path.parent, f"writing {path.name}") from None
         raise
     connection.execute("COMMIT")
 
