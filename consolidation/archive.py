@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
+from .globs import resolved
 from .leftovers import temporary_beside
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
@@ -142,7 +143,7 @@ def _check_room(database: Path, limit: int, count: int) -> None:
 def _check_movable(path: Path, database: Path) -> None:
     if not path.is_file():
         raise BadInput(f"{path}: no such source database")
-    if path.resolve() == database.resolve():
+    if resolved(path) == resolved(database):
         raise BadInput(f"{path}: is the consolidated database itself")
     holder = writer_lock_holder(path)
     if holder:

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .globs import Exclusions
+from .globs import Exclusions, resolved
 from .inventory import find_databases
 from .size import database_size, format_size
 from .sqlite.classify import has_sqlite_header, is_database_path, lfs_pointer_size
@@ -41,8 +41,8 @@ class SizePolicy:
     def outside_the_set(self, path: Path) -> bool:
         if not self.database_folders or self.exclusions.matching(path):
             return False
-        resolved = path.resolve()
-        return not any(resolved.is_relative_to(folder.resolve()) for folder in self.database_folders)
+        resolved_path = resolved(path)
+        return not any(resolved_path.is_relative_to(resolved(folder)) for folder in self.database_folders)
 
 
 @dataclass(frozen=True)

@@ -106,9 +106,16 @@ def test_size_check_and_inventory_name_looping_and_dangling_symlinks(assetdb, tm
     assert sized.exit_code == 0 and sized.stderr == ""
     assert "dangling.db  (dangling symlink (to nowhere.db): the link itself measured)" in sized.stdout
     assert "loop.db  (symlink loop: the link itself measured)" in sized.stdout
-    listed = assetdb("inventory", folder)
+    listed = assetdb("inventory", folder, "--exclude", "nothing*")
     assert listed.exit_code == 0 and "Traceback" not in listed.stderr
     assert "dangling symlink" in listed.stdout and "symlink loop" in listed.stdout
+    outside = assetdb("size-check", folder, "--database-folder", folder)
+    assert outside.exit_code == 0 and "symlink loop" in outside.stdout
+    the_list = assetdb("list", folder)
+    assert the_list.exit_code == 0 and "internal error" not in the_list.stderr
+    consolidated = assetdb("consolidate", folder, "--skip-unusable", "--backup-dir", tmp_path / "backups", "--quiet")
+    assert consolidated.exit_code == 0, consolidated.stderr
+    assert "2 left out" in consolidated.stdout
 
 
 # -- a read-only file system -----------------------------------------------------------------------
