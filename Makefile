@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean dist-check
+.PHONY: demo test bench torture clean dist-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/gate_bench.py
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/hostile_bench.py
+
+# Seeded SIGKILLs of every writing command, each rerun and judged; prints a table of figures.
+torture: $(VENV)/.installed
+	$(BIN)/python bench/torture.py --kills 30 --scale moderate --seed 13 --full-disk
 
 # What a user installs, checked as a user gets it: the wheel installed into a new virtual
 # environment, and the whole test suite run from the unpacked sdist against it (the sdist's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -127,7 +128,11 @@ def writer_lock(tmp_path):
         holders.append(process)
         return process.pid
 
+    from consolidation.sqlite.readonly import set_reader_wait
+
+    previous = set_reader_wait(0.2)  # these tests want the refusal: a reader waits a moment, not the default
     yield hold
+    set_reader_wait(previous)
     for process in holders:
         process.stdin.close()
         process.wait(timeout=10)
@@ -165,3 +170,42 @@ def sqldiff(original: Path, rebuilt: Path, *options: str) -> str:
         return result.stdout + result.stderr
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """Mount a tmpfs of a given size (optionally read-only) at a new folder; needs root.
+
+    A full or read-only file system cannot be faked faithfully (SQLite, rename and the
+    kernel must all see it), so the tests mount a real one, and skip without privileges.
+    """
+    mounted = []
+
+    def mount(name: str, size: str = "2m", readonly: bool = False) -> Path:
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a small file system needs root (mount -t tmpfs)")
+        folder = tmp_path / name
+        folder.mkdir()
+        options = f"size={size}" + (",ro" if readonly else "")
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()})")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def listing(folder: Path) -> list[str]:
+    """Every name under ``folder`` (hidden ones included), as ``ls -aR`` would show them."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def dead_pid() -> int:
+    """The pid of a process that has already exited (for temporaries whose owner is gone)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

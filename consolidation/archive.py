@@ -23,6 +23,8 @@ from pathlib import Path
 
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
+from .globs import resolved
+from .leftovers import temporary_beside
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
 from .size import format_size, sidecar_paths
@@ -141,7 +143,7 @@ def _check_room(database: Path, limit: int, count: int) -> None:
 def _check_movable(path: Path, database: Path) -> None:
     if not path.is_file():
         raise BadInput(f"{path}: no such source database")
-    if path.resolve() == database.resolve():
+    if resolved(path) == resolved(database):
         raise BadInput(f"{path}: is the consolidated database itself")
     holder = writer_lock_holder(path)
     if holder:
@@ -203,7 +205,7 @@ def archive_sources(
 def _copy_then_remove(path: Path, destination: Path) -> None:
     """A database whose journal holds rows, as one proved file in the archive; then the
     original and its sidecars go. The copy is complete and equal before anything is removed."""
-    partial = destination.with_name(f".{destination.name}.partial")
+    partial = temporary_beside(destination, "archive")
     try:
         with open_readonly(path) as reader:  # reads the committed rows, -wal included
             expected = database_fingerprint(reader)
@@ -227,7 +229,7 @@ def _copy_then_remove(path: Path, destination: Path) -> None:
 
 
 def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
-    temporary = folder / f".{MANIFEST}.assetdb-tmp"
+    temporary = temporary_beside(folder / MANIFEST, "manifest")
     entries = [asdict(entry) for entry in manifest]
     temporary.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, folder / MANIFEST)

@@ -1,7 +1,10 @@
 """The ``assetdb`` command line: each command parses, makes one library call, and prints.
 
 Every error a user can cause surfaces as one line on stderr and the exit code of the tool
-(0 ok, 1 check failed, 2 bad usage or input, 3 aborted and rolled back). The commands live
+(0 ok, 1 check failed, 2 bad usage or input, 3 aborted and rolled back). The boundary is
+:func:`main`: the library's own errors carry their code, the file system's and SQLite's
+are mapped class by class (:mod:`consolidation.faults`), and anything else is a bug, shown
+as one line with where to report it — the traceback only under ``--debug``. The commands live
 in :mod:`consolidation.cli_commands` and :mod:`consolidation.cli_assets` and are loaded
 only when they run, so ``assetdb sync`` from cron does not pay for importing the merge
 engine; the work and the wording of every report live in the library.
@@ -11,11 +14,16 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 
 import click
 
 from . import __version__
 from .errors import AssetdbError, CheckFailed
+from .faults import explain
+
+#: Set by the group's ``--debug`` flag: read by :func:`main` once the command has failed.
+_RUN = {"debug": False}
 
 #: Command name -> "module:function" that defines it.
 COMMANDS = {
@@ -42,8 +50,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="assetdb")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="On an unexpected error, show the full traceback.")
+def cli(debug: bool) -> None:
     """Consolidate SQLite databases into enterprise_assets.db, losslessly and under the cap."""
+    _RUN["debug"] = debug
+    from .leftovers import sweep_system_temporaries
+
+    sweep_system_temporaries()  # what killed runs left in the temporary folder
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,4 +75,22 @@ def main(argv: list[str] | None = None) -> None:
     except AssetdbError as error:
         click.echo(f"assetdb: error: {error}", err=True)
         sys.exit(error.exit_code)
+    except Exception as error:  # noqa: BLE001 — the one boundary: mapped, or shown as a bug
+        _fail(error)
     sys.exit(code or 0)
+
+
+def _fail(error: Exception) -> None:
+    """One line for an error the library did not raise itself: what it means when the
+    file system or SQLite says it (:func:`explain`), else a bug with where to report it."""
+    meaning = explain(error)
+    if _RUN["debug"]:
+        traceback.print_exception(error)
+    if meaning is not None:
+        click.echo(f"assetdb: error: {meaning}", err=True)
+        sys.exit(meaning.exit_code)
+    first_line = (str(error).splitlines() or [""])[0]
+    click.echo(f"assetdb: internal error: {type(error).__name__}: {first_line} — this is a bug; "
+               + ("please report it with the traceback above" if _RUN["debug"] else
+                  "rerun with --debug (assetdb --debug COMMAND …) and report it with the traceback"), err=True)
+    sys.exit(1)

@@ -18,7 +18,6 @@ from .assets import (
     read_log,
     regenerate,
     render,
-    sync_lock,
 )
 from .cli_options import (
     EXISTING_PATH,
@@ -26,6 +25,7 @@ from .cli_options import (
     allow_outside_links_option,
     exclude_option,
     limit_option,
+    lock_timeout_option,
     max_file_size_option,
     progress,
     quiet_option,
@@ -43,6 +43,7 @@ from .reports import (
     render_push,
 )
 from .size import parse_size
+from .store.lock import database_lock
 
 
 @click.command("ingest")
@@ -50,13 +51,14 @@ from .size import parse_size
 @click.option("--into", "database", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @limit_option
+@lock_timeout_option
 @exclude_option
 @quiet_option
-def ingest_command(workspace, database, kinds, limit, exclude, quiet) -> None:
+def ingest_command(workspace, database, kinds, limit, lock_timeout, exclude, quiet) -> None:
     """Store every file of WORKSPACE as a script, documentation, template or pattern asset."""
     report = ingest(workspace, database, tuple(kinds), limit=resolve_size_limit(limit), manager=plugin_manager(),
                     track=progress(quiet, "ingest", "file"), exclusions=resolve_exclusions(exclude),
-                    database_list=load_settings().database_list)
+                    database_list=load_settings().database_list, lock_timeout=lock_timeout)
     _echo_err(render_notes(report))
     click.echo(render_ingest(report))
 
@@ -144,8 +146,7 @@ def assets_command(database, kinds, top_used) -> None:
 @click.option("--watch", is_flag=True, help="Sync again every --interval seconds until interrupted (Ctrl-C).")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between two syncs with --watch.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="Seconds to wait for another sync of the same database.")
+@lock_timeout_option
 @allow_outside_links_option
 @max_file_size_option
 @limit_option
@@ -157,7 +158,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
     cap, exclusions, database_list = resolve_size_limit(limit), resolve_exclusions(exclude), load_settings().database_list
 
     def once() -> None:
-        with sync_lock(database, lock_timeout):
+        with database_lock(database, lock_timeout):
             if pull_assets:
                 pulled = pull(workspace, database, cap, force, allow_outside_links, parse_size(max_file_size))
                 _echo_warnings(pulled.warnings)

@@ -8,6 +8,7 @@ module only when one of them runs.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 
 import click
 
@@ -17,6 +18,7 @@ from .cli_options import (
     exclude_option,
     limit_option,
     list_option,
+    lock_timeout_option,
     progress,
     quiet_option,
     skip_unusable_option,
@@ -43,6 +45,9 @@ from .reports import (
 from .size import format_size, parse_warn_threshold
 from .sqlite import backup_database, restore_database
 from .store import SCHEMA_VERSION, initialize
+from .faults import full_disk_named
+from .sqlite.readonly import set_reader_wait
+from .store.lock import database_lock
 
 # -- phase 0: what is there ---------------------------------------------------------------
 
@@ -148,14 +153,16 @@ def restore_command(backup_file, target, safety_dir) -> None:
 @click.option("--dry-run", is_flag=True, help="Rehearse on a private copy and report; write nothing.")
 @skip_unusable_option
 @exclude_option
+@lock_timeout_option
 @quiet_option
 def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dry_run, skip_unusable, exclude,
-                    quiet) -> None:
+                    lock_timeout, quiet) -> None:
     """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
     settings = MigrationSettings(resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver(),
                                  partition=not no_partition)
-    report = migrate(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run,
-                     resolve_exclusions(exclude), skip_unusable)
+    with nullcontext() if dry_run else database_lock(target, lock_timeout), full_disk_named(target.parent, "migrating"):
+        report = migrate(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run,
+                         resolve_exclusions(exclude), skip_unusable)
     click.echo(render_migration(report))
     if dry_run:
         click.echo("dry run: nothing was written")
@@ -168,9 +175,12 @@ def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dr
 @click.option("--workspace", type=EXISTING_PATH, help="Also check that every workspace file is stored, byte for byte.")
 @limit_option
 @exclude_option
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds to wait for a writer (a sync) to commit before reading.")
 @quiet_option
-def verify_command(database, sources, sources_follow, workspace, limit, exclude, quiet) -> None:
+def verify_command(database, sources, sources_follow, workspace, limit, exclude, lock_timeout, quiet) -> None:
     """Prove DATABASE: migrated rows (live against SOURCES, else the ledger), assets, size."""
+    set_reader_wait(lock_timeout)
     del sources_follow  # only lets "--sources A B" read as documented; the sources are positional
     proof = prove(database, sources, workspace, resolve_size_limit(limit), plugin_manager(),
                   progress(quiet, "verify", "source"), resolve_exclusions(exclude))
@@ -244,15 +254,17 @@ def list_command(directories, write, workspace, list_file, limit, exclude) -> No
 @skip_unusable_option
 @exclude_option
 @limit_option
+@lock_timeout_option
 @quiet_option
 def consolidate_command(directories, workspace, backup_dir, yes, dry_run, list_file, skip_unusable, exclude, limit,
-                        quiet) -> None:
+                        lock_timeout, quiet) -> None:
     """Every phase end to end: inventory, backup, init, migrate, ingest, documentation, verify, archive, list.
 
     The consolidated set is written into the first DIR."""
     request = Request(tuple(directories), resolve_size_limit(limit), workspace, backup_dir, archive=yes,
                       database_list=list_file or load_settings().database_list,
-                      exclusions=resolve_exclusions(exclude), skip_unusable=skip_unusable)
+                      exclusions=resolve_exclusions(exclude), skip_unusable=skip_unusable,
+                      lock_timeout=lock_timeout)
     if dry_run:
         click.echo("\n".join(f"plan  {line}" for line in plan(request)))
         click.echo("dry run: nothing was written")

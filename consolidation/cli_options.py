@@ -39,6 +39,12 @@ limit_option = click.option(
 )
 
 
+lock_timeout_option = click.option(
+    "--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+    help="Seconds to wait for another writer of the same database before stopping (exit 3).",
+)
+
+
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 

@@ -7,15 +7,18 @@ rejected by the Git host. Three more things a commit must not carry can be asked
 a database near the cap (``warn_at``), a Git LFS pointer where a database is expected
 (its database was never fetched, so what is committed is 130 bytes of text), and a
 SQLite file outside the folders the consolidated set lives in (recognised by its header,
-whatever its name).
+whatever its name). A symlink that loops or dangles has no content to measure: it is
+counted as what the Git host stores for it (the link itself) and named for what it is.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .globs import Exclusions
+from .globs import Exclusions, resolved
 from .inventory import find_databases
 from .size import database_size, format_size
 from .sqlite.classify import has_sqlite_header, is_database_path, lfs_pointer_size
@@ -38,8 +41,8 @@ class SizePolicy:
     def outside_the_set(self, path: Path) -> bool:
         if not self.database_folders or self.exclusions.matching(path):
             return False
-        resolved = path.resolve()
-        return not any(resolved.is_relative_to(folder.resolve()) for folder in self.database_folders)
+        resolved_path = resolved(path)
+        return not any(resolved_path.is_relative_to(resolved(folder)) for folder in self.database_folders)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class SizeFinding:
     near: bool = False  # at or over the warning threshold, under the cap
     lfs_object_size: int | None = None  # a Git LFS pointer where a database is expected, refused
     stray: bool = False  # a SQLite file outside the consolidated set's folders
+    note: str | None = None  # why the file was not measured as a database (a broken symlink)
 
     @property
     def over(self) -> bool:
@@ -91,8 +95,19 @@ def check_sizes(paths: list[Path], limit: int, track=lambda paths: paths,
     return [_finding(path, limit, policy) for path in track(find_databases(paths))]
 
 
+def _measured(path: Path) -> tuple[int, str | None]:
+    """The database's bytes, or a broken symlink's own bytes with what it is."""
+    try:
+        return database_size(path), None
+    except OSError as error:
+        if not path.is_symlink():
+            raise
+        what = "symlink loop" if error.errno == errno.ELOOP else f"dangling symlink (to {os.readlink(path)})"
+        return path.lstat().st_size, f"{what}: the link itself measured"
+
+
 def _finding(path: Path, limit: int, policy: SizePolicy) -> SizeFinding:
-    size = database_size(path)
+    size, note = _measured(path)
     sqlite = has_sqlite_header(path)
     pointer = lfs_pointer_size(path) if policy.refuse_lfs_pointers and is_database_path(path) else None
     return SizeFinding(
@@ -101,6 +116,7 @@ def _finding(path: Path, limit: int, policy: SizePolicy) -> SizeFinding:
         near=policy.warn_at is not None and policy.warn_at <= size <= limit,
         lfs_object_size=pointer,
         stray=sqlite and policy.outside_the_set(path),
+        note=note,
     )
 
 

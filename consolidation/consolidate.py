@@ -25,6 +25,7 @@ from .assets import ingest
 from .database_list import ListRequest, keep_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
+from .faults import full_disk_named
 from .globs import Exclusions
 from .inventory import relative_name, walk_databases
 from .listing import find_list
@@ -42,6 +43,7 @@ from .sqlite import (
 from .sqlite.backup import find_workspace, refuse_inside_workspace
 from .store import Operation, initialize, record_operation
 from .store.identity import claims_assetdb
+from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 
 TARGET_NAME = "enterprise_assets.db"
 
@@ -76,6 +78,7 @@ class Request:
     database_list: Path | None = None
     exclusions: Exclusions = Exclusions()
     skip_unusable: bool = False
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
     @property
     def target(self) -> Path:
@@ -153,7 +156,16 @@ def consolidate(
     announce: Callable[[str, str], None] = lambda step, line: None,
     track=lambda label: (lambda items: items),
 ) -> ConsolidationSummary:
-    """Run every step; ``announce(step, line)`` receives each step's outcome."""
+    """Run every step, holding the set's writer lock throughout (waiting up to the
+    request's ``lock_timeout`` for another writer); ``announce(step, line)`` receives each
+    step's outcome."""
+    if not request.target.parent.is_dir():
+        raise BadInput(f"{request.target.parent}: no such folder")
+    with database_lock(request.target, request.lock_timeout), full_disk_named(request.target.parent, "consolidating"):
+        return _consolidate(request, announce, track)
+
+
+def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
     started = time.monotonic()
     target = request.target
     summary = ConsolidationSummary(str(target))

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .archive import in_archive
 from .errors import AssetdbError, BadInput
-from .globs import Exclusions
+from .leftovers import temporary_beside
+from .globs import Exclusions, resolved
 from .inventory import DatabaseReport, find_databases, inspect_database, relative_name
 from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
 from .proof import read_sources
@@ -50,10 +51,10 @@ class ListFacts:
 
     @property
     def known_files(self) -> set[Path]:
-        return {path.resolve() for path, _ in self.active} | {
-            path.resolve() for path, _ in self.shards} | {
-            path.resolve() for _, path in self.archived if path is not None} | {
-            path.resolve() for path, _ in self.skipped}
+        return {resolved(path) for path, _ in self.active} | {
+            resolved(path) for path, _ in self.shards} | {
+            resolved(path) for _, path in self.archived if path is not None} | {
+            resolved(path) for path, _ in self.skipped}
 
 
 def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclusions()) -> ListFacts:
@@ -81,16 +82,16 @@ def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclu
                                         f"({sum(s.status == 'archived' for s in sources)} archived), {assets:,} file assets")
                 for number, _name in manifest(connection):
                     facts.shards.append((shard_path(path, number), number))
-                    shard_files.add(shard_path(path, number).resolve())
+                    shard_files.add(resolved(shard_path(path, number)))
                 for source in sources:
                     if source.status == "archived":
                         facts.archived.append((source.name, _archived_file(path, source.archived_path)))
                 facts.skipped.extend((file, f"{status}: {why}") for file, status, why in skipped_files(connection, path))
         except (AssetdbError, sqlite3.DatabaseError):
             continue  # a shard, or a damaged file: the inventory line says so
-    left_out = {path.resolve() for path, _why in facts.skipped}
+    left_out = {resolved(path) for path, _why in facts.skipped}
     facts.active = [(path, report) for path, report in facts.active
-                    if path.resolve() not in shard_files and path.resolve() not in left_out]
+                    if resolved(path) not in shard_files and resolved(path) not in left_out]
     legacy = [path for path, report in facts.active if not claims_assetdb(path)]
     facts.legacy_before = len(legacy) + len(facts.archived) + len(facts.skipped)
     return facts
@@ -118,7 +119,7 @@ def cross_check(facts: ListFacts, database_list: DatabaseList, workspace: Path) 
     findings = []
     for name in sorted(mentioned):
         candidates = [database_list.path.parent / name, workspace / name]
-        if not any(candidate.resolve() in known or candidate.exists() for candidate in candidates) and (
+        if not any(resolved(candidate) in known or candidate.exists() for candidate in candidates) and (
             name.rsplit("/", 1)[-1] not in known_names
         ):
             findings.append(f"`{name}` is named in the list but exists nowhere in the database set")
@@ -236,7 +237,7 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
 
 
 def _replace(list_path: Path, text: str) -> None:
-    temporary = list_path.with_name(f".{list_path.name}.assetdb-tmp")
+    temporary = temporary_beside(list_path, "list")
     try:
         temporary.write_text(text, encoding="utf-8")
         if list_path.exists():

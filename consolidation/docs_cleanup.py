@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import load_settings
 from .errors import BadInput
+from .leftovers import temporary_beside
 from .sqlite import backup_database, default_backup_directory, open_readonly
 from .sqlite.introspect import quote_identifier as q
 from .store import Operation, record_operation, write_transaction
@@ -146,7 +147,7 @@ def dedupe_docs(
             target = Path(out) if out else database.with_name(f"{database.stem}.cleaned{database.suffix}")
             if target.exists():
                 raise BadInput(f"{target}: already exists; refusing to overwrite it")
-            partial = target.with_name(f".{target.name}.partial")
+            partial = temporary_beside(target, "cleaned")
             writer = sqlite3.connect(partial)
             try:
                 connection.backup(writer)

@@ -7,6 +7,7 @@ the file name in any folder.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,16 @@ def glob_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(regex + r"\Z", re.DOTALL)
 
 
+def resolved(path: Path | str) -> Path:
+    """``path`` with every symlink followed as far as it goes. Unlike ``Path.resolve()``,
+    which raises ``RuntimeError`` on a symlink loop (Python before 3.13), it never raises:
+    a looping or dangling link resolves to where following it stops."""
+    return Path(os.path.realpath(path))
+
+
 def _relative(path: Path, base: Path) -> str | None:
     try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
+        return resolved(path).relative_to(resolved(base)).as_posix()
     except (ValueError, OSError):
         return None
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput
+from .globs import resolved
 from .sqlite.classify import DATABASE_SUFFIXES
 
 LIST_FILENAME = "CONSOLIDATED_DATABASE_LIST.md"
@@ -59,7 +60,7 @@ class DatabaseList:
 
     def relative(self, database: Path) -> str:
         """``database``'s path as the list names it: relative to the list's folder."""
-        return os.path.relpath(database.resolve(), self.path.resolve().parent).replace(os.sep, "/")
+        return os.path.relpath(resolved(database), resolved(self.path).parent).replace(os.sep, "/")
 
     def names(self, database: Path) -> bool:
         """Does the list name ``database`` anywhere: in its block, or in the prose (by its

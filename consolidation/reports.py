@@ -104,6 +104,7 @@ def render_size_check(findings, limit: int) -> str:
     """One line per database and per failing file (a hook hands over every staged file:
     the ones that are neither are counted, not listed), then the verdict when all pass."""
     lines = [f"{finding.status:5}  {format_size(finding.bytes):>9}  {100 * finding.bytes / limit:6.1f}%  {finding.path}"
+             + (f"  ({finding.note})" if finding.note else "")
              for finding in findings if finding.database or finding.failed]
     if not any(finding.failed for finding in findings):
         lines.append(f"all {len(findings)} files under the cap of {format_size(limit)}")

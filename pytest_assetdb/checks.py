@@ -8,12 +8,12 @@ gate reports them as JUnit properties).
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from consolidation.archive import Archived
 from consolidation.errors import AssetdbError
+from consolidation.leftovers import private_scratch
 from consolidation.listing import read_list
 from consolidation.proof import (
     LedgerSource,
@@ -180,7 +180,7 @@ def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str 
 def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None) -> CheckResult:
     """Does the source rebuild, from the consolidated set alone, to what was migrated?"""
     name = shown_as or str(path)
-    with tempfile.TemporaryDirectory(prefix="assetdb-rebuild-") as scratch:
+    with private_scratch("rebuild") as scratch:
         rebuilt = Path(scratch) / "rebuilt.db"
         try:
             result = rebuild_source(path, source_name, rebuilt)

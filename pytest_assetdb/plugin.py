@@ -16,6 +16,7 @@ import pytest
 
 from consolidation.listing import LIST_FILENAME
 from consolidation.sqlite.classify import is_database_path
+from consolidation.sqlite.readonly import set_reader_wait
 from consolidation.store import read_consolidated, shadow_with_union_views
 
 from . import hookspecs
@@ -53,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("assetdb"):
         return
     config.stash[SETTINGS_KEY] = resolve_settings(config)
+    set_reader_wait(config.stash[SETTINGS_KEY].lock_timeout)  # every check waits out a committing writer
     config.stash[RESULTS_KEY] = ResultCache()
     config.stash[MEMBERSHIP_KEY] = MembershipIndex()
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) reports

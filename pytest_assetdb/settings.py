@@ -16,6 +16,7 @@ from consolidation.errors import BadInput
 from consolidation.globs import Exclusions
 from consolidation.listing import LIST_FILENAME, find_list
 from consolidation.size import NEAR_LIMIT_FRACTION, format_size, parse_size, parse_warn_threshold
+from consolidation.store.lock import DEFAULT_LOCK_TIMEOUT
 
 from .gate import PHASES
 
@@ -30,6 +31,7 @@ class GateSettings:
     database_list: Path | None  # configured, or the one list found in the workspace
     exclusions: Exclusions = Exclusions()
     warn_at: int | None = None  # bytes from which a database under the cap is warned about
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT  # seconds a check waits for a committing writer
 
     def header(self) -> str:
         """What ``pytest --assetdb`` reports it gates with, at the top of the run."""
@@ -92,6 +94,16 @@ def add_options(parser: pytest.Parser) -> None:
         help="warn (without failing) about a database at or over this size, or this share of the cap "
         "(default 90%%; 0 turns it off); overrides ini assetdb_warn",
     )
+    group.addoption(
+        "--assetdb-lock-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help=f"wait this long for a writer (a sync) to commit before reading a database (default "
+        f"{DEFAULT_LOCK_TIMEOUT:g}); overrides ini assetdb_lock_timeout",
+    )
+    parser.addini("assetdb_lock_timeout", "seconds the gate waits for a writer to commit before reading",
+                  type="string", default="")
     parser.addini("assetdb_size_limit", "size cap per database for --assetdb (99.9MB, 95MiB, 1.5GB or bytes)",
                   type="string", default="")
     parser.addini("assetdb_warn", "warn about databases at this size or share of the cap (default 90%)",
@@ -160,7 +172,24 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))
     exclusions = Exclusions.of(patterns, project.project_root or config.rootpath)
     limit = resolve_limit(config)
-    return GateSettings(limit, workspace, phase, database_list, exclusions, resolve_warn(config, limit))
+    return GateSettings(limit, workspace, phase, database_list, exclusions, resolve_warn(config, limit),
+                        resolve_lock_timeout(config))
+
+
+def resolve_lock_timeout(config: pytest.Config) -> float:
+    """``--assetdb-lock-timeout``, else ini ``assetdb_lock_timeout``, else the default."""
+    value = config.getoption("assetdb_lock_timeout")
+    if value is None:
+        text = config.getini("assetdb_lock_timeout").strip()
+        if not text:
+            return DEFAULT_LOCK_TIMEOUT
+        try:
+            value = float(text)
+        except ValueError:
+            raise pytest.UsageError(f"assetdb_lock_timeout: {text!r} is not a number of seconds") from None
+    if value < 0:
+        raise pytest.UsageError(f"--assetdb-lock-timeout: {value:g} is negative")
+    return value
 
 
 def _the_one_list(root: Path) -> Path | None:

@@ -463,7 +463,8 @@ def test_the_file_size_cap_and_the_free_room_are_judged_before_writing(database,
 
     monkeypatch.setattr(os, "statvfs", full_disk)
     cramped = assetdb("regenerate", database, "--out", tmp_path / "out", "--quiet")
-    assert cramped.exit_code == 2 and "but only 0 B is free; nothing was written" in cramped.stderr
+    assert cramped.exit_code == 3 and "no space left on the file system" in cramped.stderr
+    assert "(0 B free, about 2.1 KB (2,052 bytes) needed)" in cramped.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -7,7 +7,7 @@ templates render into scripts; every reader decodes bytes through one hash-check
 from .ingest import IngestReport, ingest
 from .kinds import Classifier
 from .regenerate import RegenerateReport, regenerate
-from .sync import PullReport, pull, push, read_log, sync_lock
+from .sync import PullReport, pull, push, read_log
 from .templates import AssetListing, Rendered, list_assets, parse_assignments, render
 
 __all__ = [
@@ -25,5 +25,4 @@ __all__ = [
     "read_log",
     "regenerate",
     "render",
-    "sync_lock",
 ]

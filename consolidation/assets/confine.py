@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from ..errors import BadInput
-from ..size import format_size
+from ..faults import NO_SPACE_ERRNOS, NOT_WRITABLE_ERRNOS, NotWritable, no_space
+from ..leftovers import staging_name, sweep_folder
 
 NAME_MAX = 255  # bytes in one path component, on every file system we write to
 PATH_MAX = 4095
@@ -143,8 +144,7 @@ def check_room(folder: Path, needed: int) -> None:
         return  # nothing to measure yet (or not measurable): the writes will say
     free = info.f_bavail * info.f_frsize
     if needed > free:
-        raise BadInput(f"{folder}: the assets need {format_size(needed)} but only {format_size(free)} is free; "
-                       "nothing was written")
+        raise no_space(folder, "writing the assets", needed)
 
 
 class ConfinedFolder:
@@ -169,6 +169,7 @@ class ConfinedFolder:
             self._root = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as error:
             raise BadInput(f"{self.root}: cannot write here ({error.strerror})") from None
+        sweep_folder(self.root, at=self._root)  # what a killed run staged here
         self._folders: dict[bytes, int] = {}
         self._made: list[bytes] = []  # folders this run created, parents first
         self._staged: list[tuple[bytes, bytes]] = []  # (path, temporary name beside it)
@@ -217,7 +218,9 @@ class ConfinedFolder:
     def _open_folder(self, parent: int, name: bytes, path: bytes, prefix: bytes) -> int:
         for _ in range(2):
             try:
-                return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+                descriptor = os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+                sweep_folder(prefix, at=descriptor)  # what a killed run staged here
+                return descriptor
             except FileNotFoundError:
                 try:
                     os.mkdir(name, 0o777, dir_fd=parent)
@@ -236,7 +239,7 @@ class ConfinedFolder:
         folder = self._folder(path)
         try:
             for _ in range(8):
-                name = f".assetdb-{secrets.token_hex(8)}.tmp".encode()
+                name = staging_name(secrets.token_hex(8))
                 try:
                     create(folder, name)
                 except FileExistsError:
@@ -245,7 +248,14 @@ class ConfinedFolder:
                     self._staged.append((path, name))
                 return
             raise BadInput("cannot find a free temporary name")
-        except (OSError, OverflowError, ValueError) as error:
+        except OSError as error:
+            if error.errno in NO_SPACE_ERRNOS:
+                raise no_space(self.root, f"writing {os.fsdecode(path)}") from None
+            if error.errno in NOT_WRITABLE_ERRNOS:
+                raise NotWritable(f"{self.root}: cannot write {os.fsdecode(path)} ({_reason(error)}); "
+                                  "nothing was written") from None
+            raise self._refuse(path, _reason(error)) from None
+        except (OverflowError, ValueError) as error:
             raise self._refuse(path, _reason(error)) from None
         finally:
             os.close(folder)

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..faults import full_disk_named
 from ..globs import Exclusions
 from ..size import format_size
 from ..sqlite.introspect import quote_identifier as q
@@ -36,7 +36,10 @@ from ..store import (
     utc_now,
     write_session,
 )
+from ..leftovers import private_scratch
+from ..store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from ..store.owned import DatabaseSet
+from ..store.shards import discard_new_set
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from .kinds import Classifier
 from .pack import CHUNK, Packed, pack_file
@@ -235,6 +238,7 @@ def ingest(
     operation: str = "ingest",
     exclusions: Exclusions = Exclusions(),
     database_list: Path | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> IngestReport:
     """Store every (selected) file of ``workspace`` in ``database`` (created if missing); unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
@@ -243,6 +247,9 @@ def ingest(
     Database files are never stored, wherever they are: the set's own files (and
     ``database_list``) are left out, and every other SQLite file — by its name or by its
     bytes — is reported in ``databases_outside`` for the user to consolidate.
+
+    Runs under the database's writer lock (waiting up to ``lock_timeout`` seconds for
+    another writer); a database this run created is removed again if the run fails.
     """
     workspace, database = Path(workspace), Path(database)
     for kind in kinds:
@@ -251,8 +258,21 @@ def ingest(
     classifier = Classifier.for_workspace(workspace, manager)
     if not workspace.is_dir():
         raise BadInput(f"{workspace}: no such workspace folder")
-    if not database.exists():
-        initialize(database, limit)  # a new consolidated set, as migrate makes one
+    with database_lock(database, lock_timeout), full_disk_named(database.parent, "storing the assets"):
+        existed = database.exists()
+        try:
+            if not existed:
+                initialize(database, limit)  # a new consolidated set, as migrate makes one
+            return _ingest(workspace, database, kinds, limit, manager, track, record_deletions, operation,
+                           exclusions, database_list, classifier)
+        except BaseException:
+            if not existed:
+                discard_new_set(database)  # nothing of anyone's was in it: leave the folder as it was
+            raise
+
+
+def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, record_deletions, operation,
+            exclusions, database_list, classifier) -> IngestReport:
     database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
     listing = list_workspace(workspace, database_set, exclusions)
     report = IngestReport(str(workspace), str(database), skipped=listing.notes,
@@ -321,7 +341,7 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
     now = utc_now()
     operation = Operation(operation_name, subject=str(workspace))
     expected = sum(file.stat.st_size for file, _, _ in work)
-    with tempfile.TemporaryDirectory(prefix="assetdb-ingest-") as scratch, write_session(
+    with private_scratch("ingest") as scratch, write_session(
         database, limit, "storing the assets", expected, connection=connection
     ) as session:
         shards = session.shards

@@ -7,26 +7,20 @@ database's current assets into the workspace, refusing to overwrite local edits 
 forced. No other database is ever written: the original project's scheduler copied one
 database over all the others; never that.
 
-Only one sync per database runs at a time. The lock is an ``flock`` on a file in the
-system's temporary folder (never in the workspace), so a killed process cannot leave it
-stuck: the kernel releases it. A second sync waits up to a timeout, then stops with exit
-3 naming who holds it.
+Only one writer per database runs at a time (:func:`~consolidation.store.lock.database_lock`,
+a lock beside the database): a second sync waits up to a timeout, then stops with exit 3
+naming who holds it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Aborted, BadInput, CheckFailed
+from ..errors import BadInput, CheckFailed
 from ..globs import Exclusions
-from ..store import Operation, read_consolidated, record_operation, utc_now
+from ..store import Operation, read_consolidated, record_operation
 from ..store.oplog import parse_moment
 from .confine import ConfinedFolder, check_room
 from .ingest import IngestReport, ingest
@@ -41,40 +35,6 @@ from .stored import (
     same_as_stored,
     select_assets,
 )
-
-LOCK_FOLDER = Path(tempfile.gettempdir()) / "assetdb-locks"
-
-
-@contextmanager
-def sync_lock(database: Path, timeout: float) -> Iterator[None]:
-    """Hold the sync lock of ``database`` (waiting up to ``timeout`` seconds)."""
-    import fcntl  # POSIX only: imported here so the rest of the tool loads everywhere
-
-    LOCK_FOLDER.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(database.resolve()).encode()).hexdigest()[:24]
-    path = LOCK_FOLDER / f"{key}.lock"
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
-                    raise Aborted(f"{database}: another sync is running ({holder}); nothing was changed") from None
-                time.sleep(0.05)
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"pid {os.getpid()} since {utc_now()}".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(descriptor, 0)
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-    finally:
-        os.close(descriptor)
-
 
 def verify_written(database: Path, names: list[str]) -> list[str]:
     """Problems regenerating the assets a sync just wrote (their bytes and hashes)."""

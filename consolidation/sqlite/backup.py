@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..leftovers import sweep_folder, temporary_beside
 from .fingerprint import database_fingerprint, file_sha256
 from .header import EmptyDatabase, NotADatabase, read_header
 from .locks import LOCK_TIMEOUT_SECONDS
@@ -106,7 +107,8 @@ def backup_database(source: Path | str, directory: Path | str, workspace: Path |
         raise BadInput(f"{directory}: cannot create backup directory ({error.strerror})") from None
     now = datetime.now(timezone.utc)
     final = _backup_name(source, directory, now)
-    partial = final.with_name(f".{final.name}.partial")
+    partial = temporary_beside(final, "backup")
+    sweep_folder(directory)  # what killed backups left
     try:
         with open_readonly(source) as reader:
             fingerprint = database_fingerprint(reader)

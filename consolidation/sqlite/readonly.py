@@ -13,8 +13,10 @@ The rule used here:
   hot journal must be rolled back before the file is consistent. Copy the database and
   its sidecars into a private temporary folder and open the copy normally, so SQLite
   recovers there. The original is never opened by SQLite at all.
-* Another process holds a write lock: refuse with :class:`DatabaseLocked` rather than
-  read a file that is changing under us.
+* Another process holds a write lock: wait for it to commit, up to a bounded time
+  (:func:`set_reader_wait`; the gate's ``--assetdb-lock-timeout``), then read the state it
+  committed; refuse with :class:`DatabaseLocked` only when it is still writing by then,
+  rather than read a file that is changing under us.
 """
 
 from __future__ import annotations
@@ -22,25 +24,40 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import BadInput
+from ..leftovers import private_folder
 from ..size import sidecar_paths
 from .header import NotADatabase, check_not_truncated, read_header
-from .locks import DatabaseLocked, writer_lock_holder
+from .locks import LOCK_TIMEOUT_SECONDS, DatabaseLocked, writer_lock_holder
 from .recreate import transcode
 
 SNAPSHOT_ATTEMPTS = 3
+#: Seconds a reader waits for a writer to commit (:func:`set_reader_wait`).
+_READER_WAIT = {"seconds": LOCK_TIMEOUT_SECONDS}
+_POLL_SECONDS = 0.05
 
 
-def _refuse_if_locked(path: Path) -> None:
-    holder = writer_lock_holder(path)
-    if holder:
-        raise DatabaseLocked(f"{path}: locked by another writer (pid {holder}); retry when it is done")
+def set_reader_wait(seconds: float) -> float:
+    """How long every read-only open in this process waits for a committing writer;
+    returns the wait it replaces."""
+    previous, _READER_WAIT["seconds"] = _READER_WAIT["seconds"], max(0.0, float(seconds))
+    return previous
+
+
+def _wait_for_writers(path: Path) -> None:
+    """Return once no other process is writing ``path``; after the reader wait, refuse."""
+    deadline = time.monotonic() + _READER_WAIT["seconds"]
+    while holder := writer_lock_holder(path):
+        if time.monotonic() >= deadline:
+            raise DatabaseLocked(f"{path}: locked by another writer (pid {holder}), still writing after "
+                                 f"{_READER_WAIT['seconds']:g} s; retry when it is done")
+        time.sleep(_POLL_SECONDS)
 
 
 def _file_state(paths: list[Path]) -> list[tuple[int, int]]:
@@ -55,10 +72,12 @@ def uri_for(path: Path, immutable: bool = False) -> str:
 @contextmanager
 def _snapshot(path: Path, sidecars: list[Path]) -> Iterator[str]:
     """Copy ``path`` and its sidecars to a private folder, so SQLite may recover the copy."""
-    workdir = Path(tempfile.mkdtemp(prefix="assetdb-snapshot-"))
+    workdir = private_folder("snapshot")
     try:
         copy = workdir / "snapshot.db"
         for _ in range(SNAPSHOT_ATTEMPTS):
+            _wait_for_writers(path)
+            sidecars = [side for side in sidecars if side.exists()]
             before = _file_state([path, *sidecars])
             shutil.copyfile(path, copy)
             for side in sidecars:
@@ -91,7 +110,7 @@ def readonly_uri(path: Path | str, allow_empty: bool = False, attach: bool = Fal
     if not (allow_empty and os.stat(path).st_size == 0):
         header = read_header(path)
         check_not_truncated(path, header)
-    _refuse_if_locked(path)
+    _wait_for_writers(path)
     if attach and header is not None and header.text_encoding != 1:
         with _utf8_copy(path) as uri:
             yield uri
@@ -105,7 +124,7 @@ def readonly_uri(path: Path | str, allow_empty: bool = False, attach: bool = Fal
 @contextmanager
 def _utf8_copy(path: Path) -> Iterator[str]:
     """A private UTF-8 copy of a database in another text encoding."""
-    workdir = Path(tempfile.mkdtemp(prefix="assetdb-utf8-"))
+    workdir = private_folder("utf8")
     try:
         copy = workdir / "utf8.db"
         out = sqlite3.connect(copy, isolation_level=None)

@@ -3,7 +3,8 @@
 Running it on a complete database changes no byte; on one missing tables it recreates
 them and logs a repair; on anything that is not ours it refuses. A new database is
 built under a temporary name and renamed into place, so a kill never leaves a half-made
-(or zero-byte) file under the real name.
+(or zero-byte) file under the real name, and under the database's writer lock, so two
+runs creating the same database make it once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from ..errors import Aborted, BadInput
 from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
+from ..leftovers import temporary_beside
+from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
 from .schema import APPLICATION_ID, SCHEMA_STATEMENTS, SCHEMA_VERSION, missing_tables
 from .session import connect_for_write, write_transaction
@@ -57,33 +60,49 @@ def _classify_target(connection: sqlite3.Connection, path: Path) -> str:
     )
 
 
-def initialize(path: Path | str, limit: int) -> InitResult:
+def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> InitResult:
     """Create or complete the unified schema in ``path``; a no-op when it is complete.
 
     Refuses (``BadInput``) a file that is not SQLite or is another application's
     database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes.
     A new database is built under a temporary name and renamed into place, so a kill
-    can never leave a half-made (or zero-byte) database under its real name.
+    can never leave a half-made (or zero-byte) database under its real name; it is made
+    under the database's writer lock, waiting up to ``lock_timeout`` seconds for another.
     """
     path = Path(path)
-    if path.exists():
-        if path.is_dir():
-            raise BadInput(f"{path}: is a directory, not a database file")
-        try:
-            read_header(path)
-        except EmptyDatabase:
-            pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
-        return _initialize_at(path, path, limit)
-    if not path.parent.is_dir():
-        raise BadInput(f"{path.parent}: no such directory")
-    building = path.with_name(f".{path.name}.initializing")
-    for leftover in (building, Path(f"{building}-journal")):
-        leftover.unlink(missing_ok=True)  # an earlier run killed while building
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise BadInput(f"{path.parent}: no such directory")
+        with database_lock(path, lock_timeout):
+            if not path.exists():  # nobody made it while we waited for the lock
+                return _create(path, limit)
+    if path.is_dir():
+        raise BadInput(f"{path}: is a directory, not a database file")
+    try:
+        read_header(path)
+    except EmptyDatabase:
+        pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
+    return _initialize_at(path, path, limit)
+
+
+def _create(path: Path, limit: int) -> InitResult:
+    """Build a new database under a temporary name of ours, then rename it into place
+    (under the writer lock: what earlier runs left is swept when it is taken)."""
+    building = temporary_beside(path, "init")
+    journal = Path(f"{building}-journal")
+    legacy = path.with_name(f".{path.name}.initializing")  # what versions before 0.3 built under
+    for leftover in (legacy, Path(f"{legacy}-journal")):
+        if leftover.exists():
+            leftover.unlink()
     try:
         result = _initialize_at(building, path, limit)
         os.replace(building, path)
     finally:
-        building.unlink(missing_ok=True)
+        for leftover in (building, journal):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError:
+                pass  # could not be made either (a read-only folder): nothing to remove
     return result
 
 

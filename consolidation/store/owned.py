@@ -16,20 +16,22 @@ from pathlib import Path
 from ..errors import AssetdbError
 from ..sqlite import open_readonly
 from .identity import PRIMARY, connection_role
+from ..leftovers import is_super_journal, is_temporary_name
+from .lock import LOCK_SUFFIX, lock_path
 from .set_files import database_list_path, skipped_files
 
 ARCHIVE_MANIFEST = "ARCHIVE_MANIFEST.json"
 LIST_FILENAME = "CONSOLIDATED_DATABASE_LIST.md"
-#: Temporary names the tool gives files it is still writing (``.NAME.SUFFIX``).
+#: Temporary names earlier versions gave files they were still writing (``.NAME.SUFFIX``);
+#: today's carry their owner's pid (:mod:`.leftovers`).
 TEMPORARY_SUFFIXES = (".assetdb-tmp", ".initializing", ".partial")
-LOCK_SUFFIX = ".assetdb-lock"
 
 
 def is_tool_file(name: str) -> bool:
     """A file name only the tool writes: a manifest, a database list, a lock, a temporary."""
-    if name in (ARCHIVE_MANIFEST, LIST_FILENAME) or name.endswith(LOCK_SUFFIX):
+    if name in (ARCHIVE_MANIFEST, LIST_FILENAME) or name.endswith(LOCK_SUFFIX) or is_super_journal(name):
         return True
-    return name.startswith(".") and name.endswith(TEMPORARY_SUFFIXES)
+    return name.startswith(".") and (name.endswith(TEMPORARY_SUFFIXES) or is_temporary_name(name))
 
 
 def _key(path: Path | str | bytes) -> str:
@@ -46,7 +48,7 @@ class DatabaseSet:
 
     @classmethod
     def of(cls, primary: Path, extra: tuple[Path, ...] = ()) -> DatabaseSet:
-        owned = cls(primary, {_key(primary), *(_key(path) for path in extra)})
+        owned = cls(primary, {_key(primary), _key(lock_path(primary)), *(_key(path) for path in extra)})
         try:
             with open_readonly(primary) as connection:
                 if connection_role(connection) != PRIMARY:

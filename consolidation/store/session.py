@@ -11,7 +11,6 @@ write falls back to a default its caller did not choose.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..faults import disk_is_full, no_space
 from ..size import format_size
 from ..sqlite import read_header
 from ..sqlite.locks import LOCK_TIMEOUT_SECONDS
 from ..sqlite.readonly import uri_for
 from .identity import require_primary
+from .lock import database_lock
 from .oplog import Operation
 from .shards import ShardSet
 
@@ -35,6 +36,8 @@ def begin_write(connection: sqlite3.Connection, path: Path) -> None:
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
             raise Aborted(f"{path}: locked by another process; nothing was changed") from None
+        if "full" in str(error):
+            raise no_space(path, "starting a write") from None
         raise BadInput(f"{path}: cannot write ({error})") from None
 
 
@@ -45,9 +48,12 @@ def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sq
     begin_write(connection, path)
     try:
         yield connection
-    except BaseException:
+    except BaseException as error:
         if connection.in_transaction:  # SQLite may already have rolled back (a full disk, a full cap)
             connection.execute("ROLLBACK")
+        settle_journals(connection)
+        if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+            raise no_space(path.parent, f"writing {path.name}") from None
         raise
     connection.execute("COMMIT")
 
@@ -91,20 +97,28 @@ class WriteSession:
     shards: ShardSet
 
 
-#: Below this much free space a "full" error is the file system's, not the cap's: SQLite
-#: reports both the same way, and a statement it rolls back leaves no trace of which.
-DISK_FULL_MARGIN = 16 * 2**20
-
-
-def full_error(session: WriteSession, what: str) -> Aborted:
+def full_error(session: WriteSession, what: str, needed: int = 0) -> Aborted:
     """What "database or disk is full" means here: the cap was met, or the file system is
     full — never reported as the cap, since the remedy differs."""
-    free = shutil.disk_usage(session.database.parent).free
-    if free >= DISK_FULL_MARGIN:
-        return Aborted(f"{session.database}: {what} would take a file past the cap of "
-                       f"{format_size(session.limit)}; rolled back")
-    return Aborted(f"{session.database.parent}: the file system is full ({format_size(free)} free) while {what}; "
-                   "rolled back, nothing was changed")
+    if disk_is_full(session.database.parent):
+        return no_space(session.database.parent, what, needed or None)
+    return Aborted(f"{session.database}: {what} would take a file past the cap of "
+                   f"{format_size(session.limit)}; rolled back")
+
+
+def settle_journals(connection: sqlite3.Connection) -> None:
+    """Roll back, now, a journal a failed write left hot in any attached file.
+
+    After an I/O error (a full disk above all) SQLite leaves the rollback journal in
+    place for the next reader to replay; until then read-only opens of the file fail.
+    The next read on the same connection replays it, so a failed writer reads once.
+    """
+    try:
+        schemas = [row[1] for row in connection.execute("PRAGMA database_list")]
+        for schema in schemas:
+            connection.execute(f'SELECT count(*) FROM "{schema}".sqlite_schema').fetchone()
+    except sqlite3.Error:
+        pass  # the file is beyond replay from here; the next opener replays it
 
 
 @contextmanager
@@ -119,8 +133,17 @@ def write_session(
     """One transaction on ``database`` under ``limit`` bytes per file; ``what`` names the
     work in messages. ``expected_bytes`` is how much the write may add, so the shards it
     may need exist before the transaction begins (a file cannot be attached inside one).
-    A ``connection`` already open on the database is used, and left open."""
-    database = Path(database)
+    A ``connection`` already open on the database is used, and left open. Held under the
+    set's writer lock (kept, if the command already holds it), so no other writer is ever
+    between creating a spare shard and registering it."""
+    with database_lock(database), _session(Path(database), limit, what, expected_bytes, partition,
+                                           connection) as session:
+        yield session
+
+
+@contextmanager
+def _session(database: Path, limit: int, what: str, expected_bytes: int, partition: bool,
+             connection: sqlite3.Connection | None) -> Iterator[WriteSession]:
     owned = connection is None
     connection = connection or connect_assetdb(database)
     shards = ShardSet(connection, database, limit, partition)
@@ -138,10 +161,12 @@ def write_session(
         except sqlite3.OperationalError as error:
             if "full" not in str(error):
                 raise
-            raise full_error(session, what) from None
+            raise full_error(session, what, expected_bytes) from None
         finally:
             if not committed and connection.in_transaction:  # SQLite may have rolled back already
                 connection.execute("ROLLBACK")
+            if not committed:
+                settle_journals(connection)
     finally:
         shards.close(committed)
         if owned:

@@ -15,17 +15,19 @@ created and attached before it begins, and those left unused are removed after.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..errors import Aborted
+from ..errors import Aborted, AssetdbError
+from ..leftovers import temporary_beside
 from ..size import format_size
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.readonly import uri_for
-from .identity import SHARD_MARKER, require_primary
+from .identity import SHARD, SHARD_MARKER, claims_assetdb, require_primary, role
 from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 
@@ -78,7 +80,11 @@ def manifest(connection: sqlite3.Connection, schema: str = "main") -> list[tuple
 
 
 def _create_shard_file(path: Path, primary: Path, number: int) -> None:
-    connection = sqlite3.connect(path, isolation_level=None)
+    """A new, empty shard, built under a temporary name and renamed into place: a kill never
+    leaves a half-made file under a shard's name (one a later run would take for a legacy
+    source, since it does not yet say it is ours)."""
+    building = temporary_beside(path, "shard")
+    connection = sqlite3.connect(building, isolation_level=None)
     try:
         connection.execute("BEGIN")
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -88,8 +94,46 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
         for statement in CONTENT_STATEMENTS:  # asset bytes too can continue in a shard
             connection.execute(statement)
         connection.execute("COMMIT")
+        connection.close()
+        os.replace(building, path)
     finally:
         connection.close()
+        for leftover in (building, Path(f"{building}-journal")):
+            leftover.unlink(missing_ok=True)
+
+
+def discard_unregistered_shards(primary: Path) -> list[str]:
+    """Remove the spare shards of ``primary`` that no committed write registered.
+
+    A write that may need a new shard creates it before its transaction and removes it if
+    unused; a write killed in between leaves it. Such a file says it is a shard of
+    ``primary`` yet the manifest does not list it: nothing refers to it. Call it holding
+    the set's writer lock (no write is between creating and registering one)."""
+    registered: set[str] = set()
+    if primary.is_file() and claims_assetdb(primary):
+        try:
+            with open_readonly(primary) as connection:
+                registered = {name for _number, name in manifest(connection)}
+        except (AssetdbError, sqlite3.Error):
+            return []  # the manifest cannot be read: leave every file as it is
+    removed = []
+    for path in primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}"):
+        if path.name in registered or not _is_shard_of(path, primary):
+            continue
+        for leftover in (path, Path(f"{path}-journal")):
+            leftover.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
+def _is_shard_of(path: Path, primary: Path) -> bool:
+    if role(path) != SHARD:
+        return False
+    try:
+        with open_readonly(path) as connection:
+            return connection.execute(f"SELECT primary_name FROM {SHARD_MARKER}").fetchone() == (primary.name,)
+    except (AssetdbError, sqlite3.Error):
+        return False
 
 
 class ShardSet:

@@ -1,0 +1,131 @@
+"""No leftovers: temporaries carry their owner's pid, and the next run of any command removes
+those whose owner is gone — after a real SIGKILL too — while a live owner's are left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import dead_pid, listing
+
+ASSETDB = [sys.executable, "-m", "consolidation"]
+
+
+def run(*args, tmpdir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*ASSETDB, *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "TMPDIR": str(tmpdir)})
+
+
+def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(tmp_path, database):
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    gone, alive = dead_pid(), os.getpid()
+    (tmpdir / f"assetdb-{gone}-snapshot-x1").mkdir()
+    (tmpdir / f"assetdb-{gone}-snapshot-x1" / "snapshot.db").write_bytes(b"copy")
+    (tmpdir / f"assetdb-{alive}-snapshot-x2").mkdir()
+    (tmpdir / "assetdb-not-ours").mkdir()  # no owner named: never touched
+    result = run("inventory", database.parent, tmpdir=tmpdir)  # any command, even one that only reads
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmpdir)) == [f"assetdb-{alive}-snapshot-x2", "assetdb-not-ours"]
+
+
+def test_a_writer_sweeps_its_database_folder(tmp_path, database):
+    gone = dead_pid()
+    stale = [f".enterprise_assets.db.assetdb-{gone}-init.tmp", f".enterprise_assets.db.assetdb-{gone}-init.tmp-journal",
+             f".CONSOLIDATED_DATABASE_LIST.md.assetdb-{gone}-list.tmp"]
+    live = f".enterprise_assets.db.assetdb-{os.getpid()}-init.tmp"
+    for name in (*stale, live):
+        (database.parent / name).write_bytes(b"left")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    result = run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(database.parent)) == sorted([live, "enterprise_assets.db"])
+
+
+def test_regenerate_sweeps_the_folders_it_writes_into(tmp_path, database):
+    workspace = tmp_path / "ws"
+    (workspace / "docs").mkdir(parents=True)
+    (workspace / "docs" / "a.md").write_text("# a\n")
+    assert run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    out = tmp_path / "out"
+    (out / "docs").mkdir(parents=True)
+    gone = dead_pid()
+    (out / f".assetdb-{gone}-0a1b2c3d.tmp").write_bytes(b"staged by a killed run")
+    (out / "docs" / f".assetdb-{gone}-4e5f6a7b.tmp").write_bytes(b"staged by a killed run")
+    result = run("regenerate", database, "--out", out, tmpdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert listing(out) == ["docs", "docs/a.md"]
+
+
+def test_after_a_sigkill_the_rerun_leaves_nothing_stale(tmp_path):
+    """Kill an ingest while it spools a large file through its private folder, then rerun."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    workspace = tmp_path / "ws"
+    (workspace / "data").mkdir(parents=True)
+    for index in range(4):
+        (workspace / "data" / f"blob{index}.bin").write_bytes(os.urandom(9 * 2**20))  # spooled: over 8 MB
+    database = tmp_path / "db" / "enterprise_assets.db"
+    database.parent.mkdir()
+    process = subprocess.Popen([*ASSETDB, "ingest", str(workspace), "--into", str(database), "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TMPDIR": str(tmpdir)})
+    scratch = f"assetdb-{process.pid}-ingest-"
+    while process.poll() is None and not any(name.startswith(scratch) for name in os.listdir(tmpdir)):
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    left = os.listdir(tmpdir) + os.listdir(database.parent)
+    assert any(name.startswith(scratch) for name in left) or process.returncode == 0
+    rerun = run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmpdir)
+    assert rerun.returncode == 0, rerun.stderr
+    assert os.listdir(tmpdir) == []
+    assert sorted(os.listdir(database.parent)) == ["enterprise_assets.db"]
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    assert connection.execute("SELECT count(*) FROM script_assets WHERE is_current = 1").fetchone()[0] + \
+        connection.execute("SELECT count(*) FROM documentation_assets WHERE is_current = 1").fetchone()[0] + \
+        connection.execute("SELECT count(*) FROM template_assets WHERE is_current = 1").fetchone()[0] + \
+        connection.execute("SELECT count(*) FROM pattern_assets WHERE is_current = 1").fetchone()[0] == 4
+    connection.close()
+
+
+def test_an_orphan_super_journal_is_removed_and_one_a_journal_may_name_is_kept(tmp_path, database):
+    """A commit across the primary and its shards killed after its journals were deleted
+    leaves SQLite's super-journal (``NAME-mjXXXXXX9XX``) for good; the next writer removes it."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    orphan = database.parent / "enterprise_assets.db-mj1A2B3C9D4"
+    orphan.write_bytes(b"/path/enterprise_assets.002.db-journal\x00")
+    assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert not orphan.exists()
+    orphan.write_bytes(b"/path/enterprise_assets.002.db-journal\x00")
+    journal = database.parent / "enterprise_assets.002.db-journal"
+    journal.write_bytes(b"")  # a journal that may still name it: SQLite's to resolve, not ours
+    (workspace / "b.py").write_text("print(2)\n")
+    assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert orphan.exists()
+
+
+def test_a_spare_shard_no_write_registered_is_removed_by_the_next_writer(tmp_path, database):
+    """A write killed between creating a spare shard and registering it leaves a file that
+    says it is a shard of the set; the manifest does not list it, so the next writer removes
+    it (a registered shard, or another set's file of that name, is left alone)."""
+    from consolidation.store.shards import _create_shard_file
+
+    spare = database.with_name("enterprise_assets.004.db")
+    _create_shard_file(spare, database, 4)
+    foreign = database.with_name("enterprise_assets.005.db")
+    sqlite3.connect(foreign).execute("CREATE TABLE kept (x)").connection.close()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert sorted(os.listdir(database.parent)) == ["enterprise_assets.005.db", "enterprise_assets.db"]
