@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..globs import Exclusions
+from ..leftovers import private_scratch
 from ..size import sidecar_paths
 from ..sqlite import (
     SourceDescription,
@@ -301,8 +301,8 @@ def migrate(
     checked = preflighted or preflight(target, sources, exclusions, skip_unusable)
     if not dry_run:
         return _migrate_into(target, checked, settings, backup_directory, track)
-    with tempfile.TemporaryDirectory(prefix="assetdb-dry-run-") as scratch:
-        rehearsal = Path(scratch) / target.name
+    with private_scratch("dry-run") as scratch:  # named by its owner, so a kill's leftover is swept
+        rehearsal = scratch / target.name
         if target.exists() and target.stat().st_size:
             with open_readonly(target) as reader:
                 writer = sqlite3.connect(rehearsal)

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 from ..errors import Aborted
+from ..faults import disk_is_full, no_space
 from ..size import format_size
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
@@ -130,6 +131,8 @@ class RowMerger:
                 {"low": low, "high": high},
             ).fetchone()[0]
             if middle == low:
+                if disk_is_full(self.shards.primary.parent):  # SQLite says "full" for both
+                    raise no_space(self.shards.primary, f"placing the rows of {self.table.name!r}") from None
                 raise Aborted(
                     f"a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "
                     f"fit under the cap of {format_size(self.shards.limit)} with what the file must hold beside it; "
