@@ -292,13 +292,24 @@ def test_bad_policy_is_bad_input():
         ConflictPolicy.parse("loudest")
 
 
+def _with_an_applications_collation(path):
+    """A table declared with a collation only its application registers."""
+    connection = sqlite3.connect(path)
+    connection.create_collation("by_length", lambda a, b: len(a) - len(b))
+    connection.execute("CREATE TABLE words (id INTEGER PRIMARY KEY, word TEXT COLLATE by_length)")
+    connection.execute("INSERT INTO words VALUES (1, 'kept')")
+    connection.commit()
+    connection.close()
+
+
 @pytest.mark.parametrize(
     ("prepare", "error", "message"),
     [
         (lambda p: p.write_text("not sqlite\n" * 20), BadInput, "not a SQLite database"),
         (lambda p: lfs_pointer(p, 1_234_567), BadInput, "Git LFS pointer to a 1.2 MB object .*git lfs pull"),
+        (_with_an_applications_collation, BadInput, "uses the collation 'by_length', which only the application"),
     ],
-    ids=["not-a-database", "lfs-pointer"],
+    ids=["not-a-database", "lfs-pointer", "unknown-collation"],
 )
 def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare, error, message):
     migrate(target, [pair[0]], settings())

@@ -197,6 +197,24 @@ def untyped(pair: list):
     return value
 
 
+def _require_known_collations(connection: sqlite3.Connection, schema: str, table: SourceTable) -> None:
+    """A column declared with a collation this SQLite lacks (one an application registered)
+    cannot be recreated in the consolidated set; say so before anything is written. SQLite
+    looks a column's collation up when a statement orders by it, so preparing one tells."""
+    if not table.columns:
+        return
+    order = ", ".join(quote_identifier(name) for name in table.column_names)
+    try:
+        connection.execute(f"EXPLAIN SELECT 1 FROM {schema}.{quote_identifier(table.name)} ORDER BY {order}")
+    except sqlite3.OperationalError as error:
+        if "no such collation sequence" not in str(error):
+            raise
+        collation = str(error).rsplit(":", 1)[-1].strip()
+        raise BadInput(
+            f"table {table.name!r} uses the collation {collation!r}, which only the application that wrote it defines"
+        ) from None
+
+
 def describe_source(connection: sqlite3.Connection, schema: str = "main") -> SourceDescription:
     """Tables, schema objects, internal rows and header fields of an attached source."""
     listing = connection.execute(
@@ -209,6 +227,7 @@ def describe_source(connection: sqlite3.Connection, schema: str = "main") -> Sou
     for table in tables:
         if table.rowid is None and not table.key:
             raise BadInput(f"table {table.name!r} has no rowid alias free and no primary key")
+        _require_known_collations(connection, schema, table)
     # Shadow tables are recorded as such: a rebuild recreates them through their module.
     objects = [
         ["shadow" if kinds.get(name) == "shadow" else kind, name, table, sql]
