@@ -27,10 +27,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-#: ``.NAME.assetdb-<pid>-<purpose>.tmp`` (or ``.assetdb-<pid>-<token>.tmp``), with any sidecar.
-_BESIDE = re.compile(r"^\.(?:.+\.)?assetdb-(\d+)-[0-9a-z]+\.tmp(?:-journal|-wal|-shm)?$")
-#: ``assetdb-<pid>-<purpose>-…`` in the system's temporary folder.
-_SYSTEM = re.compile(r"^assetdb-(\d+)-[a-z0-9]+-")
+#: What the tool writes beside a file until it is complete, and what it makes in the
+#: system's temporary folder: a name is swept only when it is exactly one of these (a
+#: user's ``assetdb-2026-export`` folder is never touched).
+BESIDE_PURPOSES = ("backup", "cleaned", "init", "shard", "archive", "manifest", "list")
+SYSTEM_PURPOSES = ("ingest", "snapshot", "utf8", "dryrun", "rebuild")
+#: ``.NAME.assetdb-<pid>-<purpose>.tmp`` (or ``.assetdb-<pid>-<hex token>.tmp``), with any sidecar.
+_BESIDE = re.compile(
+    rf"^\.(?:.+\.)?assetdb-(\d+)-(?:{'|'.join(BESIDE_PURPOSES)}|[0-9a-f]{{8,32}})\.tmp(?:-journal|-wal|-shm)?$"
+)
+#: ``assetdb-<pid>-<purpose>-<mkdtemp's eight characters>`` in the system's temporary folder.
+_SYSTEM = re.compile(rf"^assetdb-(\d+)-(?:{'|'.join(SYSTEM_PURPOSES)})-[a-z0-9_]{{8}}$")
 #: SQLite's super-journal of a commit across attached files (``NAME-mj`` + 6 hex, 9, 2 hex).
 _SUPER_JOURNAL = re.compile(r"-mj[0-9A-F]{6}9[0-9A-F]{2}$")
 
@@ -50,6 +57,7 @@ def owner_is_running(pid: int) -> bool:
 
 def temporary_beside(final: Path, purpose: str) -> Path:
     """The name to write ``final``'s content under until it is complete and renamed."""
+    assert purpose in BESIDE_PURPOSES, purpose  # or the sweep would never know it
     return final.with_name(f".{final.name}.assetdb-{os.getpid()}-{purpose}.tmp")
 
 
@@ -113,6 +121,7 @@ def system_temporary_folder() -> Path:
 
 def private_folder(purpose: str) -> Path:
     """A new private folder in the system's temporary folder, named by its owner."""
+    assert purpose in SYSTEM_PURPOSES, purpose  # or the sweep would never know it
     return Path(tempfile.mkdtemp(prefix=f"assetdb-{os.getpid()}-{purpose}-", dir=system_temporary_folder()))
 
 
@@ -126,9 +135,16 @@ def private_scratch(purpose: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stale(pattern: re.Pattern, name: str) -> bool:
+def _stale(pattern: re.Pattern, name: str, path: str | None = None, at: int | None = None) -> bool:
+    """Named as one of the tool's temporaries, owned by this user, and its owner is gone."""
     match = pattern.match(name)
-    return match is not None and not owner_is_running(int(match.group(1)))
+    if match is None or owner_is_running(int(match.group(1))):
+        return False
+    try:
+        owner = os.stat(path if path is not None else name, dir_fd=at, follow_symlinks=False).st_uid
+    except OSError:
+        return False
+    return owner == os.getuid()
 
 
 def sweep_folder(folder: Path | str | bytes, at: int | None = None) -> list[str]:
@@ -141,7 +157,8 @@ def sweep_folder(folder: Path | str | bytes, at: int | None = None) -> list[str]
         return removed
     for name in names:
         text = os.fsdecode(name)
-        if text.startswith(".") and "assetdb-" in text and _stale(_BESIDE, text):
+        where = (None, at) if at is not None else (os.path.join(os.fsdecode(folder), text), None)
+        if text.startswith(".") and "assetdb-" in text and _stale(_BESIDE, text, *where):
             try:
                 if at is not None:
                     os.unlink(name, dir_fd=at)
@@ -162,7 +179,7 @@ def sweep_system_temporaries() -> list[str]:
     except OSError:
         return removed
     for entry in entries:
-        if _stale(_SYSTEM, entry.name):
+        if _stale(_SYSTEM, entry.name, entry.path):
             if entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
             else:

@@ -25,13 +25,22 @@ def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(t
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     gone, alive = dead_pid(), os.getpid()
-    (tmpdir / f"assetdb-{gone}-snapshot-x1").mkdir()
-    (tmpdir / f"assetdb-{gone}-snapshot-x1" / "snapshot.db").write_bytes(b"copy")
-    (tmpdir / f"assetdb-{alive}-snapshot-x2").mkdir()
+    (tmpdir / f"assetdb-{gone}-snapshot-k2j4_9xz").mkdir()
+    (tmpdir / f"assetdb-{gone}-snapshot-k2j4_9xz" / "snapshot.db").write_bytes(b"copy")
+    (tmpdir / f"assetdb-{alive}-snapshot-p0q1r2s3").mkdir()
     (tmpdir / "assetdb-not-ours").mkdir()  # no owner named: never touched
+    # a user's own files that merely look alike: not one of the tool's purposes or shapes
+    (tmpdir / "assetdb-20260301-export-final").mkdir()
+    (tmpdir / "assetdb-20260301-export-final" / "report.csv").write_text("a,b\n")
+    (tmpdir / f"assetdb-{gone}-notes-v2.txt").write_text("mine")
+    (tmpdir / f"assetdb-{gone}-snapshot-k2j4_9xz.bak").write_text("mine too")
     result = run("inventory", database.parent, tmpdir=tmpdir)  # any command, even one that only reads
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(tmpdir)) == [f"assetdb-{alive}-snapshot-x2", "assetdb-not-ours"]
+    assert sorted(os.listdir(tmpdir)) == sorted([
+        f"assetdb-{alive}-snapshot-p0q1r2s3", "assetdb-not-ours", "assetdb-20260301-export-final",
+        f"assetdb-{gone}-notes-v2.txt", f"assetdb-{gone}-snapshot-k2j4_9xz.bak",
+    ])
+    assert (tmpdir / "assetdb-20260301-export-final" / "report.csv").read_text() == "a,b\n"
 
 
 def test_a_writer_sweeps_its_database_folder(tmp_path, database):
@@ -83,7 +92,8 @@ def test_after_a_sigkill_the_rerun_leaves_nothing_stale(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     left = os.listdir(tmpdir) + os.listdir(database.parent)
-    assert any(name.startswith(scratch) for name in left) or process.returncode == 0
+    assert process.returncode == -signal.SIGKILL, "the ingest ended before it could be killed"
+    assert any(name.startswith(scratch) for name in left)
     rerun = run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmpdir)
     assert rerun.returncode == 0, rerun.stderr
     assert os.listdir(tmpdir) == []
@@ -129,3 +139,38 @@ def test_a_spare_shard_no_write_registered_is_removed_by_the_next_writer(tmp_pat
     (workspace / "a.py").write_text("print(1)\n")
     assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
     assert sorted(os.listdir(database.parent)) == ["enterprise_assets.005.db", "enterprise_assets.db"]
+
+
+def test_shards_are_never_removed_when_the_primary_cannot_vouch_for_them(tmp_path):
+    """A primary that is damaged (here: no longer marked as an assetdb database) or moved
+    away has no manifest to judge its shards by: a writer refuses, and every shard stays."""
+    from consolidation.merge import MigrationSettings, migrate
+
+    sources = []
+    for index in range(3):
+        path = tmp_path / "legacy" / f"s{index}.db"
+        path.parent.mkdir(exist_ok=True)
+        connection = sqlite3.connect(path)
+        connection.execute("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB)")
+        connection.executemany("INSERT INTO blobs VALUES (?, randomblob(20000))",
+                               [(index * 100 + row,) for row in range(12)])
+        connection.commit()
+        connection.close()
+        sources.append(path)
+    database = tmp_path / "db" / "enterprise_assets.db"
+    database.parent.mkdir()
+    migrate(database, sources, MigrationSettings(400_000))
+    shards = sorted(path.name for path in database.parent.glob("enterprise_assets.0*.db"))
+    assert shards
+    with open(database, "r+b") as handle:  # application_id lives at bytes 68-71 of the header
+        handle.seek(68)
+        handle.write(b"\0\0\0\0")
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    refused = run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert sorted(path.name for path in database.parent.glob("enterprise_assets.0*.db")) == shards
+    database.rename(tmp_path / "moved-away.db")
+    assert run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmp_path).returncode == 0
+    assert set(shards) <= {path.name for path in database.parent.glob("enterprise_assets.0*.db")}

@@ -129,7 +129,7 @@ def test_the_lock_file_is_never_an_asset(tmp_path):
     from consolidation.store.owned import is_tool_file
 
     assert is_tool_file("enterprise_assets.db.assetdb-lock")
-    assert is_tool_file(".enterprise_assets.db.assetdb-123-init.tmp") and is_tool_file(".assetdb-9-abc1.tmp-journal")
+    assert is_tool_file(".enterprise_assets.db.assetdb-123-init.tmp") and is_tool_file(".assetdb-9-0a1b2c3d4e5f6071.tmp-journal")
     assert not is_tool_file("notes.tmp") and not is_tool_file(".assetdb-notes.tmp")
 
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import make_database, sqldiff, sqlite_shell
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.merge.accounting import record_conflicts, recount
+from consolidation.proof.ledger import read_sources
 from consolidation.proof.rebuild import rebuild_source
 from consolidation.proof.verify import verify_database
 from consolidation.store import ShardSet
@@ -200,3 +201,17 @@ def test_the_counts_the_statements_report_are_the_counts_the_links_give(tmp_path
     connection.rollback()
     connection.close()
     assert verify_database(target, sources).ok
+
+
+def test_reconstruction_past_sqlites_join_limit_gives_the_same_rows(tmp_path, typed_source):
+    """One LEFT JOIN per (shard, table) would pass SQLite's 64 tables in a join for a set of
+    more than 31 files (builds that attach up to 125); past that the rows are unioned."""
+    target = _migrated(tmp_path, typed_source)
+    connection = sqlite3.connect(target)
+    table = read_sources(connection)[0].tables[0]
+    joined = connection.execute(table.reconstruct(connection, "main", {1: "main"})).fetchall()
+    many = {number: "main" for number in range(1, 71)}  # 70 parts: the union form
+    assert "UNION ALL" in table.reconstruct(connection, "main", many)
+    assert connection.execute(table.reconstruct(connection, "main", many)).fetchall() == joined
+    assert [row[0] for row in joined] == [1, 2, 3, 4]
+    connection.close()

@@ -301,7 +301,7 @@ def migrate(
     checked = preflighted or preflight(target, sources, exclusions, skip_unusable)
     if not dry_run:
         return _migrate_into(target, checked, settings, backup_directory, track)
-    with private_scratch("dry-run") as scratch:  # named by its owner, so a kill's leftover is swept
+    with private_scratch("dryrun") as scratch:  # named by its owner, so a kill's leftover is swept
         rehearsal = scratch / target.name
         if target.exists() and target.stat().st_size:
             with open_readonly(target) as reader:

@@ -17,6 +17,9 @@ from ..sqlite import has_table
 from ..sqlite.expressions import any_of
 from ..sqlite.introspect import quote_identifier as q
 
+#: SQLite's limit on the tables of one join.
+MOST_JOINED_TABLES = 64
+
 
 @dataclass(frozen=True)
 class LedgerTable:
@@ -55,6 +58,14 @@ class LedgerTable:
         ]
         if not parts:
             return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
+        if len(parts) + 1 > MOST_JOINED_TABLES:  # SQLite joins at most 64 tables: union, then sort
+            columns = ", ".join(f"r.{q(c)}" for c in self.columns)
+            return " UNION ALL ".join(
+                f"SELECT l.source_rowid, {columns} FROM {ledger}.migration_row_links AS l "
+                f"JOIN {schema}.{q(table)} AS r ON r.rowid = l.target_rowid "
+                f"WHERE l.table_id = {int(self.table_id)} AND l.shard = {number} AND l.in_conflicts = {in_conflicts}"
+                for _alias, schema, table, number, in_conflicts in parts
+            ) + " ORDER BY 1"
         joins = " ".join(
             f"LEFT JOIN {schema}.{q(table)} AS {alias} ON l.shard = {number} AND l.in_conflicts = {in_conflicts} "
             f"AND {alias}.rowid = l.target_rowid"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..faults import NotWritable
+from ..globs import resolved
 from ..leftovers import sweep_folder, sweep_super_journals
 from .oplog import utc_now
 from .shards import discard_unregistered_shards
@@ -39,8 +40,9 @@ _held: dict[str, int] = {}
 
 
 def lock_path(database: Path | str) -> Path:
-    """``enterprise_assets.db`` -> ``enterprise_assets.db.assetdb-lock`` in the same folder."""
-    database = Path(os.path.abspath(database))
+    """``enterprise_assets.db`` -> ``enterprise_assets.db.assetdb-lock`` beside the file itself:
+    a database reached through a symlink and by its real path has one lock."""
+    database = resolved(database)
     return database.with_name(database.name + LOCK_SUFFIX)
 
 

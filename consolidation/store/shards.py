@@ -109,13 +109,14 @@ def discard_unregistered_shards(primary: Path) -> list[str]:
     unused; a write killed in between leaves it. Such a file says it is a shard of
     ``primary`` yet the manifest does not list it: nothing refers to it. Call it holding
     the set's writer lock (no write is between creating and registering one)."""
-    registered: set[str] = set()
-    if primary.is_file() and claims_assetdb(primary):
-        try:
-            with open_readonly(primary) as connection:
-                registered = {name for _number, name in manifest(connection)}
-        except (AssetdbError, sqlite3.Error):
-            return []  # the manifest cannot be read: leave every file as it is
+    if not (primary.is_file() and claims_assetdb(primary)):
+        return []  # no manifest to judge by (a primary moved away, damaged, a pointer): touch nothing
+    try:
+        with open_readonly(primary) as connection:
+            require_primary(connection, primary)
+            registered = {name for _number, name in manifest(connection)}
+    except (AssetdbError, sqlite3.Error):
+        return []  # the manifest cannot be read: leave every file as it is
     removed = []
     for path in primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}"):
         if path.name in registered or not _is_shard_of(path, primary):
