@@ -47,6 +47,10 @@ MARKERS = (
 )
 
 
+#: The reader wait this process had before the gate set its own.
+READER_WAIT_KEY = pytest.StashKey[float]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
@@ -54,11 +58,17 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("assetdb"):
         return
     config.stash[SETTINGS_KEY] = resolve_settings(config)
-    set_reader_wait(config.stash[SETTINGS_KEY].lock_timeout)  # every check waits out a committing writer
+    # every check waits out a committing writer; the process's previous wait comes back at the end
+    config.stash[READER_WAIT_KEY] = set_reader_wait(config.stash[SETTINGS_KEY].lock_timeout)
     config.stash[RESULTS_KEY] = ResultCache()
     config.stash[MEMBERSHIP_KEY] = MembershipIndex()
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) reports
         config.pluginmanager.register(GateReporter(config), "assetdb-reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if READER_WAIT_KEY in config.stash:
+        set_reader_wait(config.stash[READER_WAIT_KEY])
 
 
 #: The plugins that write pytest's cache at the end of a session.

@@ -15,7 +15,12 @@ from consolidation.config import load_settings
 from consolidation.errors import BadInput
 from consolidation.globs import Exclusions
 from consolidation.listing import LIST_FILENAME, find_list
-from consolidation.size import NEAR_LIMIT_FRACTION, format_size, parse_size, parse_warn_threshold
+from consolidation.size import (
+    NEAR_LIMIT_FRACTION,
+    format_size,
+    parse_size,
+    parse_warn_threshold,
+)
 from consolidation.store.lock import DEFAULT_LOCK_TIMEOUT
 
 from .gate import PHASES

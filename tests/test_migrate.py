@@ -308,8 +308,10 @@ def _with_an_applications_collation(path):
         (lambda p: p.write_text("not sqlite\n" * 20), BadInput, "not a SQLite database"),
         (lambda p: lfs_pointer(p, 1_234_567), BadInput, "Git LFS pointer to a 1.2 MB object .*git lfs pull"),
         (_with_an_applications_collation, BadInput, "uses the collation 'by_length', which only the application"),
+        (lambda p: make_database(p, "CREATE TABLE t (RowID INTEGER, v)", "INSERT INTO t VALUES (7, 'x'), (7, 'y')"),
+         BadInput, "table 't' has a column named 'rowid'"),
     ],
-    ids=["not-a-database", "lfs-pointer", "unknown-collation"],
+    ids=["not-a-database", "lfs-pointer", "unknown-collation", "column-named-rowid"],
 )
 def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare, error, message):
     migrate(target, [pair[0]], settings())

@@ -18,6 +18,9 @@ import threading
 from ..sqlite import SourceDescription
 from ..sqlite.describe import fingerprint_source
 
+#: SQLite virtual-machine steps between two looks at whether the read was cancelled.
+CANCEL_CHECK_STEPS = 10_000
+
 
 class BackgroundFingerprint:
     """``fingerprint_source`` of the database at ``uri``, computed in a thread."""
@@ -25,24 +28,24 @@ class BackgroundFingerprint:
     def __init__(self, uri: str, description: SourceDescription):
         self._uri = uri
         self._description = description
-        self._connection: sqlite3.Connection | None = None
         self._result: tuple[dict[str, str], str] | None = None
         self._error: BaseException | None = None
-        self._ready = threading.Event()
+        self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name="assetdb-fingerprint", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self._connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
-            self._ready.set()
-            self._result = fingerprint_source(self._connection, "main", self._description)
+            connection = sqlite3.connect(self._uri, uri=True)
+            try:
+                # Every statement looks at the flag as it runs, so a cancel is never lost
+                # between two statements (an interrupt is, when none is running).
+                connection.set_progress_handler(self._cancelled.is_set, CANCEL_CHECK_STEPS)
+                self._result = fingerprint_source(connection, "main", self._description)
+            finally:
+                connection.close()
         except Exception as error:  # noqa: BLE001 - re-raised by result(), in the caller's thread
             self._error = error
-        finally:
-            self._ready.set()
-            if self._connection is not None:
-                self._connection.close()
 
     def result(self) -> tuple[dict[str, str], str]:
         """Each table's fingerprint and the source's, once the thread is done."""
@@ -53,11 +56,6 @@ class BackgroundFingerprint:
         return self._result
 
     def cancel(self) -> None:
-        """Stop reading (the migration failed) and wait for the thread to end."""
-        self._ready.wait()
-        if self._connection is not None and self._thread.is_alive():
-            try:
-                self._connection.interrupt()
-            except sqlite3.ProgrammingError:  # closed in the meantime
-                pass
+        """Stop reading (the migration failed, or is done) and wait for the thread to end."""
+        self._cancelled.set()
         self._thread.join()

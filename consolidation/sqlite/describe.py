@@ -228,6 +228,11 @@ def describe_source(connection: sqlite3.Connection, schema: str = "main") -> Sou
         if table.rowid is None and not table.key:
             raise BadInput(f"table {table.name!r} has no rowid alias free and no primary key")
         _require_known_collations(connection, schema, table)
+        if any(name.lower() == "rowid" for name in table.column_names + table.generated):
+            # the consolidated set addresses every row it holds by ``rowid``; a column of that
+            # name would be addressed instead, and its values overwritten
+            raise BadInput(f"table {table.name!r} has a column named {'rowid'!r}, the name the consolidated "
+                           "set gives each row's identity")
     # Shadow tables are recorded as such: a rebuild recreates them through their module.
     objects = [
         ["shadow" if kinds.get(name) == "shadow" else kind, name, table, sql]
