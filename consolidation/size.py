@@ -71,6 +71,16 @@ def format_size(size: int) -> str:
     return f"{size} B"
 
 
+#: Every file SQLite may keep beside a database: its journal, write-ahead log and shared memory.
+ALL_SIDECAR_SUFFIXES = ("-journal", "-wal", "-shm")
+
+
+def remove_database_file(path: Path) -> None:
+    """Remove a database file this tool made, with whatever SQLite kept beside it."""
+    for leftover in (path, *(Path(f"{path}{suffix}") for suffix in ALL_SIDECAR_SUFFIXES)):
+        leftover.unlink(missing_ok=True)
+
+
 def sidecar_paths(path: Path) -> list[Path]:
     """The data-bearing sidecars of ``path`` that exist right now."""
     return [

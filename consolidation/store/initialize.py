@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..leftovers import temporary_beside
 from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
-from ..leftovers import temporary_beside
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
 from .schema import APPLICATION_ID, SCHEMA_STATEMENTS, SCHEMA_VERSION, missing_tables

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AssetdbError
+from ..leftovers import is_super_journal, is_temporary_name
 from ..sqlite import open_readonly
 from .identity import PRIMARY, connection_role
-from ..leftovers import is_super_journal, is_temporary_name
 from .lock import LOCK_SUFFIX, lock_path
 from .set_files import database_list_path, skipped_files
 

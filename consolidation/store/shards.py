@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import Aborted, AssetdbError
 from ..leftovers import temporary_beside
-from ..size import format_size
+from ..size import format_size, remove_database_file
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.readonly import uri_for
@@ -52,8 +52,7 @@ def discard_new_set(primary: Path) -> None:
     """Remove a consolidated set made by a run that failed: the primary, its numbered
     shards and their journals. Only for a set that did not exist before that run."""
     for path in [primary, *primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}")]:
-        for leftover in (path, *(Path(f"{path}{suffix}") for suffix in ("-journal", "-wal", "-shm"))):
-            leftover.unlink(missing_ok=True)
+        remove_database_file(path)
 
 
 def cap_file(connection: sqlite3.Connection, schema: str, limit: int) -> None:
@@ -94,12 +93,11 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
         for statement in CONTENT_STATEMENTS:  # asset bytes too can continue in a shard
             connection.execute(statement)
         connection.execute("COMMIT")
-        connection.close()
+        connection.close()  # closed before the rename: no handle on the file under its old name
         os.replace(building, path)
     finally:
-        connection.close()
-        for leftover in (building, Path(f"{building}-journal")):
-            leftover.unlink(missing_ok=True)
+        connection.close()  # a no-op after the first close, the close after a failure
+        remove_database_file(building)
 
 
 def discard_unregistered_shards(primary: Path) -> list[str]:
@@ -121,8 +119,7 @@ def discard_unregistered_shards(primary: Path) -> list[str]:
     for path in primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}"):
         if path.name in registered or not _is_shard_of(path, primary):
             continue
-        for leftover in (path, Path(f"{path}-journal")):
-            leftover.unlink(missing_ok=True)
+        remove_database_file(path)
         removed.append(path.name)
     return removed
 
@@ -240,8 +237,7 @@ class ShardSet:
             self.connection.execute(f"DETACH DATABASE {shard_schema(number)}")
         for number in self.spares:
             if number not in kept:
-                shard_path(self.primary, number).unlink(missing_ok=True)
-                Path(f"{shard_path(self.primary, number)}-journal").unlink(missing_ok=True)
+                remove_database_file(shard_path(self.primary, number))
         self.registered = sorted(kept)
         self.spares, self.used_spares, self.attached = [], [], []
         self.current = self.registered[-1]
