@@ -12,6 +12,7 @@ from consolidation.errors import Aborted
 from consolidation.merge import MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
 from consolidation.size import database_size
+from consolidation.store.shards import most_shards
 
 CAP = 400_000
 
@@ -115,3 +116,13 @@ def test_a_row_larger_than_the_cap_is_named_with_its_size_and_nothing_is_written
     with pytest.raises(Aborted, match=r"a row of 'blobs' \(identity 7, 500\.0 KB\) does not fit under the cap"):
         migrate(target, [huge], MigrationSettings(CAP))
     assert not target.exists()
+
+
+def test_a_set_that_needs_more_files_than_sqlite_can_attach_says_so_and_writes_nothing(target, tmp_path):
+    """Small rows, too many of them: the refusal names the files running out (not a row
+    too large for the cap, which is what splitting the chunk down to one row used to say)."""
+    most = most_shards(sqlite3.connect(":memory:"))  # nine on a default build
+    big = blob_source(tmp_path / "big.db", 1, 20 * (most + 2))  # 20 rows of 20 KB fill a 400 KB file
+    with pytest.raises(Aborted, match=rf"does not fit under the cap of 400\.0 KB in {most} files \(the most this"):
+        migrate(target, [big], MigrationSettings(CAP))
+    assert not target.exists() and files_of(target) == []

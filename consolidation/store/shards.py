@@ -205,12 +205,22 @@ class ShardSet:
     def can_advance(self) -> bool:
         return any(n > self.current for n in self.spares)
 
+    def exhausted(self) -> Aborted:
+        """The refusal when every file this write may use is full."""
+        if not self.partition:
+            where = "without partitioning"
+        elif len(self.numbers) >= self.most:
+            where = f"in {self.most} files (the most this SQLite can attach at once)"
+        else:
+            where = f"in {len(self.numbers)} files"
+        return Aborted(f"{self.primary}: the data does not fit under the cap of {format_size(self.limit)} {where}; "
+                       "rolled back")
+
     def advance(self) -> int:
         """Continue in the next shard; registered in the manifest in the same transaction."""
         following = [n for n in self.spares if n > self.current]
         if not following:
-            where = f"in {self.most} files (the most this SQLite can attach at once)" if self.partition else "without partitioning"
-            raise Aborted(f"{self.primary}: the data does not fit under the cap of {format_size(self.limit)} {where}; rolled back")
+            raise self.exhausted()
         self.current = following[0]
         self.used_spares.append(self.current)
         self.connection.execute(
