@@ -21,6 +21,7 @@ import click
 from . import __version__
 from .errors import AssetdbError, CheckFailed
 from .faults import explain
+from .leftovers import sweep_system_temporaries
 
 #: Set by the group's ``--debug`` flag: read by :func:`main` once the command has failed.
 _RUN = {"debug": False}
@@ -54,8 +55,6 @@ class LazyGroup(click.Group):
 def cli(debug: bool) -> None:
     """Consolidate SQLite databases into enterprise_assets.db, losslessly and under the cap."""
     _RUN["debug"] = debug
-    from .leftovers import sweep_system_temporaries
-
     sweep_system_temporaries()  # what killed runs left in the temporary folder
 
 

@@ -29,6 +29,7 @@ from .consolidate import Request, consolidate, plan
 from .database_list import ListRequest, keep_list
 from .demo import run_demo
 from .errors import BadInput, CheckFailed
+from .faults import full_disk_named
 from .hookspecs import plugin_manager
 from .inventory import take_inventory
 from .merge import ConflictPolicy, MigrationSettings, conflict_resolver, migrate
@@ -38,15 +39,14 @@ from .reports import (
     render_inventory,
     render_migration,
     render_size_check,
-    size_check_refusal,
     render_summary,
     render_verify,
+    size_check_refusal,
 )
 from .size import format_size, parse_warn_threshold
 from .sqlite import backup_database, restore_database
-from .store import SCHEMA_VERSION, initialize
-from .faults import full_disk_named
 from .sqlite.readonly import set_reader_wait
+from .store import SCHEMA_VERSION, initialize
 from .store.lock import database_lock
 
 # -- phase 0: what is there ---------------------------------------------------------------

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from .archive import in_archive
 from .errors import AssetdbError, BadInput
-from .leftovers import temporary_beside
 from .globs import Exclusions, resolved
 from .inventory import DatabaseReport, find_databases, inspect_database, relative_name
+from .leftovers import temporary_beside
 from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
 from .proof import read_sources
 from .size import format_size

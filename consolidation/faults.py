@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import AssetdbError, Aborted, BadInput
+from .errors import Aborted, AssetdbError, BadInput
 from .size import format_size
 
 NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)

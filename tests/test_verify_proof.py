@@ -14,9 +14,12 @@ import pytest
 from conftest import make_database, sqldiff, sqlite_shell
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.merge.accounting import record_conflicts, recount
+from consolidation.merge.fingerprinting import BackgroundFingerprint
 from consolidation.proof.ledger import read_sources
 from consolidation.proof.rebuild import rebuild_source
 from consolidation.proof.verify import verify_database
+from consolidation.sqlite import describe_source
+from consolidation.sqlite.describe import fingerprint_source
 from consolidation.store import ShardSet
 
 LIMIT = 50_000_000
@@ -215,3 +218,41 @@ def test_reconstruction_past_sqlites_join_limit_gives_the_same_rows(tmp_path, ty
     assert connection.execute(table.reconstruct(connection, "main", many)).fetchall() == joined
     assert [row[0] for row in joined] == [1, 2, 3, 4]
     connection.close()
+
+
+def _many_rows(path, count=200_000):
+    return _source(path, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+                   f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count}) "
+                   "INSERT INTO t SELECT i, 'value ' || i FROM n")
+
+
+def test_the_background_fingerprint_is_the_one_read_in_line(tmp_path):
+    source = _many_rows(tmp_path / "many.db", 2_000)
+    connection = sqlite3.connect(source)
+    description = describe_source(connection)
+    in_line = fingerprint_source(connection, "main", description)
+    connection.close()
+    assert BackgroundFingerprint(f"file:{source}?mode=ro", description).result() == in_line
+
+
+def test_a_cancelled_background_fingerprint_stops_reading_and_ends(tmp_path):
+    """A failed migration cancels the read; the cancel is never lost, even when it comes
+    before the first statement runs."""
+    source = _many_rows(tmp_path / "many.db")
+    connection = sqlite3.connect(source)
+    description = describe_source(connection)
+    connection.close()
+    background = BackgroundFingerprint(f"file:{source}?mode=ro", description)
+    background.cancel()
+    with pytest.raises(sqlite3.OperationalError, match="interrupt"):
+        background.result()
+
+
+def test_a_background_fingerprint_that_fails_fails_its_caller(tmp_path):
+    source = _many_rows(tmp_path / "shape.db", 1)
+    connection = sqlite3.connect(source)
+    description = describe_source(connection)
+    connection.close()
+    source.unlink()  # gone before the thread opens it
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
+        BackgroundFingerprint(f"file:{source}?mode=ro", description).result()

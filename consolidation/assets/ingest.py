@@ -25,6 +25,7 @@ from pathlib import Path
 from ..errors import Aborted, BadInput
 from ..faults import full_disk_named
 from ..globs import Exclusions
+from ..leftovers import private_scratch
 from ..size import format_size
 from ..sqlite.introspect import quote_identifier as q
 from ..store import (
@@ -36,11 +37,10 @@ from ..store import (
     utc_now,
     write_session,
 )
-from ..leftovers import private_scratch
 from ..store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from ..store.owned import DatabaseSet
-from ..store.shards import discard_new_set
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
+from ..store.shards import discard_new_set
 from .kinds import Classifier
 from .pack import CHUNK, Packed, pack_file
 from .walk import WorkspaceFile, holds_sqlite, list_workspace

@@ -36,6 +36,7 @@ from .stored import (
     select_assets,
 )
 
+
 def verify_written(database: Path, names: list[str]) -> list[str]:
     """Problems regenerating the assets a sync just wrote (their bytes and hashes)."""
     wanted = {os.fsencode(name) for name in names}

@@ -129,13 +129,15 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
         ]
         return outcome
     before_write()
-    fingerprinting = BackgroundFingerprint(uri, description) if previous is None else None
+    if previous is not None:  # fingerprinted above, to tell an unchanged source
+        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
+                             outcome, lambda: taken)
+    background = BackgroundFingerprint(uri, description)
     try:
         return _write_source(connection, target, path, name, settings, previous, description, file_hash,
-                             outcome, lambda: fingerprinting.result() if fingerprinting else taken)
+                             outcome, background.result)
     finally:
-        if fingerprinting is not None:
-            fingerprinting.cancel()
+        background.cancel()  # a no-op once the read is done; stops it if the write failed
 
 
 def _write_source(connection, target, path, name, settings, previous, description, file_hash,

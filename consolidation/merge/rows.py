@@ -40,7 +40,7 @@ class RowMerger:
     """
 
     def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet,
-                 policy: str = ""):
+                 policy: str):
         self.connection = connection
         self.policy = policy  # recorded with each conflict kept
         self.table = plan.source
@@ -56,7 +56,7 @@ class RowMerger:
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
-        self._chunk_placed = dict(self.placed)
+        self._chunk_placed = dict.fromkeys(self.placed, 0)
 
     def _stage_rows(self) -> str:
         """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in

@@ -91,7 +91,7 @@ def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -
     """Hold the writer lock of ``database`` (waiting up to ``timeout`` seconds), then sweep
     the database's folder of what killed runs left: temporaries whose owner is gone,
     super-journals no journal names, spare shards no write registered."""
-    import fcntl
+    import fcntl  # POSIX only, as in _open_locked
 
     path = lock_path(database)
     key = str(path)
