@@ -22,6 +22,16 @@ MOST_JOINED_TABLES = 64
 
 
 @dataclass(frozen=True)
+class Part:
+    """Where some of a source table's rows went: one table in one shard."""
+
+    shard: int
+    schema: str
+    table: str
+    in_conflicts: int
+
+
+@dataclass(frozen=True)
 class LedgerTable:
     table_id: int
     source_table: str
@@ -37,6 +47,16 @@ class LedgerTable:
     fingerprint: str
     note: str | None
 
+    def parts(self, connection: sqlite3.Connection, shards: dict[int, str]) -> list[Part]:
+        """Where this source table's rows went: its merged and conflicts tables, in every
+        shard that has them (``shards`` maps shard numbers to attached schemas)."""
+        return [
+            Part(number, schema, table, in_conflicts)
+            for number, schema in shards.items()
+            for table, in_conflicts in ((self.target_table, 0), (self.conflicts_table, 1))
+            if has_table(connection, schema, table)
+        ]
+
     def reconstruct(self, connection: sqlite3.Connection, ledger: str, shards: dict[int, str]) -> str:
         """``SELECT identity, columns…`` of this source table, rebuilt from the consolidated set,
         in identity order.
@@ -47,38 +67,31 @@ class LedgerTable:
         rows come out in identity order with no sort: fingerprinting or rebuilding a table
         of large rows never holds it in a sorter. A link whose row is gone yields no row.
         """
-        parts = [
-            (f"r{index}", schema, table, number, in_conflicts)
-            for index, (number, schema, table, in_conflicts) in enumerate(
-                (number, schema, table, in_conflicts)
-                for number, schema in shards.items()
-                for table, in_conflicts in ((self.target_table, 0), (self.conflicts_table, 1))
-                if has_table(connection, schema, table)
-            )
-        ]
+        parts = [(f"r{index}", part) for index, part in enumerate(self.parts(connection, shards))]
         if not parts:
             return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
         if len(parts) + 1 > MOST_JOINED_TABLES:  # SQLite joins at most 64 tables: union, then sort
             columns = ", ".join(f"r.{q(c)}" for c in self.columns)
             return " UNION ALL ".join(
                 f"SELECT l.source_rowid, {columns} FROM {ledger}.migration_row_links AS l "
-                f"JOIN {schema}.{q(table)} AS r ON r.rowid = l.target_rowid "
-                f"WHERE l.table_id = {int(self.table_id)} AND l.shard = {number} AND l.in_conflicts = {in_conflicts}"
-                for _alias, schema, table, number, in_conflicts in parts
+                f"JOIN {part.schema}.{q(part.table)} AS r ON r.rowid = l.target_rowid "
+                f"WHERE l.table_id = {int(self.table_id)} AND l.shard = {part.shard} "
+                f"AND l.in_conflicts = {part.in_conflicts}"
+                for _alias, part in parts
             ) + " ORDER BY 1"
         joins = " ".join(
-            f"LEFT JOIN {schema}.{q(table)} AS {alias} ON l.shard = {number} AND l.in_conflicts = {in_conflicts} "
-            f"AND {alias}.rowid = l.target_rowid"
-            for alias, schema, table, number, in_conflicts in parts
+            f"LEFT JOIN {part.schema}.{q(part.table)} AS {alias} ON l.shard = {part.shard} "
+            f"AND l.in_conflicts = {part.in_conflicts} AND {alias}.rowid = l.target_rowid"
+            for alias, part in parts
         )
 
         def column(name: str) -> str:
             if len(parts) == 1:
                 return f"{parts[0][0]}.{q(name)}"
-            cases = " ".join(f"WHEN {alias}.rowid IS NOT NULL THEN {alias}.{q(name)}" for alias, *_ in parts)
+            cases = " ".join(f"WHEN {alias}.rowid IS NOT NULL THEN {alias}.{q(name)}" for alias, _ in parts)
             return f"CASE {cases} END"
 
-        found = any_of([f"{alias}.rowid IS NOT NULL" for alias, *_ in parts])
+        found = any_of([f"{alias}.rowid IS NOT NULL" for alias, _ in parts])
         return (
             f"SELECT l.source_rowid, {', '.join(column(name) for name in self.columns)} "
             f"FROM {ledger}.migration_row_links AS l {joins} "

@@ -16,23 +16,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from ..sqlite import SourceTable, has_table
-from ..sqlite.expressions import same_row
+from ..sqlite import SourceTable
+from ..sqlite.expressions import any_of, same_row
 from ..sqlite.introspect import quote_identifier as q
-from .ledger import LedgerTable
+from .ledger import LedgerTable, Part
 
 #: How many rows of each kind of difference are named.
 SHOWN_DIFFERENCES = 5
-
-
-@dataclass(frozen=True)
-class Part:
-    """Where some of a source table's rows went: one table in one shard."""
-
-    shard: int
-    schema: str
-    table: str
-    in_conflicts: int
 
 
 @dataclass
@@ -49,13 +39,8 @@ class LiveProof:
                  live: SourceTable, schema: str = "live"):
         self.connection = connection
         self.table = table
-        self.links = f"main.migration_row_links WHERE table_id = {int(table.table_id)}"
-        self.parts = [
-            Part(number, name, target, in_conflicts)
-            for number, name in shards.items()
-            for target, in_conflicts in ((table.target_table, 0), (table.conflicts_table, 1))
-            if has_table(connection, name, target)
-        ]
+        self.table_id = int(table.table_id)
+        self.parts = table.parts(connection, shards)
         self.columns = [q(name) for name in table.columns]
         source = f"{schema}.{q(live.name)}"
         if live.rowid:  # seek the source row by its rowid
@@ -81,14 +66,15 @@ class LiveProof:
             f"FROM main.migration_row_links AS l "
             f"JOIN {part.schema}.{q(part.table)} AS r ON r.rowid = l.target_rowid "
             f"JOIN {self.source} AS s ON {self.identity} = l.source_rowid "
-            f"WHERE l.table_id = {int(self.table.table_id)} AND l.shard = {part.shard} "
+            f"WHERE l.table_id = {self.table_id} AND l.shard = {part.shard} "
             f"AND l.in_conflicts = {part.in_conflicts} AND {'' if equal else 'NOT '}{agreement}"
         )
 
     def counts(self) -> tuple[int, int, int]:
         """(source rows, links, links reaching an equal row)."""
         matched = sum(self._count(f"SELECT count(*) {self._reached(part, True)}") for part in self.parts)
-        return self._count(self.source_rows_sql), self._count(f"SELECT count(*) FROM {self.links}"), matched
+        links = self._count(f"SELECT count(*) FROM main.migration_row_links WHERE table_id = {self.table_id}")
+        return self._count(self.source_rows_sql), links, matched
 
     def differences(self) -> Differences:
         """Identities of rows that differ, are missing, or are reached but not in the source."""
@@ -100,16 +86,16 @@ class LiveProof:
                 f"SELECT l.source_rowid {self._reached(part, False)} ORDER BY 1 LIMIT {limit}"
             )
         })
-        placed = " OR ".join(
+        placed = any_of([
             f"(l.shard = {part.shard} AND l.in_conflicts = {part.in_conflicts} AND EXISTS "
             f"(SELECT 1 FROM {part.schema}.{q(part.table)} AS r WHERE r.rowid = l.target_rowid))"
             for part in self.parts
-        ) or "0"
+        ])
         missing = [
             row[0]
             for row in self._query(
                 f"SELECT {self.identity} FROM {self.source} AS s WHERE NOT EXISTS "
-                f"(SELECT 1 FROM main.migration_row_links AS l WHERE l.table_id = {int(self.table.table_id)} "
+                f"(SELECT 1 FROM main.migration_row_links AS l WHERE l.table_id = {self.table_id} "
                 f"AND l.source_rowid = {self.identity} AND ({placed})) ORDER BY 1 LIMIT {limit}"
             )
         ]
@@ -117,7 +103,7 @@ class LiveProof:
             row[0]
             for row in self._query(
                 f"SELECT l.source_rowid FROM main.migration_row_links AS l "
-                f"WHERE l.table_id = {int(self.table.table_id)} AND ({placed}) AND NOT {self.in_source} "
+                f"WHERE l.table_id = {self.table_id} AND ({placed}) AND NOT {self.in_source} "
                 f"ORDER BY 1 LIMIT {limit}"
             )
         ]
