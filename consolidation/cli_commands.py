@@ -29,7 +29,6 @@ from .consolidate import Request, consolidate, plan
 from .database_list import ListRequest, keep_list
 from .demo import run_demo
 from .errors import BadInput, CheckFailed
-from .faults import full_disk_named
 from .hookspecs import plugin_manager
 from .inventory import take_inventory
 from .merge import ConflictPolicy, MigrationSettings, conflict_resolver, migrate
@@ -160,7 +159,7 @@ def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dr
     """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
     settings = MigrationSettings(resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver(),
                                  partition=not no_partition)
-    with nullcontext() if dry_run else database_lock(target, lock_timeout), full_disk_named(target.parent, "migrating"):
+    with nullcontext() if dry_run else database_lock(target, lock_timeout):
         report = migrate(target, list(sources), settings, backup_dir, progress(quiet, "migrate", "db"), dry_run,
                          resolve_exclusions(exclude), skip_unusable)
     click.echo(render_migration(report))

@@ -25,7 +25,6 @@ from .assets import ingest
 from .database_list import ListRequest, keep_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
-from .faults import full_disk_named
 from .globs import Exclusions
 from .inventory import relative_name, walk_databases
 from .listing import find_list
@@ -161,7 +160,7 @@ def consolidate(
     step's outcome."""
     if not request.target.parent.is_dir():
         raise BadInput(f"{request.target.parent}: no such folder")
-    with database_lock(request.target, request.lock_timeout), full_disk_named(request.target.parent, "consolidating"):
+    with database_lock(request.target, request.lock_timeout):
         return _consolidate(request, announce, track)
 
 

@@ -25,8 +25,6 @@ import errno
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import Aborted, AssetdbError, BadInput
@@ -38,8 +36,6 @@ NOT_WRITABLE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 DISK_FULL_MARGIN = 16 * 2**20
 #: What a write cut short by a full disk can surface as, once SQLite has rolled back on its
 #: own (a savepoint or transaction the writer expected is gone).
-FULL_DISK_SYMPTOMS = ("full", "no such savepoint", "cannot rollback", "disk I/O error")
-
 
 class NoSpace(Aborted):
     """The file system ran out of room; what was being written was rolled back."""
@@ -85,33 +81,6 @@ def no_space(path: Path | str, what: str = "writing", needed: int | None = None)
     need = f", about {format_size(needed)} ({needed:,} bytes) needed" if needed else ""
     return NoSpace(f"{path}: no space left on the file system at {mount_point(path)} ({room}{need}) "
                    f"while {what}; rolled back, nothing was changed — free some space and rerun")
-
-
-@contextmanager
-def full_disk_named(folder: Path | str, what: str) -> Iterator[None]:
-    """Name a full file system for what it is, and where, whatever a writer below raised:
-    SQLite says "full" for its cap and for the disk, so an abort met while ``folder``'s disk
-    is out of room is :class:`NoSpace`, as is a raw "database or disk is full" or ``ENOSPC``."""
-    try:
-        yield
-    except NoSpace:
-        raise
-    except Aborted as error:
-        if disk_is_full(folder):
-            raise no_space(folder, what) from error
-        raise
-    except BadInput as error:
-        if disk_is_full(folder) and any(symptom in str(error) for symptom in FULL_DISK_SYMPTOMS):
-            raise no_space(folder, what) from error
-        raise
-    except sqlite3.OperationalError as error:
-        if "full" in str(error):
-            raise no_space(folder, what) from error
-        raise
-    except OSError as error:
-        if error.errno in NO_SPACE_ERRNOS:
-            raise no_space(folder, what) from error
-        raise
 
 
 def _os_error(error: OSError) -> AssetdbError | None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
-from ..faults import full_disk_named
 from ..globs import Exclusions
 from ..leftovers import private_scratch
 from ..size import format_size
@@ -258,7 +257,7 @@ def ingest(
     classifier = Classifier.for_workspace(workspace, manager)
     if not workspace.is_dir():
         raise BadInput(f"{workspace}: no such workspace folder")
-    with database_lock(database, lock_timeout), full_disk_named(database.parent, "storing the assets"):
+    with database_lock(database, lock_timeout):
         existed = database.exists()
         try:
             if not existed:

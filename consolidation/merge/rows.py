@@ -117,6 +117,8 @@ class RowMerger:
         try:
             self._merge_chunk(f"s._identity BETWEEN {int(low)} AND {int(high)}", decide)
         except sqlite3.OperationalError as error:
+            if not self.connection.in_transaction:  # SQLite rolled the whole transaction back (a full
+                raise  # disk can): there is no chunk to undo; the write session says what happened
             self.execute("ROLLBACK TO assetdb_chunk")
             self.execute("RELEASE assetdb_chunk")
             if "full" not in str(error):

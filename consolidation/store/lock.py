@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
-from ..faults import NotWritable
+from ..faults import NO_SPACE_ERRNOS, NotWritable, no_space
 from ..globs import resolved
 from ..leftovers import sweep_folder, sweep_super_journals
 from .oplog import utc_now
@@ -105,8 +105,13 @@ def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -
     descriptor = _open_locked(path, Path(database), timeout)
     _held[key] = 1
     try:
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}".encode(), 0)
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()} since {utc_now()}".encode(), 0)
+        except OSError as error:  # a full disk refuses even the holder's line: name it, not "a file"
+            if error.errno in NO_SPACE_ERRNOS:
+                raise no_space(Path(database), "taking the writer lock") from None
+            raise
         sweep_folder(path.parent)
         sweep_super_journals(Path(database))
         discard_unregistered_shards(Path(database))

@@ -48,6 +48,7 @@ def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sq
     begin_write(connection, path)
     try:
         yield connection
+        connection.execute("COMMIT")  # a full disk may refuse the commit itself
     except BaseException as error:
         if connection.in_transaction:  # SQLite may already have rolled back (a full disk, a full cap)
             connection.execute("ROLLBACK")
@@ -55,7 +56,6 @@ def write_transaction(connection: sqlite3.Connection, path: Path) -> Iterator[sq
         if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
             raise no_space(path.parent, f"writing {path.name}") from None
         raise
-    connection.execute("COMMIT")
 
 
 def connect_for_write(path: Path) -> sqlite3.Connection:
@@ -150,7 +150,12 @@ def _session(database: Path, limit: int, what: str, expected_bytes: int, partiti
     session = WriteSession(database, limit, connection, shards)
     committed = False
     try:
-        shards.open(expected_bytes)
+        try:
+            shards.open(expected_bytes)  # new spare files: the first thing a full disk refuses
+        except sqlite3.OperationalError as error:
+            if "full" not in str(error):
+                raise
+            raise full_error(session, what, expected_bytes) from None
         begin_write(connection, database)
         try:
             shards.enforce_cap()
