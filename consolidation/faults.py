@@ -34,8 +34,7 @@ NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 NOT_WRITABLE_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 #: Below this much free space, SQLite's "database or disk is full" is the file system's.
 DISK_FULL_MARGIN = 16 * 2**20
-#: What a write cut short by a full disk can surface as, once SQLite has rolled back on its
-#: own (a savepoint or transaction the writer expected is gone).
+
 
 class NoSpace(Aborted):
     """The file system ran out of room; what was being written was rolled back."""
