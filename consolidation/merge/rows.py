@@ -161,12 +161,6 @@ class RowMerger:
             self.execute("DROP TABLE temp.assetdb_matches")
         self._append_rest(chunk, current)
 
-    def _unlinked(self) -> str:
-        return (
-            f"NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
-            f"WHERE l.table_id = {self.table_id} AND l.source_rowid = s._identity)"
-        )
-
     def _match_keys(self, shards: list[int], chunk: str) -> None:
         """One join per shard: which of the chunk's rows meet a stored row of the same key,
         and whether their values are the same. A key is shown in one shard at most."""
@@ -205,25 +199,35 @@ class RowMerger:
             shown_in = [row[0] for row in self.execute("SELECT DISTINCT shown_shard FROM temp.assetdb_pairs")]
             for number in shown_in:
                 self._displace_shown_rows(number, current, conflicts)
-            base = self._max_rowid(current, conflicts)
-            self._count("conflicts", self.execute(
-                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-                f"SELECT {self.table_id}, identity, {current}, {base} + row_number() OVER (ORDER BY identity), 1 "
-                f"FROM temp.assetdb_pairs WHERE NOT incoming_wins"
-            ))
-            self.execute(
-                f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
-                f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
-                f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
-                f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 1 "
-                f"AND l.target_rowid > {base}"
-            )
-            self._record_kept(current, conflicts)
+            self._keep_losing_versions(current, conflicts)
             self.execute(
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
             )
         self.execute("DROP TABLE temp.assetdb_pairs")
+
+    def _keep_losing_versions(self, current: int, conflicts: str) -> None:
+        """The incoming versions that lose are numbered once into the conflicts table's next
+        rowids; their rows, links and ``migration_conflicts`` entries are all written from
+        that numbering, so no statement scans the links written before it."""
+        base = self._max_rowid(current, conflicts)
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_kept")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_kept AS SELECT identity, shown_shard, shown_rowid, "
+            f"{base} + row_number() OVER (ORDER BY identity) AS kept_rowid "
+            f"FROM temp.assetdb_pairs WHERE NOT incoming_wins ORDER BY identity"
+        )
+        self._count("conflicts", self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+            f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1 FROM temp.assetdb_kept"
+        ))
+        self.execute(
+            f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
+            f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
+            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity ORDER BY k.kept_rowid"
+        )
+        self._record_kept(current, conflicts)
+        self.execute("DROP TABLE temp.assetdb_kept")
 
     def _record_kept(self, current: int, conflicts: str) -> None:
         """One ``migration_conflicts`` row per version kept in this chunk, naming the source
@@ -232,18 +236,15 @@ class RowMerger:
         self.execute(
             "INSERT INTO main.migration_conflicts (target_table, row_key, shown_source_id, kept_source_id, "
             "kept_table, kept_shard, kept_rowid, policy, recorded_at) "
-            f"SELECT :target, {key_json('c', self.table.key)}, "
+            f"SELECT :target, {key_json('s', self.table.key)}, "
             "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
             "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
-            "WHERE l2.shard = p.shown_shard AND l2.target_rowid = p.shown_rowid AND l2.in_conflicts = 0 "
+            "WHERE l2.shard = k.shown_shard AND l2.target_rowid = k.shown_rowid AND l2.in_conflicts = 0 "
             "AND a2.target_table = :target), "
-            "a.source_id, :conflicts, :shard, c.rowid, :policy, s.migrated_at "
-            "FROM temp.assetdb_pairs AS p "
-            "JOIN main.migration_row_links AS l ON l.table_id = :table_id AND l.source_rowid = p.identity "
-            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-            "JOIN main.migration_sources AS s ON s.id = a.source_id "
-            f"JOIN {self.schema(current)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid "
-            "WHERE NOT p.incoming_wins AND l.in_conflicts = 1 AND l.shard = :shard ORDER BY c.rowid",
+            "a.source_id, :conflicts, :shard, k.kept_rowid, :policy, m.migrated_at "
+            "FROM main.migration_table_accounting AS a JOIN main.migration_sources AS m ON m.id = a.source_id "
+            f"JOIN temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity "
+            "WHERE a.id = :table_id ORDER BY k.kept_rowid",
             {"target": self.target, "conflicts": conflicts, "shard": current, "policy": self.policy,
              "table_id": self.table_id},
         )
@@ -309,21 +310,26 @@ class RowMerger:
         self.execute("DROP TABLE temp.assetdb_new")
 
     def _append_rest(self, chunk: str, current: int) -> None:
-        """Rows without a key (no primary key, or a NULL in it) are appended as they are."""
+        """Rows without a key (no primary key, or a NULL in it) are appended as they are,
+        numbered once into the table's next rowids."""
         ensure_table(self.connection, self.shards, current, self.target)
         base = self._max_rowid(current, self.target)
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_rest")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_rest AS SELECT s._identity AS identity, "
+            f"{base} + row_number() OVER (ORDER BY s._identity) AS target_rowid "
+            f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s._identity"
+        )
         self._count("stored", self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, s._identity, {current}, {base} + row_number() OVER (ORDER BY s._identity), 0 "
-            f"FROM {self.rows} AS s WHERE {chunk} AND {self._unlinked()}"
+            f"SELECT {self.table_id}, identity, {current}, target_rowid, 0 FROM temp.assetdb_rest"
         ))
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
-            f"SELECT l.target_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM main.migration_row_links AS l JOIN {self.rows} AS s ON s._identity = l.source_rowid "
-            f"WHERE l.table_id = {self.table_id} AND l.shard = {current} AND l.in_conflicts = 0 "
-            f"AND l.target_rowid > {base}"
+            f"SELECT r.target_rowid, {', '.join('s.' + c for c in self.columns)} "
+            f"FROM temp.assetdb_rest AS r JOIN {self.rows} AS s ON s._identity = r.identity ORDER BY r.target_rowid"
         )
+        self.execute("DROP TABLE temp.assetdb_rest")
 
     def _max_rowid(self, number: int, table: str) -> int:
         return self.execute(f"SELECT coalesce(max(rowid), 0) FROM {self.schema(number)}.{q(table)}").fetchone()[0]
