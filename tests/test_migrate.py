@@ -272,6 +272,38 @@ def test_conflict_policy_chooses_the_shown_version_and_keeps_the_other(target, t
     assert_verified(target, [a, b])
 
 
+def test_a_run_of_stored_rows_is_one_link_and_breaks_where_a_shown_row_moves(target, tmp_path):
+    a = make_database(
+        tmp_path / "src" / "a.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",
+        "INSERT INTO t VALUES " + ", ".join(f"({n}, 'a{n}')" for n in range(1, 7)),
+    )
+    b = make_database(
+        tmp_path / "src" / "b.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)",
+        "INSERT INTO t VALUES (3, 'b3'), (5, 'b5')",
+    )
+    migrate(target, [a], settings())
+    links = "SELECT source_rowid, target_rowid, in_conflicts, span FROM migration_row_links WHERE table_id = ? ORDER BY 1"
+    a_table = rows(target, "SELECT id FROM migration_table_accounting WHERE source_table = 't'")[0][0]
+    assert rows(target, links, a_table) == [(1, 1, 0, 6)]
+    migrate(target, [a, b], settings(policy=ConflictPolicy.parse("source:b.db")))
+    assert rows(target, links, a_table) == [(1, 1, 0, 1), (2, 2, 0, 1), (3, 1, 1, 1), (4, 4, 0, 1), (5, 2, 1, 1),
+                                            (6, 6, 0, 1)]
+    assert accounting(target)[("a.db", "t")] == (6, 4, 0, 2)
+    assert accounting(target)[("b.db", "t")] == (2, 2, 0, 0)
+    assert rows(target, "SELECT name FROM t ORDER BY id") == [("a1",), ("a2",), ("b3",), ("a4",), ("b5",), ("a6",)]
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+    assert_verified(target, [a, b])
+    b.unlink()
+    make_database(b, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", "INSERT INTO t VALUES (7, 'b7')")
+    migrate(target, [a, b], settings(policy=ConflictPolicy.parse("source:b.db")))
+    assert rows(target, "SELECT name FROM t ORDER BY id") == [(f"a{n}",) for n in range(1, 7)] + [("b7",)]
+    assert accounting(target)[("a.db", "t")] == (6, 6, 0, 0)
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out2")
+    assert_verified(target, [a, b])
+
+
 def test_a_plugin_can_resolve_conflicts_for_a_table(target, tmp_path, pair):
     class PreferUppercase:
         @hookimpl

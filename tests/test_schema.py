@@ -147,7 +147,7 @@ def test_connect_assetdb_refuses_other_databases(tmp_path):
 def test_cli_init_exit_codes(assetdb, tmp_path):
     target = tmp_path / "enterprise_assets.db"
     created = assetdb("init", target)
-    assert created.exit_code == 0 and "created schema v1" in created.stdout
+    assert created.exit_code == 0 and f"created schema v{SCHEMA_VERSION}" in created.stdout
     again = assetdb("init", target)
     assert again.exit_code == 0 and "nothing changed" in again.stdout
     capped = assetdb("init", tmp_path / "tiny.db", "--limit", "10KB")
@@ -184,3 +184,62 @@ def test_a_new_database_appears_whole_or_not_at_all(tmp_path):
     (tmp_path / ".enterprise_assets.db.initializing").write_bytes(b"left by a killed run")
     assert initialize(target, LIMIT).action == "created"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enterprise_assets.db"]
+
+
+V1_LINKS = """CREATE TABLE migration_row_links (
+    table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
+    source_rowid INTEGER NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 1 CHECK (shard >= 1),
+    target_rowid INTEGER NOT NULL,
+    in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
+    PRIMARY KEY (table_id, source_rowid)
+) WITHOUT ROWID"""
+
+
+def _as_version_1(target):
+    """What version 1 wrote: one link per row, no span column, user_version 1."""
+    connection = sqlite3.connect(target)
+    with connection:
+        connection.execute("ALTER TABLE migration_row_links RENAME TO links_v2")
+        connection.execute(V1_LINKS)
+        connection.execute(
+            "WITH RECURSIVE one(table_id, source_rowid, shard, target_rowid, in_conflicts, left) AS ("
+            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span FROM links_v2 UNION ALL "
+            "SELECT table_id, source_rowid + 1, shard, target_rowid + 1, in_conflicts, left - 1 FROM one "
+            "WHERE left > 1) INSERT INTO migration_row_links SELECT table_id, source_rowid, shard, target_rowid, "
+            "in_conflicts FROM one"
+        )
+        connection.execute("DROP TABLE links_v2")
+        connection.execute("CREATE INDEX migration_row_links_target ON migration_row_links (target_rowid, shard, in_conflicts)")
+        connection.execute("PRAGMA user_version = 1")
+    connection.close()
+
+
+def test_a_version_1_set_is_refused_by_name_then_upgraded_in_place_by_init(assetdb, tmp_path):
+    source = make_database(
+        tmp_path / "legacy" / "old.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)",
+        "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')",
+    )
+    target = tmp_path / "enterprise_assets.db"
+    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    _as_version_1(target)
+    refused = assetdb("verify", target, "--sources", source)
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "schema version 1 is older" in refused.stderr and "assetdb init" in refused.stderr
+    upgraded = assetdb("init", target)
+    assert upgraded.exit_code == 0 and f"upgraded schema v{SCHEMA_VERSION}" in upgraded.stdout, upgraded.stdout
+    connection = sqlite3.connect(target)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert connection.execute("SELECT count(*), sum(span) FROM migration_row_links").fetchone() == (3, 3)
+    connection.close()
+    assert assetdb("verify", target, "--sources", source).exit_code == 0
+    rebuilt = tmp_path / "rebuilt.db"
+    assert assetdb("rebuild-source", target, "old.db", "--out", rebuilt).exit_code == 0
+    assert subprocess.run(["sqldiff", source, rebuilt], capture_output=True, text=True, check=True).stdout == ""
+    again = sqlite3.connect(source)
+    again.execute("INSERT INTO t VALUES (4, 'four')")
+    again.commit()
+    again.close()
+    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    assert assetdb("verify", target, "--sources", source).exit_code == 0

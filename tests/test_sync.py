@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from consolidation.assets import pull, push
-from consolidation.store.lock import database_lock
 from consolidation.errors import Aborted, CheckFailed
 from consolidation.store import initialize
+from consolidation.store.lock import database_lock
 
 LIMIT = 99_900_000
 

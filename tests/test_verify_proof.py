@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+from contextlib import closing
 
 import pytest
 
@@ -42,7 +43,7 @@ def _dump(path) -> str:
 
 def _change(path, statement):
     connection = sqlite3.connect(path)
-    connection.execute(statement)
+    connection.executescript(statement)
     connection.commit()
     connection.close()
 
@@ -91,11 +92,29 @@ def test_a_row_gone_from_the_source_is_named_extra(tmp_path, typed_source):
     assert any("rowid 2 in the consolidated set but not in the source" in f for f in report.failures())
 
 
-def test_a_provenance_link_pointing_nowhere_is_named(tmp_path, typed_source):
+def test_rows_copied_as_they_are_are_linked_a_run_at_a_time(tmp_path, typed_source):
     target = _migrated(tmp_path, typed_source)
-    _change(target, "UPDATE migration_row_links SET target_rowid = 999 WHERE source_rowid = 4")
+    with closing(sqlite3.connect(target)) as connection:
+        assert connection.execute("SELECT source_rowid, target_rowid, span FROM migration_row_links").fetchall() == [
+            (1, 1, 4)
+        ]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        ("UPDATE migration_row_links SET target_rowid = 999", "rowid 1, 2, 3, 4 missing from the consolidated set"),
+        ("UPDATE migration_row_links SET span = 3", "rowid 4 missing from the consolidated set"),
+        ("UPDATE migration_row_links SET span = 5; INSERT INTO t VALUES (5, 'five', 5, NULL)",
+         "rowid 5 in the consolidated set but not in the source"),
+    ],
+    ids=["pointing-nowhere", "span-too-short", "span-too-long"],
+)
+def test_a_provenance_link_that_does_not_cover_its_rows_is_named(tmp_path, typed_source, tamper, named):
+    target = _migrated(tmp_path, typed_source)
+    _change(target, tamper)
     report = verify_database(target, [typed_source])
-    assert any("rowid 4 missing from the consolidated set" in f for f in report.failures())
+    assert any(named in failure for failure in report.failures()), report.failures()
 
 
 def test_values_that_differ_only_by_collation_are_kept_as_a_conflict_not_folded(tmp_path):

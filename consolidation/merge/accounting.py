@@ -11,6 +11,7 @@ import sqlite3
 
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
+from ..store.provenance import owner_of_merged_row
 from .plan import (
     UNIFIED_TABLES,
     conflicts_table,
@@ -32,19 +33,21 @@ def recount(connection: sqlite3.Connection, target: str, table_id: int | None = 
     since a later source never changes who owns a row.
     """
     scope = "l.table_id = :table_id" if table_id is not None else "a.target_table = :target"
+    owner = owner_of_merged_row("l.shard", "l.target_rowid")
     connection.execute(
         f"""
         WITH links AS (
-            SELECT l.table_id, l.shard, l.target_rowid, l.in_conflicts, a.source_id
+            SELECT l.table_id, l.shard, l.target_rowid, l.in_conflicts, l.span, a.source_id
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
             WHERE {scope}
         ),
         counts AS (
             SELECT l.table_id,
-                   count(*) AS rows_read,
-                   total(l.in_conflicts = 0 AND {OWNER} = l.source_id) AS stored,
-                   total(l.in_conflicts = 0 AND {OWNER} <> l.source_id) AS folded,
+                   total(l.span) AS rows_read,
+                   total(CASE WHEN l.span > 1 THEN l.span
+                              WHEN l.in_conflicts = 0 AND {owner} = l.source_id THEN 1 END) AS stored,
+                   total(l.span = 1 AND l.in_conflicts = 0 AND {owner} <> l.source_id) AS folded,
                    total(l.in_conflicts) AS conflicts
             FROM links AS l
             GROUP BY l.table_id
@@ -56,15 +59,6 @@ def recount(connection: sqlite3.Connection, target: str, table_id: int | None = 
         """,
         {"target": target, "table_id": table_id},
     )
-
-
-#: The first source linked to the merged row a link ``l`` points at (index lookup).
-OWNER = (
-    "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
-    "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
-    "WHERE l2.target_rowid = l.target_rowid AND l2.shard = l.shard AND l2.in_conflicts = 0 "
-    "AND a2.target_table = :target)"
-)
 
 
 def record_conflicts(
@@ -89,11 +83,7 @@ def record_conflicts(
     key = target_shape(connection, target).key
     key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0"
     shown_in = [
-        "(SELECT min(a2.source_id) FROM "
-        f"{shards.schema(n)}.{q(target)} AS t "
-        f"JOIN main.migration_row_links AS l2 ON l2.target_rowid = t.rowid AND l2.shard = {n} AND l2.in_conflicts = 0 "
-        "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id AND a2.target_table = :target "
-        f"WHERE {key_match})"
+        f"(SELECT {owner_of_merged_row(str(n), 't.rowid')} FROM {shards.schema(n)}.{q(target)} AS t WHERE {key_match})"
         for n in holding(connection, shards, target)
     ]
     shown = f"coalesce({', '.join(shown_in)}, NULL)" if shown_in else "NULL"
@@ -134,7 +124,7 @@ def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: i
     connection.execute("DROP TABLE IF EXISTS temp.assetdb_released")
     connection.execute(
         "CREATE TEMP TABLE assetdb_released AS SELECT a.target_table AS target_table, l.shard AS shard, "
-        "l.target_rowid AS target_rowid, l.in_conflicts AS in_conflicts "
+        "l.target_rowid AS target_rowid, l.in_conflicts AS in_conflicts, l.span AS span "
         "FROM main.migration_row_links AS l JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
         "WHERE a.source_id = ?",
         (source_id,),
@@ -177,18 +167,34 @@ def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: i
 
 def _drop_released_rows(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
     """Delete the rows the removed source released that no remaining link holds."""
-    for table, in_conflicts in ((target, 0), (conflicts_table(target), 1)):
-        for number in holding(connection, shards, table):
+    for number in holding(connection, shards, target):
+        unowned = f"{owner_of_merged_row(str(number), 'r.rowid', '?')} IS NULL"
+        connection.execute(
+            f"DELETE FROM {shards.schema(number)}.{q(target)} AS r WHERE r.rowid IN "
+            "(SELECT target_rowid FROM temp.assetdb_released "
+            f"WHERE target_table = ? AND shard = ? AND in_conflicts = 0 AND span = 1) AND {unowned}",
+            (target, number, target, target),
+        )
+        runs = connection.execute(
+            "SELECT target_rowid, target_rowid + span - 1 FROM temp.assetdb_released "
+            "WHERE target_table = ? AND shard = ? AND span > 1",
+            (target, number),
+        ).fetchall()
+        for first, last in runs:
             connection.execute(
-                f"DELETE FROM {shards.schema(number)}.{q(table)} AS r WHERE r.rowid IN "
-                "(SELECT target_rowid FROM temp.assetdb_released "
-                f"WHERE target_table = ? AND shard = ? AND in_conflicts = {in_conflicts}) "
-                "AND NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
-                "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-                f"WHERE a.target_table = ? AND l.shard = ? AND l.in_conflicts = {in_conflicts} "
-                "AND l.target_rowid = r.rowid)",
-                (target, number, target, number),
+                f"DELETE FROM {shards.schema(number)}.{q(target)} AS r WHERE r.rowid BETWEEN ? AND ? AND {unowned}",
+                (first, last, target, target),
             )
+    conflicts = conflicts_table(target)
+    for number in holding(connection, shards, conflicts):
+        connection.execute(
+            f"DELETE FROM {shards.schema(number)}.{q(conflicts)} AS r WHERE r.rowid IN "
+            "(SELECT target_rowid FROM temp.assetdb_released WHERE target_table = ? AND shard = ? AND in_conflicts = 1) "
+            "AND NOT EXISTS (SELECT 1 FROM main.migration_row_links AS l "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+            "WHERE a.target_table = ? AND l.shard = ? AND l.in_conflicts = 1 AND l.target_rowid = r.rowid)",
+            (target, number, target, number),
+        )
 
 
 def _promote_orphaned_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:

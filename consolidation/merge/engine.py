@@ -14,7 +14,7 @@ and silently lost every row whose key was already taken. Here no row is ever dro
   decides which version the merged table shows.
 * ``migration_row_links`` ties every source row (by rowid, or by ordinal in key order
   for ``WITHOUT ROWID`` tables) to the row holding its values, which is what makes each
-  source rebuildable and verifiable.
+  source rebuildable and verifiable; rows stored as they are are linked a run at a time.
 * Each source is migrated in one transaction, so a kill at any moment leaves the target
   as it was before that source or as it is after it; migrating an unchanged source again
   does nothing, and a changed source first has its old contribution removed.
@@ -251,7 +251,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     merger.merge(decide)
     rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
     linked = connection.execute(
-        "SELECT count(*) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
+        "SELECT coalesce(sum(span), 0) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
     ).fetchone()[0]
     if linked != rows_read:  # never commit a migration that cannot account for every row
         raise Aborted(

@@ -17,6 +17,7 @@ import pluggy
 from ..errors import BadInput
 from ..hookspecs import plugin_manager
 from ..sqlite.introspect import quote_identifier as _quote
+from ..store.provenance import owner_of_merged_row
 from .rows import RowMerger
 
 
@@ -47,14 +48,6 @@ class ConflictPolicy:
         return f"source:{self.source_name}" if self.kind == "source" else self.kind
 
 
-OWNER_OF_SHOWN_ROW = (
-    "SELECT a.source_id FROM main.migration_row_links AS l "
-    "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-    "WHERE a.target_table = :target AND l.shard = p.shown_shard AND l.target_rowid = p.shown_rowid "
-    "AND l.in_conflicts = 0 ORDER BY a.source_id LIMIT 1"
-)
-
-
 def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, resolver=None):
     """A function that marks, in ``temp.assetdb_pairs``, the conflicts the incoming row wins.
 
@@ -70,7 +63,7 @@ def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, res
             connection.execute(
                 "UPDATE temp.assetdb_pairs AS p SET incoming_wins = 1 WHERE "
                 "(SELECT mtime_ns FROM main.migration_sources WHERE id = :incoming) > "
-                f"(SELECT mtime_ns FROM main.migration_sources WHERE id = ({OWNER_OF_SHOWN_ROW}))",
+                f"(SELECT mtime_ns FROM main.migration_sources WHERE id = {owner_of_merged_row('p.shown_shard', 'p.shown_rowid')})",
                 {"incoming": source_id, "target": target},
             )
         if resolver is not None:
@@ -92,12 +85,9 @@ def conflict_resolver(manager: pluggy.PluginManager | None = None) -> Callable |
         target = merger.target
         columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({_quote(target)})")]
         pairs = connection.execute(
-            "SELECT p.identity, p.shown_shard, p.shown_rowid, (SELECT s.name FROM main.migration_row_links AS l "
-            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-            "JOIN main.migration_sources AS s ON s.id = a.source_id "
-            "WHERE a.target_table = ? AND l.shard = p.shown_shard AND l.target_rowid = p.shown_rowid "
-            "AND l.in_conflicts = 0 ORDER BY a.source_id LIMIT 1) FROM temp.assetdb_pairs AS p",
-            (target,),
+            "SELECT p.identity, p.shown_shard, p.shown_rowid, (SELECT s.name FROM main.migration_sources AS s "
+            f"WHERE s.id = {owner_of_merged_row('p.shown_shard', 'p.shown_rowid')}) FROM temp.assetdb_pairs AS p",
+            {"target": target},
         ).fetchall()
         for identity, shown_shard, shown_rowid, shown_source in pairs:
             shown = dict(zip(columns, connection.execute(

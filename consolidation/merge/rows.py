@@ -16,6 +16,7 @@ from ..size import format_size
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
+from ..store.provenance import owner_of_merged_row, split_spans_holding
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
@@ -237,10 +238,7 @@ class RowMerger:
             "INSERT INTO main.migration_conflicts (target_table, row_key, shown_source_id, kept_source_id, "
             "kept_table, kept_shard, kept_rowid, policy, recorded_at) "
             f"SELECT :target, {key_json('s', self.table.key)}, "
-            "(SELECT min(a2.source_id) FROM main.migration_row_links AS l2 "
-            "JOIN main.migration_table_accounting AS a2 ON a2.id = l2.table_id "
-            "WHERE l2.shard = k.shown_shard AND l2.target_rowid = k.shown_rowid AND l2.in_conflicts = 0 "
-            "AND a2.target_table = :target), "
+            f"{owner_of_merged_row('k.shown_shard', 'k.shown_rowid')}, "
             "a.source_id, :conflicts, :shard, k.kept_rowid, :policy, m.migrated_at "
             "FROM main.migration_table_accounting AS a JOIN main.migration_sources AS m ON m.id = a.source_id "
             f"JOIN temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity "
@@ -270,6 +268,7 @@ class RowMerger:
             f"SELECT m.kept_rowid, {', '.join('t.' + c for c in target_columns)} "
             f"FROM temp.assetdb_moves AS m JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
         )
+        split_spans_holding(self.connection, number, self.target, "SELECT shown_rowid AS moved FROM temp.assetdb_moves")
         self.execute(
             "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
             "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
@@ -296,18 +295,31 @@ class RowMerger:
             f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s._identity) "
             f"ORDER BY s._identity"
         )
-        self.execute(
+        self._count("stored", self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} ({', '.join(self.columns)}) "
             f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
             f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
-        )
-        self._count("stored", self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, n.identity, {current}, t.rowid, 0 FROM temp.assetdb_new AS n "
-            f"JOIN {self.rows} AS s ON s._identity = n.identity "
-            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join}"
         ))
+        self.execute("DROP TABLE IF EXISTS temp.assetdb_placed")
+        self.execute(
+            f"CREATE TEMP TABLE assetdb_placed AS SELECT n.identity AS identity, t.rowid AS target_rowid "
+            f"FROM temp.assetdb_new AS n JOIN {self.rows} AS s ON s._identity = n.identity "
+            f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} ORDER BY n.identity"
+        )
+        self._link_runs("temp.assetdb_placed", current)
+        self.execute("DROP TABLE temp.assetdb_placed")
         self.execute("DROP TABLE temp.assetdb_new")
+
+    def _link_runs(self, placed: str, current: int) -> None:
+        """Link rows just stored (``placed``: identity, target rowid) one link per run of
+        consecutive identities at consecutive rowids."""
+        self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
+            f"SELECT {self.table_id}, min(identity), {current}, min(target_rowid), 0, count(*) FROM "
+            f"(SELECT identity, target_rowid, identity - row_number() OVER (ORDER BY identity) AS by_identity, "
+            f"target_rowid - row_number() OVER (ORDER BY identity) AS by_rowid FROM {placed}) "
+            f"GROUP BY by_identity, by_rowid"
+        )
 
     def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are,
@@ -321,14 +333,11 @@ class RowMerger:
             f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s._identity"
         )
         self._count("stored", self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, identity, {current}, target_rowid, 0 FROM temp.assetdb_rest"
-        ))
-        self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
             f"SELECT r.target_rowid, {', '.join('s.' + c for c in self.columns)} "
             f"FROM temp.assetdb_rest AS r JOIN {self.rows} AS s ON s._identity = r.identity ORDER BY r.target_rowid"
-        )
+        ))
+        self._link_runs("temp.assetdb_rest", current)
         self.execute("DROP TABLE temp.assetdb_rest")
 
     def _max_rowid(self, number: int, table: str) -> int:

@@ -63,26 +63,32 @@ class LedgerTable:
 
         ``ledger`` is the schema holding the links; ``shards`` maps shard numbers to the
         schemas they are attached as (shard 1 being the primary). The links are read in
-        their own key order and each is joined to the one table that holds its row, so
-        rows come out in identity order with no sort: fingerprinting or rebuilding a table
-        of large rows never holds it in a sorter. A link whose row is gone yields no row.
+        their own key order and each is joined to the one table that holds its rows (a
+        span's by a rowid range), so rows come out in identity order with no sort:
+        fingerprinting or rebuilding a table of large rows never holds it in a sorter. A
+        link whose row is gone yields no row.
         """
         parts = [(f"r{index}", part) for index, part in enumerate(self.parts(connection, shards))]
         if not parts:
             return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
+
+        def reaches(alias: str, part: Part) -> str:
+            """A link of span n reaches n consecutive rowids of its part, and an empty range
+            of every other part (so a LEFT JOIN does not scan the range there to say no)."""
+            return (f"{alias}.rowid BETWEEN l.target_rowid AND CASE WHEN l.shard = {part.shard} "
+                    f"AND l.in_conflicts = {part.in_conflicts} THEN l.target_rowid + l.span - 1 ELSE l.target_rowid - 1 END")
+
         if len(parts) + 1 > MOST_JOINED_TABLES:  # SQLite joins at most 64 tables: union, then sort
             columns = ", ".join(f"r.{q(c)}" for c in self.columns)
             return " UNION ALL ".join(
-                f"SELECT l.source_rowid, {columns} FROM {ledger}.migration_row_links AS l "
-                f"JOIN {part.schema}.{q(part.table)} AS r ON r.rowid = l.target_rowid "
-                f"WHERE l.table_id = {int(self.table_id)} AND l.shard = {part.shard} "
-                f"AND l.in_conflicts = {part.in_conflicts}"
+                f"SELECT l.source_rowid + (r.rowid - l.target_rowid), {columns} "
+                f"FROM {ledger}.migration_row_links AS l "
+                f"JOIN {part.schema}.{q(part.table)} AS r ON {reaches('r', part)} "
+                f"WHERE l.table_id = {int(self.table_id)}"
                 for _alias, part in parts
             ) + " ORDER BY 1"
         joins = " ".join(
-            f"LEFT JOIN {part.schema}.{q(part.table)} AS {alias} ON l.shard = {part.shard} "
-            f"AND l.in_conflicts = {part.in_conflicts} AND {alias}.rowid = l.target_rowid"
-            for alias, part in parts
+            f"LEFT JOIN {part.schema}.{q(part.table)} AS {alias} ON {reaches(alias, part)}" for alias, part in parts
         )
 
         def column(name: str) -> str:
@@ -92,10 +98,15 @@ class LedgerTable:
             return f"CASE {cases} END"
 
         found = any_of([f"{alias}.rowid IS NOT NULL" for alias, _ in parts])
+        rowids = [f"{alias}.rowid" for alias, _ in parts]
+        reached = rowids[0] if len(rowids) == 1 else f"coalesce({', '.join(rowids)})"
+        # within a link only one part's rowid varies, ascending with the identity: ordering by
+        # the link, then those rowids, is identity order and what the joins already produce
         return (
-            f"SELECT l.source_rowid, {', '.join(column(name) for name in self.columns)} "
+            f"SELECT l.source_rowid + ({reached} - l.target_rowid), "
+            f"{', '.join(column(name) for name in self.columns)} "
             f"FROM {ledger}.migration_row_links AS l {joins} "
-            f"WHERE l.table_id = {int(self.table_id)} AND {found} ORDER BY l.source_rowid"
+            f"WHERE l.table_id = {int(self.table_id)} AND {found} ORDER BY l.source_rowid, {', '.join(rowids)}"
         )
 
 

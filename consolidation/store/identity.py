@@ -52,11 +52,14 @@ def role(path: Path) -> str | None:
 def require_primary(connection: sqlite3.Connection, path: Path, schema: str = "main") -> None:
     """Refuse, in one line, a database that is not a consolidated set's primary file."""
     found = connection_role(connection, schema)
+    version = connection.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
+    if found == PRIMARY and version < SCHEMA_VERSION:
+        raise BadInput(f"{path}: schema version {version} is older than this assetdb writes ({SCHEMA_VERSION}); "
+                       f"run: assetdb init {path} (it upgrades the file in place, rows untouched)")
     if found == SHARD:
         raise BadInput(f"{path}: is a shard of a consolidated set; give its primary file")
     if found is None:
         application_id = connection.execute(f"PRAGMA {schema}.application_id").fetchone()[0]
-        version = connection.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
         if application_id == APPLICATION_ID and version > SCHEMA_VERSION:
             raise BadInput(f"{path}: schema version {version} is newer than this assetdb understands "
                            f"({SCHEMA_VERSION}); upgrade pytest-assetdb")

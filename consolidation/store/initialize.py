@@ -20,13 +20,19 @@ from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
-from .schema import APPLICATION_ID, SCHEMA_STATEMENTS, SCHEMA_VERSION, missing_tables
+from .schema import (
+    APPLICATION_ID,
+    SCHEMA_STATEMENTS,
+    SCHEMA_VERSION,
+    UPGRADES,
+    missing_tables,
+)
 from .session import connect_for_write, write_transaction
 
 
 @dataclass(frozen=True)
 class InitResult:
-    """What ``initialize`` did: ``action`` is ``created``, ``repaired`` or ``unchanged``."""
+    """What ``initialize`` did: ``action`` is ``created``, ``upgraded``, ``repaired`` or ``unchanged``."""
 
     path: Path
     action: str
@@ -115,6 +121,18 @@ def _initialize_at(file: Path, path: Path, limit: int) -> InitResult:
         connection.close()
 
 
+def _upgrade(connection: sqlite3.Connection, version: int) -> None:
+    """Bring a file of an older schema version up to this one, step by step, in the
+    initializer's transaction (tables a step changes that the file lacks are made whole
+    by the schema statements after it)."""
+    present = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        table, statements = UPGRADES[step]
+        if table in present:
+            for statement in statements:
+                connection.execute(statement)
+
+
 def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitResult:
     with write_transaction(connection, path):
         try:
@@ -122,18 +140,23 @@ def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitR
         except sqlite3.DatabaseError as error:
             raise BadInput(f"{path}: not a usable SQLite database ({error})") from None
         missing = missing_tables(connection)
-        if state == "current" and not missing:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if state == "current" and not missing and version == SCHEMA_VERSION:
             return InitResult(path, "unchanged", allocated_size(connection))
+        upgraded_from = version if state == "current" and version < SCHEMA_VERSION else None
+        if upgraded_from is not None:
+            _upgrade(connection, upgraded_from)
         for statement in SCHEMA_STATEMENTS:
             connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        action = "created" if state == "fresh" else "repaired"
+        action = "created" if state == "fresh" else "upgraded" if upgraded_from is not None and not missing else "repaired"
         Operation(
             "init",
             subject=path.name,
             counts={"tables_created": len(missing)},
-            details={"action": action, "schema_version": SCHEMA_VERSION, "created": missing},
+            details={"action": action, "schema_version": SCHEMA_VERSION, "created": missing,
+                     "upgraded_from": upgraded_from},
         ).record(connection, "ok")
         size = allocated_size(connection)
         if size > limit:

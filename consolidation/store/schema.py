@@ -31,7 +31,7 @@ from .oplog import LOG_TABLE
 
 #: ``PRAGMA application_id`` of an assetdb database: the ASCII bytes ``ASDB``.
 APPLICATION_ID = 0x41534442
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Asset kind -> table. Templates and patterns also track usage.
 ASSET_TABLES = {
@@ -93,6 +93,23 @@ CONTENT_STATEMENTS: list[str] = [
     data BLOB NOT NULL
 )""",
 ]
+
+#: Spans by where they start in their shard: the span holding a merged row is the one
+#: starting nearest at or below its rowid (spans of one table never overlap), so "whose
+#: row is this?" is an index seek, not a scan.
+SPAN_INDEX = [
+    """CREATE INDEX IF NOT EXISTS migration_row_spans
+    ON migration_row_links (shard, target_rowid) WHERE span > 1""",
+]
+
+#: Each version's changes to a file of the version before, in place, by the table they
+#: change: version 2 gives the links their span (an existing link covers one row).
+UPGRADES: dict[int, tuple[str, list[str]]] = {
+    2: ("migration_row_links", [
+        "ALTER TABLE migration_row_links ADD COLUMN span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1)",
+        *SPAN_INDEX,
+    ]),
+}
 
 SCHEMA_STATEMENTS: list[str] = [
     *CONTENT_STATEMENTS,
@@ -169,17 +186,22 @@ SCHEMA_STATEMENTS: list[str] = [
     CHECK (rows_read = rows_stored + duplicates_folded + conflicts_kept)
 )""",
     # Provenance: every source row points at the row holding its values, in the merged
-    # table or (``in_conflicts``) in the table's conflicts table, in shard ``shard``.
+    # table or (``in_conflicts``) in the table's conflicts table, in shard ``shard``. A
+    # link of ``span`` n covers n source rows with consecutive identities, stored at n
+    # consecutive rowids from ``target_rowid``: rows copied as they are cost one link per
+    # run, not one per row. A table's links never overlap in source identity.
     """CREATE TABLE IF NOT EXISTS migration_row_links (
     table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
     source_rowid INTEGER NOT NULL,
     shard INTEGER NOT NULL DEFAULT 1 CHECK (shard >= 1),
     target_rowid INTEGER NOT NULL,
     in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
+    span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1 AND (span = 1 OR in_conflicts = 0)),
     PRIMARY KEY (table_id, source_rowid)
 ) WITHOUT ROWID""",
     """CREATE INDEX IF NOT EXISTS migration_row_links_target
     ON migration_row_links (target_rowid, shard, in_conflicts)""",
+    *SPAN_INDEX,
     """CREATE TABLE IF NOT EXISTS migration_conflicts (
     id INTEGER PRIMARY KEY,
     target_table TEXT NOT NULL,

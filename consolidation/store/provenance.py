@@ -1,0 +1,77 @@
+"""How the ledger's provenance links are read: the SQL every reader and writer shares.
+
+A link ties source rows of one source table to the rows holding their values. Most links
+cover one row; a link with ``span`` n covers n source rows of consecutive identities,
+stored at n consecutive rowids of one merged table, so a table copied as it is costs one
+link per run of rows rather than one per row. Links of one source table never overlap in
+source identity, and a span's rows belong to the source that stored them (a span is only
+ever written for rows a source stores, and is broken up before any of its rows moves).
+
+So two questions are answered by index seeks, never by scans:
+
+* which link covers source row ``i`` of table ``T``: the one of ``T`` starting nearest at
+  or below ``i`` (the primary key), if it reaches ``i``;
+* which source shows merged row ``r`` of table ``X`` in shard ``S``: the source of the
+  span holding ``r`` (the span index), else the first of the one-row links to ``r``.
+"""
+
+from __future__ import annotations
+
+
+def covering_link(table_id: str, identity: str, alias: str = "l", schema: str = "main") -> str:
+    """``FROM`` item: the link of ``table_id`` covering source identity ``identity`` (no row
+    when none does), as ``alias``."""
+    return (
+        f"(SELECT * FROM (SELECT * FROM {schema}.migration_row_links WHERE table_id = {table_id} "
+        f"AND source_rowid <= {identity} ORDER BY source_rowid DESC LIMIT 1) "
+        f"WHERE source_rowid + span > {identity}) AS {alias}"
+    )
+
+
+def owner_of_merged_row(shard: str, rowid: str, target: str = ":target") -> str:
+    """Scalar SQL: the id of the source whose version merged row ``rowid`` of table
+    ``target`` in shard ``shard`` is (the first source linked to it). Its own aliases
+    start with ``o``, so ``shard`` and ``rowid`` may name columns of an outer query."""
+    spanned = (
+        "(SELECT CASE WHEN o.target_rowid + o.span > {rowid} THEN o.source_id END FROM "
+        "(SELECT ol.target_rowid, ol.span, oa.source_id FROM main.migration_row_links AS ol "
+        "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
+        "WHERE ol.span > 1 AND ol.shard = {shard} AND ol.target_rowid <= {rowid} AND oa.target_table = {target} "
+        "ORDER BY ol.target_rowid DESC LIMIT 1) AS o)"
+    )
+    single = (
+        "(SELECT min(oa.source_id) FROM main.migration_row_links AS ol "
+        "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
+        "WHERE ol.target_rowid = {rowid} AND ol.shard = {shard} AND ol.in_conflicts = 0 AND ol.span = 1 "
+        "AND oa.target_table = {target})"
+    )
+    return "coalesce(" + ", ".join(
+        part.format(shard=shard, rowid=rowid, target=target) for part in (spanned, single)
+    ) + ")"
+
+
+def split_spans_holding(connection, shard: int, target: str, rowids: str) -> None:
+    """Break every span of ``target`` in ``shard`` that holds one of the merged rows
+    ``rowids`` (a ``SELECT`` of one column, ``moved``) into one-row links, so those rows
+    can move."""
+    spans = connection.execute(
+        "SELECT DISTINCT l.table_id, l.source_rowid FROM main.migration_row_links AS l "
+        "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
+        f"JOIN ({rowids}) AS r ON l.target_rowid <= r.moved AND r.moved < l.target_rowid + l.span "
+        "WHERE l.span > 1 AND l.shard = ? AND a.target_table = ?",
+        (shard, target),
+    ).fetchall()
+    for table_id, source_rowid in spans:
+        connection.execute(
+            "WITH RECURSIVE one(k, n) AS (SELECT 0, span FROM main.migration_row_links "
+            "WHERE table_id = :t AND source_rowid = :s UNION ALL SELECT k + 1, n FROM one WHERE k + 1 < n) "
+            "INSERT INTO main.migration_row_links (table_id, source_rowid, shard, target_rowid, in_conflicts, span) "
+            "SELECT l.table_id, l.source_rowid + one.k, l.shard, l.target_rowid + one.k, 0, 1 "
+            "FROM one JOIN main.migration_row_links AS l ON l.table_id = :t AND l.source_rowid = :s "
+            "WHERE one.k > 0",
+            {"t": table_id, "s": source_rowid},
+        )
+        connection.execute(
+            "UPDATE main.migration_row_links SET span = 1 WHERE table_id = ? AND source_rowid = ?",
+            (table_id, source_rowid),
+        )
