@@ -110,7 +110,8 @@ def compare_ledger(
     connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable
 ) -> TableVerdict:
     """Reconstructed rows must carry the fingerprint taken from the source before migration."""
-    fingerprint = rows_fingerprint(connection, table.reconstruct(connection, "main", shards), 1 + len(table.columns))
+    fingerprint = rows_fingerprint(connection, table.reconstruct(connection, "main", shards), 1 + len(table.columns),
+                                   in_order=True)
     verdict = TableVerdict(source.name, table.source_table, "ledger", int(fingerprint.split(":")[0]))
     if fingerprint != table.fingerprint:
         verdict.problem = (

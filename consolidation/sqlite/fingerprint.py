@@ -41,14 +41,22 @@ def file_sha256(*paths) -> str:
     return hasher.hexdigest()
 
 
-def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, unique_first: bool = True) -> str:
-    """``ROWS:SHA256`` over the rows of a ``SELECT`` with ``width`` columns, in order of the
-    first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
-    else of all columns."""
+def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False) -> str:
+    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each."""
     names = [f"c{index}" for index in range(width)]
     serialised = balanced([f"quote({name})" for name in names], "|| ',' ||", "''")
-    order = "c0" if unique_first else ", ".join(names)
-    query = f"WITH r({', '.join(names)}) AS ({select}) SELECT {serialised} FROM r ORDER BY {order}"
+    order = "" if in_order else " ORDER BY " + ("c0" if unique_first else ", ".join(names))
+    return f"WITH r({', '.join(names)}) AS ({select}) SELECT {serialised} FROM r{order}"
+
+
+def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, unique_first: bool = True,
+                     in_order: bool = False) -> str:
+    """``ROWS:SHA256`` over the rows of a ``SELECT`` with ``width`` columns, in order of the
+    first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
+    else of all columns. ``in_order``: the ``SELECT`` orders its rows by its first column
+    itself, in a way SQLite satisfies without sorting (an identity computed from a join
+    would otherwise be sorted again, large rows and all)."""
+    query = fingerprint_query(select, width, unique_first, in_order)
     previous_factory = connection.text_factory
     connection.text_factory = bytes  # TEXT as bytes: invalid UTF-8 must hash too
     hasher = hashlib.sha256()
