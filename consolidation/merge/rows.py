@@ -32,6 +32,22 @@ LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
 #: Rows per chunk are capped so that one chunk's growth stays a small share of the cap.
 MAX_CHUNK_ROWS = 50_000
 
+#: The temporary tables a chunk works in. Made once per connection and emptied per use:
+#: creating and dropping them per chunk changed the schema each time, which made SQLite
+#: prepare every statement of the merge again.
+SCRATCH = {
+    "assetdb_matches": "identity INTEGER PRIMARY KEY, shard INTEGER NOT NULL, shown_rowid INTEGER NOT NULL, "
+                       "same INTEGER NOT NULL",
+    "assetdb_pairs": "identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, shown_rowid INTEGER NOT NULL, "
+                     "incoming_wins INTEGER NOT NULL DEFAULT 0",
+    "assetdb_kept": "identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, shown_rowid INTEGER NOT NULL, "
+                    "kept_rowid INTEGER NOT NULL",
+    "assetdb_moves": "shown_rowid INTEGER PRIMARY KEY, kept_rowid INTEGER NOT NULL",
+    "assetdb_new": "identity INTEGER PRIMARY KEY",
+    "assetdb_placed": "identity INTEGER PRIMARY KEY, target_rowid INTEGER NOT NULL",
+    "assetdb_rest": "identity INTEGER PRIMARY KEY, target_rowid INTEGER NOT NULL",
+}
+
 
 class RowMerger:
     """Set-based SQL that places one source table's rows, chunk by chunk, and links each.
@@ -49,6 +65,8 @@ class RowMerger:
         self.table_id = table_id
         self.shards = shards
         self.columns = [q(name) for name in self.table.column_names]
+        for name, columns in SCRATCH.items():
+            self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
         self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
         self.same_values = same_row("t", "s", self.columns)
@@ -74,6 +92,11 @@ class RowMerger:
 
     def schema(self, number: int) -> str:
         return self.shards.schema(number)
+
+    def _fresh(self, name: str) -> str:
+        """Empty scratch table ``name`` and give its qualified name."""
+        self.execute(f"DELETE FROM temp.{name}")
+        return f"temp.{name}"
 
     # chunks and placement
 
@@ -159,17 +182,12 @@ class RowMerger:
             self._fold_duplicates()
             self._keep_conflicts(decide)
             self._store_new_keys(chunk, current)
-            self.execute("DROP TABLE temp.assetdb_matches")
         self._append_rest(chunk, current)
 
     def _match_keys(self, shards: list[int], chunk: str) -> None:
         """One join per shard: which of the chunk's rows meet a stored row of the same key,
         and whether their values are the same. A key is shown in one shard at most."""
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_matches")
-        self.execute(
-            "CREATE TEMP TABLE assetdb_matches (identity INTEGER PRIMARY KEY, shard INTEGER NOT NULL, "
-            "shown_rowid INTEGER NOT NULL, same INTEGER NOT NULL)"
-        )
+        self._fresh("assetdb_matches")
         for number in shards:
             self.execute(
                 f"INSERT INTO temp.assetdb_matches (identity, shard, shown_rowid, same) "
@@ -184,11 +202,7 @@ class RowMerger:
         ))
 
     def _keep_conflicts(self, decide) -> None:
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_pairs")
-        self.execute(
-            "CREATE TEMP TABLE assetdb_pairs (identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, "
-            "shown_rowid INTEGER NOT NULL, incoming_wins INTEGER NOT NULL DEFAULT 0)"
-        )
+        self._fresh("assetdb_pairs")
         self.execute(
             "INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
             "SELECT identity, shard, shown_rowid FROM temp.assetdb_matches WHERE NOT same"
@@ -205,16 +219,15 @@ class RowMerger:
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
             )
-        self.execute("DROP TABLE temp.assetdb_pairs")
 
     def _keep_losing_versions(self, current: int, conflicts: str) -> None:
         """The incoming versions that lose are numbered once into the conflicts table's next
         rowids; their rows, links and ``migration_conflicts`` entries are all written from
         that numbering, so no statement scans the links written before it."""
         base = self._max_rowid(current, conflicts)
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_kept")
         self.execute(
-            f"CREATE TEMP TABLE assetdb_kept AS SELECT identity, shown_shard, shown_rowid, "
+            f"INSERT INTO {self._fresh('assetdb_kept')} (identity, shown_shard, shown_rowid, kept_rowid) "
+            f"SELECT identity, shown_shard, shown_rowid, "
             f"{base} + row_number() OVER (ORDER BY identity) AS kept_rowid "
             f"FROM temp.assetdb_pairs WHERE NOT incoming_wins ORDER BY identity"
         )
@@ -225,10 +238,9 @@ class RowMerger:
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
             f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity ORDER BY k.kept_rowid"
+            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity ORDER BY k.identity"
         )
         self._record_kept(current, conflicts)
-        self.execute("DROP TABLE temp.assetdb_kept")
 
     def _record_kept(self, current: int, conflicts: str) -> None:
         """One ``migration_conflicts`` row per version kept in this chunk, naming the source
@@ -241,8 +253,8 @@ class RowMerger:
             f"{owner_of_merged_row('k.shown_shard', 'k.shown_rowid')}, "
             "a.source_id, :conflicts, :shard, k.kept_rowid, :policy, m.migrated_at "
             "FROM main.migration_table_accounting AS a JOIN main.migration_sources AS m ON m.id = a.source_id "
-            f"JOIN temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity "
-            "WHERE a.id = :table_id ORDER BY k.kept_rowid",
+            f"CROSS JOIN temp.assetdb_kept AS k CROSS JOIN {self.rows} AS s ON s._identity = k.identity "
+            "WHERE a.id = :table_id ORDER BY k.identity",  # the kept rowids rise with it
             {"target": self.target, "conflicts": conflicts, "shard": current, "policy": self.policy,
              "table_id": self.table_id},
         )
@@ -257,9 +269,8 @@ class RowMerger:
         self.moved_shown_rows = True
         target_columns = [q(row[1]) for row in self.execute(f"PRAGMA main.table_info({q(self.target)})")]
         base = self._max_rowid(current, conflicts)
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_moves")
         self.execute(
-            f"CREATE TEMP TABLE assetdb_moves AS SELECT shown_rowid, "
+            f"INSERT INTO {self._fresh('assetdb_moves')} (shown_rowid, kept_rowid) SELECT shown_rowid, "
             f"{base} + row_number() OVER (ORDER BY shown_rowid) AS kept_rowid "
             f"FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = {number}"
         )
@@ -282,15 +293,13 @@ class RowMerger:
             f"FROM temp.assetdb_pairs AS p JOIN {self.rows} AS s ON s._identity = p.identity "
             f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
         )
-        self.execute("DROP TABLE temp.assetdb_moves")
 
     def _store_new_keys(self, chunk: str, current: int) -> None:
         """Rows whose key no shard holds are staged by identity first, then stored: no
         statement reads the table it is writing (SQLite would copy its rows aside)."""
         ensure_table(self.connection, self.shards, current, self.target)
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_new")
         self.execute(
-            f"CREATE TEMP TABLE assetdb_new AS SELECT s._identity AS identity FROM {self.rows} AS s "
+            f"INSERT INTO {self._fresh('assetdb_new')} (identity) SELECT s._identity FROM {self.rows} AS s "
             f"WHERE {chunk} AND {self.has_key} "
             f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s._identity) "
             f"ORDER BY s._identity"
@@ -300,15 +309,12 @@ class RowMerger:
             f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
             f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
         ))
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_placed")
         self.execute(
-            f"CREATE TEMP TABLE assetdb_placed AS SELECT n.identity AS identity, t.rowid AS target_rowid "
+            f"INSERT INTO {self._fresh('assetdb_placed')} (identity, target_rowid) SELECT n.identity, t.rowid "
             f"FROM temp.assetdb_new AS n JOIN {self.rows} AS s ON s._identity = n.identity "
             f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} ORDER BY n.identity"
         )
         self._link_runs("temp.assetdb_placed", current)
-        self.execute("DROP TABLE temp.assetdb_placed")
-        self.execute("DROP TABLE temp.assetdb_new")
 
     def _link_runs(self, placed: str, current: int) -> None:
         """Link rows just stored (``placed``: identity, target rowid) one link per run of
@@ -326,19 +332,17 @@ class RowMerger:
         numbered once into the table's next rowids."""
         ensure_table(self.connection, self.shards, current, self.target)
         base = self._max_rowid(current, self.target)
-        self.execute("DROP TABLE IF EXISTS temp.assetdb_rest")
         self.execute(
-            f"CREATE TEMP TABLE assetdb_rest AS SELECT s._identity AS identity, "
+            f"INSERT INTO {self._fresh('assetdb_rest')} (identity, target_rowid) SELECT s._identity, "
             f"{base} + row_number() OVER (ORDER BY s._identity) AS target_rowid "
             f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s._identity"
         )
         self._count("stored", self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
             f"SELECT r.target_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM temp.assetdb_rest AS r JOIN {self.rows} AS s ON s._identity = r.identity ORDER BY r.target_rowid"
+            f"FROM temp.assetdb_rest AS r JOIN {self.rows} AS s ON s._identity = r.identity ORDER BY r.identity"
         ))
         self._link_runs("temp.assetdb_rest", current)
-        self.execute("DROP TABLE temp.assetdb_rest")
 
     def _max_rowid(self, number: int, table: str) -> int:
         return self.execute(f"SELECT coalesce(max(rowid), 0) FROM {self.schema(number)}.{q(table)}").fetchone()[0]
