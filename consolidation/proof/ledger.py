@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from ..errors import BadInput
 from ..sqlite import has_table
 from ..sqlite.expressions import any_of
+from ..sqlite.fingerprint import StoredRows
 from ..sqlite.introspect import quote_identifier as q
 
 #: SQLite's limit on the tables of one join.
 MOST_JOINED_TABLES = 64
+#: SQLite's limit on the columns of a result.
+MOST_RESULT_COLUMNS = 2000
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,15 @@ class LedgerTable:
             if has_table(connection, schema, table)
         ]
 
-    def reconstruct(self, connection: sqlite3.Connection, ledger: str, shards: dict[int, str]) -> str:
+    def places(self, connection: sqlite3.Connection, shards: dict[int, str]) -> list[StoredRows] | None:
+        """Where :meth:`reconstruct` with ``locate`` says each row is stored, by part index;
+        None when the table is too wide for the two columns that say it."""
+        if 1 + len(self.columns) + 2 > MOST_RESULT_COLUMNS:
+            return None
+        return [StoredRows(part.schema, part.table, "rowid", self.columns) for part in self.parts(connection, shards)]
+
+    def reconstruct(self, connection: sqlite3.Connection, ledger: str, shards: dict[int, str],
+                    locate: bool = False) -> str:
         """``SELECT identity, columns…`` of this source table, rebuilt from the consolidated set,
         in identity order.
 
@@ -66,11 +77,12 @@ class LedgerTable:
         their own key order and each is joined to the one table that holds its rows (a
         span's by a rowid range), so rows come out in identity order with no sort:
         fingerprinting or rebuilding a table of large rows never holds it in a sorter. A
-        link whose row is gone yields no row.
+        link whose row is gone yields no row. ``locate`` adds two columns: the index of the
+        row's part (see :meth:`places`) and its rowid there.
         """
         parts = [(f"r{index}", part) for index, part in enumerate(self.parts(connection, shards))]
         if not parts:
-            return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1))} WHERE 0"
+            return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1 + 2 * locate))} WHERE 0"
 
         def reaches(alias: str, part: Part) -> str:
             """A link of span n reaches n consecutive rowids of its part, and an empty range
@@ -81,11 +93,11 @@ class LedgerTable:
         if len(parts) + 1 > MOST_JOINED_TABLES:  # SQLite joins at most 64 tables: union, then sort
             columns = ", ".join(f"r.{q(c)}" for c in self.columns)
             return " UNION ALL ".join(
-                f"SELECT l.source_rowid + (r.rowid - l.target_rowid), {columns} "
+                f"SELECT l.source_rowid + (r.rowid - l.target_rowid), {columns}{f', {index}, r.rowid' * locate} "
                 f"FROM {ledger}.migration_row_links AS l "
                 f"JOIN {part.schema}.{q(part.table)} AS r ON {reaches('r', part)} "
                 f"WHERE l.table_id = {int(self.table_id)}"
-                for _alias, part in parts
+                for index, (_alias, part) in enumerate(parts)
             ) + " ORDER BY 1"
         joins = " ".join(
             f"LEFT JOIN {part.schema}.{q(part.table)} AS {alias} ON {reaches(alias, part)}" for alias, part in parts
@@ -102,9 +114,13 @@ class LedgerTable:
         reached = rowids[0] if len(rowids) == 1 else f"coalesce({', '.join(rowids)})"
         # within a link only one part's rowid varies, ascending with the identity: ordering by
         # the link, then those rowids, is identity order and what the joins already produce
+        where = ""
+        if locate:
+            which = " ".join(f"WHEN {alias}.rowid IS NOT NULL THEN {index}" for index, (alias, _) in enumerate(parts))
+            where = f", CASE {which} END, {reached}"
         return (
             f"SELECT l.source_rowid + ({reached} - l.target_rowid), "
-            f"{', '.join(column(name) for name in self.columns)} "
+            f"{', '.join(column(name) for name in self.columns)}{where} "
             f"FROM {ledger}.migration_row_links AS l {joins} "
             f"WHERE l.table_id = {int(self.table_id)} AND {found} ORDER BY l.source_rowid, {', '.join(rowids)}"
         )

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from ..errors import BadInput
-from .fingerprint import rows_fingerprint
+from .fingerprint import StoredRows, rows_fingerprint
 from .introspect import free_rowid_alias, quote_identifier
 
 #: Internal tables that are state of SQLite itself, never data to merge.
@@ -275,7 +275,10 @@ def fingerprint_source(
     (``sqlite_stat1`` appears wherever ANALYZE first ran).
     """
     tables = {
-        table.name: rows_fingerprint(connection, table.select_rows(schema), 1 + len(table.columns))
+        table.name: rows_fingerprint(connection, table.select_rows(schema), 1 + len(table.columns), stored=(
+            StoredRows(schema, table.name, table.rowid, table.column_names)
+            if table.rowid and table in description.tables else None  # a virtual table's blobs cannot be opened
+        ))
         for table in description.tables + description.virtual_tables
     }
     objects = sorted(description.schema_objects, key=lambda entry: (entry[0], entry[1]))

@@ -8,15 +8,18 @@ to prove a source is unchanged or fully accounted for.
 A table's fingerprint is ``ROWS:SHA256`` over its rows in identity order, each row
 serialised by SQLite's own ``quote()``: self-delimiting, exact for every storage class
 (``1``, ``1.0``, ``'1'`` and ``X'31'`` all differ; reals round-trip), and computed in C,
-so Python only feeds large chunks to the hash.
+so Python only feeds large chunks to the hash. A blob larger than STREAMED_BLOB_BYTES in
+a table with a rowid is hashed the same way, but read from the file in pieces and
+hex-encoded piece by piece: never held whole, nor as its hex text (twice its size).
 """
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from dataclasses import dataclass
 
-from .expressions import balanced
+from .expressions import any_of, balanced
 from .introspect import (
     ordinary_tables,
     quote_identifier,
@@ -29,6 +32,20 @@ from .introspect import (
 BATCH_BYTES = 8 << 20
 FIRST_BATCH_ROWS = 16
 MAX_BATCH_ROWS = 4096
+#: Blobs longer than this are read in pieces of this size (where the table allows it).
+STREAMED_BLOB_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredRows:
+    """Where the rows of a fingerprinted ``SELECT`` are stored, so that large blobs can be
+    read in pieces: rows of ``table`` in ``schema`` (``rowid`` names its rowid), the
+    ``SELECT``'s columns after the first being ``columns`` of that table, in order."""
+
+    schema: str
+    table: str
+    rowid: str
+    columns: list[str]
 
 
 def file_sha256(*paths) -> str:
@@ -41,22 +58,69 @@ def file_sha256(*paths) -> str:
     return hasher.hexdigest()
 
 
-def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False) -> str:
-    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each."""
+def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False,
+                      streamed: bool = False, located: int = 0) -> str:
+    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each, and
+    with ``streamed`` the row's first column (and the ``located`` trailing columns of the
+    ``SELECT``, which say where the row is stored) where a blob in it is too large to
+    serialise in SQL: its serialised row is NULL then (``length`` and ``typeof`` of a
+    stored blob do not read it)."""
     names = [f"c{index}" for index in range(width)]
+    places = [f"p{index}" for index in range(located)]
     serialised = balanced([f"quote({name})" for name in names], "|| ',' ||", "''")
     order = "" if in_order else " ORDER BY " + ("c0" if unique_first else ", ".join(names))
-    return f"WITH r({', '.join(names)}) AS ({select}) SELECT {serialised} FROM r{order}"
+    if streamed and width > 1:
+        large = any_of([f"(typeof({name}) = 'blob' AND length({name}) > {STREAMED_BLOB_BYTES})" for name in names[1:]])
+        where = ", ".join(f"CASE WHEN {large} THEN {name} END" for name in ["c0", *places])
+        serialised = f"CASE WHEN {large} THEN NULL ELSE {serialised} END, {where}"
+    return f"WITH r({', '.join(names + places)}) AS ({select}) SELECT {serialised} FROM r{order}"
+
+
+def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, identity: int, rowid: int,
+                        hasher) -> None:
+    """Feed ``hasher`` what ``quote()`` would make of the row with ``identity`` stored at
+    ``rowid`` of ``place``, reading large blobs in pieces (``X'`` and their bytes as
+    upper-case hex, as ``quote()`` writes them)."""
+    table = f"{place.schema}.{quote_identifier(place.table)}"
+    small = [
+        f"CASE WHEN typeof({quote_identifier(c)}) = 'blob' AND length({quote_identifier(c)}) > {STREAMED_BLOB_BYTES} "
+        f"THEN NULL ELSE quote({quote_identifier(c)}) END"
+        for c in place.columns
+    ]
+    values = connection.execute(f"SELECT {', '.join(small)} FROM {table} WHERE {place.rowid} = ?", (rowid,)).fetchone()
+    hasher.update(str(identity).encode())
+    for column, value in zip(place.columns, values):
+        hasher.update(b",")
+        if value is not None:
+            hasher.update(value)
+            continue
+        try:
+            blob = connection.blobopen(place.table, column, rowid, readonly=True, name=place.schema)
+        except sqlite3.OperationalError:  # a generated column is computed, not stored: quote it whole
+            hasher.update(connection.execute(
+                f"SELECT quote({quote_identifier(column)}) FROM {table} WHERE {place.rowid} = ?", (rowid,)
+            ).fetchone()[0])
+            continue
+        with blob:
+            hasher.update(b"X'")
+            while piece := blob.read(STREAMED_BLOB_BYTES):
+                hasher.update(piece.hex().upper().encode())
+            hasher.update(b"'")
 
 
 def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, unique_first: bool = True,
-                     in_order: bool = False) -> str:
+                     in_order: bool = False, stored: StoredRows | list[StoredRows] | None = None) -> str:
     """``ROWS:SHA256`` over the rows of a ``SELECT`` with ``width`` columns, in order of the
     first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
     else of all columns. ``in_order``: the ``SELECT`` orders its rows by its first column
     itself, in a way SQLite satisfies without sorting (an identity computed from a join
-    would otherwise be sorted again, large rows and all)."""
-    query = fingerprint_query(select, width, unique_first, in_order)
+    would otherwise be sorted again, large rows and all). ``stored``: where the rows live,
+    so that a row holding a blob past STREAMED_BLOB_BYTES is read in pieces; a list when
+    they live in several tables, the ``SELECT`` then ending with two more columns: the
+    index of the row's table in the list and its rowid there."""
+    places = stored if isinstance(stored, list) else None  # rows from several tables: which, and where
+    query = fingerprint_query(select, width, unique_first, in_order, streamed=stored is not None,
+                              located=2 if places else 0)
     previous_factory = connection.text_factory
     connection.text_factory = bytes  # TEXT as bytes: invalid UTF-8 must hash too
     hasher = hashlib.sha256()
@@ -66,10 +130,16 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
         batch_rows = FIRST_BATCH_ROWS
         while batch := cursor.fetchmany(batch_rows):
             held = 0
-            for (serialised_row,) in batch:
-                hasher.update(serialised_row)
+            for serialised_row, *large in batch:
+                if serialised_row is None and places:  # a row with a large blob: serialised here, in pieces
+                    identity, part, rowid = large
+                    _hash_row_in_pieces(connection, places[part], identity, rowid, hasher)
+                elif serialised_row is None:
+                    _hash_row_in_pieces(connection, stored, large[0], large[0], hasher)
+                else:
+                    hasher.update(serialised_row)
+                    held += len(serialised_row)
                 hasher.update(b"\n")
-                held += len(serialised_row)
             rows += len(batch)
             batch_rows = max(1, min(MAX_BATCH_ROWS, BATCH_BYTES * len(batch) // max(1, held)))
             del batch
@@ -85,7 +155,8 @@ def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
     if rowid:
         columns.insert(0, rowid)
     select = f"SELECT {', '.join(columns)} FROM {quote_identifier(table)}"
-    return rows_fingerprint(connection, select, len(columns), unique_first=rowid is not None)
+    stored = StoredRows("main", table, rowid, table_columns(connection, table)) if rowid else None
+    return rows_fingerprint(connection, select, len(columns), unique_first=rowid is not None, stored=stored)
 
 
 def database_fingerprint(connection: sqlite3.Connection) -> str:
