@@ -44,15 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     work = arguments.work or Path(tempfile.mkdtemp(prefix="assetdb-gate-bench-"))
     sources = build_legacy_set(work / "legacy")
-    consolidated = work / "consolidated"
-    if not (consolidated / "enterprise_assets.db").exists():
-        consolidated.mkdir(exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "consolidation", "migrate", *map(str, sources), "--into",
-             str(consolidated / "enterprise_assets.db"), "--quiet"],
-            check=True,
-            capture_output=True,
-        )
+    consolidated = work / "consolidated"  # made anew: one a kept folder holds may be of an older version
+    shutil.rmtree(consolidated, ignore_errors=True)
+    consolidated.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "consolidation", "migrate", *map(str, sources), "--into",
+         str(consolidated / "enterprise_assets.db"), "--quiet"],
+        check=True,
+        capture_output=True,
+    )
     folders = [work / "legacy", consolidated]
     serial, serial_outcomes = gate(folders, [], work)
     parallel, parallel_outcomes = gate(folders, ["-n", "2"], work)
