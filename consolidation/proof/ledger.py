@@ -9,13 +9,14 @@ merged table and the conflicts table, following ``migration_row_links``.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 
 from ..errors import BadInput
 from ..sqlite import has_table
 from ..sqlite.expressions import any_of
-from ..sqlite.fingerprint import StoredRows
+from ..sqlite.fingerprint import StoredRows, large_blob_in
 from ..sqlite.introspect import quote_identifier as q
 
 #: SQLite's limit on the tables of one join.
@@ -62,10 +63,13 @@ class LedgerTable:
 
     def places(self, connection: sqlite3.Connection, shards: dict[int, str]) -> list[StoredRows] | None:
         """Where :meth:`reconstruct` with ``locate`` says each row is stored, by part index;
-        None when the table is too wide for the two columns that say it."""
-        if 1 + len(self.columns) + 2 > MOST_RESULT_COLUMNS:
+        None when no part holds a blob too large to serialise whole (then nothing needs
+        reading in pieces, and testing every row for it would cost a fifth of the proof),
+        or the table is too wide for the three columns that say it."""
+        parts = self.parts(connection, shards)
+        if 1 + len(self.columns) + 3 > MOST_RESULT_COLUMNS or not any(_holds_large_blobs(connection, p) for p in parts):
             return None
-        return [StoredRows(part.schema, part.table, "rowid", self.columns) for part in self.parts(connection, shards)]
+        return [StoredRows(part.schema, part.table, "rowid", self.columns) for part in parts]
 
     def reconstruct(self, connection: sqlite3.Connection, ledger: str, shards: dict[int, str],
                     locate: bool = False) -> str:
@@ -77,12 +81,13 @@ class LedgerTable:
         their own key order and each is joined to the one table that holds its rows (a
         span's by a rowid range), so rows come out in identity order with no sort:
         fingerprinting or rebuilding a table of large rows never holds it in a sorter. A
-        link whose row is gone yields no row. ``locate`` adds two columns: the index of the
-        row's part (see :meth:`places`) and its rowid there.
+        link whose row is gone yields no row. ``locate`` adds three columns: does the row
+        hold a blob too large to serialise whole, the index of its part (see
+        :meth:`places`), its rowid there.
         """
         parts = [(f"r{index}", part) for index, part in enumerate(self.parts(connection, shards))]
         if not parts:
-            return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1 + 2 * locate))} WHERE 0"
+            return f"SELECT {', '.join(['NULL'] * (len(self.columns) + 1 + 3 * locate))} WHERE 0"
 
         def reaches(alias: str, part: Part) -> str:
             """A link of span n reaches n consecutive rowids of its part, and an empty range
@@ -90,10 +95,15 @@ class LedgerTable:
             return (f"{alias}.rowid BETWEEN l.target_rowid AND CASE WHEN l.shard = {part.shard} "
                     f"AND l.in_conflicts = {part.in_conflicts} THEN l.target_rowid + l.span - 1 ELSE l.target_rowid - 1 END")
 
+        def raw(alias: str) -> list[str]:
+            return [f"{alias}.{q(c)}" for c in self.columns]
+
         if len(parts) + 1 > MOST_JOINED_TABLES:  # SQLite joins at most 64 tables: union, then sort
-            columns = ", ".join(f"r.{q(c)}" for c in self.columns)
+            columns = ", ".join(raw("r"))
+            large = f", {large_blob_in(raw('r'))}" if locate else ""
             return " UNION ALL ".join(
-                f"SELECT l.source_rowid + (r.rowid - l.target_rowid), {columns}{f', {index}, r.rowid' * locate} "
+                f"SELECT l.source_rowid + (r.rowid - l.target_rowid), {columns}{large}"
+                f"{f', {index}, r.rowid' if locate else ''} "
                 f"FROM {ledger}.migration_row_links AS l "
                 f"JOIN {part.schema}.{q(part.table)} AS r ON {reaches('r', part)} "
                 f"WHERE l.table_id = {int(self.table_id)}"
@@ -115,15 +125,38 @@ class LedgerTable:
         # within a link only one part's rowid varies, ascending with the identity: ordering by
         # the link, then those rowids, is identity order and what the joins already produce
         where = ""
-        if locate:
+        if locate:  # tested on the part's own columns, where typeof and length do not read a blob
+            large = " ".join(f"WHEN {alias}.rowid IS NOT NULL THEN {large_blob_in(raw(alias))}" for alias, _ in parts)
             which = " ".join(f"WHEN {alias}.rowid IS NOT NULL THEN {index}" for index, (alias, _) in enumerate(parts))
-            where = f", CASE {which} END, {reached}"
+            where = f", CASE {large} END, CASE {which} END, {reached}"
         return (
             f"SELECT l.source_rowid + ({reached} - l.target_rowid), "
             f"{', '.join(column(name) for name in self.columns)}{where} "
             f"FROM {ledger}.migration_row_links AS l {joins} "
             f"WHERE l.table_id = {int(self.table_id)} AND {found} ORDER BY l.source_rowid, {', '.join(rowids)}"
         )
+
+
+#: Parts known to hold (or not) a blob too large to serialise whole, by file state and table.
+_LARGE_BLOBS: dict[tuple, bool] = {}
+
+
+def _holds_large_blobs(connection: sqlite3.Connection, part: Part) -> bool:
+    """One pass over the part's record headers (``typeof`` and ``length`` of a stored blob do
+    not read it), remembered while its file is unchanged. A stale answer costs memory only:
+    the fingerprint is the same either way."""
+    file = next((row[2] for row in connection.execute("PRAGMA database_list") if row[1] == part.schema), "")
+    state = os.stat(file) if file and os.path.exists(file) else None
+    key = (file, state.st_size, state.st_mtime_ns, part.table) if state else None
+    if key is None or key not in _LARGE_BLOBS:
+        columns = [f"t.{q(row[1])}" for row in connection.execute(f"PRAGMA {part.schema}.table_xinfo({q(part.table)})")]
+        found = bool(connection.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {part.schema}.{q(part.table)} AS t WHERE {large_blob_in(columns)})"
+        ).fetchone()[0])
+        if key is None:
+            return found
+        _LARGE_BLOBS[key] = found
+    return _LARGE_BLOBS[key]
 
 
 @dataclass(frozen=True)

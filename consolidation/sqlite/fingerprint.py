@@ -58,21 +58,31 @@ def file_sha256(*paths) -> str:
     return hasher.hexdigest()
 
 
+def large_blob_in(columns: list[str]) -> str:
+    """SQL: does one of ``columns`` (expressions) hold a blob too large to serialise whole?
+    (``typeof`` and ``length`` of a stored blob do not read it.)"""
+    return any_of([f"(typeof({c}) = 'blob' AND length({c}) > {STREAMED_BLOB_BYTES})" for c in columns])
+
+
 def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False,
-                      streamed: bool = False, located: int = 0) -> str:
-    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each, and
-    with ``streamed`` the row's first column (and the ``located`` trailing columns of the
-    ``SELECT``, which say where the row is stored) where a blob in it is too large to
-    serialise in SQL: its serialised row is NULL then (``length`` and ``typeof`` of a
-    stored blob do not read it)."""
+                      streamed: bool = False, located: bool = False) -> str:
+    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each.
+
+    With ``streamed``, a row holding a blob too large to serialise in SQL comes with a NULL
+    serialised row and its first column, to be serialised in pieces. With ``located`` the
+    ``SELECT`` says so itself in three more columns (large or not, the index of the table
+    holding the row, its rowid there), and those come instead.
+    """
     names = [f"c{index}" for index in range(width)]
-    places = [f"p{index}" for index in range(located)]
+    places = ["p_large", "p_part", "p_rowid"] if located else []
     serialised = balanced([f"quote({name})" for name in names], "|| ',' ||", "''")
     order = "" if in_order else " ORDER BY " + ("c0" if unique_first else ", ".join(names))
-    if streamed and width > 1:
-        large = any_of([f"(typeof({name}) = 'blob' AND length({name}) > {STREAMED_BLOB_BYTES})" for name in names[1:]])
-        where = ", ".join(f"CASE WHEN {large} THEN {name} END" for name in ["c0", *places])
-        serialised = f"CASE WHEN {large} THEN NULL ELSE {serialised} END, {where}"
+    if located:
+        where = ", ".join(f"CASE WHEN p_large THEN {name} END" for name in ["c0", "p_part", "p_rowid"])
+        serialised = f"CASE WHEN p_large THEN NULL ELSE {serialised} END, {where}"
+    elif streamed and width > 1:
+        large = large_blob_in(names[1:])
+        serialised = f"CASE WHEN {large} THEN NULL ELSE {serialised} END, CASE WHEN {large} THEN c0 END"
     return f"WITH r({', '.join(names + places)}) AS ({select}) SELECT {serialised} FROM r{order}"
 
 
@@ -116,11 +126,11 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     itself, in a way SQLite satisfies without sorting (an identity computed from a join
     would otherwise be sorted again, large rows and all). ``stored``: where the rows live,
     so that a row holding a blob past STREAMED_BLOB_BYTES is read in pieces; a list when
-    they live in several tables, the ``SELECT`` then ending with two more columns: the
-    index of the row's table in the list and its rowid there."""
+    they live in several tables, the ``SELECT`` then ending with three more columns: does
+    the row hold such a blob, the index of its table in the list, its rowid there."""
     places = stored if isinstance(stored, list) else None  # rows from several tables: which, and where
     query = fingerprint_query(select, width, unique_first, in_order, streamed=stored is not None,
-                              located=2 if places else 0)
+                              located=places is not None)
     previous_factory = connection.text_factory
     connection.text_factory = bytes  # TEXT as bytes: invalid UTF-8 must hash too
     hasher = hashlib.sha256()
