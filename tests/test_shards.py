@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import folder_state, make_database, sqldiff
+from consolidation.demo.repository import write_wal_with_pending_rows
 from consolidation.errors import Aborted
 from consolidation.merge import MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
@@ -125,4 +126,52 @@ def test_a_set_that_needs_more_files_than_sqlite_can_attach_says_so_and_writes_n
     big = blob_source(tmp_path / "big.db", 1, 20 * (most + 2))  # 20 rows of 20 KB fill a 400 KB file
     with pytest.raises(Aborted, match=rf"does not fit under the cap of 400\.0 KB in {most} files \(the most this"):
         migrate(target, [big], MigrationSettings(CAP))
+    assert not target.exists() and files_of(target) == []
+
+
+def test_rows_held_only_in_a_write_ahead_log_get_the_spare_files_they_need(target, tmp_path):
+    source = write_wal_with_pending_rows(tmp_path / "busy.db", rows=40_000)
+    assert source.stat().st_size < CAP < Path(f"{source}-wal").stat().st_size
+    migrate(target, [source], MigrationSettings(CAP))
+    assert len(files_of(target)) > 2 and all(database_size(path) <= CAP for path in files_of(target))
+    assert verify_database(target, [source], CAP).ok
+
+
+def test_a_source_that_outgrows_its_spare_files_is_written_again_with_more(target, tmp_path, monkeypatch):
+    """Spares are made for about twice what a source may add; when its rows outgrow them
+    (here the estimate is made to say nothing), the source's transaction is rolled back
+    and it is written again, whole, with as many files as SQLite can attach."""
+    import consolidation.merge.engine as engine
+
+    attempts = []
+    write = engine._write_source
+    monkeypatch.setattr(engine, "room_for", lambda path: 0)
+    monkeypatch.setattr(engine, "_write_source", lambda *a, **k: attempts.append(a[-1]) or write(*a, **k))
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 30) for i in range(2)]
+    report = migrate(target, sources, MigrationSettings(CAP))
+    assert attempts[0] == 0 and len(attempts) > len(sources)  # at least one source written twice
+    assert [outcome.action for outcome in report.sources] == ["migrated", "migrated"]
+    assert report.sources[0].total("rows_read") == 32  # the books of one write, not of both
+    assert len(files_of(target)) > 2 and all(database_size(path) <= CAP for path in files_of(target))
+    assert verify_database(target, sources, CAP).ok
+    for source in sources:
+        rebuilt = tmp_path / f"rebuilt-{source.name}"
+        rebuild_source(target, source.name, rebuilt)
+        assert sqldiff(source, rebuilt) == ""
+
+
+def test_a_ledger_that_fills_the_primary_is_named_and_nothing_is_written(target, tmp_path):
+    """Every row conflicts and its key is long: the conflicts list in the primary outgrows
+    the cap while the rows themselves would fit in shards. The refusal says so."""
+    sources = [
+        make_database(
+            tmp_path / f"s{index}.db",
+            "CREATE TABLE t (k TEXT PRIMARY KEY, v)",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) "
+            f"INSERT INTO t SELECT printf('%0700d', i), {index} FROM n",
+        )
+        for index in range(3)
+    ]
+    with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger"):
+        migrate(target, sources, MigrationSettings(CAP))
     assert not target.exists() and files_of(target) == []

@@ -55,7 +55,7 @@ from ..store import (
     write_session,
 )
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
-from ..store.shards import discard_new_set
+from ..store.shards import FilesExhausted, discard_new_set, most_shards
 from .accounting import record_conflicts, recount, remove_source
 from .fingerprinting import BackgroundFingerprint
 from .naming import assign_source_names
@@ -130,21 +130,45 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
         return outcome
     before_write()
     if previous is not None:  # fingerprinted above, to tell an unchanged source
-        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
-                             outcome, lambda: taken)
+        return _write_with_room(connection, target, path, name, settings, previous, description, file_hash,
+                                outcome, lambda: taken)
     background = BackgroundFingerprint(uri, description)
     try:
-        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
-                             outcome, background.result)
+        return _write_with_room(connection, target, path, name, settings, previous, description, file_hash,
+                                outcome, background.result)
     finally:
         background.cancel()  # a no-op once the read is done; stops it if the write failed
 
 
+def _write_with_room(connection, target, path, name, settings, previous, description, file_hash,
+                     outcome: SourceOutcome, fingerprints) -> SourceOutcome:
+    """The source's write, with spare files for about twice its size; if it outgrew them
+    (a small cap, where each file's own tables and indexes weigh), it was rolled back and
+    is written again with as many files as SQLite can attach."""
+    room = room_for(path)
+    try:
+        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
+                             outcome, fingerprints, room)
+    except FilesExhausted as error:
+        if not error.more_files_possible:
+            raise
+    outcome.tables, outcome.notes = [], []
+    return _write_source(connection, target, path, name, settings, previous, description, file_hash,
+                         outcome, fingerprints, settings.limit * most_shards(connection))
+
+
+def room_for(path: Path) -> int:
+    """What a source may add to the set, to make spare files for: its bytes, with its
+    write-ahead log (rows a running application committed may live only there)."""
+    return sum(os.stat(file).st_size for file in (path, *sidecar_paths(path)) if os.path.exists(file))
+
+
 def _write_source(connection, target, path, name, settings, previous, description, file_hash,
-                  outcome: SourceOutcome, fingerprints) -> SourceOutcome:
-    """The source's one write session: its rows, schema objects, fingerprints and log row."""
+                  outcome: SourceOutcome, fingerprints, room: int) -> SourceOutcome:
+    """The source's one write session (spare files for ``room`` bytes more): its rows,
+    schema objects, fingerprints and log row."""
     operation = Operation("migrate", subject=name)
-    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=os.stat(path).st_size,
+    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=room,
                        partition=settings.partition, connection=connection) as session:
         shards = session.shards
         installed_triggers = lift_triggers(connection)

@@ -159,7 +159,9 @@ class RowMerger:
             if middle == low:
                 if disk_is_full(self.shards.primary.parent):  # SQLite says "full" for both
                     raise no_space(self.shards.primary, f"placing the rows of {self.table.name!r}") from None
-                if not self.shards.can_advance() and self._row_bytes(low) < self.shards.limit // 2:
+                if self.shards.ledger_filled_primary() or (
+                    not self.shards.can_advance() and self._row_bytes(low) < self.shards.limit // 2
+                ):
                     raise self.shards.exhausted() from None  # a small row: it is the files that ran out
                 raise Aborted(
                     f"a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "

@@ -134,6 +134,20 @@ def _is_shard_of(path: Path, primary: Path) -> bool:
         return False
 
 
+#: A primary with less free room than this many pages cannot take even one more row's
+#: ledger entries (a link, a conflict, the index pages they split).
+LEDGER_HEADROOM_PAGES = 16
+
+
+class FilesExhausted(Aborted):
+    """Every file a write may use is full. ``more_files_possible``: the write had fewer
+    files ready than SQLite can attach, so the same write with more spares may fit."""
+
+    def __init__(self, message: str, more_files_possible: bool):
+        super().__init__(message)
+        self.more_files_possible = more_files_possible
+
+
 class ShardSet:
     """The primary and its shards, attached to the connection that writes them."""
 
@@ -205,16 +219,30 @@ class ShardSet:
     def can_advance(self) -> bool:
         return any(n > self.current for n in self.spares)
 
-    def exhausted(self) -> Aborted:
-        """The refusal when every file this write may use is full."""
+    def exhausted(self) -> FilesExhausted:
+        """The refusal when every file this write may use is full, saying which wall it met."""
+        cap = format_size(self.limit)
+        if self.ledger_filled_primary():
+            return FilesExhausted(
+                f"{self.primary}: the primary file is full under the cap of {cap}: the migration ledger it holds "
+                "(the provenance of every row folded as a duplicate or kept as a conflict) needs more room than "
+                "the cap leaves it; use a larger --limit; rolled back", more_files_possible=False)
         if not self.partition:
-            where = "without partitioning"
+            where, more = "without partitioning", False
         elif len(self.numbers) >= self.most:
-            where = f"in {self.most} files (the most this SQLite can attach at once)"
+            where, more = f"in {self.most} files (the most this SQLite can attach at once)", False
         else:
-            where = f"in {len(self.numbers)} files"
-        return Aborted(f"{self.primary}: the data does not fit under the cap of {format_size(self.limit)} {where}; "
-                       "rolled back")
+            where, more = f"in {len(self.numbers)} files", True
+        return FilesExhausted(f"{self.primary}: the data does not fit under the cap of {cap} {where}; rolled back",
+                              more_files_possible=more)
+
+    def ledger_filled_primary(self) -> bool:
+        """Rows go elsewhere, yet the primary has no room left for the ledger entries of even
+        one more row: the ledger, not the rows, is what does not fit."""
+        if self.current == 1:
+            return False  # the rows themselves are filling the primary
+        page_size = self.connection.execute("PRAGMA main.page_size").fetchone()[0]
+        return self.allocated(1) + LEDGER_HEADROOM_PAGES * page_size > self.limit * HARD_FILL
 
     def advance(self) -> int:
         """Continue in the next shard; registered in the manifest in the same transaction."""
