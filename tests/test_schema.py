@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 import subprocess
+from contextlib import closing
 
 import pytest
 
@@ -18,7 +19,7 @@ from consolidation.store import (
     connect_assetdb,
     initialize,
 )
-from consolidation.store.schema import EXPECTED_TABLES
+from consolidation.store.schema import EXPECTED_TABLES, EXPECTED_VIEWS
 
 LIMIT = 99_900_000
 
@@ -44,7 +45,7 @@ def test_init_creates_the_unified_schema(tmp_path):
     assert len(log) == 1
     operation, status, counts, size_after, details = log[0]
     assert (operation, status) == ("init", "ok")
-    assert json.loads(counts) == {"tables_created": len(EXPECTED_TABLES)}
+    assert json.loads(counts) == {"tables_created": len(EXPECTED_TABLES | EXPECTED_VIEWS)}
     assert size_after == target.stat().st_size
     assert json.loads(details)["action"] == "created"
 
@@ -196,6 +197,20 @@ V1_LINKS = """CREATE TABLE migration_row_links (
 ) WITHOUT ROWID"""
 
 
+V1_CONFLICTS = """CREATE TABLE migration_conflicts (
+    id INTEGER PRIMARY KEY,
+    target_table TEXT NOT NULL,
+    row_key TEXT NOT NULL CHECK (json_valid(row_key)),
+    shown_source_id INTEGER REFERENCES migration_sources (id),
+    kept_source_id INTEGER NOT NULL REFERENCES migration_sources (id) ON DELETE CASCADE,
+    kept_table TEXT NOT NULL,
+    kept_shard INTEGER NOT NULL DEFAULT 1,
+    kept_rowid INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+)"""
+
+
 def _as_version_1(target):
     """What version 1 wrote: one link per row, no span column, user_version 1."""
     connection = sqlite3.connect(target)
@@ -211,6 +226,12 @@ def _as_version_1(target):
         )
         connection.execute("DROP TABLE links_v2")
         connection.execute("CREATE INDEX migration_row_links_target ON migration_row_links (target_rowid, shard, in_conflicts)")
+        connection.execute("CREATE TABLE conflicts_v1 AS SELECT * FROM migration_conflicts")
+        connection.execute("DROP VIEW migration_conflicts")
+        connection.execute("DROP TABLE migration_conflict_entries")
+        connection.execute(V1_CONFLICTS)
+        connection.execute("INSERT INTO migration_conflicts SELECT * FROM conflicts_v1")
+        connection.execute("DROP TABLE conflicts_v1")
         connection.execute("PRAGMA user_version = 1")
     connection.close()
 
@@ -221,8 +242,18 @@ def test_a_version_1_set_is_refused_by_name_then_upgraded_in_place_by_init(asset
         "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)",
         "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')",
     )
+    other = make_database(
+        tmp_path / "legacy" / "other.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)",
+        "INSERT INTO t VALUES (3, 'THREE'), (9, 'nine')",
+    )
     target = tmp_path / "enterprise_assets.db"
-    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    assert assetdb("migrate", source, other, "--into", target).exit_code == 0
+    listed = "SELECT target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_shard, kept_rowid, " \
+             "policy, recorded_at FROM migration_conflicts"
+    with closing(sqlite3.connect(target)) as connection:
+        conflicts = connection.execute(listed).fetchall()
+    assert len(conflicts) == 1
     _as_version_1(target)
     refused = assetdb("verify", target, "--sources", source)
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
@@ -231,9 +262,10 @@ def test_a_version_1_set_is_refused_by_name_then_upgraded_in_place_by_init(asset
     assert upgraded.exit_code == 0 and f"upgraded schema v{SCHEMA_VERSION}" in upgraded.stdout, upgraded.stdout
     connection = sqlite3.connect(target)
     assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert connection.execute("SELECT count(*), sum(span) FROM migration_row_links").fetchone() == (3, 3)
+    assert connection.execute("SELECT count(*), sum(span) FROM migration_row_links").fetchone() == (5, 5)
+    assert connection.execute(listed).fetchall() == conflicts
     connection.close()
-    assert assetdb("verify", target, "--sources", source).exit_code == 0
+    assert assetdb("verify", target, "--sources", source, other).exit_code == 0
     rebuilt = tmp_path / "rebuilt.db"
     assert assetdb("rebuild-source", target, "old.db", "--out", rebuilt).exit_code == 0
     assert subprocess.run(["sqldiff", source, rebuilt], capture_output=True, text=True, check=True).stdout == ""

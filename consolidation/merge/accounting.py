@@ -68,17 +68,17 @@ def record_conflicts(
     policy: ConflictPolicy,
     kept_source: int | None = None,
 ) -> None:
-    """Write ``migration_conflicts`` for ``target`` from the links: one row per kept version.
+    """Write the conflicts list for ``target`` from the links: one entry per kept version.
 
     With ``kept_source``, only that source's kept versions are (re)written: enough when
     no shown row moved. Otherwise every conflict of ``target`` is rewritten.
     """
-    if kept_source is None:
-        connection.execute("DELETE FROM main.migration_conflicts WHERE target_table = ?", (target,))
-    else:
-        connection.execute(
-            "DELETE FROM main.migration_conflicts WHERE target_table = ? AND kept_source_id = ?", (target, kept_source)
-        )
+    only_source = "" if kept_source is None else " AND source_id = :kept_source"
+    connection.execute(
+        "DELETE FROM main.migration_conflict_entries WHERE kept_table_id IN "
+        f"(SELECT id FROM main.migration_table_accounting WHERE target_table = :target{only_source})",
+        {"target": target, "kept_source": kept_source},
+    )
     conflicts = conflicts_table(target)
     key = target_shape(connection, target).key
     key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key) or "0"
@@ -91,21 +91,17 @@ def record_conflicts(
     for number in holding(connection, shards, conflicts):
         connection.execute(
             f"""
-            INSERT INTO main.migration_conflicts
-                (target_table, row_key, shown_source_id, kept_source_id, kept_table, kept_shard, kept_rowid,
-                 policy, recorded_at)
-            SELECT :target, {key_json('c', key)}, {shown}, a.source_id, :conflicts, :shard, c.rowid, :policy,
-                   s.migrated_at
+            INSERT INTO main.migration_conflict_entries
+                (kept_table_id, row_key, shown_source_id, kept_shard, kept_rowid, policy)
+            SELECT l.table_id, {key_json('c', key)}, {shown}, :shard, c.rowid, :policy
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
-            JOIN main.migration_sources AS s ON s.id = a.source_id
             JOIN {shards.schema(number)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid
             WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard {only}
             ORDER BY c.rowid, a.source_id
             """,
             {
                 "target": target,
-                "conflicts": conflicts,
                 "policy": str(policy),
                 "shard": number,
                 "kept_source": kept_source,
@@ -140,10 +136,12 @@ def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: i
         "(SELECT id FROM main.migration_table_accounting WHERE source_id = ?)",
         (source_id,),
     )
-    connection.execute("DELETE FROM main.migration_table_accounting WHERE source_id = ?", (source_id,))
     connection.execute(
-        "DELETE FROM main.migration_conflicts WHERE kept_source_id = ? OR shown_source_id = ?", (source_id, source_id)
+        "DELETE FROM main.migration_conflict_entries WHERE shown_source_id = :source OR kept_table_id IN "
+        "(SELECT id FROM main.migration_table_accounting WHERE source_id = :source)",
+        {"source": source_id},
     )
+    connection.execute("DELETE FROM main.migration_table_accounting WHERE source_id = ?", (source_id,))
     connection.execute("DELETE FROM main.migration_sources WHERE id = ?", (source_id,))
     for target in targets:
         _drop_released_rows(connection, shards, target)

@@ -16,7 +16,7 @@ from ..sqlite.expressions import balanced
 from ..sqlite.introspect import has_table, name_taken
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from ..store.schema import EXPECTED_TABLES
+from ..store.schema import EXPECTED_TABLES, EXPECTED_VIEWS
 from .naming import _stem
 
 #: Unified tables of the schema that receive the sources' tables of the same name.
@@ -24,7 +24,7 @@ UNIFIED_TABLES = ("enterprise_metadata", "integration_tracking")
 
 
 #: Names the consolidated set uses itself; a source table of such a name is kept apart.
-RESERVED_TABLES = frozenset(EXPECTED_TABLES) - set(UNIFIED_TABLES)
+RESERVED_TABLES = frozenset(EXPECTED_TABLES | EXPECTED_VIEWS) - set(UNIFIED_TABLES)
 
 
 RESERVED_PREFIX = "assetdb_"

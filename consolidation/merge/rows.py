@@ -224,7 +224,7 @@ class RowMerger:
 
     def _keep_losing_versions(self, current: int, conflicts: str) -> None:
         """The incoming versions that lose are numbered once into the conflicts table's next
-        rowids; their rows, links and ``migration_conflicts`` entries are all written from
+        rowids; their rows, links and conflicts-list entries are all written from
         that numbering, so no statement scans the links written before it."""
         base = self._max_rowid(current, conflicts)
         self.execute(
@@ -242,23 +242,19 @@ class RowMerger:
             f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
             f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity ORDER BY k.identity"
         )
-        self._record_kept(current, conflicts)
+        self._record_kept(current)
 
-    def _record_kept(self, current: int, conflicts: str) -> None:
-        """One ``migration_conflicts`` row per version kept in this chunk, naming the source
-        whose version is shown (the first linked to the shown row). When a shown row moves,
-        the engine rewrites the table's list from the links instead."""
+    def _record_kept(self, current: int) -> None:
+        """One conflicts-list entry per version kept in this chunk, naming the source whose
+        version is shown (the first linked to the shown row). When a shown row moves, the
+        engine rewrites the table's list from the links instead."""
         self.execute(
-            "INSERT INTO main.migration_conflicts (target_table, row_key, shown_source_id, kept_source_id, "
-            "kept_table, kept_shard, kept_rowid, policy, recorded_at) "
-            f"SELECT :target, {key_json('s', self.table.key)}, "
-            f"{owner_of_merged_row('k.shown_shard', 'k.shown_rowid')}, "
-            "a.source_id, :conflicts, :shard, k.kept_rowid, :policy, m.migrated_at "
-            "FROM main.migration_table_accounting AS a JOIN main.migration_sources AS m ON m.id = a.source_id "
-            f"CROSS JOIN temp.assetdb_kept AS k CROSS JOIN {self.rows} AS s ON s._identity = k.identity "
-            "WHERE a.id = :table_id ORDER BY k.identity",  # the kept rowids rise with it
-            {"target": self.target, "conflicts": conflicts, "shard": current, "policy": self.policy,
-             "table_id": self.table_id},
+            "INSERT INTO main.migration_conflict_entries (kept_table_id, row_key, shown_source_id, kept_shard, "
+            f"kept_rowid, policy) SELECT :table_id, {key_json('s', self.table.key)}, "
+            f"{owner_of_merged_row('k.shown_shard', 'k.shown_rowid')}, :shard, k.kept_rowid, :policy "
+            f"FROM temp.assetdb_kept AS k CROSS JOIN {self.rows} AS s ON s._identity = k.identity "
+            "ORDER BY k.identity",  # the kept rowids rise with it
+            {"target": self.target, "shard": current, "policy": self.policy, "table_id": self.table_id},
         )
 
     def _displace_shown_rows(self, number: int, current: int, conflicts: str) -> None:

@@ -127,10 +127,10 @@ def _upgrade(connection: sqlite3.Connection, version: int) -> None:
     by the schema statements after it)."""
     present = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
     for step in range(version + 1, SCHEMA_VERSION + 1):
-        table, statements = UPGRADES[step]
-        if table in present:
-            for statement in statements:
-                connection.execute(statement)
+        for table, statements in UPGRADES[step]:
+            if table in present:
+                for statement in statements:
+                    connection.execute(statement)
 
 
 def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitResult:
@@ -146,6 +146,7 @@ def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitR
         upgraded_from = version if state == "current" and version < SCHEMA_VERSION else None
         if upgraded_from is not None:
             _upgrade(connection, upgraded_from)
+            missing = missing_tables(connection)  # what the upgrade made is not a repair
         for statement in SCHEMA_STATEMENTS:
             connection.execute(statement)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")

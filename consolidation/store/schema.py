@@ -94,6 +94,25 @@ CONTENT_STATEMENTS: list[str] = [
 )""",
 ]
 
+CONFLICT_ENTRIES = """CREATE TABLE IF NOT EXISTS migration_conflict_entries (
+    id INTEGER PRIMARY KEY,
+    kept_table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
+    row_key TEXT NOT NULL CHECK (json_valid(row_key)),
+    shown_source_id INTEGER REFERENCES migration_sources (id),
+    kept_shard INTEGER NOT NULL DEFAULT 1,
+    kept_rowid INTEGER NOT NULL,
+    policy TEXT NOT NULL
+)"""
+
+#: The conflicts list as people read it, every name spelled out.
+CONFLICTS_VIEW = """CREATE VIEW IF NOT EXISTS migration_conflicts AS
+SELECT e.id AS id, a.target_table AS target_table, e.row_key AS row_key, e.shown_source_id AS shown_source_id,
+       a.source_id AS kept_source_id, a.conflicts_table AS kept_table, e.kept_shard AS kept_shard,
+       e.kept_rowid AS kept_rowid, e.policy AS policy, s.migrated_at AS recorded_at
+FROM migration_conflict_entries AS e
+JOIN migration_table_accounting AS a ON a.id = e.kept_table_id
+JOIN migration_sources AS s ON s.id = a.source_id"""
+
 #: Spans by where they start in their shard: the span holding a merged row is the one
 #: starting nearest at or below its rowid (spans of one table never overlap), so "whose
 #: row is this?" is an index seek, not a scan.
@@ -103,12 +122,25 @@ SPAN_INDEX = [
 ]
 
 #: Each version's changes to a file of the version before, in place, by the table they
-#: change: version 2 gives the links their span (an existing link covers one row).
-UPGRADES: dict[int, tuple[str, list[str]]] = {
-    2: ("migration_row_links", [
-        "ALTER TABLE migration_row_links ADD COLUMN span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1)",
-        *SPAN_INDEX,
-    ]),
+#: change (a file without that table gets it whole from the schema): version 2 gives the
+#: links their span (an existing link covers one row), and keeps the conflicts list as
+#: entries that name their source table instead of spelling out its names and dates.
+UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
+    2: [
+        ("migration_row_links", [
+            "ALTER TABLE migration_row_links ADD COLUMN span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1)",
+            *SPAN_INDEX,
+        ]),
+        ("migration_conflicts", [
+            CONFLICT_ENTRIES,
+            "INSERT INTO migration_conflict_entries (id, kept_table_id, row_key, shown_source_id, kept_shard, "
+            "kept_rowid, policy) SELECT c.id, (SELECT min(a.id) FROM migration_table_accounting AS a "
+            "WHERE a.source_id = c.kept_source_id AND a.target_table = c.target_table), c.row_key, "
+            "c.shown_source_id, c.kept_shard, c.kept_rowid, c.policy FROM migration_conflicts AS c",
+            "DROP TABLE migration_conflicts",
+            CONFLICTS_VIEW,
+        ]),
+    ],
 }
 
 SCHEMA_STATEMENTS: list[str] = [
@@ -202,18 +234,11 @@ SCHEMA_STATEMENTS: list[str] = [
     """CREATE INDEX IF NOT EXISTS migration_row_links_target
     ON migration_row_links (target_rowid, shard, in_conflicts)""",
     *SPAN_INDEX,
-    """CREATE TABLE IF NOT EXISTS migration_conflicts (
-    id INTEGER PRIMARY KEY,
-    target_table TEXT NOT NULL,
-    row_key TEXT NOT NULL CHECK (json_valid(row_key)),
-    shown_source_id INTEGER REFERENCES migration_sources (id),
-    kept_source_id INTEGER NOT NULL REFERENCES migration_sources (id) ON DELETE CASCADE,
-    kept_table TEXT NOT NULL,
-    kept_shard INTEGER NOT NULL DEFAULT 1,
-    kept_rowid INTEGER NOT NULL,
-    policy TEXT NOT NULL,
-    recorded_at TEXT NOT NULL
-)""",
+    # One entry per version kept as the losing side of a key conflict: which source table
+    # it came from (so its source, target and conflicts table, and when, are the ledger's
+    # already), its key, the source whose version is shown, and where the kept row is.
+    CONFLICT_ENTRIES,
+    CONFLICTS_VIEW,
     """CREATE TABLE IF NOT EXISTS shard_manifest (
     shard INTEGER PRIMARY KEY CHECK (shard >= 1),
     file_name TEXT NOT NULL UNIQUE,
@@ -244,16 +269,21 @@ EXPECTED_TABLES = frozenset(
         "migration_sources",
         "migration_table_accounting",
         "migration_row_links",
-        "migration_conflicts",
+        "migration_conflict_entries",
         "shard_manifest",
         SET_FILES_TABLE,
     }
 )
 
 
+#: Every view the schema defines.
+EXPECTED_VIEWS = frozenset({"migration_conflicts"})
+
+
 def missing_tables(connection: sqlite3.Connection) -> list[str]:
-    """Tables of the current schema version that the database lacks."""
-    present = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
-    return sorted(EXPECTED_TABLES - present)
+    """Tables (and views) of the current schema version that the database lacks."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    views = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'view'")}
+    return sorted((EXPECTED_TABLES - tables) | (EXPECTED_VIEWS - views))
 
 
