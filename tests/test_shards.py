@@ -33,6 +33,15 @@ def files_of(target: Path) -> list[Path]:
     return sorted(target.parent.glob("enterprise_assets*.db"))
 
 
+def assert_verified_and_rebuilt(target: Path, sources: list[Path], out: Path) -> None:
+    """Every source proved against the set, and rebuilt from it sqldiff-clean."""
+    assert verify_database(target, sources, CAP).ok
+    for source in sources:
+        rebuilt = out / f"rebuilt-{source.name}"
+        rebuild_source(target, source.name, rebuilt)
+        assert sqldiff(source, rebuilt) == ""
+
+
 def test_data_over_the_cap_continues_in_numbered_shards(target, tmp_path):
     sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]  # ~720 KB of blobs
     report = migrate(target, sources, MigrationSettings(CAP))
@@ -96,11 +105,7 @@ def test_changed_source_is_remigrated_across_shards(target, tmp_path):
     connection.close()
     report = migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
     assert report.sources[0].action == "remigrated"
-    assert verify_database(target, sources, CAP).ok
-    for source in sources:
-        rebuilt = tmp_path / f"rebuilt-{source.name}"
-        rebuild_source(target, source.name, rebuilt)
-        assert sqldiff(source, rebuilt) == ""
+    assert_verified_and_rebuilt(target, sources, tmp_path)
 
 
 def test_a_missing_shard_is_reported(target, tmp_path):
@@ -153,11 +158,7 @@ def test_a_source_that_outgrows_its_spare_files_is_written_again_with_more(targe
     assert [outcome.action for outcome in report.sources] == ["migrated", "migrated"]
     assert report.sources[0].total("rows_read") == 32  # the books of one write, not of both
     assert len(files_of(target)) > 2 and all(database_size(path) <= CAP for path in files_of(target))
-    assert verify_database(target, sources, CAP).ok
-    for source in sources:
-        rebuilt = tmp_path / f"rebuilt-{source.name}"
-        rebuild_source(target, source.name, rebuilt)
-        assert sqldiff(source, rebuilt) == ""
+    assert_verified_and_rebuilt(target, sources, tmp_path)
 
 
 def test_a_ledger_that_fills_the_primary_is_named_and_nothing_is_written(target, tmp_path):
