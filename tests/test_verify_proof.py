@@ -18,7 +18,7 @@ from consolidation.merge.accounting import record_conflicts, recount
 from consolidation.merge.fingerprinting import BackgroundFingerprint
 from consolidation.proof.ledger import read_sources
 from consolidation.proof.rebuild import rebuild_source
-from consolidation.proof.verify import verify_database
+from consolidation.proof.verify import verify_database, verify_rebuilt
 from consolidation.sqlite import describe_source
 from consolidation.sqlite.describe import fingerprint_source
 from consolidation.sqlite.fingerprint import fingerprint_query
@@ -306,3 +306,24 @@ def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path
             assert identities == sorted(identities) and len(identities) == table.rows_read
     connection.close()
     assert verify_database(target, []).ok
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        (None, None),
+        ("UPDATE t SET amount = 4.0 WHERE id = 4", "t: rowid 4 differs in the consolidated set"),
+        ("DELETE FROM t WHERE id = 2", "t: rowid 2 in the consolidated set but not in the source"),
+        ("CREATE INDEX t_label ON t (label)", "its schema objects or SQLite's own rows are not the source's"),
+        ("CREATE TABLE extra (x)", "extra: table added to the source after migration"),
+    ],
+    ids=["exact", "value", "row", "schema", "table"],
+)
+def test_a_rebuilt_file_is_proved_against_the_set_by_joins(tmp_path, typed_source, tamper, named):
+    target = _migrated(tmp_path, typed_source)
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "typed.db", rebuilt)
+    if tamper:
+        _change(rebuilt, tamper)
+    problems = verify_rebuilt(target, "typed.db", rebuilt)
+    assert (problems == []) if named is None else any(named in problem for problem in problems), problems

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..size import database_size, format_size
-from ..sqlite import readonly_uri
-from ..sqlite.describe import describe_table
+from ..sqlite import describe_source, readonly_uri
+from ..sqlite.describe import describe_table, source_fingerprint
 from ..sqlite.fingerprint import rows_fingerprint
 from ..store import read_consolidated, shard_path
-from .ledger import LedgerSource, LedgerTable, read_sources
+from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rowproof import SHOWN_DIFFERENCES, LiveProof
 
 LIVE = "live"
@@ -197,6 +197,35 @@ def verify_database(
                     f"{path}: {format_size(database_size(path))} is over the cap of {format_size(limit)}"
                 )
     return report
+
+
+def verify_rebuilt(database: Path | str, name: str, rebuilt: Path) -> list[str]:
+    """What is wrong with ``rebuilt``, a file rebuilt from the set for source ``name``
+    (nothing, when it is the source as migrated): its schema objects and SQLite's own rows
+    must give the fingerprint taken from the source at migration, and each table's rows,
+    joined inside SQLite, equal the rows the ledger's links reach, byte for byte and storage
+    class, as many as were read. Those rows are the source's by the proof of each source
+    table (the gate checks it first)."""
+    with read_consolidated(Path(database)) as (connection, shards):
+        source = find_source(read_sources(connection), name)
+        with readonly_uri(rebuilt, allow_empty=True, attach=True) as uri:
+            connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
+            try:
+                problems = []
+                # the source's fingerprint, from the rebuilt schema and SQLite's own rows and the
+                # recorded fingerprint of each table (whose rows the joins below prove)
+                recorded = {table.source_table: table.fingerprint for table in source.tables}
+                if source_fingerprint(describe_source(connection, LIVE), recorded) != source.fingerprint:
+                    problems.append("its schema objects or SQLite's own rows are not the source's as migrated")
+                problems += [
+                    f"{verdict.table}: {verdict.problem}"
+                    for verdict in (compare_live(connection, shards, source, table) for table in source.tables)
+                    if not verdict.ok
+                ]
+                problems += _untracked_tables(connection, source)
+            finally:
+                connection.execute(f"DETACH DATABASE {LIVE}")
+    return problems
 
 
 def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource) -> list[str]:

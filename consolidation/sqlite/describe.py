@@ -281,6 +281,11 @@ def fingerprint_source(
         ))
         for table in description.tables + description.virtual_tables
     }
+    return tables, source_fingerprint(description, tables)
+
+
+def source_fingerprint(description: SourceDescription, tables: dict[str, str]) -> str:
+    """The source's fingerprint from its schema objects, internal rows and each table's."""
     objects = sorted(description.schema_objects, key=lambda entry: (entry[0], entry[1]))
     document = json.dumps([objects, description.internal_rows, sorted(tables.items())], sort_keys=True)
-    return tables, hashlib.sha256(document.encode()).hexdigest()
+    return hashlib.sha256(document.encode()).hexdigest()
