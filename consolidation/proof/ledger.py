@@ -139,6 +139,7 @@ class LedgerTable:
 
 #: Parts known to hold (or not) a blob too large to serialise whole, by file state and table.
 _LARGE_BLOBS: dict[tuple, bool] = {}
+REMEMBERED_PARTS = 4096
 
 
 def _holds_large_blobs(connection: sqlite3.Connection, part: Part) -> bool:
@@ -155,6 +156,8 @@ def _holds_large_blobs(connection: sqlite3.Connection, part: Part) -> bool:
         ).fetchone()[0])
         if key is None:
             return found
+        if len(_LARGE_BLOBS) >= REMEMBERED_PARTS:  # a long-lived process checking many states
+            _LARGE_BLOBS.clear()
         _LARGE_BLOBS[key] = found
     return _LARGE_BLOBS[key]
 
