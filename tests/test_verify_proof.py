@@ -313,9 +313,9 @@ def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path
     [
         (None, None),
         ("UPDATE t SET amount = 4.0 WHERE id = 4", "t: rowid 4 differs in the consolidated set"),
-        ("DELETE FROM t WHERE id = 2", "t: rowid 2 in the consolidated set but not in the source"),
+        ("DELETE FROM t WHERE id = 2", "t: rowid 2 in the consolidated set but not in the rebuilt file"),
         ("CREATE INDEX t_label ON t (label)", "its schema objects or SQLite's own rows are not the source's"),
-        ("CREATE TABLE extra (x)", "extra: table added to the source after migration"),
+        ("CREATE TABLE extra (x)", "extra: a table the source did not have"),
     ],
     ids=["exact", "value", "row", "schema", "table"],
 )

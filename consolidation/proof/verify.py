@@ -64,15 +64,17 @@ class VerifyReport:
 
 
 def compare_live(
-    connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable
+    connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable,
+    called: str = "the source",
 ) -> TableVerdict:
-    """A live source table against the consolidated rows its links reach, as joins in SQL."""
+    """A live source table against the consolidated rows its links reach, as joins in SQL;
+    ``called`` is how messages name the file attached as the source."""
     verdict = TableVerdict(source.name, table.source_table, LIVE, 0)
     exists = connection.execute(
         f"SELECT 1 FROM {LIVE}.sqlite_schema WHERE type = 'table' AND name = ?", (table.source_table,)
     ).fetchone()
     if not exists:
-        verdict.problem = "table no longer exists in the source"
+        verdict.problem = f"table no longer exists in {called}"
         return verdict
     live = describe_table(connection, LIVE, table.source_table)
     if live.column_names != table.columns:
@@ -90,12 +92,12 @@ def compare_live(
         for identities, what in (
             (found.changed, "differs in the consolidated set"),
             (found.missing, "missing from the consolidated set"),
-            (found.extra, "in the consolidated set but not in the source"),
+            (found.extra, f"in the consolidated set but not in {called}"),
         )
         if identities
     ]
     if not problems:
-        problems.append(f"{source_rows} rows in the source, {links} provenance links, {matched} rows reached")
+        problems.append(f"{source_rows} rows in {called}, {links} provenance links, {matched} rows reached")
     verdict.problem = "; ".join(problems)
     return verdict
 
@@ -219,16 +221,25 @@ def verify_rebuilt(database: Path | str, name: str, rebuilt: Path) -> list[str]:
                     problems.append("its schema objects or SQLite's own rows are not the source's as migrated")
                 problems += [
                     f"{verdict.table}: {verdict.problem}"
-                    for verdict in (compare_live(connection, shards, source, table) for table in source.tables)
+                    for verdict in (compare_live(connection, shards, source, table, "the rebuilt file")
+                                    for table in source.tables)
                     if not verdict.ok
                 ]
-                problems += _untracked_tables(connection, source)
+                problems += [f"{name}: a table the source did not have" for name in _tables_not_migrated(connection, source)]
             finally:
                 connection.execute(f"DETACH DATABASE {LIVE}")
     return problems
 
 
 def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource) -> list[str]:
+    return [
+        f"{source.name}:{name}: table added to the source after migration; run: assetdb migrate"
+        for name in _tables_not_migrated(connection, source)
+    ]
+
+
+def _tables_not_migrated(connection: sqlite3.Connection, source: LedgerSource) -> list[str]:
+    """Tables of the file attached as ``live`` that the ledger does not know for ``source``."""
     migrated = {table.source_table for table in source.tables}
     present = [
         row[0]
@@ -237,8 +248,4 @@ def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource) -> l
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
     ]
-    return [
-        f"{source.name}:{name}: table added to the source after migration; run: assetdb migrate"
-        for name in present
-        if name not in migrated
-    ]
+    return [name for name in present if name not in migrated]
