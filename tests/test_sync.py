@@ -184,6 +184,9 @@ def test_watch_stops_cleanly_on_interrupt(workspace, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background inherits SIGINT ignored, and Python then
+        # keeps ignoring it: give the child the default disposition a terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not _synced(database):
