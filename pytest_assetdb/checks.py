@@ -198,17 +198,19 @@ def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None)
     )
 
 
-def asset_kinds(path: Path) -> list[str]:
-    """Asset kinds a database holds current assets of; empty for any other file."""
+def asset_kinds(path: Path) -> dict[str, int]:
+    """Asset kinds a database holds current assets of, with the bytes they hold; empty for
+    any other file."""
     try:
         with open_readonly(path) as connection:
-            return [
-                kind
-                for kind, table in ASSET_TABLES.items()
-                if connection.execute(f"SELECT 1 FROM {q(table)} WHERE is_current LIMIT 1").fetchone()
-            ]
+            kinds = {}
+            for kind, table in ASSET_TABLES.items():
+                held = connection.execute(f"SELECT count(*), total(size) FROM {q(table)} WHERE is_current").fetchone()
+                if held[0]:
+                    kinds[kind] = int(held[1])
+            return kinds
     except (AssetdbError, sqlite3.DatabaseError):
-        return []
+        return {}
 
 
 def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown_as: str | None = None) -> CheckResult:

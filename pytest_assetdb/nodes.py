@@ -27,6 +27,14 @@ class AssetdbNearCapWarning(pytest.PytestWarning):
     """A database the gate passed that is near the cap (``--assetdb-warn``)."""
 
 
+def gate_checks(config: pytest.Config, path: Path, database_list: Path | None) -> list[Check]:
+    """Every check of the database at ``path``: the built-in ones and the plugins'."""
+    checks = builtin_checks(path, database_list, config.stash[MEMBERSHIP_KEY].of(path))
+    for extra in config.hook.pytest_assetdb_collect_checks(path=path, config=config):
+        checks.extend(extra or [])
+    return checks
+
+
 class CheckFailure(Exception):
     """An expected gate failure: reported by its message alone, without a traceback."""
 
@@ -45,10 +53,7 @@ class DatabaseFile(pytest.File):
         return configured
 
     def gate_checks(self, database_list: Path | None) -> list[Check]:
-        checks = builtin_checks(self.path, database_list, self.config.stash[MEMBERSHIP_KEY].of(self.path))
-        for extra in self.config.hook.pytest_assetdb_collect_checks(path=self.path, config=self.config):
-            checks.extend(extra or [])
-        return checks
+        return gate_checks(self.config, self.path, database_list)
 
     def collect(self):
         gate = settings(self.config)

@@ -114,7 +114,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-# -- reporting -----------------------------------------------------------------------------------
+# -- spreading over xdist workers ----------------------------------------------------------------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With ``--assetdb``, xdist's load distribution keeps a source's checks together and
+    starts the costliest first (:mod:`pytest_assetdb.distribution`); other modes as asked."""
+    if not config.getoption("assetdb") or config.getvalue("dist") != "load":
+        return None
+    from .distribution import (
+        GateScheduling,  # xdist's own modules: only when xdist runs
+    )
+
+    return GateScheduling(config, log)
 
 
 # -- fixtures for people writing validation tests --------------------------------------------

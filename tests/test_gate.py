@@ -170,6 +170,42 @@ def test_assertion_helpers_say_what_is_wrong(tmp_path):
         assert_under_limit(database, 1000)
 
 
+def test_xdist_keeps_a_sources_checks_on_one_worker_and_starts_the_costliest(pytester, databases):
+    from consolidation.merge import MigrationSettings, migrate
+
+    make_database(databases / "large.db", "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB)",
+                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+                  "INSERT INTO rows SELECT i, randomblob(1000) FROM n",
+                  "CREATE TABLE notes (id INTEGER PRIMARY KEY, note TEXT)", "INSERT INTO notes VALUES (1, 'a')")
+    migrate(databases / "enterprise_assets.db", [databases / name for name in ("small.db", "big.db", "large.db")],
+            MigrationSettings(LIMIT))
+    pytester.makeconftest(textwrap.dedent(
+        """
+        import json, os, time
+
+        def pytest_runtest_call(item):
+            with open(os.path.join(str(item.config.rootpath), "ran.jsonl"), "a") as log:
+                log.write(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), time.monotonic(), item.nodeid]) + "\\n")
+        """
+    ))
+    result = pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", "-n", "2")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    import json
+
+    ran = [json.loads(line) for line in (pytester.path / "ran.jsonl").read_text().splitlines()]
+    assert {worker for worker, _, _ in ran} == {"gw0", "gw1"}
+    workers_of: dict[str, set[str]] = {}
+    for worker, _, nodeid in ran:
+        check = nodeid.split("::")[1]
+        if check.startswith(("lossless[", "rebuildable[")):
+            source = check.split("[", 1)[1].split(":")[0].rstrip("]")
+            workers_of.setdefault(source, set()).add(worker)
+    assert sorted(workers_of) == ["big.db", "large.db", "small.db"]
+    assert all(len(workers) == 1 for workers in workers_of.values()), workers_of  # never proved twice
+    first_of = {worker: min((t, nodeid) for w, t, nodeid in ran if w == worker)[1] for worker in ("gw0", "gw1")}
+    assert "databases/enterprise_assets.db::lossless[large.db:notes]" in first_of.values(), first_of
+
+
 def test_summary_table_once_on_the_controller(pytester, databases):
     result = pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", "-n", "2")
     text = result.stdout.str()

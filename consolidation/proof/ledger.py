@@ -174,14 +174,15 @@ class LedgerSource:
     header: dict[str, int]
     tables: list[LedgerTable]
     archived_path: str | None = None
+    bytes: int = 0  # the source file's size when it was migrated
 
 
 def read_sources(connection: sqlite3.Connection, schema: str = "main") -> list[LedgerSource]:
     """Every migrated source, with its tables, in migration order."""
     sources = []
     for row in connection.execute(
-        f"SELECT id, name, original_path, fingerprint, status, schema_objects, internal_rows, header, archived_path "
-        f"FROM {schema}.migration_sources ORDER BY id"
+        f"SELECT id, name, original_path, fingerprint, status, schema_objects, internal_rows, header, archived_path, "
+        f"bytes FROM {schema}.migration_sources ORDER BY id"
     ).fetchall():
         tables = [
             LedgerTable(
@@ -205,7 +206,7 @@ def read_sources(connection: sqlite3.Connection, schema: str = "main") -> list[L
         sources.append(
             LedgerSource(
                 row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), json.loads(row[6]), json.loads(row[7]),
-                tables, row[8],
+                tables, row[8], row[9],
             )
         )
     return sources
