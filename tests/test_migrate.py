@@ -487,3 +487,30 @@ def test_realworld_consolidates_losslessly_and_rebuilds_exactly(realworld, targe
 def test_policy_spellings():
     assert ConflictPolicy.parse("source:b.db") == ConflictPolicy.parse("source b.db") == ConflictPolicy("source", "b.db")
     assert str(ConflictPolicy.parse("newest")) == "newest" and str(ConflictPolicy.parse(None)) == "first"
+
+
+def test_an_integer_primary_key_desc_is_an_ordinary_key_and_rebuilds_exactly(tmp_path):
+    """``id INTEGER PRIMARY KEY DESC`` is not the rowid in SQLite: its rowids run in insert
+    order while the keys do not, so a run of rows stored as they are must follow both."""
+    source = make_database(
+        tmp_path / "src" / "desc.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY DESC, v TEXT)",
+        "INSERT INTO t (id, v) VALUES (10, 'a'), (5, 'b'), (12, 'c'), (13, 'd'), (6, 'e'), (7, 'f')",
+    )
+    other = make_database(
+        tmp_path / "src" / "plain.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY DESC, v TEXT)",
+        "INSERT INTO t (id, v) VALUES (5, 'b'), (11, 'x'), (12, 'C')",
+    )
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [source, other], settings())
+    assert accounting(target)[("desc.db", "t")] == (6, 6, 0, 0)
+    assert accounting(target)[("plain.db", "t")] == (3, 1, 1, 1)
+    links = rows(target, "SELECT l.source_rowid, l.span FROM migration_row_links AS l "
+                         "JOIN migration_table_accounting AS a ON a.id = l.table_id "
+                         "JOIN migration_sources AS s ON s.id = a.source_id WHERE s.name = 'desc.db' "
+                         "ORDER BY l.source_rowid")
+    covered = [rowid for start, span in links for rowid in range(start, start + span)]
+    assert covered == [1, 2, 3, 4, 5, 6]  # each source row covered once, none twice, none missed
+    assert_verified(target, [source, other])
+    assert_rebuilds_exactly(target, [source, other], tmp_path / "out")

@@ -274,12 +274,15 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
     merger.merge(decide)
     rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
-    linked = connection.execute(
-        "SELECT coalesce(sum(span), 0) FROM main.migration_row_links WHERE table_id = ?", (table_id,)
-    ).fetchone()[0]
-    if linked != rows_read:  # never commit a migration that cannot account for every row
+    linked, overlapping = connection.execute(
+        "SELECT coalesce(sum(span), 0), coalesce(sum(reaches_next), 0) FROM (SELECT span, "
+        "source_rowid + span > lead(source_rowid) OVER (ORDER BY source_rowid) AS reaches_next "
+        "FROM main.migration_row_links WHERE table_id = ?)", (table_id,)
+    ).fetchone()
+    if linked != rows_read or overlapping:  # never commit a migration that cannot account for every row
         raise Aborted(
-            f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed; rolled back"
+            f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed"
+            f"{f', {overlapping} links overlapping the next' if overlapping else ''}; rolled back"
         )
     if merger.moved_shown_rows:
         recount(connection, plan.target)

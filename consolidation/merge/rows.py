@@ -315,14 +315,18 @@ class RowMerger:
         self._link_runs("temp.assetdb_placed", current)
 
     def _link_runs(self, placed: str, current: int) -> None:
-        """Link rows just stored (``placed``: identity, target rowid) one link per run of
-        consecutive identities at consecutive rowids."""
+        """Link rows just stored (``placed``: identity, target rowid) one link per run: a
+        run continues only where both the identity and the rowid are the previous row's
+        plus one, so a link never covers a row it does not hold, whatever order the rowids
+        came in."""
         self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
             f"SELECT {self.table_id}, min(identity), {current}, min(target_rowid), 0, count(*) FROM "
-            f"(SELECT identity, target_rowid, identity - row_number() OVER (ORDER BY identity) AS by_identity, "
-            f"target_rowid - row_number() OVER (ORDER BY identity) AS by_rowid FROM {placed}) "
-            f"GROUP BY by_identity, by_rowid"
+            f"(SELECT identity, target_rowid, sum(starts) OVER (ORDER BY identity) AS run FROM "
+            f"(SELECT identity, target_rowid, CASE WHEN identity - lag(identity) OVER in_order = 1 "
+            f"AND target_rowid - lag(target_rowid) OVER in_order = 1 THEN 0 ELSE 1 END AS starts "
+            f"FROM {placed} WINDOW in_order AS (ORDER BY identity))) "
+            f"GROUP BY run"
         )
 
     def _append_rest(self, chunk: str, current: int) -> None:
