@@ -28,6 +28,18 @@ def covering_link(table_id: str, identity: str, alias: str = "l", schema: str = 
     )
 
 
+def nearest_span_start(shard: str, rowid: str, target: str = ":target") -> str:
+    """Scalar SQL: where the span of table ``target`` in shard ``shard`` starting nearest at
+    or below merged row ``rowid`` starts (spans of one table never overlap, so it is the
+    only one that can hold the row). One walk down the span index, not a scan."""
+    return (
+        "SELECT ns.target_rowid FROM main.migration_row_links AS ns "
+        "JOIN main.migration_table_accounting AS na ON na.id = ns.table_id "
+        f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} AND na.target_table = {target} "
+        "ORDER BY ns.target_rowid DESC LIMIT 1"
+    )
+
+
 def owner_of_merged_row(shard: str, rowid: str, target: str = ":target") -> str:
     """Scalar SQL: the id of the source whose version merged row ``rowid`` of table
     ``target`` in shard ``shard`` is (the first source linked to it). Its own aliases
@@ -55,11 +67,12 @@ def split_spans_holding(connection, shard: int, target: str, rowids: str) -> Non
     ``rowids`` (a ``SELECT`` of one column, ``moved``) into one-row links, so those rows
     can move."""
     spans = connection.execute(
-        "SELECT DISTINCT l.table_id, l.source_rowid FROM main.migration_row_links AS l "
-        "JOIN main.migration_table_accounting AS a ON a.id = l.table_id "
-        f"JOIN ({rowids}) AS r ON l.target_rowid <= r.moved AND r.moved < l.target_rowid + l.span "
-        "WHERE l.span > 1 AND l.shard = ? AND a.target_table = ?",
-        (shard, target),
+        "SELECT DISTINCT l.table_id, l.source_rowid FROM "
+        f"(SELECT r.moved, ({nearest_span_start(':shard', 'r.moved')}) AS start FROM ({rowids}) AS r) AS n "
+        "JOIN main.migration_row_links AS l ON l.shard = :shard AND l.target_rowid = n.start AND l.span > 1 "
+        "JOIN main.migration_table_accounting AS a ON a.id = l.table_id AND a.target_table = :target "
+        "WHERE n.moved < l.target_rowid + l.span",
+        {"shard": shard, "target": target},
     ).fetchall()
     for table_id, source_rowid in spans:
         connection.execute(
