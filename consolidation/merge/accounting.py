@@ -166,12 +166,12 @@ def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: i
 def _drop_released_rows(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
     """Delete the rows the removed source released that no remaining link holds."""
     for number in holding(connection, shards, target):
-        unowned = f"{owner_of_merged_row(str(number), 'r.rowid', '?')} IS NULL"
+        unowned = f"{owner_of_merged_row(str(number), 'r.rowid')} IS NULL"
         connection.execute(
             f"DELETE FROM {shards.schema(number)}.{q(target)} AS r WHERE r.rowid IN "
             "(SELECT target_rowid FROM temp.assetdb_released "
-            f"WHERE target_table = ? AND shard = ? AND in_conflicts = 0 AND span = 1) AND {unowned}",
-            (target, number, target, target),
+            f"WHERE target_table = :target AND shard = :shard AND in_conflicts = 0 AND span = 1) AND {unowned}",
+            {"target": target, "shard": number},
         )
         runs = connection.execute(
             "SELECT target_rowid, target_rowid + span - 1 FROM temp.assetdb_released "
@@ -180,8 +180,9 @@ def _drop_released_rows(connection: sqlite3.Connection, shards: ShardSet, target
         ).fetchall()
         for first, last in runs:
             connection.execute(
-                f"DELETE FROM {shards.schema(number)}.{q(target)} AS r WHERE r.rowid BETWEEN ? AND ? AND {unowned}",
-                (first, last, target, target),
+                f"DELETE FROM {shards.schema(number)}.{q(target)} AS r WHERE r.rowid BETWEEN :first AND :last "
+                f"AND {unowned}",
+                {"first": first, "last": last, "target": target},
             )
     conflicts = conflicts_table(target)
     for number in holding(connection, shards, conflicts):

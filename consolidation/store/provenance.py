@@ -28,37 +28,37 @@ def covering_link(table_id: str, identity: str, alias: str = "l", schema: str = 
     )
 
 
-def nearest_span_start(shard: str, rowid: str, target: str = ":target") -> str:
-    """Scalar SQL: where the span of table ``target`` in shard ``shard`` starting nearest at
+def nearest_span_start(shard: str, rowid: str) -> str:
+    """Scalar SQL: where the span of table ``:target`` in shard ``shard`` starting nearest at
     or below merged row ``rowid`` starts (spans of one table never overlap, so it is the
     only one that can hold the row). One walk down the span index, not a scan."""
     return (
         "SELECT ns.target_rowid FROM main.migration_row_links AS ns "
         "JOIN main.migration_table_accounting AS na ON na.id = ns.table_id "
-        f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} AND na.target_table = {target} "
+        f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} AND na.target_table = :target "
         "ORDER BY ns.target_rowid DESC LIMIT 1"
     )
 
 
-def owner_of_merged_row(shard: str, rowid: str, target: str = ":target") -> str:
+def owner_of_merged_row(shard: str, rowid: str) -> str:
     """Scalar SQL: the id of the source whose version merged row ``rowid`` of table
-    ``target`` in shard ``shard`` is (the first source linked to it). Its own aliases
-    start with ``o``, so ``shard`` and ``rowid`` may name columns of an outer query."""
+    ``:target`` (a named parameter) in shard ``shard`` is (the first source linked to it). Its own aliases
+    start with ``o`` or ``n``, so ``shard`` and ``rowid`` may name columns of an outer query."""
     spanned = (
-        "(SELECT CASE WHEN o.target_rowid + o.span > {rowid} THEN o.source_id END FROM "
-        "(SELECT ol.target_rowid, ol.span, oa.source_id FROM main.migration_row_links AS ol "
-        "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
-        "WHERE ol.span > 1 AND ol.shard = {shard} AND ol.target_rowid <= {rowid} AND oa.target_table = {target} "
-        "ORDER BY ol.target_rowid DESC LIMIT 1) AS o)"
+        "(SELECT CASE WHEN ol.target_rowid + ol.span > {rowid} THEN oa.source_id END "
+        "FROM main.migration_row_links AS ol JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
+        "WHERE ol.span > 1 AND ol.shard = {shard} AND oa.target_table = :target "
+        "AND ol.target_rowid = ({nearest}))"
     )
     single = (
         "(SELECT min(oa.source_id) FROM main.migration_row_links AS ol "
         "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
         "WHERE ol.target_rowid = {rowid} AND ol.shard = {shard} AND ol.in_conflicts = 0 AND ol.span = 1 "
-        "AND oa.target_table = {target})"
+        "AND oa.target_table = :target)"
     )
+    nearest = nearest_span_start(shard, rowid)
     return "coalesce(" + ", ".join(
-        part.format(shard=shard, rowid=rowid, target=target) for part in (spanned, single)
+        part.format(shard=shard, rowid=rowid, nearest=nearest) for part in (spanned, single)
     ) + ")"
 
 
