@@ -312,12 +312,13 @@ def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path
     ("tamper", "named"),
     [
         (None, None),
-        ("UPDATE t SET amount = 4.0 WHERE id = 4", "t: rowid 4 differs in the consolidated set"),
-        ("DELETE FROM t WHERE id = 2", "t: rowid 2 in the consolidated set but not in the rebuilt file"),
+        ("UPDATE t SET amount = 4.0 WHERE id = 4", "t: rowid 4 differs in the rebuilt file"),
+        ("DELETE FROM t WHERE id = 2", "t: rowid 2 missing from the rebuilt file"),
+        ("INSERT INTO t (id, label) VALUES (99, 'new')", "t: rowid 99 in the rebuilt file but not in the consolidated set"),
         ("CREATE INDEX t_label ON t (label)", "its schema objects or SQLite's own rows are not the source's"),
         ("CREATE TABLE extra (x)", "extra: a table the source did not have"),
     ],
-    ids=["exact", "value", "row", "schema", "table"],
+    ids=["exact", "value", "row", "added", "schema", "table"],
 )
 def test_a_rebuilt_file_is_proved_against_the_set_by_joins(tmp_path, typed_source, tamper, named):
     target = _migrated(tmp_path, typed_source)

@@ -65,16 +65,18 @@ class VerifyReport:
 
 def compare_live(
     connection: sqlite3.Connection, shards: dict[int, str], source: LedgerSource, table: LedgerTable,
-    called: str = "the source",
+    called: str | None = None,
 ) -> TableVerdict:
-    """A live source table against the consolidated rows its links reach, as joins in SQL;
-    ``called`` is how messages name the file attached as the source."""
+    """A live source table against the consolidated rows its links reach, as joins in SQL.
+    ``called`` names the file attached as the source when that file is the one under proof
+    (a rebuilt file), so that what is found is said of it; by default the consolidated set
+    is under proof, against the source."""
     verdict = TableVerdict(source.name, table.source_table, LIVE, 0)
     exists = connection.execute(
         f"SELECT 1 FROM {LIVE}.sqlite_schema WHERE type = 'table' AND name = ?", (table.source_table,)
     ).fetchone()
     if not exists:
-        verdict.problem = f"table no longer exists in {called}"
+        verdict.problem = f"table no longer exists in {called or 'the source'}"
         return verdict
     live = describe_table(connection, LIVE, table.source_table)
     if live.column_names != table.columns:
@@ -87,17 +89,19 @@ def compare_live(
         return verdict
     found = proof.differences()
     identity = "rowid" if table.row_identity == "rowid" else "row"
+    said = (  # (rows of the file reaching no equal row, reaching none, consolidated rows it lacks)
+        ("differs in the consolidated set", "missing from the consolidated set",
+         "in the consolidated set but not in the source") if called is None else
+        (f"differs in {called}", f"in {called} but not in the consolidated set", f"missing from {called}")
+    )
     problems = [
         f"{_listing(identities, identity)} {what}"
-        for identities, what in (
-            (found.changed, "differs in the consolidated set"),
-            (found.missing, "missing from the consolidated set"),
-            (found.extra, f"in the consolidated set but not in {called}"),
-        )
+        for identities, what in zip((found.changed, found.missing, found.extra), said)
         if identities
     ]
     if not problems:
-        problems.append(f"{source_rows} rows in {called}, {links} provenance links, {matched} rows reached")
+        problems.append(f"{source_rows} rows in {called or 'the source'}, {links} provenance links, "
+                        f"{matched} rows reached")
     verdict.problem = "; ".join(problems)
     return verdict
 
