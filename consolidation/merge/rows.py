@@ -16,7 +16,7 @@ from ..size import format_size
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from ..store.provenance import owner_of_merged_row, split_spans_holding
+from ..store.provenance import covering_link, owner_of_merged_row, split_spans_holding
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
@@ -315,18 +315,26 @@ class RowMerger:
         self._link_runs("temp.assetdb_placed", current)
 
     def _link_runs(self, placed: str, current: int) -> None:
-        """Link rows just stored (``placed``: identity, target rowid) one link per run: a
-        run continues only where both the identity and the rowid are the previous row's
-        plus one, so a link never covers a row it does not hold, whatever order the rowids
-        came in."""
-        self.execute(
+        """Link rows just stored (``placed``: identity, target rowid) one link per run of
+        consecutive identities at consecutive rowids.
+
+        Rows sharing both offsets (identity and rowid less their rank) are a run when they
+        are also consecutive in rank; they are not when rowids do not rise with identity
+        (an ``INTEGER PRIMARY KEY DESC`` gives such rows). The rows of such a group, rare,
+        are linked one by one, so a link never covers a row it does not hold."""
+        linked = sum(span for (span,) in self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
             f"SELECT {self.table_id}, min(identity), {current}, min(target_rowid), 0, count(*) FROM "
-            f"(SELECT identity, target_rowid, sum(starts) OVER (ORDER BY identity) AS run FROM "
-            f"(SELECT identity, target_rowid, CASE WHEN identity - lag(identity) OVER in_order = 1 "
-            f"AND target_rowid - lag(target_rowid) OVER in_order = 1 THEN 0 ELSE 1 END AS starts "
-            f"FROM {placed} WINDOW in_order AS (ORDER BY identity))) "
-            f"GROUP BY run"
+            f"(SELECT identity, target_rowid, row_number() OVER (ORDER BY identity) AS rank FROM {placed}) "
+            f"GROUP BY identity - rank, target_rowid - rank HAVING max(rank) - min(rank) + 1 = count(*) "
+            f"RETURNING span"
+        ).fetchall())
+        if linked == self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]:
+            return
+        self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
+            f"SELECT {self.table_id}, p.identity, {current}, p.target_rowid, 0, 1 FROM {placed} AS p "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {covering_link(str(self.table_id), 'p.identity')})"
         )
 
     def _append_rest(self, chunk: str, current: int) -> None:

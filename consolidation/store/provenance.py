@@ -43,12 +43,13 @@ def nearest_span_start(shard: str, rowid: str) -> str:
 def owner_of_merged_row(shard: str, rowid: str) -> str:
     """Scalar SQL: the id of the source whose version merged row ``rowid`` of table
     ``:target`` (a named parameter) in shard ``shard`` is (the first source linked to it). Its own aliases
-    start with ``o`` or ``n``, so ``shard`` and ``rowid`` may name columns of an outer query."""
-    spanned = (
-        "(SELECT CASE WHEN ol.target_rowid + ol.span > {rowid} THEN oa.source_id END "
-        "FROM main.migration_row_links AS ol JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
-        "WHERE ol.span > 1 AND ol.shard = {shard} AND oa.target_table = :target "
-        "AND ol.target_rowid = ({nearest}))"
+    start with ``o``, so ``shard`` and ``rowid`` may name columns of an outer query."""
+    spanned = (  # the nearest span at or below the row, read in the one walk that finds it
+        "(SELECT CASE WHEN o.target_rowid + o.span > {rowid} THEN o.source_id END FROM "
+        "(SELECT ol.target_rowid, ol.span, oa.source_id FROM main.migration_row_links AS ol "
+        "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
+        "WHERE ol.span > 1 AND ol.shard = {shard} AND ol.target_rowid <= {rowid} AND oa.target_table = :target "
+        "ORDER BY ol.target_rowid DESC LIMIT 1) AS o)"
     )
     single = (
         "(SELECT min(oa.source_id) FROM main.migration_row_links AS ol "
@@ -56,10 +57,7 @@ def owner_of_merged_row(shard: str, rowid: str) -> str:
         "WHERE ol.target_rowid = {rowid} AND ol.shard = {shard} AND ol.in_conflicts = 0 AND ol.span = 1 "
         "AND oa.target_table = :target)"
     )
-    nearest = nearest_span_start(shard, rowid)
-    return "coalesce(" + ", ".join(
-        part.format(shard=shard, rowid=rowid, nearest=nearest) for part in (spanned, single)
-    ) + ")"
+    return "coalesce(" + ", ".join(part.format(shard=shard, rowid=rowid) for part in (spanned, single)) + ")"
 
 
 def split_spans_holding(connection, shard: int, target: str, rowids: str) -> None:
