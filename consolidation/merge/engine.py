@@ -274,10 +274,11 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
     merger.merge(decide)
     rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
-    linked, overlapping = connection.execute(
-        "SELECT coalesce(sum(span), 0), coalesce(sum(reaches_next), 0) FROM (SELECT span, "
-        "source_rowid + span > lead(source_rowid) OVER (ORDER BY source_rowid) AS reaches_next "
-        "FROM main.migration_row_links WHERE table_id = ?)", (table_id,)
+    linked, overlapping = connection.execute(  # a span reaching the next link would count rows twice
+        "SELECT coalesce(sum(l.span), 0), coalesce(sum(l.span > 1 AND EXISTS (SELECT 1 FROM "
+        "main.migration_row_links AS n WHERE n.table_id = l.table_id AND n.source_rowid > l.source_rowid "
+        "AND n.source_rowid < l.source_rowid + l.span)), 0) FROM main.migration_row_links AS l WHERE l.table_id = ?",
+        (table_id,),
     ).fetchone()
     if linked != rows_read or overlapping:  # never commit a migration that cannot account for every row
         raise Aborted(
