@@ -275,3 +275,43 @@ def test_a_version_1_set_is_refused_by_name_then_upgraded_in_place_by_init(asset
     again.close()
     assert assetdb("migrate", source, "--into", target).exit_code == 0
     assert assetdb("verify", target, "--sources", source).exit_code == 0
+
+
+def test_a_version_2_set_with_long_spans_is_cut_into_pieces_by_init(assetdb, tmp_path):
+    from consolidation.store.provenance import MAX_SPAN
+
+    rows = 5 * MAX_SPAN - 20
+    source = make_database(
+        tmp_path / "legacy" / "runs.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)",
+        f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
+        "INSERT INTO t SELECT i, 'row ' || i FROM n",
+    )
+    target = tmp_path / "enterprise_assets.db"
+    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    with closing(sqlite3.connect(target)) as connection:  # a fresh set never links more than MAX_SPAN rows at once
+        assert connection.execute("SELECT count(*), max(span), sum(span) FROM migration_row_links").fetchone() == (
+            5, MAX_SPAN, rows)
+        with connection:  # what version 2 wrote: the whole run as one link
+            connection.execute("DELETE FROM migration_row_links WHERE source_rowid > 1")
+            connection.execute("UPDATE migration_row_links SET span = ?", (rows,))
+            connection.execute("PRAGMA user_version = 2")
+    refused = assetdb("verify", target)
+    assert refused.exit_code == 2 and "schema version 2 is older" in refused.stderr, refused.stderr
+    assert assetdb("init", target).exit_code == 0
+    with closing(sqlite3.connect(target)) as connection:
+        assert connection.execute("SELECT count(*), max(span), sum(span) FROM migration_row_links").fetchone() == (
+            5, MAX_SPAN, rows)
+    assert assetdb("verify", target, "--sources", source).exit_code == 0
+    assert assetdb("verify", target).exit_code == 0
+    rebuilt = tmp_path / "rebuilt.db"
+    assert assetdb("rebuild-source", target, "runs.db", "--out", rebuilt).exit_code == 0
+    assert subprocess.run(["sqldiff", source, rebuilt], capture_output=True, text=True, check=True).stdout == ""
+    other = make_database(tmp_path / "legacy" / "other.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)",
+                          f"INSERT INTO t VALUES ({rows - 1}, 'changed')")
+    assert assetdb("migrate", other, "--into", target).exit_code == 0  # its shown row sits in the last piece
+    with closing(sqlite3.connect(target)) as connection:
+        shown = connection.execute("SELECT s.name FROM migration_conflicts AS c "
+                                   "JOIN migration_sources AS s ON s.id = c.shown_source_id").fetchall()
+    assert shown == [("runs.db",)]
+    assert assetdb("verify", target, "--sources", source, other).exit_code == 0

@@ -16,7 +16,7 @@ from ..size import format_size
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from ..store.provenance import covering_link, owner_of_merged_row, split_spans_holding
+from ..store.provenance import MAX_SPAN, covering_link, owner_of_merged_row, split_spans_holding
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
@@ -316,7 +316,7 @@ class RowMerger:
 
     def _link_runs(self, placed: str, current: int) -> None:
         """Link rows just stored (``placed``: identity, target rowid) one link per run of
-        consecutive identities at consecutive rowids.
+        consecutive identities at consecutive rowids, in pieces of at most MAX_SPAN rows.
 
         Rows sharing both offsets (identity and rowid less their rank) are a run when they
         are also consecutive in rank; they are not when rowids do not rise with identity
@@ -326,7 +326,8 @@ class RowMerger:
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
             f"SELECT {self.table_id}, min(identity), {current}, min(target_rowid), 0, count(*) FROM "
             f"(SELECT identity, target_rowid, row_number() OVER (ORDER BY identity) AS rank FROM {placed}) "
-            f"GROUP BY identity - rank, target_rowid - rank HAVING max(rank) - min(rank) + 1 = count(*) "
+            f"GROUP BY identity - rank, target_rowid - rank, (rank - 1) / {MAX_SPAN} "
+            f"HAVING max(rank) - min(rank) + 1 = count(*) "
             f"RETURNING span"
         ).fetchall())
         if linked == self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]:

@@ -7,6 +7,11 @@ link per run of rows rather than one per row. Links of one source table never ov
 source identity, and a span's rows belong to the source that stored them (a span is only
 ever written for rows a source stores, and is broken up before any of its rows moves).
 
+A span covers at most MAX_SPAN rows (a longer run is several links). The spans of every
+merged table of a shard share one index by where they start, so the span that can hold a
+merged row starts at most MAX_SPAN below it: a lookup reads that window of the index and
+nothing further down, however many spans other tables keep below it.
+
 So two questions are answered by index seeks, never by scans:
 
 * which link covers source row ``i`` of table ``T``: the one of ``T`` starting nearest at
@@ -16,6 +21,11 @@ So two questions are answered by index seeks, never by scans:
 """
 
 from __future__ import annotations
+
+#: The most rows one link covers. Small enough that the window of the span index a lookup
+#: reads holds few starts of other tables' spans (at most MAX_SPAN / 2 each), large enough
+#: that a table stored as it is costs about one link per MAX_SPAN rows.
+MAX_SPAN = 64
 
 
 def covering_link(table_id: str, identity: str, alias: str = "l", schema: str = "main") -> str:
@@ -35,7 +45,8 @@ def nearest_span_start(shard: str, rowid: str) -> str:
     return (
         "SELECT ns.target_rowid FROM main.migration_row_links AS ns "
         "JOIN main.migration_table_accounting AS na ON na.id = ns.table_id "
-        f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} AND na.target_table = :target "
+        f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} "
+        f"AND ns.target_rowid > {rowid} - {MAX_SPAN} AND na.target_table = :target "
         "ORDER BY ns.target_rowid DESC LIMIT 1"
     )
 
@@ -48,7 +59,8 @@ def owner_of_merged_row(shard: str, rowid: str) -> str:
         "(SELECT CASE WHEN o.target_rowid + o.span > {rowid} THEN o.source_id END FROM "
         "(SELECT ol.target_rowid, ol.span, oa.source_id FROM main.migration_row_links AS ol "
         "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
-        "WHERE ol.span > 1 AND ol.shard = {shard} AND ol.target_rowid <= {rowid} AND oa.target_table = :target "
+        "WHERE ol.span > 1 AND ol.shard = {shard} AND ol.target_rowid <= {rowid} "
+        "AND ol.target_rowid > {rowid} - {max_span} AND oa.target_table = :target "
         "ORDER BY ol.target_rowid DESC LIMIT 1) AS o)"
     )
     single = (
@@ -57,7 +69,9 @@ def owner_of_merged_row(shard: str, rowid: str) -> str:
         "WHERE ol.target_rowid = {rowid} AND ol.shard = {shard} AND ol.in_conflicts = 0 AND ol.span = 1 "
         "AND oa.target_table = :target)"
     )
-    return "coalesce(" + ", ".join(part.format(shard=shard, rowid=rowid) for part in (spanned, single)) + ")"
+    return "coalesce(" + ", ".join(
+        part.format(shard=shard, rowid=rowid, max_span=MAX_SPAN) for part in (spanned, single)
+    ) + ")"
 
 
 def split_spans_holding(connection, shard: int, target: str, rowids: str) -> None:

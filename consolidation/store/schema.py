@@ -28,10 +28,11 @@ from __future__ import annotations
 import sqlite3
 
 from .oplog import LOG_TABLE
+from .provenance import MAX_SPAN
 
 #: ``PRAGMA application_id`` of an assetdb database: the ASCII bytes ``ASDB``.
 APPLICATION_ID = 0x41534442
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Asset kind -> table. Templates and patterns also track usage.
 ASSET_TABLES = {
@@ -124,11 +125,13 @@ SPAN_INDEX = [
 #: Each version's changes to a file of the version before, in place, by the table they
 #: change (a file without that table gets it whole from the schema): version 2 gives the
 #: links their span (an existing link covers one row), and keeps the conflicts list as
-#: entries that name their source table instead of spelling out its names and dates.
+#: entries that name their source table instead of spelling out its names and dates;
+#: version 3 cuts spans longer than MAX_SPAN into pieces, so lookups may stop there.
 UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
     2: [
         ("migration_row_links", [
-            "ALTER TABLE migration_row_links ADD COLUMN span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1)",
+            "ALTER TABLE migration_row_links ADD COLUMN span INTEGER NOT NULL DEFAULT 1 "
+            "CHECK (span >= 1 AND (span = 1 OR in_conflicts = 0))",  # as a new file has it
             *SPAN_INDEX,
         ]),
         ("migration_conflicts", [
@@ -139,6 +142,18 @@ UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
             "c.shown_source_id, c.kept_shard, c.kept_rowid, c.policy FROM migration_conflicts AS c",
             "DROP TABLE migration_conflicts",
             CONFLICTS_VIEW,
+        ]),
+    ],
+    3: [
+        ("migration_row_links", [
+            "WITH RECURSIVE piece(table_id, source_rowid, shard, target_rowid, span, k) AS ("
+            "SELECT table_id, source_rowid, shard, target_rowid, span, 1 FROM migration_row_links "
+            f"WHERE span > {MAX_SPAN} UNION ALL SELECT table_id, source_rowid, shard, target_rowid, span, k + 1 "
+            f"FROM piece WHERE (k + 1) * {MAX_SPAN} < span) "
+            "INSERT INTO migration_row_links (table_id, source_rowid, shard, target_rowid, in_conflicts, span) "
+            f"SELECT table_id, source_rowid + k * {MAX_SPAN}, shard, target_rowid + k * {MAX_SPAN}, 0, "
+            f"min({MAX_SPAN}, span - k * {MAX_SPAN}) FROM piece",
+            f"UPDATE migration_row_links SET span = {MAX_SPAN} WHERE span > {MAX_SPAN}",
         ]),
     ],
 }
