@@ -16,7 +16,12 @@ from ..size import format_size
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from ..store.provenance import MAX_SPAN, covering_link, owner_of_merged_row, split_spans_holding
+from ..store.provenance import (
+    MAX_SPAN,
+    covering_link,
+    owner_of_merged_row,
+    split_spans_holding,
+)
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
