@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench torture clean dist-check
+.PHONY: demo test bench torture properties clean dist-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(VENV)/.installed
 # Seeded SIGKILLs of every writing command, each rerun and judged; prints a table of figures.
 torture: $(VENV)/.installed
 	$(BIN)/python bench/torture.py --kills 30 --scale moderate --seed 13 --full-disk
+
+# Many more seeds of the random legacy sets the suite runs a few of (tests/test_merge_properties.py).
+properties: $(VENV)/.installed
+	ASSETDB_PROPERTY_SEEDS=500 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests/test_merge_properties.py
 
 # What a user installs, checked as a user gets it: the wheel installed into a new virtual
 # environment, and the whole test suite run from the unpacked sdist against it (the sdist's
