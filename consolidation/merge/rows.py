@@ -253,12 +253,15 @@ class RowMerger:
         """One conflicts-list entry per version kept in this chunk, naming the source whose
         version is shown (the first linked to the shown row). When a shown row moves, the
         engine rewrites the table's list from the links instead."""
+        if self.table.key_is_rowid:  # the key is the identity: no need to read the row again
+            key, rows = "json_array(k.identity)", ""
+        else:
+            key, rows = key_json("s", self.table.key), f"CROSS JOIN {self.rows} AS s ON s._identity = k.identity "
         self.execute(
             "INSERT INTO main.migration_conflict_entries (kept_table_id, row_key, shown_source_id, kept_shard, "
-            f"kept_rowid, policy) SELECT :table_id, {key_json('s', self.table.key)}, "
+            f"kept_rowid, policy) SELECT :table_id, {key}, "
             f"{owner_of_merged_row('k.shown_shard', 'k.shown_rowid')}, :shard, k.kept_rowid, :policy "
-            f"FROM temp.assetdb_kept AS k CROSS JOIN {self.rows} AS s ON s._identity = k.identity "
-            "ORDER BY k.identity",  # the kept rowids rise with it
+            f"FROM temp.assetdb_kept AS k {rows}ORDER BY k.identity",  # the kept rowids rise with it
             {"target": self.target, "shard": current, "policy": self.policy, "table_id": self.table_id},
         )
 

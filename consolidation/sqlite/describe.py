@@ -61,6 +61,9 @@ class SourceTable:
     rowid: str | None  # expression selecting the rowid; None for WITHOUT ROWID
     generated: list[str] = field(default_factory=list)
     virtual_sql: str | None = None  # CREATE VIRTUAL TABLE …, for virtual tables
+    #: The key is the rowid, so a row's identity is its key. Not so for a column declared
+    #: ``INTEGER PRIMARY KEY DESC``: SQLite gives it an index and the rows rowids of their own.
+    key_is_rowid: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -135,7 +138,10 @@ def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> So
         and next(c for c in columns if c.name == key[0]).declared_type.upper() == "INTEGER"
     )
     rowid = None if without_rowid else free_rowid_alias([c.name for c in columns] + generated)
-    return SourceTable(name, columns, key, integer_key, rowid, generated)
+    key_is_rowid = integer_key and not connection.execute(
+        f"SELECT 1 FROM {schema}.pragma_index_list(?) WHERE origin = 'pk'", (name,)
+    ).fetchone()
+    return SourceTable(name, columns, key, integer_key, rowid, generated, key_is_rowid=key_is_rowid)
 
 
 _OPTION = r"[(,]\s*{name}\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|([^\s,)]*))"
