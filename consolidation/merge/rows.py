@@ -74,7 +74,7 @@ class RowMerger:
             self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
         self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
-        self.same_values = same_row("t", "s", self.columns)
+        self.same_values = f"CASE WHEN {same_row('t', 's', self.columns)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
         # Rows placed, by how, as the statements that placed them counted them (changes());

@@ -38,18 +38,19 @@ def any_of(terms: Sequence[str]) -> str:
 
 
 def same_row(left: str, right: str, columns: Sequence[str]) -> str:
-    """Rows aliased ``left`` and ``right`` agree on every one of ``columns`` (quoted names),
-    as 1 or 0: each value the same in the same storage class, compared byte for byte
+    """Rows aliased ``left`` and ``right`` agree on every one of ``columns`` (quoted names):
+    each value the same in the same storage class, compared byte for byte
     whatever the column's collation (``1`` is not ``1.0``, ``'a'`` is not ``X'61'``, NULL is
     not ``''``, ``'A'`` is not ``'a'`` under NOCASE).
 
-    Every value comparison comes before every storage-class comparison, inside a ``CASE``:
-    SQLite stops at the first term that fails there (an ``AND`` computed as a value
-    evaluates all its terms), so rows that differ cost one comparison, not two calls of
-    ``typeof`` per column."""
+    Every value comparison comes before every storage-class comparison, so where SQLite
+    stops at the first term that fails (a ``WHERE``, an ``ON``, a ``CASE WHEN``), rows that
+    differ cost one comparison, not two calls of ``typeof`` per column. An ``AND`` computed
+    as a value evaluates all its terms: wrap the test in ``CASE WHEN … THEN 1 ELSE 0 END``
+    there."""
     terms = [_same_bytes(f"{left}.{c}", f"{right}.{c}") for c in columns]
     terms += [_same_class(f"{left}.{c}", f"{right}.{c}") for c in columns]
-    return f"CASE WHEN {all_of(terms)} THEN 1 ELSE 0 END"
+    return all_of(terms)
 
 
 def _same_bytes(left: str, right: str) -> str:
