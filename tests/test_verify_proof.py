@@ -246,13 +246,16 @@ def _many_rows(path, count=200_000):
                    "INSERT INTO t SELECT i, 'value ' || i FROM n")
 
 
-def test_the_background_fingerprint_is_the_one_read_in_line(tmp_path):
+def test_the_background_fingerprint_is_the_one_read_in_line_with_the_files_hash(tmp_path):
     source = _many_rows(tmp_path / "many.db", 2_000)
     connection = sqlite3.connect(source)
     description = describe_source(connection)
     in_line = fingerprint_source(connection, "main", description)
     connection.close()
-    assert BackgroundFingerprint(f"file:{source}?mode=ro", description).result() == in_line
+    from consolidation.sqlite import file_sha256
+
+    background = BackgroundFingerprint(f"file:{source}?mode=ro", description, (source,))
+    assert background.result() == (*in_line, file_sha256(source))
 
 
 def test_a_cancelled_background_fingerprint_stops_reading_and_ends(tmp_path):
@@ -262,7 +265,7 @@ def test_a_cancelled_background_fingerprint_stops_reading_and_ends(tmp_path):
     connection = sqlite3.connect(source)
     description = describe_source(connection)
     connection.close()
-    background = BackgroundFingerprint(f"file:{source}?mode=ro", description)
+    background = BackgroundFingerprint(f"file:{source}?mode=ro", description, (source,))
     background.cancel()
     with pytest.raises(sqlite3.OperationalError, match="interrupt"):
         background.result()
@@ -275,7 +278,7 @@ def test_a_background_fingerprint_that_fails_fails_its_caller(tmp_path):
     connection.close()
     source.unlink()  # gone before the thread opens it
     with pytest.raises(sqlite3.OperationalError, match="unable to open"):
-        BackgroundFingerprint(f"file:{source}?mode=ro", description).result()
+        BackgroundFingerprint(f"file:{source}?mode=ro", description, (source,)).result()
 
 
 def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path):

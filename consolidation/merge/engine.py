@@ -107,9 +107,10 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
     previous = connection.execute(
         "SELECT id, fingerprint, file_sha256 FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()
-    file_hash = file_sha256(path, *sidecar_paths(path))
     outcome = SourceOutcome(name, str(path), "migrated")
-    # The same bytes are the same rows: only a changed file is read row by row.
+    # The same bytes are the same rows: only a changed file is read row by row. (A new
+    # source's bytes are hashed on the fingerprint's thread, alongside the merge.)
+    file_hash = file_sha256(path, *sidecar_paths(path)) if previous is not None else None
     unchanged = previous is not None and previous[2] == file_hash
     if not unchanged:
         description = describe_source(connection, SOURCE_ALIAS)
@@ -130,30 +131,30 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
         return outcome
     before_write()
     if previous is not None:  # fingerprinted above, to tell an unchanged source
-        return _write_with_room(connection, target, path, name, settings, previous, description, file_hash,
-                                outcome, lambda: taken)
-    background = BackgroundFingerprint(uri, description)
+        return _write_with_room(connection, target, path, name, settings, previous, description,
+                                outcome, lambda: (*taken, file_hash))
+    background = BackgroundFingerprint(uri, description, (path, *sidecar_paths(path)))
     try:
-        return _write_with_room(connection, target, path, name, settings, previous, description, file_hash,
+        return _write_with_room(connection, target, path, name, settings, previous, description,
                                 outcome, background.result)
     finally:
         background.cancel()  # a no-op once the read is done; stops it if the write failed
 
 
-def _write_with_room(connection, target, path, name, settings, previous, description, file_hash,
+def _write_with_room(connection, target, path, name, settings, previous, description,
                      outcome: SourceOutcome, fingerprints) -> SourceOutcome:
     """The source's write, with spare files for about twice its size; if it outgrew them
     (a small cap, where each file's own tables and indexes weigh), it was rolled back and
     is written again with as many files as SQLite can attach."""
     room = room_for(path)
     try:
-        return _write_source(connection, target, path, name, settings, previous, description, file_hash,
+        return _write_source(connection, target, path, name, settings, previous, description,
                              outcome, fingerprints, room)
     except FilesExhausted as error:
         if not error.more_files_possible:
             raise
     outcome.tables, outcome.notes = [], []
-    return _write_source(connection, target, path, name, settings, previous, description, file_hash,
+    return _write_source(connection, target, path, name, settings, previous, description,
                          outcome, fingerprints, settings.limit * most_shards(connection))
 
 
@@ -163,7 +164,7 @@ def room_for(path: Path) -> int:
     return sum(os.stat(file).st_size for file in (path, *sidecar_paths(path)) if os.path.exists(file))
 
 
-def _write_source(connection, target, path, name, settings, previous, description, file_hash,
+def _write_source(connection, target, path, name, settings, previous, description,
                   outcome: SourceOutcome, fingerprints, room: int) -> SourceOutcome:
     """The source's one write session (spare files for ``room`` bytes more): its rows,
     schema objects, fingerprints and log row."""
@@ -175,7 +176,7 @@ def _write_source(connection, target, path, name, settings, previous, descriptio
         if previous:
             remove_source(connection, shards, previous[0], settings.policy)
             outcome.action = "remigrated"
-        source_id = _record_source(connection, path, name, description, file_hash)
+        source_id = _record_source(connection, path, name, description)
         plans = {}
         for table in description.tables:
             plan = plan_table(connection, shards, table, name)
@@ -213,17 +214,17 @@ def _write_source(connection, target, path, name, settings, previous, descriptio
     return outcome
 
 
-def _record_source(connection, path: Path, name: str, description: SourceDescription, file_hash: str) -> int:
-    """The source's ledger row; its fingerprint is filled in by :func:`_record_fingerprints`."""
+def _record_source(connection, path: Path, name: str, description: SourceDescription) -> int:
+    """The source's ledger row; its fingerprint and file hash are filled in by
+    :func:`_record_fingerprints`."""
     stat = os.stat(path)
     cursor = connection.execute(
         "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
         "schema_objects, internal_rows, header, status, migrated_at) "
-        "VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, 'migrated', ?)",
+        "VALUES (?, ?, '', '', ?, ?, ?, ?, ?, 'migrated', ?)",
         (
             name,
             str(path.resolve()),
-            file_hash,
             stat.st_size,
             stat.st_mtime_ns,
             json.dumps(description.schema_objects),
@@ -236,10 +237,11 @@ def _record_source(connection, path: Path, name: str, description: SourceDescrip
 
 
 def _record_fingerprints(
-    connection, source_id: int, source_name: str, tables: dict[str, str], fingerprint: str
+    connection, source_id: int, source_name: str, tables: dict[str, str], fingerprint: str, file_hash: str
 ) -> None:
-    """Record what the source's own read found, and hold it against what was placed: a
-    table whose fingerprint counts other rows than the merge read is never committed."""
+    """Record what the source's own read found (and the SHA-256 of its bytes), and hold it
+    against what was placed: a table whose fingerprint counts other rows than the merge
+    read is never committed."""
     for table, table_fingerprint in tables.items():
         rows = int(table_fingerprint.split(":", 1)[0])
         updated = connection.execute(
@@ -249,7 +251,8 @@ def _record_fingerprints(
         ).rowcount
         if updated != 1:
             raise Aborted(f"{source_name}: table {table!r}: the fingerprint counts {rows} rows, the merge others; rolled back")
-    connection.execute("UPDATE main.migration_sources SET fingerprint = ? WHERE id = ?", (fingerprint, source_id))
+    connection.execute("UPDATE main.migration_sources SET fingerprint = ?, file_sha256 = ? WHERE id = ?",
+                       (fingerprint, file_hash, source_id))
 
 
 def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_name: str, settings) -> TableOutcome:

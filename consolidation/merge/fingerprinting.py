@@ -1,4 +1,5 @@
-"""A new source's fingerprint, taken on a second core while the merge moves its rows.
+"""A new source's fingerprint (and its file's SHA-256), taken on a second core while the
+merge moves its rows.
 
 The ledger keeps each source table's fingerprint (row count and SHA-256 of every row,
 read from the source itself), the independent record that proves an archived source is
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
-from ..sqlite import SourceDescription
+from ..sqlite import SourceDescription, file_sha256
 from ..sqlite.describe import fingerprint_source
 
 #: SQLite virtual-machine steps between two looks at whether the read was cancelled.
@@ -23,12 +25,14 @@ CANCEL_CHECK_STEPS = 10_000
 
 
 class BackgroundFingerprint:
-    """``fingerprint_source`` of the database at ``uri``, computed in a thread."""
+    """``fingerprint_source`` of the database at ``uri``, and the SHA-256 of its ``files``
+    (the database and its sidecars), computed in a thread."""
 
-    def __init__(self, uri: str, description: SourceDescription):
+    def __init__(self, uri: str, description: SourceDescription, files: tuple[Path, ...]):
         self._uri = uri
         self._description = description
-        self._result: tuple[dict[str, str], str] | None = None
+        self._files = files
+        self._result: tuple[dict[str, str], str, str] | None = None
         self._error: BaseException | None = None
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name="assetdb-fingerprint", daemon=True)
@@ -41,14 +45,16 @@ class BackgroundFingerprint:
                 # Every statement looks at the flag as it runs, so a cancel is never lost
                 # between two statements (an interrupt is, when none is running).
                 connection.set_progress_handler(self._cancelled.is_set, CANCEL_CHECK_STEPS)
-                self._result = fingerprint_source(connection, "main", self._description)
+                tables, fingerprint = fingerprint_source(connection, "main", self._description)
+                self._result = (tables, fingerprint, file_sha256(*self._files))
             finally:
                 connection.close()
         except Exception as error:  # noqa: BLE001 - re-raised by result(), in the caller's thread
             self._error = error
 
-    def result(self) -> tuple[dict[str, str], str]:
-        """Each table's fingerprint and the source's, once the thread is done."""
+    def result(self) -> tuple[dict[str, str], str, str]:
+        """Each table's fingerprint, the source's, and its files' SHA-256, once the thread
+        is done."""
         self._thread.join()
         if self._error is not None:
             raise self._error
