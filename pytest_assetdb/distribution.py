@@ -22,6 +22,9 @@ import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadScopeScheduling
 
+from consolidation.sqlite.classify import is_database_path
+from consolidation.sqlite.readonly import set_reader_wait
+
 from .gate import Check
 from .nodes import gate_checks
 
@@ -33,23 +36,42 @@ class GateScheduling(LoadScopeScheduling):
         super().__init__(config, log)
         self.log = Producer("assetdbsched") if log is None else log.assetdbsched
         self._checks: dict[Path, dict[str, Check]] = {}
+        self._databases: dict[str, Path | None] = {}
         self._ordered = False
 
     def _checks_of(self, database: Path) -> dict[str, Check]:
-        """The checks of one database, read once (the controller collects nothing itself)."""
+        """The checks of one database, read once (the controller collects nothing itself).
+        Only the order depends on them, so the controller never waits for a writer's lock:
+        a database it cannot read now is simply handed out check by check."""
         if database not in self._checks:
+            waited = set_reader_wait(0)
             try:
                 checks = gate_checks(self.config, database, None)
-            except Exception:  # noqa: BLE001 - only the order depends on it; the workers report the error
+            except (Exception, pytest.skip.Exception, pytest.fail.Exception):  # noqa: BLE001 - the workers report it
                 checks = []
+            finally:
+                set_reader_wait(waited)
             self._checks[database] = {check.name: check for check in checks}
         return self._checks[database]
 
+    def _database(self, file_part: str) -> Path | None:
+        """The database file a node id names: node ids are relative to the rootdir, or, for
+        a file outside it, to where pytest was started or to the path it was given."""
+        if file_part not in self._databases:
+            config = self.config
+            bases = [config.rootpath, config.invocation_params.dir]
+            for argument in config.args:
+                given = config.invocation_params.dir / argument.split("::")[0]
+                bases += [given, given.parent]
+            found = (base / file_part for base in bases)
+            self._databases[file_part] = next(
+                (path for path in found if is_database_path(path) and path.is_file()), None)
+        return self._databases[file_part]
+
     def _check(self, nodeid: str) -> Check | None:
-        file_part, _, name = nodeid.partition("::")
-        if not name or "::" in name:
-            return None
-        return self._checks_of(self.config.rootpath / file_part).get(name)
+        file_part, _, name = nodeid.partition("::")  # a source's name may hold "::" itself
+        database = self._database(file_part) if name else None
+        return None if database is None else self._checks_of(database).get(name)
 
     def _split_scope(self, nodeid: str) -> str:
         check = self._check(nodeid)

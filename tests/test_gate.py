@@ -206,6 +206,55 @@ def test_xdist_keeps_a_sources_checks_on_one_worker_and_starts_the_costliest(pyt
     assert "databases/enterprise_assets.db::lossless[large.db:notes]" in first_of.values(), first_of
 
 
+def test_under_xdist_plugins_are_asked_about_databases_only_and_outside_the_rootdir_too(pytester, databases):
+    """The controller orders the work with the same checks the workers collect: it asks
+    plugins about database files only (never a test module), and finds databases that
+    lie outside the rootdir, so their sources' checks stay together there too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from consolidation.merge import MigrationSettings, migrate
+
+    extra = [make_database(databases / f"more{index}.db", "CREATE TABLE t (x)", f"INSERT INTO t VALUES ({index})",
+                           "CREATE TABLE u (y)", "INSERT INTO u VALUES (1)") for index in range(4)]
+    migrate(databases / "enterprise_assets.db", [databases / "small.db", databases / "big.db", *extra],
+            MigrationSettings(LIMIT))
+    tests = pytester.path / "tests"
+    tests.mkdir()
+    (tests / "recording.py").write_text(textwrap.dedent(  # a plugin: it sees every item, wherever it lies
+        """
+        import json, os
+        import pytest
+
+        def pytest_assetdb_collect_checks(path, config):
+            if path.suffix != ".db":
+                pytest.skip(f"asked about {path}")  # a plugin may take the hookspec at its word
+            return []
+
+        def pytest_runtest_call(item):
+            with open(os.path.join(os.path.dirname(__file__), "ran.jsonl"), "a") as log:
+                log.write(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), item.nodeid]) + "\\n")
+        """
+    ))
+    (tests / "test_user.py").write_text("def test_user():\n    assert True\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "recording", "--assetdb", "../databases", ".", "-p", "no:cacheprovider",
+         "-n", "2", "--rootdir", ".", "-q"],
+        cwd=tests, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tests)})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "INTERNALERROR" not in run.stdout + run.stderr
+    ran = [json.loads(line) for line in (tests / "ran.jsonl").read_text().splitlines()]
+    workers_of: dict[str, set[str]] = {}
+    for worker, nodeid in ran:
+        check = nodeid.split("::", 1)[-1]
+        if check.startswith(("lossless[", "rebuildable[")):
+            workers_of.setdefault(check.split("[", 1)[1].split(":")[0].rstrip("]"), set()).add(worker)
+    assert sorted(workers_of) == ["big.db", "more0.db", "more1.db", "more2.db", "more3.db", "small.db"], ran
+    assert all(len(workers) == 1 for workers in workers_of.values()), workers_of
+
+
 def test_summary_table_once_on_the_controller(pytester, databases):
     result = pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", "-n", "2")
     text = result.stdout.str()

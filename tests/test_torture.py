@@ -33,12 +33,12 @@ def run_torture(tmp_path: Path, *args: str) -> tuple[dict[str, list[int]], str]:
 
 
 def test_a_few_seeded_sigkills_of_each_command_leave_nothing_wrong(tmp_path):
-    rows = torture(tmp_path, "--kills", "2", "--seed", "7", "--no-side-by-side")
-    assert sorted(rows) == ["SIGKILL consolidate --yes", "SIGKILL ingest", "SIGKILL migrate", "SIGKILL sync"]
+    rows, output = run_torture(tmp_path, "--kills", "2", "--seed", "7", "--no-side-by-side")
+    assert sorted(rows) == ["SIGKILL consolidate --yes", "SIGKILL ingest", "SIGKILL migrate", "SIGKILL sync"], output
     for name, (tried, killed, _again, problems, leftovers, breaches) in rows.items():
-        assert tried == 2 and killed <= tried, name
-        assert (problems, leftovers, breaches) == (0, 0, 0), name
-    assert sum(figures[1] for figures in rows.values()) > 0  # some runs really were killed midway
+        assert tried == 2 and killed <= tried, (name, output)
+        assert (problems, leftovers, breaches) == (0, 0, 0), (name, output)
+    assert sum(figures[1] for figures in rows.values()) > 0, output  # some runs really were killed midway
 
 
 def test_writers_and_readers_side_by_side(tmp_path):
