@@ -315,3 +315,22 @@ def test_a_version_2_set_with_long_spans_is_cut_into_pieces_by_init(assetdb, tmp
                                    "JOIN migration_sources AS s ON s.id = c.shown_source_id").fetchall()
     assert shown == [("runs.db",)]
     assert assetdb("verify", target, "--sources", source, other).exit_code == 0
+
+
+def test_a_version_2_set_whose_links_overlap_is_refused_by_init_and_left_as_it_was(assetdb, tmp_path):
+    """A development build of version 2 could write links that overlap: such a set cannot
+    be cut into pieces in place (its pieces would collide), so init says so and writes nothing."""
+    source = make_database(tmp_path / "legacy" / "desc.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)",
+                           "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
+    target = tmp_path / "enterprise_assets.db"
+    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    with closing(sqlite3.connect(target)) as connection, connection:
+        connection.execute("UPDATE migration_row_links SET span = 3")  # 1-3, as the bug wrote it
+        connection.execute("INSERT INTO migration_row_links (table_id, source_rowid, shard, target_rowid, "
+                           "in_conflicts, span) SELECT table_id, 2, shard, 2, 0, 1 FROM migration_row_links")
+        connection.execute("PRAGMA user_version = 2")
+    before = target.read_bytes()
+    refused = assetdb("init", target)
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "provenance links overlap" in refused.stderr and "migrate its sources into a new" in refused.stderr
+    assert target.read_bytes() == before

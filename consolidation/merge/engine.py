@@ -54,6 +54,7 @@ from ..store import (
     utc_now,
     write_session,
 )
+from ..store.provenance import reaches_next_link
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
 from ..store.shards import FilesExhausted, discard_new_set, most_shards
 from .accounting import record_conflicts, recount, remove_source
@@ -277,10 +278,9 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
     merger.merge(decide)
     rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
-    linked, overlapping = connection.execute(  # a span reaching the next link would count rows twice
-        "SELECT coalesce(sum(l.span), 0), coalesce(sum(l.span > 1 AND EXISTS (SELECT 1 FROM "
-        "main.migration_row_links AS n WHERE n.table_id = l.table_id AND n.source_rowid > l.source_rowid "
-        "AND n.source_rowid < l.source_rowid + l.span)), 0) FROM main.migration_row_links AS l WHERE l.table_id = ?",
+    linked, overlapping = connection.execute(
+        f"SELECT coalesce(sum(l.span), 0), coalesce(sum({reaches_next_link('l')}), 0) "
+        "FROM main.migration_row_links AS l WHERE l.table_id = ?",
         (table_id,),
     ).fetchone()
     if linked != rows_read or overlapping:  # never commit a migration that cannot account for every row

@@ -20,6 +20,7 @@ from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
+from .provenance import reaches_next_link
 from .schema import (
     APPLICATION_ID,
     SCHEMA_STATEMENTS,
@@ -121,16 +122,29 @@ def _initialize_at(file: Path, path: Path, limit: int) -> InitResult:
         connection.close()
 
 
-def _upgrade(connection: sqlite3.Connection, version: int) -> None:
+def _upgrade(connection: sqlite3.Connection, path: Path, version: int) -> None:
     """Bring a file of an older schema version up to this one, step by step, in the
     initializer's transaction (tables a step changes that the file lacks are made whole
     by the schema statements after it)."""
     present = {row[0] for row in connection.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    if version == 2 and _overlapping_links(connection):
+        raise BadInput(
+            f"{path}: its provenance links overlap (a development build of schema version 2 linked the rows of "
+            "tables whose rowids do not follow their keys, such as INTEGER PRIMARY KEY DESC, wrongly), so it "
+            "cannot be upgraded in place; migrate its sources into a new consolidated file; nothing was written"
+        )
     for step in range(version + 1, SCHEMA_VERSION + 1):
         for table, statements in UPGRADES[step]:
             if table in present:
                 for statement in statements:
                     connection.execute(statement)
+
+
+def _overlapping_links(connection: sqlite3.Connection) -> int:
+    """Links of a source table that reach into the next one's rows (one link each counted)."""
+    return connection.execute(
+        f"SELECT count(*) FROM main.migration_row_links AS l WHERE {reaches_next_link('l')}"
+    ).fetchone()[0]
 
 
 def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitResult:
@@ -145,7 +159,7 @@ def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitR
             return InitResult(path, "unchanged", allocated_size(connection))
         upgraded_from = version if state == "current" and version < SCHEMA_VERSION else None
         if upgraded_from is not None:
-            _upgrade(connection, upgraded_from)
+            _upgrade(connection, path, upgraded_from)
             missing = missing_tables(connection)  # what the upgrade made is not a repair
         for statement in SCHEMA_STATEMENTS:
             connection.execute(statement)

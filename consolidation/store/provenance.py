@@ -38,6 +38,16 @@ def covering_link(table_id: str, identity: str, alias: str = "l", schema: str = 
     )
 
 
+def reaches_next_link(alias: str = "l", schema: str = "main") -> str:
+    """SQL: does link ``alias`` (a span) reach the source rows of the next link of its table?
+    Links of one source table never overlap; one that does would count rows twice."""
+    return (
+        f"({alias}.span > 1 AND EXISTS (SELECT 1 FROM {schema}.migration_row_links AS nx "
+        f"WHERE nx.table_id = {alias}.table_id AND nx.source_rowid > {alias}.source_rowid "
+        f"AND nx.source_rowid < {alias}.source_rowid + {alias}.span))"
+    )
+
+
 def nearest_span_start(shard: str, rowid: str) -> str:
     """Scalar SQL: where the span of table ``:target`` in shard ``shard`` starting nearest at
     or below merged row ``rowid`` starts (spans of one table never overlap, so it is the
