@@ -514,3 +514,34 @@ def test_an_integer_primary_key_desc_is_an_ordinary_key_and_rebuilds_exactly(tmp
     assert covered == [1, 2, 3, 4, 5, 6]  # each source row covered once, none twice, none missed
     assert_verified(target, [source, other])
     assert_rebuilds_exactly(target, [source, other], tmp_path / "out")
+
+
+def test_minus_zero_and_zero_are_different_values(tmp_path):
+    """A column without affinity keeps the sign of a zero; SQLite's = and IS, quote() and
+    sqldiff do not see it. The merge must not fold 0.0 into -0.0, each source must rebuild
+    with its own, and the live proof must notice a sign changed in the set."""
+    from consolidation.sqlite.expressions import SIGNED_ZERO_VISIBLE
+
+    if not SIGNED_ZERO_VISIBLE:
+        pytest.skip("this SQLite has no math functions: the sign of a zero cannot be compared in SQL")
+    negative = make_database(tmp_path / "src" / "negative.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+    positive = make_database(tmp_path / "src" / "positive.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+    for path, value in ((negative, -0.0), (positive, 0.0)):
+        with sqlite3.connect(path) as connection:
+            connection.executemany("INSERT INTO t VALUES (?, ?)", [(1, value), (2, 1.5)])
+        connection.close()
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [negative, positive], settings())
+    assert accounting(target)[("positive.db", "t")] == (2, 0, 1, 1)  # 0.0 kept as a conflict, 1.5 folded
+    assert_verified(target, [negative, positive])
+    out = tmp_path / "out"
+    out.mkdir()
+    for path, value in ((negative, "-0.0"), (positive, "0.0")):
+        rebuilt = out / path.name
+        rebuild_source(target, path.name, rebuilt)
+        assert repr(rows(rebuilt, "SELECT v FROM t WHERE id = 1")[0][0]) == value
+    with sqlite3.connect(target) as connection:
+        connection.execute("UPDATE t SET v = ? WHERE id = 1", (0.0,))
+    connection.close()
+    live = verify_database(target, [negative], LIMIT)
+    assert not live.ok and any("rowid 1 differs" in failure for failure in live.failures()), live.failures()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ..errors import Aborted
 from ..faults import disk_is_full, no_space
 from ..size import format_size
+from ..sqlite.describe import untyped_columns
 from ..sqlite.expressions import balanced, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
@@ -74,7 +75,9 @@ class RowMerger:
             self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
         self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
-        self.same_values = f"CASE WHEN {same_row('t', 's', self.columns)} THEN 1 ELSE 0 END"  # stops early
+        untyped = {q(c.name) for c in self.table.columns if c.affinity == "BLOB"} | untyped_columns(
+            connection, "main", self.target)
+        self.same_values = f"CASE WHEN {same_row('t', 's', self.columns, untyped)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
         # Rows placed, by how, as the statements that placed them counted them (changes());

@@ -17,6 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from ..sqlite import SourceTable
+from ..sqlite.describe import untyped_columns
 from ..sqlite.expressions import any_of, same_row
 from ..sqlite.introspect import quote_identifier as q
 from ..store.provenance import covering_link
@@ -39,6 +40,7 @@ class LiveProof:
     def __init__(self, connection: sqlite3.Connection, shards: dict[int, str], table: LedgerTable,
                  live: SourceTable, schema: str = "live"):
         self.connection = connection
+        self.live = live
         self.table = table
         self.table_id = int(table.table_id)
         self.parts = table.parts(connection, shards)
@@ -64,7 +66,9 @@ class LiveProof:
     def _reached(self, part: Part, equal: bool) -> str:
         """Links into ``part`` whose source rows and consolidated rows exist, equal or not
         (a link of span n reaches n rows: its source identities and rowids side by side)."""
-        agreement = same_row("s", "r", self.columns)
+        untyped = {q(c.name) for c in self.live.columns if c.affinity == "BLOB"} | untyped_columns(
+            self.connection, part.schema, part.table)
+        agreement = same_row("s", "r", self.columns, untyped)
         return (
             f"FROM main.migration_row_links AS l "
             f"JOIN {part.schema}.{q(part.table)} AS r "

@@ -110,6 +110,14 @@ def _hidden_data_columns(connection: sqlite3.Connection, schema: str, table: str
     return {column} if column else set()
 
 
+def untyped_columns(connection: sqlite3.Connection, schema: str, table: str) -> set[str]:
+    """The columns of ``schema.table`` without affinity, quoted (the only ones in which a
+    -0.0 stays apart from 0.0: see ``expressions.same_row``)."""
+    return {quote_identifier(name)
+            for _, name, declared, *_ in connection.execute(f"PRAGMA {schema}.table_info({quote_identifier(table)})")
+            if affinity(declared or "") == "BLOB"}
+
+
 def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bool):
     stored, generated, key = [], [], []
     rows = connection.execute(f"PRAGMA {schema}.table_xinfo({quote_identifier(table)})").fetchall()
