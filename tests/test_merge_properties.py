@@ -7,7 +7,7 @@ the rowids and runs long enough to span several links; migrates them in a random
 under a random policy and cap; then changes some and migrates again. After every round
 the set must verify against the live sources and against its own ledger, and every
 source must rebuild to the same rows with the same storage classes (``sqldiff``, and a
-typed comparison of our own, since ``sqldiff`` takes 1 and 1.0 for the same).
+typed comparison of our own, since ``sqldiff`` takes 1 and 1.0, and -0.0 and 0.0, for the same).
 
 A handful of seeds run in the suite; ``ASSETDB_PROPERTY_SEEDS=500 make properties`` runs
 many more.
@@ -43,7 +43,7 @@ KEYS = {
 
 
 def _value(rng: random.Random):
-    return rng.choice([None, 0, 1, -7, 2**62, 0.0, 1.5, -2.25, "", "x", "1", "héllo", b"", b"\x00\x01", b"x"])
+    return rng.choice([None, 0, 1, -7, 2**62, 0.0, -0.0, 1.5, -2.25, "", "x", "1", "héllo", b"", b"\x00\x01", b"x"])
 
 
 def _key(rng: random.Random, kind: str, number: int):
@@ -78,8 +78,9 @@ def _write_source(path: Path, rng: random.Random, kind: str) -> None:
             connection.execute("DELETE FROM notes WHERE rowid % 2 = 0")
 
 
-def _typed_rows(path: Path) -> dict[str, list[tuple]]:
-    """Every row of every table with each value's storage class: what sqldiff does not compare."""
+def _typed_rows(path: Path) -> dict[str, list[str]]:
+    """Every row of every table with each value's storage class, as text that tells -0.0 from
+    0.0: what sqldiff does not compare."""
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
         tables = [row[0] for row in connection.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name")]
@@ -87,7 +88,7 @@ def _typed_rows(path: Path) -> dict[str, list[tuple]]:
         for table in tables:
             columns = [row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')]
             typed = ", ".join(f'typeof("{c}"), "{c}"' for c in columns)
-            found[table] = sorted(connection.execute(f'SELECT {typed} FROM "{table}"').fetchall(), key=repr)
+            found[table] = sorted(map(repr, connection.execute(f'SELECT {typed} FROM "{table}"')))
         return found
 
 
