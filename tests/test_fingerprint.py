@@ -7,13 +7,17 @@ import os
 import sqlite3
 from contextlib import closing
 
+import pytest
+
 from conftest import make_database, sqldiff
 from consolidation.merge import MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
 from consolidation.sqlite import describe_source
 from consolidation.sqlite.describe import fingerprint_source
 from consolidation.sqlite.fingerprint import (
+    FORMAT,
     STREAMED_BLOB_BYTES,
+    fingerprint_format,
     rows_fingerprint,
     table_fingerprint,
 )
@@ -41,23 +45,89 @@ def _large_blob_source(path):
     return source
 
 
-def _quoted_in_sql(connection, description):
+def _serialised_in_sql(connection, description, form):
     """Each table's fingerprint with every row serialised by SQLite whole (no pieces)."""
     return {
-        table.name: rows_fingerprint(connection, table.select_rows("main"), 1 + len(table.columns))
+        table.name: rows_fingerprint(connection, table.select_rows("main"), 1 + len(table.columns), form=form)
         for table in description.tables
     }
 
 
-def test_large_blobs_read_in_pieces_hash_as_quote_does(tmp_path):
+@pytest.mark.parametrize("form", [1, FORMAT], ids=["recorded-before", "now"])
+def test_large_blobs_read_in_pieces_hash_as_when_serialised_whole(tmp_path, form):
     source = _large_blob_source(tmp_path / "large.db")
     with closing(sqlite3.connect(source)) as connection:
         description = describe_source(connection, "main")
-        streamed, _ = fingerprint_source(connection, "main", description)
-        assert streamed == _quoted_in_sql(connection, description)
-        assert streamed["b"].startswith("4:")
+        streamed, _ = fingerprint_source(connection, "main", description, form)
+        assert streamed == _serialised_in_sql(connection, description, form)
+        assert streamed["b"].startswith("4:") and fingerprint_format(streamed["b"]) == form
         whole = "SELECT rowid, id, name, data, more, score, doubled FROM b"
-        assert table_fingerprint(connection, "b") == rows_fingerprint(connection, whole, 7)
+        if form == FORMAT:
+            assert table_fingerprint(connection, "b") == rows_fingerprint(connection, whole, 7)
+
+
+def test_the_fingerprint_sees_every_byte_of_a_text_and_tells_classes_apart(tmp_path):
+    """quote(), which the first format used, stops a text at its first NUL."""
+    source = make_database(tmp_path / "nul.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+    with closing(sqlite3.connect(source)) as connection:
+        taken = {}
+        for value in ("a\x00b", "a\x00c", b"a\x00b", "1", 1, 1.0, None, "", b""):
+            connection.execute("DELETE FROM t")
+            connection.execute("INSERT INTO t VALUES (1, ?)", (value,))
+            taken[repr(value)] = table_fingerprint(connection, "t")
+        assert len(set(taken.values())) == len(taken), taken
+        connection.execute("UPDATE t SET v = ?", ("a\x00b",))
+        before = rows_fingerprint(connection, "SELECT rowid, v FROM t", 2, form=1)
+        connection.execute("UPDATE t SET v = ?", ("a\x00c",))
+        assert rows_fingerprint(connection, "SELECT rowid, v FROM t", 2, form=1) == before  # why it changed
+
+
+def test_a_text_changed_after_its_nul_is_caught_by_the_ledger_proof(tmp_path):
+    source = make_database(tmp_path / "src" / "nul.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    with closing(sqlite3.connect(source)) as connection:
+        connection.execute("INSERT INTO t VALUES (1, ?), (2, 'plain')", ("head\x00tail",))
+        connection.commit()
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    assert verify_database(target, [], LIMIT).ok
+    with closing(sqlite3.connect(target)) as connection:
+        connection.execute("UPDATE t SET v = ? WHERE id = 1", ("head\x00TAIL",))
+        connection.commit()
+    assert not verify_database(target, [], LIMIT).ok
+    assert not verify_database(target, [source], LIMIT).ok
+
+
+def test_a_set_recorded_in_the_first_format_still_proves_and_remigrates(tmp_path):
+    """Fingerprints recorded before the current format are taken again in theirs to be
+    compared with; a source that changes is recorded anew in the current one."""
+    source = make_database(tmp_path / "src" / "old.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                           "INSERT INTO t VALUES (1, 'one'), (2, x'00ff'), (3, 2.5)")
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    with closing(sqlite3.connect(source)) as reader:
+        description = describe_source(reader, "main")
+        tables, whole = fingerprint_source(reader, "main", description, 1)
+    with closing(sqlite3.connect(target)) as connection:  # what the first format recorded
+        for table, fingerprint in tables.items():
+            connection.execute("UPDATE migration_table_accounting SET fingerprint = ? WHERE source_table = ?",
+                               (fingerprint, table))
+        connection.execute("UPDATE migration_sources SET fingerprint = ?, file_sha256 = ''", (whole,))
+        connection.commit()
+    assert verify_database(target, [], LIMIT).ok
+    report = migrate(target, [source], MigrationSettings(LIMIT))  # bytes hash anew, rows the same
+    assert [outcome.action for outcome in report.sources] == ["unchanged"]
+    with closing(sqlite3.connect(source)) as connection:
+        connection.execute("UPDATE t SET v = 'uno' WHERE id = 1")
+        connection.commit()
+    report = migrate(target, [source], MigrationSettings(LIMIT))
+    assert [outcome.action for outcome in report.sources] == ["remigrated"]
+    with closing(sqlite3.connect(target)) as connection:
+        [(recorded,)] = connection.execute("SELECT fingerprint FROM migration_table_accounting").fetchall()
+    assert fingerprint_format(recorded) == FORMAT
+    assert verify_database(target, [], LIMIT).ok and verify_database(target, [source], LIMIT).ok
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "old.db", rebuilt)
+    assert sqldiff(source, rebuilt) == ""
 
 
 def test_one_changed_byte_inside_a_large_blob_changes_the_fingerprint(tmp_path):

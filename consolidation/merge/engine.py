@@ -45,6 +45,7 @@ from ..sqlite import (
     readonly_uri,
 )
 from ..sqlite.describe import fingerprint_source
+from ..sqlite.fingerprint import FORMAT, fingerprint_format
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.recreate import source_encoding
 from ..store import (
@@ -116,8 +117,9 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
     if not unchanged:
         description = describe_source(connection, SOURCE_ALIAS)
         description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
-        if previous is not None:
-            taken = fingerprint_source(connection, SOURCE_ALIAS, description)
+        if previous is not None:  # in the format it was recorded in, to compare with it
+            recorded = _recorded_format(connection, previous[0])
+            taken = fingerprint_source(connection, SOURCE_ALIAS, description, recorded)
             unchanged = previous[1] == taken[1]
     if unchanged:
         outcome.action = "unchanged"
@@ -131,7 +133,7 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
         ]
         return outcome
     before_write()
-    if previous is not None:  # fingerprinted above, to tell an unchanged source
+    if previous is not None and recorded == FORMAT:  # fingerprinted above, to tell an unchanged source
         return _write_with_room(connection, target, path, name, settings, previous, description,
                                 outcome, lambda: (*taken, file_hash))
     background = BackgroundFingerprint(uri, description, (path, *sidecar_paths(path)))
@@ -140,6 +142,16 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
                                 outcome, background.result)
     finally:
         background.cancel()  # a no-op once the read is done; stops it if the write failed
+
+
+def _recorded_format(connection: sqlite3.Connection, source_id: int) -> int:
+    """The fingerprint format a migrated source's tables were recorded in (the current one
+    for a source without tables: its fingerprint does not depend on it)."""
+    row = connection.execute(
+        "SELECT fingerprint FROM main.migration_table_accounting WHERE source_id = ? AND fingerprint <> '' LIMIT 1",
+        (source_id,),
+    ).fetchone()
+    return FORMAT if row is None else fingerprint_format(row[0])
 
 
 def _write_with_room(connection, target, path, name, settings, previous, description,

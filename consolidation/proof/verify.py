@@ -24,7 +24,7 @@ from ..errors import BadInput
 from ..size import database_size, format_size
 from ..sqlite import describe_source, readonly_uri
 from ..sqlite.describe import describe_table, source_fingerprint
-from ..sqlite.fingerprint import rows_fingerprint
+from ..sqlite.fingerprint import fingerprint_format, rows_fingerprint
 from ..store import read_consolidated, shard_path
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rowproof import SHOWN_DIFFERENCES, LiveProof
@@ -118,7 +118,8 @@ def compare_ledger(
     """Reconstructed rows must carry the fingerprint taken from the source before migration."""
     places = table.places(connection, shards)  # so that large blobs are read in pieces
     select = table.reconstruct(connection, "main", shards, locate=places is not None)
-    fingerprint = rows_fingerprint(connection, select, 1 + len(table.columns), in_order=True, stored=places)
+    fingerprint = rows_fingerprint(connection, select, 1 + len(table.columns), in_order=True, stored=places,
+                                   form=fingerprint_format(table.fingerprint))
     verdict = TableVerdict(source.name, table.source_table, "ledger", int(fingerprint.split(":")[0]))
     if fingerprint != table.fingerprint:
         verdict.problem = (

@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from ..errors import BadInput
-from .fingerprint import StoredRows, rows_fingerprint
+from .fingerprint import FORMAT, StoredRows, rows_fingerprint
 from .introspect import free_rowid_alias, quote_identifier
 
 #: Internal tables that are state of SQLite itself, never data to merge.
@@ -279,10 +279,10 @@ def describe_source(connection: sqlite3.Connection, schema: str = "main") -> Sou
 
 
 def fingerprint_source(
-    connection: sqlite3.Connection, schema: str, description: SourceDescription
+    connection: sqlite3.Connection, schema: str, description: SourceDescription, form: int = FORMAT
 ) -> tuple[dict[str, str], str]:
     """Each table's fingerprint (its identity and every stored column, row by row), and the
-    source's: schema, internal rows and all tables.
+    source's: schema, internal rows and all tables; taken in format ``form``.
 
     Two files with the same source fingerprint rebuild to each other, row for row. Schema
     objects count as a set: their order in ``sqlite_schema`` is history, not content
@@ -292,7 +292,7 @@ def fingerprint_source(
         table.name: rows_fingerprint(connection, table.select_rows(schema), 1 + len(table.columns), stored=(
             StoredRows(schema, table.name, table.rowid, table.column_names)
             if table.rowid and table in description.tables else None  # a virtual table's blobs cannot be opened
-        ))
+        ), form=form)
         for table in description.tables + description.virtual_tables
     }
     return tables, source_fingerprint(description, tables)

@@ -5,12 +5,17 @@ storage classes) have the same fingerprint, whatever their page layout, free pag
 journal mode. Backups use it to prove a copy is faithful; the migration ledger uses it
 to prove a source is unchanged or fully accounted for.
 
-A table's fingerprint is ``ROWS:SHA256`` over its rows in identity order, each row
-serialised by SQLite's own ``quote()``: self-delimiting, exact for every storage class
-(``1``, ``1.0``, ``'1'`` and ``X'31'`` all differ; reals round-trip), and computed in C,
-so Python only feeds large chunks to the hash. A blob larger than STREAMED_BLOB_BYTES in
-a table with a rowid is hashed the same way, but read from the file in pieces and
-hex-encoded piece by piece: never held whole, nor as its hex text (twice its size).
+A table's fingerprint is ``ROWS:v2:SHA256`` over its rows in identity order, each value
+serialised in SQL as its storage class, then (text and blobs) its length in bytes and its
+bytes as they are, (numbers) its exact text: self-delimiting, exact for every storage
+class (``1``, ``1.0``, ``'1'`` and ``X'31'`` all differ; reals round-trip; a text holding a
+NUL keeps what follows it), computed in C, so Python only feeds the hash. A blob larger
+than STREAMED_BLOB_BYTES in a table with a rowid is hashed the same way, but read from the
+file in pieces: never held whole.
+
+Fingerprints recorded before (``ROWS:SHA256``, format 1) serialised each value with
+``quote()``, which drops what follows a NUL in a text and spells blobs in hex; they are
+still taken in that format to be compared with (:func:`fingerprint_format`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,26 @@ FIRST_BATCH_ROWS = 16
 MAX_BATCH_ROWS = 4096
 #: Blobs longer than this are read in pieces of this size (where the table allows it).
 STREAMED_BLOB_BYTES = 1 << 20
+#: The format fingerprints are taken in now (see the module's docstring).
+FORMAT = 2
+
+
+def fingerprint_format(fingerprint: str) -> int:
+    """The format a recorded fingerprint was taken in: ``ROWS:SHA256`` is 1, ``ROWS:v2:SHA256`` 2."""
+    parts = fingerprint.split(":")
+    return 2 if len(parts) == 3 and parts[1] == "v2" else 1
+
+
+def serialised(value: str, form: int = FORMAT) -> str:
+    """SQL: the value of ``value`` (an expression) as the fingerprint hashes it."""
+    if form == 1:
+        return f"quote({value})"
+    return (
+        f"CASE typeof({value}) WHEN 'null' THEN 'n' WHEN 'integer' THEN 'i' || {value} "
+        f"WHEN 'real' THEN 'r' || quote({value}) "
+        f"WHEN 'text' THEN 't' || length(CAST({value} AS BLOB)) || ':' || {value} "
+        f"ELSE 'b' || length({value}) || ':' || {value} END"
+    )
 
 
 @dataclass(frozen=True)
@@ -65,7 +90,7 @@ def large_blob_in(columns: list[str]) -> str:
 
 
 def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False,
-                      streamed: bool = False, located: bool = False) -> str:
+                      streamed: bool = False, located: bool = False, form: int = FORMAT) -> str:
     """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each.
 
     With ``streamed``, a row holding a blob too large to serialise in SQL comes with a NULL
@@ -75,30 +100,29 @@ def fingerprint_query(select: str, width: int, unique_first: bool = True, in_ord
     """
     names = [f"c{index}" for index in range(width)]
     places = ["p_large", "p_part", "p_rowid"] if located else []
-    serialised = balanced([f"quote({name})" for name in names], "|| ',' ||", "''")
+    row = balanced([serialised(name, form) for name in names], "|| ',' ||", "''")
     order = "" if in_order else " ORDER BY " + ("c0" if unique_first else ", ".join(names))
     if located:
         where = ", ".join(f"CASE WHEN p_large THEN {name} END" for name in ["c0", "p_part", "p_rowid"])
-        serialised = f"CASE WHEN p_large THEN NULL ELSE {serialised} END, {where}"
+        row = f"CASE WHEN p_large THEN NULL ELSE {row} END, {where}"
     elif streamed and width > 1:
         large = large_blob_in(names[1:])
-        serialised = f"CASE WHEN {large} THEN NULL ELSE {serialised} END, CASE WHEN {large} THEN c0 END"
-    return f"WITH r({', '.join(names + places)}) AS ({select}) SELECT {serialised} FROM r{order}"
+        row = f"CASE WHEN {large} THEN NULL ELSE {row} END, CASE WHEN {large} THEN c0 END"
+    return f"WITH r({', '.join(names + places)}) AS ({select}) SELECT {row} FROM r{order}"
 
 
 def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, identity: int, rowid: int,
-                        hasher) -> None:
-    """Feed ``hasher`` what ``quote()`` would make of the row with ``identity`` stored at
-    ``rowid`` of ``place``, reading large blobs in pieces (``X'`` and their bytes as
-    upper-case hex, as ``quote()`` writes them)."""
+                        hasher, form: int) -> None:
+    """Feed ``hasher`` the serialised row with ``identity`` stored at ``rowid`` of ``place``
+    (as :func:`serialised` makes it), reading large blobs in pieces."""
     table = f"{place.schema}.{quote_identifier(place.table)}"
     small = [
         f"CASE WHEN typeof({quote_identifier(c)}) = 'blob' AND length({quote_identifier(c)}) > {STREAMED_BLOB_BYTES} "
-        f"THEN NULL ELSE quote({quote_identifier(c)}) END"
+        f"THEN NULL ELSE {serialised(quote_identifier(c), form)} END"
         for c in place.columns
     ]
     values = connection.execute(f"SELECT {', '.join(small)} FROM {table} WHERE {place.rowid} = ?", (rowid,)).fetchone()
-    hasher.update(str(identity).encode())
+    hasher.update((str(identity) if form == 1 else f"i{identity}").encode())
     for column, value in zip(place.columns, values):
         hasher.update(b",")
         if value is not None:
@@ -106,20 +130,22 @@ def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, ident
             continue
         try:
             blob = connection.blobopen(place.table, column, rowid, readonly=True, name=place.schema)
-        except sqlite3.OperationalError:  # a generated column is computed, not stored: quote it whole
+        except sqlite3.OperationalError:  # a generated column is computed, not stored: serialised whole
             hasher.update(connection.execute(
-                f"SELECT quote({quote_identifier(column)}) FROM {table} WHERE {place.rowid} = ?", (rowid,)
+                f"SELECT {serialised(quote_identifier(column), form)} FROM {table} WHERE {place.rowid} = ?", (rowid,)
             ).fetchone()[0])
             continue
         with blob:
-            hasher.update(b"X'")
+            hasher.update(b"X'" if form == 1 else f"b{len(blob)}:".encode())
             while piece := blob.read(STREAMED_BLOB_BYTES):
-                hasher.update(piece.hex().upper().encode())
-            hasher.update(b"'")
+                hasher.update(piece.hex().upper().encode() if form == 1 else piece)
+            if form == 1:
+                hasher.update(b"'")
 
 
 def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, unique_first: bool = True,
-                     in_order: bool = False, stored: StoredRows | list[StoredRows] | None = None) -> str:
+                     in_order: bool = False, stored: StoredRows | list[StoredRows] | None = None,
+                     form: int = FORMAT) -> str:
     """``ROWS:SHA256`` over the rows of a ``SELECT`` with ``width`` columns, in order of the
     first column when it is unique (a rowid or an identity: a rowid scan needs no sort),
     else of all columns. ``in_order``: the ``SELECT`` orders its rows by its first column
@@ -127,10 +153,11 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     would otherwise be sorted again, large rows and all). ``stored``: where the rows live,
     so that a row holding a blob past STREAMED_BLOB_BYTES is read in pieces; a list when
     they live in several tables, the ``SELECT`` then ending with three more columns: does
-    the row hold such a blob, the index of its table in the list, its rowid there."""
+    the row hold such a blob, the index of its table in the list, its rowid there.
+    ``form``: the format to take it in (a recorded one's, to compare with it)."""
     places = stored if isinstance(stored, list) else None  # rows from several tables: which, and where
     query = fingerprint_query(select, width, unique_first, in_order, streamed=stored is not None,
-                              located=places is not None)
+                              located=places is not None, form=form)
     previous_factory = connection.text_factory
     connection.text_factory = bytes  # TEXT as bytes: invalid UTF-8 must hash too
     hasher = hashlib.sha256()
@@ -143,9 +170,9 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
             for serialised_row, *large in batch:
                 if serialised_row is None and places:  # a row with a large blob: serialised here, in pieces
                     identity, part, rowid = large
-                    _hash_row_in_pieces(connection, places[part], identity, rowid, hasher)
+                    _hash_row_in_pieces(connection, places[part], identity, rowid, hasher, form)
                 elif serialised_row is None:
-                    _hash_row_in_pieces(connection, stored, large[0], large[0], hasher)
+                    _hash_row_in_pieces(connection, stored, large[0], large[0], hasher, form)
                 else:
                     hasher.update(serialised_row)
                     held += len(serialised_row)
@@ -155,7 +182,7 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
             del batch
     finally:
         connection.text_factory = previous_factory
-    return f"{rows}:{hasher.hexdigest()}"
+    return f"{rows}:{hasher.hexdigest()}" if form == 1 else f"{rows}:v{form}:{hasher.hexdigest()}"
 
 
 def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
