@@ -25,6 +25,7 @@ import pytest
 
 from conftest import sqldiff
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
+from consolidation.merge.accounting import recount
 from consolidation.proof import rebuild_source, verify_database
 from consolidation.store.provenance import MAX_SPAN
 
@@ -93,7 +94,16 @@ def _typed_rows(path: Path) -> dict[str, list[str]]:
 
 
 def _assert_ledger_shape(target: Path) -> None:
+    """Links no longer than a span may be, never overlapping; and the books as a full recount
+    from the links makes them (the merge recounts only the source tables a move touched)."""
     with closing(sqlite3.connect(target)) as connection:
+        books = "SELECT id, rows_read, rows_stored, duplicates_folded, conflicts_kept FROM migration_table_accounting"
+        kept = connection.execute(books).fetchall()
+        connection.execute("SAVEPOINT recount")
+        for (table,) in connection.execute("SELECT DISTINCT target_table FROM migration_table_accounting").fetchall():
+            recount(connection, table)
+        assert connection.execute(books).fetchall() == kept
+        connection.execute("ROLLBACK TO recount")
         longest = connection.execute("SELECT coalesce(max(span), 0) FROM migration_row_links").fetchone()[0]
         assert longest <= MAX_SPAN
         overlapping = connection.execute(

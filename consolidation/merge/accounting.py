@@ -7,7 +7,9 @@ source's old contribution is taken out again.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Collection
 
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
@@ -23,16 +25,18 @@ from .plan import (
 from .policy import ConflictPolicy
 
 
-def recount(connection: sqlite3.Connection, target: str, table_id: int | None = None) -> None:
+def recount(connection: sqlite3.Connection, target: str, table_ids: Collection[int] | None = None) -> None:
     """Recompute source accounting for ``target`` from the links themselves.
 
     A merged row is *stored* for the first source linked to it and *folded* for every
     later one; a row in a conflicts table is a *conflict*. Recomputing (rather than
     adding up as rows move) keeps the books right when a policy swaps versions. With
-    ``table_id``, only that source table is recounted: enough when no shown row moved,
-    since a later source never changes who owns a row.
+    ``table_ids``, only those source tables are recounted: enough when they are the ones
+    whose links moved (a displaced row's links all move together) and the one that moved
+    them, since no other source's rows changed owner.
     """
-    scope = "l.table_id = :table_id" if table_id is not None else "a.target_table = :target"
+    scope = ("l.table_id IN (SELECT value FROM json_each(:table_ids))" if table_ids is not None
+             else "a.target_table = :target")
     owner = owner_of_merged_row("l.shard", "l.target_rowid")
     connection.execute(
         f"""
@@ -57,7 +61,7 @@ def recount(connection: sqlite3.Connection, target: str, table_id: int | None = 
             conflicts_kept = c.conflicts
         FROM counts AS c WHERE a.id = c.table_id
         """,
-        {"target": target, "table_id": table_id},
+        {"target": target, "table_ids": json.dumps(sorted(table_ids or ()))},
     )
 
 

@@ -301,7 +301,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
             f"{f', {overlapping} links overlapping the next' if overlapping else ''}; rolled back"
         )
     if merger.moved_shown_rows:
-        recount(connection, plan.target)
+        recount(connection, plan.target, merger.moved_links_of | {table_id})
         record_conflicts(connection, shards, plan.target, settings.policy)
     else:  # nobody else's row moved: the statements' own counts are the books
         placed = merger.placed

@@ -80,6 +80,7 @@ class RowMerger:
         self.same_values = f"CASE WHEN {same_row('t', 's', self.columns, untyped)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
+        self.moved_links_of: set[int] = set()  # the source tables whose links those moves re-pointed
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
@@ -289,13 +290,13 @@ class RowMerger:
             f"FROM temp.assetdb_moves AS m JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
         )
         split_spans_holding(self.connection, number, self.target, "SELECT shown_rowid AS moved FROM temp.assetdb_moves")
-        self.execute(
+        self.moved_links_of.update(table_id for (table_id,) in self.execute(
             "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
             "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
             "WHERE l.shard = ? AND l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
-            "AND a.id = l.table_id AND a.target_table = ?",
+            "AND a.id = l.table_id AND a.target_table = ? RETURNING table_id",
             (current, number, self.target),
-        )
+        ).fetchall())
         assignments = ", ".join(f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns)
         self.execute(
             f"UPDATE {self.schema(number)}.{q(self.target)} AS t SET {assignments} "
