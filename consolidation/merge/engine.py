@@ -58,7 +58,7 @@ from ..store import (
 from ..store.provenance import reaches_next_link
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
 from ..store.shards import FilesExhausted, discard_new_set, most_shards
-from .accounting import record_conflicts, recount, remove_source
+from .accounting import record_conflicts, remove_source
 from .fingerprinting import BackgroundFingerprint
 from .naming import assign_source_names
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
@@ -300,16 +300,14 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
             f"{source_name}: table {table.name!r}: {rows_read} rows read but {linked} placed"
             f"{f', {overlapping} links overlapping the next' if overlapping else ''}; rolled back"
         )
-    if merger.moved_shown_rows:
-        recount(connection, plan.target, merger.moved_links_of | {table_id})
+    placed = merger.placed  # the statements' own counts are the books (a displacement booked the others')
+    connection.execute(
+        "UPDATE main.migration_table_accounting SET rows_read = ?, rows_stored = ?, duplicates_folded = ?, "
+        "conflicts_kept = ? WHERE id = ?",
+        (linked, placed["stored"], placed["folded"], placed["conflicts"], table_id),
+    )
+    if merger.moved_shown_rows:  # the versions shown changed: the list says whose is shown anew
         record_conflicts(connection, shards, plan.target, settings.policy)
-    else:  # nobody else's row moved: the statements' own counts are the books
-        placed = merger.placed
-        connection.execute(
-            "UPDATE main.migration_table_accounting SET rows_read = ?, rows_stored = ?, duplicates_folded = ?, "
-            "conflicts_kept = ? WHERE id = ?",
-            (linked, placed["stored"], placed["folded"], placed["conflicts"], table_id),
-        )  # and each conflict kept was listed as it was placed
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
         "WHERE id = ?",

@@ -80,7 +80,6 @@ class RowMerger:
         self.same_values = f"CASE WHEN {same_row('t', 's', self.columns, untyped)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
-        self.moved_links_of: set[int] = set()  # the source tables whose links those moves re-pointed
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
@@ -226,10 +225,10 @@ class RowMerger:
             for number in shown_in:
                 self._displace_shown_rows(number, current, conflicts)
             self._keep_losing_versions(current, conflicts)
-            self.execute(
+            self._count("stored", self.execute(  # the incoming source now shows (owns) the row
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
                 f"SELECT {self.table_id}, identity, shown_shard, shown_rowid, 0 FROM temp.assetdb_pairs WHERE incoming_wins"
-            )
+            ))
 
     def _keep_losing_versions(self, current: int, conflicts: str) -> None:
         """The incoming versions that lose are numbered once into the conflicts table's next
@@ -290,19 +289,41 @@ class RowMerger:
             f"FROM temp.assetdb_moves AS m JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
         )
         split_spans_holding(self.connection, number, self.target, "SELECT shown_rowid AS moved FROM temp.assetdb_moves")
-        self.moved_links_of.update(table_id for (table_id,) in self.execute(
+        self._book_moved_links(number)
+        self.execute(
             "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
             "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
             "WHERE l.shard = ? AND l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
-            "AND a.id = l.table_id AND a.target_table = ? RETURNING table_id",
+            "AND a.id = l.table_id AND a.target_table = ?",
             (current, number, self.target),
-        ).fetchall())
+        )
         assignments = ", ".join(f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns)
         self.execute(
             f"UPDATE {self.schema(number)}.{q(self.target)} AS t SET {assignments} "
             f"FROM temp.assetdb_pairs AS p JOIN {self.rows} AS s ON s._identity = p.identity "
             f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
         )
+
+    def _book_moved_links(self, number: int) -> None:
+        """The books of the sources whose rows are about to be displaced: each link to a
+        displaced row becomes a conflict kept, from stored (its source showed the row) or
+        folded (another did). Asked before the links move, one owner per displaced row."""
+        moved = self.execute(
+            f"SELECT l.table_id, total(a.source_id = ({owner_of_merged_row(':shard', 'm.shown_rowid')})), count(*) "
+            "FROM temp.assetdb_moves AS m "
+            "JOIN main.migration_row_links AS l ON l.shard = :shard AND l.target_rowid = m.shown_rowid "
+            "AND l.in_conflicts = 0 "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id AND a.target_table = :target "
+            "GROUP BY l.table_id",
+            {"shard": number, "target": self.target},
+        ).fetchall()
+        for table_id, stored, links in moved:
+            self.execute(
+                "UPDATE main.migration_table_accounting SET rows_stored = rows_stored - :stored, "
+                "duplicates_folded = duplicates_folded - :folded, conflicts_kept = conflicts_kept + :links "
+                "WHERE id = :id",
+                {"stored": int(stored), "folded": links - int(stored), "links": links, "id": table_id},
+            )
 
     def _store_new_keys(self, chunk: str, current: int) -> None:
         """Rows whose key no shard holds are staged by identity first, then stored: no
