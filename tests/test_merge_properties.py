@@ -25,8 +25,9 @@ import pytest
 
 from conftest import sqldiff
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
-from consolidation.merge.accounting import recount
+from consolidation.merge.accounting import record_conflicts, recount
 from consolidation.proof import rebuild_source, verify_database
+from consolidation.store import write_session
 from consolidation.store.provenance import MAX_SPAN
 
 SEEDS = range(int(os.environ.get("ASSETDB_PROPERTY_SEEDS", "14")))  # two of each kind of key
@@ -113,6 +114,29 @@ def _assert_ledger_shape(target: Path) -> None:
         assert overlapping == 0
 
 
+class _Undo(Exception):
+    """Raised inside a write session to roll it back."""
+
+
+def _assert_conflicts_list(target: Path, limit: int, policy: ConflictPolicy) -> None:
+    """The conflicts list as a full rewrite from the links makes it (the merge lists only
+    the keys a move took over)."""
+    listed = ("SELECT kept_table_id, row_key, shown_source_id, kept_shard, kept_rowid "
+              "FROM migration_conflict_entries")
+    found = {}
+    try:
+        with write_session(target, limit, "checking the conflicts list") as session:
+            connection = session.connection
+            found["kept"] = sorted(connection.execute(listed).fetchall(), key=repr)
+            for (table,) in connection.execute("SELECT DISTINCT target_table FROM migration_table_accounting").fetchall():
+                record_conflicts(connection, session.shards, table, policy)
+            found["rewritten"] = sorted(connection.execute(listed).fetchall(), key=repr)
+            raise _Undo
+    except _Undo:
+        pass
+    assert found["kept"] == found["rewritten"]
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_sets_verify_and_rebuild_exactly_round_after_round(tmp_path, seed):
     rng = random.Random(seed)
@@ -134,6 +158,7 @@ def test_random_sets_verify_and_rebuild_exactly_round_after_round(tmp_path, seed
         ledger = verify_database(target, [], limit)
         assert ledger.ok, (context, ledger.failures())
         _assert_ledger_shape(target)
+        _assert_conflicts_list(target, limit, policy)
         for path in sources:
             rebuilt = tmp_path / f"rebuilt-{round_number}-{path.name}"
             rebuild_source(target, path.name, rebuilt)

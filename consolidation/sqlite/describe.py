@@ -146,8 +146,10 @@ def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> So
         and next(c for c in columns if c.name == key[0]).declared_type.upper() == "INTEGER"
     )
     rowid = None if without_rowid else free_rowid_alias([c.name for c in columns] + generated)
+    # The schema goes as the pragma's argument: a "schema.pragma_index_list" prefix reads the
+    # table of that name in main.
     key_is_rowid = integer_key and not connection.execute(
-        f"SELECT 1 FROM {schema}.pragma_index_list(?) WHERE origin = 'pk'", (name,)
+        "SELECT 1 FROM pragma_index_list(?, ?) WHERE origin = 'pk'", (name, schema)
     ).fetchone()
     return SourceTable(name, columns, key, integer_key, rowid, generated, key_is_rowid=key_is_rowid)
 
