@@ -306,7 +306,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         "conflicts_kept = ? WHERE id = ?",
         (linked, placed["stored"], placed["folded"], placed["conflicts"], table_id),
     )
-    if merger.moved_shown_rows:  # the versions shown changed: the list says whose is shown anew
+    if merger.moved_shown_rows and not merger.list_by_key:  # the list is rewritten from the links
         record_conflicts(connection, shards, plan.target, settings.policy)
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "

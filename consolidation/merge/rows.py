@@ -30,6 +30,7 @@ from .plan import (
     ensure_table,
     holding,
     key_json,
+    keys_compare_as_text,
 )
 
 LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
@@ -80,6 +81,9 @@ class RowMerger:
         self.same_values = f"CASE WHEN {same_row('t', 's', self.columns, untyped)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
+        # Can the entries of a key taken over be found by its JSON text? Only where equal keys
+        # are equal text: integer or text keys compared byte for byte.
+        self.list_by_key = keys_compare_as_text(connection, self.target)
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
@@ -290,6 +294,8 @@ class RowMerger:
         )
         split_spans_holding(self.connection, number, self.target, "SELECT shown_rowid AS moved FROM temp.assetdb_moves")
         self._book_moved_links(number)
+        if self.list_by_key:
+            self._list_taken_over_keys(number)
         self.execute(
             "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
             "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
@@ -297,6 +303,8 @@ class RowMerger:
             "AND a.id = l.table_id AND a.target_table = ?",
             (current, number, self.target),
         )
+        if self.list_by_key:
+            self._list_displaced_versions(number, current)
         assignments = ", ".join(f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns)
         self.execute(
             f"UPDATE {self.schema(number)}.{q(self.target)} AS t SET {assignments} "
@@ -324,6 +332,34 @@ class RowMerger:
                 "WHERE id = :id",
                 {"stored": int(stored), "folded": links - int(stored), "links": links, "id": table_id},
             )
+
+    def _list_taken_over_keys(self, number: int) -> None:
+        """The versions already kept of each key taken over now show the incoming source's."""
+        key = key_json("t", self.table.key)
+        self.execute(
+            "UPDATE main.migration_conflict_entries SET shown_source_id = "
+            "(SELECT source_id FROM main.migration_table_accounting WHERE id = :table_id) "
+            f"WHERE row_key IN (SELECT {key} FROM temp.assetdb_moves AS m "
+            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid) "
+            "AND kept_table_id IN (SELECT id FROM main.migration_table_accounting WHERE target_table = :target)",
+            {"table_id": self.table_id, "target": self.target},
+        )
+
+    def _list_displaced_versions(self, number: int, current: int) -> None:
+        """One entry per link to a version just displaced into the conflicts table (its
+        merged row, still unchanged, gives its key)."""
+        self.execute(
+            "INSERT INTO main.migration_conflict_entries (kept_table_id, row_key, shown_source_id, kept_shard, "
+            f"kept_rowid, policy) SELECT l.table_id, {key_json('t', self.table.key)}, "
+            "(SELECT source_id FROM main.migration_table_accounting WHERE id = :table_id), :current, m.kept_rowid, "
+            ":policy FROM temp.assetdb_moves AS m "
+            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid "
+            "JOIN main.migration_row_links AS l ON l.shard = :current AND l.target_rowid = m.kept_rowid "
+            "AND l.in_conflicts = 1 "
+            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id AND a.target_table = :target "
+            "ORDER BY m.kept_rowid, a.source_id",
+            {"table_id": self.table_id, "target": self.target, "current": current, "policy": self.policy},
+        )
 
     def _store_new_keys(self, chunk: str, current: int) -> None:
         """Rows whose key no shard holds are staged by identity first, then stored: no

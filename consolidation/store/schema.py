@@ -114,6 +114,11 @@ FROM migration_conflict_entries AS e
 JOIN migration_table_accounting AS a ON a.id = e.kept_table_id
 JOIN migration_sources AS s ON s.id = a.source_id"""
 
+#: Conflicts-list entries by key: when an incoming version takes a key over, the entries
+#: of that key's other kept versions are found by it, not by reading the whole list.
+ENTRIES_KEY_INDEX = """CREATE INDEX IF NOT EXISTS migration_conflict_entries_key
+    ON migration_conflict_entries (row_key)"""
+
 #: Spans by where they start in their shard: the span holding a merged row is the one
 #: starting nearest at or below its rowid (spans of one table never overlap), so "whose
 #: row is this?" is an index seek, not a scan.
@@ -126,7 +131,8 @@ SPAN_INDEX = [
 #: change (a file without that table gets it whole from the schema): version 2 gives the
 #: links their span (an existing link covers one row), and keeps the conflicts list as
 #: entries that name their source table instead of spelling out its names and dates;
-#: version 3 cuts spans longer than MAX_SPAN into pieces, so lookups may stop there.
+#: version 3 cuts spans longer than MAX_SPAN into pieces, so lookups may stop there, and
+#: indexes the conflicts list by key.
 UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
     2: [
         ("migration_row_links", [
@@ -155,6 +161,7 @@ UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
             f"min({MAX_SPAN}, span - k * {MAX_SPAN}) FROM piece",
             f"UPDATE migration_row_links SET span = {MAX_SPAN} WHERE span > {MAX_SPAN}",
         ]),
+        ("migration_conflict_entries", [ENTRIES_KEY_INDEX]),
     ],
 }
 
@@ -253,6 +260,7 @@ SCHEMA_STATEMENTS: list[str] = [
     # it came from (so its source, target and conflicts table, and when, are the ledger's
     # already), its key, the source whose version is shown, and where the kept row is.
     CONFLICT_ENTRIES,
+    ENTRIES_KEY_INDEX,
     CONFLICTS_VIEW,
     """CREATE TABLE IF NOT EXISTS shard_manifest (
     shard INTEGER PRIMARY KEY CHECK (shard >= 1),
