@@ -148,3 +148,39 @@ def test_restore_into_a_locked_target_aborts(workspace, tmp_path, writer_lock):
     writer_lock(source)
     with pytest.raises((Aborted,)):
         restore_database(record.backup, source, tmp_path / "safety")
+
+
+def test_a_backup_recorded_in_the_first_fingerprint_format_still_restores(workspace, tmp_path):
+    """Backups made before the current fingerprint format recorded a bare SHA-256: the
+    restore proves the backup in the format its manifest recorded."""
+    record = backup_database(workspace / "databases" / "data.db", tmp_path / "backups")
+    with open_readonly(record.backup) as connection:
+        first_format = database_fingerprint(connection, 1)
+    assert ":" not in first_format and record.fingerprint.startswith("v2:")
+    manifest = tmp_path / "backups" / (record.backup.rsplit("/", 1)[1] + ".json")
+    recorded = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**recorded, "fingerprint": first_format}))
+    assert restore_database(record.backup, tmp_path / "fresh.db") is None
+    with sqlite3.connect(record.backup) as connection:
+        connection.execute("UPDATE t SET v = 'tampered' WHERE id = 1")
+    connection.close()
+    with pytest.raises(BadInput, match="does not match its manifest"):
+        restore_database(record.backup, tmp_path / "again.db")
+
+
+def test_a_changed_blob_byte_in_a_utf16_backup_is_refused(tmp_path):
+    """In a UTF-16 database a blob read as text loses bytes: the fingerprint reads its
+    serialised rows as the bytes they are."""
+    source = tmp_path / "data" / "utf16.db"
+    source.parent.mkdir()
+    with sqlite3.connect(source) as connection:
+        connection.execute("PRAGMA encoding = 'UTF-16le'")
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+        connection.executemany("INSERT INTO t VALUES (?, ?)", [(1, b"Z"), (2, b"\x00\xdc\x00")])
+    connection.close()
+    record = backup_database(source, tmp_path / "backups")
+    with sqlite3.connect(record.backup) as connection:
+        connection.execute("UPDATE t SET v = ? WHERE id = 2", (b"\x00\xdc\x01",))
+    connection.close()
+    with pytest.raises(BadInput, match="does not match its manifest"):
+        restore_database(record.backup, tmp_path / "restored.db")

@@ -97,11 +97,15 @@ def test_a_text_changed_after_its_nul_is_caught_by_the_ledger_proof(tmp_path):
     assert not verify_database(target, [source], LIMIT).ok
 
 
-def test_a_set_recorded_in_the_first_format_still_proves_and_remigrates(tmp_path):
-    """Fingerprints recorded before the current format are taken again in theirs to be
-    compared with; a source that changes is recorded anew in the current one."""
+def test_a_set_recorded_in_the_first_format_still_proves_and_is_recorded_anew(tmp_path):
+    """Fingerprints recorded in the first format are taken again in theirs to be compared
+    with. A source whose bytes changed is migrated again and recorded in the current
+    format: the first could not see a change after a NUL in a text."""
     source = make_database(tmp_path / "src" / "old.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
                            "INSERT INTO t VALUES (1, 'one'), (2, x'00ff'), (3, 2.5)")
+    with closing(sqlite3.connect(source)) as connection:
+        connection.execute("INSERT INTO t VALUES (4, ?)", ("head\x00tail",))
+        connection.commit()
     target = tmp_path / "enterprise_assets.db"
     migrate(target, [source], MigrationSettings(LIMIT))
     with closing(sqlite3.connect(source)) as reader:
@@ -111,18 +115,17 @@ def test_a_set_recorded_in_the_first_format_still_proves_and_remigrates(tmp_path
         for table, fingerprint in tables.items():
             connection.execute("UPDATE migration_table_accounting SET fingerprint = ? WHERE source_table = ?",
                                (fingerprint, table))
-        connection.execute("UPDATE migration_sources SET fingerprint = ?, file_sha256 = ''", (whole,))
+        connection.execute("UPDATE migration_sources SET fingerprint = ?", (whole,))
         connection.commit()
     assert verify_database(target, [], LIMIT).ok
-    report = migrate(target, [source], MigrationSettings(LIMIT))  # bytes hash anew, rows the same
-    assert [outcome.action for outcome in report.sources] == ["unchanged"]
-    with closing(sqlite3.connect(source)) as connection:
-        connection.execute("UPDATE t SET v = 'uno' WHERE id = 1")
+    assert [o.action for o in migrate(target, [source], MigrationSettings(LIMIT)).sources] == ["unchanged"]
+    with closing(sqlite3.connect(source)) as connection:  # invisible to the first format
+        connection.execute("UPDATE t SET v = ? WHERE id = 4", ("head\x00TAIL",))
         connection.commit()
-    report = migrate(target, [source], MigrationSettings(LIMIT))
-    assert [outcome.action for outcome in report.sources] == ["remigrated"]
+    assert [o.action for o in migrate(target, [source], MigrationSettings(LIMIT)).sources] == ["remigrated"]
     with closing(sqlite3.connect(target)) as connection:
         [(recorded,)] = connection.execute("SELECT fingerprint FROM migration_table_accounting").fetchall()
+        assert connection.execute("SELECT v FROM t WHERE id = 4").fetchone()[0] == "head\x00TAIL"
     assert fingerprint_format(recorded) == FORMAT
     assert verify_database(target, [], LIMIT).ok and verify_database(target, [source], LIMIT).ok
     rebuilt = tmp_path / "rebuilt.db"

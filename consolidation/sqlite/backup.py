@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import Aborted, BadInput
 from ..leftovers import sweep_folder, temporary_beside
-from .fingerprint import database_fingerprint, file_sha256
+from .fingerprint import FORMAT, database_fingerprint, file_sha256, fingerprint_format
 from .header import EmptyDatabase, NotADatabase, read_header
 from .locks import LOCK_TIMEOUT_SECONDS
 from .readonly import open_readonly
@@ -73,12 +73,13 @@ def _fsync(path: Path) -> None:
         os.close(descriptor)
 
 
-def _prove(path: Path, expected_fingerprint: str, what: str) -> None:
-    """Raise ``Aborted`` unless ``path`` passes integrity_check and has the fingerprint."""
+def _prove(path: Path, expected_fingerprint: str, what: str, form: int = FORMAT) -> None:
+    """Raise ``Aborted`` unless ``path`` passes integrity_check and has the fingerprint
+    (taken in format ``form``)."""
     try:
         with open_readonly(path) as connection:
             verdict = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-            fingerprint = database_fingerprint(connection)
+            fingerprint = database_fingerprint(connection, form)
     except (NotADatabase, sqlite3.DatabaseError) as error:
         raise Aborted(f"{what} {path} is unreadable ({error})") from None
     if verdict != ["ok"]:
@@ -160,11 +161,12 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
     except (EmptyDatabase, NotADatabase) as error:
         raise BadInput(f"not a restorable backup: {error}") from None
     manifest = read_manifest(backup)
+    form = FORMAT if manifest is None else fingerprint_format(manifest.fingerprint)  # as it was recorded
     with open_readonly(backup) as reader:
-        expected = database_fingerprint(reader)
+        expected = database_fingerprint(reader, form)
     if manifest is not None and manifest.fingerprint != expected:
         raise BadInput(f"{backup}: content does not match its manifest; refusing to restore")
-    _prove(backup, expected, "backup")
+    _prove(backup, expected, "backup", form)
 
     safety = None
     if target.exists():
@@ -190,5 +192,5 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
         if "locked" in str(error) or "busy" in str(error):
             raise Aborted(f"{target}: locked by another process; nothing was restored") from None
         raise BadInput(f"{target}: cannot write ({error})") from None
-    _prove(target, expected, "restored database")
+    _prove(target, expected, "restored database", form)
     return safety

@@ -44,21 +44,37 @@ FORMAT = 2
 
 
 def fingerprint_format(fingerprint: str) -> int:
-    """The format a recorded fingerprint was taken in: ``ROWS:SHA256`` is 1, ``ROWS:v2:SHA256`` 2."""
-    parts = fingerprint.split(":")
-    return 2 if len(parts) == 3 and parts[1] == "v2" else 1
+    """The format a recorded fingerprint was taken in: a table's ``ROWS:SHA256`` and a
+    database's bare ``SHA256`` are 1; ``ROWS:v2:SHA256`` and ``v2:SHA256`` are 2."""
+    return 2 if "v2" in fingerprint.split(":")[:-1] else 1
 
 
-def serialised(value: str, form: int = FORMAT) -> str:
-    """SQL: the value of ``value`` (an expression) as the fingerprint hashes it."""
+def serialised(value: str, form: int = FORMAT, raw_blobs: bool = True) -> str:
+    """SQL: the value of ``value`` (an expression) as the fingerprint hashes it. In format 2
+    it is text in the database's encoding, read back as the bytes it is (:func:`_as_read`).
+    A blob joins that text as it is in a UTF-8 database; a UTF-16 one would drop an odd
+    last byte, so there (``raw_blobs`` false) blobs are spelled in hex, tagged apart."""
     if form == 1:
         return f"quote({value})"
+    blob = (f"'b' || length({value}) || ':' || {value}" if raw_blobs
+            else f"'B' || length({value}) || ':' || hex({value})")
     return (
         f"CASE typeof({value}) WHEN 'null' THEN 'n' WHEN 'integer' THEN 'i' || {value} "
         f"WHEN 'real' THEN 'r' || quote({value}) "
         f"WHEN 'text' THEN 't' || length(CAST({value} AS BLOB)) || ':' || {value} "
-        f"ELSE 'b' || length({value}) || ':' || {value} END"
+        f"ELSE {blob} END"
     )
+
+
+def _raw_blobs(connection: sqlite3.Connection) -> bool:
+    """Can blobs join serialised text as they are? Only where text is UTF-8 (an attached
+    database always has the main one's encoding)."""
+    return connection.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+
+
+def _as_read(serialised_sql: str, form: int) -> str:
+    """How serialised text is read back: as the bytes it is (format 2), or as text."""
+    return serialised_sql if form == 1 else f"CAST({serialised_sql} AS BLOB)"
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,8 @@ def large_blob_in(columns: list[str]) -> str:
 
 
 def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False,
-                      streamed: bool = False, located: bool = False, form: int = FORMAT) -> str:
+                      streamed: bool = False, located: bool = False, form: int = FORMAT,
+                      raw_blobs: bool = True) -> str:
     """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each.
 
     With ``streamed``, a row holding a blob too large to serialise in SQL comes with a NULL
@@ -100,7 +117,7 @@ def fingerprint_query(select: str, width: int, unique_first: bool = True, in_ord
     """
     names = [f"c{index}" for index in range(width)]
     places = ["p_large", "p_part", "p_rowid"] if located else []
-    row = balanced([serialised(name, form) for name in names], "|| ',' ||", "''")
+    row = _as_read(balanced([serialised(name, form, raw_blobs) for name in names], "|| ',' ||", "''"), form)
     order = "" if in_order else " ORDER BY " + ("c0" if unique_first else ", ".join(names))
     if located:
         where = ", ".join(f"CASE WHEN p_large THEN {name} END" for name in ["c0", "p_part", "p_rowid"])
@@ -112,13 +129,13 @@ def fingerprint_query(select: str, width: int, unique_first: bool = True, in_ord
 
 
 def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, identity: int, rowid: int,
-                        hasher, form: int) -> None:
+                        hasher, form: int, raw_blobs: bool) -> None:
     """Feed ``hasher`` the serialised row with ``identity`` stored at ``rowid`` of ``place``
     (as :func:`serialised` makes it), reading large blobs in pieces."""
     table = f"{place.schema}.{quote_identifier(place.table)}"
     small = [
         f"CASE WHEN typeof({quote_identifier(c)}) = 'blob' AND length({quote_identifier(c)}) > {STREAMED_BLOB_BYTES} "
-        f"THEN NULL ELSE {serialised(quote_identifier(c), form)} END"
+        f"THEN NULL ELSE {_as_read(serialised(quote_identifier(c), form, raw_blobs), form)} END"
         for c in place.columns
     ]
     values = connection.execute(f"SELECT {', '.join(small)} FROM {table} WHERE {place.rowid} = ?", (rowid,)).fetchone()
@@ -132,13 +149,15 @@ def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, ident
             blob = connection.blobopen(place.table, column, rowid, readonly=True, name=place.schema)
         except sqlite3.OperationalError:  # a generated column is computed, not stored: serialised whole
             hasher.update(connection.execute(
-                f"SELECT {serialised(quote_identifier(column), form)} FROM {table} WHERE {place.rowid} = ?", (rowid,)
+                f"SELECT {_as_read(serialised(quote_identifier(column), form, raw_blobs), form)} FROM {table} "
+                f"WHERE {place.rowid} = ?", (rowid,)
             ).fetchone()[0])
             continue
+        hexed = form == 1 or not raw_blobs
         with blob:
-            hasher.update(b"X'" if form == 1 else f"b{len(blob)}:".encode())
+            hasher.update(b"X'" if form == 1 else f"{'b' if raw_blobs else 'B'}{len(blob)}:".encode())
             while piece := blob.read(STREAMED_BLOB_BYTES):
-                hasher.update(piece.hex().upper().encode() if form == 1 else piece)
+                hasher.update(piece.hex().upper().encode() if hexed else piece)
             if form == 1:
                 hasher.update(b"'")
 
@@ -156,8 +175,9 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     the row hold such a blob, the index of its table in the list, its rowid there.
     ``form``: the format to take it in (a recorded one's, to compare with it)."""
     places = stored if isinstance(stored, list) else None  # rows from several tables: which, and where
+    raw_blobs = _raw_blobs(connection)
     query = fingerprint_query(select, width, unique_first, in_order, streamed=stored is not None,
-                              located=places is not None, form=form)
+                              located=places is not None, form=form, raw_blobs=raw_blobs)
     previous_factory = connection.text_factory
     connection.text_factory = bytes  # TEXT as bytes: invalid UTF-8 must hash too
     hasher = hashlib.sha256()
@@ -170,9 +190,9 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
             for serialised_row, *large in batch:
                 if serialised_row is None and places:  # a row with a large blob: serialised here, in pieces
                     identity, part, rowid = large
-                    _hash_row_in_pieces(connection, places[part], identity, rowid, hasher, form)
+                    _hash_row_in_pieces(connection, places[part], identity, rowid, hasher, form, raw_blobs)
                 elif serialised_row is None:
-                    _hash_row_in_pieces(connection, stored, large[0], large[0], hasher, form)
+                    _hash_row_in_pieces(connection, stored, large[0], large[0], hasher, form, raw_blobs)
                 else:
                     hasher.update(serialised_row)
                     held += len(serialised_row)
@@ -185,19 +205,21 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     return f"{rows}:{hasher.hexdigest()}" if form == 1 else f"{rows}:v{form}:{hasher.hexdigest()}"
 
 
-def table_fingerprint(connection: sqlite3.Connection, table: str) -> str:
-    """``ROWS:SHA256`` over every row of ``table``, rowid included where there is one."""
+def table_fingerprint(connection: sqlite3.Connection, table: str, form: int = FORMAT) -> str:
+    """The fingerprint of every row of ``table``, rowid included where there is one."""
     columns = [quote_identifier(column) for column in table_columns(connection, table)]
     rowid = rowid_expression(connection, table)
     if rowid:
         columns.insert(0, rowid)
     select = f"SELECT {', '.join(columns)} FROM {quote_identifier(table)}"
     stored = StoredRows("main", table, rowid, table_columns(connection, table)) if rowid else None
-    return rows_fingerprint(connection, select, len(columns), unique_first=rowid is not None, stored=stored)
+    return rows_fingerprint(connection, select, len(columns), unique_first=rowid is not None, stored=stored,
+                            form=form)
 
 
-def database_fingerprint(connection: sqlite3.Connection) -> str:
-    """SHA-256 over the schema and every ordinary table's fingerprint.
+def database_fingerprint(connection: sqlite3.Connection, form: int = FORMAT) -> str:
+    """SHA-256 over the schema and every ordinary table's fingerprint, taken in format
+    ``form`` (``v2:SHA256``; a bare ``SHA256`` is format 1, as backups recorded it before).
 
     Virtual tables contribute their schema only: their rows live in shadow tables,
     which are ordinary tables and are fingerprinted as such.
@@ -208,5 +230,5 @@ def database_fingerprint(connection: sqlite3.Connection) -> str:
     ):
         hasher.update(repr(row).encode())
     for table in ordinary_tables(connection):
-        hasher.update(f"{table}={table_fingerprint(connection, table)};".encode())
-    return hasher.hexdigest()
+        hasher.update(f"{table}={table_fingerprint(connection, table, form)};".encode())
+    return hasher.hexdigest() if form == 1 else f"v{form}:{hasher.hexdigest()}"
