@@ -197,24 +197,6 @@ def key_json(alias: str, key: list[str]) -> str:
     return f"json_array({', '.join(parts)})"
 
 
-def keys_compare_as_text(connection: sqlite3.Connection, table: str) -> bool:
-    """Are two keys of the primary's ``table`` equal exactly when their :func:`key_json`
-    texts are? So where every key column is INTEGER or TEXT, compared byte for byte (a
-    NOCASE key, or a REAL one where 5 = 5.0, is not)."""
-    shape = target_shape(connection, table)
-    if shape is None or not shape.key:
-        return False
-    if any(affinity(shape.columns[k.lower()]) not in ("INTEGER", "TEXT") for k in shape.key):
-        return False
-    index = connection.execute(
-        "SELECT name FROM pragma_index_list(?, 'main') WHERE origin = 'pk'", (table,)
-    ).fetchone()
-    if index is None:
-        return True  # the rowid itself
-    return all(row[4] == "BINARY" for row in connection.execute(
-        "SELECT * FROM pragma_index_xinfo(?, 'main') WHERE key", (index[0],)))
-
-
 def holding(connection: sqlite3.Connection, shards: ShardSet, table: str) -> list[int]:
     """The shards in which ``table`` exists."""
     return [n for n in shards.numbers if has_table(connection, shards.schema(n), table)]

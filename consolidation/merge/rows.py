@@ -30,7 +30,7 @@ from .plan import (
     ensure_table,
     holding,
     key_json,
-    keys_compare_as_text,
+    target_shape,
 )
 
 LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
@@ -82,8 +82,9 @@ class RowMerger:
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
         # Can the entries of a key taken over be found by its JSON text? Only where equal keys
-        # are equal text: integer or text keys compared byte for byte.
-        self.list_by_key = keys_compare_as_text(connection, self.target)
+        # are equal text and unequal keys never are: keys that are the rowid, always integers
+        # (a text key may hold a blob spelled as one; a real key may print the same as another).
+        self.list_by_key = target_shape(connection, self.target).integer_key
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
