@@ -4,9 +4,10 @@
 rows, apply the conflict policy and keep the ledger exact.
 """
 
-from .engine import MigrationSettings, migrate
+from .engine import MigrationSettings
 from .outcome import MigrationReport, SourceOutcome, TableOutcome
 from .policy import ConflictPolicy, conflict_resolver
+from .run import migrate
 
 __all__ = [
     "ConflictPolicy",

@@ -21,8 +21,8 @@ from ..store.provenance import (
     MAX_SPAN,
     covering_link,
     owner_of_merged_row,
-    split_spans_holding,
 )
+from .displacement import displace_shown_rows
 from .plan import (
     SOURCE_ALIAS,
     TablePlan,
@@ -106,7 +106,7 @@ class RowMerger:
     def schema(self, number: int) -> str:
         return self.shards.schema(number)
 
-    def _fresh(self, name: str) -> str:
+    def fresh(self, name: str) -> str:
         """Empty scratch table ``name`` and give its qualified name."""
         self.execute(f"DELETE FROM temp.{name}")
         return f"temp.{name}"
@@ -202,7 +202,7 @@ class RowMerger:
     def _match_keys(self, shards: list[int], chunk: str) -> None:
         """One join per shard: which of the chunk's rows meet a stored row of the same key,
         and whether their values are the same. A key is shown in one shard at most."""
-        self._fresh("assetdb_matches")
+        self.fresh("assetdb_matches")
         for number in shards:
             self.execute(
                 f"INSERT INTO temp.assetdb_matches (identity, shard, shown_rowid, same) "
@@ -217,7 +217,7 @@ class RowMerger:
         ))
 
     def _keep_conflicts(self, decide) -> None:
-        self._fresh("assetdb_pairs")
+        self.fresh("assetdb_pairs")
         self.execute(
             "INSERT INTO temp.assetdb_pairs (identity, shown_shard, shown_rowid) "
             "SELECT identity, shard, shown_rowid FROM temp.assetdb_matches WHERE NOT same"
@@ -228,7 +228,7 @@ class RowMerger:
             decide(self)
             shown_in = [row[0] for row in self.execute("SELECT DISTINCT shown_shard FROM temp.assetdb_pairs")]
             for number in shown_in:
-                self._displace_shown_rows(number, current, conflicts)
+                displace_shown_rows(self, number, current, conflicts)
             self._keep_losing_versions(current, conflicts)
             self._count("stored", self.execute(  # the incoming source now shows (owns) the row
                 f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
@@ -239,9 +239,9 @@ class RowMerger:
         """The incoming versions that lose are numbered once into the conflicts table's next
         rowids; their rows, links and conflicts-list entries are all written from
         that numbering, so no statement scans the links written before it."""
-        base = self._max_rowid(current, conflicts)
+        base = self.max_rowid(current, conflicts)
         self.execute(
-            f"INSERT INTO {self._fresh('assetdb_kept')} (identity, shown_shard, shown_rowid, kept_rowid) "
+            f"INSERT INTO {self.fresh('assetdb_kept')} (identity, shown_shard, shown_rowid, kept_rowid) "
             f"SELECT identity, shown_shard, shown_rowid, "
             f"{base} + row_number() OVER (ORDER BY identity) AS kept_rowid "
             f"FROM temp.assetdb_pairs WHERE NOT incoming_wins ORDER BY identity"
@@ -273,101 +273,12 @@ class RowMerger:
             {"target": self.target, "shard": current, "policy": self.policy, "table_id": self.table_id},
         )
 
-    def _displace_shown_rows(self, number: int, current: int, conflicts: str) -> None:
-        """Where the incoming version wins, move the shown row into the conflicts table,
-        re-point every link to it, and overwrite the merged row with the incoming values."""
-        if not self.execute(
-            "SELECT 1 FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = ? LIMIT 1", (number,)
-        ).fetchone():
-            return
-        self.moved_shown_rows = True
-        target_columns = [q(row[1]) for row in self.execute(f"PRAGMA main.table_info({q(self.target)})")]
-        base = self._max_rowid(current, conflicts)
-        self.execute(
-            f"INSERT INTO {self._fresh('assetdb_moves')} (shown_rowid, kept_rowid) SELECT shown_rowid, "
-            f"{base} + row_number() OVER (ORDER BY shown_rowid) AS kept_rowid "
-            f"FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = {number}"
-        )
-        self.execute(
-            f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(target_columns)}) "
-            f"SELECT m.kept_rowid, {', '.join('t.' + c for c in target_columns)} "
-            f"FROM temp.assetdb_moves AS m JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid"
-        )
-        split_spans_holding(self.connection, number, self.target, "SELECT shown_rowid AS moved FROM temp.assetdb_moves")
-        self._book_moved_links(number)
-        if self.list_by_key:
-            self._list_taken_over_keys(number)
-        self.execute(
-            "UPDATE main.migration_row_links AS l SET shard = ?, target_rowid = m.kept_rowid, in_conflicts = 1 "
-            "FROM temp.assetdb_moves AS m, main.migration_table_accounting AS a "
-            "WHERE l.shard = ? AND l.target_rowid = m.shown_rowid AND l.in_conflicts = 0 "
-            "AND a.id = l.table_id AND a.target_table = ?",
-            (current, number, self.target),
-        )
-        if self.list_by_key:
-            self._list_displaced_versions(number, current)
-        assignments = ", ".join(f"{c} = s.{c}" if c in self.columns else f"{c} = NULL" for c in target_columns)
-        self.execute(
-            f"UPDATE {self.schema(number)}.{q(self.target)} AS t SET {assignments} "
-            f"FROM temp.assetdb_pairs AS p JOIN {self.rows} AS s ON s._identity = p.identity "
-            f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
-        )
-
-    def _book_moved_links(self, number: int) -> None:
-        """The books of the sources whose rows are about to be displaced: each link to a
-        displaced row becomes a conflict kept, from stored (its source showed the row) or
-        folded (another did). Asked before the links move, one owner per displaced row."""
-        moved = self.execute(
-            f"SELECT l.table_id, total(a.source_id = ({owner_of_merged_row(':shard', 'm.shown_rowid')})), count(*) "
-            "FROM temp.assetdb_moves AS m "
-            "JOIN main.migration_row_links AS l ON l.shard = :shard AND l.target_rowid = m.shown_rowid "
-            "AND l.in_conflicts = 0 "
-            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id AND a.target_table = :target "
-            "GROUP BY l.table_id",
-            {"shard": number, "target": self.target},
-        ).fetchall()
-        for table_id, stored, links in moved:
-            self.execute(
-                "UPDATE main.migration_table_accounting SET rows_stored = rows_stored - :stored, "
-                "duplicates_folded = duplicates_folded - :folded, conflicts_kept = conflicts_kept + :links "
-                "WHERE id = :id",
-                {"stored": int(stored), "folded": links - int(stored), "links": links, "id": table_id},
-            )
-
-    def _list_taken_over_keys(self, number: int) -> None:
-        """The versions already kept of each key taken over now show the incoming source's."""
-        key = key_json("t", self.table.key)
-        self.execute(
-            "UPDATE main.migration_conflict_entries SET shown_source_id = "
-            "(SELECT source_id FROM main.migration_table_accounting WHERE id = :table_id) "
-            f"WHERE row_key IN (SELECT {key} FROM temp.assetdb_moves AS m "
-            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid) "
-            "AND kept_table_id IN (SELECT id FROM main.migration_table_accounting WHERE target_table = :target)",
-            {"table_id": self.table_id, "target": self.target},
-        )
-
-    def _list_displaced_versions(self, number: int, current: int) -> None:
-        """One entry per link to a version just displaced into the conflicts table (its
-        merged row, still unchanged, gives its key)."""
-        self.execute(
-            "INSERT INTO main.migration_conflict_entries (kept_table_id, row_key, shown_source_id, kept_shard, "
-            f"kept_rowid, policy) SELECT l.table_id, {key_json('t', self.table.key)}, "
-            "(SELECT source_id FROM main.migration_table_accounting WHERE id = :table_id), :current, m.kept_rowid, "
-            ":policy FROM temp.assetdb_moves AS m "
-            f"JOIN {self.schema(number)}.{q(self.target)} AS t ON t.rowid = m.shown_rowid "
-            "JOIN main.migration_row_links AS l ON l.shard = :current AND l.target_rowid = m.kept_rowid "
-            "AND l.in_conflicts = 1 "
-            "JOIN main.migration_table_accounting AS a ON a.id = l.table_id AND a.target_table = :target "
-            "ORDER BY m.kept_rowid, a.source_id",
-            {"table_id": self.table_id, "target": self.target, "current": current, "policy": self.policy},
-        )
-
     def _store_new_keys(self, chunk: str, current: int) -> None:
         """Rows whose key no shard holds are staged by identity first, then stored: no
         statement reads the table it is writing (SQLite would copy its rows aside)."""
         ensure_table(self.connection, self.shards, current, self.target)
         self.execute(
-            f"INSERT INTO {self._fresh('assetdb_new')} (identity) SELECT s._identity FROM {self.rows} AS s "
+            f"INSERT INTO {self.fresh('assetdb_new')} (identity) SELECT s._identity FROM {self.rows} AS s "
             f"WHERE {chunk} AND {self.has_key} "
             f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s._identity) "
             f"ORDER BY s._identity"
@@ -378,7 +289,7 @@ class RowMerger:
             f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
         ))
         self.execute(
-            f"INSERT INTO {self._fresh('assetdb_placed')} (identity, target_rowid) SELECT n.identity, t.rowid "
+            f"INSERT INTO {self.fresh('assetdb_placed')} (identity, target_rowid) SELECT n.identity, t.rowid "
             f"FROM temp.assetdb_new AS n JOIN {self.rows} AS s ON s._identity = n.identity "
             f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} ORDER BY n.identity"
         )
@@ -412,9 +323,9 @@ class RowMerger:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are,
         numbered once into the table's next rowids."""
         ensure_table(self.connection, self.shards, current, self.target)
-        base = self._max_rowid(current, self.target)
+        base = self.max_rowid(current, self.target)
         self.execute(
-            f"INSERT INTO {self._fresh('assetdb_rest')} (identity, target_rowid) SELECT s._identity, "
+            f"INSERT INTO {self.fresh('assetdb_rest')} (identity, target_rowid) SELECT s._identity, "
             f"{base} + row_number() OVER (ORDER BY s._identity) AS target_rowid "
             f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s._identity"
         )
@@ -425,5 +336,5 @@ class RowMerger:
         ))
         self._link_runs("temp.assetdb_rest", current)
 
-    def _max_rowid(self, number: int, table: str) -> int:
+    def max_rowid(self, number: int, table: str) -> int:
         return self.execute(f"SELECT coalesce(max(rowid), 0) FROM {self.schema(number)}.{q(table)}").fetchone()[0]

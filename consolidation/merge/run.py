@@ -1,0 +1,110 @@
+"""A migration run: many sources into one consolidated set, one transaction each.
+
+Every source is judged before the first write (the preflight); an existing set is backed
+up, verified and outside the workspace, before its first change; a set the run created is
+removed again if the run fails; files left out on purpose or as unusable are recorded in
+the set's ledger. ``dry_run`` rehearses all of it on a private copy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..globs import Exclusions
+from ..leftovers import private_scratch
+from ..sqlite import backup_database, default_backup_directory, open_readonly
+from ..store import Operation, connect_assetdb, initialize, write_session
+from ..store.set_files import forget_skipped, has_left_out, record_skipped
+from ..store.shards import discard_new_set
+from .engine import MigrationSettings, migrate_source
+from .naming import assign_source_names
+from .outcome import MigrationReport
+from .preflight import Preflight, preflight
+
+
+def migrate(
+    target: Path | str,
+    sources: list[Path | str],
+    settings: MigrationSettings,
+    backup_directory: Path | None = None,
+    track=lambda items: items,
+    dry_run: bool = False,
+    exclusions: Exclusions = Exclusions(),
+    skip_unusable: bool = False,
+    preflighted: Preflight | None = None,
+) -> MigrationReport:
+    """Merge ``sources`` into ``target`` (created if missing), one transaction per source.
+
+    Every source is judged before the first write (:func:`preflight`): an unusable one
+    stops the run with nothing written, unless ``skip_unusable``; files ``exclusions``
+    names are left out on purpose. Either way each file left out is recorded in the
+    target's ledger. An existing target is backed up (verified, outside the workspace)
+    before its first change; a target this run created is removed again if it fails.
+    Sources are only ever read. ``dry_run`` rehearses the whole migration on a private
+    temporary copy of the target, so its report is exact and nothing is written.
+    """
+    target = Path(target)
+    checked = preflighted or preflight(target, sources, exclusions, skip_unusable)
+    if not dry_run:
+        return _migrate_into(target, checked, settings, backup_directory, track)
+    with private_scratch("dryrun") as scratch:  # named by its owner, so a kill's leftover is swept
+        rehearsal = scratch / target.name
+        if target.exists() and target.stat().st_size:
+            with open_readonly(target) as reader:
+                writer = sqlite3.connect(rehearsal)
+                reader.backup(writer)
+                writer.close()
+        report = _migrate_into(rehearsal, checked, settings, None, track, back_up=False)
+    report.target = str(target)
+    for outcome in report.sources:
+        outcome.action = "planned" if outcome.action != "unchanged" else outcome.action
+    return report
+
+
+def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, track, back_up=True) -> MigrationReport:
+    existed = target.exists()
+    report = MigrationReport(str(target), [], left_out=checked.left_out())
+    try:
+        if not existed:
+            initialize(target, settings.limit)
+        connection = connect_assetdb(target)
+        try:
+            known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
+            names = assign_source_names(checked.sources, known)
+
+            def backup_once() -> None:
+                if back_up and existed and report.backup is None:
+                    record = backup_database(target, backup_directory or default_backup_directory())
+                    report.backup = record.backup
+
+            for path in track(checked.sources):
+                report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
+            _record_left_out(connection, target, checked, settings.limit, backup_once)
+        finally:
+            connection.close()
+    except BaseException:
+        if not existed:
+            discard_new_set(target)  # nothing of anyone's was in it: leave the folder as it was
+        raise
+    return report
+
+
+def _record_left_out(connection: sqlite3.Connection, target: Path, checked: Preflight, limit: int, before_write) -> None:
+    """Keep the ledger's list of files left out true: what this run left out is recorded
+    (with a log row), and a file that was left out before and is migrated now is forgotten."""
+    left_out = checked.left_out()
+    if not left_out and not has_left_out(connection, target, checked.sources):
+        return
+    before_write()
+    with write_session(target, limit, "recording the files left out", connection=connection):
+        forget_skipped(connection, target, checked.sources)
+        if left_out:
+            record_skipped(connection, target, left_out)
+            Operation(
+                "skip",
+                subject=f"{len(left_out)} files",
+                counts={"unusable": len(checked.unusable), "excluded": len(checked.excluded)},
+                details={"files": [{"path": str(path), "status": status, "reason": reason}
+                                   for path, status, reason in left_out[:200]]},
+            ).record(connection, "ok")
