@@ -48,12 +48,13 @@ def reaches_next_link(alias: str = "l", schema: str = "main") -> str:
     )
 
 
-def nearest_span_start(shard: str, rowid: str) -> str:
-    """Scalar SQL: where the span of table ``:target`` in shard ``shard`` starting nearest at
-    or below merged row ``rowid`` starts (spans of one table never overlap, so it is the
-    only one that can hold the row). One walk down the span index, not a scan."""
+def _nearest_span(shard: str, rowid: str, selected: str) -> str:
+    """SQL: ``selected`` (of ``ns``, a link, and ``na``, its accounting row) for the span of
+    table ``:target`` in shard ``shard`` starting nearest at or below merged row ``rowid``:
+    spans of one table never overlap, so it is the only one that can hold the row. One walk
+    down the span index, at most MAX_SPAN rowids deep."""
     return (
-        "SELECT ns.target_rowid FROM main.migration_row_links AS ns "
+        f"SELECT {selected} FROM main.migration_row_links AS ns "
         "JOIN main.migration_table_accounting AS na ON na.id = ns.table_id "
         f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} "
         f"AND ns.target_rowid > {rowid} - {MAX_SPAN} AND na.target_table = :target "
@@ -61,27 +62,28 @@ def nearest_span_start(shard: str, rowid: str) -> str:
     )
 
 
+def nearest_span_start(shard: str, rowid: str) -> str:
+    """Scalar SQL: where the span that can hold merged row ``rowid`` starts (see
+    :func:`_nearest_span`)."""
+    return _nearest_span(shard, rowid, "ns.target_rowid")
+
+
 def owner_of_merged_row(shard: str, rowid: str) -> str:
     """Scalar SQL: the id of the source whose version merged row ``rowid`` of table
-    ``:target`` (a named parameter) in shard ``shard`` is (the first source linked to it). Its own aliases
-    start with ``o``, so ``shard`` and ``rowid`` may name columns of an outer query."""
-    spanned = (  # the nearest span at or below the row, read in the one walk that finds it
-        "(SELECT CASE WHEN o.target_rowid + o.span > {rowid} THEN o.source_id END FROM "
-        "(SELECT ol.target_rowid, ol.span, oa.source_id FROM main.migration_row_links AS ol "
-        "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
-        "WHERE ol.span > 1 AND ol.shard = {shard} AND ol.target_rowid <= {rowid} "
-        "AND ol.target_rowid > {rowid} - {max_span} AND oa.target_table = :target "
-        "ORDER BY ol.target_rowid DESC LIMIT 1) AS o)"
+    ``:target`` (a named parameter) in shard ``shard`` is (the first source linked to it).
+    Its own aliases start with ``o`` or ``n``, so ``shard`` and ``rowid`` may name columns
+    of an outer query."""
+    nearest = _nearest_span(shard, rowid, "ns.target_rowid, ns.span, na.source_id")
+    spanned = (  # the span that can hold the row, read in the one walk that finds it
+        f"(SELECT CASE WHEN o.target_rowid + o.span > {rowid} THEN o.source_id END FROM ({nearest}) AS o)"
     )
     single = (
         "(SELECT min(oa.source_id) FROM main.migration_row_links AS ol "
         "JOIN main.migration_table_accounting AS oa ON oa.id = ol.table_id "
-        "WHERE ol.target_rowid = {rowid} AND ol.shard = {shard} AND ol.in_conflicts = 0 AND ol.span = 1 "
+        f"WHERE ol.target_rowid = {rowid} AND ol.shard = {shard} AND ol.in_conflicts = 0 AND ol.span = 1 "
         "AND oa.target_table = :target)"
     )
-    return "coalesce(" + ", ".join(
-        part.format(shard=shard, rowid=rowid, max_span=MAX_SPAN) for part in (spanned, single)
-    ) + ")"
+    return f"coalesce({spanned}, {single})"
 
 
 def split_spans_holding(connection, shard: int, target: str, rowids: str) -> None:
