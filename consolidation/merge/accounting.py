@@ -1,15 +1,13 @@
 """Keeping the migration ledger exact: per-table counts, the conflicts list, removal.
 
-Counts are recomputed from the provenance links themselves rather than added up as rows
-move, so they stay right when a policy swaps which version is shown, and when a changed
-source's old contribution is taken out again.
+The statements that place rows count them, and a displacement books the links it moves;
+when a changed source's old contribution is taken out again, the counts and the list are
+recomputed from the provenance links themselves (its rows may be anyone's now).
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Collection
 
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
@@ -25,18 +23,15 @@ from .plan import (
 from .policy import ConflictPolicy
 
 
-def recount(connection: sqlite3.Connection, target: str, table_ids: Collection[int] | None = None) -> None:
+def recount(connection: sqlite3.Connection, target: str, table_id: int | None = None) -> None:
     """Recompute source accounting for ``target`` from the links themselves.
 
     A merged row is *stored* for the first source linked to it and *folded* for every
     later one; a row in a conflicts table is a *conflict*. Recomputing (rather than
-    adding up as rows move) keeps the books right when a policy swaps versions. With
-    ``table_ids``, only those source tables are recounted: enough when they are the ones
-    whose links moved (a displaced row's links all move together) and the one that moved
-    them, since no other source's rows changed owner.
+    adding up as rows move) keeps the books right when a removed source releases rows.
+    With ``table_id``, only that source table is recounted.
     """
-    scope = ("l.table_id IN (SELECT value FROM json_each(:table_ids))" if table_ids is not None
-             else "a.target_table = :target")
+    scope = "l.table_id = :table_id" if table_id is not None else "a.target_table = :target"
     owner = owner_of_merged_row("l.shard", "l.target_rowid")
     connection.execute(
         f"""
@@ -61,7 +56,7 @@ def recount(connection: sqlite3.Connection, target: str, table_ids: Collection[i
             conflicts_kept = c.conflicts
         FROM counts AS c WHERE a.id = c.table_id
         """,
-        {"target": target, "table_ids": json.dumps(sorted(table_ids or ()))},
+        {"target": target, "table_id": table_id},
     )
 
 
@@ -70,18 +65,13 @@ def record_conflicts(
     shards: ShardSet,
     target: str,
     policy: ConflictPolicy,
-    kept_source: int | None = None,
 ) -> None:
-    """Write the conflicts list for ``target`` from the links: one entry per kept version.
-
-    With ``kept_source``, only that source's kept versions are (re)written: enough when
-    no shown row moved. Otherwise every conflict of ``target`` is rewritten.
-    """
-    only_source = "" if kept_source is None else " AND source_id = :kept_source"
+    """Write the conflicts list for ``target`` anew from the links: one entry per kept
+    version, naming the source whose version is shown for its key."""
     connection.execute(
         "DELETE FROM main.migration_conflict_entries WHERE kept_table_id IN "
-        f"(SELECT id FROM main.migration_table_accounting WHERE target_table = :target{only_source})",
-        {"target": target, "kept_source": kept_source},
+        "(SELECT id FROM main.migration_table_accounting WHERE target_table = :target)",
+        {"target": target},
     )
     conflicts = conflicts_table(target)
     key = target_shape(connection, target).key
@@ -91,7 +81,6 @@ def record_conflicts(
         for n in holding(connection, shards, target)
     ]
     shown = f"coalesce({', '.join(shown_in)}, NULL)" if shown_in else "NULL"
-    only = "" if kept_source is None else "AND a.source_id = :kept_source"
     for number in holding(connection, shards, conflicts):
         connection.execute(
             f"""
@@ -101,15 +90,10 @@ def record_conflicts(
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
             JOIN {shards.schema(number)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid
-            WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard {only}
+            WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard
             ORDER BY c.rowid, a.source_id
             """,
-            {
-                "target": target,
-                "policy": str(policy),
-                "shard": number,
-                "kept_source": kept_source,
-            },
+            {"target": target, "policy": str(policy), "shard": number},
         )
 
 

@@ -51,7 +51,7 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
         f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
     )
     connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
-    recount(connection, target, [table_id])
+    recount(connection, target, table_id)
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
         "WHERE id = ?",
