@@ -76,8 +76,7 @@ class RowMerger:
             self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
         self.rows = self._stage_rows()
         self.key_join = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in self.table.key)
-        untyped = {q(c.name) for c in self.table.columns if c.affinity == "BLOB"} | untyped_columns(
-            connection, "main", self.target)
+        untyped = untyped_columns(connection, self.table, "main", self.target)
         self.same_values = f"CASE WHEN {same_row('t', 's', self.columns, untyped)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
@@ -259,8 +258,8 @@ class RowMerger:
 
     def _record_kept(self, current: int) -> None:
         """One conflicts-list entry per version kept in this chunk, naming the source whose
-        version is shown (the first linked to the shown row). When a shown row moves, the
-        engine rewrites the table's list from the links instead."""
+        version is shown (the first linked to the shown row). A displacement mends the
+        entries of the keys it takes over (see :mod:`.displacement`)."""
         if self.table.key_is_rowid:  # the key is the identity: no need to read the row again
             key, rows = "json_array(k.identity)", ""
         else:

@@ -66,8 +66,7 @@ class LiveProof:
     def _reached(self, part: Part, equal: bool) -> str:
         """Links into ``part`` whose source rows and consolidated rows exist, equal or not
         (a link of span n reaches n rows: its source identities and rowids side by side)."""
-        untyped = {q(c.name) for c in self.live.columns if c.affinity == "BLOB"} | untyped_columns(
-            self.connection, part.schema, part.table)
+        untyped = untyped_columns(self.connection, self.live, part.schema, part.table)
         agreement = same_row("s", "r", self.columns, untyped)
         return (
             f"FROM main.migration_row_links AS l "

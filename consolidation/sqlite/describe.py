@@ -110,12 +110,13 @@ def _hidden_data_columns(connection: sqlite3.Connection, schema: str, table: str
     return {column} if column else set()
 
 
-def untyped_columns(connection: sqlite3.Connection, schema: str, table: str) -> set[str]:
-    """The columns of ``schema.table`` without affinity, quoted (the only ones in which a
-    -0.0 stays apart from 0.0: see ``expressions.same_row``)."""
-    return {quote_identifier(name)
-            for _, name, declared, *_ in connection.execute(f"PRAGMA {schema}.table_info({quote_identifier(table)})")
-            if affinity(declared or "") == "BLOB"}
+def untyped_columns(connection: sqlite3.Connection, source: SourceTable, schema: str, table: str) -> set[str]:
+    """The columns, quoted, without affinity in ``source`` or in ``schema.table`` (the rows
+    it is compared with): the only ones in which a -0.0 stays apart from 0.0 (see
+    ``expressions.same_row``)."""
+    declared = connection.execute(f"PRAGMA {schema}.table_info({quote_identifier(table)})").fetchall()
+    return {quote_identifier(column.name) for column in source.columns if column.affinity == "BLOB"} | {
+        quote_identifier(row[1]) for row in declared if affinity(row[2] or "") == "BLOB"}
 
 
 def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bool):
