@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consolidation.phases import PHASE_NAMES
+from consolidation.size import database_size
 
 from .checks import (
     CheckResult,
@@ -149,8 +150,9 @@ REBUILD_COST_FACTOR = 5
 
 
 def _file_bytes(path: Path) -> int:
+    """What an integrity check reads: the file and its sidecars (0 if it cannot be seen)."""
     try:
-        return path.stat().st_size
+        return database_size(path)
     except OSError:
         return 0
 

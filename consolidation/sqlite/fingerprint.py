@@ -49,7 +49,7 @@ def fingerprint_format(fingerprint: str) -> int:
     return 2 if "v2" in fingerprint.split(":")[:-1] else 1
 
 
-def serialised(value: str, form: int = FORMAT, raw_blobs: bool = True) -> str:
+def _serialised(value: str, form: int = FORMAT, raw_blobs: bool = True) -> str:
     """SQL: the value of ``value`` (an expression) as the fingerprint hashes it. In format 2
     it is text in the database's encoding, read back as the bytes it is (:func:`_as_read`).
     A blob joins that text as it is in a UTF-8 database; a UTF-16 one would drop an odd
@@ -117,7 +117,7 @@ def fingerprint_query(select: str, width: int, unique_first: bool = True, in_ord
     """
     names = [f"c{index}" for index in range(width)]
     places = ["p_large", "p_part", "p_rowid"] if located else []
-    row = _as_read(balanced([serialised(name, form, raw_blobs) for name in names], "|| ',' ||", "''"), form)
+    row = _as_read(balanced([_serialised(name, form, raw_blobs) for name in names], "|| ',' ||", "''"), form)
     order = "" if in_order else " ORDER BY " + ("c0" if unique_first else ", ".join(names))
     if located:
         where = ", ".join(f"CASE WHEN p_large THEN {name} END" for name in ["c0", "p_part", "p_rowid"])
@@ -135,7 +135,7 @@ def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, ident
     table = f"{place.schema}.{quote_identifier(place.table)}"
     small = [
         f"CASE WHEN typeof({quote_identifier(c)}) = 'blob' AND length({quote_identifier(c)}) > {STREAMED_BLOB_BYTES} "
-        f"THEN NULL ELSE {_as_read(serialised(quote_identifier(c), form, raw_blobs), form)} END"
+        f"THEN NULL ELSE {_as_read(_serialised(quote_identifier(c), form, raw_blobs), form)} END"
         for c in place.columns
     ]
     values = connection.execute(f"SELECT {', '.join(small)} FROM {table} WHERE {place.rowid} = ?", (rowid,)).fetchone()
@@ -149,7 +149,7 @@ def _hash_row_in_pieces(connection: sqlite3.Connection, place: StoredRows, ident
             blob = connection.blobopen(place.table, column, rowid, readonly=True, name=place.schema)
         except sqlite3.OperationalError:  # a generated column is computed, not stored: serialised whole
             hasher.update(connection.execute(
-                f"SELECT {_as_read(serialised(quote_identifier(column), form, raw_blobs), form)} FROM {table} "
+                f"SELECT {_as_read(_serialised(quote_identifier(column), form, raw_blobs), form)} FROM {table} "
                 f"WHERE {place.rowid} = ?", (rowid,)
             ).fetchone()[0])
             continue
