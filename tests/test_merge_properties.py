@@ -1,8 +1,9 @@
 """Seeded random legacy sets through the whole merge, round after round.
 
 Each seed builds a few sources that share table names and keys, with every kind of key
-SQLite has (an INTEGER PRIMARY KEY, one declared DESC that is not the rowid, text, text
-under NOCASE, composite, WITHOUT ROWID, none), values of every storage class, holes in
+SQLite has (an INTEGER PRIMARY KEY, one declared DESC that is not the rowid and may hold
+text, reals and NULL, the two in one set, text, text under NOCASE, composite, WITHOUT ROWID,
+none), values of every storage class, holes in
 the rowids and runs long enough to span several links; migrates them in a random order
 under a random policy and cap; then changes some and migrates again. After every round
 the set must verify against the live sources and against its own ledger, and every
@@ -30,7 +31,7 @@ from consolidation.proof import rebuild_source, verify_database
 from consolidation.store import write_session
 from consolidation.store.provenance import MAX_SPAN
 
-SEEDS = range(int(os.environ.get("ASSETDB_PROPERTY_SEEDS", "14")))  # two of each kind of key
+SEEDS = range(int(os.environ.get("ASSETDB_PROPERTY_SEEDS", "16")))  # two of each kind of key
 
 #: key kind -> (key columns, table constraint, table option)
 KEYS = {
@@ -42,6 +43,8 @@ KEYS = {
     "without_rowid": ("k TEXT PRIMARY KEY", "", " WITHOUT ROWID"),
     "keyless": ("k", "", ""),
 }
+#: Sources of one set whose keys are of different kinds: each source picks one of these.
+MIXED_KEYS = {"integer_mixed": ("integer", "integer_desc")}
 
 
 def _value(rng: random.Random):
@@ -49,6 +52,8 @@ def _value(rng: random.Random):
 
 
 def _key(rng: random.Random, kind: str, number: int):
+    if kind == "integer_desc" and rng.random() < 0.1:  # not the rowid: it may hold any value
+        return rng.choice([f"k{number}", number + 0.5, None])
     if kind in ("integer", "integer_desc", "keyless"):
         return number
     text = f"k{number:03d}"
@@ -61,6 +66,7 @@ def _key(rng: random.Random, kind: str, number: int):
 
 def _write_source(path: Path, rng: random.Random, kind: str) -> None:
     path.unlink(missing_ok=True)
+    kind = rng.choice(MIXED_KEYS[kind]) if kind in MIXED_KEYS else kind
     columns, constraint, option = KEYS[kind]
     with closing(sqlite3.connect(path)) as connection, connection:
         extra = ", extra" if rng.random() < 0.3 else ""  # drifting columns
@@ -140,7 +146,7 @@ def _assert_conflicts_list(target: Path, limit: int, policy: ConflictPolicy) -> 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_sets_verify_and_rebuild_exactly_round_after_round(tmp_path, seed):
     rng = random.Random(seed)
-    kind = sorted(KEYS)[seed % len(KEYS)]
+    kind = sorted([*KEYS, *MIXED_KEYS])[seed % (len(KEYS) + len(MIXED_KEYS))]
     sources = [tmp_path / "legacy" / f"s{index}.db" for index in range(rng.randint(2, 4))]
     sources[0].parent.mkdir()
     for path in sources:

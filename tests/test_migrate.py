@@ -516,6 +516,38 @@ def test_an_integer_primary_key_desc_is_an_ordinary_key_and_rebuilds_exactly(tmp
     assert_rebuilds_exactly(target, [source, other], tmp_path / "out")
 
 
+def test_an_integer_primary_key_desc_may_hold_any_value_and_keeps_it(tmp_path):
+    """Not being the rowid, such a key may hold text, reals and NULL: the consolidated table
+    keeps the declaration, so they merge as they are; rows keyed by the rowid merge into it
+    too. A source of such keys meeting a table whose key is the rowid is kept apart."""
+    desc = make_database(
+        tmp_path / "src" / "desc.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY DESC, v TEXT)",
+        "INSERT INTO t VALUES (1, 'one'), ('x', 'text key'), (2.5, 'real key'), (NULL, 'no key')",
+    )
+    plain = make_database(
+        tmp_path / "src" / "plain.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        "INSERT INTO t VALUES (1, 'ONE'), (3, 'three')",
+    )
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [desc, plain], settings())
+    assert "INTEGER PRIMARY KEY DESC" in rows(target, "SELECT sql FROM sqlite_schema WHERE name = 't'")[0][0]
+    assert rows(target, "SELECT id, typeof(id), v FROM t ORDER BY rowid") == [
+        (1, "integer", "one"), ("x", "text", "text key"), (2.5, "real", "real key"), (None, "null", "no key"),
+        (3, "integer", "three")]
+    assert accounting(target)[("plain.db", "t")] == (2, 1, 0, 1)  # key 1 meets 'one': kept as a conflict
+    assert_verified(target, [desc, plain])
+    assert_rebuilds_exactly(target, [desc, plain], tmp_path / "out")
+
+    rowid_first = tmp_path / "rowid_first.db"
+    report = migrate(rowid_first, [plain, desc], settings())
+    assert report.sources[1].tables[0].target_table == "desc__t"
+    assert "holds values other than integers" in report.sources[1].notes[0]
+    assert_verified(rowid_first, [plain, desc])
+    assert_rebuilds_exactly(rowid_first, [plain, desc], tmp_path / "out2")
+
+
 def test_minus_zero_and_zero_are_different_values(tmp_path):
     """A column without affinity keeps the sign of a zero; SQLite's = and IS, quote() and
     sqldiff do not see it. The merge must not fold 0.0 into -0.0, each source must rebuild

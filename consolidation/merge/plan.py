@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from ..sqlite import SourceTable
-from ..sqlite.describe import Column, affinity
+from ..sqlite.describe import Column, affinity, key_has_no_index
 from ..sqlite.expressions import balanced
 from ..sqlite.introspect import has_table, name_taken
 from ..sqlite.introspect import quote_identifier as q
@@ -41,7 +41,8 @@ class TargetShape:
     columns: dict[str, str]  # lower-case name -> declared type
     names: dict[str, str]  # lower-case name -> name as declared
     key: list[str]
-    integer_key: bool
+    integer_key: bool  # one key column, declared INTEGER
+    key_is_rowid: bool  # ... and it is the rowid (not declared INTEGER PRIMARY KEY DESC)
 
 
 def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | None:
@@ -51,7 +52,8 @@ def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | No
     key = [name for _, name in sorted((row[5], row[1]) for row in rows if row[5])]
     types = {row[1].lower(): row[2] or "" for row in rows}
     integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
-    return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key)
+    key_is_rowid = integer_key and key_has_no_index(connection, "main", table)
+    return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key, key_is_rowid)
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
     if shape is None:
         return TablePlan(table, name, create=True)
     source_key = [k.lower() for k in table.key]
-    if source_key != [k.lower() for k in shape.key] or (table.integer_key != shape.integer_key):
+    if source_key != [k.lower() for k in shape.key] or table.integer_key != shape.integer_key:
         return _apart(
             connection,
             table,
@@ -99,6 +101,10 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
             f"primary key differs: ({', '.join(table.key) or 'none'}) here, "
             f"({', '.join(shape.key) or 'none'}) in the consolidated {name!r}",
         )
+    if shape.key_is_rowid and not table.key_is_rowid and _key_not_all_integers(connection, table):
+        return _apart(connection, table, source_name,
+                      f"key {table.key[0]!r} is declared INTEGER PRIMARY KEY DESC here, which SQLite does not make "
+                      f"the rowid, and holds values other than integers; it is the rowid in the consolidated {name!r}")
     plan = TablePlan(table, name)
     for column in table.columns:
         existing = shape.columns.get(column.name.lower())
@@ -141,6 +147,16 @@ def _estimated_bytes(connection: sqlite3.Connection, shards: ShardSet, table: st
     return total
 
 
+def _key_not_all_integers(connection: sqlite3.Connection, table: SourceTable) -> bool:
+    """Does the source's INTEGER key column hold a value a rowid cannot (text, a real, NULL)?
+    Such a key is one SQLite did not make the rowid; when every value is an integer, its rows
+    merge into a table whose key is the rowid exactly (one scan of the key's own index)."""
+    key = q(table.key[0])
+    return connection.execute(
+        f"SELECT 1 FROM {SOURCE_ALIAS}.{q(table.name)} WHERE typeof({key}) <> 'integer' LIMIT 1"
+    ).fetchone() is not None
+
+
 def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
     base = f"{_stem(source_name)}__{table.name}"
     candidate, counter = base, 2
@@ -149,17 +165,23 @@ def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str,
     return TablePlan(table, candidate, note=f"kept apart as {candidate!r}: {why}", create=True)
 
 
-def _column_definition(column: Column, integer_key: bool) -> str:
+def _integer_key_definition(name: str, key_is_rowid: bool) -> str:
+    """The one form of an INTEGER key that keeps what it is: the rowid, or (``DESC``, the only
+    spelling SQLite does not make the rowid) a column of its own that may hold any value."""
+    return f"{q(name)} INTEGER PRIMARY KEY{'' if key_is_rowid else ' DESC'}"
+
+
+def _column_definition(column: Column, integer_key: bool, key_is_rowid: bool) -> str:
     declared = "" if column.affinity == "BLOB" else column.declared_type
     if integer_key:
-        return f"{q(column.name)} INTEGER PRIMARY KEY"
+        return _integer_key_definition(column.name, key_is_rowid)
     return f"{q(column.name)} {declared}".rstrip()
 
 
 def create_target_table(connection: sqlite3.Connection, plan: TablePlan) -> None:
     table = plan.source
     definitions = [
-        _column_definition(column, table.integer_key and column.name == table.key[0])
+        _column_definition(column, table.integer_key and column.name == table.key[0], table.key_is_rowid)
         for column in table.columns
     ]
     if table.key and not table.integer_key:
@@ -174,7 +196,7 @@ def table_definition(connection: sqlite3.Connection, table: str, untyped: frozen
     definitions = []
     for _cid, name, declared, _notnull, _default, _pk in rows:
         if shape.integer_key and name.lower() == shape.key[0].lower():
-            definitions.append(f"{q(name)} INTEGER PRIMARY KEY")
+            definitions.append(_integer_key_definition(name, shape.key_is_rowid))
         else:
             definitions.append(f"{q(name)} {'' if name.lower() in untyped else declared or ''}".rstrip())
     if shape.key and not shape.integer_key:

@@ -83,7 +83,7 @@ class RowMerger:
         # Can the entries of a key taken over be found by its JSON text? Only where equal keys
         # are equal text and unequal keys never are: keys that are the rowid, always integers
         # (a text key may hold a blob spelled as one; a real key may print the same as another).
-        self.list_by_key = target_shape(connection, self.target).integer_key
+        self.list_by_key = target_shape(connection, self.target).key_is_rowid
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}

@@ -147,12 +147,19 @@ def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> So
         and next(c for c in columns if c.name == key[0]).declared_type.upper() == "INTEGER"
     )
     rowid = None if without_rowid else free_rowid_alias([c.name for c in columns] + generated)
+    key_is_rowid = integer_key and key_has_no_index(connection, schema, name)
+    return SourceTable(name, columns, key, integer_key, rowid, generated, key_is_rowid=key_is_rowid)
+
+
+def key_has_no_index(connection: sqlite3.Connection, schema: str, name: str) -> bool:
+    """Is the single INTEGER primary key of table ``name`` the rowid itself? It is unless it
+    was declared ``INTEGER PRIMARY KEY DESC``: SQLite then gives the key an index of its own
+    and the column may hold any value (text, reals, NULL), as any other column would."""
     # The schema goes as the pragma's argument: a "schema.pragma_index_list" prefix reads the
     # table of that name in main.
-    key_is_rowid = integer_key and not connection.execute(
+    return not connection.execute(
         "SELECT 1 FROM pragma_index_list(?, ?) WHERE origin = 'pk'", (name, schema)
     ).fetchone()
-    return SourceTable(name, columns, key, integer_key, rowid, generated, key_is_rowid=key_is_rowid)
 
 
 _OPTION = r"[(,]\s*{name}\s*=\s*(?:'((?:[^']|'')*)'|\"((?:[^\"]|\"\")*)\"|([^\s,)]*))"
