@@ -16,6 +16,7 @@ from consolidation.sqlite import (
     restore_database,
 )
 from consolidation.sqlite.backup import find_workspace
+from consolidation.sqlite.fingerprint import FORMAT
 
 
 def fingerprint(path):
@@ -156,7 +157,7 @@ def test_a_backup_recorded_in_the_first_fingerprint_format_still_restores(worksp
     record = backup_database(workspace / "databases" / "data.db", tmp_path / "backups")
     with open_readonly(record.backup) as connection:
         first_format = database_fingerprint(connection, 1)
-    assert ":" not in first_format and record.fingerprint.startswith("v2:")
+    assert ":" not in first_format and record.fingerprint.startswith(f"v{FORMAT}:")
     manifest = tmp_path / "backups" / (record.backup.rsplit("/", 1)[1] + ".json")
     recorded = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**recorded, "fingerprint": first_format}))

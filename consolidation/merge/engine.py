@@ -109,7 +109,8 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
         description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
         if previous is not None:
             # Rows recorded in an earlier format are not proved the same by it (format 1
-            # could not see past a NUL in a text): such a source is migrated again.
+            # could not see past a NUL in a text, format 2 the sign of a zero): such a
+            # source is migrated again.
             recorded = _recorded_format(connection, previous[0])
             if recorded == FORMAT:
                 taken = fingerprint_source(connection, SOURCE_ALIAS, description)

@@ -5,22 +5,24 @@ storage classes) have the same fingerprint, whatever their page layout, free pag
 journal mode. Backups use it to prove a copy is faithful; the migration ledger uses it
 to prove a source is unchanged or fully accounted for.
 
-A table's fingerprint is ``ROWS:v2:SHA256`` over its rows in identity order, each value
+A table's fingerprint is ``ROWS:v3:SHA256`` over its rows in identity order, each value
 serialised in SQL as its storage class, then (text and blobs) its length in bytes and its
 bytes as they are, (numbers) its exact text: self-delimiting, exact for every storage
-class (``1``, ``1.0``, ``'1'`` and ``X'31'`` all differ; reals round-trip; a text holding a
-NUL keeps what follows it), computed in C, so Python only feeds the hash. A blob larger
-than STREAMED_BLOB_BYTES in a table with a rowid is hashed the same way, but read from the
-file in pieces: never held whole.
+class (``1``, ``1.0``, ``'1'`` and ``X'31'`` all differ; reals round-trip, -0.0 apart from
+0.0; a text holding a NUL keeps what follows it), computed in C, so Python only feeds the
+hash. A blob larger than STREAMED_BLOB_BYTES in a table with a rowid is hashed the same
+way, but read from the file in pieces: never held whole.
 
-Fingerprints recorded before (``ROWS:SHA256``, format 1) serialised each value with
-``quote()``, which drops what follows a NUL in a text and spells blobs in hex; they are
-still taken in that format to be compared with (:func:`fingerprint_format`).
+Fingerprints recorded before are still taken in their format to be compared with
+(:func:`fingerprint_format`): format 1 (``ROWS:SHA256``) serialised each value with
+``quote()``, which drops what follows a NUL in a text and spells blobs in hex; format 2
+(``ROWS:v2:SHA256``) is format 3 but for the sign of a zero, which it spelled 0.0 either way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import sqlite3
 from dataclasses import dataclass
 
@@ -40,27 +42,48 @@ MAX_BATCH_ROWS = 4096
 #: Blobs longer than this are read in pieces of this size (where the table allows it).
 STREAMED_BLOB_BYTES = 1 << 20
 #: The format fingerprints are taken in now (see the module's docstring).
-FORMAT = 2
+FORMAT = 3
+#: The SQL function that tells -0.0 from 0.0 (see :func:`tell_the_sign_of_zero`).
+NEGATIVE_ZERO = "assetdb_negative_zero"
 
 
 def fingerprint_format(fingerprint: str) -> int:
     """The format a recorded fingerprint was taken in: a table's ``ROWS:SHA256`` and a
-    database's bare ``SHA256`` are 1; ``ROWS:v2:SHA256`` and ``v2:SHA256`` are 2."""
-    return 2 if "v2" in fingerprint.split(":")[:-1] else 1
+    database's bare ``SHA256`` are 1; ``ROWS:vN:SHA256`` and ``vN:SHA256`` are N."""
+    tags = [part for part in fingerprint.split(":")[:-1] if part[:1] == "v" and part[1:].isdigit()]
+    return int(tags[0][1:]) if tags else 1
+
+
+def _is_negative_zero(value) -> int:
+    return int(isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0)
+
+
+def tell_the_sign_of_zero(connection: sqlite3.Connection) -> None:
+    """Give ``connection`` the function format 3 spells -0.0 with. SQLite's ``=``, ``quote``
+    and ``printf`` take -0.0 for 0.0, and only builds with math functions have ``atan2``,
+    which tells them apart: a fingerprint must not depend on the build, so Python does
+    (called for zero reals only). Registered once: replacing a function while a statement
+    of the connection is running is refused."""
+    try:
+        connection.execute(f"SELECT {NEGATIVE_ZERO}(0.0)").fetchone()
+    except sqlite3.OperationalError:
+        connection.create_function(NEGATIVE_ZERO, 1, _is_negative_zero, deterministic=True)
 
 
 def _serialised(value: str, form: int = FORMAT, raw_blobs: bool = True) -> str:
-    """SQL: the value of ``value`` (an expression) as the fingerprint hashes it. In format 2
-    it is text in the database's encoding, read back as the bytes it is (:func:`_as_read`).
+    """SQL: the value of ``value`` (an expression) as the fingerprint hashes it. From format 2
+    on it is text in the database's encoding, read back as the bytes it is (:func:`_as_read`).
     A blob joins that text as it is in a UTF-8 database; a UTF-16 one would drop an odd
     last byte, so there (``raw_blobs`` false) blobs are spelled in hex, tagged apart."""
     if form == 1:
         return f"quote({value})"
     blob = (f"'b' || length({value}) || ':' || {value}" if raw_blobs
             else f"'B' || length({value}) || ':' || hex({value})")
+    real = (f"CASE WHEN {value} <> 0 OR NOT {NEGATIVE_ZERO}({value}) THEN quote({value}) ELSE '-0.0' END"
+            if form >= 3 else f"quote({value})")
     return (
         f"CASE typeof({value}) WHEN 'null' THEN 'n' WHEN 'integer' THEN 'i' || {value} "
-        f"WHEN 'real' THEN 'r' || quote({value}) "
+        f"WHEN 'real' THEN 'r' || {real} "
         f"WHEN 'text' THEN 't' || length(CAST({value} AS BLOB)) || ':' || {value} "
         f"ELSE {blob} END"
     )
@@ -108,7 +131,8 @@ def large_blob_in(columns: list[str]) -> str:
 def fingerprint_query(select: str, width: int, unique_first: bool = True, in_order: bool = False,
                       streamed: bool = False, located: bool = False, form: int = FORMAT,
                       raw_blobs: bool = True) -> str:
-    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each.
+    """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each (on a
+    connection given :func:`tell_the_sign_of_zero` first, from format 3 on).
 
     With ``streamed``, a row holding a blob too large to serialise in SQL comes with a NULL
     serialised row and its first column, to be serialised in pieces. With ``located`` the
@@ -176,6 +200,7 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
     ``form``: the format to take it in (a recorded one's, to compare with it)."""
     places = stored if isinstance(stored, list) else None  # rows from several tables: which, and where
     raw_blobs = _raw_blobs(connection)
+    tell_the_sign_of_zero(connection)
     query = fingerprint_query(select, width, unique_first, in_order, streamed=stored is not None,
                               located=places is not None, form=form, raw_blobs=raw_blobs)
     previous_factory = connection.text_factory
@@ -219,7 +244,7 @@ def table_fingerprint(connection: sqlite3.Connection, table: str, form: int = FO
 
 def database_fingerprint(connection: sqlite3.Connection, form: int = FORMAT) -> str:
     """SHA-256 over the schema and every ordinary table's fingerprint, taken in format
-    ``form`` (``v2:SHA256``; a bare ``SHA256`` is format 1, as backups recorded it before).
+    ``form`` (``v3:SHA256``; a bare ``SHA256`` is format 1, as backups recorded it before).
 
     Virtual tables contribute their schema only: their rows live in shadow tables,
     which are ordinary tables and are fingerprinted as such.
