@@ -142,23 +142,29 @@ def test_rows_held_only_in_a_write_ahead_log_get_the_spare_files_they_need(targe
     assert verify_database(target, [source], CAP).ok
 
 
-def test_a_source_that_outgrows_its_spare_files_is_written_again_with_more(target, tmp_path, monkeypatch):
-    """Spares are made for about twice what a source may add; when its rows outgrow them
-    (here the estimate is made to say nothing), the source's transaction is rolled back
-    and it is written again, whole, with as many files as SQLite can attach."""
+def test_shards_are_made_as_rows_fill_them_inside_the_one_transaction(target, tmp_path, monkeypatch):
+    """Nothing is estimated ahead: each source is written once, in one transaction, and a
+    shard is made (and attached) when the last one is full, so every file in the folder is
+    one the manifest lists, and a write that does not commit leaves none of its own."""
     import consolidation.merge.engine as engine
 
-    attempts = []
+    writes = []
     write = engine._write_source
-    monkeypatch.setattr(engine, "room_for", lambda path: 0)
-    monkeypatch.setattr(engine, "_write_source", lambda *a, **k: attempts.append(a[-1]) or write(*a, **k))
+    monkeypatch.setattr(engine, "_write_source", lambda *a, **k: writes.append(a[3]) or write(*a, **k))
     sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 30) for i in range(2)]
-    report = migrate(target, sources, MigrationSettings(CAP))
-    assert attempts[0] == 0 and len(attempts) > len(sources)  # at least one source written twice
-    assert [outcome.action for outcome in report.sources] == ["migrated", "migrated"]
-    assert report.sources[0].total("rows_read") == 32  # the books of one write, not of both
-    assert len(files_of(target)) > 2 and all(database_size(path) <= CAP for path in files_of(target))
+    migrate(target, sources, MigrationSettings(CAP))
+    assert writes == ["s0.db", "s1.db"]
+    with sqlite3.connect(target) as connection:
+        listed = {name for (name,) in connection.execute("SELECT file_name FROM shard_manifest")}
+    connection.close()
+    assert len(files_of(target)) > 2 and {path.name for path in files_of(target)} == listed
+    assert all(database_size(path) <= CAP for path in files_of(target))
     assert_verified_and_rebuilt(target, sources, tmp_path)
+    too_many = blob_source(tmp_path / "too_many.db", 10_000, 20 * (most_shards(sqlite3.connect(":memory:")) + 2))
+    before = folder_state(target.parent)
+    with pytest.raises(Aborted, match="does not fit under the cap"):
+        migrate(target, [too_many], MigrationSettings(CAP))
+    assert folder_state(target.parent) == before
 
 
 def test_a_ledger_that_fills_the_primary_is_named_and_nothing_is_written(target, tmp_path):

@@ -115,7 +115,7 @@ def render(
     if store_as is not None and unsafe_reason(os.fsencode(store_as)):
         raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")
     encoded = text.encode()
-    with write_session(database, limit, f"rendering {asset.name}", len(encoded) if store_as else 0) as session:
+    with write_session(database, limit, f"rendering {asset.name}") as session:
         connection, now = session.connection, utc_now()
         connection.execute(
             f"UPDATE {q(ASSET_TABLES[kind])} SET usage_count = usage_count + 1, last_used = ? "

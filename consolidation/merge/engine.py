@@ -49,7 +49,6 @@ from ..store import (
     write_session,
 )
 from ..store.provenance import reaches_next_link
-from ..store.shards import FilesExhausted, most_shards
 from .accounting import record_conflicts, remove_source
 from .fingerprinting import BackgroundFingerprint
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
@@ -128,12 +127,12 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
         return outcome
     before_write()
     if previous is not None and recorded == FORMAT:  # fingerprinted above, to tell an unchanged source
-        return _write_with_room(connection, target, path, name, settings, previous, description,
-                                outcome, lambda: (*taken, file_hash))
+        return _write_source(connection, target, path, name, settings, previous, description,
+                             outcome, lambda: (*taken, file_hash))
     background = BackgroundFingerprint(uri, description, (path, *sidecar_paths(path)))
     try:
-        return _write_with_room(connection, target, path, name, settings, previous, description,
-                                outcome, background.result)
+        return _write_source(connection, target, path, name, settings, previous, description,
+                             outcome, background.result)
     finally:
         background.cancel()  # a no-op once the read is done; stops it if the write failed
 
@@ -148,35 +147,12 @@ def _recorded_format(connection: sqlite3.Connection, source_id: int) -> int:
     return FORMAT if row is None else fingerprint_format(row[0])
 
 
-def _write_with_room(connection, target, path, name, settings, previous, description,
-                     outcome: SourceOutcome, fingerprints) -> SourceOutcome:
-    """The source's write, with spare files for about twice its size; if it outgrew them
-    (a small cap, where each file's own tables and indexes weigh), it was rolled back and
-    is written again with as many files as SQLite can attach."""
-    room = room_for(path)
-    try:
-        return _write_source(connection, target, path, name, settings, previous, description,
-                             outcome, fingerprints, room)
-    except FilesExhausted as error:
-        if not error.more_files_possible:
-            raise
-    outcome.tables, outcome.notes = [], []
-    return _write_source(connection, target, path, name, settings, previous, description,
-                         outcome, fingerprints, settings.limit * most_shards(connection))
-
-
-def room_for(path: Path) -> int:
-    """What a source may add to the set, to make spare files for: its bytes, with its
-    write-ahead log (rows a running application committed may live only there)."""
-    return sum(os.stat(file).st_size for file in (path, *sidecar_paths(path)) if os.path.exists(file))
-
-
 def _write_source(connection, target, path, name, settings, previous, description,
-                  outcome: SourceOutcome, fingerprints, room: int) -> SourceOutcome:
-    """The source's one write session (spare files for ``room`` bytes more): its rows,
-    schema objects, fingerprints and log row."""
+                  outcome: SourceOutcome, fingerprints) -> SourceOutcome:
+    """The source's one write session: its rows, schema objects, fingerprints and log row."""
     operation = Operation("migrate", subject=name)
-    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=room,
+    added = sum(os.stat(file).st_size for file in (path, *sidecar_paths(path)) if os.path.exists(file))
+    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=added,
                        partition=settings.partition, connection=connection) as session:
         shards = session.shards
         installed_triggers = lift_triggers(connection)

@@ -90,7 +90,7 @@ def _open_locked(path: Path, database: Path, timeout: float) -> int:
 def database_lock(database: Path | str, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the writer lock of ``database`` (waiting up to ``timeout`` seconds), then sweep
     the database's folder of what killed runs left: temporaries whose owner is gone,
-    super-journals no journal names, spare shards no write registered."""
+    super-journals no journal names, shards no committed write registered."""
     import fcntl  # POSIX only, as in _open_locked
 
     path = lock_path(database)

@@ -131,11 +131,11 @@ def write_session(
     connection: sqlite3.Connection | None = None,
 ) -> Iterator[WriteSession]:
     """One transaction on ``database`` under ``limit`` bytes per file; ``what`` names the
-    work in messages. ``expected_bytes`` is how much the write may add, so the shards it
-    may need exist before the transaction begins (a file cannot be attached inside one).
-    A ``connection`` already open on the database is used, and left open. Held under the
-    set's writer lock (kept, if the command already holds it), so no other writer is ever
-    between creating a spare shard and registering it."""
+    work in messages, ``expected_bytes`` about how much it may add (said when the disk is
+    full). Shards beyond the last are made as the write fills it (``partition`` false:
+    never). A ``connection`` already open on the database is used, and left open. Held
+    under the set's writer lock (kept, if the command already holds it), so no other
+    writer is ever between making a shard and registering it."""
     with database_lock(database), _session(Path(database), limit, what, expected_bytes, partition,
                                            connection) as session:
         yield session
@@ -150,12 +150,7 @@ def _session(database: Path, limit: int, what: str, expected_bytes: int, partiti
     session = WriteSession(database, limit, connection, shards)
     committed = False
     try:
-        try:
-            shards.open(expected_bytes)  # new spare files: the first thing a full disk refuses
-        except sqlite3.OperationalError as error:
-            if "full" not in str(error):
-                raise
-            raise full_error(session, what, expected_bytes) from None
+        shards.open()
         begin_write(connection, database)
         try:
             shards.enforce_cap()

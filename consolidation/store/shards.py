@@ -9,8 +9,10 @@ shards the manifest lists and follow the links.
 SQLite itself enforces the cap on every file: ``PRAGMA max_page_count`` makes a write
 that would grow a file past it fail instead of happening. Placement aims lower (a soft
 limit), so that the journal of a transaction and the primary's growing ledger fit too.
-ATTACH is impossible inside a transaction, so the files a migration may need are
-created and attached before it begins, and those left unused are removed after.
+A write starts with the set's files attached; when the last is full, the next shard is
+made and attached then, inside the transaction (SQLite allows an ATTACH there, only not a
+DETACH of a file the transaction has used), so it joins the one atomic commit. A write
+that does not commit removes the shards it made.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def most_shards(connection: sqlite3.Connection) -> int:
     library was built with (ten by default, up to 125)."""
     connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, ATTACH_CEILING)
     return connection.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) - 1
+
+
 #: Placement stops at this share of the cap: the rest is for journals and, in the
 #: primary, for the ledger (links, accounting, conflicts), which grows with every row.
 SHARD_FILL = 0.9
@@ -101,10 +105,10 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
 
 
 def discard_unregistered_shards(primary: Path) -> list[str]:
-    """Remove the spare shards of ``primary`` that no committed write registered.
+    """Remove the shards of ``primary`` that no committed write registered.
 
-    A write that may need a new shard creates it before its transaction and removes it if
-    unused; a write killed in between leaves it. Such a file says it is a shard of
+    A write makes a new shard inside its transaction and removes it if it does not commit;
+    a write killed in between leaves it. Such a file says it is a shard of
     ``primary`` yet the manifest does not list it: nothing refers to it. Call it holding
     the set's writer lock (no write is between creating and registering one)."""
     if not (primary.is_file() and claims_assetdb(primary)):
@@ -139,15 +143,6 @@ def _is_shard_of(path: Path, primary: Path) -> bool:
 LEDGER_HEADROOM_PAGES = 16
 
 
-class FilesExhausted(Aborted):
-    """Every file a write may use is full. ``more_files_possible``: the write had fewer
-    files ready than SQLite can attach, so the same write with more spares may fit."""
-
-    def __init__(self, message: str, more_files_possible: bool):
-        super().__init__(message)
-        self.more_files_possible = more_files_possible
-
-
 class ShardSet:
     """The primary and its shards, attached to the connection that writes them."""
 
@@ -157,43 +152,30 @@ class ShardSet:
         self.limit = limit
         self.partition = partition
         self.registered = [1] + [number for number, _ in manifest(connection)]
-        self.spares: list[int] = []
-        self.used_spares: list[int] = []
+        self.made: list[int] = []  # shards this write made: registered only if it commits
         self.attached: list[int] = []
         self.current = self.registered[-1]
         self.most = most_shards(connection)
 
     @property
     def numbers(self) -> list[int]:
-        """The shards in use: registered ones and the spares this transaction took."""
-        return self.registered + self.used_spares
+        """The shards in use: the registered ones and those this write made."""
+        return self.registered + self.made
 
     def schema(self, number: int) -> str:
         return shard_schema(number)
 
-    def open(self, expected_bytes: int) -> None:
-        """Attach the registered shards, and enough new ones for ``expected_bytes`` more
-        (twice over: merged rows plus their links and conflicts can outgrow the source)."""
+    def open(self) -> None:
+        """Attach the registered shards (before the transaction: a missing one is refused
+        before anything is written)."""
         for number in self.registered[1:]:
-            self._attach(number)
-        free = max(0, int(self.limit * self._fill(self.current)) - self.allocated(self.current))
-        needed = 0
-        while self.partition and free < 2 * expected_bytes and len(self.registered) + needed < self.most:
-            needed += 1
-            free += int(self.limit * SHARD_FILL)
-        for offset in range(1, needed + 1):
-            number = self.registered[-1] + offset
             path = shard_path(self.primary, number)
-            path.unlink(missing_ok=True)  # an unregistered file is a leftover of an interrupted run
-            _create_shard_file(path, self.primary, number)
+            if not path.is_file():
+                raise Aborted(f"{self.primary}: shard {number} ({path.name}) is missing; restore it before migrating")
             self._attach(number)
-            self.spares.append(number)
 
     def _attach(self, number: int) -> None:
-        path = shard_path(self.primary, number)
-        if number in self.registered and not path.is_file():
-            raise Aborted(f"{self.primary}: shard {number} ({path.name}) is missing; restore it before migrating")
-        self.connection.execute(f"ATTACH DATABASE ? AS {shard_schema(number)}", (uri_for(path),))
+        self.connection.execute(f"ATTACH DATABASE ? AS {shard_schema(number)}", (uri_for(shard_path(self.primary, number)),))
         self.attached.append(number)
 
     def _fill(self, number: int) -> float:
@@ -201,7 +183,7 @@ class ShardSet:
 
     def enforce_cap(self) -> None:
         """Make SQLite refuse any write that would take a file past the cap."""
-        for number in self.registered + self.spares:
+        for number in self.numbers:
             cap_file(self.connection, shard_schema(number), self.limit)
 
     def allocated(self, number: int) -> int:
@@ -217,24 +199,23 @@ class ShardSet:
         return self.allocated(number) + size <= self.limit * self._fill(number)
 
     def can_advance(self) -> bool:
-        return any(n > self.current for n in self.spares)
+        """May this write continue in a new shard? (Partitioning allowed, and one more
+        file can be attached.)"""
+        return self.partition and len(self.numbers) < self.most
 
-    def exhausted(self) -> FilesExhausted:
+    def exhausted(self) -> Aborted:
         """The refusal when every file this write may use is full, saying which wall it met."""
         cap = format_size(self.limit)
         if self.ledger_filled_primary():
-            return FilesExhausted(
+            return Aborted(
                 f"{self.primary}: the primary file is full under the cap of {cap}: the migration ledger it holds "
                 "(the provenance of every row folded as a duplicate or kept as a conflict) needs more room than "
-                "the cap leaves it; use a larger --limit; rolled back", more_files_possible=False)
+                "the cap leaves it; use a larger --limit; rolled back")
         if not self.partition:
-            where, more = "without partitioning", False
-        elif len(self.numbers) >= self.most:
-            where, more = f"in {self.most} files (the most this SQLite can attach at once)", False
+            where = "without partitioning"
         else:
-            where, more = f"in {len(self.numbers)} files", True
-        return FilesExhausted(f"{self.primary}: the data does not fit under the cap of {cap} {where}; rolled back",
-                              more_files_possible=more)
+            where = f"in {len(self.numbers)} files (the most this SQLite can attach at once)"
+        return Aborted(f"{self.primary}: the data does not fit under the cap of {cap} {where}; rolled back")
 
     def ledger_filled_primary(self) -> bool:
         """Rows go elsewhere, yet the primary has no room left for the ledger entries of even
@@ -245,39 +226,53 @@ class ShardSet:
         return self.allocated(1) + LEDGER_HEADROOM_PAGES * page_size > self.limit * HARD_FILL
 
     def advance(self) -> int:
-        """Continue in the next shard; registered in the manifest in the same transaction."""
-        following = [n for n in self.spares if n > self.current]
-        if not following:
+        """Continue in a new shard: made, attached under the cap and registered in the
+        manifest, all inside the write's transaction."""
+        if not self.can_advance():
             raise self.exhausted()
-        self.current = following[0]
-        self.used_spares.append(self.current)
+        number = max(self.numbers) + 1
+        path = shard_path(self.primary, number)
+        path.unlink(missing_ok=True)  # an unregistered file is a leftover of an interrupted run
+        self.made.append(number)  # before it exists: a failure from here on removes it
+        _create_shard_file(path, self.primary, number)
+        self._attach(number)
+        cap_file(self.connection, shard_schema(number), self.limit)
+        self.current = number
+        self._register(number)
+        return number
+
+    def _register(self, number: int) -> None:
         self.connection.execute(
             "INSERT INTO main.shard_manifest (shard, file_name, created_at) VALUES (1, ?, ?) "
             "ON CONFLICT (shard) DO NOTHING",
             (self.primary.name, utc_now()),
         )
         self.connection.execute(
-            "INSERT INTO main.shard_manifest (shard, file_name, created_at) VALUES (?, ?, ?)",
-            (self.current, shard_path(self.primary, self.current).name, utc_now()),
+            "INSERT INTO main.shard_manifest (shard, file_name, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (shard) DO NOTHING",
+            (number, shard_path(self.primary, number).name, utc_now()),
         )
-        return self.current
 
     def record_sizes(self) -> None:
+        """Each file's size in the manifest, just before the commit; a shard this write made
+        is registered again here, in case a savepoint rolled back the row that did it."""
+        for number in self.made:
+            self._register(number)
         for number in self.numbers:
             self.connection.execute(
                 "UPDATE main.shard_manifest SET bytes = ? WHERE shard = ?", (self.allocated(number), number)
             )
 
     def close(self, committed: bool) -> None:
-        """Detach everything; remove the spare files no committed row went into."""
-        kept = set(self.registered) | (set(self.used_spares) if committed else set())
+        """Detach everything; remove the shards this write made unless it committed."""
         for number in self.attached:
             self.connection.execute(f"DETACH DATABASE {shard_schema(number)}")
-        for number in self.spares:
-            if number not in kept:
+        if committed:
+            self.registered += self.made
+        else:
+            for number in self.made:
                 remove_database_file(shard_path(self.primary, number))
-        self.registered = sorted(kept)
-        self.spares, self.used_spares, self.attached = [], [], []
+        self.made, self.attached = [], []
         self.current = self.registered[-1]
 
 
