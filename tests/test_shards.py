@@ -167,6 +167,23 @@ def test_shards_are_made_as_rows_fill_them_inside_the_one_transaction(target, tm
     assert folder_state(target.parent) == before
 
 
+def test_a_primary_filled_outside_the_rows_is_named_as_the_ledger(target, tmp_path):
+    """The rows go to shards; what each source records beside them in the primary (its
+    tables' accounting, fingerprints and schema, to rebuild it) fills it source by source,
+    until a write outside any chunk of rows meets the cap. The refusal is the ledger's, as
+    when the conflicts list fills it, not a bare "past the cap"."""
+    rows = blob_source(tmp_path / "rows.db", 1, 30)
+    many = [
+        make_database(tmp_path / f"tables{index:02d}.db",
+                      *(f"CREATE TABLE t{index}_{table} (id INTEGER PRIMARY KEY, v)" for table in range(60)),
+                      *(f"INSERT INTO t{index}_{table} VALUES (1, 'x')" for table in range(60)))
+        for index in range(12)
+    ]
+    with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger"):
+        migrate(target, [rows, *many], MigrationSettings(CAP))
+    assert not target.exists() and files_of(target) == []
+
+
 def test_a_ledger_that_fills_the_primary_is_named_and_nothing_is_written(target, tmp_path):
     """Every row conflicts and its key is long: the conflicts list in the primary outgrows
     the cap while the rows themselves would fit in shards. The refusal says so."""

@@ -26,7 +26,7 @@ from ..sqlite.readonly import uri_for
 from .identity import require_primary
 from .lock import database_lock
 from .oplog import Operation
-from .shards import ShardSet
+from .shards import ShardSet, shard_path
 
 
 def begin_write(connection: sqlite3.Connection, path: Path) -> None:
@@ -99,10 +99,20 @@ class WriteSession:
 
 def full_error(session: WriteSession, what: str, needed: int = 0) -> Aborted:
     """What "database or disk is full" means here: the cap was met, or the file system is
-    full — never reported as the cap, since the remedy differs."""
+    full — never reported as the cap, since the remedy differs. Asked before the rollback,
+    while the files still show which one is full: the ledger filling the primary while rows
+    go to shards has a refusal of its own (the remedy is a larger cap)."""
     if disk_is_full(session.database.parent):
         return no_space(session.database.parent, what, needed or None)
-    return Aborted(f"{session.database}: {what} would take a file past the cap of "
+    shards = session.shards
+    try:
+        if shards.ledger_filled_primary():
+            return shards.exhausted()
+        full = [shard_path(session.database, n).name for n in shards.numbers if shards.at_hard_cap(n)]
+    except sqlite3.Error:  # the transaction is gone with the files' state: say what is known
+        full = []
+    file = " and ".join(full) or "a file"
+    return Aborted(f"{session.database}: {what} would take {file} past the cap of "
                    f"{format_size(session.limit)}; rolled back")
 
 

@@ -222,8 +222,12 @@ class ShardSet:
         one more row: the ledger, not the rows, is what does not fit."""
         if self.current == 1:
             return False  # the rows themselves are filling the primary
-        page_size = self.connection.execute("PRAGMA main.page_size").fetchone()[0]
-        return self.allocated(1) + LEDGER_HEADROOM_PAGES * page_size > self.limit * HARD_FILL
+        return self.at_hard_cap(1, LEDGER_HEADROOM_PAGES)
+
+    def at_hard_cap(self, number: int, headroom_pages: int = 1) -> bool:
+        """Is shard ``number`` within ``headroom_pages`` of the page count SQLite holds it to?"""
+        page_size = self.connection.execute(f"PRAGMA {shard_schema(number)}.page_size").fetchone()[0]
+        return self.allocated(number) + headroom_pages * page_size > self.limit * HARD_FILL
 
     def advance(self) -> int:
         """Continue in a new shard: made, attached under the cap and registered in the
