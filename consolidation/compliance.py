@@ -4,7 +4,7 @@ as a pre-commit hook).
 Directories are searched for databases the way the inventory searches them; files
 named explicitly are checked whatever their suffix, since any file over the cap is
 rejected by the Git host. Three more things a commit must not carry can be asked for:
-a database near the cap (``warn_at``), a Git LFS pointer where a database is expected
+a database near the cap (``warn_at``; a consolidated set's shard never is), a Git LFS pointer where a database is expected
 (its database was never fetched, so what is committed is 130 bytes of text), and a
 SQLite file outside the folders the consolidated set lives in (recognised by its header,
 whatever its name). A symlink that loops or dangles has no content to measure: it is
@@ -23,6 +23,7 @@ from .inventory import find_databases
 from .size import database_size, format_size
 from .sqlite.classify import has_sqlite_header, is_database_path, lfs_pointer_size
 from .store import Operation, record_operation
+from .store.identity import SHARD, role
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,9 @@ def _finding(path: Path, limit: int, policy: SizePolicy) -> SizeFinding:
     return SizeFinding(
         path, size, limit,
         database=sqlite or is_database_path(path),
-        near=policy.warn_at is not None and policy.warn_at <= size <= limit,
+        # A shard is filled to 90 % by design and held under the cap by SQLite itself: no
+        # write can take it over, so it is never "near" it.
+        near=policy.warn_at is not None and policy.warn_at <= size <= limit and role(path) != SHARD,
         lfs_object_size=pointer,
         stray=sqlite and policy.outside_the_set(path),
         note=note,

@@ -36,7 +36,7 @@ from consolidation.store import (
     SCHEMA_VERSION,
     read_consolidated,
 )
-from consolidation.store.identity import PRIMARY, role
+from consolidation.store.identity import PRIMARY, SHARD, role
 from consolidation.store.schema import missing_tables
 
 
@@ -232,6 +232,11 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
 def is_assetdb_primary(path: Path) -> bool:
     """An assetdb database that is not a shard: it has the full schema to check."""
     return role(path) == PRIMARY
+
+
+def is_assetdb_shard(path: Path) -> bool:
+    """A numbered file of a consolidated set beyond its primary."""
+    return role(path) == SHARD
 
 
 def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:

@@ -14,6 +14,7 @@ from consolidation.merge import MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
 from consolidation.size import database_size
 from consolidation.store.shards import most_shards
+from pytest_assetdb.testing import run_gate
 
 CAP = 400_000
 
@@ -132,6 +133,50 @@ def test_a_set_that_needs_more_files_than_sqlite_can_attach_says_so_and_writes_n
     with pytest.raises(Aborted, match=rf"does not fit under the cap of 400\.0 KB in {most} files \(the most this"):
         migrate(target, [big], MigrationSettings(CAP))
     assert not target.exists() and files_of(target) == []
+
+
+def test_a_set_of_as_many_files_as_sqlite_can_attach_is_proved_rebuilt_and_gated(pytester):
+    """Every path that reads the whole set attaches each shard and one file more (the source,
+    the file being proved, or the primary beside a rebuilt file): the most files a set may
+    have is SQLite's own limit of attachments, and at that many each of them still works."""
+    folder = pytester.path / "databases"
+    folder.mkdir()
+    target, sources = folder / "enterprise_assets.db", []
+    most = most_shards(sqlite3.connect(":memory:"))
+    while len(files_of(target)) < most:
+        sources.append(blob_source(pytester.path / f"s{len(sources):02d}.db", len(sources) * 100, 8))
+        migrate(target, sources, MigrationSettings(CAP))
+        assert len(sources) < 6 * most, "the set stopped growing"
+    assert len(files_of(target)) == most
+    assert verify_database(target, [], CAP).ok
+    assert_verified_and_rebuilt(target, sources, pytester.path)
+    pytester.makeini(f"[pytest]\nassetdb_size_limit = {CAP}\n")
+    gate = run_gate(pytester, "databases", args=("-q",))
+    assert gate.ret == 0, gate.stdout.str()
+    gate.assert_outcomes(passed=gate.parseoutcomes()["passed"])
+    assert any(f"lossless[{sources[-1].name}:blobs]" in line for line in run_gate(
+        pytester, "databases", args=("--collect-only", "-q")).stdout.lines)
+
+
+def test_a_full_shard_is_not_near_the_cap_and_a_full_primary_is(assetdb, pytester):
+    """Shards are filled to 90 % by design, and SQLite holds every file of the set under the
+    cap: no write can take a shard over it, so neither size-check nor the gate warns about
+    one however full. The primary still warns: its ledger is what runs out of room."""
+    folder = pytester.path / "databases"
+    folder.mkdir()
+    target = folder / "enterprise_assets.db"
+    migrate(target, [blob_source(pytester.path / f"s{i}.db", i * 100, 30) for i in range(3)],
+            MigrationSettings(CAP))
+    shards = [path for path in files_of(target) if path != target]
+    assert shards and all(database_size(path) > CAP // 2 for path in files_of(target))
+    checked = assetdb("size-check", folder, "--limit", str(CAP), "--warn", "50%")
+    statuses = {line.split()[-1]: line.split()[0] for line in checked.stdout.splitlines() if "%" in line}
+    assert statuses[str(target)] == "NEAR" and all(statuses[str(path)] == "ok" for path in shards), checked.stdout
+    gate = run_gate(pytester, "databases/enterprise_assets.db", *(f"databases/{path.name}" for path in shards),
+                    args=("--assetdb-limit", str(CAP), "--assetdb-warn", "50%",
+                          "-W", "default::pytest_assetdb.AssetdbNearCapWarning"))
+    gate.stdout.fnmatch_lines(["*AssetdbNearCapWarning: databases/enterprise_assets.db is near the cap*"])
+    assert not any("AssetdbNearCapWarning: databases/enterprise_assets.0" in line for line in gate.stdout.lines)
 
 
 def test_rows_held_only_in_a_write_ahead_log_get_the_spare_files_they_need(target, tmp_path):

@@ -39,10 +39,11 @@ ATTACH_CEILING = 125
 
 def most_shards(connection: sqlite3.Connection) -> int:
     """How many files a consolidated set may have on this SQLite: every one is attached at
-    once, and one more attachment is kept for the source. The limit is raised to what the
-    library was built with (ten by default, up to 125)."""
+    once, each but the primary (the connection's main) as one attachment, and one more is
+    kept for the source or the file being proved. The limit is raised to what the library
+    was built with (ten attachments by default, up to 125)."""
     connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, ATTACH_CEILING)
-    return connection.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) - 1
+    return connection.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED)
 
 
 #: Placement stops at this share of the cap: the rest is for journals and, in the
