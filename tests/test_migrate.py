@@ -137,6 +137,22 @@ def test_a_table_that_cannot_be_reconciled_is_kept_apart_with_a_reason(target, t
     assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
 
 
+@pytest.mark.parametrize("kind", ["index", "view"])
+def test_a_table_named_like_a_carried_index_or_view_is_kept_apart(target, tmp_path, kind):
+    """Tables, indexes and views share one namespace: a table whose name an earlier
+    source's index or view already holds in the consolidated set cannot be created there
+    (nor be taken for a table: a view has columns too), so it is kept apart."""
+    first = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'a')",
+                          "CREATE INDEX clash ON t (x)" if kind == "index" else "CREATE VIEW clash AS SELECT x FROM t")
+    second = make_database(tmp_path / "b.db", "CREATE TABLE clash (x)", "INSERT INTO clash VALUES ('b')")
+    report = migrate(target, [first, second], settings())
+    assert report.sources[1].tables[0].target_table == "b__clash"
+    assert f"the name is taken by the {kind} 'clash'" in report.sources[1].notes[0]
+    assert rows(target, "SELECT x FROM b__clash") == [("b",)]
+    assert_verified(target, [first, second])
+    assert_rebuilds_exactly(target, [first, second], tmp_path / "out")
+
+
 def test_awkward_identifiers_round_trip(target, tmp_path):
     quoted = '"we""ird; DROP TABLE t; --"'  # the table 'we"ird; DROP TABLE t; --'
     sources = [

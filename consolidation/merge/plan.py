@@ -46,9 +46,11 @@ class TargetShape:
 
 
 def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | None:
-    rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
-    if not rows:
+    """The primary's table ``table`` as a target; None if there is no such table (a view of
+    that name has columns too, and is no target)."""
+    if not has_table(connection, "main", table):
         return None
+    rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
     key = [name for _, name in sorted((row[5], row[1]) for row in rows if row[5])]
     types = {row[1].lower(): row[2] or "" for row in rows}
     integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
@@ -91,6 +93,12 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
         return _apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
     shape = target_shape(connection, name)
     if shape is None:
+        taken = connection.execute(  # tables, indexes, views and triggers share one namespace
+            "SELECT type, name FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
+        ).fetchone()
+        if taken is not None:  # an index or view carried from an earlier source has the name
+            return _apart(connection, table, source_name,
+                          f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
         return TablePlan(table, name, create=True)
     source_key = [k.lower() for k in table.key]
     if source_key != [k.lower() for k in shape.key] or table.integer_key != shape.integer_key:
