@@ -153,6 +153,34 @@ def test_a_table_named_like_a_carried_index_or_view_is_kept_apart(target, tmp_pa
     assert_rebuilds_exactly(target, [first, second], tmp_path / "out")
 
 
+@pytest.mark.parametrize("policy", ["first", "newest"])
+def test_columns_named_like_the_merge_s_own_names_keep_their_values(target, tmp_path, policy):
+    """The merge reads a source's rows with their identity beside their columns, and keeps
+    its books in tables of its own: a column of the same name as any of those (here
+    ``_identity`` and ``__identity`` above all: the alias once shadowed such a column, and
+    its rows were stored with their rowids in it) keeps its values, whatever the key."""
+    names = '"_identity", "__identity", "identity", "rank", "same", "shown_rowid", "kept_rowid", "span"'
+    shapes = {
+        "keyless": f"CREATE TABLE keyless ({names})",
+        "keyed": f"CREATE TABLE keyed (k TEXT PRIMARY KEY, {names})",
+        "narrow": f"CREATE TABLE narrow (k TEXT PRIMARY KEY, {names}) WITHOUT ROWID",
+    }
+    sources = []
+    for index in range(2):
+        statements = []
+        for table, create in shapes.items():
+            statements.append(create)
+            for row in range(3):
+                key = [] if table == "keyless" else [f"'k{row}'"]
+                values = key + [str(row * 10 + index + column) for column in range(8)]
+                statements.append(f"INSERT INTO {table} VALUES ({', '.join(values)})")
+        sources.append(make_database(tmp_path / f"s{index}.db", *statements))
+    migrate(target, sources, settings(policy=ConflictPolicy.parse(policy)))
+    assert rows(target, 'SELECT "_identity", "__identity" FROM keyless ORDER BY rowid')[:3] == [(0, 1), (10, 11), (20, 21)]
+    assert_verified(target, sources)
+    assert_rebuilds_exactly(target, sources, tmp_path / "out")
+
+
 def test_awkward_identifiers_round_trip(target, tmp_path):
     quoted = '"we""ird; DROP TABLE t; --"'  # the table 'we"ird; DROP TABLE t; --'
     sources = [

@@ -50,7 +50,7 @@ def displace_shown_rows(merger, number: int, current: int, conflicts: str) -> No
     assignments = ", ".join(f"{c} = s.{c}" if c in merger.columns else f"{c} = NULL" for c in target_columns)
     merger.execute(
         f"UPDATE {merger.schema(number)}.{q(merger.target)} AS t SET {assignments} "
-        f"FROM temp.assetdb_pairs AS p JOIN {merger.rows} AS s ON s._identity = p.identity "
+        f"FROM temp.assetdb_pairs AS p JOIN {merger.rows} AS s ON s.{merger.identity} = p.identity "
         f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
     )
 

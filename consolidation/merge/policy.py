@@ -96,7 +96,7 @@ def conflict_resolver(manager: pluggy.PluginManager | None = None) -> Callable |
                 (shown_rowid,),
             ).fetchone()))
             incoming = dict(zip(merger.table.column_names, connection.execute(
-                f"SELECT {', '.join(merger.columns)} FROM {merger.rows} AS s WHERE s._identity = ?", (identity,)
+                f"SELECT {', '.join(merger.columns)} FROM {merger.rows} AS s WHERE s.{merger.identity} = ?", (identity,)
             ).fetchone()))
             choice = manager.hook.assetdb_resolve_conflict(
                 table=target,

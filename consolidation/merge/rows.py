@@ -72,6 +72,7 @@ class RowMerger:
         self.table_id = table_id
         self.shards = shards
         self.columns = [q(name) for name in self.table.column_names]
+        self.identity = q(self.table.identity_column)  # what self.rows calls a row's identity
         for name, columns in SCRATCH.items():
             self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
         self.rows = self._stage_rows()
@@ -90,12 +91,12 @@ class RowMerger:
         self._chunk_placed = dict.fromkeys(self.placed, 0)
 
     def _stage_rows(self) -> str:
-        """Rows as ``(_identity, columns…)``. WITHOUT ROWID tables are numbered once, in
+        """Rows as ``(identity, columns…)``, the identity called :attr:`identity`. WITHOUT ROWID tables are numbered once, in
         key order, into a temporary table, so every later step can seek by identity."""
         if self.table.rowid:
             return f"({self.table.select_rows(SOURCE_ALIAS)})"
         self.execute("DROP TABLE IF EXISTS temp.assetdb_stage")
-        self.execute(f"CREATE TEMP TABLE assetdb_stage (_identity INTEGER PRIMARY KEY, {', '.join(self.columns)})")
+        self.execute(f"CREATE TEMP TABLE assetdb_stage ({self.identity} INTEGER PRIMARY KEY, {', '.join(self.columns)})")
         self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(SOURCE_ALIAS)}")
         return "(SELECT * FROM temp.assetdb_stage)"
 
@@ -117,7 +118,7 @@ class RowMerger:
 
     def _row_bytes(self, identity: int) -> int:
         """The bytes of one source row's values (as stored: text in bytes, numbers as text)."""
-        row = self.execute(f"SELECT {self._row_size_sql()} FROM {self.rows} AS s WHERE s._identity = ?", (identity,))
+        row = self.execute(f"SELECT {self._row_size_sql()} FROM {self.rows} AS s WHERE s.{self.identity} = ?", (identity,))
         return row.fetchone()[0] or 0
 
     def _chunk_rows(self) -> int:
@@ -128,17 +129,17 @@ class RowMerger:
 
     def _chunks(self):
         size = self._chunk_rows()
-        low = self.execute(f"SELECT min(_identity) FROM {self.rows}").fetchone()[0]
+        low = self.execute(f"SELECT min({self.identity}) FROM {self.rows}").fetchone()[0]
         while low is not None:
             high = self.execute(
-                f"SELECT _identity FROM {self.rows} WHERE _identity >= ? ORDER BY _identity LIMIT 1 OFFSET ?",
+                f"SELECT {self.identity} FROM {self.rows} WHERE {self.identity} >= ? ORDER BY {self.identity} LIMIT 1 OFFSET ?",
                 (low, size - 1),
             ).fetchone()
             if high is None:
-                yield low, self.execute(f"SELECT max(_identity) FROM {self.rows}").fetchone()[0]
+                yield low, self.execute(f"SELECT max({self.identity}) FROM {self.rows}").fetchone()[0]
                 return
             yield low, high[0]
-            low = self.execute(f"SELECT min(_identity) FROM {self.rows} WHERE _identity > ?", (high[0],)).fetchone()[0]
+            low = self.execute(f"SELECT min({self.identity}) FROM {self.rows} WHERE {self.identity} > ?", (high[0],)).fetchone()[0]
 
     def merge(self, decide: Callable[[RowMerger], None]) -> None:
         for low, high in self._chunks():
@@ -151,7 +152,7 @@ class RowMerger:
         self._chunk_placed = dict.fromkeys(self.placed, 0)
         self.execute("SAVEPOINT assetdb_chunk")
         try:
-            self._merge_chunk(f"s._identity BETWEEN {int(low)} AND {int(high)}", decide)
+            self._merge_chunk(f"s.{self.identity} BETWEEN {int(low)} AND {int(high)}", decide)
         except sqlite3.OperationalError as error:
             if not self.connection.in_transaction:  # SQLite rolled the whole transaction back (a full
                 raise  # disk can): there is no chunk to undo; the write session says what happened
@@ -164,8 +165,8 @@ class RowMerger:
                 self._place(low, high, decide, retried=True)
                 return
             middle = self.execute(
-                f"SELECT _identity FROM {self.rows} WHERE _identity BETWEEN :low AND :high ORDER BY _identity "
-                f"LIMIT 1 OFFSET (SELECT count(*) / 2 FROM {self.rows} WHERE _identity BETWEEN :low AND :high)",
+                f"SELECT {self.identity} FROM {self.rows} WHERE {self.identity} BETWEEN :low AND :high ORDER BY {self.identity} "
+                f"LIMIT 1 OFFSET (SELECT count(*) / 2 FROM {self.rows} WHERE {self.identity} BETWEEN :low AND :high)",
                 {"low": low, "high": high},
             ).fetchone()[0]
             if middle == low:
@@ -205,7 +206,7 @@ class RowMerger:
         for number in shards:
             self.execute(
                 f"INSERT INTO temp.assetdb_matches (identity, shard, shown_rowid, same) "
-                f"SELECT s._identity, {number}, t.rowid, {self.same_values} FROM {self.rows} AS s "
+                f"SELECT s.{self.identity}, {number}, t.rowid, {self.same_values} FROM {self.rows} AS s "
                 f"JOIN {self.schema(number)}.{q(self.target)} AS t ON {self.key_join} WHERE {chunk}"
             )
 
@@ -252,7 +253,7 @@ class RowMerger:
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
             f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s._identity = k.identity ORDER BY k.identity"
+            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s.{self.identity} = k.identity ORDER BY k.identity"
         )
         self._record_kept(current)
 
@@ -263,7 +264,7 @@ class RowMerger:
         if self.table.key_is_rowid:  # the key is the identity: no need to read the row again
             key, rows = "json_array(k.identity)", ""
         else:
-            key, rows = key_json("s", self.table.key), f"CROSS JOIN {self.rows} AS s ON s._identity = k.identity "
+            key, rows = key_json("s", self.table.key), f"CROSS JOIN {self.rows} AS s ON s.{self.identity} = k.identity "
         self.execute(
             "INSERT INTO main.migration_conflict_entries (kept_table_id, row_key, shown_source_id, kept_shard, "
             f"kept_rowid, policy) SELECT :table_id, {key}, "
@@ -277,19 +278,19 @@ class RowMerger:
         statement reads the table it is writing (SQLite would copy its rows aside)."""
         ensure_table(self.connection, self.shards, current, self.target)
         self.execute(
-            f"INSERT INTO {self.fresh('assetdb_new')} (identity) SELECT s._identity FROM {self.rows} AS s "
+            f"INSERT INTO {self.fresh('assetdb_new')} (identity) SELECT s.{self.identity} FROM {self.rows} AS s "
             f"WHERE {chunk} AND {self.has_key} "
-            f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s._identity) "
-            f"ORDER BY s._identity"
+            f"AND NOT EXISTS (SELECT 1 FROM temp.assetdb_matches AS m WHERE m.identity = s.{self.identity}) "
+            f"ORDER BY s.{self.identity}"
         )
         self._count("stored", self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} ({', '.join(self.columns)}) "
             f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
-            f"JOIN {self.rows} AS s ON s._identity = n.identity ORDER BY n.identity"
+            f"JOIN {self.rows} AS s ON s.{self.identity} = n.identity ORDER BY n.identity"
         ))
         self.execute(
             f"INSERT INTO {self.fresh('assetdb_placed')} (identity, target_rowid) SELECT n.identity, t.rowid "
-            f"FROM temp.assetdb_new AS n JOIN {self.rows} AS s ON s._identity = n.identity "
+            f"FROM temp.assetdb_new AS n JOIN {self.rows} AS s ON s.{self.identity} = n.identity "
             f"JOIN {self.schema(current)}.{q(self.target)} AS t ON {self.key_join} ORDER BY n.identity"
         )
         self._link_runs("temp.assetdb_placed", current)
@@ -324,14 +325,14 @@ class RowMerger:
         ensure_table(self.connection, self.shards, current, self.target)
         base = self.max_rowid(current, self.target)
         self.execute(
-            f"INSERT INTO {self.fresh('assetdb_rest')} (identity, target_rowid) SELECT s._identity, "
-            f"{base} + row_number() OVER (ORDER BY s._identity) AS target_rowid "
-            f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s._identity"
+            f"INSERT INTO {self.fresh('assetdb_rest')} (identity, target_rowid) SELECT s.{self.identity}, "
+            f"{base} + row_number() OVER (ORDER BY s.{self.identity}) AS target_rowid "
+            f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s.{self.identity}"
         )
         self._count("stored", self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
             f"SELECT r.target_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM temp.assetdb_rest AS r JOIN {self.rows} AS s ON s._identity = r.identity ORDER BY r.identity"
+            f"FROM temp.assetdb_rest AS r JOIN {self.rows} AS s ON s.{self.identity} = r.identity ORDER BY r.identity"
         ))
         self._link_runs("temp.assetdb_rest", current)
 

@@ -51,7 +51,7 @@ class LiveProof:
             self.in_source = lambda identity: f"EXISTS (SELECT 1 FROM {source} AS s WHERE s.{live.rowid} = {identity})"
         else:  # WITHOUT ROWID: rows are numbered in key order once per statement, then sought by number
             self.numbered = [f"numbered AS MATERIALIZED ({live.select_rows(schema)})"]
-            self.source, self.identity = "numbered", "s._identity"
+            self.source, self.identity = "numbered", f"s.{q(live.identity_column)}"
             # ordinals are 1…N: a link is to a source row exactly when it is in that range
             self.in_source = lambda identity: f"{identity} BETWEEN 1 AND (SELECT count(*) FROM {source})"
         self.source_rows_sql = f"SELECT count(*) FROM {source}"

@@ -80,11 +80,24 @@ class SourceTable:
         order = ", ".join(f"{alias}.{quote_identifier(name)}" for name in self.key)
         return f"row_number() OVER (ORDER BY {order})"
 
+    @property
+    def identity_column(self) -> str:
+        """The name a row's identity goes under beside the table's own columns in
+        :meth:`select_rows`: ``_identity``, with one more underscore in front for as long as
+        the table has a column of that name (which the alias would otherwise shadow, and a
+        copy of the rows take the identity for the column's values)."""
+        taken = {name.lower() for name in [*self.column_names, *self.generated]}
+        name = "_identity"
+        while name in taken:
+            name = f"_{name}"
+        return name
+
     def select_rows(self, schema: str) -> str:
-        """``SELECT identity, columns…`` over this table in ``schema``."""
+        """``SELECT identity, columns…`` over this table in ``schema``; the identity is
+        called :attr:`identity_column`."""
         columns = ", ".join(f"s.{quote_identifier(name)}" for name in self.column_names)
         return (
-            f"SELECT {self.identity_expression('s')} AS _identity, {columns} "
+            f"SELECT {self.identity_expression('s')} AS {quote_identifier(self.identity_column)}, {columns} "
             f"FROM {schema}.{quote_identifier(self.name)} AS s"
         )
 
