@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import folder_state, make_database, sqldiff
 from consolidation.demo.repository import write_wal_with_pending_rows
 from consolidation.errors import Aborted
-from consolidation.merge import MigrationSettings, migrate
+from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
 from consolidation.size import database_size
 from consolidation.store.shards import most_shards
@@ -106,6 +107,36 @@ def test_changed_source_is_remigrated_across_shards(target, tmp_path):
     connection.close()
     report = migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
     assert report.sources[0].action == "remigrated"
+    assert_verified_and_rebuilt(target, sources, tmp_path)
+
+
+def test_a_version_promoted_when_its_source_is_remigrated_moves_on_from_a_full_shard(target, tmp_path):
+    """A changed source is taken out before it comes in again; where its version was the one
+    shown, the earliest kept version of the key is shown instead. That version sits in a
+    full shard (here an INTEGER PRIMARY KEY DESC key, whose own index weighs too): it goes
+    to a shard with room, not into its own past the cap."""
+    def source(name: str, rows: int, label: str, modified: int, desc: bool = True) -> Path:
+        path = tmp_path / name
+        with sqlite3.connect(path) as connection:
+            connection.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY{' DESC' if desc else ''}, v TEXT)")
+            connection.executemany("INSERT INTO t VALUES (?, ?)", [
+                (i if i % 3 or not desc else f"k{i}", f"{label}-" + "x" * 2000) for i in range(rows)])
+        connection.close()
+        os.utime(path, (modified, modified))  # the order --prefer newest goes by
+        return path
+
+    sources = [source("a.db", 300, "A", 1000), source("b.db", 300, "B", 2000),
+               source("c.db", 200, "C", 3000, desc=False)]
+    newest = MigrationSettings(CAP, policy=ConflictPolicy.parse("newest"))
+    migrate(target, sources, newest)
+    with sqlite3.connect(sources[1]) as connection:
+        connection.execute("UPDATE t SET v = 'changed ' || v WHERE typeof(id) = 'text' OR id < 50")
+    connection.close()
+    os.utime(sources[1], (2500, 2500))
+    report = migrate(target, sources, newest, backup_directory=tmp_path / "backups")
+    assert [outcome.action for outcome in report.sources] == ["unchanged", "remigrated", "unchanged"]
+    assert all(database_size(path) <= CAP for path in files_of(target))
+    assert verify_database(target, [], CAP).ok
     assert_verified_and_rebuilt(target, sources, tmp_path)
 
 

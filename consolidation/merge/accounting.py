@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..sqlite.expressions import balanced
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from ..store.provenance import owner_of_merged_row
@@ -184,14 +185,37 @@ def _drop_released_rows(connection: sqlite3.Connection, shards: ShardSet, target
         )
 
 
+def _promotion_shard(connection: sqlite3.Connection, shards: ShardSet, number: int, conflicts: str,
+                     kept_rowid: int, columns: list[str]) -> int:
+    """Where a kept version in shard ``number`` goes when it becomes the shown one: into
+    that shard when it has room for the row beside the version (which leaves it after),
+    else into the current shard, or a new one. A promotion happens outside the chunks of
+    rows, where a file meeting its cap could not move on."""
+    size = connection.execute(
+        f"SELECT {balanced([f'coalesce(length(CAST({c} AS BLOB)), 0)' for c in columns], '+', '0')} "
+        f"FROM {shards.schema(number)}.{q(conflicts)} WHERE rowid = ?", (kept_rowid,)
+    ).fetchone()[0]
+    needed = size + PROMOTION_HEADROOM_PAGES * connection.execute("PRAGMA main.page_size").fetchone()[0]
+    if shards.has_room_for(number, needed):
+        return number
+    while not shards.has_room_for(shards.current, needed) and shards.can_advance():
+        shards.advance()
+    return shards.current
+
+
+#: Pages a promoted row may take beyond its bytes (the table's and its index's pages split).
+PROMOTION_HEADROOM_PAGES = 4
+
+
 def _promote_orphaned_conflicts(connection: sqlite3.Connection, shards: ShardSet, target: str) -> None:
     """Where no shard shows a key any more, its earliest kept version becomes the shown one,
-    in the shard that already holds it, so no file grows."""
+    in the shard that holds it when there is room (see :func:`_promotion_shard`)."""
     conflicts = conflicts_table(target)
     shape = target_shape(connection, target)
     if not shape.key:
         return
-    columns = ", ".join(q(shape.names[name]) for name in shape.columns)
+    names = [q(shape.names[name]) for name in shape.columns]
+    columns = ", ".join(names)
     key_match = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in shape.key)
     promoted: set[tuple] = set()
     for number in holding(connection, shards, conflicts):
@@ -212,16 +236,17 @@ def _promote_orphaned_conflicts(connection: sqlite3.Connection, shards: ShardSet
             if tuple(key) in promoted:
                 continue
             promoted.add(tuple(key))
-            ensure_table(connection, shards, number, target)
+            place = _promotion_shard(connection, shards, number, conflicts, kept_rowid, names)
+            ensure_table(connection, shards, place, target)
             cursor = connection.execute(
-                f"INSERT INTO {schema}.{q(target)} ({columns}) SELECT {columns} FROM {schema}.{q(conflicts)} "
-                "WHERE rowid = ?",
+                f"INSERT INTO {shards.schema(place)}.{q(target)} ({columns}) SELECT {columns} "
+                f"FROM {schema}.{q(conflicts)} WHERE rowid = ?",
                 (kept_rowid,),
             )
             connection.execute(
-                "UPDATE main.migration_row_links SET target_rowid = ?, in_conflicts = 0 "
+                "UPDATE main.migration_row_links SET shard = ?, target_rowid = ?, in_conflicts = 0 "
                 "WHERE in_conflicts = 1 AND shard = ? AND target_rowid = ? AND table_id IN "
                 "(SELECT id FROM main.migration_table_accounting WHERE target_table = ?)",
-                (cursor.lastrowid, number, kept_rowid, target),
+                (place, cursor.lastrowid, number, kept_rowid, target),
             )
             connection.execute(f"DELETE FROM {schema}.{q(conflicts)} WHERE rowid = ?", (kept_rowid,))
