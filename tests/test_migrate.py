@@ -596,10 +596,6 @@ def test_minus_zero_and_zero_are_different_values(tmp_path):
     """A column without affinity keeps the sign of a zero; SQLite's = and IS, quote() and
     sqldiff do not see it. The merge must not fold 0.0 into -0.0, each source must rebuild
     with its own, and the live proof must notice a sign changed in the set."""
-    from consolidation.sqlite.expressions import SIGNED_ZERO_VISIBLE
-
-    if not SIGNED_ZERO_VISIBLE:
-        pytest.skip("this SQLite has no math functions: the sign of a zero cannot be compared in SQL")
     negative = make_database(tmp_path / "src" / "negative.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
     positive = make_database(tmp_path / "src" / "positive.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
     for path, value in ((negative, -0.0), (positive, 0.0)):

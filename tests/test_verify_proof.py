@@ -21,7 +21,8 @@ from consolidation.proof.rebuild import rebuild_source
 from consolidation.proof.verify import verify_database, verify_rebuilt
 from consolidation.sqlite import describe_source
 from consolidation.sqlite.describe import fingerprint_source
-from consolidation.sqlite.fingerprint import fingerprint_query, tell_the_sign_of_zero
+from consolidation.sqlite.fingerprint import fingerprint_query
+from consolidation.sqlite.signed_zero import tell_the_sign_of_zero
 from consolidation.store import ShardSet
 
 LIMIT = 50_000_000

@@ -9,8 +9,9 @@ tree is a few dozen levels deep whatever the width.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Sequence
+
+from .signed_zero import NEGATIVE_ZERO
 
 #: Terms per parenthesised group: depth grows with log base GROUP of the width.
 GROUP = 32
@@ -44,7 +45,7 @@ def same_row(left: str, right: str, columns: Sequence[str], untyped: Collection[
     whatever the column's collation (``1`` is not ``1.0``, ``'a'`` is not ``X'61'``, NULL is
     not ``''``, ``'A'`` is not ``'a'`` under NOCASE). ``untyped``: the columns without affinity on
     either side, the only ones that can keep a -0.0 apart from 0.0; there the sign of a zero
-    is compared too, where SQLite has its math functions.
+    is compared too (on a connection given ``signed_zero.tell_the_sign_of_zero``).
 
     Every value comparison comes before every storage-class comparison, so where SQLite
     stops at the first term that fails (a ``WHERE``, an ``ON``, a ``CASE WHEN``), rows that
@@ -53,8 +54,7 @@ def same_row(left: str, right: str, columns: Sequence[str], untyped: Collection[
     there."""
     terms = [_same_bytes(f"{left}.{c}", f"{right}.{c}") for c in columns]
     terms += [_same_class(f"{left}.{c}", f"{right}.{c}") for c in columns]
-    if SIGNED_ZERO_VISIBLE:
-        terms += [_same_sign_of_zero(f"{left}.{c}", f"{right}.{c}") for c in columns if c in untyped]
+    terms += [_same_sign_of_zero(f"{left}.{c}", f"{right}.{c}") for c in columns if c in untyped]
     return all_of(terms)
 
 
@@ -67,22 +67,8 @@ def _same_class(left: str, right: str) -> str:
 
 
 def _same_sign_of_zero(left: str, right: str) -> str:
-    """-0.0 and 0.0 compare equal, and ``quote`` and ``printf`` print both as 0.0, yet a
-    column without affinity keeps the sign: ``atan2(0, x)`` tells them apart (pi for -0.0)."""
+    """-0.0 and 0.0 compare equal, yet a column without affinity keeps the sign: the
+    function of :mod:`.signed_zero` tells them apart."""
     # cheapest first: nearly every value is not zero, and that costs no function call
-    return f"({left} <> 0 OR typeof({left}) <> 'real' OR atan2(0, {left}) = atan2(0, {right}))"
-
-
-def _math_functions() -> bool:
-    """Was this SQLite built with its math functions (``atan2``)? Most builds are."""
-    probe = sqlite3.connect(":memory:")
-    try:
-        return probe.execute("SELECT atan2(0, ?) > 0", (-0.0,)).fetchone()[0] == 1
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        probe.close()
-
-
-#: Whether the sign of a zero can be compared in SQL with this SQLite (see _same_sign_of_zero).
-SIGNED_ZERO_VISIBLE = _math_functions()
+    return (f"({left} <> 0 OR typeof({left}) <> 'real' "
+            f"OR {NEGATIVE_ZERO}({left}) = {NEGATIVE_ZERO}({right}))")

@@ -22,7 +22,6 @@ Fingerprints recorded before are still taken in their format to be compared with
 from __future__ import annotations
 
 import hashlib
-import math
 import sqlite3
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from .introspect import (
     rowid_expression,
     table_columns,
 )
+from .signed_zero import NEGATIVE_ZERO, tell_the_sign_of_zero
 
 #: Rows are fetched in batches sized by bytes, not by count: a batch Python holds stays
 #: near BATCH_BYTES whatever the width of a row (a row of 1 MB blobs is 2 MB quoted).
@@ -43,31 +43,11 @@ MAX_BATCH_ROWS = 4096
 STREAMED_BLOB_BYTES = 1 << 20
 #: The format fingerprints are taken in now (see the module's docstring).
 FORMAT = 3
-#: The SQL function that tells -0.0 from 0.0 (see :func:`tell_the_sign_of_zero`).
-NEGATIVE_ZERO = "assetdb_negative_zero"
-
-
 def fingerprint_format(fingerprint: str) -> int:
     """The format a recorded fingerprint was taken in: a table's ``ROWS:SHA256`` and a
     database's bare ``SHA256`` are 1; ``ROWS:vN:SHA256`` and ``vN:SHA256`` are N."""
     tags = [part for part in fingerprint.split(":")[:-1] if part[:1] == "v" and part[1:].isdigit()]
     return int(tags[0][1:]) if tags else 1
-
-
-def _is_negative_zero(value) -> int:
-    return int(isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0)
-
-
-def tell_the_sign_of_zero(connection: sqlite3.Connection) -> None:
-    """Give ``connection`` the function format 3 spells -0.0 with. SQLite's ``=``, ``quote``
-    and ``printf`` take -0.0 for 0.0, and only builds with math functions have ``atan2``,
-    which tells them apart: a fingerprint must not depend on the build, so Python does
-    (called for zero reals only). Registered once: replacing a function while a statement
-    of the connection is running is refused."""
-    try:
-        connection.execute(f"SELECT {NEGATIVE_ZERO}(0.0)").fetchone()
-    except sqlite3.OperationalError:
-        connection.create_function(NEGATIVE_ZERO, 1, _is_negative_zero, deterministic=True)
 
 
 def _serialised(value: str, form: int = FORMAT, raw_blobs: bool = True) -> str:
@@ -132,7 +112,7 @@ def fingerprint_query(select: str, width: int, unique_first: bool = True, in_ord
                       streamed: bool = False, located: bool = False, form: int = FORMAT,
                       raw_blobs: bool = True) -> str:
     """The query :func:`rows_fingerprint` hashes the rows of: one serialised row each (on a
-    connection given :func:`tell_the_sign_of_zero` first, from format 3 on).
+    connection given ``signed_zero.tell_the_sign_of_zero`` first, from format 3 on).
 
     With ``streamed``, a row holding a blob too large to serialise in SQL comes with a NULL
     serialised row and its first column, to be serialised in pieces. With ``located`` the

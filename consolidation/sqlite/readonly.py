@@ -36,6 +36,7 @@ from ..size import sidecar_paths
 from .header import NotADatabase, check_not_truncated, read_header
 from .locks import LOCK_TIMEOUT_SECONDS, DatabaseLocked, writer_lock_holder
 from .recreate import transcode
+from .signed_zero import tell_the_sign_of_zero
 
 SNAPSHOT_ATTEMPTS = 3
 #: Seconds a reader waits for a writer to commit (:func:`set_reader_wait`).
@@ -149,6 +150,7 @@ def open_readonly(path: Path | str) -> Iterator[sqlite3.Connection]:
                 connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()
             except sqlite3.DatabaseError as error:
                 raise NotADatabase(f"{path}: unreadable database ({error})") from None
+            tell_the_sign_of_zero(connection)  # the live proof compares rows
             yield connection
         finally:
             connection.close()

@@ -23,6 +23,7 @@ from ..size import format_size
 from ..sqlite import read_header
 from ..sqlite.locks import LOCK_TIMEOUT_SECONDS
 from ..sqlite.readonly import uri_for
+from ..sqlite.signed_zero import tell_the_sign_of_zero
 from .identity import require_primary
 from .lock import database_lock
 from .oplog import Operation
@@ -64,9 +65,11 @@ def connect_for_write(path: Path) -> sqlite3.Connection:
     Opened by URI, so that sources can be ATTACHed by URI (read-only, immutable).
     """
     try:
-        return sqlite3.connect(uri_for(path), uri=True, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+        connection = sqlite3.connect(uri_for(path), uri=True, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
     except sqlite3.Error as error:
         raise BadInput(f"{path}: cannot open for writing ({error})") from None
+    tell_the_sign_of_zero(connection)  # the merge compares rows
+    return connection
 
 
 def connect_assetdb(path: Path | str) -> sqlite3.Connection:
