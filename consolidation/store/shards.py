@@ -232,7 +232,8 @@ class ShardSet:
 
     def advance(self) -> int:
         """Continue in a new shard: made, attached under the cap and registered in the
-        manifest, all inside the write's transaction."""
+        manifest, all inside the write's transaction. Called outside any savepoint (a
+        rollback to one would undo the registration and keep the file in use)."""
         if not self.can_advance():
             raise self.exhausted()
         number = max(self.numbers) + 1
@@ -259,10 +260,7 @@ class ShardSet:
         )
 
     def record_sizes(self) -> None:
-        """Each file's size in the manifest, just before the commit; a shard this write made
-        is registered again here, in case a savepoint rolled back the row that did it."""
-        for number in self.made:
-            self._register(number)
+        """Each file's size in the manifest, just before the commit."""
         for number in self.numbers:
             self.connection.execute(
                 "UPDATE main.shard_manifest SET bytes = ? WHERE shard = ?", (self.allocated(number), number)
