@@ -137,18 +137,22 @@ def test_a_table_that_cannot_be_reconciled_is_kept_apart_with_a_reason(target, t
     assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
 
 
-@pytest.mark.parametrize("kind", ["index", "view"])
+@pytest.mark.parametrize("kind", ["index", "view", "trigger"])
 def test_a_table_named_like_a_carried_index_or_view_is_kept_apart(target, tmp_path, kind):
-    """Tables, indexes and views share one namespace: a table whose name an earlier
-    source's index or view already holds in the consolidated set cannot be created there
-    (nor be taken for a table: a view has columns too), so it is kept apart."""
+    """Tables, indexes, views and triggers share one namespace: a table whose name an
+    earlier source's index, view or trigger already holds in the consolidated set cannot be
+    created there (nor be taken for a table: a view has columns too; a trigger is out of
+    the schema while rows move, its name taken all the same), so it is kept apart."""
+    carried = {"index": "CREATE INDEX clash ON t (x)", "view": "CREATE VIEW clash AS SELECT x FROM t",
+               "trigger": "CREATE TRIGGER clash AFTER INSERT ON t BEGIN SELECT 1; END"}[kind]
     first = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'a')",
-                          "CREATE INDEX clash ON t (x)" if kind == "index" else "CREATE VIEW clash AS SELECT x FROM t")
+                          carried)
     second = make_database(tmp_path / "b.db", "CREATE TABLE clash (x)", "INSERT INTO clash VALUES ('b')")
     report = migrate(target, [first, second], settings())
     assert report.sources[1].tables[0].target_table == "b__clash"
     assert f"the name is taken by the {kind} 'clash'" in report.sources[1].notes[0]
     assert rows(target, "SELECT x FROM b__clash") == [("b",)]
+    assert rows(target, "SELECT type FROM sqlite_schema WHERE name = 'clash'") == [(kind,)]  # still in the set
     assert_verified(target, [first, second])
     assert_rebuilds_exactly(target, [first, second], tmp_path / "out")
 

@@ -161,8 +161,9 @@ def _write_source(connection, target, path, name, settings, previous, descriptio
             outcome.action = "remigrated"
         source_id = _record_source(connection, path, name, description)
         plans = {}
+        lifted = [trigger for trigger, _sql in installed_triggers]
         for table in description.tables:
-            plan = plan_table(connection, shards, table, name)
+            plan = plan_table(connection, shards, table, name, lifted)
             plans[table.name] = plan
             outcome.tables.append(
                 _migrate_table(connection, shards, plan, source_id, name, settings)

@@ -8,6 +8,7 @@ cannot be reconciled is kept apart as ``<source>__<table>``, with the reason.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..sqlite import SourceTable
@@ -68,12 +69,19 @@ class TablePlan:
     widen: list[str] = field(default_factory=list)
 
 
-def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTable, source_name: str) -> TablePlan:
-    """Where ``table``'s rows go, and what the target needs first, or why it is kept apart."""
+def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTable, source_name: str,
+               lifted_triggers: Collection[str] = ()) -> TablePlan:
+    """Where ``table``'s rows go, and what the target needs first, or why it is kept apart.
+    ``lifted_triggers``: the set's triggers, out of the schema while rows move, whose names
+    are taken all the same."""
     plan = _plan_table(connection, table, source_name)
+    trigger = next((t for t in lifted_triggers if t.lower() == plan.target.lower()), None)
+    if plan.create and trigger is not None:
+        plan = keep_apart(connection, table, source_name,
+                          f"the name is taken by the trigger {trigger!r} of the consolidated set")
     if plan.widen and _estimated_bytes(connection, shards, plan.target) > shards.limit * WIDEN_SHARE:
         columns = ", ".join(repr(column) for column in plan.widen)
-        plan = _apart(
+        plan = keep_apart(
             connection,
             table,
             source_name,
@@ -90,19 +98,19 @@ def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTa
 def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
     name = table.name
     if name.lower() in {t.lower() for t in RESERVED_TABLES} or name.lower().startswith(RESERVED_PREFIX):
-        return _apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
+        return keep_apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
     shape = target_shape(connection, name)
     if shape is None:
         taken = connection.execute(  # tables, indexes, views and triggers share one namespace
             "SELECT type, name FROM main.sqlite_schema WHERE lower(name) = lower(?)", (name,)
         ).fetchone()
         if taken is not None:  # an index or view carried from an earlier source has the name
-            return _apart(connection, table, source_name,
+            return keep_apart(connection, table, source_name,
                           f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
         return TablePlan(table, name, create=True)
     source_key = [k.lower() for k in table.key]
     if source_key != [k.lower() for k in shape.key] or table.integer_key != shape.integer_key:
-        return _apart(
+        return keep_apart(
             connection,
             table,
             source_name,
@@ -110,7 +118,7 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
             f"({', '.join(shape.key) or 'none'}) in the consolidated {name!r}",
         )
     if shape.key_is_rowid and not table.key_is_rowid and _key_not_all_integers(connection, table):
-        return _apart(connection, table, source_name,
+        return keep_apart(connection, table, source_name,
                       f"key {table.key[0]!r} is declared INTEGER PRIMARY KEY DESC here, which SQLite does not make "
                       f"the rowid, and holds values other than integers; it is the rowid in the consolidated {name!r}")
     plan = TablePlan(table, name)
@@ -120,14 +128,14 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
             plan.add.append(column)
         elif affinity(existing) not in ("BLOB", column.affinity):
             if column.name.lower() in source_key:
-                return _apart(
+                return keep_apart(
                     connection, table, source_name, f"key column {column.name!r} has another type"
                 )
             plan.widen.append(shape.names[column.name.lower()])
     # The conflicts table holds the merged table's columns and its own bookkeeping too.
     column_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) - 1
     if plan.add and len(shape.columns) + len(plan.add) > column_limit:
-        return _apart(
+        return keep_apart(
             connection,
             table,
             source_name,
@@ -165,7 +173,7 @@ def _key_not_all_integers(connection: sqlite3.Connection, table: SourceTable) ->
     ).fetchone() is not None
 
 
-def _apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
+def keep_apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
     base = f"{_stem(source_name)}__{table.name}"
     candidate, counter = base, 2
     while name_taken(connection, "main", candidate):

@@ -18,7 +18,7 @@ from ..sqlite.introspect import name_taken
 from ..sqlite.introspect import quote_identifier as q
 from .accounting import recount
 from .outcome import TableOutcome
-from .plan import SOURCE_ALIAS, _apart, conflicts_table
+from .plan import SOURCE_ALIAS, conflicts_table, keep_apart
 from .rows import LINK_COLUMNS
 
 _VIRTUAL_TABLE_NAME = re.compile(
@@ -36,7 +36,7 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
     """
     target, note = table.name, None
     if name_taken(connection, "main", target):
-        target = _apart(connection, table, source_name, "virtual tables are not merged").target
+        target = keep_apart(connection, table, source_name, "virtual tables are not merged").target
         note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
     connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
     columns = ", ".join(q(name) for name in table.column_names)
