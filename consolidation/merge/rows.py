@@ -84,7 +84,8 @@ class RowMerger:
         # Can the entries of a key taken over be found by its JSON text? Only where equal keys
         # are equal text and unequal keys never are: keys that are the rowid, always integers
         # (a text key may hold a blob spelled as one; a real key may print the same as another).
-        self.list_by_key = target_shape(connection, self.target).key_is_rowid
+        self.target_key_is_rowid = target_shape(connection, self.target).key_is_rowid
+        self.list_by_key = self.target_key_is_rowid
         # Rows placed, by how, as the statements that placed them counted them (changes());
         # a chunk's figures count once its savepoint is released.
         self.placed = {"stored": 0, "folded": 0, "conflicts": 0}
@@ -288,6 +289,9 @@ class RowMerger:
             f"SELECT {', '.join('s.' + c for c in self.columns)} FROM temp.assetdb_new AS n "
             f"JOIN {self.rows} AS s ON s.{self.identity} = n.identity ORDER BY n.identity"
         ))
+        if self.table.key_is_rowid and self.target_key_is_rowid:  # both keys the rowid: stored at its identity
+            self._link_runs("(SELECT identity, identity AS target_rowid FROM temp.assetdb_new)", current)
+            return
         self.execute(
             f"INSERT INTO {self.fresh('assetdb_placed')} (identity, target_rowid) SELECT n.identity, t.rowid "
             f"FROM temp.assetdb_new AS n JOIN {self.rows} AS s ON s.{self.identity} = n.identity "
