@@ -127,6 +127,20 @@ def test_drifting_affinity_widens_the_column_and_converts_nothing(target, tmp_pa
     assert_verified(target, [a, b])
 
 
+def test_widening_a_table_does_not_meet_a_source_table_of_the_interim_s_name(target, tmp_path):
+    """A table is widened by rebuilding it under another name first: no name a source table
+    can merge under, so a source's own ``t__widening`` (the name that used to be taken) is
+    not in the way."""
+    a = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v REAL)", "INSERT INTO t VALUES (1, 1.5)",
+                      "CREATE TABLE t__widening (x)", "INSERT INTO t__widening VALUES (9)")
+    b = make_database(tmp_path / "b.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", "INSERT INTO t VALUES (2, '007')")
+    migrate(target, [a, b], settings())
+    assert rows(target, "SELECT id, v, typeof(v) FROM t ORDER BY id") == [(1, 1.5, "real"), (2, "007", "text")]
+    assert rows(target, "SELECT x FROM t__widening") == [(9,)]
+    assert_verified(target, [a, b])
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+
+
 def test_a_table_that_cannot_be_reconciled_is_kept_apart_with_a_reason(target, tmp_path):
     a = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
     b = make_database(tmp_path / "b.db", "CREATE TABLE t (code TEXT PRIMARY KEY, v)", "INSERT INTO t VALUES ('k', 'b')")

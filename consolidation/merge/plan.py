@@ -266,7 +266,7 @@ def widen_columns(connection: sqlite3.Connection, shards: ShardSet, target: str,
     """Rebuild ``target`` in every shard with ``columns`` untyped, keeping rowids, values, indexes."""
     definition = table_definition(connection, target, frozenset(c.lower() for c in columns))
     names = ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(target)})"))
-    interim = f"{target}__widening"
+    interim = f"{RESERVED_PREFIX}widening_{target}"  # no source table is merged under that prefix
     connection.execute("PRAGMA legacy_alter_table = ON")  # views on the table stay as written
     try:
         for number in holding(connection, shards, target):
