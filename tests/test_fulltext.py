@@ -98,3 +98,49 @@ def test_a_contentless_fts4_table_is_refused_before_anything_is_written(tmp_path
     with pytest.raises(BadInput, match="contentless full-text table 'idx'"):
         migrate(tmp_path / "new.db", [source], MigrationSettings(LIMIT))
     assert not (tmp_path / "new.db").exists()
+
+
+def _fts5(path: Path) -> Path:
+    return make_database(path, "CREATE VIRTUAL TABLE notes USING fts5(body)", "INSERT INTO notes VALUES ('hello')")
+
+
+def _proved_and_rebuilt(target: Path, sources: list[Path], out: Path) -> None:
+    assert verify_database(target, sources, LIMIT).ok and verify_database(target, [], LIMIT).ok
+    out.mkdir()
+    for path in sources:
+        rebuild_source(target, path.name, out / path.name)
+        assert sqldiff(path, out / path.name) == ""
+
+
+@pytest.mark.parametrize("order", ["virtual first", "ordinary first", "one of its tables first"])
+def test_tables_named_like_a_full_text_table_s_own_are_ordinary_tables(tmp_path, order):
+    """SQLite calls a table a shadow table when a virtual table of its prefix exists in any
+    attached schema, the consolidated set's first: a source's ordinary ``notes_data`` was
+    taken for one (left out: lost), a source's own shadow tables for ordinary ones (copied,
+    then its rebuild failed). Each is what it is in its own file; an ordinary table whose
+    name the set's full-text table (or one of its tables) holds is kept apart, never
+    merged into the module's tables, and a full-text table meeting ordinary tables of its
+    tables' names is kept apart too."""
+    fts = _fts5(tmp_path / "a.db")
+    ordinary = make_database(
+        tmp_path / "b.db",
+        "CREATE TABLE notes_content (id INTEGER PRIMARY KEY, c0)", "INSERT INTO notes_content VALUES (1, 'mine')",
+        "CREATE TABLE notes_data (id INTEGER PRIMARY KEY, block BLOB)", "INSERT INTO notes_data VALUES (7, x'ab')",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body)", "INSERT INTO notes VALUES (1, 'plain')",
+    )
+    if order == "one of its tables first":  # the name of the full-text table is free, one of its tables' is not
+        ordinary = make_database(tmp_path / "c.db", "CREATE TABLE notes_data (id INTEGER PRIMARY KEY, block BLOB)",
+                                 "INSERT INTO notes_data VALUES (1, x'00')")
+    sources = [fts, ordinary] if order == "virtual first" else [ordinary, fts]
+    target = tmp_path / "enterprise_assets.db"
+    report = migrate(target, sources, MigrationSettings(LIMIT))
+    outcomes = {outcome.name: outcome for outcome in report.sources}
+    assert len(outcomes[ordinary.name].tables) == (1 if order == "one of its tables first" else 3)  # none left out
+    assert len(outcomes["a.db"].tables) == 1  # its own shadow tables are not copied as data
+    kept_apart = {table.source_table: table.target_table for outcome in report.sources for table in outcome.tables
+                  if table.target_table != table.source_table}
+    assert kept_apart == ({"notes_content": "b__notes_content", "notes_data": "b__notes_data", "notes": "b__notes"}
+                          if order == "virtual first" else {"notes": "a__notes"})
+    fulltext = "notes" if order == "virtual first" else "a__notes"
+    assert rows(target, f"SELECT count(*) FROM {fulltext} WHERE {fulltext} MATCH 'hello'") == [(1,)]
+    _proved_and_rebuilt(target, sources, tmp_path / "out")

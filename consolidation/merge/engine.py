@@ -104,7 +104,7 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
     file_hash = file_sha256(path, *sidecar_paths(path)) if previous is not None else None
     unchanged = previous is not None and previous[2] == file_hash
     if not unchanged:
-        description = describe_source(connection, SOURCE_ALIAS)
+        description = describe_source(connection, SOURCE_ALIAS, uri)
         description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
         if previous is not None:
             # Rows recorded in an earlier format are not proved the same by it (format 1

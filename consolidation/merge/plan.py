@@ -99,6 +99,13 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
     name = table.name
     if name.lower() in {t.lower() for t in RESERVED_TABLES} or name.lower().startswith(RESERVED_PREFIX):
         return keep_apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
+    module_table = connection.execute(  # a virtual table, or one a virtual table keeps its data in
+        "SELECT type FROM pragma_table_list WHERE schema = 'main' AND type IN ('virtual', 'shadow') "
+        "AND lower(name) = lower(?)", (name,)
+    ).fetchone()
+    if module_table is not None:
+        what = "a virtual table" if module_table[0] == "virtual" else "a shadow table of a virtual table"
+        return keep_apart(connection, table, source_name, f"the name is taken by {what} of the consolidated set")
     shape = target_shape(connection, name)
     if shape is None:
         taken = connection.execute(  # tables, indexes, views and triggers share one namespace

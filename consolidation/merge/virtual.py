@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
-from ..errors import Aborted
+from ..errors import Aborted, BadInput
 from ..sqlite import SourceDescription, SourceTable
 from ..sqlite.describe import content_option
 from ..sqlite.introspect import name_taken
@@ -35,10 +36,12 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
     tables are not merged across sources; a second one of the same name is kept apart.
     """
     target, note = table.name, None
-    if name_taken(connection, "main", target):
+    if name_taken(connection, "main", target) or not _created(connection, table, target):
         target = keep_apart(connection, table, source_name, "virtual tables are not merged").target
         note = f"virtual table kept apart as {target!r}: virtual tables are not merged"
-    connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
+        if not _created(connection, table, target):
+            raise BadInput(f"{source_name}: virtual table {table.name!r} cannot be recreated in the consolidated set "
+                           f"under its name nor as {target!r}: the names of its module's own tables are taken")
     columns = ", ".join(q(name) for name in table.column_names)
     table_id = connection.execute(
         "INSERT INTO main.migration_table_accounting (source_id, source_table, target_table, conflicts_table, "
@@ -60,6 +63,22 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
     if row[0] != connection.execute(f"SELECT count(*) FROM {source}").fetchone()[0]:
         raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
     return TableOutcome(table.name, target, *row, note=note)
+
+
+def _created(connection, table: SourceTable, target: str) -> bool:
+    """Create ``table`` as ``target`` through its module; False when a table the module
+    makes beside it (``target_data``, ``target_content``…) has a name already taken."""
+    connection.execute("SAVEPOINT assetdb_virtual")
+    try:
+        connection.execute(_VIRTUAL_TABLE_NAME.sub(lambda match: match.group(1) + q(target), table.virtual_sql, count=1))
+    except sqlite3.OperationalError as error:
+        connection.execute("ROLLBACK TO assetdb_virtual")
+        connection.execute("RELEASE assetdb_virtual")
+        if "already exists" not in str(error):
+            raise
+        return False
+    connection.execute("RELEASE assetdb_virtual")
+    return True
 
 
 def rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:

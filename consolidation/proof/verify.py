@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import BadInput
 from ..size import database_size, format_size
 from ..sqlite import describe_source, readonly_uri
-from ..sqlite.describe import describe_table, source_fingerprint
+from ..sqlite.describe import describe_table, source_fingerprint, table_kinds
 from ..sqlite.fingerprint import fingerprint_format, rows_fingerprint
 from ..store import read_consolidated, shard_path
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
@@ -193,7 +193,7 @@ def verify_database(
                     report.verdicts.extend(
                         compare_live(connection, shards, source, table) for table in source.tables
                     )
-                    report.problems.extend(_untracked_tables(connection, source))
+                    report.problems.extend(_untracked_tables(connection, source, uri))
                 finally:
                     connection.execute(f"DETACH DATABASE {LIVE}")
         files = [database] + [shard_path(database, number) for number in shards if number > 1]
@@ -222,7 +222,7 @@ def verify_rebuilt(database: Path | str, name: str, rebuilt: Path) -> list[str]:
                 # the source's fingerprint, from the rebuilt schema and SQLite's own rows and the
                 # recorded fingerprint of each table (whose rows the joins below prove)
                 recorded = {table.source_table: table.fingerprint for table in source.tables}
-                if source_fingerprint(describe_source(connection, LIVE), recorded) != source.fingerprint:
+                if source_fingerprint(describe_source(connection, LIVE, uri), recorded) != source.fingerprint:
                     problems.append("its schema objects or SQLite's own rows are not the source's as migrated")
                 problems += [
                     f"{verdict.table}: {verdict.problem}"
@@ -230,27 +230,21 @@ def verify_rebuilt(database: Path | str, name: str, rebuilt: Path) -> list[str]:
                                     for table in source.tables)
                     if not verdict.ok
                 ]
-                problems += [f"{name}: a table the source did not have" for name in _tables_not_migrated(connection, source)]
+                problems += [f"{name}: a table the source did not have" for name in _tables_not_migrated(connection, source, uri)]
             finally:
                 connection.execute(f"DETACH DATABASE {LIVE}")
     return problems
 
 
-def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource) -> list[str]:
+def _untracked_tables(connection: sqlite3.Connection, source: LedgerSource, uri: str) -> list[str]:
+    """Tables of the live source that its migration did not bring in."""
     return [
         f"{source.name}:{name}: table added to the source after migration; run: assetdb migrate"
-        for name in _tables_not_migrated(connection, source)
+        for name in _tables_not_migrated(connection, source, uri)
     ]
 
 
-def _tables_not_migrated(connection: sqlite3.Connection, source: LedgerSource) -> list[str]:
-    """Tables of the file attached as ``live`` that the ledger does not know for ``source``."""
+def _tables_not_migrated(connection: sqlite3.Connection, source: LedgerSource, uri: str) -> list[str]:
+    """Tables of the file attached as ``live`` (by ``uri``) that the ledger does not know for ``source``."""
     migrated = {table.source_table for table in source.tables}
-    present = [
-        row[0]
-        for row in connection.execute(
-            f"SELECT name FROM pragma_table_list WHERE schema = '{LIVE}' AND type = 'table' "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-        )
-    ]
-    return [name for name in present if name not in migrated]
+    return [name for name, kind in table_kinds(connection, LIVE, uri).items() if kind == "table" and name not in migrated]

@@ -252,15 +252,41 @@ def _require_known_collations(connection: sqlite3.Connection, schema: str, table
         ) from None
 
 
-def describe_source(connection: sqlite3.Connection, schema: str = "main") -> SourceDescription:
-    """Tables, schema objects, internal rows and header fields of an attached source."""
+def table_kinds(connection: sqlite3.Connection, schema: str = "main", uri: str | None = None) -> dict[str, str]:
+    """Each table of ``schema`` (SQLite's own aside), by name in order, as ``table``,
+    ``virtual`` or ``shadow`` (one a virtual table of the same schema keeps its data in).
+
+    SQLite's ``pragma_table_list`` calls a table a shadow table when a virtual table named
+    like its prefix exists in ANY schema, main first: for an attached source, the
+    consolidated set's. So an attached schema's shadow tables are asked of the file on a
+    connection of its own, opened by ``uri`` (the one it was attached by)."""
     listing = connection.execute(
         "SELECT name, type FROM pragma_table_list "
         "WHERE schema = ? AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         (schema,),
     ).fetchall()
-    tables = [describe_table(connection, schema, name) for name, kind in listing if kind == "table"]
-    kinds = dict(listing)
+    shadows = _shadow_tables(connection if schema == "main" else None, uri)
+    return {name: "shadow" if name in shadows else "table" if kind == "shadow" else kind for name, kind in listing}
+
+
+def _shadow_tables(connection: sqlite3.Connection | None, uri: str | None) -> set[str]:
+    query = "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'"
+    if connection is not None:
+        return {row[0] for row in connection.execute(query)}
+    if uri is None:
+        raise ValueError("the shadow tables of an attached schema are asked by the URI it was attached by")
+    own = sqlite3.connect(uri, uri=True)
+    try:
+        return {row[0] for row in own.execute(query)}
+    finally:
+        own.close()
+
+
+def describe_source(connection: sqlite3.Connection, schema: str = "main", uri: str | None = None) -> SourceDescription:
+    """Tables, schema objects, internal rows and header fields of a source: the main
+    database of ``connection``, or the one attached as ``schema`` by ``uri``."""
+    kinds = table_kinds(connection, schema, uri)
+    tables = [describe_table(connection, schema, name) for name, kind in kinds.items() if kind == "table"]
     for table in tables:
         if table.rowid is None and not table.key:
             raise BadInput(f"table {table.name!r} has no rowid alias free and no primary key")
