@@ -58,6 +58,21 @@ def test_migrate_prints_a_summary_and_verify_agrees(assetdb, sources, target, tm
     assert sqldiff(sources[1], out) == ""
 
 
+def test_conflicts_of_texts_that_are_not_utf8_are_listed_escaped(assetdb, tmp_path, target):
+    """SQLite stores a text as it is given, valid UTF-8 or not: its key and values are listed
+    with the stray bytes escaped, and two such texts that differ still show as different."""
+    sources = [
+        make_database(tmp_path / f"{name}.db", "CREATE TABLE t (k TEXT PRIMARY KEY, v)",
+                      f"INSERT INTO t VALUES (CAST(x'61ff62' AS TEXT), CAST(x'{byte}' AS TEXT))")
+        for name, byte in (("a", "fe"), ("b", "fd"))
+    ]
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    listing = assetdb("conflicts", target)
+    assert listing.exit_code == 0, listing.stderr
+    assert 't ["a\\udcffb"]: shown from a.db, kept from' in listing.stdout
+    assert "    v: '\\udcfe' | '\\udcfd'" in listing.stdout and "1 conflicts" in listing.stdout
+
+
 def test_verify_fails_with_a_precise_report(assetdb, sources, target):
     assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
     connection = sqlite3.connect(target)

@@ -23,8 +23,16 @@ class Conflict:
     differences: list[tuple[str, object, object]]  # (column, shown value, kept value)
 
 
+def _readable(text: bytes) -> str:
+    """A text as Python can hold it whatever its bytes (SQLite stores a text that is not
+    UTF-8 as it is given): stray bytes become lone surrogates, so texts that differ still
+    differ, and the report escapes them when it prints."""
+    return text.decode("utf-8", "surrogateescape")
+
+
 def list_conflicts(database: Path | str, table: str | None = None) -> list[Conflict]:
     with read_consolidated(database) as (connection, shards):
+        connection.text_factory = _readable
         rows = connection.execute(
             "SELECT c.target_table, c.row_key, shown.name, kept.name, c.kept_table, c.kept_shard, "
             "c.kept_rowid, c.policy FROM migration_conflicts AS c "
@@ -41,17 +49,17 @@ def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table,
     columns = [row[1] for row in info]
     key_columns = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
     selected = ", ".join(q(c) for c in columns)
-    kept_values = connection.execute(
-        f"SELECT {selected} FROM {shards[kept_shard]}.{q(kept_table)} WHERE rowid = ?", (kept_rowid,)
-    ).fetchone()
-    key_values = [kept_values[columns.index(k)] for k in key_columns]
+    kept = f"{shards[kept_shard]}.{q(kept_table)}"
+    kept_values = connection.execute(f"SELECT {selected} FROM {kept} WHERE rowid = ?", (kept_rowid,)).fetchone()
+    same_key = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key_columns)  # in SQL: the key as stored
     shown_values = None
     for schema in shards.values():
         if not has_table(connection, schema, target):
             continue  # no row of this table went into that shard
         shown_values = connection.execute(
-            f"SELECT {selected} FROM {schema}.{q(target)} WHERE " + " AND ".join(f"{q(k)} = ?" for k in key_columns),
-            key_values,
+            f"SELECT {', '.join('t.' + q(c) for c in columns)} FROM {schema}.{q(target)} AS t "
+            f"JOIN {kept} AS c ON {same_key} WHERE c.rowid = ?",
+            (kept_rowid,),
         ).fetchone()
         if shown_values is not None:
             break
