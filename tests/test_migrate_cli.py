@@ -69,7 +69,7 @@ def test_conflicts_of_texts_that_are_not_utf8_are_listed_escaped(assetdb, tmp_pa
     assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
     listing = assetdb("conflicts", target)
     assert listing.exit_code == 0, listing.stderr
-    assert 't ["a\\udcffb"]: shown from a.db, kept from' in listing.stdout
+    assert 't ["a\\udcffb"]: shown from a.db, kept from b.db' in listing.stdout
     assert "    v: '\\udcfe' | '\\udcfd'" in listing.stdout and "1 conflicts" in listing.stdout
 
 

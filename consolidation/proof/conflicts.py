@@ -49,8 +49,8 @@ def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table,
     columns = [row[1] for row in info]
     key_columns = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
     selected = ", ".join(q(c) for c in columns)
-    kept = f"{shards[kept_shard]}.{q(kept_table)}"
-    kept_values = connection.execute(f"SELECT {selected} FROM {kept} WHERE rowid = ?", (kept_rowid,)).fetchone()
+    kept_at = f"{shards[kept_shard]}.{q(kept_table)}"
+    kept_values = connection.execute(f"SELECT {selected} FROM {kept_at} WHERE rowid = ?", (kept_rowid,)).fetchone()
     same_key = " AND ".join(f"t.{q(k)} = c.{q(k)}" for k in key_columns)  # in SQL: the key as stored
     shown_values = None
     for schema in shards.values():
@@ -58,7 +58,7 @@ def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table,
             continue  # no row of this table went into that shard
         shown_values = connection.execute(
             f"SELECT {', '.join('t.' + q(c) for c in columns)} FROM {schema}.{q(target)} AS t "
-            f"JOIN {kept} AS c ON {same_key} WHERE c.rowid = ?",
+            f"JOIN {kept_at} AS c ON {same_key} WHERE c.rowid = ?",
             (kept_rowid,),
         ).fetchone()
         if shown_values is not None:
