@@ -417,6 +417,25 @@ def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare,
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
 
 
+def test_a_source_whose_header_fields_changed_is_migrated_again(target, tmp_path):
+    """user_version and application_id are the source's too (its rebuild writes them), yet no
+    row or schema fingerprint covers them: a file whose only change is there is migrated
+    again, not taken for unchanged, and its rebuild has the new values."""
+    source = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 1)")
+    migrate(target, [source], settings())
+    with sqlite3.connect(source) as connection:
+        connection.execute("PRAGMA user_version = 7")
+        connection.execute("PRAGMA application_id = 99")
+    connection.close()
+    assert [o.action for o in migrate(target, [source], settings(), backup_directory=tmp_path / "b").sources] == [
+        "remigrated"]
+    assert [o.action for o in migrate(target, [source], settings()).sources] == ["unchanged"]
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "a.db", rebuilt)
+    assert rows(rebuilt, "SELECT * FROM pragma_user_version, pragma_application_id") == [(7, 99)]
+    assert_verified(target, [source])
+
+
 def test_a_zero_byte_source_is_an_empty_database_migrated_with_no_tables(target, tmp_path, pair):
     empty = tmp_path / "empty.db"
     empty.touch()

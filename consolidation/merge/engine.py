@@ -96,7 +96,7 @@ def migrate_source(
 
 def _migrate_attached(connection, target, path, uri, name, settings, before_write) -> SourceOutcome:
     previous = connection.execute(
-        "SELECT id, fingerprint, file_sha256 FROM main.migration_sources WHERE name = ?", (name,)
+        "SELECT id, fingerprint, file_sha256, header FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()
     outcome = SourceOutcome(name, str(path), "migrated")
     # The same bytes are the same rows: only a changed file is read row by row. (A new
@@ -113,7 +113,9 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
             recorded = _recorded_format(connection, previous[0])
             if recorded == FORMAT:
                 taken = fingerprint_source(connection, SOURCE_ALIAS, description)
-                unchanged = previous[1] == taken[1]
+                # the same rows and schema, and the same header fields the rebuild writes
+                # (user_version, application_id…), which no fingerprint covers
+                unchanged = previous[1] == taken[1] and json.loads(previous[3]) == description.header
     if unchanged:
         outcome.action = "unchanged"
         outcome.tables = [
