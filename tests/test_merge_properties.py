@@ -1,8 +1,8 @@
 """Seeded random legacy sets through the whole merge, round after round.
 
 Each seed builds a few sources that share table names and keys, with every kind of key
-SQLite has (an INTEGER PRIMARY KEY, one declared DESC that is not the rowid and may hold
-text, reals and NULL, the two in one set, text, text under NOCASE, composite, WITHOUT ROWID,
+SQLite has (an INTEGER PRIMARY KEY, one declared DESC or in a WITHOUT ROWID table, which
+is not the rowid and may hold text and reals, the three in one set, text, text under NOCASE, composite, WITHOUT ROWID,
 none), values of every storage class, holes in
 the rowids and runs long enough to span several links; migrates them in a random order
 under a random policy and cap; then changes some and migrates again. After every round
@@ -31,7 +31,7 @@ from consolidation.proof import rebuild_source, verify_database
 from consolidation.store import write_session
 from consolidation.store.provenance import MAX_SPAN
 
-SEEDS = range(int(os.environ.get("ASSETDB_PROPERTY_SEEDS", "16")))  # two of each kind of key
+SEEDS = range(int(os.environ.get("ASSETDB_PROPERTY_SEEDS", "18")))  # two of each kind of key
 
 #: key kind -> (key columns, table constraint, table option)
 KEYS = {
@@ -41,10 +41,11 @@ KEYS = {
     "nocase": ("k TEXT COLLATE NOCASE PRIMARY KEY", "", ""),
     "composite": ("k INTEGER, j TEXT", ", PRIMARY KEY (k, j)", ""),
     "without_rowid": ("k TEXT PRIMARY KEY", "", " WITHOUT ROWID"),
+    "integer_without_rowid": ("k INTEGER PRIMARY KEY", "", " WITHOUT ROWID"),
     "keyless": ("k", "", ""),
 }
 #: Sources of one set whose keys are of different kinds: each source picks one of these.
-MIXED_KEYS = {"integer_mixed": ("integer", "integer_desc")}
+MIXED_KEYS = {"integer_mixed": ("integer", "integer_desc", "integer_without_rowid")}
 
 
 def _value(rng: random.Random):
@@ -54,7 +55,9 @@ def _value(rng: random.Random):
 def _key(rng: random.Random, kind: str, number: int):
     if kind == "integer_desc" and rng.random() < 0.1:  # not the rowid: it may hold any value
         return rng.choice([f"k{number}", number + 0.5, None])
-    if kind in ("integer", "integer_desc", "keyless"):
+    if kind == "integer_without_rowid" and rng.random() < 0.1:  # nor here (but never NULL)
+        return rng.choice([f"k{number}", number + 0.5])
+    if kind in ("integer", "integer_desc", "integer_without_rowid", "keyless"):
         return number
     text = f"k{number:03d}"
     if kind == "nocase":

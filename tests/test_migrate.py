@@ -629,6 +629,27 @@ def test_an_integer_primary_key_desc_may_hold_any_value_and_keeps_it(tmp_path):
     assert_rebuilds_exactly(rowid_first, [plain, desc], tmp_path / "out2")
 
 
+def test_an_integer_key_of_a_without_rowid_table_may_hold_any_value_and_keeps_it(tmp_path):
+    """In a WITHOUT ROWID table an INTEGER PRIMARY KEY is a column like any other: text and
+    reals in it merge as they are (the consolidated table declares the key the one way
+    SQLite does not make the rowid), and meet a rowid-keyed table only if all integers."""
+    source = make_database(tmp_path / "src" / "nr.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v) WITHOUT ROWID",
+                           "INSERT INTO t VALUES ('abc', 1), (1.5, 2), (3, 3)")
+    plain = make_database(tmp_path / "src" / "plain.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                          "INSERT INTO t VALUES (3, 3), (5, 5)")
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [source, plain], settings())
+    assert rows(target, "SELECT id, typeof(id) FROM t ORDER BY rowid") == [
+        (1.5, "real"), (3, "integer"), ("abc", "text"), (5, "integer")]
+    assert accounting(target)[("plain.db", "t")] == (2, 1, 1, 0)
+    assert_verified(target, [source, plain])
+    assert_rebuilds_exactly(target, [source, plain], tmp_path / "out")
+    rowid_first = tmp_path / "rowid_first.db"
+    report = migrate(rowid_first, [plain, source], settings())
+    assert report.sources[1].tables[0].target_table == "nr__t" and "WITHOUT ROWID" in report.sources[1].notes[0]
+    assert_rebuilds_exactly(rowid_first, [plain, source], tmp_path / "out2")
+
+
 def test_minus_zero_and_zero_are_different_values(tmp_path):
     """A column without affinity keeps the sign of a zero; SQLite's = and IS, quote() and
     sqldiff do not see it. The merge must not fold 0.0 into -0.0, each source must rebuild

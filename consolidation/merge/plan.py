@@ -116,7 +116,7 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
                           f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
         return TablePlan(table, name, create=True)
     source_key = [k.lower() for k in table.key]
-    if source_key != [k.lower() for k in shape.key] or table.integer_key != shape.integer_key:
+    if source_key != [k.lower() for k in shape.key] or _declares_integer_key(table) != shape.integer_key:
         return keep_apart(
             connection,
             table,
@@ -126,8 +126,9 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
         )
     if shape.key_is_rowid and not table.key_is_rowid and _key_not_all_integers(connection, table):
         return keep_apart(connection, table, source_name,
-                      f"key {table.key[0]!r} is declared INTEGER PRIMARY KEY DESC here, which SQLite does not make "
-                      f"the rowid, and holds values other than integers; it is the rowid in the consolidated {name!r}")
+                      f"key {table.key[0]!r} is not the rowid here (declared INTEGER PRIMARY KEY DESC, or in a "
+                      f"WITHOUT ROWID table) and holds values other than integers; it is the rowid in the "
+                      f"consolidated {name!r}")
     plan = TablePlan(table, name)
     for column in table.columns:
         existing = shape.columns.get(column.name.lower())
@@ -188,6 +189,14 @@ def keep_apart(connection: sqlite3.Connection, table: SourceTable, source_name: 
     return TablePlan(table, candidate, note=f"kept apart as {candidate!r}: {why}", create=True)
 
 
+def _declares_integer_key(table: SourceTable) -> bool:
+    """One key column, declared INTEGER: the rowid in a rowid table, unless declared
+    ``INTEGER PRIMARY KEY DESC``; in a ``WITHOUT ROWID`` table, a column that may hold any
+    value. (The target is always a rowid table: :func:`_integer_key_definition` keeps which.)"""
+    return len(table.key) == 1 and next(
+        c for c in table.columns if c.name == table.key[0]).declared_type.upper() == "INTEGER"
+
+
 def _integer_key_definition(name: str, key_is_rowid: bool) -> str:
     """The one form of an INTEGER key that keeps what it is: the rowid, or (``DESC``, the only
     spelling SQLite does not make the rowid) a column of its own that may hold any value."""
@@ -204,10 +213,10 @@ def _column_definition(column: Column, integer_key: bool, key_is_rowid: bool) ->
 def create_target_table(connection: sqlite3.Connection, plan: TablePlan) -> None:
     table = plan.source
     definitions = [
-        _column_definition(column, table.integer_key and column.name == table.key[0], table.key_is_rowid)
+        _column_definition(column, _declares_integer_key(table) and column.name == table.key[0], table.key_is_rowid)
         for column in table.columns
     ]
-    if table.key and not table.integer_key:
+    if table.key and not _declares_integer_key(table):
         definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in table.key)})")
     connection.execute(f"CREATE TABLE main.{q(plan.target)} ({', '.join(definitions)})")
 
