@@ -436,6 +436,27 @@ def test_a_source_whose_header_fields_changed_is_migrated_again(target, tmp_path
     assert_verified(target, [source])
 
 
+def test_sqlite_refusing_a_table_s_rows_names_the_table_and_writes_nothing(target, tmp_path, pair, monkeypatch):
+    """Whatever SQLite refuses while a table's rows move (here a constraint the ledger
+    holds, broken on purpose) is one line naming the source and the table, and the
+    source's whole transaction is rolled back."""
+    import consolidation.merge.engine as engine
+
+    migrate(target, [pair[0]], settings())
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    moved = engine._migrate_table
+
+    def refused(connection, *arguments):
+        outcome = moved(connection, *arguments)
+        connection.execute("INSERT INTO main.shard_manifest (shard, file_name, created_at) VALUES (0, 'x', 'now')")
+        return outcome
+
+    monkeypatch.setattr(engine, "_migrate_table", refused)
+    with pytest.raises(BadInput, match=r"b\.db: table 't' cannot be migrated \(CHECK constraint failed"):
+        migrate(target, [pair[1]], settings(), backup_directory=tmp_path / "backups")
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
+
+
 def test_a_zero_byte_source_is_an_empty_database_migrated_with_no_tables(target, tmp_path, pair):
     empty = tmp_path / "empty.db"
     empty.touch()

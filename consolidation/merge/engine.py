@@ -165,11 +165,15 @@ def _write_source(connection, target, path, name, settings, previous, descriptio
         plans = {}
         lifted = [trigger for trigger, _sql in installed_triggers]
         for table in description.tables:
-            plan = plan_table(connection, shards, table, name, lifted)
-            plans[table.name] = plan
-            outcome.tables.append(
-                _migrate_table(connection, shards, plan, source_id, name, settings)
-            )
+            try:
+                plan = plan_table(connection, shards, table, name, lifted)
+                plans[table.name] = plan
+                outcome.tables.append(_migrate_table(connection, shards, plan, source_id, name, settings))
+            except sqlite3.DatabaseError as error:
+                if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+                    raise  # the cap or the disk: the write session says which
+                raise BadInput(f"{path}: table {table.name!r} cannot be migrated ({error}); nothing was written") \
+                    from None
         for table in description.virtual_tables:
             outcome.tables.append(migrate_virtual_table(connection, table, source_id, name))
         _record_fingerprints(connection, source_id, name, *fingerprints())
