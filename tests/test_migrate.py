@@ -457,6 +457,23 @@ def test_sqlite_refusing_a_table_s_rows_names_the_table_and_writes_nothing(targe
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
 
 
+@pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16le"])
+def test_rows_a_check_refuses_migrate_and_rebuild_as_they_are(target, tmp_path, encoding):
+    """A row can hold what its table's CHECK refuses (written under ignore_check_constraints,
+    or before the CHECK was declared): it is the source's all the same, and comes back in its
+    rebuild (and through the UTF-8 copy a UTF-16 file is read by)."""
+    source = tmp_path / "checked.db"
+    with sqlite3.connect(source) as connection:
+        connection.execute(f"PRAGMA encoding = '{encoding}'")
+        connection.execute("PRAGMA ignore_check_constraints = ON")
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER CHECK (v > 0))")
+        connection.execute("INSERT INTO t VALUES (1, -5), (2, 5)")
+    connection.close()
+    migrate(target, [source], settings())
+    assert_verified(target, [source])
+    assert_rebuilds_exactly(target, [source], tmp_path / "out")
+
+
 def test_a_zero_byte_source_is_an_empty_database_migrated_with_no_tables(target, tmp_path, pair):
     empty = tmp_path / "empty.db"
     empty.touch()

@@ -18,7 +18,7 @@ from ..errors import Aborted, BadInput
 from ..sqlite import readonly_uri
 from ..sqlite.describe import content_option
 from ..sqlite.introspect import quote_identifier as q
-from ..sqlite.recreate import restore_internal_rows, transcode
+from ..sqlite.recreate import prepare_like, restore_internal_rows, transcode
 from ..store.shards import attach_shards_readonly
 from .ledger import find_source, read_sources
 
@@ -101,8 +101,7 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
         raise BadInput("not a consolidated assetdb database (no migration ledger)") from None
     source = find_source(sources, name)
     header = source.header
-    connection.execute(f"PRAGMA page_size = {int(header.get('page_size', 4096))}")
-    connection.execute(f"PRAGMA auto_vacuum = {int(header.get('auto_vacuum', 0))}")
+    prepare_like(connection, header)
     connection.execute("BEGIN")
     deferred = []
     for kind, object_name, _table, sql in source.schema_objects:

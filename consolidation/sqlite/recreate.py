@@ -38,6 +38,16 @@ def source_encoding(path) -> str:
     return ENCODINGS.get(read_header(path).text_encoding, "UTF-8") if os.stat(path).st_size else "UTF-8"
 
 
+def prepare_like(connection: sqlite3.Connection, header: dict) -> None:
+    """Give the new, empty main database of ``connection`` the page size and auto-vacuum of
+    ``header``, and let in rows a CHECK of the schema refuses: the rows are the source's as
+    they are, and one such got in there all the same (under ``ignore_check_constraints``,
+    or before the CHECK was declared)."""
+    connection.execute(f"PRAGMA page_size = {int(header.get('page_size', 4096))}")
+    connection.execute(f"PRAGMA auto_vacuum = {int(header.get('auto_vacuum', 0))}")
+    connection.execute("PRAGMA ignore_check_constraints = ON")
+
+
 def recreate(
     connection: sqlite3.Connection,
     schema_objects: list[list],
@@ -48,8 +58,7 @@ def recreate(
     """Recreate into the new, empty database of ``connection``; ``fill`` puts the rows in
     (returning how many). One transaction; returns the row count."""
     connection.execute(f"PRAGMA encoding = '{header.get('encoding', 'UTF-8')}'")
-    connection.execute(f"PRAGMA page_size = {int(header.get('page_size', 4096))}")
-    connection.execute(f"PRAGMA auto_vacuum = {int(header.get('auto_vacuum', 0))}")
+    prepare_like(connection, header)
     connection.execute("BEGIN")
     deferred = []
     for kind, name, _table, sql in schema_objects:
