@@ -72,7 +72,9 @@ def _write_source(path: Path, rng: random.Random, kind: str) -> None:
     kind = rng.choice(MIXED_KEYS[kind]) if kind in MIXED_KEYS else kind
     columns, constraint, option = KEYS[kind]
     with closing(sqlite3.connect(path)) as connection, connection:
-        extra = ", extra" if rng.random() < 0.3 else ""  # drifting columns
+        # drifting columns, spelled in either case (SQLite takes them for one) and one that
+        # differs past ASCII ("é" and "É" are two columns to SQLite)
+        extra = f", {rng.choice(['extra', 'EXTRA', 'é', 'É'])}" if rng.random() < 0.3 else ""
         connection.execute(f"CREATE TABLE t ({columns}, v, w{extra}{constraint}){option}")
         for number in sorted(rng.sample(range(1, 60), rng.randint(0, 30)), key=lambda _: rng.random()):
             key = [_key(rng, kind, number)] + ([rng.choice("ab")] if kind == "composite" else [])

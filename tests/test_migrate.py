@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -197,6 +198,23 @@ def test_columns_named_like_the_merge_s_own_names_keep_their_values(target, tmp_
     assert rows(target, 'SELECT "_identity", "__identity" FROM keyless ORDER BY rowid')[:3] == [(0, 1), (10, 11), (20, 21)]
     assert_verified(target, sources)
     assert_rebuilds_exactly(target, sources, tmp_path / "out")
+
+
+def test_column_names_are_matched_as_sqlite_matches_them(target, tmp_path):
+    """SQLite takes ASCII letters of a name in either case alike, and nothing else: "name"
+    and "NAME" are one column, whose values a version taking over the shown row brings (they
+    were overwritten with NULL), while "é" and "É" are two."""
+    older = make_database(tmp_path / "a.db", 'CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, "é" TEXT)',
+                          "INSERT INTO t VALUES (1, 'old', 'small')")
+    newer = make_database(tmp_path / "b.db", 'CREATE TABLE t (id INTEGER PRIMARY KEY, NAME TEXT, "É" TEXT)',
+                          "INSERT INTO t VALUES (1, 'new', 'CAPITAL')")
+    os.utime(older, (1000, 1000))
+    os.utime(newer, (2000, 2000))
+    migrate(target, [older, newer], settings(policy=ConflictPolicy.parse("newest")))
+    assert [row[1] for row in rows(target, "PRAGMA table_info(t)")] == ["id", "name", "é", "É"]
+    assert rows(target, 'SELECT name, "é", "É" FROM t') == [("new", None, "CAPITAL")]
+    assert_verified(target, [older, newer])
+    assert_rebuilds_exactly(target, [older, newer], tmp_path / "out")
 
 
 def test_awkward_identifiers_round_trip(target, tmp_path):

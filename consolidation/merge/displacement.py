@@ -9,6 +9,7 @@ takes the ``RowMerger`` placing the chunk (its scratch tables, plan and shards).
 
 from __future__ import annotations
 
+from ..sqlite.introspect import folded
 from ..sqlite.introspect import quote_identifier as q
 from ..store.provenance import owner_of_merged_row, split_spans_holding
 from .plan import key_json
@@ -22,7 +23,8 @@ def displace_shown_rows(merger, number: int, current: int, conflicts: str) -> No
     ).fetchone():
         return
     merger.moved_shown_rows = True
-    target_columns = [q(row[1]) for row in merger.execute(f"PRAGMA main.table_info({q(merger.target)})")]
+    target_names = [row[1] for row in merger.execute(f"PRAGMA main.table_info({q(merger.target)})")]
+    target_columns = [q(name) for name in target_names]
     base = merger.max_rowid(current, conflicts)
     merger.execute(
         f"INSERT INTO {merger.fresh('assetdb_moves')} (shown_rowid, kept_rowid) SELECT shown_rowid, "
@@ -47,7 +49,10 @@ def displace_shown_rows(merger, number: int, current: int, conflicts: str) -> No
     )
     if merger.list_by_key:
         _list_displaced_versions(merger, number, current)
-    assignments = ", ".join(f"{c} = s.{c}" if c in merger.columns else f"{c} = NULL" for c in target_columns)
+    # a column of the source may be spelled in another (ASCII) case than the table's: it is the same column
+    incoming = {folded(name): q(name) for name in merger.table.column_names}
+    assignments = ", ".join(f"{q(name)} = s.{incoming[folded(name)]}" if folded(name) in incoming
+                            else f"{q(name)} = NULL" for name in target_names)
     merger.execute(
         f"UPDATE {merger.schema(number)}.{q(merger.target)} AS t SET {assignments} "
         f"FROM temp.assetdb_pairs AS p JOIN {merger.rows} AS s ON s.{merger.identity} = p.identity "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..sqlite import SourceTable
 from ..sqlite.describe import Column, affinity, key_has_no_index
 from ..sqlite.expressions import balanced
-from ..sqlite.introspect import has_table, name_taken
+from ..sqlite.introspect import folded, has_table, name_taken
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from ..store.schema import EXPECTED_TABLES, EXPECTED_VIEWS
@@ -53,10 +53,10 @@ def target_shape(connection: sqlite3.Connection, table: str) -> TargetShape | No
         return None
     rows = connection.execute(f"PRAGMA main.table_info({q(table)})").fetchall()
     key = [name for _, name in sorted((row[5], row[1]) for row in rows if row[5])]
-    types = {row[1].lower(): row[2] or "" for row in rows}
-    integer_key = len(key) == 1 and types[key[0].lower()].upper() == "INTEGER"
+    types = {folded(row[1]): row[2] or "" for row in rows}
+    integer_key = len(key) == 1 and types[folded(key[0])].upper() == "INTEGER"
     key_is_rowid = integer_key and key_has_no_index(connection, "main", table)
-    return TargetShape(types, {row[1].lower(): row[1] for row in rows}, key, integer_key, key_is_rowid)
+    return TargetShape(types, {folded(row[1]): row[1] for row in rows}, key, integer_key, key_is_rowid)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTa
     ``lifted_triggers``: the set's triggers, out of the schema while rows move, whose names
     are taken all the same."""
     plan = _plan_table(connection, table, source_name)
-    trigger = next((t for t in lifted_triggers if t.lower() == plan.target.lower()), None)
+    trigger = next((t for t in lifted_triggers if folded(t) == folded(plan.target)), None)
     if plan.create and trigger is not None:
         plan = keep_apart(connection, table, source_name,
                           f"the name is taken by the trigger {trigger!r} of the consolidated set")
@@ -97,7 +97,7 @@ def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTa
 
 def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name: str) -> TablePlan:
     name = table.name
-    if name.lower() in {t.lower() for t in RESERVED_TABLES} or name.lower().startswith(RESERVED_PREFIX):
+    if folded(name) in {folded(t) for t in RESERVED_TABLES} or folded(name).startswith(RESERVED_PREFIX):
         return keep_apart(connection, table, source_name, f"{name!r} is a name the consolidated set uses itself")
     module_table = connection.execute(  # a virtual table, or one a virtual table keeps its data in
         "SELECT type FROM pragma_table_list WHERE schema = 'main' AND type IN ('virtual', 'shadow') "
@@ -115,8 +115,8 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
             return keep_apart(connection, table, source_name,
                           f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
         return TablePlan(table, name, create=True)
-    source_key = [k.lower() for k in table.key]
-    if source_key != [k.lower() for k in shape.key] or _declares_integer_key(table) != shape.integer_key:
+    source_key = [folded(k) for k in table.key]
+    if source_key != [folded(k) for k in shape.key] or _declares_integer_key(table) != shape.integer_key:
         return keep_apart(
             connection,
             table,
@@ -131,15 +131,15 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
                       f"consolidated {name!r}")
     plan = TablePlan(table, name)
     for column in table.columns:
-        existing = shape.columns.get(column.name.lower())
+        existing = shape.columns.get(folded(column.name))
         if existing is None:
             plan.add.append(column)
         elif affinity(existing) not in ("BLOB", column.affinity):
-            if column.name.lower() in source_key:
+            if folded(column.name) in source_key:
                 return keep_apart(
                     connection, table, source_name, f"key column {column.name!r} has another type"
                 )
-            plan.widen.append(shape.names[column.name.lower()])
+            plan.widen.append(shape.names[folded(column.name)])
     # The conflicts table holds the merged table's columns and its own bookkeeping too.
     column_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) - 1
     if plan.add and len(shape.columns) + len(plan.add) > column_limit:
@@ -227,10 +227,10 @@ def table_definition(connection: sqlite3.Connection, table: str, untyped: frozen
     shape = target_shape(connection, table)
     definitions = []
     for _cid, name, declared, _notnull, _default, _pk in rows:
-        if shape.integer_key and name.lower() == shape.key[0].lower():
+        if shape.integer_key and folded(name) == folded(shape.key[0]):
             definitions.append(_integer_key_definition(name, shape.key_is_rowid))
         else:
-            definitions.append(f"{q(name)} {'' if name.lower() in untyped else declared or ''}".rstrip())
+            definitions.append(f"{q(name)} {'' if folded(name) in untyped else declared or ''}".rstrip())
     if shape.key and not shape.integer_key:
         definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in shape.key)})")
     return f"({', '.join(definitions)})"
@@ -268,19 +268,19 @@ def ensure_conflicts_table(connection: sqlite3.Connection, shards: ShardSet, num
     name = conflicts_table(target)
     schema = shards.schema(number)
     columns = [row[1] for row in connection.execute(f"PRAGMA main.table_info({q(target)})")]
-    existing = {row[1].lower() for row in connection.execute(f"PRAGMA {schema}.table_info({q(name)})")}
+    existing = {folded(row[1]) for row in connection.execute(f"PRAGMA {schema}.table_info({q(name)})")}
     if not existing:
         connection.execute(f"CREATE TABLE {schema}.{q(name)} ({', '.join(q(c) for c in columns)})")
     else:
         for column in columns:
-            if column.lower() not in existing:
+            if folded(column) not in existing:
                 connection.execute(f"ALTER TABLE {schema}.{q(name)} ADD COLUMN {q(column)}")
     return name
 
 
 def widen_columns(connection: sqlite3.Connection, shards: ShardSet, target: str, columns: list[str]) -> None:
     """Rebuild ``target`` in every shard with ``columns`` untyped, keeping rowids, values, indexes."""
-    definition = table_definition(connection, target, frozenset(c.lower() for c in columns))
+    definition = table_definition(connection, target, frozenset(folded(c) for c in columns))
     names = ", ".join(q(row[1]) for row in connection.execute(f"PRAGMA main.table_info({q(target)})"))
     interim = f"{RESERVED_PREFIX}widening_{target}"  # no source table is merged under that prefix
     connection.execute("PRAGMA legacy_alter_table = ON")  # views on the table stay as written

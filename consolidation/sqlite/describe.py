@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BadInput
 from .fingerprint import FORMAT, StoredRows, rows_fingerprint
-from .introspect import free_rowid_alias, quote_identifier
+from .introspect import folded, free_rowid_alias, quote_identifier
 
 #: Internal tables that are state of SQLite itself, never data to merge.
 INTERNAL_TABLES = ("sqlite_sequence", "sqlite_stat1", "sqlite_stat2", "sqlite_stat3", "sqlite_stat4")
@@ -86,7 +86,7 @@ class SourceTable:
         :meth:`select_rows`: ``_identity``, with one more underscore in front for as long as
         the table has a column of that name (which the alias would otherwise shadow, and a
         copy of the rows take the identity for the column's values)."""
-        taken = {name.lower() for name in [*self.column_names, *self.generated]}
+        taken = {folded(name) for name in [*self.column_names, *self.generated]}
         name = "_identity"
         while name in taken:
             name = f"_{name}"
@@ -124,12 +124,13 @@ def _hidden_data_columns(connection: sqlite3.Connection, schema: str, table: str
 
 
 def untyped_columns(connection: sqlite3.Connection, source: SourceTable, schema: str, table: str) -> set[str]:
-    """The columns, quoted, without affinity in ``source`` or in ``schema.table`` (the rows
-    it is compared with): the only ones in which a -0.0 stays apart from 0.0 (see
-    ``expressions.same_row``)."""
-    declared = connection.execute(f"PRAGMA {schema}.table_info({quote_identifier(table)})").fetchall()
-    return {quote_identifier(column.name) for column in source.columns if column.affinity == "BLOB"} | {
-        quote_identifier(row[1]) for row in declared if affinity(row[2] or "") == "BLOB"}
+    """The columns of ``source``, quoted as it spells them, without affinity there or in
+    ``schema.table`` (the rows they are compared with, whatever the ASCII case of the names
+    there): the only ones in which a -0.0 stays apart from 0.0 (see ``expressions.same_row``)."""
+    declared = {folded(row[1]): affinity(row[2] or "") for row in connection.execute(
+        f"PRAGMA {schema}.table_info({quote_identifier(table)})")}
+    return {quote_identifier(column.name) for column in source.columns
+            if column.affinity == "BLOB" or declared.get(folded(column.name)) == "BLOB"}
 
 
 def _columns(connection: sqlite3.Connection, schema: str, table: str, strict: bool):
@@ -291,7 +292,7 @@ def describe_source(connection: sqlite3.Connection, schema: str = "main", uri: s
         if table.rowid is None and not table.key:
             raise BadInput(f"table {table.name!r} has no rowid alias free and no primary key")
         _require_known_collations(connection, schema, table)
-        if any(name.lower() == "rowid" for name in table.column_names + table.generated):
+        if any(folded(name) == "rowid" for name in table.column_names + table.generated):
             # the consolidated set addresses every row it holds by ``rowid``; a column of that
             # name would be addressed instead, and its values overwritten
             raise BadInput(f"table {table.name!r} has a column named {'rowid'!r}, the name the consolidated "

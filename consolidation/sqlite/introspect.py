@@ -7,9 +7,20 @@ hold, and "does this table exist?" is asked with :func:`has_table` everywhere.
 from __future__ import annotations
 
 import sqlite3
+import string
 from collections.abc import Iterable
 
 ROWID_ALIASES = ("rowid", "_rowid_", "oid")
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def folded(name: str) -> str:
+    """``name`` as SQLite compares identifiers: ASCII letters in either case alike, every
+    other character as it is (to SQLite ``"É"`` and ``"é"`` are two names; to
+    ``str.lower`` one)."""
+    return name.translate(_ASCII_LOWER)
 
 
 def quote_identifier(name: str) -> str:
@@ -25,7 +36,7 @@ def table_columns(connection: sqlite3.Connection, table: str) -> list[str]:
 
 def free_rowid_alias(column_names: Iterable[str]) -> str | None:
     """The first of ``rowid``, ``_rowid_``, ``oid`` that no column shadows, if any."""
-    taken = {name.lower() for name in column_names}
+    taken = {folded(name) for name in column_names}
     return next((alias for alias in ROWID_ALIASES if alias not in taken), None)
 
 
