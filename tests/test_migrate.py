@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -404,6 +405,12 @@ def test_bad_policy_is_bad_input():
         ConflictPolicy.parse("loudest")
 
 
+def _with_a_schema_not_in_utf8(path):
+    """A declaration holding a Latin-1 byte: SQLite stores the schema's text as given."""
+    subprocess.run(["sqlite3", str(path)], check=True,
+                   input=b"CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT DEFAULT 'caf\xe9'); INSERT INTO t (id) VALUES (1);")
+
+
 def _with_an_applications_collation(path):
     """A table declared with a collation only its application registers."""
     connection = sqlite3.connect(path)
@@ -420,10 +427,11 @@ def _with_an_applications_collation(path):
         (lambda p: p.write_text("not sqlite\n" * 20), BadInput, "not a SQLite database"),
         (lambda p: lfs_pointer(p, 1_234_567), BadInput, "Git LFS pointer to a 1.2 MB object .*git lfs pull"),
         (_with_an_applications_collation, BadInput, "uses the collation 'by_length', which only the application"),
+        (_with_a_schema_not_in_utf8, BadInput, "its schema holds text that is not UTF-8 .*rewrite that declaration"),
         (lambda p: make_database(p, "CREATE TABLE t (RowID INTEGER, v)", "INSERT INTO t VALUES (7, 'x'), (7, 'y')"),
          BadInput, "table 't' has a column named 'rowid'"),
     ],
-    ids=["not-a-database", "lfs-pointer", "unknown-collation", "column-named-rowid"],
+    ids=["not-a-database", "lfs-pointer", "unknown-collation", "schema-not-utf8", "column-named-rowid"],
 )
 def test_bad_source_leaves_the_target_unchanged(target, tmp_path, pair, prepare, error, message):
     migrate(target, [pair[0]], settings())

@@ -61,6 +61,11 @@ def _describe_problem(candidate: Candidate) -> Candidate | None:
         with open_readonly(candidate.path) as connection:
             describe_source(connection)
     except sqlite3.DatabaseError as error:
+        if "Could not decode to UTF-8" in str(error):  # SQLite read it; its schema's text is what Python cannot
+            return Candidate(candidate.path, "unsupported",
+                             f"its schema holds text that is not UTF-8 ({error}): SQLite keeps it as given, but it "
+                             "cannot be written into the consolidated set; rewrite that declaration in UTF-8",
+                             candidate.header)
         return Candidate(candidate.path, "corrupt", f"cannot be read by SQLite ({error})", candidate.header)
     except AssetdbError as error:
         return Candidate(candidate.path, "unsupported", str(error), candidate.header)
