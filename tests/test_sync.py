@@ -256,6 +256,36 @@ def test_assets_past_the_cap_continue_in_shards(workspace, database, tmp_path):
     assert check_reproducible(database, workspace).ok
 
 
+def test_a_changed_file_in_a_full_shard_syncs_and_the_gate_stays_green(pytester):
+    """A changed file's old bytes become history in the shard that holds them: they went
+    there beside the archive's copy first, so a full shard met its cap and every later sync
+    was refused. A shard a sync makes is the listed set's, and the gate passes."""
+    root = pytester.path
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "databases").mkdir()
+    with closing(sqlite3.connect(root / "databases" / "s1.db")) as connection, connection:
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+        connection.execute("INSERT INTO t VALUES (1, 'a')")
+    (root / "pyproject.toml").write_text('[tool.assetdb]\nsize_limit = "600KB"\n')
+    (root / "bin").mkdir()
+    for index in range(6):
+        (root / "bin" / f"blob{index}.bin").write_bytes(os.urandom(150_000))  # does not compress
+    assetdb = [sys.executable, "-m", "consolidation"]
+    done = subprocess.run([*assetdb, "consolidate", "databases", "--workspace", ".", "--yes", "--quiet",
+                           "--backup-dir", str(root.parent / "backups")], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before = len(list((root / "databases").glob("enterprise_assets*.db")))
+    for round_number in range(2):
+        for index in range(round_number + 1):
+            (root / "bin" / f"blob{index}.bin").write_bytes(os.urandom(150_000))
+        synced = subprocess.run([*assetdb, "sync", ".", "--db", "databases/enterprise_assets.db", "--quiet"],
+                                cwd=root, capture_output=True, text=True)
+        assert synced.returncode == 0, synced.stderr
+    assert len(list((root / "databases").glob("enterprise_assets*.db"))) > before  # a sync made a shard
+    gate = pytester.runpytest("--assetdb", "databases/", "--assetdb-workspace", ".", "-p", "no:cacheprovider")
+    assert gate.ret == 0, gate.stdout.str()
+
+
 def test_each_asset_shard_is_a_sqlite_archive_of_its_own(workspace, database, tmp_path):
     from conftest import sqlite_shell
 

@@ -140,14 +140,23 @@ def place_bytes(connection: sqlite3.Connection, shards: ShardSet, packed: Packed
 
 def _retire_bytes(connection: sqlite3.Connection, shards: ShardSet, name: bytes, asset: CurrentAsset) -> None:
     """The current bytes of ``name`` become history: kept once per SHA-256 in the shard
-    that holds them, and out of that shard's archive view."""
+    that holds them, and out of that shard's archive view. They go by way of a temporary
+    copy, the archive's row first: the shard never holds them twice (a full shard could
+    not, and the sync of a changed file in it was refused for good)."""
     schema = shards.schema(asset.shard)
+    if connection.execute(f"SELECT 1 FROM {schema}.{BLOB_TABLE} WHERE sha256 = ?", (asset.sha256,)).fetchone():
+        connection.execute(f"DELETE FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)", (name,))
+        return  # kept already, for an earlier version of the same bytes
+    connection.execute("DROP TABLE IF EXISTS temp.assetdb_retired")
     connection.execute(
-        f"INSERT OR IGNORE INTO {schema}.{BLOB_TABLE} (sha256, size, data) "
-        f"SELECT ?, ?, data FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)",
-        (asset.sha256, asset.size, name),
+        f"CREATE TEMP TABLE assetdb_retired AS SELECT data FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)", (name,)
     )
     connection.execute(f"DELETE FROM {schema}.sqlar WHERE name = CAST(? AS TEXT)", (name,))
+    connection.execute(
+        f"INSERT INTO {schema}.{BLOB_TABLE} (sha256, size, data) SELECT ?, ?, data FROM temp.assetdb_retired",
+        (asset.sha256, asset.size),
+    )
+    connection.execute("DROP TABLE temp.assetdb_retired")
 
 
 def record_asset(
