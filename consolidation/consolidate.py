@@ -193,7 +193,6 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
                              track("migrate"), preflighted=checked)
             summary.rows = sum(outcome.total("rows_read") for outcome in report.sources)
             summary.conflicts = sum(outcome.total("conflicts_kept") for outcome in report.sources)
-            summary.shards = max((outcome.shards for outcome in report.sources), default=1)
             changed = sum(outcome.action != "unchanged" for outcome in report.sources)
             announce(step, f"{changed} migrated, {len(report.sources) - changed} unchanged; "
                            f"{summary.rows:,} rows, {summary.conflicts} conflicts kept")
@@ -246,6 +245,7 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
         path for path, _status, _reason in summary.left_out if path.exists()]
     summary.databases_after = len(_set_files(target)) + len(still_there)
     summary.sizes = {path.name: database_size(path) for path in _set_files(target)}
+    summary.shards = len(summary.sizes)  # the set's files now: ingest may have added shards
     summary.seconds = time.monotonic() - started
     _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
     return summary

@@ -21,7 +21,13 @@ from pathlib import Path
 from .archive import in_archive
 from .errors import AssetdbError, BadInput
 from .globs import Exclusions, resolved
-from .inventory import DatabaseReport, find_databases, inspect_database, relative_name
+from .inventory import (
+    DatabaseReport,
+    TableCount,
+    find_databases,
+    inspect_database,
+    relative_name,
+)
 from .leftovers import temporary_beside
 from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
 from .proof import read_sources
@@ -77,7 +83,9 @@ def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclu
                 assets = sum(connection.execute(f'SELECT count(*) FROM "{table}" WHERE is_current').fetchone()[0]
                              for table in ASSET_TABLES.values())
                 report.problem = None
-                report.tables = []
+                # its rows are the sources' rows it accounts for, not those of its own ledger tables
+                report.tables = [TableCount("source rows accounted for",
+                                            sum(table.rows_read for source in sources for table in source.tables))]
                 facts.purposes[path] = (f"the consolidated set: {len(sources)} sources "
                                         f"({sum(s.status == 'archived' for s in sources)} archived), {assets:,} file assets")
                 for number, _name in manifest(connection):
@@ -134,6 +142,11 @@ def _section(title: str, columns: str, rule: str, rows: list[str], empty: str) -
     return ["", f"### {title}", "", *([columns, rule, *rows] if rows else [empty])]
 
 
+def _change(reduction: float) -> str:
+    """``75.0% fewer``, or ``200.0% more`` where the set's shards outnumber what it replaced."""
+    return f"{reduction:.1f}% fewer" if reduction >= 0 else f"{-reduction:.1f}% more: the set is split into shards"
+
+
 def render_block(facts: ListFacts, database_list: DatabaseList, limit: int, findings: list[str]) -> str:
     """The generated block, markers included; every path relative to the list file."""
     relative = database_list.relative
@@ -158,7 +171,7 @@ def render_block(facts: ListFacts, database_list: DatabaseList, limit: int, find
                   "None."),
         *_section("Skipped", "| file | why |", "| --- | --- |",
                   [f"| `{relative(path)}` | {_cell(why)} |" for path, why in facts.skipped], "None."),
-        "", "### Count", "", f"{before} databases before, {after} after ({reduction:.1f}% fewer).", "",
+        "", "### Count", "", f"{before} databases before, {after} after ({_change(reduction)}).", "",
     ]
     if findings:
         lines += ["### Cross-check", "", *[f"- {finding}" for finding in findings], ""]

@@ -275,6 +275,10 @@ def test_a_changed_file_in_a_full_shard_syncs_and_the_gate_stays_green(pytester)
                            "--backup-dir", str(root.parent / "backups")], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     before = len(list((root / "databases").glob("enterprise_assets*.db")))
+    assert f"{before} shard(s):" in done.stdout  # the set's files, those ingest made too
+    listed = (root / "databases" / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    assert "| 1 |" in listed.split("`enterprise_assets.db`", 1)[1].splitlines()[0]  # its sources' rows
+    assert "more: the set is split into shards" in listed
     for round_number in range(2):
         for index in range(round_number + 1):
             (root / "bin" / f"blob{index}.bin").write_bytes(os.urandom(150_000))
