@@ -53,6 +53,28 @@ def test_archive_moves_proved_sources_and_they_stay_rebuildable(legacy, tmp_path
         assert sqldiff(legacy / "archive" / name, rebuilt) == ""
 
 
+def test_another_file_under_an_archived_source_s_name_is_refused_before_any_write(tmp_path):
+    """An archived source is proved by its archived copy. A new file where it was, under its
+    name, would be taken for it: migrating it dropped the archived rows from the set, then
+    every run stopped at the archive. It is refused first, with the way on."""
+    folder = tmp_path / "databases"
+    source = make_database(folder / "a.db", "CREATE TABLE items (id INTEGER PRIMARY KEY, n TEXT)",
+                           "INSERT INTO items VALUES (1, 'old'), (2, 'only-in-old')")
+    target = folder / "enterprise_assets.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    archive_sources(target, [source], LIMIT)
+    make_database(folder / "a.db", "CREATE TABLE items (id INTEGER PRIMARY KEY, n TEXT)", "INSERT INTO items VALUES (1, 'new')")
+    before = folder_state(folder)
+    with pytest.raises(BadInput, match="holds a.db as an archived source, and this is another file under its name; rename"):
+        migrate(target, [folder / "a.db"], MigrationSettings(LIMIT), backup_directory=tmp_path / "backups")
+    assert folder_state(folder) == before
+    (folder / "a.db").rename(folder / "a_new.db")
+    migrate(target, [folder / "a_new.db"], MigrationSettings(LIMIT), backup_directory=tmp_path / "backups")
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT n FROM items ORDER BY id").fetchall() == [("old",), ("only-in-old",)]
+    connection.close()
+
+
 def test_archive_refuses_unproved_sources_and_moves_nothing(legacy):
     target = legacy / "enterprise_assets.db"
     migrated = legacy / "development.db"

@@ -11,9 +11,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ..errors import BadInput
 from ..globs import Exclusions
 from ..leftovers import private_scratch
-from ..sqlite import backup_database, default_backup_directory, open_readonly
+from ..size import sidecar_paths
+from ..sqlite import (
+    backup_database,
+    default_backup_directory,
+    file_sha256,
+    open_readonly,
+)
 from ..store import Operation, connect_assetdb, initialize, write_session
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
 from ..store.shards import discard_new_set
@@ -72,6 +79,7 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
         try:
             known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
             names = assign_source_names(checked.sources, known)
+            _refuse_files_in_place_of_archived_sources(connection, checked.sources, names)
 
             def backup_once() -> None:
                 if back_up and existed and report.backup is None:
@@ -88,6 +96,20 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             discard_new_set(target)  # nothing of anyone's was in it: leave the folder as it was
         raise
     return report
+
+
+def _refuse_files_in_place_of_archived_sources(connection: sqlite3.Connection, sources: list[Path],
+                                               names: dict[Path, str]) -> None:
+    """A source the set holds as archived is proved by its archived copy. Another file under
+    its name (a new ``a.db`` where the archived one was) would be taken for it, and migrating
+    it would drop the archived rows from the set: it is refused before anything is written."""
+    archived = dict(connection.execute("SELECT name, file_sha256 FROM main.migration_sources WHERE status = 'archived'"))
+    for path in sources:
+        name = names[path]
+        if name in archived and file_sha256(path, *sidecar_paths(path)) != archived[name]:
+            raise BadInput(
+                f"{path}: the consolidated set holds {name} as an archived source, and this is another file under "
+                f"its name; rename it (or move it out of the folder) to migrate it as a source of its own")
 
 
 def _record_left_out(connection: sqlite3.Connection, target: Path, checked: Preflight, limit: int, before_write) -> None:
