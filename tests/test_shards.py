@@ -140,6 +140,22 @@ def test_a_version_promoted_when_its_source_is_remigrated_moves_on_from_a_full_s
     assert_verified_and_rebuilt(target, sources, tmp_path)
 
 
+def test_rows_skip_a_primary_already_past_its_share(target, tmp_path):
+    """Under a small cap a new primary's own schema is already half of it: the first rows go
+    to a shard, not into the primary, which then had no room for any later source's ledger."""
+    cap = 300_000
+    big = make_database(tmp_path / "a.db", "CREATE TABLE big (id INTEGER PRIMARY KEY, data BLOB)",
+                        "INSERT INTO big VALUES (1, randomblob(120000))")
+    many = make_database(tmp_path / "b.db", "CREATE TABLE big (id INTEGER PRIMARY KEY, data BLOB)",
+                         "INSERT INTO big VALUES (1, x'00')",
+                         *(f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, v TEXT)" for i in range(6)),
+                         *(f"INSERT INTO t{i} VALUES (1, 'x')" for i in range(6)))
+    migrate(target, [big], MigrationSettings(cap))
+    migrate(target, [many], MigrationSettings(cap), backup_directory=tmp_path / "backups")
+    assert len(files_of(target)) >= 2 and all(database_size(path) <= cap for path in files_of(target))
+    assert verify_database(target, [big, many], cap).ok and verify_database(target, [], cap).ok
+
+
 def test_a_missing_shard_is_reported(target, tmp_path):
     sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
     migrate(target, sources, MigrationSettings(CAP))

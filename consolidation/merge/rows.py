@@ -150,6 +150,8 @@ class RowMerger:
         self._chunk_placed[how] += cursor.rowcount
 
     def _place(self, low: int, high: int, decide, retried: bool) -> None:
+        if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
+            self.shards.advance()  # a file already past its share (a primary whose schema is half a small cap)
         self._chunk_placed = dict.fromkeys(self.placed, 0)
         self.execute("SAVEPOINT assetdb_chunk")
         try:
