@@ -500,6 +500,19 @@ def test_rows_a_check_refuses_migrate_and_rebuild_as_they_are(target, tmp_path, 
     assert_rebuilds_exactly(target, [source], tmp_path / "out")
 
 
+def test_a_source_whose_autoincrement_tables_were_dropped_rebuilds(target, tmp_path):
+    """SQLite keeps sqlite_sequence, empty, once its AUTOINCREMENT tables are gone; only such a
+    table makes it, so the rebuild makes one and drops it again (it refused the source)."""
+    source = make_database(tmp_path / "seq.db", "CREATE TABLE log (id INTEGER PRIMARY KEY AUTOINCREMENT, msg TEXT)",
+                           "INSERT INTO log (msg) VALUES ('a')", "CREATE TABLE t (k TEXT PRIMARY KEY, v)",
+                           "INSERT INTO t VALUES ('x', 1)", "DROP TABLE log")
+    migrate(target, [source], settings())
+    assert_verified(target, [source])
+    assert_rebuilds_exactly(target, [source], tmp_path / "out")
+    rebuilt = tmp_path / "out" / f"rebuilt-{tmp_path.name}-seq.db"
+    assert rows(rebuilt, "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'") == [(1,)]
+
+
 def test_a_zero_byte_source_is_an_empty_database_migrated_with_no_tables(target, tmp_path, pair):
     empty = tmp_path / "empty.db"
     empty.touch()

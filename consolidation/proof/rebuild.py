@@ -52,7 +52,12 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
                 connection.execute("PRAGMA synchronous = OFF")
                 connection.execute(f"ATTACH DATABASE ? AS {CONSOLIDATED}", (uri,))
                 with attach_shards_readonly(connection, database, CONSOLIDATED) as shards:
-                    result = _rebuild(connection, name, out, shards)
+                    try:
+                        result = _rebuild(connection, name, out, shards)
+                    except BaseException:
+                        if connection.in_transaction:  # or detaching the shards fails ("locked") and hides why
+                            connection.execute("ROLLBACK")
+                        raise
                 connection.execute(f"DETACH DATABASE {CONSOLIDATED}")
                 verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
             finally:

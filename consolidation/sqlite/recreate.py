@@ -86,6 +86,12 @@ def restore_internal_rows(connection: sqlite3.Connection, internal_rows: dict[st
     if any(table.startswith("sqlite_stat") for table in internal_rows):
         connection.execute("ANALYZE sqlite_schema")  # creates the statistics tables
     present = {row[0] for row in connection.execute("SELECT name FROM main.sqlite_schema WHERE type = 'table'")}
+    if "sqlite_sequence" in internal_rows and "sqlite_sequence" not in present:
+        # SQLite keeps sqlite_sequence once made, even after its AUTOINCREMENT tables are
+        # dropped; only such a table makes it, so one is made and dropped again
+        connection.execute("CREATE TABLE main.assetdb_sequence_maker (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+        connection.execute("DROP TABLE main.assetdb_sequence_maker")
+        present.add("sqlite_sequence")
     for table in ("sqlite_sequence", "sqlite_stat1", "sqlite_stat4"):
         if table in present:
             connection.execute(f"DELETE FROM main.{q(table)}")
