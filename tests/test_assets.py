@@ -113,6 +113,26 @@ def test_the_sqlite3_shell_alone_restores_the_workspace(workspace, database, tmp
     assert {path: (content, mode) for path, (content, mode, _) in tree(out).items()} == expected
 
 
+def test_the_shell_restores_links_to_links_and_stops_only_at_a_dangling_one_last(tmp_path):
+    """The shell stops at the first link it cannot make (its target not written yet, or not
+    anywhere): a link to a link comes after that link, and a dangling one after every other."""
+    shell = sqlite_shell()
+    workspace = tmp_path / "ws"
+    (workspace / "d").mkdir(parents=True)
+    (workspace / "a.txt").write_text("a\n")
+    (workspace / "d" / "x.py").write_text("x\n")
+    for name, target in (("a_chain", "b"), ("b", "a.txt"), ("c", "a.txt"), ("0dangling", "nowhere"), ("d/up", "../a.txt")):
+        os.symlink(target, workspace / name)
+    database = tmp_path / "enterprise_assets.db"
+    ingest(workspace, database, limit=LIMIT)
+    out = tmp_path / "shell-out"
+    out.mkdir()
+    subprocess.run([shell, str(database), "-Ax"], cwd=out, capture_output=True)  # fails at the dangling link
+    for name in ("a_chain", "b", "c", "d/up"):
+        assert os.readlink(out / name) == os.readlink(workspace / name), name
+    assert (out / "a_chain").read_text() == "a\n"
+
+
 def test_reingesting_an_unchanged_workspace_writes_nothing(workspace, database):
     ingest(workspace, database, limit=LIMIT)
     before = digest(database)

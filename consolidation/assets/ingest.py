@@ -41,6 +41,7 @@ from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from ..store.shards import discard_new_set
 from .kinds import Classifier
+from .links import links_last
 from .pack import CHUNK, Packed, pack_file
 from .walk import WorkspaceFile, holds_sqlite, list_workspace
 
@@ -214,24 +215,6 @@ def asset_name(path: str) -> str:
         if path.endswith(suffix):
             path = path[: -len(suffix)]
     return path
-
-
-LINK_MODE = "(mode & 61440) = 40960"  # S_IFMT bits equal to S_IFLNK
-
-
-def links_last(connection: sqlite3.Connection, shards: ShardSet) -> None:
-    """Give symlinks the highest rowids in every ``sqlar``.
-
-    The sqlite3 shell extracts in rowid order, and its ``-Ax`` fails on a link whose
-    target it has not written yet (setting the link's mtime follows it); links last
-    means every target inside the archive exists by then.
-    """
-    for number in shards.numbers:
-        schema = shards.schema(number)
-        connection.execute(
-            f"UPDATE {schema}.sqlar SET rowid = rowid + (SELECT max(rowid) FROM {schema}.sqlar) WHERE {LINK_MODE} "
-            f"AND rowid < (SELECT max(rowid) FROM {schema}.sqlar WHERE NOT {LINK_MODE})"
-        )
 
 
 def ingest(
