@@ -83,7 +83,7 @@ def no_space(path: Path | str, what: str = "writing", needed: int | None = None)
 
 
 def _os_error(error: OSError) -> AssetdbError | None:
-    path = error.filename if error.filename is not None else "a file"
+    path = os.fsdecode(error.filename) if error.filename is not None else "a file"  # a bytes name, as text
     reason = (error.strerror or str(error)).lower()
     if error.errno in NO_SPACE_ERRNOS:
         return no_space(path)

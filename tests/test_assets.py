@@ -133,6 +133,52 @@ def test_the_shell_restores_links_to_links_and_stops_only_at_a_dangling_one_last
     assert (out / "a_chain").read_text() == "a\n"
 
 
+@pytest.mark.parametrize("tracked", [True, False], ids=["git", "walked"])
+def test_a_folder_that_cannot_be_searched_is_one_line_naming_it(tmp_path, tracked):
+    """A folder the user may not search hides what is in it: one line saying so (naming the
+    file git lists there; the folder, where the tree is walked), never its files left out
+    unseen (a walk skipped them) nor "cannot write here" with the name as Python bytes."""
+    import shutil
+
+    workspace = tmp_path / "ws"
+    (workspace / "closed").mkdir(parents=True)
+    (workspace / "closed" / "c.py").write_text("c\n")
+    (workspace / "open.py").write_text("o\n")
+    if tracked:
+        subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+        subprocess.run(["git", "-C", str(workspace), "add", "."], check=True)
+    command = [sys.executable, "-m", "consolidation", "ingest", str(workspace), "--into", str(tmp_path / "e.db")]
+    if os.geteuid() == 0:  # root reads through permissions unless it gives the power up
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv to drop the power to read anything")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search",
+                   "--inh-caps=-dac_override,-dac_read_search", *command]
+    (workspace / "closed").chmod(0)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    finally:
+        (workspace / "closed").chmod(0o755)
+    assert result.returncode == 2
+    expected = ("closed/c.py: cannot be read (permission denied on a folder on its way)" if tracked
+                else f"{workspace / 'closed'}: cannot be read (permission denied)")
+    assert result.stderr.strip().splitlines() == [f"assetdb: error: {expected}; nothing was stored"]
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_a_link_to_a_folder_is_stored_as_a_link_where_the_tree_is_walked(tmp_path):
+    """Outside a git checkout the tree is walked: a symlink to a folder is a link there too
+    (git lists it as one), not a folder to leave out unseen."""
+    workspace = tmp_path / "ws"
+    (workspace / "d").mkdir(parents=True)
+    (workspace / "d" / "a.py").write_text("a\n")
+    os.symlink("d", workspace / "dl")
+    database = tmp_path / "e.db"
+    ingest(workspace, database, limit=LIMIT)
+    out = tmp_path / "out"
+    regenerate(database, out, limit=LIMIT)
+    assert os.readlink(out / "dl") == "d" and (out / "d" / "a.py").read_text() == "a\n"
+
+
 def test_reingesting_an_unchanged_workspace_writes_nothing(workspace, database):
     ingest(workspace, database, limit=LIMIT)
     before = digest(database)

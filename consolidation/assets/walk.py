@@ -68,17 +68,26 @@ def _git_files(workspace: Path) -> list[bytes] | None:
 
 
 def _walked_files(workspace: Path) -> list[bytes]:
+    """Every file and symlink under ``workspace`` (a link to a folder is a link, as git has
+    it, not a folder to walk); a folder that cannot be read is refused, not skipped unseen."""
     found = []
     root = os.fsencode(workspace)
-    for folder, subfolders, files in os.walk(root):
+    for folder, subfolders, files in os.walk(root, onerror=_unreadable_folder):
+        links = [name for name in subfolders if os.path.islink(os.path.join(folder, name))]
         subfolders[:] = sorted(
             name for name in subfolders
-            if name not in SKIPPED_FOLDERS and not os.path.exists(os.path.join(folder, name, b"pyvenv.cfg"))
+            if name not in links and name not in SKIPPED_FOLDERS
+            and not os.path.exists(os.path.join(folder, name, b"pyvenv.cfg"))
         )
         relative = os.path.relpath(folder, root)
-        for name in files:
+        for name in [*files, *links]:
             found.append(name if relative == b"." else relative.replace(os.sep.encode(), b"/") + b"/" + name)
     return sorted(found)
+
+
+def _unreadable_folder(error: OSError) -> None:
+    raise BadInput(f"{os.fsdecode(error.filename)}: cannot be read ({(error.strerror or str(error)).lower()}); "
+                   "nothing was stored")
 
 
 _DATABASE_SUFFIXES = tuple(os.fsencode(suffix) for suffix in DATABASE_SUFFIXES)
@@ -124,6 +133,9 @@ def list_workspace(
             info = os.lstat(full)
         except FileNotFoundError:
             continue  # listed by git, deleted since
+        except PermissionError:  # a folder on the way that may not be searched
+            raise BadInput(f"{os.fsdecode(name)}: cannot be read (permission denied on a folder on its way); "
+                           "nothing was stored") from None
         file = WorkspaceFile(name, info)
         if _is_database_name(root, name, known):
             listing.databases.append(file)
