@@ -15,6 +15,7 @@ out and recorded with why.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,7 +210,8 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
                               exclusions=request.exclusions, database_list=list_file)
             summary.assets = len(ingested.added) + len(ingested.changed) + len(ingested.touched) + ingested.unchanged
             summary.databases_outside = ingested.databases_outside
-            outside = f"; {outside_note(ingested.databases_outside)}" if ingested.databases_outside else ""
+            set_folder = os.path.relpath(target.parent, request.workspace)
+            outside = f"; {outside_note(ingested.databases_outside, set_folder)}" if ingested.databases_outside else ""
             announce(step, f"{summary.assets} assets ({len(ingested.added)} new, {len(ingested.changed)} changed)"
                      + outside)
 

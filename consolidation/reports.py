@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:  # for annotations only: printing a report never needs the cod
     from .inventory import Inventory
     from .merge import MigrationReport
 from .size import format_size
+from .sqlite.classify import SIDECAR_SUFFIXES
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -154,20 +156,26 @@ def render_conflicts(found) -> str:
     return "\n".join(lines)
 
 
-def outside_note(outside: list[str]) -> str:
-    """'skipped N SQLite databases outside the consolidated set: …; consolidate them with …'."""
-    folders = sorted({str(Path(name).parent) + "/" for name in outside})
-    shown = ", ".join(outside[:5]) + (", …" if len(outside) > 5 else "")
-    return (f"skipped {len(outside)} SQLite databases outside the consolidated set: {shown}; "
-            f"consolidate them with `assetdb consolidate {' '.join(folders[:4])}`").replace("`assetdb consolidate ./",
-                                                                                           "`assetdb consolidate .")
+def outside_note(outside: list[str], set_folder: str | None = None) -> str:
+    """'skipped N SQLite databases outside the consolidated set: …; consolidate them with …'.
+    The command names the set's own folder first (so the set it adds them to is this one,
+    not a second one made in the first folder named), every folder quoted for a shell;
+    a database's -wal/-shm/-journal is its own, not another database."""
+    databases = [name for name in outside if not name.endswith(SIDECAR_SUFFIXES)]
+    folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
+    folders = ([set_folder] if set_folder else []) + folders
+    shown = ", ".join(databases[:5]) + (", …" if len(databases) > 5 else "")
+    named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
+    return (f"skipped {len(databases)} SQLite databases outside the consolidated set: {shown}; "
+            f"consolidate them with `assetdb consolidate {named}`")
 
 
 def render_notes(report) -> str:
     """What an ingest or sync left aside, for standard error."""
     lines = [f"skipped: {note}" for note in report.skipped]
     if report.databases_outside:
-        lines.append(outside_note(report.databases_outside))
+        set_folder = os.path.relpath(Path(report.database).parent, report.workspace)
+        lines.append(outside_note(report.databases_outside, set_folder))
     return "\n".join(lines)
 
 

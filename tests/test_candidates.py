@@ -184,3 +184,14 @@ def test_bad_input_to_the_list_and_consolidate_is_one_line(assetdb, setup, args,
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and folder_state(root) == before
+
+
+def test_the_hint_for_databases_outside_the_set_can_be_pasted_into_a_shell():
+    """The set's own folder first (named first, it is where the set stays; a folder of the
+    workspace first made a second set), every folder quoted, and a database's -wal or
+    -journal not counted as a database of its own."""
+    from consolidation.reports import outside_note
+
+    note = outside_note(["c.db", "my docs/b.db", "my docs/b.db-journal", "old/o.db-wal"], "databases")
+    assert note == ("skipped 2 SQLite databases outside the consolidated set: c.db, my docs/b.db; "
+                    "consolidate them with `assetdb consolidate databases . 'my docs'`")
