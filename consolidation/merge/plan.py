@@ -39,8 +39,8 @@ SOURCE_ALIAS = "src"
 
 @dataclass
 class TargetShape:
-    columns: dict[str, str]  # lower-case name -> declared type
-    names: dict[str, str]  # lower-case name -> name as declared
+    columns: dict[str, str]  # folded name (introspect.folded) -> declared type
+    names: dict[str, str]  # folded name -> name as declared
     key: list[str]
     integer_key: bool  # one key column, declared INTEGER
     key_is_rowid: bool  # ... and it is the rowid (not declared INTEGER PRIMARY KEY DESC)
@@ -113,7 +113,7 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
         ).fetchone()
         if taken is not None:  # an index or view carried from an earlier source has the name
             return keep_apart(connection, table, source_name,
-                          f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
+                              f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
         return TablePlan(table, name, create=True)
     source_key = [folded(k) for k in table.key]
     if source_key != [folded(k) for k in shape.key] or _declares_integer_key(table) != shape.integer_key:
@@ -126,9 +126,9 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
         )
     if shape.key_is_rowid and not table.key_is_rowid and _key_not_all_integers(connection, table):
         return keep_apart(connection, table, source_name,
-                      f"key {table.key[0]!r} is not the rowid here (declared INTEGER PRIMARY KEY DESC, or in a "
-                      f"WITHOUT ROWID table) and holds values other than integers; it is the rowid in the "
-                      f"consolidated {name!r}")
+                          f"key {table.key[0]!r} is not the rowid here (declared INTEGER PRIMARY KEY DESC, or in a "
+                          f"WITHOUT ROWID table) and holds values other than integers; it is the rowid in the "
+                          f"consolidated {name!r}")
     plan = TablePlan(table, name)
     for column in table.columns:
         existing = shape.columns.get(folded(column.name))
@@ -182,6 +182,8 @@ def _key_not_all_integers(connection: sqlite3.Connection, table: SourceTable) ->
 
 
 def keep_apart(connection: sqlite3.Connection, table: SourceTable, source_name: str, why: str) -> TablePlan:
+    """``table`` planned into a table of its own, ``<source>__<table>`` (numbered on while
+    the name is taken), with ``why`` in its note."""
     base = f"{_stem(source_name)}__{table.name}"
     candidate, counter = base, 2
     while name_taken(connection, "main", candidate):
