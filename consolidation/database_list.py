@@ -143,7 +143,8 @@ def _section(title: str, columns: str, rule: str, rows: list[str], empty: str) -
 
 
 def _change(reduction: float) -> str:
-    """``75.0% fewer``, or ``200.0% more`` where the set's shards outnumber what it replaced."""
+    """``75.0% fewer``, or ``200.0% more: the set is split into shards`` where its files
+    outnumber what they replaced."""
     return f"{reduction:.1f}% fewer" if reduction >= 0 else f"{-reduction:.1f}% more: the set is split into shards"
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # for annotations only: printing a report never needs the cod
     from .inventory import Inventory
     from .merge import MigrationReport
 from .size import format_size
-from .sqlite.classify import SIDECAR_SUFFIXES
+from .sqlite.classify import sidecar_of
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -161,7 +161,7 @@ def outside_note(outside: list[str], set_folder: str | None = None) -> str:
     The command names the set's own folder first (so the set it adds them to is this one,
     not a second one made in the first folder named), every folder quoted for a shell;
     a database's -wal/-shm/-journal is its own, not another database."""
-    databases = [name for name in outside if not name.endswith(SIDECAR_SUFFIXES)]
+    databases = [name for name in outside if sidecar_of(name) is None]
     folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
     folders = ([set_folder] if set_folder else []) + folders
     shown = ", ".join(databases[:5]) + (", …" if len(databases) > 5 else "")

@@ -73,6 +73,21 @@ def test_conflicts_of_texts_that_are_not_utf8_are_listed_escaped(assetdb, tmp_pa
     assert "    v: '\\udcfe' | '\\udcfd'" in listing.stdout and "1 conflicts" in listing.stdout
 
 
+def test_a_conflict_over_the_sign_of_a_zero_lists_the_difference(assetdb, tmp_path, target):
+    """The merge keeps -0.0 apart from 0.0 (in a column without affinity); the listing shows
+    the two, as Python's == would not."""
+    sources = []
+    for name, value in (("a", 0.0), ("b", -0.0)):
+        path = make_database(tmp_path / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+        with sqlite3.connect(path) as connection:
+            connection.execute("INSERT INTO t VALUES (1, ?)", (value,))
+        connection.close()
+        sources.append(path)
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    listing = assetdb("conflicts", target)
+    assert listing.exit_code == 0 and "    v: 0.0 | -0.0" in listing.stdout, listing.stdout
+
+
 def test_verify_fails_with_a_precise_report(assetdb, sources, target):
     assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
     connection = sqlite3.connect(target)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Aborted, BadInput
-from ..size import sidecar_paths
+from ..size import database_size, sidecar_paths
 from ..sqlite import (
     SourceDescription,
     describe_source,
@@ -153,8 +153,7 @@ def _write_source(connection, target, path, name, settings, previous, descriptio
                   outcome: SourceOutcome, fingerprints) -> SourceOutcome:
     """The source's one write session: its rows, schema objects, fingerprints and log row."""
     operation = Operation("migrate", subject=name)
-    added = sum(os.stat(file).st_size for file in (path, *sidecar_paths(path)) if os.path.exists(file))
-    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=added,
+    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=database_size(path),
                        partition=settings.partition, connection=connection) as session:
         shards = session.shards
         installed_triggers = lift_triggers(connection)

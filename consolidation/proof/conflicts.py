@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,14 @@ class Conflict:
     kept_rowid: int
     policy: str
     differences: list[tuple[str, object, object]]  # (column, shown value, kept value)
+
+
+def _same(shown, kept) -> bool:
+    """The same value in the same storage class, the sign of a zero included (the merge
+    keeps 0.0 and -0.0 apart; Python's ``==`` does not)."""
+    if type(shown) is not type(kept) or shown != kept:
+        return False
+    return not isinstance(shown, float) or math.copysign(1.0, shown) == math.copysign(1.0, kept)
 
 
 def _readable(text: bytes) -> str:
@@ -66,6 +75,6 @@ def _side_by_side(connection, shards, target, key_json, shown, kept, kept_table,
     differences = [
         (column, shown_values[i] if shown_values else None, kept_values[i])
         for i, column in enumerate(columns)
-        if shown_values is None or shown_values[i] != kept_values[i] or type(shown_values[i]) is not type(kept_values[i])
+        if shown_values is None or not _same(shown_values[i], kept_values[i])
     ]
     return Conflict(target, json.loads(key_json), shown, kept, kept_table, kept_rowid, policy, differences)

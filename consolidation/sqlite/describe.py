@@ -57,7 +57,7 @@ class SourceTable:
     name: str
     columns: list[Column]
     key: list[str]  # declared primary key columns, in key order; [] when none
-    integer_key: bool  # the key is an INTEGER PRIMARY KEY, i.e. the rowid itself
+    integer_key: bool  # one key column declared INTEGER, in a rowid table (the rowid unless DESC)
     rowid: str | None  # expression selecting the rowid; None for WITHOUT ROWID
     generated: list[str] = field(default_factory=list)
     virtual_sql: str | None = None  # CREATE VIRTUAL TABLE …, for virtual tables

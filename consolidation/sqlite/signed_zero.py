@@ -5,7 +5,7 @@ print both as 0.0; only builds with the math functions have ``atan2``, which tel
 apart. A column without affinity keeps the sign, so the merge, the live proof and the
 fingerprint must see it, the same way whatever the build: Python tells it, through one
 SQL function each connection is given before it compares or fingerprints a row. It is
-called for zero reals only (every expression using it tests ``x <> 0`` first).
+called only where a zero real is met (every expression using it tests ``x <> 0`` first).
 """
 
 from __future__ import annotations
