@@ -200,7 +200,6 @@ def test_a_set_of_as_many_files_as_sqlite_can_attach_is_proved_rebuilt_and_gated
     pytester.makeini(f"[pytest]\nassetdb_size_limit = {CAP}\n")
     gate = run_gate(pytester, "databases", args=("-q",))
     assert gate.ret == 0, gate.stdout.str()
-    gate.assert_outcomes(passed=gate.parseoutcomes()["passed"])
     assert any(f"lossless[{sources[-1].name}:blobs]" in line for line in run_gate(
         pytester, "databases", args=("--collect-only", "-q")).stdout.lines)
 

@@ -266,6 +266,8 @@ def table_kinds(connection: sqlite3.Connection, schema: str = "main", uri: str |
         "WHERE schema = ? AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         (schema,),
     ).fetchall()
+    if not any(kind in ("virtual", "shadow") for _name, kind in listing):
+        return dict(listing)  # no virtual table here: none of its tables is one's (the usual case, asked once)
     shadows = _shadow_tables(connection if schema == "main" else None, uri)
     return {name: "shadow" if name in shadows else "table" if kind == "shadow" else kind for name, kind in listing}
 
