@@ -156,6 +156,24 @@ def test_rows_skip_a_primary_already_past_its_share(target, tmp_path):
     assert verify_database(target, [big, many], cap).ok and verify_database(target, [], cap).ok
 
 
+def test_a_rebuild_that_fails_in_a_sharded_set_says_why(target, tmp_path, monkeypatch):
+    """The rebuild's transaction is rolled back before the shards are detached: detaching a
+    file the open transaction read failed ("database … is locked") and hid the real error."""
+    import consolidation.proof.rebuild as rebuild
+
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    assert len(files_of(target)) > 1
+
+    def refused(*_arguments):
+        raise Aborted("the internal rows cannot be restored here")
+
+    monkeypatch.setattr(rebuild, "restore_internal_rows", refused)
+    with pytest.raises(Aborted, match="the internal rows cannot be restored here"):
+        rebuild_source(target, "s0.db", tmp_path / "rebuilt.db")
+    assert not (tmp_path / "rebuilt.db").exists()
+
+
 def test_a_missing_shard_is_reported(target, tmp_path):
     sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
     migrate(target, sources, MigrationSettings(CAP))
