@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..sqlite.introspect import folded
 from ..sqlite.introspect import quote_identifier as q
 from ..store.provenance import owner_of_merged_row, split_spans_holding
+from ..store.schema import ENTRIES_KEY_INDEX
 from .plan import key_json
 
 
@@ -82,6 +83,7 @@ def _book_moved_links(merger, number: int) -> None:
 
 def _list_taken_over_keys(merger, number: int) -> None:
     """The versions already kept of each key taken over now show the incoming source's."""
+    merger.execute(ENTRIES_KEY_INDEX)
     key = key_json("t", merger.table.key)
     merger.execute(
         "UPDATE main.migration_conflict_entries SET shown_source_id = "
