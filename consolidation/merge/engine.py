@@ -41,7 +41,6 @@ from ..sqlite import (
 )
 from ..sqlite.describe import fingerprint_source
 from ..sqlite.fingerprint import FORMAT, fingerprint_format
-from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
@@ -54,7 +53,6 @@ from .fingerprinting import BackgroundFingerprint
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
 from .outcome import SourceOutcome, TableOutcome
 from .plan import (
-    SOURCE_ALIAS,
     TablePlan,
     apply_plan,
     conflicts_table,
@@ -63,6 +61,9 @@ from .plan import (
 from .policy import ConflictPolicy, policy_decider
 from .rows import RowMerger
 from .virtual import migrate_virtual_table, rebuild_content_indexes
+
+#: The name a source is attached under while it is migrated.
+SOURCE_ALIAS = "src"
 
 
 @dataclass
@@ -265,7 +266,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
     merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
     merger.merge(decide)
-    rows_read = connection.execute(f"SELECT count(*) FROM {SOURCE_ALIAS}.{q(table.name)}").fetchone()[0]
+    rows_read = connection.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
     linked, overlapping = connection.execute(
         f"SELECT coalesce(sum(l.span), 0), coalesce(sum({reaches_next_link('l')}), 0) "
         "FROM main.migration_row_links AS l WHERE l.table_id = ?",

@@ -12,7 +12,7 @@ import sqlite3
 from ..sqlite import SourceDescription
 from ..sqlite.introspect import quote_identifier as q
 from .naming import _stem
-from .plan import SOURCE_ALIAS, TablePlan
+from .plan import TablePlan
 
 
 def _object_sql(connection: sqlite3.Connection, name: str) -> tuple[str, str | None] | None:
@@ -26,13 +26,13 @@ def carry_index(connection: sqlite3.Connection, name: str, plan: TablePlan, sour
     """Recreate a source index on its target table (non-unique: uniqueness held per
     source need not hold across sources). Returns a note when it cannot."""
     listing = {
-        row[1]: row for row in connection.execute(f"PRAGMA {SOURCE_ALIAS}.index_list({q(plan.source.name)})")
+        row[1]: row for row in connection.execute(f"PRAGMA {plan.source.schema}.index_list({q(plan.source.name)})")
     }
     if listing.get(name) and listing[name][4]:
         return f"partial index {name!r} kept for rebuild only"
     parts = []
     for _seq, cid, column, desc, collation, is_key in connection.execute(
-        f"PRAGMA {SOURCE_ALIAS}.index_xinfo({q(name)})"
+        f"PRAGMA {plan.source.schema}.index_xinfo({q(name)})"
     ):
         if not is_key:
             continue

@@ -34,9 +34,6 @@ RESERVED_PREFIX = "assetdb_"
 CONFLICTS_PREFIX = "assetdb_conflicts_"
 
 
-SOURCE_ALIAS = "src"
-
-
 @dataclass
 class TargetShape:
     columns: dict[str, str]  # folded name (introspect.folded) -> declared type
@@ -177,7 +174,7 @@ def _key_not_all_integers(connection: sqlite3.Connection, table: SourceTable) ->
     merge into a table whose key is the rowid exactly (one scan of the key's own index)."""
     key = q(table.key[0])
     return connection.execute(
-        f"SELECT 1 FROM {SOURCE_ALIAS}.{q(table.name)} WHERE typeof({key}) <> 'integer' LIMIT 1"
+        f"SELECT 1 FROM {table.qualified_name} WHERE typeof({key}) <> 'integer' LIMIT 1"
     ).fetchone() is not None
 
 

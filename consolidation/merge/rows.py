@@ -24,7 +24,6 @@ from ..store.provenance import (
 )
 from .displacement import displace_shown_rows
 from .plan import (
-    SOURCE_ALIAS,
     TablePlan,
     ensure_conflicts_table,
     ensure_table,
@@ -95,10 +94,10 @@ class RowMerger:
         """Rows as ``(identity, columns…)``, the identity called :attr:`identity`. WITHOUT ROWID tables are numbered once, in
         key order, into a temporary table, so every later step can seek by identity."""
         if self.table.rowid:
-            return f"({self.table.select_rows(SOURCE_ALIAS)})"
+            return f"({self.table.select_rows(self.table.schema)})"
         self.execute("DROP TABLE IF EXISTS temp.assetdb_stage")
         self.execute(f"CREATE TEMP TABLE assetdb_stage ({self.identity} INTEGER PRIMARY KEY, {', '.join(self.columns)})")
-        self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(SOURCE_ALIAS)}")
+        self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(self.table.schema)}")
         return "(SELECT * FROM temp.assetdb_stage)"
 
     def execute(self, sql: str, parameters: tuple | dict = ()) -> sqlite3.Cursor:

@@ -19,7 +19,7 @@ from ..sqlite.introspect import name_taken
 from ..sqlite.introspect import quote_identifier as q
 from .accounting import recount
 from .outcome import TableOutcome
-from .plan import SOURCE_ALIAS, conflicts_table, keep_apart
+from .plan import conflicts_table, keep_apart
 from .rows import LINK_COLUMNS
 
 _VIRTUAL_TABLE_NAME = re.compile(
@@ -49,7 +49,7 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
         "fingerprint) VALUES (?, ?, ?, ?, '[]', ?, 'rowid', ?, 0, 0, 0, 0, '')",
         (source_id, table.name, target, conflicts_table(target), json.dumps(table.column_names), note),
     ).lastrowid
-    source = f"{SOURCE_ALIAS}.{q(table.name)}"
+    source = table.qualified_name
     connection.execute(
         f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
     )

@@ -64,6 +64,14 @@ class SourceTable:
     #: The key is the rowid, so a row's identity is its key. Not so for a column declared
     #: ``INTEGER PRIMARY KEY DESC``: SQLite gives it an index and the rows rowids of their own.
     key_is_rowid: bool = False
+    #: The schema it was described in, on the connection that described it (a source is
+    #: attached under a name of its own, so the merge reads it where it was found).
+    schema: str = "main"
+
+    @property
+    def qualified_name(self) -> str:
+        """``schema."name"``, as the connection that described the table reads it."""
+        return f"{self.schema}.{quote_identifier(self.name)}"
 
     @property
     def column_names(self) -> list[str]:
@@ -162,7 +170,7 @@ def describe_table(connection: sqlite3.Connection, schema: str, name: str) -> So
     )
     rowid = None if without_rowid else free_rowid_alias([c.name for c in columns] + generated)
     key_is_rowid = integer_key and key_has_no_index(connection, schema, name)
-    return SourceTable(name, columns, key, integer_key, rowid, generated, key_is_rowid=key_is_rowid)
+    return SourceTable(name, columns, key, integer_key, rowid, generated, key_is_rowid=key_is_rowid, schema=schema)
 
 
 def key_has_no_index(connection: sqlite3.Connection, schema: str, name: str) -> bool:
@@ -213,7 +221,7 @@ def _describe_virtual(connection: sqlite3.Connection, schema: str, name: str, sq
         connection.execute(f"SELECT rowid FROM {schema}.{quote_identifier(name)} LIMIT 1").fetchall()
     except sqlite3.OperationalError as error:
         raise BadInput(f"virtual table {name!r} cannot be read here ({error})") from None
-    return SourceTable(name, columns, [], False, "rowid", virtual_sql=sql)
+    return SourceTable(name, columns, [], False, "rowid", virtual_sql=sql, schema=schema)
 
 
 def _typed(value) -> list:
