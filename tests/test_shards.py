@@ -259,7 +259,7 @@ def test_shards_are_made_as_rows_fill_them_inside_the_one_transaction(target, tm
 
     writes = []
     write = engine._write_source
-    monkeypatch.setattr(engine, "_write_source", lambda *a, **k: writes.append(a[3]) or write(*a, **k))
+    monkeypatch.setattr(engine, "_write_source", lambda *a, **k: writes.append(a[1].name) or write(*a, **k))
     sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 30) for i in range(2)]
     migrate(target, sources, MigrationSettings(CAP))
     assert writes == ["s0.db", "s1.db"]

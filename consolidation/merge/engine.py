@@ -15,9 +15,10 @@ and silently lost every row whose key was already taken. Here no row is ever dro
 * ``migration_row_links`` ties every source row (by rowid, or by ordinal in key order
   for ``WITHOUT ROWID`` tables) to the row holding its values, which is what makes each
   source rebuildable and verifiable; rows stored as they are are linked a run at a time.
-* Each source is migrated in one transaction, so a kill at any moment leaves the target
-  as it was before that source or as it is after it; migrating an unchanged source again
-  does nothing, and a changed source first has its old contribution removed.
+* A few sources are migrated in one transaction, so a kill at any moment leaves the target
+  as it was before them or as it is after them; migrating an unchanged source again does
+  nothing (it is recognised before the transaction begins), and a changed source first
+  has its old contribution removed.
 
 The heavy lifting is set-based SQL over the ATTACHed source; Python only plans.
 """
@@ -27,7 +28,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,10 +46,12 @@ from ..sqlite.fingerprint import FORMAT, fingerprint_format
 from ..sqlite.recreate import source_encoding
 from ..store import (
     Operation,
+    ShardSet,
     utc_now,
     write_session,
 )
 from ..store.provenance import reaches_next_link
+from ..store.shards import OutOfFiles
 from .accounting import record_conflicts, remove_source
 from .fingerprinting import BackgroundFingerprint
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
@@ -76,26 +80,91 @@ class MigrationSettings:
     partition: bool = True
 
 
-def migrate_source(
+#: Sources written in one transaction at most. Each commit syncs every file it wrote
+#: through a super-journal, about a tenth of a migration's time when every source had a
+#: transaction of its own; a few sources share one, and a kill still leaves the set as it
+#: was before them or as it is after them.
+SOURCES_PER_TRANSACTION = 4
+
+
+@dataclass
+class _ChangedSource:
+    """A source attached and found changed (or new): what its write needs."""
+
+    path: Path
+    name: str
+    uri: str
+    previous: tuple | None
+    description: SourceDescription
+    outcome: SourceOutcome
+    #: Its fingerprints and file hash, when already taken to tell it unchanged; else they
+    #: are read alongside its write.
+    fingerprints: Callable[[], tuple] | None = None
+
+
+def migrate_sources(
     connection: sqlite3.Connection,
     target: Path,
-    path: Path,
-    name: str,
+    sources: list[Path],
+    names: dict[Path, str],
     settings: MigrationSettings,
     before_write: Callable[[], None] = lambda: None,
-) -> SourceOutcome:
-    """Migrate one source in one transaction (or recognise it as already migrated)."""
-    with readonly_uri(path, allow_empty=True, attach=True) as uri:
-        connection.execute(f"ATTACH DATABASE ? AS {SOURCE_ALIAS}", (uri,))
-        try:
-            return _migrate_attached(connection, target, path, uri, name, settings, before_write)
-        except sqlite3.DatabaseError as error:
-            raise BadInput(f"{path}: cannot be migrated ({error})") from None
-        finally:
-            connection.execute(f"DETACH DATABASE {SOURCE_ALIAS}")
+) -> list[SourceOutcome]:
+    """Migrate ``sources`` (under their ``names`` in the set) in one transaction,
+    recognising those already migrated and unchanged. A group that runs out of files to
+    attach (each source takes an attachment a shard could have) is undone and migrated a
+    source at a time."""
+    try:
+        return _migrate_together(connection, target, sources, names, settings, before_write)
+    except OutOfFiles:
+        if len(sources) == 1:
+            raise
+    return [outcome for source in sources
+            for outcome in _migrate_together(connection, target, [source], names, settings, before_write)]
 
 
-def _migrate_attached(connection, target, path, uri, name, settings, before_write) -> SourceOutcome:
+def _migrate_together(connection, target, sources, names, settings, before_write) -> list[SourceOutcome]:
+    outcomes: dict[str, SourceOutcome] = {}
+    changed: list[_ChangedSource] = []
+    with ExitStack() as attached:
+        for index, path in enumerate(sources, 1):
+            name = names[path]
+            with _named_in_errors(path):
+                uri = attached.enter_context(readonly_uri(path, allow_empty=True, attach=True))
+                alias = f"{SOURCE_ALIAS}{index}"
+                connection.execute(f"ATTACH DATABASE ? AS {alias}", (uri,))
+                attached.callback(connection.execute, f"DETACH DATABASE {alias}")
+                found = _changed_or_unchanged(connection, path, uri, alias, name)
+            if isinstance(found, SourceOutcome):
+                outcomes[name] = found
+            else:
+                changed.append(found)
+        if changed:
+            before_write()
+            with write_session(target, settings.limit, f"migrating {', '.join(c.name for c in changed)}",
+                               expected_bytes=sum(database_size(c.path) for c in changed),
+                               partition=settings.partition, connection=connection) as session:
+                for source in changed:
+                    with _named_in_errors(source.path):
+                        outcomes[source.name] = _write_changed(session.shards, source, settings)
+    return [outcomes[names[path]] for path in sources]
+
+
+@contextmanager
+def _named_in_errors(path: Path) -> Iterator[None]:
+    """A source SQLite cannot read as it must is bad input, named; a full file or disk is
+    left for the write session to say which."""
+    try:
+        yield
+    except sqlite3.DatabaseError as error:
+        if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+            raise
+        raise BadInput(f"{path}: cannot be migrated ({error})") from None
+
+
+def _changed_or_unchanged(connection, path, uri, alias, name) -> SourceOutcome | _ChangedSource:
+    """The outcome of a source already migrated whose rows are unchanged, or what its
+    write needs."""
     previous = connection.execute(
         "SELECT id, fingerprint, file_sha256, header FROM main.migration_sources WHERE name = ?", (name,)
     ).fetchone()
@@ -103,39 +172,44 @@ def _migrate_attached(connection, target, path, uri, name, settings, before_writ
     # The same bytes are the same rows: only a changed file is read row by row. (A new
     # source's bytes are hashed on the fingerprint's thread, alongside the merge.)
     file_hash = file_sha256(path, *sidecar_paths(path)) if previous is not None else None
-    unchanged = previous is not None and previous[2] == file_hash
-    if not unchanged:
-        description = describe_source(connection, SOURCE_ALIAS, uri)
-        description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
-        if previous is not None:
-            # Rows recorded in an earlier format are not proved the same by it (format 1
-            # could not see past a NUL in a text, format 2 the sign of a zero): such a
-            # source is migrated again.
-            recorded = _recorded_format(connection, previous[0])
-            if recorded == FORMAT:
-                taken = fingerprint_source(connection, SOURCE_ALIAS, description)
-                # the same rows and schema, and the same header fields the rebuild writes
-                # (user_version, application_id…), which no fingerprint covers
-                unchanged = previous[1] == taken[1] and json.loads(previous[3]) == description.header
-    if unchanged:
-        outcome.action = "unchanged"
-        outcome.tables = [
-            TableOutcome(*row)
-            for row in connection.execute(
-                "SELECT source_table, target_table, rows_read, rows_stored, duplicates_folded, conflicts_kept, note "
-                "FROM main.migration_table_accounting WHERE source_id = ? ORDER BY source_table",
-                (previous[0],),
-            )
-        ]
-        return outcome
-    before_write()
-    if previous is not None and recorded == FORMAT:  # fingerprinted above, to tell an unchanged source
-        return _write_source(connection, target, path, name, settings, previous, description,
-                             outcome, lambda: (*taken, file_hash))
-    background = BackgroundFingerprint(uri, description, (path, *sidecar_paths(path)))
+    if previous is not None and previous[2] == file_hash:
+        return _unchanged(connection, outcome, previous[0])
+    description = describe_source(connection, alias, uri)
+    description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
+    changed = _ChangedSource(path, name, uri, previous, description, outcome)
+    # Rows recorded in an earlier format are not proved the same by it (format 1 could not
+    # see past a NUL in a text, format 2 the sign of a zero): such a source is migrated again.
+    if previous is not None and _recorded_format(connection, previous[0]) == FORMAT:
+        taken = fingerprint_source(connection, alias, description)
+        # the same rows and schema, and the same header fields the rebuild writes
+        # (user_version, application_id…), which no fingerprint covers
+        if previous[1] == taken[1] and json.loads(previous[3]) == description.header:
+            return _unchanged(connection, outcome, previous[0])
+        changed.fingerprints = lambda: (*taken, file_hash)
+    return changed
+
+
+def _unchanged(connection, outcome: SourceOutcome, source_id: int) -> SourceOutcome:
+    outcome.action = "unchanged"
+    outcome.tables = [
+        TableOutcome(*row)
+        for row in connection.execute(
+            "SELECT source_table, target_table, rows_read, rows_stored, duplicates_folded, conflicts_kept, note "
+            "FROM main.migration_table_accounting WHERE source_id = ? ORDER BY source_table",
+            (source_id,),
+        )
+    ]
+    return outcome
+
+
+def _write_changed(shards: ShardSet, source: _ChangedSource, settings) -> SourceOutcome:
+    """Write one changed source in the open session; a new source's fingerprint is read
+    on a second thread meanwhile."""
+    if source.fingerprints is not None:
+        return _write_source(shards, source, settings, source.fingerprints)
+    background = BackgroundFingerprint(source.uri, source.description, (source.path, *sidecar_paths(source.path)))
     try:
-        return _write_source(connection, target, path, name, settings, previous, description,
-                             outcome, background.result)
+        return _write_source(shards, source, settings, background.result)
     finally:
         background.cancel()  # a no-op once the read is done; stops it if the write failed
 
@@ -150,57 +224,55 @@ def _recorded_format(connection: sqlite3.Connection, source_id: int) -> int:
     return FORMAT if row is None else fingerprint_format(row[0])
 
 
-def _write_source(connection, target, path, name, settings, previous, description,
-                  outcome: SourceOutcome, fingerprints) -> SourceOutcome:
-    """The source's one write session: its rows, schema objects, fingerprints and log row."""
+def _write_source(shards: ShardSet, source: _ChangedSource, settings, fingerprints) -> SourceOutcome:
+    """A source's rows, schema objects, fingerprints and log row, in the open session."""
+    connection, path, name, description, outcome = (shards.connection, source.path, source.name,
+                                                     source.description, source.outcome)
     operation = Operation("migrate", subject=name)
-    with write_session(target, settings.limit, f"migrating {name}", expected_bytes=database_size(path),
-                       partition=settings.partition, connection=connection) as session:
-        shards = session.shards
-        installed_triggers = lift_triggers(connection)
-        if previous:
-            remove_source(connection, shards, previous[0], settings.policy)
-            outcome.action = "remigrated"
-        source_id = _record_source(connection, path, name, description)
-        plans = {}
-        lifted = [trigger for trigger, _sql in installed_triggers]
-        for table in description.tables:
-            try:
-                plan = plan_table(connection, shards, table, name, lifted)
-                plans[table.name] = plan
-                outcome.tables.append(_migrate_table(connection, shards, plan, source_id, name, settings))
-            except sqlite3.DatabaseError as error:
-                if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
-                    raise  # the cap or the disk: the write session says which
-                raise BadInput(f"{path}: table {table.name!r} cannot be migrated ({error}); nothing was written") \
-                    from None
-        for table in description.virtual_tables:
-            outcome.tables.append(migrate_virtual_table(connection, table, source_id, name))
-        _record_fingerprints(connection, source_id, name, *fingerprints())
-        outcome.notes.extend(rebuild_content_indexes(connection, description, name))
-        notes, source_triggers = carry_schema_objects(connection, description, plans, name)
-        outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
-        for trigger_name, sql in installed_triggers + source_triggers:
-            note = _carry_statement(connection, trigger_name, sql, "trigger")
-            if note and (trigger_name, sql) in source_triggers:
-                outcome.notes.append(note)
-        operation.counts = {
-            "tables": len(outcome.tables),
-            "rows_read": outcome.total("rows_read"),
-            "rows_stored": outcome.total("rows_stored"),
-            "duplicates_folded": outcome.total("duplicates_folded"),
-            "conflicts_kept": outcome.total("conflicts_kept"),
-            "shards": len(shards.numbers),
-        }
-        operation.bytes = os.stat(path).st_size
-        operation.details = {
-            "action": outcome.action,
-            "policy": str(settings.policy),
-            "notes": outcome.notes,
-            "shard_sizes": {str(n): shards.allocated(n) for n in shards.numbers},
-        }
-        operation.record(connection, "ok")
-        outcome.shards = len(shards.numbers)
+    installed_triggers = lift_triggers(connection)
+    if source.previous:
+        remove_source(connection, shards, source.previous[0], settings.policy)
+        outcome.action = "remigrated"
+    source_id = _record_source(connection, path, name, description)
+    plans = {}
+    lifted = [trigger for trigger, _sql in installed_triggers]
+    for table in description.tables:
+        try:
+            plan = plan_table(connection, shards, table, name, lifted)
+            plans[table.name] = plan
+            outcome.tables.append(_migrate_table(connection, shards, plan, source_id, name, settings))
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+                raise  # the cap or the disk: the write session says which
+            raise BadInput(f"{path}: table {table.name!r} cannot be migrated ({error}); nothing was written") \
+                from None
+    for table in description.virtual_tables:
+        outcome.tables.append(migrate_virtual_table(connection, table, source_id, name))
+    _record_fingerprints(connection, source_id, name, *fingerprints())
+    outcome.notes.extend(rebuild_content_indexes(connection, description, name))
+    notes, source_triggers = carry_schema_objects(connection, description, plans, name)
+    outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
+    for trigger_name, sql in installed_triggers + source_triggers:
+        note = _carry_statement(connection, trigger_name, sql, "trigger")
+        if note and (trigger_name, sql) in source_triggers:
+            outcome.notes.append(note)
+    operation.counts = {
+        "tables": len(outcome.tables),
+        "rows_read": outcome.total("rows_read"),
+        "rows_stored": outcome.total("rows_stored"),
+        "duplicates_folded": outcome.total("duplicates_folded"),
+        "conflicts_kept": outcome.total("conflicts_kept"),
+        "shards": len(shards.numbers),
+    }
+    operation.bytes = os.stat(path).st_size
+    operation.details = {
+        "action": outcome.action,
+        "policy": str(settings.policy),
+        "notes": outcome.notes,
+        "shard_sizes": {str(n): shards.allocated(n) for n in shards.numbers},
+    }
+    operation.record(connection, "ok")
+    outcome.shards = len(shards.numbers)
     return outcome
 
 

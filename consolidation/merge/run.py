@@ -1,4 +1,4 @@
-"""A migration run: many sources into one consolidated set, one transaction each.
+"""A migration run: many sources into one consolidated set, a few per transaction.
 
 Every source is judged before the first write (the preflight); an existing set is backed
 up, verified and outside the workspace, before its first change; a set the run created is
@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import BadInput
 from ..globs import Exclusions
 from ..leftovers import private_scratch
-from ..size import sidecar_paths
+from ..size import database_size, sidecar_paths
 from ..sqlite import (
     backup_database,
     default_backup_directory,
@@ -23,8 +23,8 @@ from ..sqlite import (
 )
 from ..store import Operation, connect_assetdb, initialize, write_session
 from ..store.set_files import forget_skipped, has_left_out, record_skipped
-from ..store.shards import discard_new_set
-from .engine import MigrationSettings, migrate_source
+from ..store.shards import SHARD_FILL, discard_new_set, manifest, most_shards
+from .engine import SOURCES_PER_TRANSACTION, MigrationSettings, migrate_sources
 from .naming import assign_source_names
 from .outcome import MigrationReport
 from .preflight import Preflight, preflight
@@ -41,7 +41,7 @@ def migrate(
     skip_unusable: bool = False,
     preflighted: Preflight | None = None,
 ) -> MigrationReport:
-    """Merge ``sources`` into ``target`` (created if missing), one transaction per source.
+    """Merge ``sources`` into ``target`` (created if missing), a few sources per transaction.
 
     Every source is judged before the first write (:func:`preflight`): an unusable one
     stops the run with nothing written, unless ``skip_unusable``; files ``exclusions``
@@ -86,8 +86,14 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
                     record = backup_database(target, backup_directory or default_backup_directory())
                     report.backup = record.backup
 
+            group: list[Path] = []
             for path in track(checked.sources):
-                report.sources.append(migrate_source(connection, target, path, names[path], settings, backup_once))
+                if group and not _share_a_transaction(connection, settings.limit, [*group, path]):
+                    report.sources += migrate_sources(connection, target, group, names, settings, backup_once)
+                    group = []
+                group.append(path)
+            if group:
+                report.sources += migrate_sources(connection, target, group, names, settings, backup_once)
             _record_left_out(connection, target, checked, settings.limit, backup_once)
         finally:
             connection.close()
@@ -96,6 +102,18 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             discard_new_set(target)  # nothing of anyone's was in it: leave the folder as it was
         raise
     return report
+
+
+def _share_a_transaction(connection: sqlite3.Connection, limit: int, group: list[Path]) -> bool:
+    """May ``group`` be migrated in one transaction? A few sources may, while this SQLite
+    can attach them all beside every file the set has and every shard their bytes may
+    add (one more for a part-filled one). A group that runs out of files all the same is
+    migrated again a source at a time."""
+    if len(group) > SOURCES_PER_TRANSACTION:
+        return False
+    files = 1 + len(manifest(connection))
+    may_add = 1 + sum(database_size(path) for path in group) // int(limit * SHARD_FILL)
+    return files + may_add + len(group) <= most_shards(connection)
 
 
 def _refuse_files_in_place_of_archived_sources(connection: sqlite3.Connection, sources: list[Path],

@@ -37,6 +37,10 @@ from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 ATTACH_CEILING = 125
 
 
+class OutOfFiles(Aborted):
+    """A write needs another shard and this SQLite cannot attach one more file."""
+
+
 def most_shards(connection: sqlite3.Connection) -> int:
     """How many files a consolidated set may have on this SQLite: every one is attached at
     once, each but the primary (the connection's main) as one attachment, and one more is
@@ -157,6 +161,10 @@ class ShardSet:
         self.attached: list[int] = []
         self.current = self.registered[-1]
         self.most = most_shards(connection)
+        # Attachments the writer holds besides the shards (the sources a migration reads);
+        # one is kept free at least, for the file a later read proves beside the shards.
+        self.reserved = max(1, sum(1 for row in connection.execute("PRAGMA database_list")
+                                   if row[1] not in ("main", "temp")))
 
     @property
     def numbers(self) -> list[int]:
@@ -201,8 +209,8 @@ class ShardSet:
 
     def can_advance(self) -> bool:
         """May this write continue in a new shard? (Partitioning allowed, and one more
-        file can be attached.)"""
-        return self.partition and len(self.numbers) < self.most
+        file can be attached beside what the writer holds.)"""
+        return self.partition and len(self.numbers) + self.reserved <= self.most
 
     def exhausted(self) -> Aborted:
         """The refusal when every file this write may use is full, saying which wall it met."""
@@ -213,10 +221,10 @@ class ShardSet:
                 "(the provenance of every row folded as a duplicate or kept as a conflict) needs more room than "
                 "the cap leaves it; use a larger --limit; rolled back")
         if not self.partition:
-            where = "without partitioning"
-        else:
-            where = f"in {len(self.numbers)} files (the most this SQLite can attach at once)"
-        return Aborted(f"{self.primary}: the data does not fit under the cap of {cap} {where}; rolled back")
+            return Aborted(f"{self.primary}: the data does not fit under the cap of {cap} without partitioning; "
+                           "rolled back")
+        return OutOfFiles(f"{self.primary}: the data does not fit under the cap of {cap} in {len(self.numbers)} "
+                          "files (the most this SQLite can attach at once); rolled back")
 
     def ledger_filled_primary(self) -> bool:
         """Rows go elsewhere, yet the primary has no room left for the ledger entries of even
