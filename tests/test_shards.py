@@ -308,3 +308,39 @@ def test_a_ledger_that_fills_the_primary_is_named_and_nothing_is_written(target,
     with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger"):
         migrate(target, sources, MigrationSettings(CAP))
     assert not target.exists() and files_of(target) == []
+
+
+def test_room_a_remigrated_source_frees_is_placed_into_again(target, tmp_path):
+    """A changed source's old rows are removed before its new ones come in: the pages they
+    held are free room in their shard, and the new rows go there, not into a file more. A
+    source changed and migrated again, time after time, keeps the set as many files as the
+    first migration made."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 15) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    files = files_of(target)
+    assert len(files) >= 3
+    for round_ in range(8):
+        with sqlite3.connect(sources[round_ % 3]) as connection:
+            connection.execute("UPDATE blobs SET data = randomblob(20000), label = ? WHERE id % 3 = ?",
+                               (f"round {round_}", round_ % 3))
+        connection.close()
+        report = migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+        assert report.sources[round_ % 3].action == "remigrated"
+        assert files_of(target) == files, f"round {round_}"
+        assert all(database_size(path) <= CAP for path in files_of(target))
+    assert_verified_and_rebuilt(target, sources, tmp_path)
+
+
+def test_a_large_row_meeting_a_shard_with_a_little_room_goes_on_to_another(target, tmp_path):
+    """Room freed in a shard is written into again, and it may be less than the next row:
+    such a row moves on to a shard it fits in, it is not refused as larger than the cap."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 15) for i in range(2)]
+    migrate(target, sources, MigrationSettings(CAP))
+    with sqlite3.connect(sources[0]) as connection:
+        connection.execute("DELETE FROM blobs WHERE id % 5 = 0")  # frees about 60 KB where they were
+    connection.close()
+    migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    large = blob_source(tmp_path / "large.db", 5_000, 1, size=250_000)
+    migrate(target, [*sources, large], MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    assert all(database_size(path) <= CAP for path in files_of(target))
+    assert_verified_and_rebuilt(target, [*sources, large], tmp_path)

@@ -148,7 +148,7 @@ class RowMerger:
     def _count(self, how: str, cursor: sqlite3.Cursor) -> None:
         self._chunk_placed[how] += cursor.rowcount
 
-    def _place(self, low: int, high: int, decide, retried: bool) -> None:
+    def _place(self, low: int, high: int, decide, retried: bool, in_new_shard: bool = False) -> None:
         if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
             self.shards.advance()  # a file already past its share (a primary whose schema is half a small cap)
         self._chunk_placed = dict.fromkeys(self.placed, 0)
@@ -174,9 +174,13 @@ class RowMerger:
             if middle == low:
                 if disk_is_full(self.shards.primary.parent):  # SQLite says "full" for both
                     raise no_space(self.shards.primary, f"placing the rows of {self.table.name!r}") from None
-                if self.shards.ledger_filled_primary() or (
-                    not self.shards.can_advance() and self._row_bytes(low) < self.shards.limit // 2
-                ):
+                if self.shards.ledger_filled_primary():
+                    raise self.shards.exhausted() from None
+                if not in_new_shard and self.shards.can_make():  # the room it met was what a shard had left
+                    self.shards.advance(new=True)
+                    self._place(low, high, decide, retried=True, in_new_shard=True)
+                    return
+                if not self.shards.can_advance() and self._row_bytes(low) < self.shards.limit // 2:
                     raise self.shards.exhausted() from None  # a small row: it is the files that ran out
                 raise Aborted(
                     f"a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "

@@ -159,7 +159,7 @@ class ShardSet:
         self.registered = [1] + [number for number, _ in manifest(connection)]
         self.made: list[int] = []  # shards this write made: registered only if it commits
         self.attached: list[int] = []
-        self.current = self.registered[-1]
+        self.current = self.registered[-1]  # until open() finds the first with room
         self.most = most_shards(connection)
         # Attachments the writer holds besides the shards (the sources a migration reads);
         # one is kept free at least, for the file a later read proves beside the shards.
@@ -176,12 +176,14 @@ class ShardSet:
 
     def open(self) -> None:
         """Attach the registered shards (before the transaction: a missing one is refused
-        before anything is written)."""
+        before anything is written), and write into the first with room: rows a changed
+        source or a superseded file left behind free room in any of them."""
         for number in self.registered[1:]:
             path = shard_path(self.primary, number)
             if not path.is_file():
                 raise Aborted(f"{self.primary}: shard {number} ({path.name}) is missing; restore it before migrating")
             self._attach(number)
+        self.current = next((number for number in self.registered if self.has_room(number)), self.registered[-1])
 
     def _attach(self, number: int) -> None:
         self.connection.execute(f"ATTACH DATABASE ? AS {shard_schema(number)}", (uri_for(shard_path(self.primary, number)),))
@@ -196,21 +198,36 @@ class ShardSet:
             cap_file(self.connection, shard_schema(number), self.limit)
 
     def allocated(self, number: int) -> int:
+        """The size of shard ``number``'s file."""
         schema = shard_schema(number)
         pages = self.connection.execute(f"PRAGMA {schema}.page_count").fetchone()[0]
         return pages * self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
 
+    def used(self, number: int) -> int:
+        """The bytes of shard ``number`` that hold something: its pages less those on the
+        free list (rows deleted), which SQLite fills again before it grows the file."""
+        schema = shard_schema(number)
+        free = self.connection.execute(f"PRAGMA {schema}.freelist_count").fetchone()[0]
+        return self.allocated(number) - free * self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
+
     def has_room(self, number: int) -> bool:
-        return self.allocated(number) <= self.limit * self._fill(number)
+        return self.used(number) <= self.limit * self._fill(number)
 
     def has_room_for(self, number: int, size: int) -> bool:
         """Can ``size`` more bytes go into shard ``number`` and stay under its fill?"""
-        return self.allocated(number) + size <= self.limit * self._fill(number)
+        return self.used(number) + size <= self.limit * self._fill(number)
+
+    def _next_with_room(self) -> int | None:
+        return next((number for number in self.numbers if number > self.current and self.has_room(number)), None)
+
+    def can_make(self) -> bool:
+        """May this write make a new shard? (Partitioning allowed, and one more file can be
+        attached beside what the writer holds.)"""
+        return self.partition and len(self.numbers) + self.reserved <= self.most
 
     def can_advance(self) -> bool:
-        """May this write continue in a new shard? (Partitioning allowed, and one more
-        file can be attached beside what the writer holds.)"""
-        return self.partition and len(self.numbers) + self.reserved <= self.most
+        """May this write continue in another shard, a later one with room or a new one?"""
+        return self.partition and self._next_with_room() is not None or self.can_make()
 
     def exhausted(self) -> Aborted:
         """The refusal when every file this write may use is full, saying which wall it met."""
@@ -234,15 +251,21 @@ class ShardSet:
         return self.at_hard_cap(1, LEDGER_HEADROOM_PAGES)
 
     def at_hard_cap(self, number: int, headroom_pages: int = 1) -> bool:
-        """Is shard ``number`` within ``headroom_pages`` of the page count SQLite holds it to?"""
+        """Is shard ``number`` within ``headroom_pages`` of the page count SQLite holds it to
+        (its free pages being room too)?"""
         page_size = self.connection.execute(f"PRAGMA {shard_schema(number)}.page_size").fetchone()[0]
-        return self.allocated(number) + headroom_pages * page_size > self.limit * HARD_FILL
+        return self.used(number) + headroom_pages * page_size > self.limit * HARD_FILL
 
-    def advance(self) -> int:
-        """Continue in a new shard: made, attached under the cap and registered in the
-        manifest, all inside the write's transaction. Called outside any savepoint (a
-        rollback to one would undo the registration and keep the file in use)."""
-        if not self.can_advance():
+    def advance(self, new: bool = False) -> int:
+        """Continue in the next shard with room (unless ``new``), else in a new one: made,
+        attached under the cap and registered in the manifest, all inside the write's
+        transaction. Called outside any savepoint (a rollback to one would undo the
+        registration and keep the file in use)."""
+        following = None if new else self._next_with_room()
+        if following is not None and self.partition:
+            self.current = following
+            return following
+        if not self.can_make():
             raise self.exhausted()
         number = max(self.numbers) + 1
         path = shard_path(self.primary, number)
