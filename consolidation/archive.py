@@ -74,7 +74,7 @@ def prove_lossless(database: Path, source: Path) -> str:
     """The source's ledger name, if every one of its tables verifies live; else raise."""
     with read_consolidated(database) as (connection, shards):
         ledger = read_sources(connection)
-        matched, problems = match_sources(ledger, [source])
+        matched, problems = match_sources(database, ledger, [source])
         if problems:
             raise BadInput(f"refusing to archive {source}: not a migrated source of {database}")
         entry = next(s for s in ledger if s.source_id in matched)

@@ -51,6 +51,7 @@ from ..store import (
     write_session,
 )
 from ..store.provenance import reaches_next_link
+from ..store.set_files import source_location
 from ..store.shards import OutOfFiles
 from .accounting import record_conflicts, remove_source
 from .fingerprinting import BackgroundFingerprint
@@ -233,7 +234,7 @@ def _write_source(shards: ShardSet, source: _ChangedSource, settings, fingerprin
     if source.previous:
         remove_source(connection, shards, source.previous[0], settings.policy)
         outcome.action = "remigrated"
-    source_id = _record_source(connection, path, name, description)
+    source_id = _record_source(connection, path, source_location(shards.primary, path), name, description)
     plans = {}
     lifted = [trigger for trigger, _sql in installed_triggers]
     for table in description.tables:
@@ -276,9 +277,9 @@ def _write_source(shards: ShardSet, source: _ChangedSource, settings, fingerprin
     return outcome
 
 
-def _record_source(connection, path: Path, name: str, description: SourceDescription) -> int:
-    """The source's ledger row; its fingerprint and file hash are filled in by
-    :func:`_record_fingerprints`."""
+def _record_source(connection, path: Path, location: str, name: str, description: SourceDescription) -> int:
+    """The source's ledger row (``location``: where it was migrated from, relative to the
+    set); its fingerprint and file hash are filled in by :func:`_record_fingerprints`."""
     stat = os.stat(path)
     cursor = connection.execute(
         "INSERT INTO main.migration_sources (name, original_path, file_sha256, fingerprint, bytes, mtime_ns, "
@@ -286,7 +287,7 @@ def _record_source(connection, path: Path, name: str, description: SourceDescrip
         "VALUES (?, ?, '', '', ?, ?, ?, ?, ?, 'migrated', ?)",
         (
             name,
-            str(path.resolve()),
+            location,
             stat.st_size,
             stat.st_mtime_ns,
             json.dumps(description.schema_objects),

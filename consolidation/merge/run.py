@@ -22,7 +22,12 @@ from ..sqlite import (
     open_readonly,
 )
 from ..store import Operation, connect_assetdb, initialize, write_session
-from ..store.set_files import forget_skipped, has_left_out, record_skipped
+from ..store.set_files import (
+    forget_skipped,
+    has_left_out,
+    record_skipped,
+    recorded_source,
+)
 from ..store.shards import SHARD_FILL, discard_new_set, manifest, most_shards
 from .engine import SOURCES_PER_TRANSACTION, MigrationSettings, migrate_sources
 from .naming import assign_source_names
@@ -77,7 +82,8 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             initialize(target, settings.limit)
         connection = connect_assetdb(target)
         try:
-            known = dict(connection.execute("SELECT name, original_path FROM main.migration_sources"))
+            known = {name: str(recorded_source(target, location).resolve())
+                     for name, location in connection.execute("SELECT name, original_path FROM main.migration_sources")}
             names = assign_source_names(checked.sources, known)
             _refuse_files_in_place_of_archived_sources(connection, checked.sources, names)
 

@@ -26,6 +26,7 @@ from ..sqlite import describe_source, readonly_uri
 from ..sqlite.describe import describe_table, source_fingerprint, table_kinds
 from ..sqlite.fingerprint import fingerprint_format, rows_fingerprint
 from ..store import read_consolidated, shard_path
+from ..store.set_files import recorded_source
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rowproof import SHOWN_DIFFERENCES, LiveProof
 
@@ -131,7 +132,7 @@ def compare_ledger(
 
 def locate_live_source(database: Path, source: LedgerSource) -> Path | None:
     """The source file, if it is still where it was migrated from or beside ``database``."""
-    for candidate in (Path(source.original_path), Path(database).parent / source.name):
+    for candidate in (recorded_source(Path(database), source.original_path), Path(database).parent / source.name):
         if candidate.is_file():
             return candidate
     return None
@@ -155,12 +156,13 @@ def verify_table(
             connection.execute(f"DETACH DATABASE {LIVE}")
 
 
-def match_sources(ledger: list[LedgerSource], given: Iterable[Path]) -> tuple[dict[int, Path], list[str]]:
-    """Ledger source id -> live file, by original path, else by unique file name."""
+def match_sources(database: Path, ledger: list[LedgerSource],
+                  given: Iterable[Path]) -> tuple[dict[int, Path], list[str]]:
+    """Ledger source id -> live file, by where it was migrated from, else by unique file name."""
     matched, problems = {}, []
     for path in given:
-        resolved = str(path.resolve())
-        candidates = [s for s in ledger if s.original_path == resolved] or [
+        resolved = path.resolve()
+        candidates = [s for s in ledger if recorded_source(database, s.original_path).resolve() == resolved] or [
             s for s in ledger if s.name.rsplit("/", 1)[-1] == path.name
         ]
         if len(candidates) != 1:
@@ -181,7 +183,7 @@ def verify_database(
             raise BadInput(f"{path}: no such source database")
     with read_consolidated(database) as (connection, shards):
         ledger = read_sources(connection)
-        matched, report.problems = match_sources(ledger, given)
+        matched, report.problems = match_sources(database, ledger, given)
         for source in track(ledger):
             live = matched.get(source.source_id)
             if live is None:

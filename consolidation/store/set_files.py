@@ -6,6 +6,9 @@ shows it as skipped with that reason instead of failing on it or passing silentl
 database list's location is recorded too, so ingest and sync know it is the set's own
 file, never a workspace asset. Paths are relative to the primary's folder and are only
 ever compared with files found on disk, never used to open or write anything.
+
+Where each source was migrated from is recorded the same way (relative, with symlinks
+resolved), so a clone of the repository elsewhere finds its own copy of each source.
 """
 
 from __future__ import annotations
@@ -20,6 +23,18 @@ from .schema import SET_FILES_TABLE
 
 def _relative(primary: Path, path: Path) -> str:
     return os.path.relpath(os.path.abspath(path), os.path.abspath(primary.parent)).replace(os.sep, "/")
+
+
+def source_location(primary: Path, source: Path) -> str:
+    """How the ledger records where ``source`` was migrated from: relative to the
+    primary's folder, both resolved."""
+    return os.path.relpath(source.resolve(), primary.resolve().parent).replace(os.sep, "/")
+
+
+def recorded_source(primary: Path, recorded: str) -> Path:
+    """The file a ledger's source location names in this checkout (an absolute one, as
+    versions before 0.2 recorded, as it is)."""
+    return primary.resolve().parent / recorded
 
 
 def record_skipped(connection: sqlite3.Connection, primary: Path, skipped: list[tuple[Path, str, str]]) -> None:
