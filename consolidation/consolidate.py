@@ -28,7 +28,7 @@ from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
 from .globs import Exclusions
 from .inventory import relative_name, walk_databases
-from .listing import find_list
+from .listing import find_list, read_list
 from .merge import ConflictPolicy, MigrationSettings, migrate
 from .merge.preflight import Preflight, preflight
 from .phases import STEPS
@@ -129,7 +129,7 @@ def check_request(request: Request) -> Preflight:
     refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
     if request.workspace is not None and not request.workspace.is_dir():
         raise BadInput(f"{request.workspace}: no such workspace folder")
-    request.list_file()  # several lists in the workspace is refused now, not after the migration
+    read_list(request.list_file())  # several lists, or one that cannot be read: refused now, not after the migration
     return checked
 
 

@@ -190,14 +190,17 @@ def _purpose(report: DatabaseReport) -> str:
 
 def updated_text(current: str, block: str) -> str:
     """``current`` with its generated block replaced (or, without one, appended after the
-    prose); the text outside the block stays byte for byte."""
+    prose); the text outside the block stays byte for byte, and a list written with CRLF
+    line endings gets its block in them too."""
+    newline = "\r\n" if "\r\n" in current else "\n"
+    block = block.replace("\n", newline)
     begin, end = current.find(BEGIN_MARKER), current.find(END_MARKER)
     if begin >= 0 and end > begin:
         tail = current[end + len(END_MARKER):]
-        return current[:begin] + block.removesuffix("\n") + tail
+        return current[:begin] + block.removesuffix(newline) + tail
     if current.startswith(_OLD_GENERATED_START) or not current.strip():
         return block
-    separator = "" if current.endswith("\n\n") else ("\n" if current.endswith("\n") else "\n\n")
+    separator = "" if current.endswith(newline * 2) else (newline if current.endswith(newline) else newline * 2)
     return current + separator + block
 
 
@@ -239,7 +242,7 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     existing = read_list(list_path)
     facts = gather_facts(list(request.folders), request.limit, request.exclusions)
     findings = cross_check(facts, existing, request.root)
-    current = list_path.read_text(encoding="utf-8") if list_path.is_file() else ""
+    current = list_path.read_bytes().decode("utf-8") if list_path.is_file() else ""  # read_list judged it
     text = updated_text(current, render_block(facts, existing, request.limit, findings))
     created = not list_path.exists()
     if write:
@@ -253,7 +256,7 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
 def _replace(list_path: Path, text: str) -> None:
     temporary = temporary_beside(list_path, "list")
     try:
-        temporary.write_text(text, encoding="utf-8")
+        temporary.write_bytes(text.encode("utf-8"))
         if list_path.exists():
             os.chmod(temporary, stat.S_IMODE(list_path.stat().st_mode))
         os.replace(temporary, list_path)

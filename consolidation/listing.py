@@ -83,7 +83,7 @@ class DatabaseList:
 def read_list(path: Path) -> DatabaseList:
     """Parse a list file: its prose, and its generated block if it has one."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # its own line endings, CRLF ones too
     except FileNotFoundError:
         return DatabaseList(path)
     except (OSError, UnicodeDecodeError) as error:

@@ -147,6 +147,40 @@ def test_a_hand_written_list_is_updated_in_place_its_prose_kept_byte_for_byte(le
     assert again.count("assetdb:database-list:begin") == 1
 
 
+def test_a_list_written_with_crlf_line_endings_keeps_them_and_its_block_follows(legacy):
+    """Editors on Windows write CRLF: the prose keeps every byte (no newline translated) and
+    the block is written in the same line endings, so Git shows no line changed but the block's."""
+    listed = legacy.parent / "documentation" / "CONSOLIDATED_DATABASE_LIST.md"
+    listed.parent.mkdir()
+    prose = b"# Databases\r\n\r\nHand-written prose.\r\n\r\n- monitoring.db\r\n"
+    listed.write_bytes(prose)
+    keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    written = listed.read_bytes()
+    assert written.startswith(prose) and b"assetdb:database-list:begin" in written
+    assert b"\n" not in written.replace(b"\r\n", b"")
+    keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    again = listed.read_bytes()
+    assert again.startswith(prose) and again.count(b"assetdb:database-list:begin") == 1
+    assert b"\n" not in again.replace(b"\r\n", b"")
+
+
+def test_a_list_that_cannot_be_read_is_refused_before_anything_is_written(assetdb, legacy, tmp_path):
+    """A list in another encoding than UTF-8 is judged with the candidates: the dry run and
+    the real run refuse it in one line, before a backup, a migration or an archive."""
+    listed = legacy.parent / "documentation" / "CONSOLIDATED_DATABASE_LIST.md"
+    listed.parent.mkdir()
+    listed.write_bytes(b"# Databases\n\nCaf\xe9 (saved by a Latin-1 editor)\n\n- monitoring.db\n")
+    before = folder_state(legacy.parent)
+    for extra in (["--dry-run"], []):
+        result = assetdb("consolidate", legacy, "--workspace", legacy.parent, "--backup-dir", tmp_path / "backups",
+                         "--yes", *extra)
+        assert result.exit_code == 2, result.stdout
+        assert result.stderr.strip().splitlines() == [
+            f"assetdb: error: {listed}: cannot read the database list "
+            "('utf-8' codec can't decode byte 0xe9 in position 16: invalid continuation byte)"]
+    assert folder_state(legacy.parent) == before and not (tmp_path / "backups").exists()
+
+
 def test_two_lists_in_the_workspace_are_refused_naming_both(assetdb, legacy):
     for folder in ("docs", "documentation"):
         (legacy.parent / folder).mkdir()
