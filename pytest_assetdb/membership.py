@@ -4,7 +4,8 @@ An archived source is known by the ``ARCHIVE_MANIFEST.json`` of the folder it wa
 into; a file consolidation left out is known by the ledger of the consolidated set beside
 it (or above it). The gate checks an archived source as an archive (its bytes against the
 manifest), and shows a left-out file as skipped with its reason — but only while the file
-is still unusable: a ledger cannot excuse a database that has become readable since.
+is still unusable, judged as consolidation judges a source: a ledger cannot excuse a
+database that has become usable since.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from consolidation.archive import Archived, read_manifest
 from consolidation.errors import AssetdbError
+from consolidation.merge.preflight import judge_source
 from consolidation.sqlite import open_readonly
-from consolidation.sqlite.classify import classify, is_database_path
+from consolidation.sqlite.classify import is_database_path
 from consolidation.store.identity import PRIMARY, role
 from consolidation.store.owned import ARCHIVE_MANIFEST
 from consolidation.store.set_files import skipped_files
@@ -78,5 +80,5 @@ class MembershipIndex:
                 self._left_out[folder] = _left_out_by_sets_in(folder)
             reason = self._left_out[folder].get(resolved)
             if reason is not None:
-                return Membership(skipped=reason) if not classify(path, deep=True).usable else Membership()
+                return Membership(skipped=reason) if not judge_source(path, deep=True).usable else Membership()
         return Membership()

@@ -53,6 +53,13 @@ def refusal(unusable: list[Candidate], total: int, verb: str) -> AssetdbError:
     )
 
 
+def judge_source(path: Path, deep: bool = False) -> Candidate:
+    """What ``path`` is as a source: usable, or why not (what it is, or what the merge
+    cannot carry in it). ``deep`` reads every page too (``quick_check``)."""
+    candidate = classify(path, deep=deep)
+    return (_describe_problem(candidate) or candidate) if candidate.usable else candidate
+
+
 def _describe_problem(candidate: Candidate) -> Candidate | None:
     """What the merge cannot carry in a readable source, found by describing it."""
     if candidate.status != "sqlite":
@@ -127,8 +134,7 @@ def preflight(
         if key in seen:
             continue
         seen.add(key)
-        candidate = classify(path, deep=deep)  # deep: damaged pages too, found by quick_check
-        candidate = (_describe_problem(candidate) or candidate) if candidate.usable else candidate
+        candidate = judge_source(path, deep=deep)
         if candidate.usable:
             result.sources.append(path)
         else:
