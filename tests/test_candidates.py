@@ -195,3 +195,13 @@ def test_the_hint_for_databases_outside_the_set_can_be_pasted_into_a_shell():
     note = outside_note(["c.db", "my docs/b.db", "my docs/b.db-journal", "old/o.db-wal"], "databases")
     assert note == ("skipped 2 SQLite databases outside the consolidated set: c.db, my docs/b.db; "
                     "consolidate them with `assetdb consolidate databases . 'my docs'`")
+
+
+def test_the_summary_counts_only_the_databases_consolidated_not_those_left_out(assetdb, folder, tmp_path):
+    lfs_pointer(folder / "big.db", 2_000_000)
+    (folder / "notes.db").write_text("notes\n" * 10)
+    result = assetdb("consolidate", folder, "--workspace", folder.parent, "--backup-dir", tmp_path / "backups",
+                     "--skip-unusable", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    [done] = [line for line in result.stdout.splitlines() if line.startswith("done in ")]
+    assert "1 databases consolidated (still in place until --yes archives them), 2 left out" in done, done
