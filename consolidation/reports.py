@@ -188,7 +188,8 @@ def render_ingest(report) -> str:
 
 
 def render_push(report) -> str:
-    renamed = f", {len(report.renamed)} renamed" if report.renamed else ""
+    # a rename is a file added and one deleted with the same bytes: counted in both, named once
+    renamed = f" ({len(report.renamed)} of them renamed: added under the new path)" if report.renamed else ""
     return (f"synced: {len(report.added)} added, {len(report.changed)} changed, {len(report.deleted)} deleted"
             f"{renamed}, {len(report.touched)} touched, {report.unchanged} unchanged")
 

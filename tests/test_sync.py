@@ -42,6 +42,15 @@ def current(database: Path) -> dict[str, int]:
     return rows
 
 
+def test_a_renamed_file_is_said_to_be_one_of_the_added_and_deleted(assetdb, workspace, database):
+    assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
+    (workspace / "notes.txt").rename(workspace / "notes-renamed.txt")
+    synced = assetdb("sync", workspace, "--db", database, "--quiet")
+    assert synced.exit_code == 0, synced.stderr
+    assert "synced: 1 added, 0 changed, 1 deleted (1 of them renamed: added under the new path), 0 touched" \
+        in synced.stdout, synced.stdout
+
+
 def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):
     first = push(workspace, database, LIMIT)
     assert sorted(first.added) == ["README.md", "notes.txt", "scripts/a.py"]
