@@ -344,3 +344,41 @@ def test_a_large_row_meeting_a_shard_with_a_little_room_goes_on_to_another(targe
     migrate(target, [*sources, large], MigrationSettings(CAP), backup_directory=tmp_path / "backups")
     assert all(database_size(path) <= CAP for path in files_of(target))
     assert_verified_and_rebuilt(target, [*sources, large], tmp_path)
+
+
+@pytest.mark.parametrize("key", ["id INTEGER PRIMARY KEY", "id TEXT PRIMARY KEY"], ids=["rowid-key", "text-key"])
+def test_a_version_taking_over_a_row_shown_in_a_full_shard_moves_it_to_a_shard_with_room(target, tmp_path, key):
+    """Under --prefer newest a newer, larger version takes over rows shown in a full shard:
+    the version shown so far is kept as a conflict, and the merged row, too large for its
+    shard now, moves to one with room (its key and provenance with it) instead of the
+    migration being refused as if a 12 KB row could not fit under a 400 KB cap."""
+    def source(name: str, letter: str, size: int, modified: int) -> Path:
+        path = make_database(tmp_path / name, f"CREATE TABLE t ({key}, v BLOB)",
+                             *(f"INSERT INTO t VALUES ({i if 'INTEGER' in key else repr(f'k{i}')}, "
+                               f"CAST(printf('%.{size}c', '{letter}') AS BLOB))"
+                               for i in range(40)))
+        os.utime(path, (modified, modified))  # the order --prefer newest goes by
+        return path
+
+    older, newer = source("older.db", "a", 8000, 1000), source("newer.db", "b", 12000, 2000)
+    newest = MigrationSettings(CAP, policy=ConflictPolicy.parse("newest"))
+    migrate(target, [older, newer], newest)
+    assert len(files_of(target)) > 2 and all(database_size(path) <= CAP for path in files_of(target))
+    with sqlite3.connect(target) as connection:
+        accounting = connection.execute(
+            "SELECT s.name, a.rows_stored, a.conflicts_kept FROM migration_table_accounting AS a "
+            "JOIN migration_sources AS s ON s.id = a.source_id ORDER BY s.name").fetchall()
+    connection.close()
+    assert accounting == [("newer.db", 40, 0), ("older.db", 0, 40)]
+    assert_verified_and_rebuilt(target, [older, newer], tmp_path)
+    assert verify_database(target, [], CAP).ok
+    with sqlite3.connect(newer) as connection:  # and the moved rows' source changes: taken out, then in again
+        connection.execute("UPDATE t SET v = CAST('changed' AS BLOB) WHERE rowid % 4 = 0")
+    connection.close()
+    os.utime(newer, (3000, 3000))
+    report = migrate(target, [older, newer], newest, backup_directory=tmp_path / "backups")
+    assert [outcome.action for outcome in report.sources] == ["unchanged", "remigrated"]
+    assert all(database_size(path) <= CAP for path in files_of(target))
+    (tmp_path / "again").mkdir()
+    assert_verified_and_rebuilt(target, [older, newer], tmp_path / "again")
+    assert verify_database(target, [], CAP).ok

@@ -9,11 +9,12 @@ takes the ``RowMerger`` placing the chunk (its scratch tables, plan and shards).
 
 from __future__ import annotations
 
+from ..sqlite.expressions import balanced
 from ..sqlite.introspect import folded
 from ..sqlite.introspect import quote_identifier as q
 from ..store.provenance import owner_of_merged_row, split_spans_holding
 from ..store.schema import ENTRIES_KEY_INDEX
-from .plan import key_json
+from .plan import ensure_table, key_json
 
 
 def displace_shown_rows(merger, number: int, current: int, conflicts: str) -> None:
@@ -52,12 +53,47 @@ def displace_shown_rows(merger, number: int, current: int, conflicts: str) -> No
         _list_displaced_versions(merger, number, current)
     # a column of the source may be spelled in another (ASCII) case than the table's: it is the same column
     incoming = {folded(name): q(name) for name in merger.table.column_names}
-    assignments = ", ".join(f"{q(name)} = s.{incoming[folded(name)]}" if folded(name) in incoming
-                            else f"{q(name)} = NULL" for name in target_names)
+    values = {name: f"s.{incoming[folded(name)]}" if folded(name) in incoming else "NULL" for name in target_names}
+    if number == current or merger.shards.has_room_for(number, _incoming_bytes(merger, number, values)):
+        merger.execute(
+            f"UPDATE {merger.schema(number)}.{q(merger.target)} AS t "
+            f"SET {', '.join(f'{q(name)} = {value}' for name, value in values.items())} "
+            f"FROM temp.assetdb_pairs AS p JOIN {merger.rows} AS s ON s.{merger.identity} = p.identity "
+            f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
+        )
+    else:
+        _move_taken_over_rows(merger, number, current, values)
+
+
+def _incoming_bytes(merger, number: int, values: dict[str, str]) -> int:
+    """The bytes of the incoming versions that take over rows shown in shard ``number``."""
+    lengths = [f"coalesce(length(CAST({value} AS BLOB)), 0)" for value in values.values() if value != "NULL"]
+    return merger.execute(
+        f"SELECT total({balanced(lengths, '+', '0')}) FROM temp.assetdb_pairs AS p "
+        f"JOIN {merger.rows} AS s ON s.{merger.identity} = p.identity "
+        f"WHERE p.incoming_wins AND p.shown_shard = {number}"
+    ).fetchone()[0]
+
+
+def _move_taken_over_rows(merger, number: int, current: int, values: dict[str, str]) -> None:
+    """Shard ``number`` has no room for the incoming versions: the merged rows they take
+    over leave it for the current shard (every link to them already follows the version
+    displaced, so none points at where they were), stored anew with the incoming values
+    under the same key; the incoming source is linked to them where they are now."""
+    shown = f"SELECT shown_rowid FROM temp.assetdb_pairs WHERE incoming_wins AND shown_shard = {number}"
+    merger.execute(f"DELETE FROM {merger.schema(number)}.{q(merger.target)} WHERE rowid IN ({shown})")
+    ensure_table(merger.connection, merger.shards, current, merger.target)
     merger.execute(
-        f"UPDATE {merger.schema(number)}.{q(merger.target)} AS t SET {assignments} "
-        f"FROM temp.assetdb_pairs AS p JOIN {merger.rows} AS s ON s.{merger.identity} = p.identity "
-        f"WHERE p.incoming_wins AND p.shown_shard = {number} AND t.rowid = p.shown_rowid"
+        f"INSERT INTO {merger.schema(current)}.{q(merger.target)} ({', '.join(q(name) for name in values)}) "
+        f"SELECT {', '.join(values.values())} FROM temp.assetdb_pairs AS p "
+        f"JOIN {merger.rows} AS s ON s.{merger.identity} = p.identity "
+        f"WHERE p.incoming_wins AND p.shown_shard = {number} ORDER BY p.identity"
+    )
+    merger.execute(  # (a correlated read: UPDATE … FROM cannot see a joined table's rowid)
+        f"UPDATE temp.assetdb_pairs AS p SET shown_shard = {current}, shown_rowid = "
+        f"(SELECT t.rowid FROM {merger.rows} AS s JOIN {merger.schema(current)}.{q(merger.target)} AS t "
+        f"ON {merger.key_join} WHERE s.{merger.identity} = p.identity) "
+        f"WHERE p.incoming_wins AND p.shown_shard = {number}"
     )
 
 def _book_moved_links(merger, number: int) -> None:
