@@ -13,15 +13,18 @@ counted as what the Git host stores for it (the link itself) and named for what 
 
 from __future__ import annotations
 
-import errno
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .globs import Exclusions, resolved
 from .inventory import find_databases
 from .size import database_size, format_size
-from .sqlite.classify import has_sqlite_header, is_database_path, lfs_pointer_size
+from .sqlite.classify import (
+    has_sqlite_header,
+    is_database_path,
+    lfs_pointer_size,
+    symlink_problem,
+)
 from .store import Operation, record_operation
 from .store.identity import SHARD, role
 
@@ -100,11 +103,10 @@ def _measured(path: Path) -> tuple[int, str | None]:
     """The database's bytes, or a broken symlink's own bytes with what it is."""
     try:
         return database_size(path), None
-    except OSError as error:
+    except OSError:
         if not path.is_symlink():
             raise
-        what = "symlink loop" if error.errno == errno.ELOOP else f"dangling symlink (to {os.readlink(path)})"
-        return path.lstat().st_size, f"{what}: the link itself measured"
+        return path.lstat().st_size, f"{symlink_problem(path)}: the link itself measured"
 
 
 def _finding(path: Path, limit: int, policy: SizePolicy) -> SizeFinding:

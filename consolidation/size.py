@@ -76,9 +76,11 @@ ALL_SIDECAR_SUFFIXES = ("-journal", "-wal", "-shm")
 
 
 def remove_database_file(path: Path) -> None:
-    """Remove a database file this tool made, with whatever SQLite kept beside it."""
+    """Remove a database file this tool made, with whatever SQLite kept beside it (never
+    a symlink: the tool makes none, so one there is somebody else's)."""
     for leftover in (path, *(Path(f"{path}{suffix}") for suffix in ALL_SIDECAR_SUFFIXES)):
-        leftover.unlink(missing_ok=True)
+        if not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
 
 
 def sidecar_paths(path: Path) -> list[Path]:

@@ -118,6 +118,27 @@ def test_size_check_and_inventory_name_looping_and_dangling_symlinks(assetdb, tm
     assert "2 left out" in consolidated.stdout
 
 
+@pytest.mark.parametrize("link", ["loop", "dangling"])
+@pytest.mark.parametrize("command", ["init", "ingest", "sync", "migrate"])
+def test_a_database_path_that_is_a_broken_symlink_is_refused_and_the_link_kept(assetdb, tmp_path, source,
+                                                                                 command, link):
+    """A database made at a dangling or looping symlink would replace the link (and a failed
+    one would be removed with it): each command that may create the database refuses the
+    path in one line, and the folder is as it was."""
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "README.md").write_text("# hi\n")
+    database = folder / "enterprise_assets.db"
+    os.symlink("enterprise_assets.db" if link == "loop" else "gone.db", database)
+    arguments = {"init": [database], "ingest": [folder, "--into", database], "sync": [folder, "--db", database],
+                 "migrate": [source, "--into", database]}[command]
+    before = listing(folder)
+    one_error_line(assetdb(command, *arguments), 2, f"{database}: is a ",
+                   "symlink loop" if link == "loop" else "dangling symlink (to gone.db)")
+    assert listing(folder) == before and database.is_symlink()
+    assert assetdb("inventory", database).exit_code == 0  # a file looked at, not a folder's workspace
+
+
 # -- a read-only file system -----------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from ..errors import Aborted, BadInput
 from ..globs import Exclusions
 from ..leftovers import private_scratch
 from ..size import format_size
+from ..sqlite.classify import refuse_broken_symlink
 from ..sqlite.introspect import quote_identifier as q
 from ..store import (
     ASSET_TABLES,
@@ -249,6 +250,7 @@ def ingest(
     classifier = Classifier.for_workspace(workspace, manager)
     if not workspace.is_dir():
         raise BadInput(f"{workspace}: no such workspace folder")
+    refuse_broken_symlink(database)
     with database_lock(database, lock_timeout):
         existed = database.exists()
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import Aborted, AssetdbError, BadInput
 from ..globs import Exclusions
 from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
-from ..sqlite.classify import Candidate, classify
+from ..sqlite.classify import Candidate, classify, refuse_broken_symlink
 from ..store import APPLICATION_ID
 from ..store.identity import PRIMARY, role
 
@@ -82,6 +82,7 @@ def _describe_problem(candidate: Candidate) -> Candidate | None:
 def check_target(target: Path, sources: list[Path]) -> None:
     """The target must be an assetdb database, a zero-byte file, or a new file in a
     folder that exists and can be written; never one of the sources."""
+    refuse_broken_symlink(target)
     resolved = {source.resolve() for source in sources}
     if target.resolve() in resolved:
         raise BadInput(f"{target}: is the target itself; it cannot also be a source")

@@ -49,7 +49,8 @@ def default_backup_directory() -> Path:
 
 def find_workspace(path: Path) -> Path:
     """The workspace a file or folder belongs to: its Git work tree, else its own folder."""
-    start = path.resolve() if path.is_dir() else path.resolve().parent
+    # a file's own folder, the file not followed: a symlink (a loop too) belongs where it sits
+    start = path.resolve() if path.is_dir() else path.absolute().parent.resolve()
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder

@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AssetdbError
+from ..errors import AssetdbError, BadInput
 from ..size import format_size
 from .header import (
     HEADER_SIZE,
@@ -124,7 +124,14 @@ def lfs_pointer_size(path: Path | str) -> int | None:
     return int(match.group(1)) if match else 0
 
 
-def _symlink_problem(path: Path, root: Path | None) -> str | None:
+def refuse_broken_symlink(path: Path) -> None:
+    """A database path that is a symlink to nothing (dangling, a loop) is bad input: a
+    database made there would replace the link, and removing a failed one would remove it."""
+    if path.is_symlink() and not path.exists():
+        raise BadInput(f"{path}: is a {symlink_problem(path)}, not a database file; give the database's own path")
+
+
+def symlink_problem(path: Path, root: Path | None = None) -> str | None:
     """Why a symlink cannot be a source (a loop, dangling, leaving ``root``), or None."""
     try:
         resolved = path.resolve(strict=True)
@@ -159,7 +166,7 @@ def classify(path: Path | str, root: Path | None = None, deep: bool = False) -> 
     """
     path = Path(path)
     if path.is_symlink():
-        problem = _symlink_problem(path, root)
+        problem = symlink_problem(path, root)
         if problem:
             return Candidate(path, "symlink", problem)
     try:

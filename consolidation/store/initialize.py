@@ -18,6 +18,7 @@ from ..errors import Aborted, BadInput
 from ..leftovers import temporary_beside
 from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
+from ..sqlite.classify import refuse_broken_symlink
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
 from .provenance import reaches_next_link
@@ -77,6 +78,7 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
     under the database's writer lock, waiting up to ``lock_timeout`` seconds for another.
     """
     path = Path(path)
+    refuse_broken_symlink(path)
     if not path.exists():
         if not path.parent.is_dir():
             raise BadInput(f"{path.parent}: no such directory")
