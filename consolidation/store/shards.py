@@ -227,7 +227,7 @@ class ShardSet:
 
     def can_advance(self) -> bool:
         """May this write continue in another shard, a later one with room or a new one?"""
-        return self.partition and self._next_with_room() is not None or self.can_make()
+        return self.partition and (self._next_with_room() is not None or self.can_make())
 
     def exhausted(self) -> Aborted:
         """The refusal when every file this write may use is full, saying which wall it met."""
