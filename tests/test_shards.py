@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -382,3 +384,39 @@ def test_a_version_taking_over_a_row_shown_in_a_full_shard_moves_it_to_a_shard_w
     (tmp_path / "again").mkdir()
     assert_verified_and_rebuilt(target, [older, newer], tmp_path / "again")
     assert verify_database(target, [], CAP).ok
+
+
+def test_a_dry_run_on_a_sharded_set_rehearses_on_a_copy_of_every_file(target, tmp_path):
+    """The rehearsal's private copy is the whole set, shards too: its report is the real
+    run's, and nothing of the set changes."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 15) for i in range(2)]
+    migrate(target, sources, MigrationSettings(CAP))
+    assert len(files_of(target)) > 2
+    newcomer = blob_source(tmp_path / "new.db", 5_000, 10)
+    before = folder_state(target.parent)
+    rehearsal = migrate(target, [*sources, newcomer], MigrationSettings(CAP), dry_run=True)
+    assert folder_state(target.parent) == before
+    assert [(o.name, o.action) for o in rehearsal.sources] == [("s0.db", "unchanged"), ("s1.db", "unchanged"),
+                                                                ("new.db", "planned")]
+    real = migrate(target, [*sources, newcomer], MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    assert [o.total("rows_read") for o in real.sources] == [o.total("rows_read") for o in rehearsal.sources]
+    assert [o.shards for o in real.sources][-1] == rehearsal.sources[-1].shards
+
+
+def test_the_backup_before_a_change_holds_every_file_of_the_set(target, tmp_path):
+    """Rows may land in any shard: the backup taken before a set changes is of every file,
+    each proved, so restoring them gives back the set as it was."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 15) for i in range(2)]
+    migrate(target, sources, MigrationSettings(CAP))
+    was = tmp_path / "was"
+    was.mkdir()
+    for path in files_of(target):
+        shutil.copyfile(path, was / path.name)
+    report = migrate(target, [*sources, blob_source(tmp_path / "new.db", 5_000, 10)], MigrationSettings(CAP),
+                     backup_directory=tmp_path / "backups")
+    backups = {re.sub(r"\.\d{8}T\d{6}Z(-\d+)?\.db$", ".db", path.name): path
+               for path in (tmp_path / "backups").glob("*.db")}
+    assert sorted(backups) == sorted(path.name for path in was.iterdir())
+    assert report.backup == str(backups[target.name].resolve())
+    for name, backup in backups.items():
+        assert sqldiff(was / name, backup) == "", name

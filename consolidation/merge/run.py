@@ -16,12 +16,11 @@ from ..globs import Exclusions
 from ..leftovers import private_scratch
 from ..size import database_size, sidecar_paths
 from ..sqlite import (
-    backup_database,
     default_backup_directory,
     file_sha256,
-    open_readonly,
 )
 from ..store import Operation, connect_assetdb, initialize, write_session
+from ..store.copies import back_up_set, copy_set
 from ..store.set_files import (
     forget_skipped,
     has_left_out,
@@ -61,20 +60,19 @@ def migrate(
     if not dry_run:
         return _migrate_into(target, checked, settings, backup_directory, track)
     with private_scratch("dryrun") as scratch:  # named by its owner, so a kill's leftover is swept
-        rehearsal = scratch / target.name
-        if target.exists() and target.stat().st_size:
-            with open_readonly(target) as reader:
-                writer = sqlite3.connect(rehearsal)
-                reader.backup(writer)
-                writer.close()
-        report = _migrate_into(rehearsal, checked, settings, None, track, back_up=False)
+        rehearsal = copy_set(target, scratch)  # every file of the set: rows may go to any
+        report = _migrate_into(rehearsal, checked, settings, None, track, rehearsing=target)
     report.target = str(target)
     for outcome in report.sources:
         outcome.action = "planned" if outcome.action != "unchanged" else outcome.action
     return report
 
 
-def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, track, back_up=True) -> MigrationReport:
+def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, track,
+                  rehearsing: Path | None = None) -> MigrationReport:
+    """Migrate into ``target``; when ``rehearsing`` (the real set ``target`` is a private
+    copy of), nothing is backed up and the ledger's source locations are read as the real
+    set's, so its sources are recognised in the copy."""
     existed = target.exists()
     report = MigrationReport(str(target), [], left_out=checked.left_out())
     try:
@@ -82,14 +80,14 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             initialize(target, settings.limit)
         connection = connect_assetdb(target)
         try:
-            known = {name: str(recorded_source(target, location).resolve())
+            known = {name: str(recorded_source(rehearsing or target, location).resolve())
                      for name, location in connection.execute("SELECT name, original_path FROM main.migration_sources")}
             names = assign_source_names(checked.sources, known)
             _refuse_files_in_place_of_archived_sources(connection, checked.sources, names)
 
             def backup_once() -> None:
-                if back_up and existed and report.backup is None:
-                    record = backup_database(target, backup_directory or default_backup_directory())
+                if rehearsing is None and existed and report.backup is None:
+                    record = back_up_set(target, backup_directory or default_backup_directory())
                     report.backup = record.backup
 
             group: list[Path] = []
