@@ -12,6 +12,7 @@ import pytest
 
 from conftest import folder_state, make_database, sqldiff
 from consolidation.demo.repository import write_wal_with_pending_rows
+from consolidation.assets import ingest
 from consolidation.errors import Aborted
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
@@ -420,3 +421,17 @@ def test_the_backup_before_a_change_holds_every_file_of_the_set(target, tmp_path
     assert report.backup == str(backups[target.name].resolve())
     for name, backup in backups.items():
         assert sqldiff(was / name, backup) == "", name
+
+
+def test_files_that_need_more_shards_than_sqlite_can_attach_are_refused_as_such(tmp_path):
+    """Each file is small; together they need more files than SQLite attaches at once:
+    the refusal says so, not that a 25 KB file does not fit under a 400 KB cap."""
+    workspace = tmp_path / "ws"
+    (workspace / "scripts").mkdir(parents=True)
+    for index in range(16 * most_shards(sqlite3.connect(":memory:"))):
+        (workspace / "scripts" / f"s{index}.bin").write_bytes(os.urandom(25_000))
+    database = tmp_path / "set" / "enterprise_assets.db"
+    database.parent.mkdir()
+    with pytest.raises(Aborted, match=r"does not fit under the cap of 400\.0 KB in \d+ files \(the most this SQLite"):
+        ingest(workspace, database, limit=CAP)
+    assert list(database.parent.iterdir()) == []

@@ -131,6 +131,8 @@ def place_bytes(connection: sqlite3.Connection, shards: ShardSet, packed: Packed
     needed = packed.stored_size + 4 * page_size
     while not shards.has_room_for(shards.current, needed):
         if not shards.can_advance():
+            if packed.stored_size < shards.limit // 2:  # a new file would take it: it is the files that ran out
+                raise shards.exhausted()
             raise Aborted(
                 f"{packed.name}: {format_size(packed.stored_size)} does not fit under the cap of "
                 f"{format_size(shards.limit)}; rolled back"
