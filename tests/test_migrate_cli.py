@@ -125,12 +125,16 @@ def test_verify_notices_a_source_changed_after_migration(assetdb, sources, targe
         (["rebuild-source", "TARGET", "nope.db", "--out", "OUT"], 2, "no migrated source named 'nope.db'"),
         (["rebuild-source", "TARGET", "a.db", "--out", "A"], 2, "already exists"),
         (["conflicts", "A"], 2, "not an assetdb database, so not a consolidated set"),
+        (["verify", "TARGET", "--sources", "TEXT"], 2, "not a SQLite database (text"),
+        (["verify", "TARGET", "--sources", "TARGET"], 2, "is a file of a consolidated set, never a legacy source"),
     ],
 )
 def test_bad_input_is_one_line(assetdb, sources, target, tmp_path, args, code, message):
     if args[-2:] != ["--limit", "10KB"]:
         assert assetdb("migrate", sources[0], "--into", target, "--quiet").exit_code == 0
-    names = {"MISSING": tmp_path / "missing.db", "A": sources[0], "TARGET": target, "OUT": tmp_path / "out.db"}
+    (tmp_path / "notes.txt").write_text("hello\n")
+    names = {"MISSING": tmp_path / "missing.db", "A": sources[0], "TARGET": target, "OUT": tmp_path / "out.db",
+             "TEXT": tmp_path / "notes.txt"}
     result = assetdb(*[names.get(arg, arg) for arg in args])
     assert result.exit_code == code, result.stderr
     assert message in result.stderr

@@ -23,9 +23,11 @@ from pathlib import Path
 from ..errors import BadInput
 from ..size import database_size, format_size
 from ..sqlite import describe_source, readonly_uri
+from ..sqlite.classify import classify
 from ..sqlite.describe import describe_table, source_fingerprint, table_kinds
 from ..sqlite.fingerprint import fingerprint_format, rows_fingerprint
 from ..store import read_consolidated, shard_path
+from ..store.identity import claims_assetdb
 from ..store.set_files import recorded_source
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rowproof import SHOWN_DIFFERENCES, LiveProof
@@ -181,6 +183,11 @@ def verify_database(
     for path in given:
         if not path.is_file():
             raise BadInput(f"{path}: no such source database")
+        judged = classify(path)
+        if not judged.usable:
+            raise BadInput(f"{path}: {judged.reason}; it cannot be a source")
+        if claims_assetdb(path):
+            raise BadInput(f"{path}: is a file of a consolidated set, never a legacy source")
     with read_consolidated(database) as (connection, shards):
         ledger = read_sources(connection)
         matched, report.problems = match_sources(database, ledger, given)
