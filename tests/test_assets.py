@@ -18,6 +18,7 @@ import pytest
 from conftest import sqlite_shell
 from consolidation.assets import Classifier, ingest, regenerate
 from consolidation.assets import pack as pack_module
+from consolidation.assets.links import extraction_order
 from consolidation.errors import BadInput
 from consolidation.globs import glob_pattern
 from consolidation.hookspecs import hookimpl, plugin_manager
@@ -131,6 +132,14 @@ def test_the_shell_restores_links_to_links_and_stops_only_at_a_dangling_one_last
     for name in ("a_chain", "b", "c", "d/up"):
         assert os.readlink(out / name) == os.readlink(workspace / name), name
     assert (out / "a_chain").read_text() == "a\n"
+
+
+def test_a_link_to_a_folder_is_restored_once_a_file_in_it_is():
+    """The shell makes a file's folders as it writes it: a link to one of them is ready then,
+    before every link nothing satisfies (a dangling one sorting before it by name)."""
+    links = [(1, b"a_dangling", b"nowhere"), (2, b"to_dir", b"deep/dir"), (3, b"to_deep", b"deep"),
+             (4, b"deep/dir/link_to_sibling", b"../other")]
+    assert extraction_order(links, {b"deep/dir/inner.txt"}) == [3, 2, 1, 4]
 
 
 @pytest.mark.parametrize("tracked", [True, False], ids=["git", "walked"])

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import folder_state, make_database, sqldiff
-from consolidation.demo.repository import write_wal_with_pending_rows
 from consolidation.assets import ingest
+from consolidation.demo.repository import write_wal_with_pending_rows
 from consolidation.errors import Aborted
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database

@@ -316,6 +316,45 @@ def test_each_asset_shard_is_a_sqlite_archive_of_its_own(workspace, database, tm
     assert all((out / name).read_bytes() == (workspace / name).read_bytes() for name in expected)
 
 
+def test_the_whole_set_extracted_file_after_file_restores_every_link(workspace, database, tmp_path):
+    """Links are gathered into the last shard, after every file's other rows: the primary
+    and then each shard extracted in turn restore every link whose target is anywhere in
+    the set, a link to a folder too, whichever shard holds the target and whatever
+    dangling link sorts before it; a second sync adding a shard moves them on again."""
+    from conftest import sqlite_shell
+
+    shell = sqlite_shell()
+    (workspace / "deep" / "dir").mkdir(parents=True)
+    (workspace / "deep" / "dir" / "inner.txt").write_text("inner\n")
+    (workspace / "first.bin").write_bytes(os.urandom(100_000))
+    links = {"a_dangling": "nowhere", "b_loop": "b_loop", "to_first": "first.bin", "to_dir": "deep/dir",
+             "deep/up": "../first.bin"}
+    for name, target in links.items():
+        os.symlink(target, workspace / name)
+    cap = 400_000
+    for round_number in range(2):
+        for index in range(3):
+            (workspace / f"blob{round_number}{index}.bin").write_bytes(os.urandom(100_000))
+        push(workspace, database, cap)
+        files = [database, *sorted(database.parent.glob("enterprise_assets.[0-9]*.db"))]
+        assert len(files) > 1 + round_number
+        out = tmp_path / f"shell-out-{round_number}"
+        out.mkdir()
+        for path in files:  # the shell stops at the dangling link: the last rows of the last file
+            subprocess.run([shell, str(path), "-Ax"], cwd=out, capture_output=True)
+        for path in files:
+            with closing(sqlite3.connect(path)) as connection:
+                held = {name for (name,) in connection.execute("SELECT name FROM sqlar WHERE mode >> 12 = 10")}
+            assert held == (set(links) if path == files[-1] else set()), path.name
+        for name in ("to_first", "to_dir", "deep/up"):
+            assert os.readlink(out / name) == links[name], name
+        assert (out / "to_dir" / "inner.txt").read_text() == "inner\n"
+        restored = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.is_symlink())
+        assert restored == sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*")
+                                  if p.is_file() and not p.is_symlink())
+    assert push(workspace, database, cap).changed_anything is False
+
+
 def test_a_file_larger_than_the_cap_is_rolled_back(workspace, database):
     push(workspace, database, LIMIT)
     before = database.read_bytes()

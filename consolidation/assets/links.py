@@ -5,7 +5,9 @@ setting a link's mtime follows the link, so a link whose target it has not writt
 fails, and every row after it is lost. So links come after every other row, a link to a
 link after the link it points to, and the links nothing in the archive can satisfy
 (dangling, in a loop, or pointing outside) last of all: when the shell stops there,
-everything else is out.
+everything else is out. In a set of several files, the links are gathered into the last
+shard: extracted after the primary and every other shard, each finds its target there,
+whichever file holds it.
 """
 
 from __future__ import annotations
@@ -14,26 +16,44 @@ import posixpath
 import sqlite3
 
 from ..store import ShardSet
+from ..store.schema import ASSET_TABLES
 
 LINK_MODE = "(mode & 61440) = 40960"  # S_IFMT bits equal to S_IFLNK
 
 
 def links_last(connection: sqlite3.Connection, shards: ShardSet) -> None:
-    """Number the symlinks of every shard's ``sqlar`` above its other rows, in the order
-    :func:`extraction_order` gives."""
+    """Gather the set's symlinks into its last shard and number them above its other rows,
+    in the order :func:`extraction_order` gives against every file's other rows."""
+    last = max(shards.numbers)
     for number in shards.numbers:
-        schema = shards.schema(number)
-        links = connection.execute(f"SELECT rowid, CAST(name AS BLOB), CAST(data AS BLOB) FROM {schema}.sqlar "
-                                   f"WHERE {LINK_MODE}").fetchall()
-        if not links:
-            continue
-        others = {row[0] for row in connection.execute(
-            f"SELECT CAST(name AS BLOB) FROM {schema}.sqlar WHERE NOT {LINK_MODE}")}
-        top = connection.execute(f"SELECT max(rowid) FROM {schema}.sqlar").fetchone()[0]
-        # every link above every row first, then each at its place: no rowid is ever taken twice
-        connection.execute(f"UPDATE {schema}.sqlar SET rowid = rowid + ? WHERE {LINK_MODE}", (top,))
-        for rank, rowid in enumerate(extraction_order(links, others), start=1):
-            connection.execute(f"UPDATE {schema}.sqlar SET rowid = ? WHERE rowid = ?", (2 * top + rank, rowid + top))
+        if number != last:
+            _move_links(connection, shards, number, last)
+    schema = shards.schema(last)
+    links = connection.execute(f"SELECT rowid, CAST(name AS BLOB), CAST(data AS BLOB) FROM {schema}.sqlar "
+                               f"WHERE {LINK_MODE}").fetchall()
+    if not links:
+        return
+    others = {row[0] for number in shards.numbers for row in connection.execute(
+        f"SELECT CAST(name AS BLOB) FROM {shards.schema(number)}.sqlar WHERE NOT {LINK_MODE}")}
+    top = connection.execute(f"SELECT max(rowid) FROM {schema}.sqlar").fetchone()[0]
+    # every link above every row first, then each at its place: no rowid is ever taken twice
+    connection.execute(f"UPDATE {schema}.sqlar SET rowid = rowid + ? WHERE {LINK_MODE}", (top,))
+    for rank, rowid in enumerate(extraction_order(links, others), start=1):
+        connection.execute(f"UPDATE {schema}.sqlar SET rowid = ? WHERE rowid = ?", (2 * top + rank, rowid + top))
+
+
+def _move_links(connection: sqlite3.Connection, shards: ShardSet, number: int, last: int) -> None:
+    """The current symlinks of shard ``number`` into shard ``last``; the assets they are
+    the bytes of say where they are now."""
+    schema = shards.schema(number)
+    if not connection.execute(f"SELECT 1 FROM {schema}.sqlar WHERE {LINK_MODE} LIMIT 1").fetchone():
+        return
+    connection.execute(f"INSERT INTO {shards.schema(last)}.sqlar (name, mode, mtime, sz, data) "
+                       f"SELECT name, mode, mtime, sz, data FROM {schema}.sqlar WHERE {LINK_MODE}")
+    for table in ASSET_TABLES.values():
+        connection.execute(f'UPDATE main."{table}" SET shard = ? WHERE is_current AND shard = ? '
+                           f"AND path IN (SELECT name FROM {schema}.sqlar WHERE {LINK_MODE})", (last, number))
+    connection.execute(f"DELETE FROM {schema}.sqlar WHERE {LINK_MODE}")
 
 
 def extraction_order(links: list[tuple[int, bytes, bytes]], others: set[bytes]) -> list[int]:
@@ -42,7 +62,7 @@ def extraction_order(links: list[tuple[int, bytes, bytes]], others: set[bytes]) 
     whose target is never there come last, by name."""
     target_of = {name: _resolved(name, target) for _rowid, name, target in links}
     rowid_of = {name: rowid for rowid, name, _target in links}
-    there, order, waiting = set(others), [], sorted(rowid_of)
+    there, order, waiting = set(others) | _folders_of(others), [], sorted(rowid_of)
     while waiting:
         ready = [name for name in waiting if target_of[name] in there]
         if not ready:
@@ -50,8 +70,20 @@ def extraction_order(links: list[tuple[int, bytes, bytes]], others: set[bytes]) 
         for name in ready:
             order.append(rowid_of[name])
             there.add(name)
+            there |= _folders_of([name])
         waiting = [name for name in waiting if name not in there]
     return order + [rowid_of[name] for name in waiting]
+
+
+def _folders_of(names) -> set[bytes]:
+    """Every folder the shell makes to write ``names`` (a link to one is satisfied by it)."""
+    folders = set()
+    for name in names:
+        folder = posixpath.dirname(name)
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = posixpath.dirname(folder)
+    return folders
 
 
 def _resolved(name: bytes, target: bytes | None) -> bytes | None:
