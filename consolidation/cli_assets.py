@@ -20,7 +20,7 @@ from .assets import (
     render,
 )
 from .cli_options import (
-    EXISTING_PATH,
+    PATH,
     KIND_CHOICE,
     allow_outside_links_option,
     exclude_option,
@@ -47,8 +47,8 @@ from .store.lock import database_lock
 
 
 @click.command("ingest")
-@click.argument("workspace", type=EXISTING_PATH)
-@click.option("--into", "database", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
+@click.argument("workspace", type=PATH)
+@click.option("--into", "database", required=True, type=PATH, help="The consolidated database (created if missing).")
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @limit_option
 @lock_timeout_option
@@ -64,8 +64,8 @@ def ingest_command(workspace, database, kinds, limit, lock_timeout, exclude, qui
 
 
 @click.command("regenerate")
-@click.argument("database", type=EXISTING_PATH)
-@click.option("--out", required=True, type=EXISTING_PATH, help="Folder to write into (created if missing).")
+@click.argument("database", type=PATH)
+@click.option("--out", required=True, type=PATH, help="Folder to write into (created if missing).")
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only assets of this kind (repeatable).")
 @click.option("--path", "path_glob", help="Only paths matching this glob (SQLite GLOB).")
 @click.option("--at", help="A version number, or a date: each path as it was then.")
@@ -86,12 +86,12 @@ def regenerate_command(database, out, kinds, path_glob, at, allow_outside_links,
 
 
 @click.command("dedupe-docs")
-@click.argument("database", type=EXISTING_PATH)
-@click.option("--out", type=EXISTING_PATH, help="Cleaned copy to write. Default: NAME.cleaned.db beside DATABASE.")
+@click.argument("database", type=PATH)
+@click.option("--out", type=PATH, help="Cleaned copy to write. Default: NAME.cleaned.db beside DATABASE.")
 @click.option("--in-place", is_flag=True, help="Clean DATABASE itself, after a verified backup.")
-@click.option("--backup-dir", type=EXISTING_PATH, help="Where --in-place backs up first (outside the workspace).")
+@click.option("--backup-dir", type=PATH, help="Where --in-place backs up first (outside the workspace).")
 @click.option("--table", help="The documentation table (default: found by its path and content columns).")
-@click.option("--log", "log_database", type=EXISTING_PATH, help="Record the cleanup in this assetdb database's log.")
+@click.option("--log", "log_database", type=PATH, help="Record the cleanup in this assetdb database's log.")
 @click.option("--dry-run", is_flag=True, help="Report only; write nothing.")
 @limit_option
 def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database, dry_run, limit) -> None:
@@ -105,10 +105,10 @@ def dedupe_docs_command(database, out, in_place, backup_dir, table, log_database
 
 @click.command("render")
 @click.argument("name")
-@click.option("--db", "database", default="enterprise_assets.db", show_default=True, type=EXISTING_PATH,
+@click.option("--db", "database", default="enterprise_assets.db", show_default=True, type=PATH,
               help="The consolidated database holding the template.")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", help="A placeholder value (repeatable).")
-@click.option("--out", type=EXISTING_PATH, help="Write the result here (default: standard output).")
+@click.option("--out", type=PATH, help="Write the result here (default: standard output).")
 @click.option("--ingest", "store", is_flag=True, help="Also store the result as a script asset (at --as PATH).")
 @click.option("--as", "store_path", metavar="PATH", help="Asset path for --ingest. Default: generated/NAME.")
 @click.option("--kind", type=click.Choice(["template", "pattern"]), default="template", show_default=True)
@@ -130,7 +130,7 @@ def render_command(name, database, assignments, out, store, store_path, kind, li
 
 
 @click.command("assets")
-@click.argument("database", type=EXISTING_PATH)
+@click.argument("database", type=PATH)
 @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only this kind (repeatable).")
 @click.option("--top-used", is_flag=True, help="Templates and patterns, most used first.")
 def assets_command(database, kinds, top_used) -> None:
@@ -139,8 +139,8 @@ def assets_command(database, kinds, top_used) -> None:
 
 
 @click.command("sync")
-@click.argument("workspace", type=EXISTING_PATH)
-@click.option("--db", "database", required=True, type=EXISTING_PATH, help="The consolidated database.")
+@click.argument("workspace", type=PATH)
+@click.option("--db", "database", required=True, type=PATH, help="The consolidated database.")
 @click.option("--pull", "pull_assets", is_flag=True, help="Write the database's assets into WORKSPACE instead.")
 @click.option("--force", is_flag=True, help="With --pull: overwrite local edits.")
 @click.option("--watch", is_flag=True, help="Sync again every --interval seconds until interrupted (Ctrl-C).")
@@ -181,7 +181,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
 
 
 @click.command("log")
-@click.argument("database", type=EXISTING_PATH)
+@click.argument("database", type=PATH)
 @click.option("--since", help="Only operations started at or after this moment: a date (2026-11-24), a date and time (2026-11-24T10:00:00Z; UTC unless it says) or a time ago (12h, 7d, 2w).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def log_command(database, since, as_json) -> None:

@@ -14,7 +14,7 @@ import click
 
 from .archive import archive_sources
 from .cli_options import (
-    EXISTING_PATH,
+    PATH,
     exclude_option,
     limit_option,
     list_option,
@@ -52,7 +52,7 @@ from .store.lock import database_lock
 
 
 @click.command("inventory")
-@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=EXISTING_PATH)
+@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @limit_option
 @exclude_option
@@ -66,16 +66,16 @@ def inventory_command(directories, as_json, limit, exclude, list_file, quiet) ->
 
 
 @click.command("size-check")
-@click.argument("paths", nargs=-1, required=True, type=EXISTING_PATH)
+@click.argument("paths", nargs=-1, required=True, type=PATH)
 @limit_option
 @click.option("--warn", "warn", metavar="SIZE|PERCENT",
               help="Also fail on a file at or over this size or share of the cap (95MB, 90%): caught before it is over.")
 @click.option("--refuse-lfs-pointers", is_flag=True,
               help="Also fail on a Git LFS pointer file named like a database (its database was never fetched).")
-@click.option("--database-folder", "database_folders", multiple=True, type=EXISTING_PATH, metavar="DIR",
+@click.option("--database-folder", "database_folders", multiple=True, type=PATH, metavar="DIR",
               help="Where SQLite files belong (repeatable; also [tool.assetdb] database_folders): fail on a SQLite "
               "file anywhere else, recognised by its header.")
-@click.option("--log", "log_database", type=EXISTING_PATH, help="Record the check in this assetdb database's log.")
+@click.option("--log", "log_database", type=PATH, help="Record the check in this assetdb database's log.")
 @quiet_option
 def size_check_command(paths, limit, warn, refuse_lfs_pointers, database_folders, log_database, quiet) -> None:
     """Exit 1 when any database under PATHS is over the cap (sidecars counted), or fails what the options add."""
@@ -101,7 +101,7 @@ def size_check_command(paths, limit, warn, refuse_lfs_pointers, database_folders
 
 
 @click.command("init")
-@click.argument("database", type=EXISTING_PATH)
+@click.argument("database", type=PATH)
 @limit_option
 def init_command(database, limit) -> None:
     """Create the unified schema in DATABASE (idempotent)."""
@@ -113,9 +113,9 @@ def init_command(database, limit) -> None:
 
 
 @click.command("backup")
-@click.argument("database", type=EXISTING_PATH)
-@click.option("--to", "directory", required=True, type=EXISTING_PATH, help="Backup directory, outside the workspace.")
-@click.option("--workspace", type=EXISTING_PATH,
+@click.argument("database", type=PATH)
+@click.option("--to", "directory", required=True, type=PATH, help="Backup directory, outside the workspace.")
+@click.option("--workspace", type=PATH,
               help="The workspace to stay out of. Default: the Git work tree of DATABASE, else its folder.")
 def backup_command(database, directory, workspace) -> None:
     """Copy DATABASE with the online backup API, verified, to a timestamped file."""
@@ -124,9 +124,9 @@ def backup_command(database, directory, workspace) -> None:
 
 
 @click.command("restore")
-@click.argument("backup_file", metavar="BACKUP", type=EXISTING_PATH)
-@click.option("--to", "target", required=True, type=EXISTING_PATH, help="Database to restore into.")
-@click.option("--safety-dir", type=EXISTING_PATH,
+@click.argument("backup_file", metavar="BACKUP", type=PATH)
+@click.option("--to", "target", required=True, type=PATH, help="Database to restore into.")
+@click.option("--safety-dir", type=PATH,
               help="Where to back up the current target first. Default: BACKUP's folder.")
 def restore_command(backup_file, target, safety_dir) -> None:
     """Restore BACKUP into a database, after proving the backup; the old target is kept."""
@@ -140,10 +140,10 @@ def restore_command(backup_file, target, safety_dir) -> None:
 
 
 @click.command("migrate")
-@click.argument("sources", nargs=-1, required=True, type=EXISTING_PATH)
-@click.option("--into", "target", required=True, type=EXISTING_PATH, help="The consolidated database (created if missing).")
+@click.argument("sources", nargs=-1, required=True, type=PATH)
+@click.option("--into", "target", required=True, type=PATH, help="The consolidated database (created if missing).")
 @limit_option
-@click.option("--backup-dir", type=EXISTING_PATH, help="Where the existing target is backed up first (outside the "
+@click.option("--backup-dir", type=PATH, help="Where the existing target is backed up first (outside the "
               "workspace). Default: $ASSETDB_BACKUP_DIR, else ~/.local/state/assetdb/backups.")
 @click.option("--prefer", default="first", show_default=True,
               help="Which version of a conflicting key the merged table shows: first, newest, or source:NAME.")
@@ -168,10 +168,10 @@ def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dr
 
 
 @click.command("verify")
-@click.argument("database", type=EXISTING_PATH)
-@click.argument("sources", nargs=-1, type=EXISTING_PATH)
+@click.argument("database", type=PATH)
+@click.argument("sources", nargs=-1, type=PATH)
 @click.option("--sources", "sources_follow", is_flag=True, help="Marks the live source files that follow (optional).")
-@click.option("--workspace", type=EXISTING_PATH, help="Also check that every workspace file is stored, byte for byte.")
+@click.option("--workspace", type=PATH, help="Also check that every workspace file is stored, byte for byte.")
 @limit_option
 @exclude_option
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
@@ -189,9 +189,9 @@ def verify_command(database, sources, sources_follow, workspace, limit, exclude,
 
 
 @click.command("rebuild-source")
-@click.argument("database", type=EXISTING_PATH)
+@click.argument("database", type=PATH)
 @click.argument("name")
-@click.option("--out", required=True, type=EXISTING_PATH, help="The file to write (must not exist).")
+@click.option("--out", required=True, type=PATH, help="The file to write (must not exist).")
 def rebuild_source_command(database, name, out) -> None:
     """Rebuild migrated source NAME from DATABASE, with its schema, rowids and values."""
     result = rebuild_source(database, name, out)
@@ -199,7 +199,7 @@ def rebuild_source_command(database, name, out) -> None:
 
 
 @click.command("conflicts")
-@click.argument("database", type=EXISTING_PATH)
+@click.argument("database", type=PATH)
 @click.option("--table", help="Only this consolidated table.")
 def conflicts_command(database, table) -> None:
     """List key conflicts: the version shown and each version kept, column by column."""
@@ -210,9 +210,9 @@ def conflicts_command(database, table) -> None:
 
 
 @click.command("archive")
-@click.argument("sources", nargs=-1, required=True, type=EXISTING_PATH)
-@click.option("--db", "database", required=True, type=EXISTING_PATH, help="The consolidated database.")
-@click.option("--to", "folder", type=EXISTING_PATH, help="Archive folder. Default: archive/ beside DB.")
+@click.argument("sources", nargs=-1, required=True, type=PATH)
+@click.option("--db", "database", required=True, type=PATH, help="The consolidated database.")
+@click.option("--to", "folder", type=PATH, help="Archive folder. Default: archive/ beside DB.")
 @limit_option
 def archive_command(sources, database, folder, limit) -> None:
     """Move sources whose migration verifies lossless into the archive (never deleted)."""
@@ -221,9 +221,9 @@ def archive_command(sources, database, folder, limit) -> None:
 
 
 @click.command("list")
-@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=EXISTING_PATH)
+@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=PATH)
 @click.option("--write", "write", is_flag=True, help="Write the generated block into the list (its own text is kept).")
-@click.option("--workspace", type=EXISTING_PATH, help="Where to look for an existing list. Default: the Git work tree.")
+@click.option("--workspace", type=PATH, help="Where to look for an existing list. Default: the Git work tree.")
 @list_option
 @limit_option
 @exclude_option
@@ -244,9 +244,9 @@ def list_command(directories, write, workspace, list_file, limit, exclude) -> No
 
 
 @click.command("consolidate")
-@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=EXISTING_PATH)
-@click.option("--workspace", type=EXISTING_PATH, help="Also ingest this workspace's files as assets.")
-@click.option("--backup-dir", type=EXISTING_PATH, help="Verified backups go here (outside the workspace).")
+@click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=PATH)
+@click.option("--workspace", type=PATH, help="Also ingest this workspace's files as assets.")
+@click.option("--backup-dir", type=PATH, help="Verified backups go here (outside the workspace).")
 @click.option("--yes", is_flag=True, help="Archive the verified sources (move them into archive/ beside the set).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing.")
 @list_option
@@ -274,7 +274,7 @@ def consolidate_command(directories, workspace, backup_dir, yes, dry_run, list_f
 
 
 @click.command("demo")
-@click.argument("directory", required=False, type=EXISTING_PATH)
+@click.argument("directory", required=False, type=PATH)
 @click.option("--no-gate", is_flag=True, help="Skip running pytest --assetdb at the end.")
 @quiet_option
 def demo_command(directory, no_gate, quiet) -> None:

@@ -15,7 +15,17 @@ from .errors import BadInput
 from .size import parse_size
 from .store import ASSET_TABLES
 
-EXISTING_PATH = click.Path(exists=False, path_type=Path)
+class PathParam(click.Path):
+    """A path, existing or not (each command judges its own); never an empty one, which
+    would mean the current folder (an unset variable in ``--out "$OUT"``)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path (an unset variable?); give the path itself", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PATH = PathParam(path_type=Path)
 
 
 class SizeParam(click.ParamType):
@@ -91,7 +101,7 @@ def progress(quiet: bool, description: str, unit: str):
 
 
 list_option = click.option(
-    "--list", "list_file", type=EXISTING_PATH,
+    "--list", "list_file", type=PATH,
     help="The database list to read and keep. Default: [tool.assetdb] database_list, else the one "
     "CONSOLIDATED_DATABASE_LIST.md in the workspace, else a new one in the (first) folder.",
 )

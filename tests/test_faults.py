@@ -139,6 +139,23 @@ def test_a_database_path_that_is_a_broken_symlink_is_refused_and_the_link_kept(a
     assert assetdb("inventory", database).exit_code == 0  # a file looked at, not a folder's workspace
 
 
+@pytest.mark.parametrize("arguments", [["regenerate", "DB", "--out", ""], ["ingest", "", "--into", "DB"],
+                                       ["sync", "", "--db", "DB"], ["migrate", "", "--into", "DB"],
+                                       ["inventory", ""], ["rebuild-source", "DB", "a.db", "--out", ""]],
+                         ids=lambda arguments: arguments[0])
+def test_an_empty_path_is_bad_input_never_the_current_folder(assetdb, tmp_path, source, arguments, monkeypatch):
+    """``--out "$OUT"`` with OUT unset would have written into the current folder."""
+    database = tmp_path / "set" / "enterprise_assets.db"
+    database.parent.mkdir()
+    assert assetdb("migrate", source, "--into", database, "--quiet").exit_code == 0
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    one_error_line(assetdb(*[str(database) if argument == "DB" else argument for argument in arguments]), 2,
+                   "an empty path")
+    assert list(here.iterdir()) == []
+
+
 # -- a read-only file system -----------------------------------------------------------------------
 
 
