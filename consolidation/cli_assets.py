@@ -20,8 +20,8 @@ from .assets import (
     render,
 )
 from .cli_options import (
-    PATH,
     KIND_CHOICE,
+    PATH,
     allow_outside_links_option,
     exclude_option,
     limit_option,

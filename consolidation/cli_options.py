@@ -15,6 +15,7 @@ from .errors import BadInput
 from .size import parse_size
 from .store import ASSET_TABLES
 
+
 class PathParam(click.Path):
     """A path, existing or not (each command judges its own); never an empty one, which
     would mean the current folder (an unset variable in ``--out "$OUT"``)."""

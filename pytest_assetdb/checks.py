@@ -50,6 +50,9 @@ class CheckResult:
     figures: dict[str, object] = field(default_factory=dict)
     skip: bool = False
     warning: str | None = None  # passed, but worth a look (a database near the cap)
+    #: What a check that raised (a plugin's, or one meeting what it did not expect) raised:
+    #: its own item shows it with its traceback; the items it gates fail by gate.
+    raised: BaseException | None = None
 
 
 def share_of_cap(size: int, limit: int) -> str:

@@ -10,10 +10,12 @@ over xdist workers, and no check runs twice in a process.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from consolidation.errors import AssetdbError
 from consolidation.phases import PHASE_NAMES
 from consolidation.size import database_size
 
@@ -162,7 +164,8 @@ def _file_bytes(path: Path) -> int:
 
 
 class ResultCache:
-    """Check results of this process, by database and check name."""
+    """Check results of this process, by database and check name: a check that fails by
+    raising is a failed result too, so it runs once and the checks it gates fail by gate."""
 
     def __init__(self) -> None:
         self._results: dict[tuple[Path, str], CheckResult] = {}
@@ -170,5 +173,18 @@ class ResultCache:
     def result(self, check: Check, context: CheckContext) -> CheckResult:
         key = (context.path, check.name)
         if key not in self._results:
-            self._results[key] = check.run(context)
+            self._results[key] = _run(check, context)
         return self._results[key]
+
+
+def _run(check: Check, context: CheckContext) -> CheckResult:
+    try:
+        return check.run(context)
+    except AssetdbError as error:  # what the library refuses, in its own one line
+        return CheckResult(False, str(error))
+    except sqlite3.DatabaseError as error:
+        return CheckResult(False, f"{context.shown_as}: SQLite cannot read the consolidated set ({error}) — see each "
+                                  "file's integrity item, and restore a damaged one from a verified backup "
+                                  "(assetdb restore BACKUP --to FILE)")
+    except Exception as error:  # a plugin's check: its traceback is for its author
+        return CheckResult(False, f"{check.name} raised {type(error).__name__}: {error}", raised=error)

@@ -17,7 +17,7 @@ from consolidation.listing import LIST_FILENAME
 from .checks import check_list_complete
 from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
 from .membership import MembershipIndex
-from .settings import settings
+from .settings import resolve_warn, settings
 
 RESULTS_KEY = pytest.StashKey[ResultCache]()
 MEMBERSHIP_KEY = pytest.StashKey[MembershipIndex]()
@@ -61,9 +61,12 @@ class DatabaseFile(pytest.File):
         last = PHASES.index(gate.phase)
         self.checks = sorted((c for c in self.gate_checks(database_list) if c.order <= last), key=lambda c: c.order)
         limit = self.config.hook.pytest_assetdb_size_limit(path=self.path, config=self.config) or gate.limit
-        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list, gate.warn_at)
+        warn_at = gate.warn_at if limit == gate.limit else resolve_warn(self.config, limit)  # "90%" of its own cap
+        self.context = CheckContext(self.path, self.shown_path, limit, gate.workspace, database_list, warn_at)
         for check in self.checks:
-            item = CheckItem.from_parent(self, name=check.name, check=check)
+            # the id given whole, so pytest reads "lossless[a.db:t]" as a name and its
+            # parameters, as it reads the ids its cache (--lf, --ff) keeps
+            item = CheckItem.from_parent(self, name=check.name, nodeid=f"{self.nodeid}::{check.name}", check=check)
             item.add_marker(pytest.mark.assetdb)
             item.add_marker(pytest.mark.assetdb_phase(name=check.phase))
             item.add_marker(pytest.mark.assetdb_check(name=check.kind))
@@ -111,6 +114,8 @@ class CheckItem(pytest.Item):
                     f"not checked: {earlier.name} ({earlier.phase}) failed first — {first_line}"
                 )
         result = results.result(self.check, database.context)
+        if result.raised is not None:
+            raise result.raised
         self.user_properties.extend(result.figures.items())
         if result.warning:
             self.user_properties.append(("assetdb_warning", result.warning))
@@ -123,6 +128,8 @@ class CheckItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, (CheckFailure, AssetdbError)):
             return str(excinfo.value)
+        if isinstance(excinfo.value, AssetdbNearCapWarning):  # near the cap, made an error by -W error::…
+            return f"AssetdbNearCapWarning: {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

@@ -168,9 +168,11 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     workspace = _path_setting(config, "assetdb_workspace", "assetdb_workspace", project.workspace)
     if workspace is not None and not workspace.is_dir():
         raise pytest.UsageError(f"assetdb workspace {workspace} is not a folder")
-    phase = config.getoption("assetdb_phase") or config.getini("assetdb_phase") or project.phase or PHASES[-1]
+    source, phase = next(((source, value) for source, value in (
+        ("--assetdb-phase", config.getoption("assetdb_phase")), ("assetdb_phase", config.getini("assetdb_phase")),
+        ("pyproject.toml: [tool.assetdb] phase", project.phase)) if value), ("", PHASES[-1]))
     if phase not in PHASES:
-        raise pytest.UsageError(f"assetdb_phase: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
+        raise pytest.UsageError(f"{source}: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
     database_list = _path_setting(config, "assetdb_list", "assetdb_list", project.database_list)
     if database_list is None:
         database_list = _the_one_list(workspace or config.rootpath)
@@ -192,8 +194,8 @@ def resolve_lock_timeout(config: pytest.Config) -> float:
             value = float(text)
         except ValueError:
             raise pytest.UsageError(f"assetdb_lock_timeout: {text!r} is not a number of seconds") from None
-    if value < 0:
-        raise pytest.UsageError(f"--assetdb-lock-timeout: {value:g} is negative")
+    if not value >= 0:  # negative, or not a number at all (nan)
+        raise pytest.UsageError(f"--assetdb-lock-timeout: {value:g} is not a number of seconds to wait")
     return value
 
 

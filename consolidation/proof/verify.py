@@ -133,10 +133,12 @@ def compare_ledger(
 
 
 def locate_live_source(database: Path, source: LedgerSource) -> Path | None:
-    """The source file, if it is still where it was migrated from or beside ``database``."""
+    """The source file, if it is still where it was migrated from or beside ``database``
+    and SQLite can read it as one: a Git LFS pointer never fetched, or a file cut short, in
+    its place says nothing about the set, which is then proved against the ledger."""
     for candidate in (recorded_source(Path(database), source.original_path), Path(database).parent / source.name):
         if candidate.is_file():
-            return candidate
+            return candidate if classify(candidate).usable else None
     return None
 
 

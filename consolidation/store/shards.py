@@ -341,7 +341,8 @@ def attach_shards_readonly(connection: sqlite3.Connection, primary: Path, schema
         for number, file_name in listed:
             path = primary.with_name(file_name)
             if "/" in file_name or not path.is_file():
-                raise Aborted(f"{primary}: shard {number} ({file_name}) is missing")
+                raise Aborted(f"{primary}: shard {number} ({file_name}) is missing; restore it from a verified "
+                              f"backup (assetdb restore BACKUP --to {path})")
             uri = stack.enter_context(readonly_uri(path))
             name = f"{schema}_shard{number}"
             connection.execute(f"ATTACH DATABASE ? AS {name}", (uri,))

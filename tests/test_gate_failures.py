@@ -1,0 +1,149 @@
+"""The gate when things go wrong: one line per failure, each check run once, the checks it
+gates failing by gate, and pytest's own machinery (--lf, -W error) working on its items."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from conftest import make_database
+from consolidation.demo import lfs_pointer
+from consolidation.merge import MigrationSettings, migrate
+
+CAP = 300_000
+
+
+def consolidate(folder, rows: int = 3, blob: int = 10, limit: int = 99_900_000):
+    sources = [make_database(folder / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)",
+                             f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
+                             f"INSERT INTO t SELECT i + {offset}, randomblob({blob}) FROM n")
+               for offset, name in enumerate("abc")]
+    migrate(folder / "enterprise_assets.db", sources, MigrationSettings(limit))
+    return sources
+
+
+def test_a_damaged_shard_fails_the_set_s_proofs_in_one_line_each(pytester):
+    folder = pytester.path / "databases"
+    consolidate(folder, rows=150, blob=1000, limit=CAP)
+    shard = folder / "enterprise_assets.002.db"
+    with open(shard, "r+b") as handle:
+        for page in range(2, shard.stat().st_size // 4096):
+            handle.seek(4096 * page)
+            handle.write(b"\x0d\x00\x00\xff\xff" + os.urandom(200))
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", str(CAP), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = result.stdout.str()
+    assert "Traceback" not in text and "sqlite3.DatabaseError" not in text
+    assert len(result.outlines) < 120, text
+    result.stdout.fnmatch_lines(["*integrity: databases/enterprise_assets.002.db*",
+                                 "unreadable: databases/enterprise_assets.002.db: database disk image is malformed*",
+                                 "*lossless[[]a.db:t]: databases/enterprise_assets.db*",
+                                 "*SQLite cannot read the consolidated set (database disk image is malformed)*"])
+
+
+def test_a_source_in_place_that_is_an_unfetched_lfs_pointer_is_proved_by_the_ledger(pytester):
+    """A CI checkout without `git lfs pull`: the source left in place is a pointer; the set
+    is intact, and its proofs say so (against the ledger), never that rows were lost."""
+    folder = pytester.path / "databases"
+    sources = consolidate(folder)
+    sources[0].unlink()
+    lfs_pointer(sources[0], 8192)
+    result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "-p", "no:cacheprovider",
+                                "--junitxml=report.xml")
+    result.assert_outcomes(passed=9)
+    assert 'name="compared" value="ledger"' in (pytester.path / "report.xml").read_text()
+
+
+def test_last_failed_reruns_the_failed_items_with_parameters_in_their_names(pytester):
+    folder = pytester.path / "databases"
+    consolidate(folder)
+    with sqlite3.connect(folder / "enterprise_assets.db") as connection:
+        connection.execute("UPDATE t SET v = x'00' WHERE id = 2")
+    connection.close()
+    first = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "-q")
+    first.assert_outcomes(passed=7, failed=2)  # row 2 is the one a.db shows
+    again = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "-q", "--lf", "-rf")
+    again.assert_outcomes(failed=2)
+    again.stdout.fnmatch_lines(["FAILED databases/enterprise_assets.db::lossless[[]a.db:t]*",
+                                "FAILED databases/enterprise_assets.db::rebuildable[[]a.db]*"])
+
+
+def test_a_plugin_check_that_raises_runs_once_and_gates_what_follows(pytester):
+    folder = pytester.path / "databases"
+    consolidate(folder)
+    pytester.makeconftest("""
+        from pytest_assetdb import Check
+        calls = []
+        def boom(context):
+            calls.append(1)
+            raise RuntimeError(f"the plugin's check broke (call {len(calls)})")
+        def pytest_assetdb_collect_checks(path, config):
+            if path.name == "enterprise_assets.db":
+                return [Check("custom_rule", "migration", "custom", boom)]
+    """)
+    result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "-p", "no:cacheprovider", "-p",
+                                "no:xdist")
+    result.assert_outcomes(passed=6, failed=4)
+    text = result.stdout.str()
+    assert "(call 1)" in text and "(call 2)" not in text
+    assert text.count("RuntimeError: the plugin's check broke") == 1 + 3  # its own item, with its traceback
+    assert text.count("not checked: custom_rule (migration) failed first — custom_rule raised RuntimeError") == 3
+
+
+def test_a_missing_shard_is_named_once_and_gates_the_set_s_later_checks(pytester):
+    folder = pytester.path / "databases"
+    consolidate(folder, rows=150, blob=1000, limit=CAP)
+    (folder / "enterprise_assets.003.db").unlink()
+    result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "--assetdb-limit", str(CAP),
+                                "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*shard 3 (enterprise_assets.003.db) is missing; restore it from a verified backup "
+                                 "(assetdb restore BACKUP --to *enterprise_assets.003.db)"])
+    text = result.stdout.str()
+    assert "Traceback" not in text and text.count("not checked: lossless[") == 3  # each rebuildable, by gate
+
+
+def test_the_near_cap_warning_follows_a_cap_a_plugin_gives_one_database(pytester):
+    folder = pytester.path / "databases"
+    make_database(folder / "a.db", "CREATE TABLE t (x)")
+    size = (folder / "a.db").stat().st_size
+    pytester.makeconftest(f"""
+        def pytest_assetdb_size_limit(path, config):
+            return {int(size / 0.95)} if path.name == "a.db" else None
+    """)
+    near = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-W",
+                              "default::pytest_assetdb.AssetdbNearCapWarning")
+    near.assert_outcomes(passed=2, warnings=1)
+    near.stdout.fnmatch_lines(["*databases/a.db is near the cap*(95.0% of cap)*"])
+    pytester.makeconftest("""
+        def pytest_assetdb_size_limit(path, config):
+            return 1_000_000_000 if path.name == "a.db" else None
+    """)
+    generous = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", str(size + 100),
+                                  "-p", "no:cacheprovider", "-W", "default::pytest_assetdb.AssetdbNearCapWarning")
+    generous.assert_outcomes(passed=2)
+
+
+def test_near_the_cap_made_an_error_is_one_line(pytester):
+    folder = pytester.path / "databases"
+    make_database(folder / "a.db", "CREATE TABLE t (x)")
+    size = (folder / "a.db").stat().st_size
+    strict = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", str(int(size / 0.95)),
+                                "-p", "no:cacheprovider", "-W", "error::pytest_assetdb.AssetdbNearCapWarning")
+    strict.assert_outcomes(passed=1, failed=1)
+    strict.stdout.fnmatch_lines(["AssetdbNearCapWarning: databases/a.db is near the cap*"])
+    assert len(strict.outlines) < 30, strict.stdout.str()
+
+
+@pytest.mark.parametrize(("where", "named"), [("pyproject", "pyproject.toml: [tool.assetdb] phase"),
+                                               ("ini", "assetdb_phase")])
+def test_an_unknown_phase_is_named_where_it_was_set(pytester, where, named):
+    make_database(pytester.path / "databases" / "a.db", "CREATE TABLE t (x)")
+    if where == "pyproject":
+        pytester.makepyprojecttoml('[tool.assetdb]\nphase = "nope"\n')
+    else:
+        pytester.makeini("[pytest]\nassetdb_phase = nope\n")
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"ERROR: {named}: unknown phase 'nope'" in result.stderr.str()
