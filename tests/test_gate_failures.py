@@ -147,3 +147,11 @@ def test_an_unknown_phase_is_named_where_it_was_set(pytester, where, named):
     result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert f"ERROR: {named}: unknown phase 'nope'" in result.stderr.str()
+
+
+@pytest.mark.parametrize("value", ["nan", "-1"])
+def test_a_lock_timeout_that_is_no_number_of_seconds_is_a_usage_error(pytester, value):
+    make_database(pytester.path / "databases" / "a.db", "CREATE TABLE t (x)")
+    result = pytester.runpytest("--assetdb", "databases", f"--assetdb-lock-timeout={value}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "is not a number of seconds to wait" in result.stderr.str()
