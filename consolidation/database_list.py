@@ -142,10 +142,14 @@ def _section(title: str, columns: str, rule: str, rows: list[str], empty: str) -
     return ["", f"### {title}", "", *([columns, rule, *rows] if rows else [empty])]
 
 
-def _change(reduction: float) -> str:
-    """``75.0% fewer``, or ``200.0% more: the set is split into shards`` where its files
-    outnumber what they replaced."""
-    return f"{reduction:.1f}% fewer" if reduction >= 0 else f"{-reduction:.1f}% more: the set is split into shards"
+def _change(reduction: float, sharded: bool) -> str:
+    """``75.0% fewer``, or ``200.0% more`` with why: the set is split into shards, or the
+    legacy databases it replaces are still in place beside it."""
+    if reduction >= 0:
+        return f"{reduction:.1f}% fewer"
+    why = "the set is split into shards" if sharded else \
+        "the legacy databases are still in place until `assetdb consolidate --yes` archives them"
+    return f"{-reduction:.1f}% more: {why}"
 
 
 def render_block(facts: ListFacts, database_list: DatabaseList, limit: int, findings: list[str]) -> str:
@@ -172,7 +176,7 @@ def render_block(facts: ListFacts, database_list: DatabaseList, limit: int, find
                   "None."),
         *_section("Skipped", "| file | why |", "| --- | --- |",
                   [f"| `{relative(path)}` | {_cell(why)} |" for path, why in facts.skipped], "None."),
-        "", "### Count", "", f"{before} databases before, {after} after ({_change(reduction)}).", "",
+        "", "### Count", "", f"{before} databases before, {after} after ({_change(reduction, bool(facts.shards))}).", "",
     ]
     if findings:
         lines += ["### Cross-check", "", *[f"- {finding}" for finding in findings], ""]

@@ -343,3 +343,15 @@ def test_a_zero_byte_consolidated_database_left_by_a_kill_does_not_block(assetdb
     result = assetdb("consolidate", legacy, "--backup-dir", tmp_path / "backups", "--quiet")
     assert result.exit_code == 0, result.stderr
     assert "init          enterprise_assets.db: created" in result.stdout
+
+
+def test_the_list_says_why_there_are_more_databases_before_the_archive(assetdb, tmp_path):
+    folder = tmp_path / "repo" / "databases"
+    for name in ("a", "b"):
+        make_database(folder / f"{name}.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    result = assetdb("consolidate", folder, "--workspace", folder.parent, "--backup-dir", tmp_path / "backups",
+                     "--quiet")
+    assert result.exit_code == 0, result.stderr
+    text = (folder / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    assert "2 databases before, 3 after (50.0% more: the legacy databases are still in place until " \
+           "`assetdb consolidate --yes` archives them)." in text
