@@ -63,13 +63,14 @@ class DatabaseList:
         return os.path.relpath(resolved(database), resolved(self.path).parent).replace(os.sep, "/")
 
     def names(self, database: Path) -> bool:
-        """Does the list name ``database`` anywhere: in its block, or in the prose (by its
-        relative path or, as people write lists, by its file name)?"""
-        relative = self.relative(database)
-        if relative in self.generated_names:
-            return True
+        """Does the list name ``database`` anywhere: in its block, or in the prose?"""
+        return self.relative(database) in self.generated_names or self.prose_names(database)
+
+    def prose_names(self, database: Path) -> bool:
+        """Does the hand-written prose name ``database``, by its relative path or, as people
+        write lists, by its file name?"""
         mentioned = self.mentioned()
-        return relative in mentioned or database.name in mentioned
+        return self.relative(database) in mentioned or database.name in mentioned
 
     def section_of(self, database: Path) -> str | None:
         """``active``, ``shards``, ``archived`` or ``skipped``: where the block names it."""

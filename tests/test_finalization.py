@@ -144,6 +144,7 @@ def test_a_hand_written_list_is_updated_in_place_its_prose_kept_byte_for_byte(le
     second = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
     again = second.path.read_text()
     assert again.startswith(prose) and again.endswith("\nA note added under the block.\n")
+    assert second.findings == first.findings  # the block it wrote is not taken for the prose
     assert again.count("assetdb:database-list:begin") == 1
 
 
