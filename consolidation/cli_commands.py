@@ -156,7 +156,7 @@ def restore_command(backup_file, target, safety_dir) -> None:
 @quiet_option
 def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dry_run, skip_unusable, exclude,
                     lock_timeout, quiet) -> None:
-    """Merge SOURCES into the consolidated database, losslessly, one transaction per source."""
+    """Merge SOURCES into the consolidated database, losslessly, a few sources per transaction."""
     settings = MigrationSettings(resolve_size_limit(limit), ConflictPolicy.parse(prefer), conflict_resolver(),
                                  partition=not no_partition)
     with nullcontext() if dry_run else database_lock(target, lock_timeout):

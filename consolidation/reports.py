@@ -143,7 +143,8 @@ def render_verify(proof, workspace, shown: int = 20) -> str:
     rows = sum(verdict.rows for verdict in verdicts)
     return (f"ok: {len(verdicts)} source tables, {rows:,} rows accounted for ({live} compared live, "
             f"{len(verdicts) - live} against the ledger); {proof.assets.checked} assets regenerate to their SHA-256"
-            + (f", and match {workspace}" if workspace else ""))
+            + (f", and match {workspace}" if workspace else "")
+            + "".join(f"\nleft out of the set, as it records: {left}" for left in proof.rows.left_out))
 
 
 def render_conflicts(found) -> str:

@@ -143,6 +143,12 @@ def test_restore_of_a_non_backup_is_bad_input(tmp_path, assetdb):
     assert not (tmp_path / "x.db").exists()
 
 
+def test_restore_of_a_backup_that_does_not_exist_says_so(tmp_path, assetdb):
+    result = assetdb("restore", tmp_path / "monitoring.20261124T015823Z.db", "--to", tmp_path / "x.db")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"assetdb: error: {tmp_path / 'monitoring.20261124T015823Z.db'}: no such backup file"
+
+
 def test_restore_into_a_locked_target_aborts(workspace, tmp_path, writer_lock):
     source = workspace / "databases" / "data.db"
     record = backup_database(source, tmp_path / "backups")

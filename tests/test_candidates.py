@@ -3,6 +3,7 @@ set's own files kept out of the workspace's assets."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -205,3 +206,57 @@ def test_the_summary_counts_only_the_databases_consolidated_not_those_left_out(a
     assert result.exit_code == 0, result.stderr
     [done] = [line for line in result.stdout.splitlines() if line.startswith("done in ")]
     assert "1 databases consolidated (still in place until --yes archives them), 2 left out" in done, done
+
+
+def test_the_set_s_own_files_among_the_sources_are_passed_over_and_another_set_s_are_refused(folder, tmp_path):
+    """``migrate databases/*.db --into databases/enterprise_assets.db``: the glob names the
+    target and its shards too, which are never sources; a file of another consolidated set
+    is not a legacy source either, and is refused like any unusable file."""
+    from consolidation.errors import BadInput
+
+    target = folder / "enterprise_assets.db"
+    blob = make_database(tmp_path / "blob.db", "CREATE TABLE b (id INTEGER PRIMARY KEY, v)",
+                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30) "
+                         "INSERT INTO b SELECT i, randomblob(20000) FROM n")
+    migrate(target, [folder / "good.db", blob], MigrationSettings(400_000))
+    assert len(list(folder.glob("enterprise_assets*.db"))) > 1
+    before = hashlib_of(folder)
+    again = migrate(target, sorted(folder.glob("*.db")), MigrationSettings(400_000),
+                    backup_directory=tmp_path / "backups")
+    assert [(o.name, o.action) for o in again.sources] == [("good.db", "unchanged")]
+    assert hashlib_of(folder) == before and not (tmp_path / "backups").exists()
+
+    other = tmp_path / "other" / "enterprise_assets.db"
+    other.parent.mkdir()
+    with pytest.raises(BadInput, match=r"enterprise_assets\.db \(a file of another consolidated set \(its primary or "
+                                        r"a shard\), never a legacy source; leave it out of the sources\)"):
+        migrate(other, sorted(folder.glob("*.db")), MigrationSettings(400_000))
+    assert not other.exists()
+    report = migrate(other, sorted(folder.glob("*.db")), MigrationSettings(400_000), skip_unusable=True)
+    assert [o.name for o in report.sources] == ["good.db"] and len(report.left_out) == len(before)
+
+
+def test_a_rerun_that_leaves_out_what_it_left_out_before_changes_no_byte(folder, tmp_path):
+    lfs_pointer(folder / "big.db", 2_000_000)
+    target = tmp_path / "set" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, sorted(folder.glob("*.db")), MigrationSettings(LIMIT), skip_unusable=True)
+    before = hashlib_of(target.parent)
+    report = migrate(target, sorted(folder.glob("*.db")), MigrationSettings(LIMIT), skip_unusable=True,
+                     backup_directory=tmp_path / "backups")
+    assert report.backup is None and hashlib_of(target.parent) == before
+
+
+def hashlib_of(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("enterprise_assets*.db")}
+
+
+def test_verify_given_a_file_the_set_left_out_names_it_and_proves_the_rest(assetdb, folder, tmp_path):
+    lfs_pointer(folder / "big.db", 2_000_000)
+    target = tmp_path / "set" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, sorted(folder.glob("*.db")), MigrationSettings(LIMIT), skip_unusable=True)
+    verified = assetdb("verify", target, "--sources", *sorted(folder.glob("*.db")))
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    assert "1 compared live" in verified.stdout
+    assert f"left out of the set, as it records: {folder / 'big.db'} (lfs-pointer: Git LFS pointer" in verified.stdout

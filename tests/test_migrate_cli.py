@@ -126,19 +126,28 @@ def test_verify_notices_a_source_changed_after_migration(assetdb, sources, targe
         (["rebuild-source", "TARGET", "a.db", "--out", "A"], 2, "already exists"),
         (["conflicts", "A"], 2, "not an assetdb database, so not a consolidated set"),
         (["verify", "TARGET", "--sources", "TEXT"], 2, "not a SQLite database (text"),
-        (["verify", "TARGET", "--sources", "TARGET"], 2, "is a file of a consolidated set, never a legacy source"),
+        (["verify", "TARGET", "--sources", "OTHER"], 2, "is a file of another consolidated set, never a legacy source"),
     ],
 )
 def test_bad_input_is_one_line(assetdb, sources, target, tmp_path, args, code, message):
     if args[-2:] != ["--limit", "10KB"]:
         assert assetdb("migrate", sources[0], "--into", target, "--quiet").exit_code == 0
     (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "other").mkdir()
+    assert assetdb("init", tmp_path / "other" / "enterprise_assets.db").exit_code == 0
     names = {"MISSING": tmp_path / "missing.db", "A": sources[0], "TARGET": target, "OUT": tmp_path / "out.db",
-             "TEXT": tmp_path / "notes.txt"}
+             "TEXT": tmp_path / "notes.txt", "OTHER": tmp_path / "other" / "enterprise_assets.db"}
     result = assetdb(*[names.get(arg, arg) for arg in args])
     assert result.exit_code == code, result.stderr
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_verify_passes_over_the_set_s_own_files_among_the_sources(assetdb, sources, target):
+    """``verify databases/enterprise_assets.db --sources databases/*.db`` names the set too."""
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    verified = assetdb("verify", target, "--sources", *sources, target)
+    assert verified.exit_code == 0 and "2 compared live" in verified.stdout, verified.stdout + verified.stderr
 
 
 def test_dry_run_on_the_command_line(assetdb, sources, target):

@@ -21,7 +21,8 @@ from ..globs import Exclusions
 from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
 from ..sqlite.classify import Candidate, classify, refuse_broken_symlink
 from ..store import APPLICATION_ID
-from ..store.identity import PRIMARY, role
+from ..store.identity import PRIMARY, claims_assetdb, role
+from ..store.shards import in_the_set
 
 SHOWN_UNUSABLE = 12
 
@@ -135,6 +136,12 @@ def preflight(
         if key in seen:
             continue
         seen.add(key)
+        if path.is_file() and claims_assetdb(path):
+            if in_the_set(path, target):
+                continue  # the target or a shard of it, named with the sources (databases/*.db)
+            result.unusable.append(Candidate(path, "consolidated", "a file of another consolidated set (its primary "
+                                             "or a shard), never a legacy source"))
+            continue
         candidate = judge_source(path, deep=deep)
         if candidate.usable:
             result.sources.append(path)

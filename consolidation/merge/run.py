@@ -22,6 +22,7 @@ from ..sqlite import (
 from ..store import Operation, connect_assetdb, initialize, write_session
 from ..store.copies import back_up_set, copy_set
 from ..store.set_files import (
+    already_recorded,
     forget_skipped,
     has_left_out,
     record_skipped,
@@ -138,8 +139,8 @@ def _record_left_out(connection: sqlite3.Connection, target: Path, checked: Pref
     """Keep the ledger's list of files left out true: what this run left out is recorded
     (with a log row), and a file that was left out before and is migrated now is forgotten."""
     left_out = checked.left_out()
-    if not left_out and not has_left_out(connection, target, checked.sources):
-        return
+    if not has_left_out(connection, target, checked.sources) and already_recorded(connection, target, left_out):
+        return  # nothing to forget, nothing new to record: not a byte changes
     before_write()
     with write_session(target, limit, "recording the files left out", connection=connection):
         forget_skipped(connection, target, checked.sources)

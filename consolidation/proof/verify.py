@@ -15,6 +15,7 @@ The size of the consolidated file is checked against the cap as well.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from ..sqlite.describe import describe_table, source_fingerprint, table_kinds
 from ..sqlite.fingerprint import fingerprint_format, rows_fingerprint
 from ..store import read_consolidated, shard_path
 from ..store.identity import claims_assetdb
-from ..store.set_files import recorded_source
+from ..store.set_files import recorded_source, skipped_files
+from ..store.shards import in_the_set
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rowproof import SHOWN_DIFFERENCES, LiveProof
 
@@ -57,6 +59,7 @@ class VerifyReport:
     database: str
     verdicts: list[TableVerdict] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # files given that the set left out, with why
 
     @property
     def ok(self) -> bool:
@@ -176,21 +179,38 @@ def match_sources(database: Path, ledger: list[LedgerSource],
     return matched, problems
 
 
-def verify_database(
-    database: Path | str, sources: Iterable[Path | str] = (), limit: int | None = None, track=lambda items: items
-) -> VerifyReport:
-    database = Path(database)
-    report = VerifyReport(str(database))
-    given = [Path(source) for source in sources]
-    for path in given:
+def _sources_to_compare(connection: sqlite3.Connection, database: Path, sources: Iterable[Path],
+                        report: VerifyReport) -> list[Path]:
+    """The files to compare live: each given one, but the set's own files (named with the
+    sources, as ``databases/*.db`` does) and those the set records as left out (named in
+    the report); anything else that cannot be a source is bad input."""
+    left_out = {os.path.abspath(path): f"{status}: {reason}"  # as recorded: a link not followed (a loop may be one)
+                for path, status, reason in skipped_files(connection, database)}
+    given = []
+    for path in sources:
+        if os.path.abspath(path) in left_out:
+            report.left_out.append(f"{path} ({left_out[os.path.abspath(path)]})")
+            continue
         if not path.is_file():
             raise BadInput(f"{path}: no such source database")
         judged = classify(path)
         if not judged.usable:
             raise BadInput(f"{path}: {judged.reason}; it cannot be a source")
         if claims_assetdb(path):
-            raise BadInput(f"{path}: is a file of a consolidated set, never a legacy source")
+            if in_the_set(path, database):
+                continue
+            raise BadInput(f"{path}: is a file of another consolidated set, never a legacy source")
+        given.append(path)
+    return given
+
+
+def verify_database(
+    database: Path | str, sources: Iterable[Path | str] = (), limit: int | None = None, track=lambda items: items
+) -> VerifyReport:
+    database = Path(database)
+    report = VerifyReport(str(database))
     with read_consolidated(database) as (connection, shards):
+        given = _sources_to_compare(connection, database, map(Path, sources), report)
         ledger = read_sources(connection)
         matched, report.problems = match_sources(database, ledger, given)
         for source in track(ledger):

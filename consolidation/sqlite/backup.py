@@ -157,6 +157,8 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
     backup's folder), so a restore can be undone. Returns that safety backup's record.
     """
     backup, target = Path(backup), Path(target)
+    if not backup.is_file():
+        raise BadInput(f"{backup}: no such backup file")
     try:
         read_header(backup)
     except (EmptyDatabase, NotADatabase) as error:

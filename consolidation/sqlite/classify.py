@@ -45,7 +45,8 @@ LFS_POINTER_MAX_BYTES = 1024
 _LFS_SIZE = re.compile(rb"^size (\d+)\s*$", re.MULTILINE)
 
 USABLE = ("sqlite", "empty")
-UNUSABLE = ("lfs-pointer", "not-sqlite", "truncated", "corrupt", "locked", "symlink", "unreadable", "unsupported")
+UNUSABLE = ("lfs-pointer", "not-sqlite", "truncated", "corrupt", "locked", "symlink", "unreadable", "unsupported",
+            "consolidated")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Candidate:
             return "retry when its application is done"
         if self.status == "unsupported":
             return "it cannot be migrated losslessly as it is"
+        if self.status == "consolidated":
+            return "leave it out of the sources"
         return "repair or restore it"
 
     def describe(self) -> str:

@@ -47,6 +47,12 @@ def record_skipped(connection: sqlite3.Connection, primary: Path, skipped: list[
     )
 
 
+def already_recorded(connection: sqlite3.Connection, primary: Path, skipped: list[tuple[Path, str, str]]) -> bool:
+    """Is every ``(file, status, reason)`` recorded as left out already, as it is now?"""
+    recorded = set(_rows(connection, "skipped"))
+    return all((_relative(primary, path), status, reason) in recorded for path, status, reason in skipped)
+
+
 def forget_skipped(connection: sqlite3.Connection, primary: Path, migrated: list[Path]) -> None:
     """Files once left out that are sources now (fetched, repaired, no longer excluded)."""
     connection.executemany(

@@ -126,14 +126,21 @@ def discard_unregistered_shards(primary: Path) -> list[str]:
         return []  # the manifest cannot be read: leave every file as it is
     removed = []
     for path in primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}"):
-        if path.name in registered or not _is_shard_of(path, primary):
+        if path.name in registered or not is_shard_of(path, primary):
             continue
         remove_database_file(path)
         removed.append(path.name)
     return removed
 
 
-def _is_shard_of(path: Path, primary: Path) -> bool:
+def in_the_set(path: Path, primary: Path) -> bool:
+    """Is ``path`` the consolidated set ``primary`` itself, or one of its shards?"""
+    path, primary = Path(path).resolve(), Path(primary).resolve()
+    return path == primary or (path.parent == primary.parent and is_shard_of(path, primary))
+
+
+def is_shard_of(path: Path, primary: Path) -> bool:
+    """Is ``path`` a shard whose marker names ``primary`` (a file beside it)?"""
     if role(path) != SHARD:
         return False
     try:
