@@ -144,3 +144,55 @@ def test_tables_named_like_a_full_text_table_s_own_are_ordinary_tables(tmp_path,
     fulltext = "notes" if order == "virtual first" else "a__notes"
     assert rows(target, f"SELECT count(*) FROM {fulltext} WHERE {fulltext} MATCH 'hello'") == [(1,)]
     _proved_and_rebuilt(target, sources, tmp_path / "out")
+
+
+def matches(database: Path, index: str, term: str) -> list:
+    connection = sqlite3.connect(database)
+    try:
+        return [row[0] for row in connection.execute(f"SELECT rowid FROM {index} WHERE {index} MATCH ? ORDER BY rowid",
+                                                     (term,))]
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("module", ["fts4", "fts5"])
+def test_an_external_content_index_follows_rows_a_later_source_adds_to_its_content(tmp_path, module):
+    """The index is the source's; its content table is the consolidated one, which later
+    sources add to: each such write rebuilds the index, so it finds every row it holds."""
+    indexed = make_database(tmp_path / "indexed.db", "CREATE TABLE docs (id INTEGER PRIMARY KEY, title, body)",
+                            "INSERT INTO docs VALUES (1, 'hello', 'world')",
+                            f"CREATE VIRTUAL TABLE f USING {module} (title, body, content='docs')",
+                            "INSERT INTO f (f) VALUES ('rebuild')")
+    more = make_database(tmp_path / "more.db", "CREATE TABLE docs (id INTEGER PRIMARY KEY, title, body)",
+                         "INSERT INTO docs VALUES (3, 'new', 'row')")
+    target = tmp_path / "ws" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, [indexed, more], MigrationSettings(LIMIT))
+    assert matches(target, "f", "row") == [3] and matches(target, "f", "hello") == [1]
+    check = "INSERT INTO f (f, rank) VALUES ('integrity-check', 1)" if module == "fts5" else \
+        "INSERT INTO f (f) VALUES ('integrity-check')"
+    with sqlite3.connect(target) as connection:
+        connection.execute(check)
+    connection.close()
+    assert verify_database(target, [indexed, more], LIMIT).ok
+
+
+def test_an_external_content_index_over_a_table_kept_apart_indexes_that_table(tmp_path):
+    """The source's content table is kept apart (its key differs from the consolidated
+    table's of that name): its index is recreated over the table kept apart, which holds
+    its rows, not over the other source's table of the same name (which may even lack a
+    column it indexes)."""
+    narrow = make_database(tmp_path / "narrow.db", "CREATE TABLE docs (id INTEGER PRIMARY KEY, title)",
+                           "INSERT INTO docs VALUES (1, 'alpha')")
+    indexed = make_database(tmp_path / "fts.db", "CREATE TABLE docs (id TEXT PRIMARY KEY, title, body)",
+                            "INSERT INTO docs VALUES ('x', 'gamma', 'delta')",
+                            "CREATE VIRTUAL TABLE fd USING fts5 (title, body, content='docs')",
+                            "INSERT INTO fd (fd) VALUES ('rebuild')")
+    target = tmp_path / "ws" / "enterprise_assets.db"
+    target.parent.mkdir()
+    report = migrate(target, [narrow, indexed], MigrationSettings(LIMIT))
+    assert "full-text index 'fd' rebuilt over the consolidated 'fts__docs'" in report.sources[1].notes
+    assert len(matches(target, "fd", "gamma")) == 1 and matches(target, "fd", "alpha") == []
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "fts.db", rebuilt)
+    assert sqldiff(indexed, rebuilt) == ""

@@ -250,7 +250,8 @@ def _write_source(shards: ShardSet, source: _ChangedSource, settings, fingerprin
     for table in description.virtual_tables:
         outcome.tables.append(migrate_virtual_table(connection, table, source_id, name))
     _record_fingerprints(connection, source_id, name, *fingerprints())
-    outcome.notes.extend(rebuild_content_indexes(connection, description, name))
+    outcome.notes.extend(rebuild_content_indexes(connection, description,
+                                                 {table: plan.target for table, plan in plans.items()}))
     notes, source_triggers = carry_schema_objects(connection, description, plans, name)
     outcome.notes = [t.note for t in outcome.tables if t.note] + outcome.notes + notes
     for trigger_name, sql in installed_triggers + source_triggers:

@@ -14,7 +14,7 @@ import sqlite3
 
 from ..errors import Aborted, BadInput
 from ..sqlite import SourceDescription, SourceTable
-from ..sqlite.describe import content_option
+from ..sqlite.describe import content_option, with_module_option
 from ..sqlite.introspect import name_taken
 from ..sqlite.introspect import quote_identifier as q
 from .accounting import recount
@@ -81,18 +81,31 @@ def _created(connection, table: SourceTable, target: str) -> bool:
     return True
 
 
-def rebuild_content_indexes(connection, description: SourceDescription, source_name: str) -> list[str]:
-    """External-content full-text indexes hold no rows of their own: recreate each over
-    the consolidated content table and let the module rebuild it."""
-    notes = []
+def rebuild_content_indexes(connection, description: SourceDescription, targets: dict[str, str]) -> list[str]:
+    """External-content full-text indexes hold no rows of their own: recreate each of the
+    source's over the consolidated table its content table went to (``targets``: source
+    table -> consolidated table, which may be one kept apart), and rebuild every index
+    already in the set over a table this source has just written rows into."""
+    notes, made = [], set()
     for kind, name, _table, sql in description.schema_objects:
-        content = content_option(sql) if kind == "table" and sql and sql.upper().startswith("CREATE VIRTUAL") else None
+        content = _external_content(sql) if kind == "table" else None
         if not content:
             continue
         if name_taken(connection, "main", name):
             notes.append(f"full-text index {name!r} already exists in the consolidated set; kept for rebuild only")
             continue
-        connection.execute(sql)
+        target = targets.get(content, content)
+        connection.execute(sql if target == content else with_module_option(sql, "content", target))
         connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
-        notes.append(f"full-text index {name!r} rebuilt over the consolidated {content!r}")
+        made.add(name)
+        notes.append(f"full-text index {name!r} rebuilt over the consolidated {target!r}")
+    written = set(targets.values())
+    for name, sql in connection.execute("SELECT name, sql FROM main.sqlite_schema WHERE type = 'table'").fetchall():
+        if name not in made and _external_content(sql) in written:  # its content table has rows it has not seen
+            connection.execute(f"INSERT INTO main.{q(name)} ({q(name)}) VALUES ('rebuild')")
     return notes
+
+
+def _external_content(sql: str | None) -> str | None:
+    """The content table of an external-content full-text index declared by ``sql``."""
+    return content_option(sql) if sql and sql.upper().startswith("CREATE VIRTUAL") else None

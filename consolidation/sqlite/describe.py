@@ -195,6 +195,16 @@ def module_option(sql: str | None, name: str) -> str | None:
     return next(group for group in match.groups() if group is not None)
 
 
+def with_module_option(sql: str, name: str, value: str) -> str:
+    """``sql`` with the value of its module's option ``name`` (which it has) set to ``value``."""
+    match = re.search(_OPTION.format(name=re.escape(name)), sql, re.IGNORECASE)
+    group = next(index for index in (1, 2, 3) if match.group(index) is not None)
+    start, end = match.span(group)
+    if group != 3:  # the quotes go with the value
+        start, end = start - 1, end + 1
+    return sql[:start] + "'" + value.replace("'", "''") + "'" + sql[end:]
+
+
 _MODULE = re.compile(r"\bUSING\s+(\w+)\s*\(", re.IGNORECASE)
 #: Modules that read ``content=`` as an option. FTS3 has no such option: there,
 #: ``content="x"`` declares a column named ``content``, whose text the table keeps.
