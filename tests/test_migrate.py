@@ -405,6 +405,16 @@ def test_bad_policy_is_bad_input():
         ConflictPolicy.parse("loudest")
 
 
+def test_a_preferred_source_no_source_is_named_is_refused_before_anything_is_written(target, pair, tmp_path):
+    with pytest.raises(BadInput, match=r"--prefer source:typo\.db: no source of that name \(sources: a\.db, b\.db\)"):
+        migrate(target, list(pair), settings(policy=ConflictPolicy.parse("source:typo.db")))
+    assert not target.exists()
+    migrate(target, [pair[0]], settings())
+    migrate(target, [pair[1]], settings(policy=ConflictPolicy.parse("source:a.db")),  # a source of the set
+            backup_directory=tmp_path / "backups")
+    assert rows(target, "SELECT name FROM t WHERE id = 3") == [("three",)]
+
+
 def _with_a_schema_not_in_utf8(path):
     """A declaration holding a Latin-1 byte: SQLite stores the schema's text as given."""
     subprocess.run(["sqlite3", str(path)], check=True,

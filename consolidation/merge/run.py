@@ -84,6 +84,7 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             known = {name: str(recorded_source(rehearsing or target, location).resolve())
                      for name, location in connection.execute("SELECT name, original_path FROM main.migration_sources")}
             names = assign_source_names(checked.sources, known)
+            _refuse_a_preferred_source_nobody_named(settings.policy, [*known, *names.values()])
             _refuse_files_in_place_of_archived_sources(connection, checked.sources, names)
 
             def backup_once() -> None:
@@ -119,6 +120,14 @@ def _share_a_transaction(connection: sqlite3.Connection, limit: int, group: list
     files = 1 + len(manifest(connection))
     may_add = 1 + sum(database_size(path) for path in group) // int(limit * SHARD_FILL)
     return files + may_add + len(group) <= most_shards(connection)
+
+
+def _refuse_a_preferred_source_nobody_named(policy, names: list[str]) -> None:
+    """``--prefer source:NAME`` names a source of this run or of the set: a NAME that is
+    neither (a typo) would quietly leave every conflict to the first source."""
+    if policy.kind == "source" and policy.source_name not in names:
+        known = ", ".join(sorted(set(names))[:8]) or "none"
+        raise BadInput(f"--prefer source:{policy.source_name}: no source of that name (sources: {known})")
 
 
 def _refuse_files_in_place_of_archived_sources(connection: sqlite3.Connection, sources: list[Path],
