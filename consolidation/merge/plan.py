@@ -145,7 +145,8 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
             table,
             source_name,
             f"the union of its columns with the consolidated {name!r} ({len(shape.columns) + len(plan.add):,}) "
-            f"would pass SQLite's limit of {column_limit + 1:,} columns",
+            f"is more than the {column_limit:,} a merged table can have (SQLite's limit of {column_limit + 1:,} "
+            "columns, less the row identity read beside them)",
         )
     return plan
 
