@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,19 @@ def test_a_changed_blob_byte_in_a_utf16_backup_is_refused(tmp_path):
     connection.close()
     with pytest.raises(BadInput, match="does not match its manifest"):
         restore_database(record.backup, tmp_path / "restored.db")
+
+
+def test_same_named_databases_backed_up_at_once_each_keep_their_own_backup(tmp_path):
+    """consolidate backs sources up on several threads, and two folders may each hold a
+    ``monitoring.db``: no backup ever takes another's name."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sources = [make_database(tmp_path / f"folder{index}" / "monitoring.db", "CREATE TABLE t (x)",
+                             f"INSERT INTO t VALUES ({index})") for index in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        records = list(pool.map(lambda source: backup_database(source, tmp_path / "backups"), sources))
+    assert len({record.backup for record in records}) == 6
+    for source, record in zip(sources, records):
+        assert json.loads(Path(f"{record.backup}.json").read_text())["source"] == str(source.resolve())
+        assert fingerprint(record.backup) == fingerprint(source)
+    assert sorted(path.name for path in (tmp_path / "backups").iterdir() if path.name.startswith(".")) == []

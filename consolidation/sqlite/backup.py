@@ -9,8 +9,10 @@ one ``git clean`` or one bad commit away from the data it protects.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import secrets
 import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -89,14 +91,26 @@ def _prove(path: Path, expected_fingerprint: str, what: str, form: int = FORMAT)
         raise Aborted(f"{what} {path} does not match its source's content")
 
 
-def _backup_name(source: Path, directory: Path, now: datetime) -> Path:
+def _put_in_place(partial: Path, source: Path, directory: Path, now: datetime) -> Path:
+    """Give the proved ``partial`` its name, ``NAME.TIMESTAMP.db`` (``-2``, ``-3``… when
+    taken), never over another backup: a hard link fails on a name that exists, so two
+    backups of same-named files taken at once (``databases/a.db``, ``archive/a.db``)
+    each keep their own."""
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    candidate = directory / f"{source.stem}.{stamp}{source.suffix}"
-    counter = 2
-    while candidate.exists():
-        candidate = directory / f"{source.stem}.{stamp}-{counter}{source.suffix}"
-        counter += 1
-    return candidate
+    for counter in itertools.count(1):
+        candidate = directory / f"{source.stem}.{stamp}{'' if counter == 1 else f'-{counter}'}{source.suffix}"
+        try:
+            os.link(partial, candidate)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: the name is checked, then taken
+            if candidate.exists():
+                continue
+            os.replace(partial, candidate)
+            return candidate
+        partial.unlink()
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def backup_database(source: Path | str, directory: Path | str, workspace: Path | None = None) -> BackupRecord:
@@ -108,8 +122,7 @@ def backup_database(source: Path | str, directory: Path | str, workspace: Path |
     except OSError as error:
         raise BadInput(f"{directory}: cannot create backup directory ({error.strerror})") from None
     now = datetime.now(timezone.utc)
-    final = _backup_name(source, directory, now)
-    partial = temporary_beside(final, "backup")
+    partial = temporary_beside(directory / f"{source.name}.{secrets.token_hex(4)}", "backup")  # one per backup
     sweep_folder(directory)  # what killed backups left
     try:
         with open_readonly(source) as reader:
@@ -121,7 +134,7 @@ def backup_database(source: Path | str, directory: Path | str, workspace: Path |
                 writer.close()
         _prove(partial, fingerprint, "backup")
         _fsync(partial)
-        os.replace(partial, final)
+        final = _put_in_place(partial, source, directory, now)
     except sqlite3.Error as error:
         raise Aborted(f"backup of {source} failed ({error}); nothing was kept") from None
     except OSError as error:
