@@ -8,6 +8,7 @@ the set's ledger. ``dry_run`` rehearses all of it on a private copy.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             initialize(target, settings.limit)
         connection = connect_assetdb(target)
         try:
-            known = {name: str(recorded_source(rehearsing or target, location).resolve())
+            known = {name: os.path.realpath(recorded_source(rehearsing or target, location))  # never raises on a loop
                      for name, location in connection.execute("SELECT name, original_path FROM main.migration_sources")}
             names = assign_source_names(checked.sources, known)
             _refuse_a_preferred_source_nobody_named(settings.policy, [*known, *names.values()])

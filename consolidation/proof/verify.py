@@ -168,8 +168,8 @@ def match_sources(database: Path, ledger: list[LedgerSource],
     """Ledger source id -> live file, by where it was migrated from, else by unique file name."""
     matched, problems = {}, []
     for path in given:
-        resolved = path.resolve()
-        candidates = [s for s in ledger if recorded_source(database, s.original_path).resolve() == resolved] or [
+        resolved = os.path.realpath(path)  # (realpath: a link in a loop is compared, not followed forever)
+        candidates = [s for s in ledger if os.path.realpath(recorded_source(database, s.original_path)) == resolved] or [
             s for s in ledger if s.name.rsplit("/", 1)[-1] == path.name
         ]
         if len(candidates) != 1:

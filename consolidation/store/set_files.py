@@ -33,7 +33,7 @@ def source_location(primary: Path, source: Path) -> str:
 
 def recorded_source(primary: Path, recorded: str) -> Path:
     """The file a ledger's source location names in this checkout (an absolute one, as
-    versions before 0.2 recorded, as it is)."""
+    earlier versions recorded, as it is)."""
     return primary.resolve().parent / recorded
 
 
