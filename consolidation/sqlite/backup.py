@@ -9,7 +9,6 @@ one ``git clean`` or one bad commit away from the data it protects.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import secrets
@@ -97,8 +96,10 @@ def _put_in_place(partial: Path, source: Path, directory: Path, now: datetime) -
     backups of same-named files taken at once (``databases/a.db``, ``archive/a.db``)
     each keep their own."""
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    for counter in itertools.count(1):
+    counter = 1
+    while True:
         candidate = directory / f"{source.stem}.{stamp}{'' if counter == 1 else f'-{counter}'}{source.suffix}"
+        counter += 1
         try:
             os.link(partial, candidate)
         except FileExistsError:
@@ -110,7 +111,6 @@ def _put_in_place(partial: Path, source: Path, directory: Path, now: datetime) -
             return candidate
         partial.unlink()
         return candidate
-    raise AssertionError("unreachable")
 
 
 def backup_database(source: Path | str, directory: Path | str, workspace: Path | None = None) -> BackupRecord:
