@@ -16,6 +16,7 @@ out and recorded with why.
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,9 +28,9 @@ from .assets import ingest
 from .database_list import ListRequest, keep_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
-from .globs import Exclusions
+from .globs import Exclusions, resolved
 from .inventory import relative_name, walk_databases
-from .listing import find_list, read_list
+from .listing import DatabaseList, find_list, read_list
 from .merge import ConflictPolicy, MigrationSettings, migrate
 from .merge.preflight import Preflight, preflight
 from .phases import STEPS
@@ -43,7 +44,7 @@ from .sqlite import (
 )
 from .sqlite.backup import find_workspace, refuse_inside_workspace
 from .store import Operation, initialize, record_operation
-from .store.identity import claims_assetdb
+from .store.identity import PRIMARY, claims_assetdb, role
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 
 TARGET_NAME = "enterprise_assets.db"
@@ -139,8 +140,23 @@ def check_request(request: Request) -> Preflight:
     refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
     if request.workspace is not None and not request.workspace.is_dir():
         raise BadInput(f"{request.workspace}: no such workspace folder")
-    read_list(request.list_file())  # several lists, or one that cannot be read: refused now, not after the migration
+    # several lists, or one that cannot be read: refused now, not after the migration
+    _refuse_a_second_set(request, read_list(request.list_file()))
     return checked
+
+
+def _refuse_a_second_set(request: Request, listed: DatabaseList) -> None:
+    """The workspace's list keeps a consolidated set in another folder: a run whose first
+    folder is a new one would start a second set there and rewrite the list for it alone.
+    The way on is to name the set's folder first, so the new databases join it."""
+    for name in listed.active:
+        path = listed.path.parent / name
+        if path.name == TARGET_NAME and resolved(path) != resolved(request.target) and path.is_file() \
+                and role(path) == PRIMARY:
+            folders = [os.path.relpath(path.parent), *(os.path.relpath(folder) for folder in request.folders)]
+            raise BadInput(f"{listed.path}: keeps the consolidated set {os.path.relpath(path)}; consolidating into "
+                           f"{os.path.relpath(request.target)} would start a second one — name its folder first: "
+                           f"assetdb consolidate {shlex.join(folders)}")
 
 
 def plan(request: Request) -> list[str]:

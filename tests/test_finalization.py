@@ -356,3 +356,31 @@ def test_the_list_says_why_there_are_more_databases_before_the_archive(assetdb, 
     text = (folder / "CONSOLIDATED_DATABASE_LIST.md").read_text()
     assert "2 databases before, 3 after (50.0% more: the legacy databases are still in place until " \
            "`assetdb consolidate --yes` archives them)." in text
+
+
+def test_a_new_folder_consolidated_on_its_own_is_refused_while_the_list_keeps_a_set(assetdb, tmp_path, monkeypatch):
+    """After the first consolidation, `consolidate tools/db` would start a second set there
+    and rewrite the list for it alone: refused, naming the set and the command that adds the
+    new databases to it; that command works."""
+    from consolidation.demo import build_demo_repository
+
+    repo = build_demo_repository(tmp_path / "demo").root
+    folders = ["databases", "archived_databases", "deployment/production/databases"]
+    monkeypatch.chdir(repo)
+    first = assetdb("consolidate", *folders, "--workspace", ".", "--backup-dir", tmp_path / "backups", "--yes",
+                    "--skip-unusable", "--quiet")
+    assert first.exit_code == 0, first.stderr
+    make_database(repo / "tools" / "db" / "extra.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                  "INSERT INTO t VALUES (1, 2)")
+    before = folder_state(repo)
+    second = assetdb("consolidate", "tools/db", "--workspace", ".", "--backup-dir", tmp_path / "backups", "--yes")
+    assert second.exit_code == 2
+    assert second.stderr.strip() == (
+        "assetdb: error: documentation/CONSOLIDATED_DATABASE_LIST.md: keeps the consolidated set "
+        "databases/enterprise_assets.db; consolidating into tools/db/enterprise_assets.db would start a second one "
+        "— name its folder first: assetdb consolidate databases tools/db")
+    assert folder_state(repo) == before
+    joined = assetdb("consolidate", "databases", "tools/db", "--workspace", ".", "--backup-dir", tmp_path / "backups",
+                     "--yes", "--skip-unusable", "--quiet")
+    assert joined.exit_code == 0, joined.stderr
+    assert "1 migrated" in joined.stdout and not (repo / "tools" / "db" / "enterprise_assets.db").exists()
