@@ -138,18 +138,23 @@ def migrated_sources(path: Path) -> list[LedgerSource]:
         return []
 
 
-def check_archived(path: Path, entry: Archived, shown_as: str | None = None) -> CheckResult:
-    """Is an archived source still the file its archive manifest recorded, byte for byte?"""
+def check_archived(path: Path, entry: Archived, primary: Path | None, shown_as: str | None = None) -> CheckResult:
+    """Is an archived source still the file its archive manifest recorded: byte for byte,
+    or else (restored from a backup, rebuilt from the set: a file of other bytes) with the
+    source's own content, proved against ``primary``, the set it was consolidated into?"""
     name = shown_as or str(path)
     actual = file_sha256(path)
     figures = {"sha256": actual, "archived_as": entry.name}
     if entry.sha256 and actual == entry.sha256:
         return CheckResult(True, f"archived {entry.name}, bytes as recorded ({actual[:16]}…)", figures)
+    if primary is not None and not verify_rebuilt(primary, entry.name, path):
+        figures["content"] = "proved against the set"
+        return CheckResult(True, f"archived {entry.name}: other bytes than archived, the source's content", figures)
     return CheckResult(
         False,
         f"archived source changed since it was archived: {name} has SHA-256 {actual[:16]}…, the manifest says "
-        f"{(entry.sha256 or 'nothing yet')[:16]}… — restore it from a backup, or rebuild it: "
-        f"assetdb rebuild-source DB {entry.name} --out FILE",
+        f"{(entry.sha256 or 'nothing yet')[:16]}… — restore it from a backup, or rebuild it in its place: "
+        f"rm {path} && assetdb rebuild-source {primary} {entry.name} --out {path}",
         figures,
     )
 

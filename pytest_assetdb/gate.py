@@ -102,7 +102,8 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
     ]
     if membership.archived is not None:
         checks.append(Check("archived", "finalization", "archived",
-                            lambda c, entry=membership.archived: check_archived(c.path, entry, c.shown_as)))
+                            lambda c, entry=membership.archived, set_=membership.archived_from: check_archived(
+                                c.path, entry, set_, c.shown_as)))
         if database_list is not None:
             checks.append(Check("listed", "finalization", "listed",
                                 lambda c: check_listed(c.path, c.database_list, c.shown_as, archived=True)))

@@ -30,6 +30,7 @@ SEARCH_DEPTH = 3
 @dataclass(frozen=True)
 class Membership:
     archived: Archived | None = None  # the manifest entry, when the file is an archived source
+    archived_from: Path | None = None  # the consolidated set beside the archive folder, if any
     skipped: str | None = None  # "status: reason", when the set left the file out
 
 
@@ -61,6 +62,12 @@ def _left_out_by_sets_in(folder: Path) -> dict[Path, str]:
     return left_out
 
 
+def _set_beside(archive: Path) -> Path | None:
+    """The consolidated set whose archive folder ``archive`` is: the primary in its parent."""
+    return next((path for path in sorted(archive.parent.iterdir()) if path.is_file() and is_database_path(path)
+                 and role(path) == PRIMARY), None)
+
+
 class MembershipIndex:
     """Memberships of one gate session, each folder's manifest and ledgers read once."""
 
@@ -74,7 +81,7 @@ class MembershipIndex:
             if folder not in self._manifests:
                 self._manifests[folder] = _manifest(folder) if (folder / ARCHIVE_MANIFEST).is_file() else {}
             if resolved in self._manifests[folder]:
-                return Membership(archived=self._manifests[folder][resolved])
+                return Membership(archived=self._manifests[folder][resolved], archived_from=_set_beside(folder))
         for folder in _folders_up(resolved):
             if folder not in self._left_out:
                 self._left_out[folder] = _left_out_by_sets_in(folder)

@@ -155,3 +155,34 @@ def test_a_lock_timeout_that_is_no_number_of_seconds_is_a_usage_error(pytester, 
     result = pytester.runpytest("--assetdb", "databases", f"--assetdb-lock-timeout={value}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "is not a number of seconds to wait" in result.stderr.str()
+
+
+def test_an_archived_source_changed_fails_and_each_remedy_it_names_mends_it(pytester, tmp_path):
+    """A changed archived file fails with the commands that mend it filled in; a copy
+    restored from a backup and one rebuilt from the set are other bytes than archived, with
+    the source's content, and pass."""
+    from consolidation.archive import archive_sources
+    from consolidation.proof import rebuild_source
+    from consolidation.sqlite import backup_database, restore_database
+
+    folder = pytester.path / "databases"
+    sources = consolidate(folder)
+    target = folder / "enterprise_assets.db"
+    backup = backup_database(sources[1], tmp_path / "backups").backup
+    archive_sources(target, sources, 99_900_000)
+    archived = folder / "archive" / "b.db"
+    gate = ("--assetdb", "databases", "-p", "no:cacheprovider")
+    pytester.runpytest(*gate).assert_outcomes(passed=18)
+    with sqlite3.connect(archived) as connection:
+        connection.execute("DELETE FROM t WHERE id = 3")
+    connection.close()
+    changed = pytester.runpytest(*gate)
+    changed.assert_outcomes(passed=17, failed=1)
+    changed.stdout.fnmatch_lines([f"archived source changed since it was archived: databases/archive/b.db has *"
+                                  f"rebuild it in its place: rm {archived} && assetdb rebuild-source {target} b.db "
+                                  f"--out {archived}"])
+    restore_database(backup, archived, tmp_path / "safety")
+    pytester.runpytest(*gate).assert_outcomes(passed=18)
+    archived.unlink()
+    rebuild_source(target, "b.db", archived)
+    pytester.runpytest(*gate).assert_outcomes(passed=18)
