@@ -24,7 +24,7 @@ from pathlib import Path
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
 from .globs import resolved
-from .leftovers import temporary_beside
+from .leftovers import sweep_folder, temporary_beside
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
 from .size import format_size, sidecar_paths
@@ -174,6 +174,8 @@ def archive_sources(
         if _destination(folder, names[path]).exists():
             raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
     folder.mkdir(parents=True, exist_ok=True)
+    for inside, _folders, _files in os.walk(folder):  # what a killed archive left, in any of its folders
+        sweep_folder(inside)
     manifest = read_manifest(folder)
     archived = []
     for path in paths:
@@ -231,8 +233,11 @@ def _copy_then_remove(path: Path, destination: Path) -> None:
 def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
     temporary = temporary_beside(folder / MANIFEST, "manifest")
     entries = [asdict(entry) for entry in manifest]
-    temporary.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, folder / MANIFEST)
+    try:
+        temporary.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+        os.replace(temporary, folder / MANIFEST)
+    finally:
+        temporary.unlink(missing_ok=True)  # written and renamed, or interrupted (Ctrl-C) on the way
 
 
 def _mark_archived(database: Path, record: Archived, folder: Path, limit: int) -> None:

@@ -28,7 +28,7 @@ from .inventory import (
     inspect_database,
     relative_name,
 )
-from .leftovers import temporary_beside
+from .leftovers import sweep_folder, temporary_beside
 from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
 from .proof import read_sources
 from .size import format_size
@@ -250,6 +250,7 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     text = updated_text(current, render_block(facts, existing, request.limit, findings))
     created = not list_path.exists()
     if write:
+        sweep_folder(list_path.parent)  # what a killed write of the list left beside it
         _replace(list_path, text)
         for primary in facts.primaries:
             with write_session(primary, request.limit, "recording the database list") as session:

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import dead_pid, listing
+import pytest
+
+from conftest import dead_pid, listing, make_database
 
 ASSETDB = [sys.executable, "-m", "consolidation"]
 
@@ -174,3 +176,34 @@ def test_shards_are_never_removed_when_the_primary_cannot_vouch_for_them(tmp_pat
     database.rename(tmp_path / "moved-away.db")
     assert run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmp_path).returncode == 0
     assert set(shards) <= {path.name for path in database.parent.glob("enterprise_assets.0*.db")}
+
+
+def test_what_a_killed_archive_or_list_left_is_swept_by_the_next_consolidate(tmp_path, monkeypatch):
+    """Temporaries beside the archive's manifest, in its subfolders, and beside the database
+    list, left by a writer that is gone, are removed when the next run writes there; the
+    manifest's own temporary goes even when the write is interrupted (Ctrl-C)."""
+    import consolidation.archive as archive
+    from consolidation.demo import build_demo_repository
+
+    repo = build_demo_repository(tmp_path / "demo").root
+    folders = ["databases", "archived_databases", "deployment/production/databases"]
+    consolidate = [*ASSETDB, "consolidate", *folders, "--workspace", ".", "--backup-dir", str(tmp_path / "backups"),
+                   "--yes", "--skip-unusable", "--quiet"]
+    assert subprocess.run(consolidate, cwd=repo, capture_output=True).returncode == 0
+    gone = dead_pid()
+    stale = [repo / "databases" / "archive" / f".ARCHIVE_MANIFEST.json.assetdb-{gone}-manifest.tmp",
+             repo / "databases" / "archive" / "databases" / f".monitoring.db.assetdb-{gone}-archive.tmp",
+             repo / "documentation" / f".CONSOLIDATED_DATABASE_LIST.md.assetdb-{gone}-list.tmp"]
+    for path in stale:
+        path.write_text("left by a killed run")
+    make_database(repo / "databases" / "late.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    again = subprocess.run(consolidate, cwd=repo, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert [path for path in stale if path.exists()] == []
+
+    def interrupted(source, destination):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(archive.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        archive._write_manifest(tmp_path, [])
+    assert list(tmp_path.glob(".ARCHIVE_MANIFEST.json.*")) == []
