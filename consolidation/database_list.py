@@ -13,6 +13,7 @@ nowhere, an active one it does not name), and the findings go into the block.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 from dataclasses import dataclass, field
@@ -249,6 +250,8 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     current = list_path.read_bytes().decode("utf-8") if list_path.is_file() else ""  # read_list judged it
     text = updated_text(current, render_block(facts, existing, request.limit, findings))
     created = not list_path.exists()
+    if write and not created and _WRITTEN_AT.sub("", text) == _WRITTEN_AT.sub("", current):
+        return ListResult(list_path, current, findings, created)  # true as it is: not a byte changes
     if write:
         sweep_folder(list_path.parent)  # what a killed write of the list left beside it
         _replace(list_path, text)
@@ -256,6 +259,10 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
             with write_session(primary, request.limit, "recording the database list") as session:
                 record_database_list(session.connection, primary, list_path)
     return ListResult(list_path, text, findings, created)
+
+
+#: When the block was written: all a rewrite of a list that is still true would change.
+_WRITTEN_AT = re.compile(r"^Written \S+; ", re.MULTILINE)
 
 
 def _replace(list_path: Path, text: str) -> None:

@@ -384,3 +384,17 @@ def test_a_new_folder_consolidated_on_its_own_is_refused_while_the_list_keeps_a_
                      "--yes", "--skip-unusable", "--quiet")
     assert joined.exit_code == 0, joined.stderr
     assert "1 migrated" in joined.stdout and not (repo / "tools" / "db" / "enterprise_assets.db").exists()
+
+
+def test_a_list_still_true_is_not_written_again(legacy):
+    """Writing the list again when nothing it says has changed leaves it byte for byte (its
+    'Written' time included), so a rerun leaves Git nothing to commit."""
+    first = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    written = first.path.read_bytes()
+    stamp = first.path.stat().st_mtime_ns
+    time.sleep(1.1)  # the block's time is to the second
+    again = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    assert again.path.read_bytes() == written and again.path.stat().st_mtime_ns == stamp
+    make_database(legacy / "late.db", "CREATE TABLE t (x)")
+    changed = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    assert "late.db" in changed.path.read_text() and changed.path.read_bytes() != written
