@@ -267,6 +267,26 @@ def test_symlink_out_of_the_workspace_is_stored_as_a_link(workspace, database, t
     assert data[0] == os.fsencode(secret) and stat.S_ISLNK(data[1])
 
 
+def test_a_symlink_that_led_out_of_the_workspace_once_stays_proved_as_history(workspace, database, tmp_path):
+    """The proof accepts a link out of the workspace while the workspace holds it; once it is
+    retargeted (or removed), that version is history, and still proved, never a red gate
+    nothing could clear."""
+    from consolidation.assets import push
+    from consolidation.proof import check_reproducible
+
+    os.symlink("/usr/bin/env", workspace / "tool")
+    push(workspace, database, LIMIT)
+    assert check_reproducible(database, workspace).ok
+    (workspace / "tool").unlink()
+    os.symlink("README.md", workspace / "tool")
+    push(workspace, database, LIMIT)
+    report = check_reproducible(database, workspace)
+    assert report.ok, report.problems
+    (workspace / "tool").unlink()
+    push(workspace, database, LIMIT)
+    assert check_reproducible(database, workspace).ok
+
+
 def test_fifo_is_skipped_with_a_note(workspace, database):
     os.mkfifo(workspace / "pipe")
     report = ingest(workspace, database, limit=LIMIT)
