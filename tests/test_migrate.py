@@ -264,13 +264,34 @@ def test_unusual_tables_rebuild_exactly(target, tmp_path):
     report = migrate(target, [source], settings())
     assert rows(target, "SELECT what FROM audit") == [("gen 2",)]  # the trigger did not fire on migration
     assert rows(target, "SELECT type FROM sqlite_schema WHERE name IN ('nokey_a', 'doubled', 'gen_audit') ORDER BY name") == [
-        ("trigger",), ("index",)
+        ("view",), ("trigger",), ("index",)  # the view reads the generated column's values, stored as data
     ]
+    assert rows(target, "SELECT id, doubled, typeof(doubled) FROM gen ORDER BY id") == [(1, 42, "integer"),
+                                                                                          (2, 10, "integer")]
     notes = " ".join(report.sources[0].notes)
-    assert "generated column 'doubled' of 'gen' is computed, not copied" in notes
-    assert "view 'doubled' does not apply to the consolidated set" in notes
+    assert "generated column 'doubled' of 'gen': its values are stored as data, its rebuild computes them" in notes
     assert_rebuilds_exactly(target, [source], tmp_path / "out")
     assert_verified(target, [source])
+
+
+@pytest.mark.parametrize("generated_first", [True, False], ids=["generated-first", "plain-first"])
+def test_a_generated_column_meeting_a_plain_one_is_compared_by_its_values(target, tmp_path, generated_first):
+    """A generated column's values are the source's rows as much as any other: against a
+    plain column of the same name they fold when equal and are a conflict when not, and
+    the merged table shows them; each source still rebuilds exactly (its own computed)."""
+    generated = make_database(tmp_path / "gen.db", "CREATE TABLE g (id INTEGER PRIMARY KEY, a, s AS (a * 2) STORED)",
+                              "INSERT INTO g (id, a) VALUES (1, 1), (2, 5)")
+    plain = make_database(tmp_path / "plain.db", "CREATE TABLE g (id INTEGER PRIMARY KEY, a, s)",
+                          "INSERT INTO g VALUES (1, 1, 2), (2, 5, 'zzz')")
+    order = [generated, plain] if generated_first else [plain, generated]
+    report = migrate(target, order, settings())
+    by_name = {outcome.name: outcome.tables[0] for outcome in report.sources}
+    later = by_name[order[1].name]
+    assert (later.duplicates_folded, later.conflicts_kept) == (1, 1)  # row 1 the same, row 2 not
+    shown = 10 if generated_first else "zzz"
+    assert rows(target, "SELECT id, s FROM g ORDER BY id") == [(1, 2), (2, shown)]
+    assert_verified(target, order)
+    assert_rebuilds_exactly(target, order, tmp_path / "out")
 
 
 def test_wal_source_rows_that_live_only_in_the_wal_are_migrated(target, tmp_path):

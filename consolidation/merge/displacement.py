@@ -52,7 +52,7 @@ def displace_shown_rows(merger, number: int, current: int, conflicts: str) -> No
     if merger.list_by_key:
         _list_displaced_versions(merger, number, current)
     # a column of the source may be spelled in another (ASCII) case than the table's: it is the same column
-    incoming = {folded(name): q(name) for name in merger.table.column_names}
+    incoming = {folded(name): q(name) for name in merger.names}
     values = {name: f"s.{incoming[folded(name)]}" if folded(name) in incoming else "NULL" for name in target_names}
     if number == current or merger.shards.has_room_for(number, _incoming_bytes(merger, number, values)):
         merger.execute(

@@ -87,7 +87,7 @@ def plan_table(connection: sqlite3.Connection, shards: ShardSet, table: SourceTa
         )
     if table.generated:
         generated = ", ".join(repr(column) for column in table.generated)
-        note = f"generated column {generated} of {table.name!r} is computed, not copied"
+        note = f"generated column {generated} of {table.name!r}: its values are stored as data, its rebuild computes them"
         plan.note = f"{plan.note}; {note}" if plan.note else note
     return plan
 
@@ -127,7 +127,7 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
                           f"WITHOUT ROWID table) and holds values other than integers; it is the rowid in the "
                           f"consolidated {name!r}")
     plan = TablePlan(table, name)
-    for column in table.columns:
+    for column in table.merged_columns:
         existing = shape.columns.get(folded(column.name))
         if existing is None:
             plan.add.append(column)
@@ -214,7 +214,7 @@ def create_target_table(connection: sqlite3.Connection, plan: TablePlan) -> None
     table = plan.source
     definitions = [
         _column_definition(column, _declares_integer_key(table) and column.name == table.key[0], table.key_is_rowid)
-        for column in table.columns
+        for column in table.merged_columns
     ]
     if table.key and not _declares_integer_key(table):
         definitions.append(f"PRIMARY KEY ({', '.join(q(k) for k in table.key)})")

@@ -70,7 +70,8 @@ class RowMerger:
         self.target = plan.target
         self.table_id = table_id
         self.shards = shards
-        self.columns = [q(name) for name in self.table.column_names]
+        self.names = [column.name for column in self.table.merged_columns]
+        self.columns = [q(name) for name in self.names]
         self.identity = q(self.table.identity_column)  # what self.rows calls a row's identity
         for name, columns in SCRATCH.items():
             self.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})")
@@ -94,10 +95,10 @@ class RowMerger:
         """Rows as ``(identity, columns…)``, the identity called :attr:`identity`. WITHOUT ROWID tables are numbered once, in
         key order, into a temporary table, so every later step can seek by identity."""
         if self.table.rowid:
-            return f"({self.table.select_rows(self.table.schema)})"
+            return f"({self.table.select_rows(self.table.schema, self.names)})"
         self.execute("DROP TABLE IF EXISTS temp.assetdb_stage")
         self.execute(f"CREATE TEMP TABLE assetdb_stage ({self.identity} INTEGER PRIMARY KEY, {', '.join(self.columns)})")
-        self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(self.table.schema)}")
+        self.execute(f"INSERT INTO temp.assetdb_stage {self.table.select_rows(self.table.schema, self.names)}")
         return "(SELECT * FROM temp.assetdb_stage)"
 
     def execute(self, sql: str, parameters: tuple | dict = ()) -> sqlite3.Cursor:

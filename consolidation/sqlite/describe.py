@@ -78,6 +78,13 @@ class SourceTable:
         return [column.name for column in self.columns]
 
     @property
+    def merged_columns(self) -> list[Column]:
+        """What the merge copies into the consolidated table: the stored columns, and each
+        generated column's values as data (without affinity, so never converted), compared
+        like any other; only the stored ones are the source's to prove and rebuild."""
+        return [*self.columns, *(Column(name, "", "BLOB") for name in self.generated)]
+
+    @property
     def row_identity(self) -> str:
         return "rowid" if self.rowid else "ordinal"
 
@@ -100,10 +107,10 @@ class SourceTable:
             name = f"_{name}"
         return name
 
-    def select_rows(self, schema: str) -> str:
-        """``SELECT identity, columns…`` over this table in ``schema``; the identity is
-        called :attr:`identity_column`."""
-        columns = ", ".join(f"s.{quote_identifier(name)}" for name in self.column_names)
+    def select_rows(self, schema: str, names: list[str] | None = None) -> str:
+        """``SELECT identity, columns…`` (``names``, else the stored columns) over this table
+        in ``schema``; the identity is called :attr:`identity_column`."""
+        columns = ", ".join(f"s.{quote_identifier(name)}" for name in (names or self.column_names))
         return (
             f"SELECT {self.identity_expression('s')} AS {quote_identifier(self.identity_column)}, {columns} "
             f"FROM {schema}.{quote_identifier(self.name)} AS s"
@@ -137,7 +144,7 @@ def untyped_columns(connection: sqlite3.Connection, source: SourceTable, schema:
     there): the only ones in which a -0.0 stays apart from 0.0 (see ``expressions.same_row``)."""
     declared = {folded(row[1]): affinity(row[2] or "") for row in connection.execute(
         f"PRAGMA {schema}.table_info({quote_identifier(table)})")}
-    return {quote_identifier(column.name) for column in source.columns
+    return {quote_identifier(column.name) for column in source.merged_columns
             if column.affinity == "BLOB" or declared.get(folded(column.name)) == "BLOB"}
 
 
