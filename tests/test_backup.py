@@ -194,10 +194,19 @@ def test_a_changed_blob_byte_in_a_utf16_backup_is_refused(tmp_path):
         restore_database(record.backup, tmp_path / "restored.db")
 
 
-def test_same_named_databases_backed_up_at_once_each_keep_their_own_backup(tmp_path):
+@pytest.mark.parametrize("hard_links", [True, False], ids=["hard-links", "no-hard-links"])
+def test_same_named_databases_backed_up_at_once_each_keep_their_own_backup(tmp_path, monkeypatch, hard_links):
     """consolidate backs sources up on several threads, and two folders may each hold a
-    ``monitoring.db``: no backup ever takes another's name."""
+    ``monitoring.db``: no backup ever takes another's name (on a file system without hard
+    links too, where the name is claimed before the copy takes it)."""
     from concurrent.futures import ThreadPoolExecutor
+
+    import consolidation.sqlite.backup as backup_module
+
+    if not hard_links:
+        def no_links(source, destination):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(backup_module.os, "link", no_links)
 
     sources = [make_database(tmp_path / f"folder{index}" / "monitoring.db", "CREATE TABLE t (x)",
                              f"INSERT INTO t VALUES ({index})") for index in range(6)]

@@ -186,3 +186,25 @@ def test_an_archived_source_changed_fails_and_each_remedy_it_names_mends_it(pyte
     archived.unlink()
     rebuild_source(target, "b.db", archived)
     pytester.runpytest(*gate).assert_outcomes(passed=18)
+
+
+def test_a_real_copy_beside_the_set_is_compared_when_the_migrated_path_holds_a_pointer(tmp_path):
+    """The source is looked for where it was migrated from, then beside the set: an unfetched
+    pointer at the first place does not stop the second from being compared live."""
+    import shutil
+
+    from pytest_assetdb.checks import check_lossless
+
+    legacy = make_database(tmp_path / "legacy" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                           "INSERT INTO t VALUES (1, 'x')")
+    target = tmp_path / "set" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, [legacy], MigrationSettings(99_900_000))
+    shutil.copyfile(legacy, target.parent / "a.db")
+    legacy.unlink()
+    lfs_pointer(legacy, 8192)
+    assert check_lossless(target, "a.db", "t").figures["compared"] == "live"
+    with sqlite3.connect(target.parent / "a.db") as connection:
+        connection.execute("UPDATE t SET v = 'changed'")
+    connection.close()
+    assert not check_lossless(target, "a.db", "t").ok

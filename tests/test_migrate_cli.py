@@ -121,6 +121,7 @@ def test_verify_notices_a_source_changed_after_migration(assetdb, sources, targe
         (["migrate", "MISSING", "--into", "TARGET"], 2, "no such source database"),
         (["migrate", "A", "--into", "TARGET", "--prefer", "loudest"], 2, "invalid conflict policy"),
         (["migrate", "A", "--into", "TARGET", "--limit", "10KB"], 3, "over the cap"),
+        (["migrate", "A", "B", "--into", "TARGET", "--limit", "1"], 3, "under the cap of 1 B"),
         (["verify", "A"], 2, "not an assetdb database, so not a consolidated set"),
         (["rebuild-source", "TARGET", "nope.db", "--out", "OUT"], 2, "no migrated source named 'nope.db'"),
         (["rebuild-source", "TARGET", "a.db", "--out", "A"], 2, "already exists"),
@@ -135,7 +136,8 @@ def test_bad_input_is_one_line(assetdb, sources, target, tmp_path, args, code, m
     (tmp_path / "notes.txt").write_text("hello\n")
     (tmp_path / "other").mkdir()
     assert assetdb("init", tmp_path / "other" / "enterprise_assets.db").exit_code == 0
-    names = {"MISSING": tmp_path / "missing.db", "A": sources[0], "TARGET": target, "OUT": tmp_path / "out.db",
+    names = {"MISSING": tmp_path / "missing.db", "A": sources[0], "B": sources[1], "TARGET": target,
+             "OUT": tmp_path / "out.db",
              "TEXT": tmp_path / "notes.txt", "OTHER": tmp_path / "other" / "enterprise_assets.db"}
     result = assetdb(*[names.get(arg, arg) for arg in args])
     assert result.exit_code == code, result.stderr

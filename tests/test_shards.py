@@ -435,3 +435,41 @@ def test_files_that_need_more_shards_than_sqlite_can_attach_are_refused_as_such(
     with pytest.raises(Aborted, match=r"does not fit under the cap of 400\.0 KB in \d+ files \(the most this SQLite"):
         ingest(workspace, database, limit=CAP)
     assert list(database.parent.iterdir()) == []
+
+
+def test_versions_taking_over_rows_in_a_full_shard_and_in_the_current_one_are_kept_once(target, tmp_path):
+    """One chunk takes over rows shown in a full shard (moved into the current one) and rows
+    shown in the current shard itself: every displaced version is kept once, and no incoming
+    version is kept as if it had been displaced (a conflicts row nothing links to)."""
+    def source(name: str, rows: list[tuple[str, str]]) -> Path:
+        path = tmp_path / name
+        with sqlite3.connect(path) as connection:
+            connection.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+            connection.executemany("INSERT INTO t VALUES (?, ?)", rows)
+        connection.close()
+        return path
+
+    a = source("a.db", [(f"a{i:04d}", "a" * 1500) for i in range(600)])
+    b = source("b.db", [(f"b{i:04d}", "b" * 1500) for i in range(100)])
+    migrate(target, [a, b], MigrationSettings(CAP))
+    holders = {}
+    for path in files_of(target):
+        with sqlite3.connect(path) as connection:
+            if connection.execute("SELECT 1 FROM sqlite_schema WHERE name = 't'").fetchone():
+                holders[path.name] = [k for (k,) in connection.execute("SELECT k FROM t")]
+        connection.close()
+    shards = sorted(path.name for path in files_of(target) if path != target)
+    full, last = shards[1], shards[-1]  # a shard filled to its share, and the last, with room
+    keys = [key for pair in zip(holders[full][:5], holders[last][:5]) for key in pair]
+    c = source("c.db", [(key, "c" * 100) for key in keys])
+    migrate(target, [a, b, c], MigrationSettings(CAP, policy=ConflictPolicy.parse("source:c.db")),
+            backup_directory=tmp_path / "backups")
+    kept = 0
+    for path in files_of(target):
+        with sqlite3.connect(path) as connection:
+            if connection.execute("SELECT 1 FROM sqlite_schema WHERE name = 'assetdb_conflicts_t'").fetchone():
+                kept += connection.execute("SELECT count(*) FROM assetdb_conflicts_t").fetchone()[0]
+        connection.close()
+    assert kept == 10
+    assert all(database_size(path) <= CAP for path in files_of(target))
+    assert_verified_and_rebuilt(target, [a, b, c], tmp_path)

@@ -234,7 +234,9 @@ class RowMerger:
             conflicts = ensure_conflicts_table(self.connection, self.shards, current, self.target)
             decide(self)
             shown_in = [row[0] for row in self.execute("SELECT DISTINCT shown_shard FROM temp.assetdb_pairs")]
-            for number in shown_in:
+            # the current shard first: rows a full shard's displacement moves into it are the
+            # incoming versions already, never to be displaced again
+            for number in sorted(shown_in, key=lambda number: number != current):
                 displace_shown_rows(self, number, current, conflicts)
             self._keep_losing_versions(current, conflicts)
             self._count("stored", self.execute(  # the incoming source now shows (owns) the row

@@ -119,7 +119,7 @@ def _share_a_transaction(connection: sqlite3.Connection, limit: int, group: list
     if len(group) > SOURCES_PER_TRANSACTION:
         return False
     files = 1 + len(manifest(connection))
-    may_add = 1 + sum(database_size(path) for path in group) // int(limit * SHARD_FILL)
+    may_add = 1 + sum(database_size(path) for path in group) // max(1, int(limit * SHARD_FILL))
     return files + may_add + len(group) <= most_shards(connection)
 
 

@@ -140,8 +140,8 @@ def locate_live_source(database: Path, source: LedgerSource) -> Path | None:
     and SQLite can read it as one: a Git LFS pointer never fetched, or a file cut short, in
     its place says nothing about the set, which is then proved against the ledger."""
     for candidate in (recorded_source(Path(database), source.original_path), Path(database).parent / source.name):
-        if candidate.is_file():
-            return candidate if classify(candidate).usable else None
+        if candidate.is_file() and classify(candidate).usable:
+            return candidate
     return None
 
 

@@ -104,8 +104,10 @@ def _put_in_place(partial: Path, source: Path, directory: Path, now: datetime) -
             os.link(partial, candidate)
         except FileExistsError:
             continue
-        except OSError:  # a file system without hard links: the name is checked, then taken
-            if candidate.exists():
+        except OSError:  # a file system without hard links: the name is claimed, then taken
+            try:
+                os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
                 continue
             os.replace(partial, candidate)
             return candidate
