@@ -177,9 +177,10 @@ class RowMerger:
                     raise no_space(self.shards.primary, f"placing the rows of {self.table.name!r}") from None
                 if self.shards.ledger_filled_primary():
                     raise self.shards.exhausted() from None
-                if not in_new_shard and self.shards.can_make():  # the room it met was what a shard had left
-                    self.shards.advance(new=True)
-                    self._place(low, high, decide, retried=True, in_new_shard=True)
+                if not in_new_shard and self.shards.can_advance():  # the room it met was what a shard had left
+                    known = set(self.shards.numbers)
+                    number = self.shards.advance()  # the next shard with room, else a new one
+                    self._place(low, high, decide, retried=True, in_new_shard=number not in known)
                     return
                 if not self.shards.can_advance() and self._row_bytes(low) < self.shards.limit // 2:
                     raise self.shards.exhausted() from None  # a small row: it is the files that ran out

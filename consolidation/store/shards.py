@@ -263,12 +263,12 @@ class ShardSet:
         page_size = self.connection.execute(f"PRAGMA {shard_schema(number)}.page_size").fetchone()[0]
         return self.used(number) + headroom_pages * page_size > self.limit * HARD_FILL
 
-    def advance(self, new: bool = False) -> int:
-        """Continue in the next shard with room (unless ``new``), else in a new one: made,
-        attached under the cap and registered in the manifest, all inside the write's
-        transaction. Called outside any savepoint (a rollback to one would undo the
-        registration and keep the file in use)."""
-        following = None if new else self._next_with_room()
+    def advance(self) -> int:
+        """Continue in the next shard with room, else in a new one: made, attached under the
+        cap and registered in the manifest, all inside the write's transaction. Called
+        outside any savepoint (a rollback to one would undo the registration and keep the
+        file in use)."""
+        following = self._next_with_room()
         if following is not None and self.partition:
             self.current = following
             return following
