@@ -37,7 +37,7 @@ from .sqlite import open_readonly
 from .sqlite.backup import find_workspace
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
 from .store.identity import PRIMARY, claims_assetdb, role
-from .store.set_files import record_database_list, skipped_files
+from .store.set_files import database_list_path, record_database_list, skipped_files
 from .store.shards import manifest
 
 #: What marked the whole file as ours before the list had markers.
@@ -250,15 +250,24 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     current = list_path.read_bytes().decode("utf-8") if list_path.is_file() else ""  # read_list judged it
     text = updated_text(current, render_block(facts, existing, request.limit, findings))
     created = not list_path.exists()
-    if write and not created and _WRITTEN_AT.sub("", text) == _WRITTEN_AT.sub("", current):
-        return ListResult(list_path, current, findings, created)  # true as it is: not a byte changes
-    if write:
+    still_true = not created and _WRITTEN_AT.sub("", text) == _WRITTEN_AT.sub("", current)
+    if write and not still_true:
         sweep_folder(list_path.parent)  # what a killed write of the list left beside it
         _replace(list_path, text)
-        for primary in facts.primaries:
+    if write:
+        for primary in facts.primaries:  # a run killed between the two has the list but not the record
+            if still_true and _records_list(primary, list_path):
+                continue
             with write_session(primary, request.limit, "recording the database list") as session:
                 record_database_list(session.connection, primary, list_path)
-    return ListResult(list_path, text, findings, created)
+    return ListResult(list_path, current if still_true else text, findings, created)
+
+
+def _records_list(primary: Path, list_path: Path) -> bool:
+    """Does the set ``primary`` record ``list_path`` as its database list already?"""
+    with open_readonly(primary) as connection:
+        recorded = database_list_path(connection, primary)
+    return recorded is not None and resolved(recorded) == resolved(list_path)
 
 
 #: When the block was written: all a rewrite of a list that is still true would change.

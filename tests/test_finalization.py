@@ -395,6 +395,16 @@ def test_a_list_still_true_is_not_written_again(legacy):
     time.sleep(1.1)  # the block's time is to the second
     again = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
     assert again.path.read_bytes() == written and again.path.stat().st_mtime_ns == stamp
+    migrate(legacy / "enterprise_assets.db", sorted(legacy.glob("*.db")), MigrationSettings(LIMIT))
+    keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
+    with sqlite3.connect(legacy / "enterprise_assets.db") as connection:  # as a kill between the two writes leaves it
+        connection.execute("DELETE FROM database_set_files WHERE role = 'database-list'")
+    connection.close()
+    keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))  # the list is true: only the record is made
+    with sqlite3.connect(legacy / "enterprise_assets.db") as connection:
+        assert connection.execute("SELECT path FROM database_set_files WHERE role = 'database-list'").fetchall() == [
+            ("CONSOLIDATED_DATABASE_LIST.md",)]
+    connection.close()
     make_database(legacy / "late.db", "CREATE TABLE t (x)")
     changed = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
     assert "late.db" in changed.path.read_text() and changed.path.read_bytes() != written
