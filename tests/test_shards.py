@@ -473,3 +473,39 @@ def test_versions_taking_over_rows_in_a_full_shard_and_in_the_current_one_are_ke
     assert kept == 10
     assert all(database_size(path) <= CAP for path in files_of(target))
     assert_verified_and_rebuilt(target, [a, b, c], tmp_path)
+
+
+def test_a_shard_journal_a_killed_commit_left_is_finished_by_the_next_writer(target, tmp_path):
+    """A process killed inside a write of a shard leaves its journal: hot, so a read-only
+    reader cannot open the shard. The next writer of the set finishes it first, even one
+    that has nothing to write (every source unchanged)."""
+    import signal
+    import subprocess
+    import sys
+
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 15) for i in range(2)]
+    migrate(target, sources, MigrationSettings(CAP))
+    shard = target.with_name("enterprise_assets.002.db")
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(shard)!r}, isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size = 1')\n"  # pages spill into the file: the journal is hot once killed
+        "c.execute('BEGIN IMMEDIATE'); c.execute('DELETE FROM blobs'); c.execute('UPDATE notes SET v = 0')\n"
+        "print('ready', flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "ready"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+    def read_only() -> int:
+        connection = sqlite3.connect(f"file:{shard}?mode=ro", uri=True)
+        try:
+            return connection.execute("SELECT count(*) FROM blobs").fetchone()[0]
+        finally:
+            connection.close()
+
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):  # the journal is hot: readers cannot read
+        read_only()
+    report = migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    assert {outcome.action for outcome in report.sources} == {"unchanged"}
+    assert read_only() > 0 and not Path(f"{shard}-journal").exists()
+    assert verify_database(target, sources, CAP).ok

@@ -87,7 +87,23 @@ def connect_assetdb(path: Path | str) -> sqlite3.Connection:
     except BadInput:
         connection.close()
         raise
+    _finish_interrupted_commits(connection, path)
     return connection
+
+
+def _finish_interrupted_commits(connection: sqlite3.Connection, primary: Path) -> None:
+    """A writer killed while committing across files can leave a shard's journal behind.
+    SQLite rolls it back (or, its commit being done, drops it) on the first read through a
+    connection that may write; readers only read, and a write that does not touch that
+    shard never reads it. So each writer reads every shard that has one, first."""
+    for (number,) in connection.execute("SELECT shard FROM main.shard_manifest WHERE shard > 1").fetchall():
+        path = shard_path(primary, number)
+        if path.is_file() and Path(f"{path}-journal").exists():
+            shard = connect_for_write(path)
+            try:
+                shard.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            finally:
+                shard.close()
 
 
 @dataclass
