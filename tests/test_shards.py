@@ -184,6 +184,13 @@ def test_a_missing_shard_is_reported(target, tmp_path):
     shard.unlink()
     with pytest.raises(Aborted, match="is missing"):
         verify_database(target, [], CAP)
+    newcomer = blob_source(tmp_path / "new.db", 9_000, 2)
+    before = folder_state(target.parent)
+    for dry_run in (True, False):  # its copy, or its backup, before anything is written
+        with pytest.raises(Aborted, match=rf"shard \d+ \({shard.name}\) is missing; restore it before migrating"):
+            migrate(target, [*sources, newcomer], MigrationSettings(CAP), dry_run=dry_run,
+                    backup_directory=tmp_path / "backups")
+    assert folder_state(target.parent) == before and not (tmp_path / "backups").exists()
 
 
 def test_a_row_larger_than_the_cap_is_named_with_its_size_and_nothing_is_written(target, tmp_path):

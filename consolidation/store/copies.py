@@ -10,10 +10,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import Aborted
 from ..sqlite import BackupRecord, backup_database, open_readonly
 from .identity import PRIMARY, role
-from .shards import manifest, shard_path
+from .shards import existing_shard, manifest
 
 
 def files_of_set(primary: Path) -> list[Path]:
@@ -25,11 +24,8 @@ def files_of_set(primary: Path) -> list[Path]:
     if not primary.stat().st_size or role(primary) != PRIMARY:
         return [primary]
     with open_readonly(primary) as connection:
-        shards = [(number, shard_path(primary, number)) for number, _ in manifest(connection)]
-    for number, path in shards:
-        if not path.is_file():
-            raise Aborted(f"{primary}: shard {number} ({path.name}) is missing; restore it before migrating")
-    return [primary, *(path for _, path in shards)]
+        numbers = [number for number, _ in manifest(connection)]
+    return [primary, *(existing_shard(primary, number) for number in numbers)]
 
 
 def back_up_set(primary: Path, directory: Path) -> BackupRecord:

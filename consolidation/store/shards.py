@@ -71,6 +71,14 @@ def cap_file(connection: sqlite3.Connection, schema: str, limit: int) -> None:
     connection.execute(f"PRAGMA {schema}.max_page_count = {pages}")
 
 
+def existing_shard(primary: Path, number: int) -> Path:
+    """Shard ``number``'s file, refused when missing: nothing is written to a set missing one."""
+    path = shard_path(primary, number)
+    if not path.is_file():
+        raise Aborted(f"{primary}: shard {number} ({path.name}) is missing; restore it before migrating")
+    return path
+
+
 def shard_path(primary: Path, number: int) -> Path:
     """``enterprise_assets.db`` -> ``enterprise_assets.002.db`` for shard 2."""
     return primary if number == 1 else primary.with_name(f"{primary.stem}.{number:03d}{primary.suffix}")
@@ -186,9 +194,7 @@ class ShardSet:
         before anything is written), and write into the first with room: rows a changed
         source or a superseded file left behind free room in any of them."""
         for number in self.registered[1:]:
-            path = shard_path(self.primary, number)
-            if not path.is_file():
-                raise Aborted(f"{self.primary}: shard {number} ({path.name}) is missing; restore it before migrating")
+            existing_shard(self.primary, number)
             self._attach(number)
         self.current = next((number for number in self.registered if self.has_room(number)), self.registered[-1])
 
@@ -214,8 +220,9 @@ class ShardSet:
         """The bytes of shard ``number`` that hold something: its pages less those on the
         free list (rows deleted), which SQLite fills again before it grows the file."""
         schema = shard_schema(number)
-        free = self.connection.execute(f"PRAGMA {schema}.freelist_count").fetchone()[0]
-        return self.allocated(number) - free * self.connection.execute(f"PRAGMA {schema}.page_size").fetchone()[0]
+        pages, free, size = (self.connection.execute(f"PRAGMA {schema}.{pragma}").fetchone()[0]
+                             for pragma in ("page_count", "freelist_count", "page_size"))
+        return (pages - free) * size
 
     def has_room(self, number: int) -> bool:
         return self.used(number) <= self.limit * self._fill(number)
