@@ -9,6 +9,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import _pytest
+import pluggy
 import pytest
 
 from consolidation.errors import AssetdbError
@@ -33,6 +35,17 @@ def gate_checks(config: pytest.Config, path: Path, database_list: Path | None) -
     for extra in config.hook.pytest_assetdb_collect_checks(path=path, config=config):
         checks.extend(extra or [])
     return checks
+
+
+#: Frames a plugin's author has no use for: pytest's, pluggy's and the gate's own, which run
+#: every check and re-raise what it raised.
+_MACHINERY = tuple(Path(module.__file__).parent for module in (_pytest, pluggy)) + (Path(__file__).parent,)
+
+
+def _the_check_s_own_frames(traceback):
+    """The frames of a plugin check that raised, its own code only (``--fulltrace`` shows all)."""
+    own = traceback.filter(lambda entry: not any(folder in Path(entry.path).parents for folder in _MACHINERY))
+    return own or traceback
 
 
 class CheckFailure(Exception):
@@ -130,6 +143,8 @@ class CheckItem(pytest.Item):
             return str(excinfo.value)
         if isinstance(excinfo.value, AssetdbNearCapWarning):  # near the cap, made an error by -W error::…
             return f"AssetdbNearCapWarning: {excinfo.value}"
+        if not self.config.getoption("fulltrace", False):
+            excinfo.traceback = _the_check_s_own_frames(excinfo.traceback)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

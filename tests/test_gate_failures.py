@@ -83,12 +83,17 @@ def test_a_plugin_check_that_raises_runs_once_and_gates_what_follows(pytester):
             if path.name == "enterprise_assets.db":
                 return [Check("custom_rule", "migration", "custom", boom)]
     """)
+    # -rN: no short summary, whose lines are as long as the terminal is wide
     result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "-p", "no:cacheprovider", "-p",
-                                "no:xdist")
+                                "no:xdist", "-rN")
     result.assert_outcomes(passed=6, failed=4)
     text = result.stdout.str()
     assert "(call 1)" in text and "(call 2)" not in text
     assert text.count("RuntimeError: the plugin's check broke") == 1 + 3  # its own item, with its traceback
+    assert "conftest.py:5: RuntimeError" in text and "runner.py:" not in text and "_caller.py:" not in text  # its own
+    full = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "-p", "no:cacheprovider", "-p",
+                              "no:xdist", "-rN", "--fulltrace")
+    assert "runner.py:" in full.stdout.str() and "conftest.py:5: RuntimeError" in full.stdout.str()
     assert text.count("not checked: custom_rule (migration) failed first — custom_rule raised RuntimeError") == 3
 
 
@@ -97,7 +102,7 @@ def test_a_missing_shard_is_named_once_and_gates_the_set_s_later_checks(pytester
     consolidate(folder, rows=150, blob=1000, limit=CAP)
     (folder / "enterprise_assets.003.db").unlink()
     result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "--assetdb-limit", str(CAP),
-                                "-p", "no:cacheprovider")
+                                "-p", "no:cacheprovider", "-rN")
     result.stdout.fnmatch_lines(["*shard 3 (enterprise_assets.003.db) is missing; restore it from a verified backup "
                                  "(assetdb restore BACKUP --to *enterprise_assets.003.db)"])
     text = result.stdout.str()
