@@ -356,6 +356,33 @@ def test_a_large_row_meeting_a_shard_with_a_little_room_goes_on_to_another(targe
     assert_verified_and_rebuilt(target, [*sources, large], tmp_path)
 
 
+def test_a_row_split_off_at_a_shard_s_last_room_goes_on_to_a_later_shard_with_room_not_a_new_file(target, tmp_path):
+    """A row that does not fit moves to the next shard with room; when it meets that
+    shard's last room too, it goes on to a later shard that has room for it, and the set
+    keeps its files (a new one each time would run into how many
+    files SQLite attaches, and refuse a row that had room)."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, rows) for i, rows in enumerate((15, 15, 6))]
+    migrate(target, sources, MigrationSettings(CAP))
+    with sqlite3.connect(sources[0]) as connection:
+        connection.execute("DELETE FROM blobs WHERE id >= 12")  # frees room in the primary
+    connection.close()
+    migrate(target, sources, MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    files = files_of(target)
+    pair = make_database(tmp_path / "pair.db", "CREATE TABLE blobs (id INTEGER PRIMARY KEY, label TEXT, data BLOB)",
+                         "INSERT INTO blobs VALUES (5000, 'small', randomblob(80000)), (5001, 'large', randomblob(200000))")
+    migrate(target, [*sources, pair], MigrationSettings(CAP), backup_directory=tmp_path / "backups")
+    assert files_of(target) == files
+    with sqlite3.connect(target) as connection:
+        shards = dict(connection.execute(
+            "SELECT l.source_rowid, l.shard FROM migration_row_links AS l "
+            "JOIN migration_table_accounting AS a ON a.id = l.table_id JOIN migration_sources AS s ON s.id = a.source_id "
+            "WHERE s.name = 'pair.db' AND a.source_table = 'blobs'").fetchall())
+    connection.close()
+    assert shards[5001] > shards[5000]  # the large one went on past a shard it met the last room of
+    assert all(database_size(path) <= CAP for path in files_of(target))
+    assert_verified_and_rebuilt(target, [*sources, pair], tmp_path)
+
+
 @pytest.mark.parametrize("key", ["id INTEGER PRIMARY KEY", "id TEXT PRIMARY KEY"], ids=["rowid-key", "text-key"])
 def test_a_version_taking_over_a_row_shown_in_a_full_shard_moves_it_to_a_shard_with_room(target, tmp_path, key):
     """Under --prefer newest a newer, larger version takes over rows shown in a full shard:
