@@ -405,3 +405,35 @@ def test_a_killed_sync_resumes_to_the_same_state(tmp_path):
         for path in databases
     ]
     assert state[0] == state[1] and len(state[0]) == 400
+
+
+def test_links_renumbered_by_every_sync_keep_their_rowids_as_few_as_the_rows(workspace, database):
+    """Each sync that writes numbers the links above the other rows again: the largest
+    rowid grows with what is written, never doubles (it did, and about 60 syncs took it
+    past what SQLite can number)."""
+    os.symlink("notes.txt", workspace / "to_notes")
+    os.symlink("scripts/a.py", workspace / "to_a")
+    for round_number in range(80):
+        (workspace / "notes.txt").write_text(f"notes {round_number}\n")
+        push(workspace, database, LIMIT)
+    with closing(sqlite3.connect(database)) as connection:
+        top, rows = connection.execute("SELECT max(rowid), count(*) FROM sqlar").fetchone()
+        names = [name for (name,) in connection.execute("SELECT name FROM sqlar ORDER BY rowid")]
+    assert top <= rows + 3 * 80  # what the syncs wrote, each a row and the two links again
+    assert names[-2:] == ["to_a", "to_notes"]  # after every other row, for the shell's -Ax
+
+
+def test_a_set_whose_links_were_numbered_near_the_last_rowid_syncs_again(workspace, database):
+    """A set an earlier version left with links numbered near 2**63 (every row after them
+    numbered above): the next sync numbers the rows 1, 2, … again, in their order."""
+    os.symlink("notes.txt", workspace / "to_notes")
+    push(workspace, database, LIMIT)
+    with closing(sqlite3.connect(database)) as connection, connection:
+        connection.execute("UPDATE sqlar SET rowid = 9223372036854775000 WHERE name = 'to_notes'")
+        connection.execute("UPDATE sqlar SET rowid = 9223372036854775100 WHERE name = 'README.md'")
+    (workspace / "notes.txt").write_text("notes, changed\n")
+    push(workspace, database, LIMIT)
+    with closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute("SELECT rowid, name FROM sqlar ORDER BY rowid").fetchall()
+    assert [rowid for rowid, _ in rows] == list(range(1, len(rows) + 1))
+    assert rows[-1][1] == "to_notes" and rows[-2][1] == "notes.txt"

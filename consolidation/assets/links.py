@@ -35,11 +35,32 @@ def links_last(connection: sqlite3.Connection, shards: ShardSet) -> None:
         return
     others = {row[0] for number in shards.numbers for row in connection.execute(
         f"SELECT CAST(name AS BLOB) FROM {shards.schema(number)}.sqlar WHERE NOT {LINK_MODE}")}
-    top = connection.execute(f"SELECT max(rowid) FROM {schema}.sqlar").fetchone()[0]
-    # every link above every row first, then each at its place: no rowid is ever taken twice
-    connection.execute(f"UPDATE {schema}.sqlar SET rowid = rowid + ? WHERE {LINK_MODE}", (top,))
+    # Every link out of the way first, at the negative of its rowid (stored rowids are
+    # positive), then each at its place just above the other rows: no rowid is ever taken
+    # twice, and the numbers stay as many as the rows however often they are renumbered.
+    connection.execute(f"UPDATE {schema}.sqlar SET rowid = -rowid WHERE {LINK_MODE}")
+    top = _top_of_other_rows(connection, schema, len(links))
     for rank, rowid in enumerate(extraction_order(links, others), start=1):
-        connection.execute(f"UPDATE {schema}.sqlar SET rowid = ? WHERE rowid = ?", (2 * top + rank, rowid + top))
+        connection.execute(f"UPDATE {schema}.sqlar SET rowid = ? WHERE rowid = ?", (top + rank, -rowid))
+
+
+#: Rowids past this are renumbered: SQLite gives a new row the rowid after the largest,
+#: and picks one at random once the largest is 2**63 - 1.
+HIGHEST_ROWID = 2**62
+
+
+def _top_of_other_rows(connection: sqlite3.Connection, schema: str, links: int) -> int:
+    """The largest rowid of the rows that are not links (the links being at negative
+    rowids), those rows numbered 1, 2, … again, in their order, when links above them would
+    not fit (a set whose links an earlier version numbered ever higher)."""
+    top = connection.execute(f"SELECT coalesce(max(rowid), 0) FROM {schema}.sqlar WHERE rowid > 0").fetchone()[0]
+    if top + links <= HIGHEST_ROWID:
+        return top
+    ascending = [rowid for (rowid,) in connection.execute(f"SELECT rowid FROM {schema}.sqlar WHERE rowid > 0 ORDER BY rowid")]
+    for number, rowid in enumerate(ascending, start=1):  # each number is free: the rows below it took the ones before
+        if number != rowid:
+            connection.execute(f"UPDATE {schema}.sqlar SET rowid = ? WHERE rowid = ?", (number, rowid))
+    return len(ascending)
 
 
 def _move_links(connection: sqlite3.Connection, shards: ShardSet, number: int, last: int) -> None:
