@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .archive import archive_sources, in_archive, reconcile_archive
 from .assets import ingest
+from .assets.walk import list_workspace
 from .database_list import ListRequest, keep_list
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
@@ -45,6 +46,7 @@ from .sqlite import (
 from .sqlite.backup import find_workspace, refuse_inside_workspace
 from .store import Operation, initialize, record_operation
 from .store.identity import PRIMARY, claims_assetdb, role
+from .store.owned import DatabaseSet
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 
 TARGET_NAME = "enterprise_assets.db"
@@ -138,8 +140,9 @@ def check_request(request: Request) -> Preflight:
         checked = preflight(request.target, found, request.exclusions, request.skip_unusable,
                             verb="consolidate", deep=True)
     refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
-    if request.workspace is not None and not request.workspace.is_dir():
-        raise BadInput(f"{request.workspace}: no such workspace folder")
+    if request.workspace is not None:  # a file the ingest would refuse is refused before the first write
+        list_workspace(request.workspace, DatabaseSet.of(request.target, extra=(request.list_file(),)),
+                       request.exclusions)
     # several lists, or one that cannot be read: refused now, not after the migration
     _refuse_a_second_set(request, read_list(request.list_file()))
     return checked

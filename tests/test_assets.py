@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import sqlite_shell
+from conftest import folder_state, make_database, sqlite_shell
 from consolidation.assets import Classifier, ingest, regenerate
 from consolidation.assets import pack as pack_module
 from consolidation.assets.links import extraction_order
@@ -256,6 +256,47 @@ def test_in_a_git_checkout_ignored_files_are_not_assets(workspace, database):
     kinds = kinds_of(database)
     assert "tools/blob.bin" not in kinds and "build.log" not in kinds
     assert ".gitignore" in kinds and not any(path.startswith(".git/") for path in kinds)
+
+
+@pytest.mark.parametrize("tracked", [True, False], ids=["git", "walked"])
+def test_a_virtual_environment_is_never_stored_whether_git_lists_it_or_not(workspace, database, tracked):
+    """A folder holding ``pyvenv.cfg`` is tool state, whatever its name, and a checkout
+    whose ``.gitignore`` does not name it lists its files as untracked."""
+    environment = workspace / "env"
+    (environment / "bin").mkdir(parents=True)
+    (environment / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (environment / "bin" / "activate").write_text("# activate\n")
+    os.symlink("/usr/bin/python3", environment / "bin" / "python")
+    (workspace / "envoy.py").write_text("not in it\n")
+    if tracked:
+        subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    ingest(workspace, database, limit=LIMIT)
+    kinds = kinds_of(database)
+    assert "envoy.py" in kinds and not any(path.startswith("env/") for path in kinds)
+
+
+@pytest.mark.parametrize("command", ["ingest", "sync", "consolidate"])
+def test_a_file_modified_past_2262_is_one_line_and_nothing_is_written(assetdb, tmp_path, command):
+    """An mtime is stored in nanoseconds, which SQLite holds up to 2262-04-11: a file dated
+    later is named, with the way on, before anything is written (it was an internal error
+    after the rows were migrated)."""
+    workspace = tmp_path / "ws"
+    (workspace / "databases").mkdir(parents=True)
+    make_database(workspace / "databases" / "a.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    (workspace / "ok.md").write_text("ok\n")
+    (workspace / "future.md").write_text("future\n")
+    os.utime(workspace / "future.md", ns=(2**63 + 10**9, 2**63 + 10**9))
+    target = workspace / "databases" / "enterprise_assets.db"
+    arguments = {"ingest": ["ingest", workspace, "--into", target], "sync": ["sync", workspace, "--db", target],
+                 "consolidate": ["consolidate", workspace / "databases", "--workspace", workspace,
+                                 "--backup-dir", tmp_path / "backups"]}[command]
+    before = folder_state(workspace)
+    result = assetdb(*arguments)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "assetdb: error: future.md: its modification time is past what SQLite stores to the nanosecond "
+        "(1677-09-21 to 2262-04-11); set it (touch FILE) or leave the file out (--exclude); nothing was stored"]
+    assert folder_state(workspace) == before
 
 
 def test_symlink_out_of_the_workspace_is_stored_as_a_link(workspace, database, tmp_path):

@@ -85,6 +85,18 @@ def _walked_files(workspace: Path) -> list[bytes]:
     return sorted(found)
 
 
+#: An mtime is stored in nanoseconds, a 64-bit SQLite integer.
+_NANOSECONDS_SQLITE_HOLDS = 2**63
+
+
+def _virtual_environments(root: bytes, names: list[bytes]) -> set[bytes]:
+    """The folders among ``names``' folders that hold a ``pyvenv.cfg``: virtual
+    environments, which git lists too when nothing ignores them."""
+    folders = {name.rsplit(b"/", 1)[0] for name in names if b"/" in name}
+    every = {b"/".join(folder.split(b"/")[:end]) for folder in folders for end in range(1, folder.count(b"/") + 2)}
+    return {folder for folder in every if os.path.isfile(os.path.join(root, folder, b"pyvenv.cfg"))}
+
+
 def _unreadable_folder(error: OSError) -> None:
     raise BadInput(f"{os.fsdecode(error.filename)}: cannot be read ({(error.strerror or str(error)).lower()}); "
                    "nothing was stored")
@@ -120,9 +132,12 @@ def list_workspace(
     known = set(names)
     listing = WorkspaceListing()
     root = os.fsencode(workspace)
+    environments = _virtual_environments(root, names)
     for name in names:
         parts = name.split(b"/")
         if any(part in SKIPPED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
+            continue
+        if environments and any(b"/".join(parts[:end]) in environments for end in range(1, len(parts))):
             continue
         full = os.path.join(root, name)
         if database_set is not None and database_set.owns(full):
@@ -136,6 +151,10 @@ def list_workspace(
         except PermissionError:  # a folder on the way that may not be searched
             raise BadInput(f"{os.fsdecode(name)}: cannot be read (permission denied on a folder on its way); "
                            "nothing was stored") from None
+        if not -_NANOSECONDS_SQLITE_HOLDS <= info.st_mtime_ns < _NANOSECONDS_SQLITE_HOLDS:
+            raise BadInput(f"{os.fsdecode(name)}: its modification time is past what SQLite stores to the "
+                           "nanosecond (1677-09-21 to 2262-04-11); set it (touch FILE) or leave the file out "
+                           "(--exclude); nothing was stored")
         file = WorkspaceFile(name, info)
         if _is_database_name(root, name, known):
             listing.databases.append(file)
