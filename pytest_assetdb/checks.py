@@ -230,10 +230,15 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
     if report.ok:
         where = f" and match {workspace}" if workspace else ""
         return CheckResult(True, f"{report.checked} {kind} assets regenerate{where}", figures)
-    hint = f"assetdb verify {name}" + (f" --workspace {workspace}" if workspace else "")
+    if workspace and report.workspace_changes == len(report.problems):  # the set is sound: the workspace moved on
+        headline = (f"{report.workspace_changes} {kind} files in {workspace} are not as stored — run: "
+                    f"assetdb sync {workspace} --db {name}")
+    else:
+        hint = f"assetdb verify {name}" + (f" --workspace {workspace}" if workspace else "")
+        headline = f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}"
     return CheckResult(
         False,
-        f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}\n{report.summary()}",
+        f"{headline}\n{report.summary()}",
         figures,
     )
 

@@ -495,3 +495,22 @@ def test_glob_rules_match_like_gitignore():
     assert classifier.kind_of("deep/down/notes.md") == "documentation"
     assert classifier.kind_of("src/templates/x") == "script"
     assert classifier.kind_of("run.py") == "script"
+
+
+def test_regenerate_overwrites_no_file_that_differs_from_what_it_writes(assetdb, workspace, database, tmp_path):
+    """Regenerating into a folder that holds some of the files: the same versions are
+    written again; a file that differs (an edit, when the folder is the workspace) stops the
+    run in one line, before anything is written, and stays as it is."""
+    ingest(workspace, database, limit=LIMIT)
+    again = assetdb("regenerate", database, "--out", workspace, "--quiet")
+    assert again.exit_code == 0, again.stderr  # every file there is the stored version
+    (workspace / "README.md").write_text("# Project, edited and not synced\n")
+    os.remove(workspace / "docs" / "guide.rst")
+    before = folder_state(workspace)
+    refused = assetdb("regenerate", database, "--out", workspace)
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"assetdb: error: {workspace}: 1 files there differ from the versions regenerate would write over them "
+        "(README.md); regenerate into a new folder, or update a workspace with assetdb sync WORKSPACE --db DB --pull "
+        "(it keeps local edits unless --force); nothing was written"]
+    assert folder_state(workspace) == before

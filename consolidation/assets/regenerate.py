@@ -13,11 +13,13 @@ that lied about its size, bytes that do not hash) leaves the folder as it was.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import BadInput
 from ..store import Operation, read_consolidated, record_operation
 from .confine import ConfinedFolder, check_room
 from .judge import Planned, judge
@@ -27,6 +29,7 @@ from .stored import (
     decoded_chunks,
     hostile_reads,
     read_blob,
+    same_as_stored,
     select_assets,
 )
 
@@ -70,6 +73,7 @@ def regenerate(
         judgement = judge(connection, shards, assets, universe, out if out.exists() else None,
                           allow_outside_links, max_file_size)
         judgement.refuse_if_any()
+        _refuse_overwriting_what_differs(out, [*judgement.files, *judgement.links])
         report.warnings = judgement.warnings
         check_room(out if out.exists() else out.parent, sum(planned.asset.size for planned in judgement.files))
         with ConfinedFolder(out) as folder:
@@ -80,6 +84,22 @@ def regenerate(
             folder.commit()
     _log_regenerate(database, out, report, limit)
     return report
+
+
+def _refuse_overwriting_what_differs(out: Path, planned: list[Planned]) -> None:
+    """A file already under ``out`` that is not the version about to be written there is
+    someone's (a local edit, when ``out`` is a workspace): refused, never overwritten.
+    Writing the workspace from the set is ``sync --pull``'s, which says which are edits."""
+    if not out.is_dir():
+        return
+    root = os.fsencode(out)
+    differing = [entry.asset.name for entry in planned if os.path.lexists(os.path.join(root, entry.asset.path))
+                 and not same_as_stored(os.path.join(root, entry.asset.path), entry.asset)]
+    if differing:
+        shown = ", ".join(differing[:5]) + (" …" if len(differing) > 5 else "")
+        raise BadInput(f"{out}: {len(differing)} files there differ from the versions regenerate would write over them "
+                       f"({shown}); regenerate into a new folder, or update a workspace with assetdb sync WORKSPACE "
+                       "--db DB --pull (it keeps local edits unless --force); nothing was written")
 
 
 def _write_files(connection, folder: ConfinedFolder, files, report: RegenerateReport) -> None:

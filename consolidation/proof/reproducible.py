@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,9 @@ SHOWN_PATHS = 20
 class ReproducibilityReport:
     checked: int = 0
     problems: list[str] = field(default_factory=list)
+    #: Of the problems, those that are the workspace ahead of the set (a file edited, made
+    #: executable, added or deleted since the last sync): a sync, not a repair, mends them.
+    workspace_changes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,10 +82,10 @@ def check_reproducible(
             if problem:
                 report.problems.append(problem)
             elif workspace is not None:
-                _compare_with_workspace(workspace, planned.asset, report)
+                _compare_with_workspace(workspace, database, planned.asset, report)
         if workspace is not None:
             for planned in judgement.links:
-                _compare_with_workspace(workspace, planned.asset, report)
+                _compare_with_workspace(workspace, database, planned.asset, report)
         report.problems += _sqlar_problems(connection, shards, universe, kinds)
         _check_history(connection, shards, kinds, report)
     if workspace is not None:
@@ -92,9 +96,8 @@ def check_reproducible(
             if file.path in stored or (kinds and classifier.kind_of(file.name) not in kinds):
                 continue
             if not holds_sqlite(workspace, file):  # a database under another name is never an asset
-                report.problems.append(
-                    f"{file.name}: in the workspace but not stored (run: assetdb sync {workspace} --db {database})"
-                )
+                report.problems.append(f"{file.name}: in the workspace but not stored ({_sync_hint(workspace, database)})")
+                report.workspace_changes += 1
     return report
 
 
@@ -132,12 +135,26 @@ def _workspace_links(workspace: Path, universe: list[StoredAsset]) -> frozenset[
     return frozenset(found)
 
 
-def _compare_with_workspace(workspace: Path, asset: StoredAsset, report: ReproducibilityReport) -> None:
+def _sync_hint(workspace: Path, database) -> str:
+    return f"run: assetdb sync {workspace} --db {database}"
+
+
+def _compare_with_workspace(workspace: Path, database, asset: StoredAsset, report: ReproducibilityReport) -> None:
+    """Is the workspace's file the stored version: the same bytes (a link's target), and
+    executable or not alike (what git records of a file's mode; the other bits follow
+    each checkout's umask)?"""
     full = os.path.join(os.fsencode(workspace), asset.path)
     if not os.path.lexists(full):
-        report.problems.append(f"{asset.name}: stored but missing from the workspace")
+        problem = "stored but missing from the workspace"
     elif not same_as_stored(full, asset):
-        report.problems.append(f"{asset.name}: workspace bytes differ from the stored version {asset.version}")
+        problem = f"workspace bytes differ from the stored version {asset.version}"
+    elif not asset.is_link and bool(os.lstat(full).st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
+        now = "executable" if os.lstat(full).st_mode & stat.S_IXUSR else "not executable"
+        problem = f"{now} in the workspace, unlike the stored version {asset.version} ({asset.mode & 0o7777:#o})"
+    else:
+        return
+    report.problems.append(f"{asset.name}: {problem} ({_sync_hint(workspace, database)})")
+    report.workspace_changes += 1
 
 
 def _sqlar_problems(connection: sqlite3.Connection, shards: dict[int, str], universe: list[StoredAsset],
