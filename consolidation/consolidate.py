@@ -46,8 +46,8 @@ from .sqlite import (
 from .sqlite.backup import find_workspace, refuse_inside_workspace
 from .store import Operation, initialize, record_operation
 from .store.identity import PRIMARY, claims_assetdb, role
-from .store.owned import DatabaseSet
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
+from .store.owned import DatabaseSet
 
 TARGET_NAME = "enterprise_assets.db"
 
@@ -240,7 +240,8 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
             summary.assets = len(ingested.added) + len(ingested.changed) + len(ingested.touched) + ingested.unchanged
             summary.databases_outside = ingested.databases_outside
             set_folder = os.path.relpath(target.parent, request.workspace)
-            outside = f"; {outside_note(ingested.databases_outside, set_folder)}" if ingested.databases_outside else ""
+            note = outside_note(ingested.databases_outside, set_folder, request.workspace, str(target))
+            outside = f"; {note}" if note else ""
             announce(step, f"{summary.assets} assets ({len(ingested.added)} new, {len(ingested.changed)} changed)"
                      + outside)
 

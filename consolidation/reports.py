@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # for annotations only: printing a report never needs the cod
     from .inventory import Inventory
     from .merge import MigrationReport
 from .size import format_size
-from .sqlite.classify import sidecar_of
+from .sqlite.classify import UNUSABLE, classify, is_database_path, sidecar_of
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -158,18 +158,46 @@ def render_conflicts(found) -> str:
     return "\n".join(lines)
 
 
-def outside_note(outside: list[str], set_folder: str | None = None) -> str:
-    """'skipped N SQLite databases outside the consolidated set: …; consolidate them with …'.
+def outside_note(outside: list[str], set_folder: str | None = None, root: Path | None = None,
+                 database: str | None = None) -> str:
+    """What ingest or sync left out as the database world, and the way on for each:
+    'skipped N SQLite databases outside the consolidated set: …; consolidate them with …'.
     The command names the set's own folder first (so the set it adds them to is this one,
     not a second one made in the first folder named), every folder quoted for a shell;
-    a database's -wal/-shm/-journal is its own, not another database."""
-    databases = [name for name in outside if sidecar_of(name) is None]
-    folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
-    folders = ([set_folder] if set_folder else []) + folders
-    shown = ", ".join(databases[:5]) + (", …" if len(databases) > 5 else "")
-    named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
-    return (f"skipped {len(databases)} SQLite databases outside the consolidated set: {shown}; "
-            f"consolidate them with `assetdb consolidate {named}`")
+    a database's -wal/-shm/-journal is its own, not another database. With the workspace
+    ``root``, a file named as a database that SQLite cannot use (text, an LFS pointer) is
+    said to be that, and a SQLite file under another name (which consolidate, looking for
+    database names, never finds) gets ``assetdb migrate … --into DATABASE``. Empty when
+    there is nothing to say (a journal whose database is gone)."""
+    databases, unusable, unnamed = [], [], []
+    for name in outside:
+        if sidecar_of(name) is not None:
+            continue
+        if not is_database_path(name):
+            unnamed.append(name)
+        elif root is not None and classify(root / name).status in UNUSABLE:
+            unusable.append(name)
+        else:
+            databases.append(name)
+    notes = []
+    if databases:
+        folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
+        folders = ([set_folder] if set_folder else []) + folders
+        named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
+        notes.append(f"skipped {len(databases)} SQLite databases outside the consolidated set: {_few(databases)}; "
+                     f"consolidate them with `assetdb consolidate {named}`")
+    if unnamed:
+        into = shlex.quote(database) if database else "DATABASE"
+        notes.append(f"skipped {len(unnamed)} SQLite databases under other names: {_few(unnamed)}; migrate them with "
+                     f"`assetdb migrate {' '.join(shlex.quote(name) for name in unnamed[:5])} --into {into}`")
+    if unusable:
+        notes.append(f"skipped {len(unusable)} files named as databases that SQLite cannot use: {_few(unusable)} "
+                     "(never stored; see assetdb inventory)")
+    return "; ".join(notes)
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
 
 
 def render_notes(report) -> str:
@@ -177,7 +205,8 @@ def render_notes(report) -> str:
     lines = [f"skipped: {note}" for note in report.skipped]
     if report.databases_outside:
         set_folder = os.path.relpath(Path(report.database).parent, report.workspace)
-        lines.append(outside_note(report.databases_outside, set_folder))
+        note = outside_note(report.databases_outside, set_folder, Path(report.workspace), report.database)
+        lines += [note] if note else []
     return "\n".join(lines)
 
 

@@ -198,6 +198,30 @@ def test_the_hint_for_databases_outside_the_set_can_be_pasted_into_a_shell():
                     "consolidate them with `assetdb consolidate databases . 'my docs'`")
 
 
+def test_the_note_on_what_sync_left_out_gives_a_way_on_that_works_for_each(assetdb, tmp_path):
+    """A journal whose database is gone is no database (no "skipped 0"); a text file named
+    as a database is said to be one SQLite cannot use; a SQLite file under another name,
+    which consolidate never finds, gets the migrate command, and that command works."""
+    workspace = tmp_path / "ws"
+    (workspace / "databases").mkdir(parents=True)
+    (workspace / "app.py").write_text("print(1)\n")
+    (workspace / "old.db-journal").write_bytes(b"left over")
+    database = workspace / "databases" / "enterprise_assets.db"
+    alone = assetdb("ingest", workspace, "--into", database)
+    assert alone.exit_code == 0 and "skipped" not in alone.stderr, alone.stderr
+    (workspace / "notes.db").write_text("just notes\n")
+    make_database(workspace / "cache_file", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    synced = assetdb("sync", workspace, "--db", database)
+    assert synced.exit_code == 0
+    assert synced.stderr.strip().splitlines() == [
+        f"skipped 1 SQLite databases under other names: cache_file; migrate them with `assetdb migrate cache_file "
+        f"--into {database}`; skipped 1 files named as databases that SQLite cannot use: notes.db (never stored; "
+        "see assetdb inventory)"]
+    assert assetdb("migrate", workspace / "cache_file", "--into", database, "--quiet").exit_code == 0
+    after = assetdb("sync", workspace, "--db", database)
+    assert "cache_file" not in after.stderr and "notes.db" in after.stderr
+
+
 def test_the_summary_counts_only_the_databases_consolidated_not_those_left_out(assetdb, folder, tmp_path):
     lfs_pointer(folder / "big.db", 2_000_000)
     (folder / "notes.db").write_text("notes\n" * 10)

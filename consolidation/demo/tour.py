@@ -89,7 +89,7 @@ def _tour(repo_path: Path, gate: bool, say: Callable[[str], None], track) -> Non
         report = push(Path("."), Path("databases/enterprise_assets.db"), limit, track=track("sync"),
                       database_list=summary.database_list)
         say(f"   synced: {len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged"
-            + (f"; {outside_note(report.databases_outside)}" if report.databases_outside else ""))
+            + (f"; {outside_note(report.databases_outside, root=Path('.'))}" if report.databases_outside else ""))
         if gate:
             _gate(repo_path, say)
     finally:
