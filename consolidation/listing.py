@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .errors import BadInput
 from .globs import resolved
+from .sqlite.backup import find_workspace
 from .sqlite.classify import DATABASE_SUFFIXES
 
 LIST_FILENAME = "CONSOLIDATED_DATABASE_LIST.md"
@@ -67,10 +68,18 @@ class DatabaseList:
         return self.relative(database) in self.generated_names or self.prose_names(database)
 
     def prose_names(self, database: Path) -> bool:
-        """Does the hand-written prose name ``database``, by its relative path or, as people
-        write lists, by its file name?"""
+        """Does the hand-written prose name ``database``: by its path relative to the list,
+        or, as people write lists, by its path from the repository's root or its file name?"""
         mentioned = self.mentioned()
-        return self.relative(database) in mentioned or database.name in mentioned
+        from_root = os.path.relpath(resolved(database), find_workspace(resolved(self.path))).replace(os.sep, "/")
+        return bool({self.relative(database), from_root, database.name} & mentioned)
+
+    def located(self, name: str) -> Path:
+        """The file a name the list gives means: relative to the list's folder, or from the
+        repository's root when only that one is there (as people write lists)."""
+        beside = self.path.parent / name
+        from_root = find_workspace(resolved(self.path)) / name
+        return from_root if not beside.is_file() and from_root.is_file() else beside
 
     def section_of(self, database: Path) -> str | None:
         """``active``, ``shards``, ``archived`` or ``skipped``: where the block names it."""

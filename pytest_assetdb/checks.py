@@ -14,7 +14,7 @@ from pathlib import Path
 from consolidation.archive import Archived
 from consolidation.errors import AssetdbError
 from consolidation.leftovers import private_scratch
-from consolidation.listing import read_list
+from consolidation.listing import DatabaseList, read_list
 from consolidation.proof import (
     LedgerSource,
     check_reproducible,
@@ -311,21 +311,21 @@ def _registering_primary(path: Path) -> Path | None:
     return primary if path.name in registered else None
 
 
-def listed_as_active(list_file: Path) -> list[str]:
-    """Paths (relative to the list) a list gives as active: its generated block's active
-    databases and shards, or, in a list without one, every database it mentions."""
-    parsed = read_list(list_file)
+def listed_as_active(parsed: DatabaseList) -> list[str]:
+    """Names a list gives as active: its generated block's active databases and shards
+    (relative to the list), or, in a list without one, every database it mentions."""
     return sorted({*parsed.active, *parsed.shards} if parsed.generated else parsed.mentioned())
 
 
 def check_list_complete(list_file: Path, shown_as: str | None = None) -> CheckResult:
     """Is every database the list gives as active on disk?"""
     name = shown_as or str(list_file)
-    active = listed_as_active(list_file)
-    missing = [listed for listed in active if not (list_file.parent / listed).is_file()]
+    database_list = read_list(list_file)
+    active = listed_as_active(database_list)
+    missing = [listed for listed in active if not database_list.located(listed).is_file()]
     figures = {"listed": len(active), "missing": len(missing)}
     if missing:
-        folders = sorted({str((list_file.parent / listed).parent) for listed in active})
+        folders = sorted({str(database_list.located(listed).parent) for listed in active})
         return CheckResult(
             False,
             f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list {' '.join(folders)} --write "

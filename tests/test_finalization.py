@@ -148,6 +148,26 @@ def test_a_hand_written_list_is_updated_in_place_its_prose_kept_byte_for_byte(le
     assert again.count("assetdb:database-list:begin") == 1
 
 
+def test_a_hand_written_list_may_name_databases_by_their_path_from_the_repository_root(pytester, assetdb):
+    """``documentation/CONSOLIDATED_DATABASE_LIST.md`` naming ``databases/a.db`` (as the gate
+    itself prints it) names it: inventory and the gate say it is listed, the cross-check
+    does not call it unnamed, and the list's own item finds it on disk."""
+    repository = pytester.path
+    subprocess.run(["git", "init", "-q", str(repository)], check=True)
+    make_database(repository / "databases" / "a.db", "CREATE TABLE t (x)")
+    make_database(repository / "databases" / "b.db", "CREATE TABLE t (x)")
+    listed = repository / "documentation" / "CONSOLIDATED_DATABASE_LIST.md"
+    listed.parent.mkdir()
+    listed.write_text("# Databases\n\n- databases/a.db — the app database\n- `databases/b.db`\n")
+    inventory = assetdb("inventory", repository / "databases", "--json")
+    assert [entry["listed"] for entry in json.loads(inventory.stdout)["databases"]] == [True, True]
+    gate = pytester.runpytest("--assetdb", repository / "databases", repository / "documentation", "-p", "no:cacheprovider",
+                              "-m", "assetdb_check(name='listed')")
+    gate.assert_outcomes(passed=3)  # each database listed, and the list's databases all on disk
+    written = keep_list(ListRequest((repository / "databases",), LIMIT, workspace=repository))
+    assert not any("does not name it" in finding or "exists nowhere" in finding for finding in written.findings)
+
+
 def test_a_list_written_with_crlf_line_endings_keeps_them_and_its_block_follows(legacy):
     """Editors on Windows write CRLF: the prose keeps every byte (no newline translated) and
     the block is written in the same line endings, so Git shows no line changed but the block's."""
