@@ -356,6 +356,22 @@ def test_a_large_row_meeting_a_shard_with_a_little_room_goes_on_to_another(targe
     assert_verified_and_rebuilt(target, [*sources, large], tmp_path)
 
 
+def test_a_write_that_fills_a_shard_with_its_last_rows_makes_no_file_after_it(target, tmp_path):
+    """A shard filled past its share by the last rows a write has leaves the next file to
+    the next write that has rows for it (one was made, empty, every time)."""
+    source = make_database(tmp_path / "one.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)",
+                           "INSERT INTO t VALUES (1, randomblob(345000))")
+    migrate(target, [source], MigrationSettings(CAP))
+    assert [path.name for path in files_of(target)] == ["enterprise_assets.002.db", "enterprise_assets.db"]
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT count(*) FROM shard_manifest").fetchone()[0] == 2
+    connection.close()
+    more = blob_source(tmp_path / "more.db", 100, 3)
+    migrate(target, [source, more], MigrationSettings(CAP))  # the next rows make the next file
+    assert len(files_of(target)) == 3
+    assert_verified_and_rebuilt(target, [source, more], tmp_path)
+
+
 def test_a_row_split_off_at_a_shard_s_last_room_goes_on_to_a_later_shard_with_room_not_a_new_file(target, tmp_path):
     """A row that does not fit moves to the next shard with room; when it meets that
     shard's last room too, it goes on to a later shard that has room for it, and the set

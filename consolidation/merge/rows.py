@@ -195,8 +195,8 @@ class RowMerger:
         self.execute("RELEASE assetdb_chunk")
         for how, rows in self._chunk_placed.items():
             self.placed[how] += rows
-        if not self.shards.has_room(self.shards.current) and self.shards.can_advance():
-            self.shards.advance()
+        # a shard this chunk filled is left at the start of the next chunk, if one comes:
+        # moving on now would make a file no row needs
 
     def _merge_chunk(self, chunk: str, decide) -> None:
         current = self.shards.current
