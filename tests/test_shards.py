@@ -559,3 +559,26 @@ def test_a_shard_journal_a_killed_commit_left_is_finished_by_the_next_writer(tar
     assert {outcome.action for outcome in report.sources} == {"unchanged"}
     assert read_only() > 0 and not Path(f"{shard}-journal").exists()
     assert verify_database(target, sources, CAP).ok
+
+
+def test_a_file_under_the_cap_but_past_a_shard_s_share_is_stored_in_a_file_of_its_own(tmp_path):
+    """Shards take files to 90 % of the cap to leave room for more; a file that, with a
+    shard's own tables, passes that share goes into a new shard alone, up to what SQLite
+    holds the file to, and regenerates; a file that cannot fit even so is refused, naming
+    its size."""
+    from consolidation.assets import regenerate
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "big.bin").write_bytes(os.urandom(345_000))
+    (workspace / "small.txt").write_text("hi\n")
+    database = tmp_path / "set" / "enterprise_assets.db"
+    database.parent.mkdir()
+    ingest(workspace, database, limit=CAP)
+    assert all(database_size(path) <= CAP for path in files_of(database))
+    out = tmp_path / "out"
+    regenerate(database, out, limit=CAP)
+    assert (out / "big.bin").read_bytes() == (workspace / "big.bin").read_bytes()
+    (workspace / "big.bin").write_bytes(os.urandom(395_000))
+    with pytest.raises(Aborted, match=r"^big\.bin: 395\.0 KB does not fit under the cap of 400\.0 KB; rolled back$"):
+        ingest(workspace, database, limit=CAP)

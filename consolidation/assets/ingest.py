@@ -129,14 +129,17 @@ def place_bytes(connection: sqlite3.Connection, shards: ShardSet, packed: Packed
     """
     page_size = connection.execute("PRAGMA main.page_size").fetchone()[0]
     needed = packed.stored_size + 4 * page_size
+    too_large = Aborted(f"{packed.name}: {format_size(packed.stored_size)} does not fit under the cap of "
+                        f"{format_size(shards.limit)}; rolled back")
     while not shards.has_room_for(shards.current, needed):
+        if shards.holds_nothing_yet(shards.current):  # a file of its own: as full as SQLite lets it be
+            if shards.could_hold_alone(shards.current, needed):
+                break
+            raise too_large
         if not shards.can_advance():
             if packed.stored_size < shards.limit // 2:  # a new file would take it: it is the files that ran out
                 raise shards.exhausted()
-            raise Aborted(
-                f"{packed.name}: {format_size(packed.stored_size)} does not fit under the cap of "
-                f"{format_size(shards.limit)}; rolled back"
-            )
+            raise too_large
         shards.advance()
     _store_bytes(connection, packed, packed.path, shards.schema(shards.current))
     return shards.current

@@ -173,6 +173,7 @@ class ShardSet:
         self.partition = partition
         self.registered = [1] + [number for number, _ in manifest(connection)]
         self.made: list[int] = []  # shards this write made: registered only if it commits
+        self.empty_size: dict[int, int] = {}  # what each shard this write made held when made
         self.attached: list[int] = []
         self.current = self.registered[-1]  # until open() finds the first with room
         self.most = most_shards(connection)
@@ -230,6 +231,15 @@ class ShardSet:
     def has_room_for(self, number: int, size: int) -> bool:
         """Can ``size`` more bytes go into shard ``number`` and stay under its fill?"""
         return self.used(number) + size <= self.limit * self._fill(number)
+
+    def holds_nothing_yet(self, number: int) -> bool:
+        """Is shard ``number`` one this write made, still as it was made?"""
+        return self.empty_size.get(number) == self.used(number)
+
+    def could_hold_alone(self, number: int, size: int) -> bool:
+        """Can ``size`` more bytes go into shard ``number`` under the page count SQLite holds
+        it to? (A file of its own for one large thing: there is nothing to leave room for.)"""
+        return self.used(number) + size <= self.limit * HARD_FILL
 
     def _next_with_room(self) -> int | None:
         return next((number for number in self.numbers if number > self.current and self.has_room(number)), None)
@@ -290,6 +300,7 @@ class ShardSet:
         cap_file(self.connection, shard_schema(number), self.limit)
         self.current = number
         self._register(number)
+        self.empty_size[number] = self.used(number)
         return number
 
     def _register(self, number: int) -> None:
@@ -320,7 +331,7 @@ class ShardSet:
         else:
             for number in self.made:
                 remove_database_file(shard_path(self.primary, number))
-        self.made, self.attached = [], []
+        self.made, self.attached, self.empty_size = [], [], {}
         self.current = self.registered[-1]
 
 
