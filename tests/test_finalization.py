@@ -75,6 +75,25 @@ def test_another_file_under_an_archived_source_s_name_is_refused_before_any_writ
     connection.close()
 
 
+def test_archived_sources_named_to_migrate_again_are_passed_over(legacy):
+    """The archive is the set's own: its files named as sources (``migrate archive/*.db``)
+    are the sources they were archived as, not new ones migrated a second time."""
+    target = legacy / "enterprise_assets.db"
+    sources = sorted(legacy.glob("*.db"))
+    migrate(target, sources, MigrationSettings(LIMIT))
+    archive_sources(target, sources, LIMIT)
+    with sqlite3.connect(target) as connection:
+        before = connection.execute("SELECT name, fingerprint FROM migration_sources ORDER BY id").fetchall()
+        conflicts = connection.execute("SELECT count(*) FROM migration_conflicts").fetchone()
+    connection.close()
+    report = migrate(target, sorted((legacy / "archive").glob("*.db")), MigrationSettings(LIMIT))
+    assert report.sources == []
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT name, fingerprint FROM migration_sources ORDER BY id").fetchall() == before
+        assert connection.execute("SELECT count(*) FROM migration_conflicts").fetchone() == conflicts
+    connection.close()
+
+
 def test_archive_refuses_unproved_sources_and_moves_nothing(legacy):
     target = legacy / "enterprise_assets.db"
     migrated = legacy / "development.db"
@@ -148,7 +167,7 @@ def test_a_hand_written_list_is_updated_in_place_its_prose_kept_byte_for_byte(le
     assert again.count("assetdb:database-list:begin") == 1
 
 
-def test_a_hand_written_list_may_name_databases_by_their_path_from_the_repository_root(pytester, assetdb):
+def test_a_hand_written_list_may_name_databases_by_their_path_from_the_repository_root(pytester):
     """``documentation/CONSOLIDATED_DATABASE_LIST.md`` naming ``databases/a.db`` (as the gate
     itself prints it) names it: inventory and the gate say it is listed, the cross-check
     does not call it unnamed, and the list's own item finds it on disk."""
@@ -159,9 +178,10 @@ def test_a_hand_written_list_may_name_databases_by_their_path_from_the_repositor
     listed = repository / "documentation" / "CONSOLIDATED_DATABASE_LIST.md"
     listed.parent.mkdir()
     listed.write_text("# Databases\n\n- databases/a.db — the app database\n- `databases/b.db`\n")
-    inventory = assetdb("inventory", repository / "databases", "--json")
+    inventory = subprocess.run([sys.executable, "-m", "consolidation", "inventory", "databases", "--json"],
+                               cwd=repository, capture_output=True, text=True, check=True)
     assert [entry["listed"] for entry in json.loads(inventory.stdout)["databases"]] == [True, True]
-    gate = pytester.runpytest("--assetdb", repository / "databases", repository / "documentation", "-p", "no:cacheprovider",
+    gate = pytester.runpytest("--assetdb", "databases", "documentation", "-p", "no:cacheprovider",
                               "-m", "assetdb_check(name='listed')")
     gate.assert_outcomes(passed=3)  # each database listed, and the list's databases all on disk
     written = keep_list(ListRequest((repository / "databases",), LIMIT, workspace=repository))

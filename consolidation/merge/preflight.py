@@ -22,6 +22,7 @@ from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
 from ..sqlite.classify import Candidate, classify, refuse_broken_symlink
 from ..store import APPLICATION_ID
 from ..store.identity import PRIMARY, claims_assetdb, role
+from ..store.set_files import recorded_source
 from ..store.shards import in_the_set
 
 SHOWN_UNUSABLE = 12
@@ -108,6 +109,20 @@ def check_target(target: Path, sources: list[Path]) -> None:
         raise BadInput(f"{target.parent}: cannot create the target there (permission denied)")
 
 
+def _archived_sources(target: Path) -> set[Path]:
+    """The files ``target``'s ledger says its sources were archived to (none for a target
+    that is not a consolidated set yet)."""
+    if not (target.is_file() and role(target) == PRIMARY):
+        return set()
+    try:
+        with open_readonly(target) as connection:
+            recorded = connection.execute(
+                "SELECT archived_path FROM migration_sources WHERE archived_path IS NOT NULL").fetchall()
+    except (AssetdbError, sqlite3.Error):
+        return set()  # a ledger that cannot be read is judged where the migration opens it
+    return {recorded_source(target, path).resolve() for (path,) in recorded}
+
+
 def preflight(
     target: Path,
     sources: list[Path | str],
@@ -122,6 +137,7 @@ def preflight(
         raise BadInput("no source databases given")
     result = Preflight()
     seen: set[Path] = set()
+    archived = _archived_sources(target)
     for raw in sources:
         path = Path(raw)
         if not os.path.lexists(path):
@@ -133,7 +149,7 @@ def preflight(
             result.excluded.append((path, pattern))
             continue
         key = path.resolve() if not path.is_symlink() or path.exists() else path.absolute()
-        if key in seen:
+        if key in seen or key in archived:  # an archived source: in the set already, as the source it was
             continue
         seen.add(key)
         if path.is_file() and claims_assetdb(path):
