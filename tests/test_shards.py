@@ -298,7 +298,7 @@ def test_a_primary_filled_outside_the_rows_is_named_as_the_ledger(target, tmp_pa
                       *(f"INSERT INTO t{index}_{table} VALUES (1, 'x')" for table in range(60)))
         for index in range(12)
     ]
-    with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger"):
+    with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger and the file assets. records"):
         migrate(target, [rows, *many], MigrationSettings(CAP))
     assert not target.exists() and files_of(target) == []
 
@@ -315,7 +315,7 @@ def test_a_ledger_that_fills_the_primary_is_named_and_nothing_is_written(target,
         )
         for index in range(3)
     ]
-    with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger"):
+    with pytest.raises(Aborted, match="the primary file is full under the cap of 400.0 KB: the migration ledger and the file assets. records"):
         migrate(target, sources, MigrationSettings(CAP))
     assert not target.exists() and files_of(target) == []
 

@@ -258,8 +258,9 @@ class ShardSet:
         cap = format_size(self.limit)
         if self.ledger_filled_primary():
             return Aborted(
-                f"{self.primary}: the primary file is full under the cap of {cap}: the migration ledger it holds "
-                "(the provenance of every row folded as a duplicate or kept as a conflict) needs more room than "
+                f"{self.primary}: the primary file is full under the cap of {cap}: the migration ledger and the "
+                "file assets' records it holds for the whole set (the provenance of every row folded as a "
+                "duplicate or kept as a conflict; each stored file's path, hash and versions) need more room than "
                 "the cap leaves it; use a larger --limit; rolled back")
         if not self.partition:
             return Aborted(f"{self.primary}: the data does not fit under the cap of {cap} without partitioning; "
