@@ -565,7 +565,7 @@ def test_a_file_under_the_cap_but_past_a_shard_s_share_is_stored_in_a_file_of_it
     """Shards take files to 90 % of the cap to leave room for more; a file that, with a
     shard's own tables, passes that share goes into a new shard alone, up to what SQLite
     holds the file to, and regenerates; a file that cannot fit even so is refused, naming
-    its size."""
+    its size. A small file after it goes where there is room, not into a file more."""
     from consolidation.assets import regenerate
 
     workspace = tmp_path / "ws"
@@ -576,6 +576,7 @@ def test_a_file_under_the_cap_but_past_a_shard_s_share_is_stored_in_a_file_of_it
     database.parent.mkdir()
     ingest(workspace, database, limit=CAP)
     assert all(database_size(path) <= CAP for path in files_of(database))
+    assert len(files_of(database)) == 2  # the small file after it went back to where there was room
     out = tmp_path / "out"
     regenerate(database, out, limit=CAP)
     assert (out / "big.bin").read_bytes() == (workspace / "big.bin").read_bytes()

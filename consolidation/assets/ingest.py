@@ -131,6 +131,8 @@ def place_bytes(connection: sqlite3.Connection, shards: ShardSet, packed: Packed
     needed = packed.stored_size + 4 * page_size
     too_large = Aborted(f"{packed.name}: {format_size(packed.stored_size)} does not fit under the cap of "
                         f"{format_size(shards.limit)}; rolled back")
+    if not shards.has_room_for(shards.current, needed):
+        shards.go_back_to_room_for(needed)
     while not shards.has_room_for(shards.current, needed):
         if shards.holds_nothing_yet(shards.current):  # a file of its own: as full as SQLite lets it be
             if shards.could_hold_alone(shards.current, needed):

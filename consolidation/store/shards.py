@@ -232,6 +232,15 @@ class ShardSet:
         """Can ``size`` more bytes go into shard ``number`` and stay under its fill?"""
         return self.used(number) + size <= self.limit * self._fill(number)
 
+    def go_back_to_room_for(self, size: int) -> bool:
+        """Make the first file with room for ``size`` more bytes the current one, if there
+        is one: a small thing after a large one goes where there is room, not into a file
+        more."""
+        fitting = next((number for number in self.numbers if self.has_room_for(number, size)), None)
+        if fitting is not None:
+            self.current = fitting
+        return fitting is not None
+
     def holds_nothing_yet(self, number: int) -> bool:
         """Is shard ``number`` one this write made, still as it was made?"""
         return self.empty_size.get(number) == self.used(number)
