@@ -196,3 +196,23 @@ def test_an_external_content_index_over_a_table_kept_apart_indexes_that_table(tm
     rebuilt = tmp_path / "rebuilt.db"
     rebuild_source(target, "fts.db", rebuilt)
     assert sqldiff(indexed, rebuilt) == ""
+
+
+def test_a_full_text_table_too_large_for_the_primary_is_named_and_nothing_is_written(tmp_path):
+    """A virtual table is kept whole in the primary (its module's tables are not split into
+    shards): one that does not fit there is named with the way on, not reported as the whole
+    write meeting the cap, and the migration leaves nothing."""
+    from consolidation.errors import Aborted
+
+    sources = []
+    for index in range(3):
+        sources.append(make_database(
+            tmp_path / f"s{index}.db", "CREATE VIRTUAL TABLE notes USING fts5(body)",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+            "INSERT INTO notes SELECT hex(randomblob(200)) FROM n"))
+    target = tmp_path / "set" / "enterprise_assets.db"
+    target.parent.mkdir()
+    with pytest.raises(Aborted, match=r"^s\d\.db: the virtual table 'notes' does not fit under the cap in the primary "
+                                      r"file, where a virtual table is kept whole .*; use a larger --limit; rolled back$"):
+        migrate(target, sources, MigrationSettings(400_000))
+    assert list(target.parent.iterdir()) == []

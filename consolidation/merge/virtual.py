@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
 
 from ..errors import Aborted, BadInput
+from ..faults import disk_is_full
 from ..sqlite import SourceDescription, SourceTable
 from ..sqlite.describe import content_option, with_module_option
 from ..sqlite.introspect import name_taken
@@ -53,7 +56,8 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
     connection.execute(
         f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) SELECT {table_id}, rowid, 1, rowid, 0 FROM {source}"
     )
-    connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
+    with _whole_in_the_primary(connection, source_name, table.name):
+        connection.execute(f"INSERT INTO main.{q(target)} (rowid, {columns}) SELECT rowid, {columns} FROM {source}")
     recount(connection, target, table_id)
     row = connection.execute(
         "SELECT rows_read, rows_stored, duplicates_folded, conflicts_kept FROM main.migration_table_accounting "
@@ -63,6 +67,22 @@ def migrate_virtual_table(connection, table: SourceTable, source_id: int, source
     if row[0] != connection.execute(f"SELECT count(*) FROM {source}").fetchone()[0]:
         raise Aborted(f"{source_name}: virtual table {table.name!r}: not every row was placed; rolled back")
     return TableOutcome(table.name, target, *row, note=note)
+
+
+@contextmanager
+def _whole_in_the_primary(connection, source_name: str, name: str):
+    """A virtual table lives whole in the primary file (its module keeps its rows and index
+    in tables of its own, beside it): one that does not fit there is named, with the way on,
+    rather than reported as the whole write meeting the cap."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        primary = Path(connection.execute("PRAGMA main.database_list").fetchone()[2] or ".")
+        if "full" not in str(error) or disk_is_full(primary.parent):
+            raise
+        raise Aborted(f"{source_name}: the virtual table {name!r} does not fit under the cap in the primary file, "
+                      "where a virtual table is kept whole (its module's own tables are not split into shards); "
+                      "use a larger --limit; rolled back") from None
 
 
 def _created(connection, table: SourceTable, target: str) -> bool:
