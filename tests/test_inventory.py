@@ -165,3 +165,23 @@ def test_realworld_inventory_lists_every_database_and_touches_nothing(realworld,
     assert folder_state(realworld) == before
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS", "--quiet"], cwd=realworld, capture_output=True)
     assert check.returncode == 0, check.stdout
+
+
+def test_a_shard_filled_to_its_share_is_not_near_the_cap(tmp_path):
+    """Shards are filled to about 90 % of the cap by design (the next one takes what
+    follows): inventory says ok, as the gate and size-check do; any other file that full is
+    near."""
+    from consolidation.merge import MigrationSettings, migrate
+
+    cap = 400_000
+    source = make_database(tmp_path / "s.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)",
+                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) "
+                           "INSERT INTO t SELECT i, randomblob(20000) FROM n")
+    target = tmp_path / "set" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, [source], MigrationSettings(cap))
+    shard = target.with_name("enterprise_assets.002.db")
+    near = int(shard.stat().st_size / 0.95)  # a cap the shard is at 95 % of
+    assert inspect_database(shard, near).status == "ok"
+    copy = make_database(tmp_path / "copy.db", "CREATE TABLE t (x)")
+    assert inspect_database(copy, int(copy.stat().st_size / 0.95)).status == "near"
