@@ -176,6 +176,10 @@ def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str 
     }
     if verdict.ok:
         return CheckResult(True, f"{verdict.rows} rows accounted for ({verdict.mode})", figures)
+    if verdict.source_moved_on:  # the set is as migrated: the source has changed since
+        return CheckResult(False, f"source changed since it was migrated: {source_name}:{table_name}: "
+                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {live} --into {name}",
+                           figures)
     hint = f"assetdb verify {name} --sources {live}" if live else f"assetdb verify {name}"
     return CheckResult(
         False,

@@ -213,3 +213,26 @@ def test_a_real_copy_beside_the_set_is_compared_when_the_migrated_path_holds_a_p
         connection.execute("UPDATE t SET v = 'changed'")
     connection.close()
     assert not check_lossless(target, "a.db", "t").ok
+
+
+def test_a_source_changed_since_it_was_migrated_is_told_apart_from_rows_lost(pytester):
+    """A source still in place whose application changed rows after the migration: the set
+    is as migrated, so the gate says the source moved on and names the migrate that takes the
+    change in (it named a verify that only repeated the failure); after it, green. A set that
+    lost a row of an unchanged source still says rows were lost."""
+    folder = pytester.path / "databases"
+    sources = consolidate(folder)
+    with sqlite3.connect(sources[0]) as connection:
+        connection.execute("UPDATE t SET v = x'01' WHERE id = 1")
+    connection.close()
+    moved_on = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
+    moved_on.stdout.fnmatch_lines([f"source changed since it was migrated: a.db:t: * — run: assetdb migrate "
+                                   f"{sources[0]} --into databases/enterprise_assets.db"])
+    migrate(folder / "enterprise_assets.db", sources, MigrationSettings(99_900_000))
+    assert pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").ret == pytest.ExitCode.OK
+    with sqlite3.connect(folder / "enterprise_assets.db") as connection:
+        connection.execute("DELETE FROM t WHERE id = 5")  # c.db's own row, c.db unchanged
+    connection.close()
+    lost = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
+    lost.stdout.fnmatch_lines(["rows lost or changed: c.db:t: * — run: assetdb verify *"])
+    assert "source changed since" not in lost.stdout.str()

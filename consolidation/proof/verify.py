@@ -18,15 +18,15 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import BadInput
-from ..size import database_size, format_size
+from ..size import database_size, format_size, sidecar_paths
 from ..sqlite import describe_source, readonly_uri
 from ..sqlite.classify import classify
 from ..sqlite.describe import describe_table, source_fingerprint, table_kinds
-from ..sqlite.fingerprint import fingerprint_format, rows_fingerprint
+from ..sqlite.fingerprint import file_sha256, fingerprint_format, rows_fingerprint
 from ..store import read_consolidated, shard_path
 from ..store.identity import claims_assetdb
 from ..store.set_files import recorded_source, skipped_files
@@ -44,6 +44,9 @@ class TableVerdict:
     mode: str  # "live" or "ledger"
     rows: int
     problem: str | None = None
+    #: Compared live, it differs, and the source file is not the one migrated: the source
+    #: moved on (``migrate`` takes the change in), the set did not lose rows.
+    source_moved_on: bool = False
 
     @property
     def ok(self) -> bool:
@@ -158,9 +161,26 @@ def verify_table(
     with readonly_uri(live, allow_empty=True, attach=True) as uri:
         connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
         try:
-            return compare_live(connection, shards, source, table)
+            return said_where_the_change_is(connection, source, live, [compare_live(connection, shards, source, table)])[0]
         finally:
             connection.execute(f"DETACH DATABASE {LIVE}")
+
+
+def said_where_the_change_is(connection: sqlite3.Connection, source: LedgerSource, live: Path,
+                             verdicts: list[TableVerdict]) -> list[TableVerdict]:
+    """Live comparisons that failed, told apart: when the live file is not the bytes the
+    ledger recorded at migration, the source moved on since, and the verdict says how to
+    take the change in, instead of leaving the set suspected of losing rows."""
+    if all(verdict.ok for verdict in verdicts):
+        return verdicts
+    recorded = connection.execute("SELECT file_sha256 FROM main.migration_sources WHERE id = ?",
+                                  (source.source_id,)).fetchone()
+    if not (recorded and recorded[0]) or recorded[0] == file_sha256(live, *sidecar_paths(live)):
+        return verdicts
+    return [verdict if verdict.ok else replace(
+        verdict, source_moved_on=True,
+        problem=f"{verdict.problem}; {live} changed since it was migrated: take the change in with "
+                f"assetdb migrate {live} --into the set (or assetdb consolidate)") for verdict in verdicts]
 
 
 def match_sources(database: Path, ledger: list[LedgerSource],
@@ -221,9 +241,9 @@ def verify_database(
             with readonly_uri(live, allow_empty=True, attach=True) as uri:
                 connection.execute(f"ATTACH DATABASE ? AS {LIVE}", (uri,))
                 try:
-                    report.verdicts.extend(
-                        compare_live(connection, shards, source, table) for table in source.tables
-                    )
+                    report.verdicts.extend(said_where_the_change_is(
+                        connection, source, live, [compare_live(connection, shards, source, table)
+                                                   for table in source.tables]))
                     report.problems.extend(_untracked_tables(connection, source, uri))
                 finally:
                     connection.execute(f"DETACH DATABASE {LIVE}")
