@@ -94,6 +94,31 @@ def test_archived_sources_named_to_migrate_again_are_passed_over(legacy):
     connection.close()
 
 
+def test_a_new_database_made_under_an_archived_source_s_name_is_not_taken_for_it(pytester, legacy):
+    """The application makes ``monitoring.db`` again after its rows were archived: the gate
+    proves the archived source as archived (against the ledger, its copy by the archive's
+    own check), not against the new file, so it stays green; ``verify --sources`` given the
+    new file says whose name it took, and compares the archived copy when given that."""
+    from consolidation.proof import verify_database
+
+    target = legacy / "enterprise_assets.db"
+    sources = sorted(legacy.glob("*.db"))
+    migrate(target, sources, MigrationSettings(LIMIT))
+    archive_sources(target, sources, LIMIT)
+    make_database(legacy / "monitoring.db", "CREATE TABLE log (id INTEGER PRIMARY KEY, message TEXT)",
+                  "INSERT INTO log (message) VALUES ('new application data')")
+    folder = pytester.path / "databases"
+    shutil.copytree(legacy, folder)
+    gate = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    assert gate.ret == pytest.ExitCode.OK, gate.stdout.str()
+    report = verify_database(target, [legacy / "monitoring.db"])
+    assert report.problems == [f"{legacy / 'monitoring.db'}: the set's monitoring.db is archived, at "
+                               f"{(legacy / 'archive' / 'monitoring.db').resolve()}; this is another file under its "
+                               f"name (compare the archived copy: --sources "
+                               f"{(legacy / 'archive' / 'monitoring.db').resolve()})"]
+    assert verify_database(target, [legacy / "archive" / "monitoring.db"]).ok
+
+
 def test_archive_refuses_unproved_sources_and_moves_nothing(legacy):
     target = legacy / "enterprise_assets.db"
     migrated = legacy / "development.db"

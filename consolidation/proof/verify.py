@@ -141,7 +141,11 @@ def compare_ledger(
 def locate_live_source(database: Path, source: LedgerSource) -> Path | None:
     """The source file, if it is still where it was migrated from or beside ``database``
     and SQLite can read it as one: a Git LFS pointer never fetched, or a file cut short, in
-    its place says nothing about the set, which is then proved against the ledger."""
+    its place says nothing about the set, which is then proved against the ledger. An
+    archived source has none: a file at the path it was migrated from is another database
+    made there since (its archived copy is proved by the archive's own check)."""
+    if source.archived_path:
+        return None
     for candidate in (recorded_source(Path(database), source.original_path), Path(database).parent / source.name):
         if candidate.is_file() and classify(candidate).usable:
             return candidate
@@ -194,6 +198,11 @@ def match_sources(database: Path, ledger: list[LedgerSource],
         ]
         if len(candidates) != 1:
             problems.append(f"{path}: not a migrated source of this database (run: assetdb migrate {path} --into …)")
+            continue
+        archived = candidates[0].archived_path and recorded_source(database, candidates[0].archived_path)
+        if archived and os.path.realpath(archived) != resolved:
+            problems.append(f"{path}: the set's {candidates[0].name} is archived, at {archived}; this is another file "
+                            f"under its name (compare the archived copy: --sources {archived})")
             continue
         matched[candidates[0].source_id] = path
     return matched, problems
