@@ -45,6 +45,7 @@ from .sqlite import (
 )
 from .sqlite.backup import find_workspace, refuse_inside_workspace
 from .store import Operation, initialize, record_operation
+from .store.copies import files_of_set
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .store.owned import DatabaseSet
@@ -284,8 +285,9 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
 
 
 def _set_files(target: Path) -> list[Path]:
-    """The consolidated file and its shards, as they are on disk now."""
-    return sorted(target.parent.glob(f"{target.stem}*{target.suffix}"), key=lambda p: (p != target, p.name))
+    """The consolidated file and the shards its manifest lists, as they are on disk now
+    (a copy of the set beside it, ``enterprise_assets.backup.db``, is not one of them)."""
+    return files_of_set(target)
 
 
 def _documentation_report(sources: list[Path]) -> str:

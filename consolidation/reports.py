@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # for annotations only: printing a report never needs the cod
     from .merge import MigrationReport
 from .size import format_size
 from .sqlite.classify import UNUSABLE, classify, is_database_path, sidecar_of
+from .store.identity import claims_assetdb
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -169,11 +170,13 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
     said to be that, and a SQLite file under another name (which consolidate, looking for
     database names, never finds) gets ``assetdb migrate … --into DATABASE``. Empty when
     there is nothing to say (a journal whose database is gone)."""
-    databases, unusable, unnamed = [], [], []
+    databases, unusable, unnamed, copies = [], [], [], []
     for name in outside:
         if sidecar_of(name) is not None:
             continue
-        if not is_database_path(name):
+        if root is not None and (root / name).is_file() and claims_assetdb(root / name):
+            copies.append(name)  # a consolidated set's file, or a copy of one: never a legacy source
+        elif not is_database_path(name):
             unnamed.append(name)
         elif root is not None and classify(root / name).status in UNUSABLE:
             unusable.append(name)
@@ -193,6 +196,9 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
     if unusable:
         notes.append(f"skipped {len(unusable)} files named as databases that SQLite cannot use: {_few(unusable)} "
                      "(never stored; see assetdb inventory)")
+    if copies:
+        notes.append(f"skipped {len(copies)} files of another consolidated set or copies of one: {_few(copies)} "
+                     "(never stored, never a legacy source)")
     return "; ".join(notes)
 
 

@@ -284,3 +284,25 @@ def test_verify_given_a_file_the_set_left_out_names_it_and_proves_the_rest(asset
     assert verified.exit_code == 0, verified.stdout + verified.stderr
     assert "1 compared live" in verified.stdout
     assert f"left out of the set, as it records: {folder / 'big.db'} (lfs-pointer: Git LFS pointer" in verified.stdout
+
+
+def test_a_copy_of_the_set_kept_beside_it_is_neither_a_shard_nor_a_database_to_consolidate(assetdb, tmp_path):
+    """``cp enterprise_assets.db enterprise_assets.backup.db`` before a risky change: the
+    summary counts the set's own files only, and sync says the copy is a set's file, not a
+    database to consolidate (consolidate passes over it)."""
+    import shutil
+
+    workspace = tmp_path / "ws"
+    (workspace / "databases").mkdir(parents=True)
+    make_database(workspace / "databases" / "a.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    (workspace / "app.py").write_text("print(1)\n")
+    arguments = ["consolidate", workspace / "databases", "--workspace", workspace, "--backup-dir", tmp_path / "b"]
+    assert assetdb(*arguments).exit_code == 0
+    database = workspace / "databases" / "enterprise_assets.db"
+    shutil.copyfile(database, workspace / "databases" / "enterprise_assets.backup.db")
+    again = assetdb(*arguments)
+    assert again.exit_code == 0 and "1 shard(s): enterprise_assets.db " in again.stdout, again.stdout
+    synced = assetdb("sync", workspace, "--db", database)
+    assert synced.stderr.strip().splitlines() == [
+        "skipped 1 files of another consolidated set or copies of one: databases/enterprise_assets.backup.db "
+        "(never stored, never a legacy source)"]
