@@ -146,13 +146,16 @@ def assets_command(database, kinds, top_used) -> None:
 @click.option("--watch", is_flag=True, help="Sync again every --interval seconds until interrupted (Ctrl-C).")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between two syncs with --watch.")
+@click.option("--rehash", is_flag=True,
+              help="Read every file, also those whose size, mode and mtime are as stored (a tree unpacked "
+                   "with normalised mtimes).")
 @lock_timeout_option
 @allow_outside_links_option
 @max_file_size_option
 @limit_option
 @exclude_option
 @quiet_option
-def sync_command(workspace, database, pull_assets, force, watch, interval, lock_timeout, allow_outside_links,
+def sync_command(workspace, database, pull_assets, force, watch, interval, rehash, lock_timeout, allow_outside_links,
                  max_file_size, limit, exclude, quiet) -> None:
     """Bring DB up to date with WORKSPACE (or, with --pull, the other way), incrementally."""
     cap, exclusions, database_list = resolve_size_limit(limit), resolve_exclusions(exclude), load_settings().database_list
@@ -165,7 +168,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, lock_
                 click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
                 return
             report = push(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"),
-                          exclusions, database_list)
+                          exclusions, database_list, rehash)
             _echo_err(render_notes(report))
             click.echo(render_push(report))
 

@@ -236,7 +236,7 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
         return CheckResult(True, f"{report.checked} {kind} assets regenerate{where}", figures)
     if workspace and report.workspace_changes == len(report.problems):  # the set is sound: the workspace moved on
         headline = (f"{report.workspace_changes} {kind} files in {workspace} are not as stored — run: "
-                    f"assetdb sync {workspace} --db {name}")
+                    f"assetdb sync {workspace} --db {name}" + (" --rehash" if report.needs_rehash else ""))
     else:
         hint = f"assetdb verify {name}" + (f" --workspace {workspace}" if workspace else "")
         headline = f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}"

@@ -437,3 +437,25 @@ def test_a_set_whose_links_were_numbered_near_the_last_rowid_syncs_again(workspa
         rows = connection.execute("SELECT rowid, name FROM sqlar ORDER BY rowid").fetchall()
     assert [rowid for rowid, _ in rows] == list(range(1, len(rows) + 1))
     assert rows[-1][1] == "to_notes" and rows[-2][1] == "notes.txt"
+
+
+def test_a_file_changed_keeping_its_size_and_mtime_is_named_with_rehash_which_takes_it_in(assetdb, workspace,
+                                                                                          database):
+    """A tree unpacked with normalised mtimes (``tar --mtime``, SOURCE_DATE_EPOCH): a file's
+    new version of the same length keeps size and mtime, so a sync takes it for unchanged.
+    verify names it with ``sync --rehash``, which reads every file and stores it."""
+    assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
+    path = workspace / "notes.txt"
+    stamp = path.stat().st_mtime_ns
+    path.write_text("NOTES\n")  # the same length
+    os.utime(path, ns=(stamp, stamp))
+    assert "0 changed" in assetdb("sync", workspace, "--db", database).stdout
+    verified = assetdb("verify", database, "--workspace", workspace)
+    assert verified.exit_code == 1
+    assert (f"notes.txt: workspace bytes differ from the stored version 1, its size and mtime as stored "
+            f"(run: assetdb sync {workspace} --db {database} --rehash)") in verified.stdout
+    rehashed = assetdb("sync", workspace, "--db", database, "--rehash")
+    assert rehashed.exit_code == 0 and "1 changed" in rehashed.stdout, rehashed.stdout
+    assert assetdb("verify", database, "--workspace", workspace).exit_code == 0
+    again = assetdb("sync", workspace, "--db", database, "--rehash")
+    assert "0 changed" in again.stdout and "0 touched" in again.stdout

@@ -15,8 +15,10 @@ Paths are handled as bytes, so names that are not UTF-8 round-trip too.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -238,6 +240,7 @@ def ingest(
     exclusions: Exclusions = Exclusions(),
     database_list: Path | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    rehash: bool = False,
 ) -> IngestReport:
     """Store every (selected) file of ``workspace`` in ``database`` (created if missing); unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
@@ -246,6 +249,10 @@ def ingest(
     Database files are never stored, wherever they are: the set's own files (and
     ``database_list``) are left out, and every other SQLite file — by its name or by its
     bytes — is reported in ``databases_outside`` for the user to consolidate.
+
+    With ``rehash``, a file whose size, mode and mtime are the stored ones is read too, and
+    stored again if its bytes differ (a tree unpacked with normalised mtimes keeps both
+    when a file changes but not its length).
 
     Runs under the database's writer lock (waiting up to ``lock_timeout`` seconds for
     another writer); a database this run created is removed again if the run fails.
@@ -264,7 +271,7 @@ def ingest(
             if not existed:
                 initialize(database, limit)  # a new consolidated set, as migrate makes one
             return _ingest(workspace, database, kinds, limit, manager, track, record_deletions, operation,
-                           exclusions, database_list, classifier)
+                           exclusions, database_list, classifier, rehash)
         except BaseException:
             if not existed:
                 discard_new_set(database)  # nothing of anyone's was in it: leave the folder as it was
@@ -272,7 +279,7 @@ def ingest(
 
 
 def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, record_deletions, operation,
-            exclusions, database_list, classifier) -> IngestReport:
+            exclusions, database_list, classifier, rehash) -> IngestReport:
     database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
     listing = list_workspace(workspace, database_set, exclusions)
     report = IngestReport(str(workspace), str(database), skipped=listing.notes,
@@ -292,7 +299,7 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
                 file.stat.st_size,
                 file.stat.st_mode,
                 file.stat.st_mtime_ns,
-            ):
+            ) and not (rehash and not _same_bytes(workspace, file, previous.sha256)):
                 report.unchanged += 1
                 files.append(file)
                 continue
@@ -312,6 +319,19 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
     finally:
         connection.close()
     return report
+
+
+def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
+    """Does the file (a link: its target) hash to ``sha256``? Read without following a link."""
+    full = os.path.join(os.fsencode(workspace), file.path)
+    try:
+        if stat.S_ISLNK(file.stat.st_mode):
+            return hashlib.sha256(os.readlink(full)).hexdigest() == sha256
+        descriptor = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == sha256
+    except OSError:
+        return False  # read again with the changed files, where a failure is reported
 
 
 def _packed_in_order(

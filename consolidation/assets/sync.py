@@ -51,10 +51,11 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
 
 
 def push(workspace: Path, database: Path, limit: int, manager=None, track=lambda items: items,
-         exclusions: Exclusions = Exclusions(), database_list: Path | None = None) -> IngestReport:
-    """The workspace into the database, deletions and renames included; then prove it."""
-    report = ingest(workspace, database, limit=limit, manager=manager, track=track,
-                    record_deletions=True, operation="sync", exclusions=exclusions, database_list=database_list)
+         exclusions: Exclusions = Exclusions(), database_list: Path | None = None, rehash: bool = False) -> IngestReport:
+    """The workspace into the database, deletions and renames included; then prove it.
+    ``rehash``: read every file, not only those whose size, mode or mtime changed."""
+    report = ingest(workspace, database, limit=limit, manager=manager, track=track, record_deletions=True,
+                    operation="sync", exclusions=exclusions, database_list=database_list, rehash=rehash)
     problems = verify_written(database, report.added + report.changed)
     if problems:
         raise CheckFailed(f"sync wrote assets that do not regenerate: {problems[0]} (+{len(problems) - 1} more)")

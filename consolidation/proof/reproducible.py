@@ -48,6 +48,8 @@ class ReproducibilityReport:
     #: Of the problems, those that are the workspace ahead of the set (a file edited, made
     #: executable, added or deleted since the last sync): a sync, not a repair, mends them.
     workspace_changes: int = 0
+    #: Some file changed while keeping its size and mtime: only ``sync --rehash`` sees it.
+    needs_rehash: bool = False
 
     @property
     def ok(self) -> bool:
@@ -148,6 +150,13 @@ def _compare_with_workspace(workspace: Path, database, asset: StoredAsset, repor
         problem = "stored but missing from the workspace"
     elif not same_as_stored(full, asset):
         problem = f"workspace bytes differ from the stored version {asset.version}"
+        info = os.lstat(full)
+        if (info.st_size, info.st_mtime_ns) == (asset.size, asset.mtime_ns):  # a sync would take it for unchanged
+            report.problems.append(f"{asset.name}: {problem}, its size and mtime as stored "
+                                   f"({_sync_hint(workspace, database)} --rehash)")
+            report.workspace_changes += 1
+            report.needs_rehash = True
+            return
     elif not asset.is_link and bool(os.lstat(full).st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
         now = "executable" if os.lstat(full).st_mode & stat.S_IXUSR else "not executable"
         problem = f"{now} in the workspace, unlike the stored version {asset.version} ({asset.mode & 0o7777:#o})"
