@@ -228,6 +228,11 @@ def test_a_source_changed_since_it_was_migrated_is_told_apart_from_rows_lost(pyt
     moved_on = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
     moved_on.stdout.fnmatch_lines([f"source changed since it was migrated: a.db:t: * — run: assetdb migrate "
                                    f"{sources[0]} --into databases/enterprise_assets.db"])
+    from consolidation.proof import verify_database
+
+    verified = verify_database(folder / "enterprise_assets.db")  # no sources named: it finds the one in place
+    assert [verdict.source_moved_on for verdict in verified.verdicts if not verdict.ok] == [True]
+    assert any(verdict.mode == "live" for verdict in verified.verdicts)
     migrate(folder / "enterprise_assets.db", sources, MigrationSettings(99_900_000))
     assert pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").ret == pytest.ExitCode.OK
     with sqlite3.connect(folder / "enterprise_assets.db") as connection:

@@ -170,16 +170,20 @@ def verify_table(
             connection.execute(f"DETACH DATABASE {LIVE}")
 
 
+def moved_on(connection: sqlite3.Connection, source: LedgerSource, live: Path) -> bool:
+    """Are ``live``'s bytes (its -wal too) other than those the ledger recorded when the
+    source was migrated?"""
+    recorded = connection.execute("SELECT file_sha256 FROM main.migration_sources WHERE id = ?",
+                                  (source.source_id,)).fetchone()
+    return bool(recorded and recorded[0]) and recorded[0] != file_sha256(live, *sidecar_paths(live))
+
+
 def said_where_the_change_is(connection: sqlite3.Connection, source: LedgerSource, live: Path,
                              verdicts: list[TableVerdict]) -> list[TableVerdict]:
     """Live comparisons that failed, told apart: when the live file is not the bytes the
     ledger recorded at migration, the source moved on since, and the verdict says how to
     take the change in, instead of leaving the set suspected of losing rows."""
-    if all(verdict.ok for verdict in verdicts):
-        return verdicts
-    recorded = connection.execute("SELECT file_sha256 FROM main.migration_sources WHERE id = ?",
-                                  (source.source_id,)).fetchone()
-    if not (recorded and recorded[0]) or recorded[0] == file_sha256(live, *sidecar_paths(live)):
+    if all(verdict.ok for verdict in verdicts) or not moved_on(connection, source, live):
         return verdicts
     return [verdict if verdict.ok else replace(
         verdict, source_moved_on=True,
@@ -244,6 +248,9 @@ def verify_database(
         matched, report.problems = match_sources(database, ledger, given)
         for source in track(ledger):
             live = matched.get(source.source_id)
+            if live is None:  # a source in place that moved on since is compared live, as the gate does
+                in_place = locate_live_source(database, source)
+                live = in_place if in_place is not None and moved_on(connection, source, in_place) else None
             if live is None:
                 report.verdicts.extend(compare_ledger(connection, shards, source, table) for table in source.tables)
                 continue
