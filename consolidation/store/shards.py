@@ -233,9 +233,7 @@ class ShardSet:
         return self.used(number) + size <= self.limit * self._fill(number)
 
     def go_back_to_room_for(self, size: int) -> bool:
-        """Make the first file with room for ``size`` more bytes the current one, if there
-        is one: a small thing after a large one goes where there is room, not into a file
-        more."""
+        """Make the first file with room for ``size`` more bytes current (not a file more)."""
         fitting = next((number for number in self.numbers if self.has_room_for(number, size)), None)
         if fitting is not None:
             self.current = fitting
@@ -246,8 +244,7 @@ class ShardSet:
         return self.empty_size.get(number) == self.used(number)
 
     def could_hold_alone(self, number: int, size: int) -> bool:
-        """Can ``size`` more bytes go into shard ``number`` under the page count SQLite holds
-        it to? (A file of its own for one large thing: there is nothing to leave room for.)"""
+        """Can ``size`` more bytes go into shard ``number`` under SQLite's own page limit?"""
         return self.used(number) + size <= self.limit * HARD_FILL
 
     def _next_with_room(self) -> int | None:
