@@ -46,6 +46,7 @@ from ..store.shards import discard_new_set
 from .kinds import Classifier
 from .links import links_last
 from .pack import CHUNK, Packed, pack_file
+from .stored import file_hashes_to
 from .walk import WorkspaceFile, holds_sqlite, list_workspace
 
 # -- finding files ------------------------------------------------------------------------
@@ -327,9 +328,7 @@ def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
     try:
         if stat.S_ISLNK(file.stat.st_mode):
             return hashlib.sha256(os.readlink(full)).hexdigest() == sha256
-        descriptor = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(descriptor, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest() == sha256
+        return file_hashes_to(full, sha256)
     except OSError:
         return False  # read again with the changed files, where a failure is reported
 

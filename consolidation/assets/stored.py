@@ -386,8 +386,14 @@ def same_as_stored(full: bytes, asset: StoredAsset) -> bool:
             return hashlib.sha256(os.readlink(full)).hexdigest() == asset.sha256
         if not stat.S_ISREG(info.st_mode) or info.st_size != asset.size:
             return False
-        descriptor = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(descriptor, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest() == asset.sha256
+        return file_hashes_to(full, asset.sha256)
     except OSError:
         return False
+
+
+def file_hashes_to(full: bytes, sha256: str) -> bool:
+    """Do the bytes of the regular file at ``full`` (never followed) hash to ``sha256``?
+    Raises OSError when it cannot be read."""
+    descriptor = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest() == sha256

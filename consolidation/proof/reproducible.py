@@ -146,23 +146,21 @@ def _compare_with_workspace(workspace: Path, database, asset: StoredAsset, repor
     executable or not alike (what git records of a file's mode; the other bits follow
     each checkout's umask)?"""
     full = os.path.join(os.fsencode(workspace), asset.path)
-    if not os.path.lexists(full):
+    info = os.lstat(full) if os.path.lexists(full) else None
+    hint = _sync_hint(workspace, database)
+    if info is None:
         problem = "stored but missing from the workspace"
     elif not same_as_stored(full, asset):
         problem = f"workspace bytes differ from the stored version {asset.version}"
-        info = os.lstat(full)
         if (info.st_size, info.st_mtime_ns) == (asset.size, asset.mtime_ns):  # a sync would take it for unchanged
-            report.problems.append(f"{asset.name}: {problem}, its size and mtime as stored "
-                                   f"({_sync_hint(workspace, database)} --rehash)")
-            report.workspace_changes += 1
+            problem, hint = f"{problem}, its size and mtime as stored", f"{hint} --rehash"
             report.needs_rehash = True
-            return
-    elif not asset.is_link and bool(os.lstat(full).st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
-        now = "executable" if os.lstat(full).st_mode & stat.S_IXUSR else "not executable"
+    elif not asset.is_link and bool(info.st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
+        now = "executable" if info.st_mode & stat.S_IXUSR else "not executable"
         problem = f"{now} in the workspace, unlike the stored version {asset.version} ({asset.mode & 0o7777:#o})"
     else:
         return
-    report.problems.append(f"{asset.name}: {problem} ({_sync_hint(workspace, database)})")
+    report.problems.append(f"{asset.name}: {problem} ({hint})")
     report.workspace_changes += 1
 
 
