@@ -80,6 +80,8 @@ class RowMerger:
         untyped = untyped_columns(connection, self.table, "main", self.target)
         self.same_values = f"CASE WHEN {same_row('t', 's', self.columns, untyped)} THEN 1 ELSE 0 END"  # stops early
         self.has_key = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in self.table.key) or "0"
+        # its negation spelled out, so that a key's index finds the rows lacking one
+        self.lacks_key = " OR ".join(f"s.{q(k)} IS NULL" for k in self.table.key) or "1"
         self.moved_shown_rows = False  # did an incoming version displace a shown one?
         # Can the entries of a key taken over be found by its JSON text? Only where equal keys
         # are equal text and unequal keys never are: keys that are the rowid, always integers
@@ -205,7 +207,13 @@ class RowMerger:
             self._fold_duplicates()
             self._keep_conflicts(decide)
             self._store_new_keys(chunk, current)
-        self._append_rest(chunk, current)
+        if not self._every_row_has_a_key():
+            self._append_rest(chunk, current)
+
+    def _every_row_has_a_key(self) -> bool:
+        """Can no row lack a key? So where the key is the rowid (never NULL) or the table is
+        WITHOUT ROWID (SQLite holds its key NOT NULL): then no statement looks for rows without one."""
+        return bool(self.table.key) and (self.table.key_is_rowid or not self.table.rowid)
 
     def _match_keys(self, shards: list[int], chunk: str) -> None:
         """One join per shard: which of the chunk's rows meet a stored row of the same key,
@@ -340,7 +348,7 @@ class RowMerger:
         self.execute(
             f"INSERT INTO {self.fresh('assetdb_rest')} (identity, target_rowid) SELECT s.{self.identity}, "
             f"{base} + row_number() OVER (ORDER BY s.{self.identity}) AS target_rowid "
-            f"FROM {self.rows} AS s WHERE {chunk} AND NOT ({self.has_key}) ORDER BY s.{self.identity}"
+            f"FROM {self.rows} AS s WHERE {chunk} AND ({self.lacks_key}) ORDER BY s.{self.identity}"
         )
         self._count("stored", self.execute(
             f"INSERT INTO {self.schema(current)}.{q(self.target)} (rowid, {', '.join(self.columns)}) "
