@@ -18,7 +18,6 @@ import pytest
 from conftest import folder_state, make_database, sqlite_shell
 from consolidation.assets import Classifier, ingest, regenerate
 from consolidation.assets import pack as pack_module
-from consolidation.assets.links import extraction_order
 from consolidation.errors import BadInput
 from consolidation.globs import glob_pattern
 from consolidation.hookspecs import hookimpl, plugin_manager
@@ -114,32 +113,34 @@ def test_the_sqlite3_shell_alone_restores_the_workspace(workspace, database, tmp
     assert {path: (content, mode) for path, (content, mode, _) in tree(out).items()} == expected
 
 
-def test_the_shell_restores_links_to_links_and_stops_only_at_a_dangling_one_last(tmp_path):
-    """The shell stops at the first link it cannot make (its target not written yet, or not
-    anywhere): a link to a link comes after that link, and a dangling one after every other."""
+def test_the_shell_restores_every_link_and_leaves_the_files_they_point_to_as_timed(tmp_path):
+    """The shell sets a file's mtime through ``utimes()``, which follows a link: a dangling
+    link made it stop (every row after it lost) and a link re-timed its target. Links carry
+    no archive mtime, so ``-Ax`` succeeds and makes each of them, in any order: chains,
+    links to folders and up, several dangling ones, a loop, one pointing outside."""
     shell = sqlite_shell()
     workspace = tmp_path / "ws"
     (workspace / "d").mkdir(parents=True)
     (workspace / "a.txt").write_text("a\n")
     (workspace / "d" / "x.py").write_text("x\n")
-    for name, target in (("a_chain", "b"), ("b", "a.txt"), ("c", "a.txt"), ("0dangling", "nowhere"), ("d/up", "../a.txt")):
+    os.utime(workspace / "a.txt", ns=(978_307_200 * 10**9, 978_307_200 * 10**9))
+    links = {"0dangling": "nowhere", "1dangling": "gone/too", "a_chain": "b", "b": "a.txt", "c": "a.txt",
+             "d/up": "../a.txt", "loop": "loop", "to_d": "d", "outside": "/etc/hostname", "z_dangling": "no"}
+    for name, target in links.items():
         os.symlink(target, workspace / name)
+        os.utime(workspace / name, ns=(1_262_304_000 * 10**9, 1_262_304_000 * 10**9), follow_symlinks=False)
     database = tmp_path / "enterprise_assets.db"
     ingest(workspace, database, limit=LIMIT)
     out = tmp_path / "shell-out"
     out.mkdir()
-    subprocess.run([shell, str(database), "-Ax"], cwd=out, capture_output=True)  # fails at the dangling link
-    for name in ("a_chain", "b", "c", "d/up"):
-        assert os.readlink(out / name) == os.readlink(workspace / name), name
+    subprocess.run([shell, str(database), "-Ax"], cwd=out, check=True, capture_output=True)
+    for name, target in links.items():
+        assert os.readlink(out / name) == target, name
     assert (out / "a_chain").read_text() == "a\n"
-
-
-def test_a_link_to_a_folder_is_restored_once_a_file_in_it_is():
-    """The shell makes a file's folders as it writes it: a link to one of them is ready then,
-    before every link nothing satisfies (a dangling one sorting before it by name)."""
-    links = [(1, b"a_dangling", b"nowhere"), (2, b"to_dir", b"deep/dir"), (3, b"to_deep", b"deep"),
-             (4, b"deep/dir/link_to_sibling", b"../other")]
-    assert extraction_order(links, {b"deep/dir/inner.txt"}) == [3, 2, 1, 4]
+    assert (out / "a.txt").stat().st_mtime == 978_307_200  # not the links' 2010
+    regenerated = tmp_path / "regenerated"
+    regenerate(database, regenerated, limit=LIMIT, allow_outside_links=True)
+    assert tree(regenerated) == tree(workspace)  # the links' own mtimes are kept all the same
 
 
 @pytest.mark.parametrize("tracked", [True, False], ids=["git", "walked"])

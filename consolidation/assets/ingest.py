@@ -44,7 +44,7 @@ from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from ..store.shards import discard_new_set
 from .kinds import Classifier
-from .links import links_last
+from .links import archive_mtime, untime_links
 from .pack import CHUNK, Packed, pack_file
 from .stored import file_hashes_to
 from .walk import WorkspaceFile, holds_sqlite, list_workspace
@@ -108,7 +108,7 @@ def current_assets(connection: sqlite3.Connection) -> dict[bytes, CurrentAsset]:
 
 def _store_bytes(connection: sqlite3.Connection, packed: Packed, name: bytes, schema: str) -> None:
     """The current bytes of ``name`` into ``schema``'s ``sqlar`` (streamed for large files)."""
-    mtime = packed.mtime_ns // 1_000_000_000
+    mtime = archive_mtime(packed.mode, packed.mtime_ns)
     if packed.data is not None:
         connection.execute(
             f"REPLACE INTO {schema}.sqlar (name, mode, mtime, sz, data) VALUES (CAST(? AS TEXT), ?, ?, ?, ?)",
@@ -184,7 +184,7 @@ def record_asset(
         )
         connection.execute(
             f"UPDATE {shards.schema(previous.shard)}.sqlar SET mode = ?, mtime = ? WHERE name = CAST(? AS TEXT)",
-            (packed.mode, packed.mtime_ns // 1_000_000_000, name),
+            (packed.mode, archive_mtime(packed.mode, packed.mtime_ns), name),
         )
         return "touched"
     first_seen = now
@@ -382,7 +382,7 @@ def _write(connection, database: Path, workspace: Path, work, report: IngestRepo
             report.deleted.append(os.fsdecode(path))
             if asset.sha256 in added_hashes:
                 report.renamed.append((os.fsdecode(path), added_hashes[asset.sha256]))
-        links_last(connection, shards)
+        untime_links(connection, shards)
         operation.counts = {
             "added": len(report.added),
             "changed": len(report.changed),

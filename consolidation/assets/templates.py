@@ -23,7 +23,6 @@ from ..store import ASSET_TABLES, Operation, read_consolidated, utc_now, write_s
 from ..store.schema import USAGE_TRACKING_KINDS
 from .confine import mode_problem, unsafe_reason
 from .ingest import current_assets, record_asset
-from .links import links_last
 from .pack import pack_bytes
 from .stored import StoredAsset, find_asset, hostile_reads, stored_bytes
 
@@ -127,7 +126,6 @@ def render(
             path = os.fsencode(store_as)
             packed = pack_bytes(path, encoded, stat.S_IFREG | 0o644, time.time_ns())
             record_asset(connection, session.shards, packed, "script", current_assets(connection).get(path), now)
-            links_last(connection, session.shards)
         Operation(
             "render",
             subject=asset.name,
