@@ -127,17 +127,26 @@ def _destination(folder: Path, name: str) -> Path:
     return folder / name
 
 
-#: What recording one archived source takes in the ledger and the log, at most.
-RECORD_BYTES = 16 * 1024
+class _Rehearsed(Exception):
+    """Raised inside a write session to roll back what it rehearsed."""
 
 
-def _check_room(database: Path, limit: int, count: int) -> None:
+def _check_room(database: Path, limit: int, records: list[Archived], folder: Path) -> None:
     """Refuse before moving anything when the ledger could not record the moves under the
-    cap: a move the ledger cannot record is a move half-done."""
-    needed = database.stat().st_size + count * RECORD_BYTES
-    if needed > limit:
-        raise Aborted(f"{database}: recording {count} archived sources would take it past the cap of "
-                      f"{format_size(limit)}; nothing was moved")
+    cap: a move the ledger cannot record is a move half-done. The records are written
+    once and rolled back, so SQLite itself says whether they fit (an estimate either
+    refuses a set with room or lets through one without)."""
+    try:
+        with write_session(database, limit, f"recording {len(records)} archived sources") as session:
+            for record in records:  # with a hash as long as the one each will carry
+                _record_archived(session.connection, database, Archived(**{**asdict(record), "sha256": "0" * 64}),
+                                 folder)
+            raise _Rehearsed
+    except _Rehearsed:
+        return
+    except Aborted:
+        raise Aborted(f"{database}: recording {len(records)} archived sources would take it past the cap of "
+                      f"{format_size(limit)}; nothing was moved") from None
 
 
 def _check_movable(path: Path, database: Path) -> None:
@@ -168,11 +177,11 @@ def archive_sources(
     paths = [Path(source) for source in sources]
     for path in paths:
         _check_movable(path, database)
-    _check_room(database, limit, len(paths))
     names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
     for path in paths:
         if _destination(folder, names[path]).exists():
             raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
+    _check_room(database, limit, [_record_of(path, names[path], folder) for path in paths], folder)
     folder.mkdir(parents=True, exist_ok=True)
     for inside, _folders, _files in os.walk(folder):  # what a killed archive left, in any of its folders
         sweep_folder(inside)
@@ -182,11 +191,8 @@ def archive_sources(
         destination = _destination(folder, names[path])
         destination.parent.mkdir(parents=True, exist_ok=True)
         live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
-        record = Archived(
-            names[path], os.path.relpath(path.absolute(), folder.absolute()),
-            os.path.relpath(destination.absolute(), folder.absolute()), "", path.stat().st_size,
-            original_sha256=file_sha256(path, *live) if live else "", archived_at=utc_now(),
-        )
+        record = _record_of(path, names[path], folder)
+        record = Archived(**{**asdict(record), "original_sha256": file_sha256(path, *live) if live else ""})
         manifest = [entry for entry in manifest  # an unfinished earlier try of the same move
                     if entry.location(folder).absolute() != destination.absolute()]
         _write_manifest(folder, [*manifest, record])
@@ -240,19 +246,32 @@ def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
         temporary.unlink(missing_ok=True)  # written and renamed, or interrupted (Ctrl-C) on the way
 
 
+def _record_of(path: Path, name: str, folder: Path) -> Archived:
+    """The manifest entry of source ``path`` (ledger name ``name``) about to be archived in
+    ``folder``: its file's hash is taken once it is there."""
+    destination = _destination(folder, name)
+    return Archived(name, os.path.relpath(path.absolute(), folder.absolute()),
+                    os.path.relpath(destination.absolute(), folder.absolute()), "", path.stat().st_size,
+                    archived_at=utc_now())
+
+
 def _mark_archived(database: Path, record: Archived, folder: Path, limit: int) -> None:
-    location = os.path.relpath(record.location(folder).absolute(), database.parent.absolute())
     with write_session(database, limit, f"recording {record.name} as archived") as session:
-        connection = session.connection
-        connection.execute(
-            "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
-            (location, record.name),
-        )
-        Operation(
-            "archive",
-            subject=record.name,
-            counts={"files": 1},
-            bytes=record.bytes,
-            details={"from": record.original, "to": location, "sha256": record.sha256,
-                     "copied": bool(record.original_sha256)},
-        ).record(connection, "ok")
+        _record_archived(session.connection, database, record, folder)
+
+
+def _record_archived(connection: sqlite3.Connection, database: Path, record: Archived, folder: Path) -> None:
+    """The ledger's and the log's record of one archived source."""
+    location = os.path.relpath(record.location(folder).absolute(), database.parent.absolute())
+    connection.execute(
+        "UPDATE migration_sources SET status = 'archived', archived_path = ? WHERE name = ?",
+        (location, record.name),
+    )
+    Operation(
+        "archive",
+        subject=record.name,
+        counts={"files": 1},
+        bytes=record.bytes,
+        details={"from": record.original, "to": location, "sha256": record.sha256,
+                 "copied": bool(record.original_sha256)},
+    ).record(connection, "ok")

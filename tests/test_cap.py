@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_database
+from consolidation.size import format_size
 
 CAP = 200_000
 
@@ -84,6 +85,33 @@ def test_init_and_archive_refuse_what_the_cap_cannot_hold(assetdb, project):
     source = make_database(project / "db" / "legacy.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
     assert assetdb("migrate", source, "--into", "db/enterprise_assets.db", "--quiet").exit_code == 0
     size = (project / "db" / "enterprise_assets.db").stat().st_size
-    refused = assetdb("archive", source, "--db", "db/enterprise_assets.db", "--limit", str(size + 1000))
-    assert refused.exit_code == 3 and "nothing was moved" in refused.stderr
-    assert source.exists() and not (project / "db" / "archive").exists()
+    assert assetdb("archive", source, "--db", "db/enterprise_assets.db", "--limit", str(size)).exit_code == 0
+
+
+def test_archive_refuses_records_that_do_not_fit_and_moves_nothing(assetdb, project):
+    """Recording the moves is rehearsed under the cap first: records that do not fit (long
+    paths, a file with no room left) refuse the whole archive, nothing moved or written."""
+    sources = [make_database(project / "db" / ("deep" * 30) / f"{'legacy' * 25}_{index}.db", "CREATE TABLE t (x)",
+                             "INSERT INTO t VALUES (1)") for index in range(8)]
+    assert assetdb("migrate", *sources, "--into", "db/enterprise_assets.db", "--quiet").exit_code == 0
+    database = project / "db" / "enterprise_assets.db"
+    before = database.read_bytes()
+    refused = assetdb("archive", *sources, "--db", database, "--limit", str(database.stat().st_size))
+    assert refused.exit_code == 3, refused.stderr
+    assert refused.stderr.strip().endswith("recording 8 archived sources would take it past the cap of "
+                                           f"{format_size(database.stat().st_size)}; nothing was moved")
+    assert all(source.exists() for source in sources) and not (project / "db" / "archive").exists()
+    assert database.read_bytes() == before
+
+
+def test_archive_records_what_fits_however_near_the_cap_the_set_is(assetdb, project):
+    """Twelve records take a few KB: a set 48 KB under its cap archives twelve sources (an
+    estimate of 16 KB a record refused it, and a consolidation under a small cap with it)."""
+    sources = [make_database(project / "db" / f"legacy_{index}.db", "CREATE TABLE t (x)",
+                             "INSERT INTO t VALUES (1)") for index in range(12)]
+    assert assetdb("migrate", *sources, "--into", "db/enterprise_assets.db", "--quiet").exit_code == 0
+    database = project / "db" / "enterprise_assets.db"
+    limit = str(database.stat().st_size + 48 * 1024)
+    archived = assetdb("archive", *sources, "--db", database, "--limit", limit)
+    assert archived.exit_code == 0, archived.stderr
+    assert not any(source.exists() for source in sources) and database.stat().st_size < int(limit)
