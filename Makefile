@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench torture properties clean dist-check
+.PHONY: demo test bench torture properties fuzz clean dist-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ torture: $(VENV)/.installed
 # Many more seeds of the random legacy sets the suite runs a few of (tests/test_merge_properties.py).
 properties: $(VENV)/.installed
 	ASSETDB_PROPERTY_SEEDS=500 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider tests/test_merge_properties.py
+
+# Seeded random workflows on the demo repository in real git, the gate after every step.
+fuzz: $(VENV)/.installed
+	$(BIN)/python bench/workflow_fuzz.py --seeds 40 --steps 14
 
 # What a user installs, checked as a user gets it: the wheel installed into a new virtual
 # environment, and the whole test suite run from the unpacked sdist against it (the sdist's
