@@ -262,3 +262,30 @@ def test_backup_inside_the_workspace_is_refused_before_anything_changes(assetdb,
     assert result.exit_code == 2 and "inside the workspace" in result.stderr
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
     assert os.listdir(target.parent) == [target.name]
+
+
+def test_a_refusal_after_some_sources_committed_says_which_stay_and_a_rerun_goes_on(assetdb, tmp_path):
+    """Sources commit a few at a time; a refusal (here a row larger than the cap) undoes only
+    the sources from its group on, and says which sources before it stay migrated; once the
+    offending source is left out, the same command goes on and migrates the rest."""
+    folder, target = tmp_path / "src", tmp_path / "out" / "enterprise_assets.db"
+    target.parent.mkdir()
+    paths = [make_database(folder / f"s{index}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)",
+                           *[f"INSERT INTO t VALUES ({index * 100 + row}, randomblob(10000))" for row in range(5)])
+             for index in range(7)]
+    big = make_database(folder / "z_big.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)",
+                        "INSERT INTO t VALUES (999, randomblob(280000))")
+    assert assetdb("migrate", paths[0], "--into", target, "--limit", "300KB", "--quiet").exit_code == 0
+    refused = assetdb("migrate", *paths, big, "--into", target, "--limit", "300KB", "--quiet")
+    assert refused.exit_code == 3
+    line = refused.stderr.strip()
+    assert len(line.splitlines()) == 1 and "does not fit under the cap" in line
+    with sqlite3.connect(target) as connection:
+        kept = sorted(name for (name,) in connection.execute("SELECT name FROM migration_sources"))
+    connection.close()
+    newly = [name for name in kept if name != "s0.db"]
+    assert newly and f"the {len(newly)} sources migrated before it stay migrated" in line
+    assert f"({', '.join(newly)})" in line and "the same command goes on from there" in line
+    rerun = assetdb("migrate", *paths, "--into", target, "--limit", "300KB", "--quiet")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert assetdb("verify", target, "--sources", *paths).exit_code == 0

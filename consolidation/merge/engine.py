@@ -109,19 +109,22 @@ def migrate_sources(
     sources: list[Path],
     names: dict[Path, str],
     settings: MigrationSettings,
+    committed: list[SourceOutcome],
     before_write: Callable[[], None] = lambda: None,
-) -> list[SourceOutcome]:
+) -> None:
     """Migrate ``sources`` (under their ``names`` in the set) in one transaction,
-    recognising those already migrated and unchanged. A group that runs out of files to
-    attach (each source takes an attachment a shard could have) is undone and migrated a
-    source at a time."""
+    recognising those already migrated and unchanged; each outcome goes into ``committed``
+    once its transaction has committed, so a refusal can say what stays. A group that
+    runs out of files to attach (each source takes an attachment a shard could have) is
+    undone and migrated a source at a time."""
     try:
-        return _migrate_together(connection, target, sources, names, settings, before_write)
+        committed += _migrate_together(connection, target, sources, names, settings, before_write)
+        return
     except OutOfFiles:
         if len(sources) == 1:
             raise
-    return [outcome for source in sources
-            for outcome in _migrate_together(connection, target, [source], names, settings, before_write)]
+    for source in sources:
+        committed += _migrate_together(connection, target, [source], names, settings, before_write)
 
 
 def _migrate_together(connection, target, sources, names, settings, before_write) -> list[SourceOutcome]:

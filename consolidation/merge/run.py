@@ -12,7 +12,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import Aborted, BadInput
 from ..globs import Exclusions
 from ..leftovers import private_scratch
 from ..size import database_size, sidecar_paths
@@ -94,13 +94,16 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
                     report.backup = record.backup
 
             group: list[Path] = []
-            for path in track(checked.sources):
-                if group and not _share_a_transaction(connection, settings.limit, [*group, path]):
-                    report.sources += migrate_sources(connection, target, group, names, settings, backup_once)
-                    group = []
-                group.append(path)
-            if group:
-                report.sources += migrate_sources(connection, target, group, names, settings, backup_once)
+            try:
+                for path in track(checked.sources):
+                    if group and not _share_a_transaction(connection, settings.limit, [*group, path]):
+                        migrate_sources(connection, target, group, names, settings, report.sources, backup_once)
+                        group = []
+                    group.append(path)
+                if group:
+                    migrate_sources(connection, target, group, names, settings, report.sources, backup_once)
+            except Aborted as error:
+                raise _saying_what_is_kept(error, report, names[group[0]]) if existed else error from None
             _record_left_out(connection, target, checked, settings.limit, backup_once)
         finally:
             connection.close()
@@ -109,6 +112,19 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             discard_new_set(target)  # nothing of anyone's was in it: leave the folder as it was
         raise
     return report
+
+
+def _saying_what_is_kept(error: Aborted, report: MigrationReport, refused: str) -> Aborted:
+    """A refusal saying which sources stay migrated: a few sources commit together, all
+    their files or none, so a refusal undoes only the sources it met (from ``refused``
+    on), and the same command run again goes on from there."""
+    kept = [outcome.name for outcome in report.sources if outcome.action in ("migrated", "remigrated")]
+    if not kept:
+        return error
+    shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+    return type(error)(f"{error} from {refused} on; the {len(kept)} sources migrated before it stay migrated, "
+                       f"each proved in its own commit ({shown}): once that is mended, the same command goes on "
+                       "from there")
 
 
 def _share_a_transaction(connection: sqlite3.Connection, limit: int, group: list[Path]) -> bool:
