@@ -16,6 +16,7 @@ from pathlib import Path
 
 from consolidation.archive import Archived, read_manifest
 from consolidation.errors import AssetdbError
+from consolidation.globs import resolved
 from consolidation.merge.preflight import judge_source
 from consolidation.sqlite import open_readonly
 from consolidation.sqlite.classify import is_database_path
@@ -40,7 +41,7 @@ def _folders_up(path: Path) -> list[Path]:
 
 def _manifest(folder: Path) -> dict[Path, Archived]:
     try:
-        return {entry.location(folder).resolve(): entry for entry in read_manifest(folder)}
+        return {resolved(entry.location(folder)): entry for entry in read_manifest(folder)}
     except AssetdbError:
         return {}
 
@@ -56,7 +57,7 @@ def _left_out_by_sets_in(folder: Path) -> dict[Path, str]:
         try:
             with open_readonly(candidate) as connection:
                 for path, status, reason in skipped_files(connection, candidate):
-                    left_out[path.resolve()] = f"{status}: {reason}"
+                    left_out[resolved(path)] = f"{status}: {reason}"
         except (AssetdbError, sqlite3.Error, OSError):
             continue
     return left_out
@@ -76,16 +77,16 @@ class MembershipIndex:
         self._left_out: dict[Path, dict[Path, str]] = {}
 
     def of(self, path: Path) -> Membership:
-        resolved = path.resolve()
-        for folder in _folders_up(resolved):
+        real = resolved(path)  # a looping link too
+        for folder in _folders_up(real):
             if folder not in self._manifests:
                 self._manifests[folder] = _manifest(folder) if (folder / ARCHIVE_MANIFEST).is_file() else {}
-            if resolved in self._manifests[folder]:
-                return Membership(archived=self._manifests[folder][resolved], archived_from=_set_beside(folder))
-        for folder in _folders_up(resolved):
+            if real in self._manifests[folder]:
+                return Membership(archived=self._manifests[folder][real], archived_from=_set_beside(folder))
+        for folder in _folders_up(real):
             if folder not in self._left_out:
                 self._left_out[folder] = _left_out_by_sets_in(folder)
-            reason = self._left_out[folder].get(resolved)
+            reason = self._left_out[folder].get(real)
             if reason is not None:
                 return Membership(skipped=reason) if not judge_source(path, deep=True).usable else Membership()
         return Membership()

@@ -160,3 +160,22 @@ def test_the_readme_workflow_on_a_real_repository(repository, tmp_path):
     # a bad source never leaves a target behind
     refused = assetdb(repo, "migrate", "databases/notes.db", "--into", "../new.db")
     assert refused.returncode == 2 and not (tmp_path / "new.db").exists()
+
+
+def test_the_gate_stays_green_beside_looping_links_consolidate_left_out(tmp_path):
+    """Two ``.db`` links pointing at each other, left out by ``consolidate --skip-unusable``:
+    the gate right after is green (it read the links' ledger entries through
+    ``Path.resolve()``, which raises on a loop: a collection error per database)."""
+    repo = tmp_path / "repo"
+    make_database(repo / "databases" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 2)")
+    os.symlink("loop2.db", repo / "databases" / "loop1.db")
+    os.symlink("loop1.db", repo / "databases" / "loop2.db")
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"]):
+        assert run(repo, *command).returncode == 0
+    consolidated = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir",
+                           str(tmp_path / "backups"), "--yes", "--skip-unusable", "--quiet")
+    assert consolidated.returncode == 0, consolidated.stderr
+    gated = gate(repo)
+    assert gated.returncode == 0, gated.stdout + gated.stderr
+    assert "Traceback" not in gated.stdout + gated.stderr
