@@ -139,7 +139,7 @@ def check_request(request: Request) -> Preflight:
         checked = Preflight()
     else:
         checked = preflight(request.target, found, request.exclusions, request.skip_unusable,
-                            verb="consolidate", deep=True)
+                            verb="consolidate", deep=True, folders=tuple(request.folders))
     refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
     if request.workspace is not None:  # a file the ingest would refuse is refused before the first write
         list_workspace(request.workspace, DatabaseSet.of(request.target, extra=(request.list_file(),)),

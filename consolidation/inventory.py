@@ -21,7 +21,12 @@ from .listing import DatabaseList, find_list, read_list
 from .size import database_size, is_near_limit, percent_of_limit
 from .sqlite import open_readonly, quote_identifier
 from .sqlite.backup import find_workspace
-from .sqlite.classify import DATABASE_SUFFIXES, classify, is_database_path
+from .sqlite.classify import (
+    DATABASE_SUFFIXES,
+    classify,
+    folder_holding,
+    is_database_path,
+)
 from .store.identity import SHARD, role
 
 #: Folders never searched: tool state, not the repository's data.
@@ -232,7 +237,7 @@ def take_inventory(
     base = display_base(roots)
     paths = find_databases(roots, exclusions)
     reports = [
-        inspect_database(path, limit, relative_name(Path(os.path.abspath(path)), base), _root_of(path, roots))
+        inspect_database(path, limit, relative_name(Path(os.path.abspath(path)), base), folder_holding(path, roots))
         for path in track(paths)
     ]
     found = find_list(find_workspace(roots[0]), base, list_file)
@@ -241,11 +246,3 @@ def take_inventory(
         mark_listed(reports, base, read_list(found))
         shown = str(found)
     return Inventory(root=", ".join(str(root) for root in roots), limit=limit, list_file=shown, databases=reports)
-
-
-def _root_of(path: Path, roots: list[Path]) -> Path | None:
-    """The given folder ``path`` was found in (symlinks must stay inside it)."""
-    for root in roots:
-        if root.is_dir() and (root == path.parent or root in path.parents):
-            return root
-    return None

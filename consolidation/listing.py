@@ -60,8 +60,9 @@ class DatabaseList:
         return {name.removeprefix("./") for name in names if name.lower().endswith(DATABASE_SUFFIXES)}
 
     def relative(self, database: Path) -> str:
-        """``database``'s path as the list names it: relative to the list's folder."""
-        return os.path.relpath(resolved(database), resolved(self.path).parent).replace(os.sep, "/")
+        """``database``'s path as the list names it: relative to the list's folder (a link
+        by its own name, not its target's)."""
+        return os.path.relpath(_real_folder(database), resolved(self.path).parent).replace(os.sep, "/")
 
     def names(self, database: Path) -> bool:
         """Does the list name ``database`` anywhere: in its block, or in the prose?"""
@@ -71,7 +72,7 @@ class DatabaseList:
         """Does the hand-written prose name ``database``: by its path relative to the list,
         or, as people write lists, by its path from the repository's root or its file name?"""
         mentioned = self.mentioned()
-        from_root = os.path.relpath(resolved(database), find_workspace(resolved(self.path))).replace(os.sep, "/")
+        from_root = os.path.relpath(_real_folder(database), find_workspace(resolved(self.path))).replace(os.sep, "/")
         return bool({self.relative(database), from_root, database.name} & mentioned)
 
     def located(self, name: str) -> Path:
@@ -79,7 +80,7 @@ class DatabaseList:
         repository's root when only that one is there (as people write lists)."""
         beside = self.path.parent / name
         from_root = find_workspace(resolved(self.path)) / name
-        return from_root if not beside.is_file() and from_root.is_file() else beside
+        return from_root if not os.path.lexists(beside) and os.path.lexists(from_root) else beside
 
     def section_of(self, database: Path) -> str | None:
         """``active``, ``shards``, ``archived`` or ``skipped``: where the block names it."""
@@ -147,3 +148,8 @@ def find_list(workspace: Path, default_folder: Path, explicit: Path | None = Non
         raise BadInput(f"{len(found)} database lists in {workspace} ({shown}); choose one with --list FILE "
                        "or [tool.assetdb] database_list")
     return found[0] if found else default_folder / LIST_FILENAME
+
+
+def _real_folder(database: Path) -> Path:
+    """``database`` in its folder with the folder's links followed, the file's own not."""
+    return resolved(Path(database).absolute().parent) / Path(database).name

@@ -170,12 +170,63 @@ def test_the_gate_stays_green_beside_looping_links_consolidate_left_out(tmp_path
     make_database(repo / "databases" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 2)")
     os.symlink("loop2.db", repo / "databases" / "loop1.db")
     os.symlink("loop1.db", repo / "databases" / "loop2.db")
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"]):
-        assert run(repo, *command).returncode == 0
+    _committed_repository(repo)
     consolidated = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir",
                            str(tmp_path / "backups"), "--yes", "--skip-unusable", "--quiet")
     assert consolidated.returncode == 0, consolidated.stderr
     gated = gate(repo)
     assert gated.returncode == 0, gated.stdout + gated.stderr
     assert "Traceback" not in gated.stdout + gated.stderr
+
+
+def _committed_repository(repo: Path) -> None:
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "init"]):
+        assert run(repo, *command).returncode == 0
+
+
+def test_a_link_leaving_the_folder_is_refused_by_consolidate_and_left_out_with_skip_unusable(tmp_path):
+    """``databases/outside.db -> /elsewhere/x.db``: inventory calls it unusable, and so does
+    consolidate now (it migrated the target and archived the link, a clone then having no
+    copy); with ``--skip-unusable`` it is listed as skipped, and the gate is green."""
+    repo = tmp_path / "repo"
+    make_database(repo / "databases" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 2)")
+    elsewhere = make_database(tmp_path / "elsewhere" / "x.db", "CREATE TABLE t (v)", "INSERT INTO t VALUES (3)")
+    os.symlink(elsewhere, repo / "databases" / "outside.db")
+    _committed_repository(repo)
+    backups = str(tmp_path / "backups")
+    refused = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir", backups, "--yes")
+    assert refused.returncode == 2 and "symlink pointing outside databases" in refused.stderr, refused.stderr
+    assert not (repo / "databases" / "enterprise_assets.db").exists()
+    done = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir", backups, "--yes",
+                   "--skip-unusable", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert os.path.islink(repo / "databases" / "outside.db") and elsewhere.is_file()
+    assert not (repo / "databases" / "archive" / "x.db").exists()
+    listed = (repo / "databases" / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    assert "| `outside.db` | symlink: symlink pointing outside databases" in listed
+    gated = gate(repo)
+    assert gated.returncode == 0, gated.stdout + gated.stderr
+
+
+def test_a_link_to_another_database_of_the_folder_is_that_database(tmp_path):
+    """``databases/alias.db -> main.db``: the file is migrated and archived, never the link
+    (archive moved the link, which became a loop in the archive); the list names the link
+    by its own name, and the gate is green."""
+    repo = tmp_path / "repo"
+    make_database(repo / "databases" / "main.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                  "INSERT INTO t VALUES (1, 2)")
+    os.symlink("main.db", repo / "databases" / "alias.db")
+    _committed_repository(repo)
+    done = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir", str(tmp_path / "backups"),
+                   "--yes", "--quiet")
+    assert done.returncode == 0, done.stderr
+    archived = repo / "databases" / "archive" / "main.db"
+    assert archived.is_file() and not archived.is_symlink() and not (repo / "databases" / "archive" / "alias.db").exists()
+    with sqlite3.connect(repo / "databases" / "enterprise_assets.db") as connection:
+        assert connection.execute("SELECT name FROM migration_sources").fetchall() == [("main.db",)]
+    connection.close()
+    listed = (repo / "databases" / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    assert "| `alias.db` |" in listed and "| `main.db` | symlink" not in listed
+    gated = gate(repo)
+    assert gated.returncode == 0, gated.stdout + gated.stderr

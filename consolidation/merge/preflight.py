@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import Aborted, AssetdbError, BadInput
 from ..globs import Exclusions
 from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
-from ..sqlite.classify import Candidate, classify, refuse_broken_symlink
+from ..sqlite.classify import Candidate, classify, folder_holding, refuse_broken_symlink
 from ..store import APPLICATION_ID
 from ..store.identity import PRIMARY, claims_assetdb, role
 from ..store.set_files import recorded_source
@@ -55,10 +55,11 @@ def refusal(unusable: list[Candidate], total: int, verb: str) -> AssetdbError:
     )
 
 
-def judge_source(path: Path, deep: bool = False) -> Candidate:
+def judge_source(path: Path, deep: bool = False, root: Path | None = None) -> Candidate:
     """What ``path`` is as a source: usable, or why not (what it is, or what the merge
-    cannot carry in it). ``deep`` reads every page too (``quick_check``)."""
-    candidate = classify(path, deep=deep)
+    cannot carry in it). ``deep`` reads every page too (``quick_check``); a symlink must
+    stay inside ``root``, when given."""
+    candidate = classify(path, root, deep=deep)
     return (_describe_problem(candidate) or candidate) if candidate.usable else candidate
 
 
@@ -130,15 +131,18 @@ def preflight(
     skip_unusable: bool = False,
     verb: str = "migrate",
     deep: bool = False,
+    folders: tuple[Path, ...] = (),
 ) -> Preflight:
     """Judge every source and the target; raise :class:`BadInput` unless all is usable
-    (or ``skip_unusable``). Reads only."""
+    (or ``skip_unusable``). Reads only. A source found in one of ``folders`` that is a
+    link must stay inside it; a link to another source is that source (files come before
+    links, so the file is what is migrated, and archived)."""
     if not sources:
         raise BadInput("no source databases given")
     result = Preflight()
     seen: set[Path] = set()
     archived = _archived_sources(target)
-    for raw in sources:
+    for raw in sorted(sources, key=os.path.islink):
         path = Path(raw)
         if not os.path.lexists(path):
             raise BadInput(f"{path}: no such source database")
@@ -158,7 +162,7 @@ def preflight(
             result.unusable.append(Candidate(path, "consolidated", "a file of another consolidated set (its primary "
                                              "or a shard), never a legacy source"))
             continue
-        candidate = judge_source(path, deep=deep)
+        candidate = judge_source(path, deep=deep, root=folder_holding(path, folders))
         if candidate.usable:
             result.sources.append(path)
         else:

@@ -161,6 +161,16 @@ def _not_sqlite_reason(path: Path, size: int) -> str:
     return f"not a SQLite database ({kind}, {format_size(size)}, no SQLite header)"
 
 
+def folder_holding(path: Path, folders) -> Path | None:
+    """The given folder ``path`` was found in (a symlink must stay inside it)."""
+    path = Path(os.path.abspath(path))
+    for folder in folders:
+        absolute = Path(os.path.abspath(folder))
+        if absolute.is_dir() and (absolute == path.parent or absolute in path.parents):
+            return folder
+    return None
+
+
 def classify(path: Path | str, root: Path | None = None, deep: bool = False) -> Candidate:
     """What ``path`` is, reading nothing but its header and schema (and, when ``deep``,
     every page, with ``PRAGMA quick_check``); never raises for a bad file.
