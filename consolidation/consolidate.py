@@ -26,7 +26,7 @@ from pathlib import Path
 from .archive import archive_sources, in_archive, reconcile_archive
 from .assets import ingest
 from .assets.walk import list_workspace
-from .database_list import ListRequest, keep_list
+from .database_list import ListRequest, keep_list, require_list_folder
 from .docs_cleanup import plan_cleanup
 from .errors import AssetdbError, BadInput, CheckFailed
 from .globs import Exclusions, resolved
@@ -144,7 +144,9 @@ def check_request(request: Request) -> Preflight:
     if request.workspace is not None:  # a file the ingest would refuse is refused before the first write
         list_workspace(request.workspace, DatabaseSet.of(request.target, extra=(request.list_file(),)),
                        request.exclusions)
-    # several lists, or one that cannot be read: refused now, not after the migration
+    # several lists, one that cannot be read or has no folder to be written in: refused
+    # now, not after the migration
+    require_list_folder(request.list_file())
     _refuse_a_second_set(request, read_list(request.list_file()))
     return checked
 
@@ -200,8 +202,8 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
     target = request.target
     summary = ConsolidationSummary(str(target))
     step = "inventory"
+    checked = check_request(request)  # bad input writes nothing, not even a failed run's log row
     try:
-        checked = check_request(request)
         sources = checked.sources
         summary.left_out = checked.left_out()
         summary.databases_before = len(sources) + len(summary.left_out)

@@ -235,6 +235,12 @@ class ListResult:
     created: bool
 
 
+def require_list_folder(list_path: Path) -> None:
+    """The database list is written into a folder that exists: refused before any write."""
+    if not list_path.parent.is_dir():
+        raise BadInput(f"{list_path.parent}: no such folder for the database list")
+
+
 def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     """The list with its generated block up to date; with ``write``, written in place
     (atomically, its own text untouched) and recorded by each consolidated set it lists."""
@@ -242,8 +248,7 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
         if not folder.is_dir():
             raise BadInput(f"{folder}: no such folder")
     list_path = request.path()
-    if not list_path.parent.is_dir():
-        raise BadInput(f"{list_path.parent}: no such folder for the database list")
+    require_list_folder(list_path)
     existing = read_list(list_path)
     facts = gather_facts(list(request.folders), request.limit, request.exclusions)
     findings = cross_check(facts, existing, request.root)

@@ -230,3 +230,28 @@ def test_a_link_to_another_database_of_the_folder_is_that_database(tmp_path):
     assert "| `alias.db` |" in listed and "| `main.db` | symlink" not in listed
     gated = gate(repo)
     assert gated.returncode == 0, gated.stdout + gated.stderr
+
+
+def test_a_refused_consolidate_writes_nothing_into_an_existing_set_and_a_list_without_a_folder_is_refused_first(
+        tmp_path):
+    """Bad input found before the first write leaves the existing set byte for byte as it was
+    (a failed run's log row was written into it), and a ``--list`` in a folder that does
+    not exist is refused then, not after every source was migrated and archived."""
+    repo = tmp_path / "repo"
+    make_database(repo / "databases" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 2)")
+    _committed_repository(repo)
+    backups = str(tmp_path / "backups")
+    assert assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir", backups, "--yes",
+                   "--quiet").returncode == 0
+    primary = repo / "databases" / "enterprise_assets.db"
+    before = primary.read_bytes()
+    (repo / "databases" / "b.db").write_text("not sqlite\n")
+    refused = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir", backups, "--yes")
+    assert refused.returncode == 2 and "nothing was written" in refused.stderr
+    assert primary.read_bytes() == before
+    (repo / "databases" / "b.db").unlink()
+    make_database(repo / "databases" / "c.db", "CREATE TABLE t (v)", "INSERT INTO t VALUES (3)")
+    no_folder = assetdb(repo, "consolidate", "databases/", "--workspace", ".", "--backup-dir", backups, "--yes",
+                        "--list", "docs/DB_LIST.md")
+    assert no_folder.returncode == 2 and no_folder.stderr.strip() == "assetdb: error: docs: no such folder for the database list"
+    assert (repo / "databases" / "c.db").is_file() and primary.read_bytes() == before
