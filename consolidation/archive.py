@@ -191,8 +191,7 @@ def archive_sources(
         destination = _destination(folder, names[path])
         destination.parent.mkdir(parents=True, exist_ok=True)
         live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
-        record = _record_of(path, names[path], folder)
-        record = Archived(**{**asdict(record), "original_sha256": file_sha256(path, *live) if live else ""})
+        record = _record_of(path, names[path], folder, original_sha256=file_sha256(path, *live) if live else "")
         manifest = [entry for entry in manifest  # an unfinished earlier try of the same move
                     if entry.location(folder).absolute() != destination.absolute()]
         _write_manifest(folder, [*manifest, record])
@@ -246,13 +245,13 @@ def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
         temporary.unlink(missing_ok=True)  # written and renamed, or interrupted (Ctrl-C) on the way
 
 
-def _record_of(path: Path, name: str, folder: Path) -> Archived:
+def _record_of(path: Path, name: str, folder: Path, original_sha256: str = "") -> Archived:
     """The manifest entry of source ``path`` (ledger name ``name``) about to be archived in
     ``folder``: its file's hash is taken once it is there."""
     destination = _destination(folder, name)
     return Archived(name, os.path.relpath(path.absolute(), folder.absolute()),
                     os.path.relpath(destination.absolute(), folder.absolute()), "", path.stat().st_size,
-                    archived_at=utc_now())
+                    original_sha256=original_sha256, archived_at=utc_now())
 
 
 def _mark_archived(database: Path, record: Archived, folder: Path, limit: int) -> None:

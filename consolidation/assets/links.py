@@ -12,6 +12,7 @@ with its asset record (regenerate restores it).
 from __future__ import annotations
 
 import sqlite3
+import stat
 
 from ..store import ShardSet
 
@@ -23,7 +24,7 @@ LINK_ARCHIVE_MTIME = -1
 
 def archive_mtime(mode: int, mtime_ns: int) -> int:
     """The ``sqlar.mtime`` of a file of ``mode`` modified at ``mtime_ns``."""
-    return LINK_ARCHIVE_MTIME if mode & 0o170000 == 0o120000 else mtime_ns // 1_000_000_000
+    return LINK_ARCHIVE_MTIME if stat.S_ISLNK(mode) else mtime_ns // 1_000_000_000
 
 
 def untime_links(connection: sqlite3.Connection, shards: ShardSet) -> None:
