@@ -103,7 +103,9 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
                 if group:
                     migrate_sources(connection, target, group, names, settings, report.sources, backup_once)
             except Aborted as error:
-                raise _saying_what_is_kept(error, report, names[group[0]]) if existed else error from None
+                if not existed:
+                    raise
+                raise _saying_what_is_kept(error, report, [names[path] for path in group]) from None
             _record_left_out(connection, target, checked, settings.limit, backup_once)
         finally:
             connection.close()
@@ -114,13 +116,16 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
     return report
 
 
-def _saying_what_is_kept(error: Aborted, report: MigrationReport, refused: str) -> Aborted:
+def _saying_what_is_kept(error: Aborted, report: MigrationReport, group: list[str]) -> Aborted:
     """A refusal saying which sources stay migrated: a few sources commit together, all
-    their files or none, so a refusal undoes only the sources it met (from ``refused``
-    on), and the same command run again goes on from there."""
+    their files or none, so a refusal undoes only the sources of the ``group`` it met not
+    yet committed (a group migrated a source at a time commits some), and the same command
+    run again goes on from there."""
     kept = [outcome.name for outcome in report.sources if outcome.action in ("migrated", "remigrated")]
     if not kept:
         return error
+    done = {outcome.name for outcome in report.sources}
+    refused = next(name for name in group if name not in done)
     shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
     return type(error)(f"{error} from {refused} on; the {len(kept)} sources migrated before it stay migrated, "
                        f"each proved in its own commit ({shown}): once that is mended, the same command goes on "
