@@ -43,7 +43,8 @@ _SUPER_JOURNAL = re.compile(r"-mj[0-9A-F]{6}9[0-9A-F]{2}$")
 
 
 def owner_is_running(pid: int) -> bool:
-    """Is process ``pid`` alive (ours included)? A process we may not signal is alive."""
+    """Is process ``pid`` alive (ours included)? A process we may not signal is alive; a
+    zombie is not (killed, but not yet reaped by its parent: it still answers a signal)."""
     if pid == os.getpid():
         return True
     try:
@@ -52,7 +53,18 @@ def owner_is_running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Has ``pid`` ended, its exit status not yet collected? Read from Linux's ``/proc``;
+    elsewhere (no ``/proc``) a process that answers is taken as running."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    # "pid (name) state …": the name may hold spaces and parentheses, so split after the last ")"
+    return status[status.rfind(b")") + 1:].split()[:1] == [b"Z"]
 
 
 def temporary_beside(final: Path, purpose: str) -> Path:

@@ -60,6 +60,28 @@ def test_a_writer_sweeps_its_database_folder(tmp_path, database):
     assert sorted(os.listdir(database.parent)) == sorted([live, "enterprise_assets.db"])
 
 
+def test_a_killed_owner_not_yet_reaped_counts_as_gone(tmp_path, database):
+    """A run killed by its parent's SIGKILL stays a zombie until the parent reaps it: it still
+    answers a signal, but it will never finish what it left."""
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        killed.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{killed.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        stale = database.parent / f".enterprise_assets.db.assetdb-{killed.pid}-init.tmp"
+        stale.write_bytes(b"left by the killed run")
+        workspace = tmp_path / "ws"
+        workspace.mkdir()
+        (workspace / "a.py").write_text("print(1)\n")
+        result = run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert not stale.exists()
+    finally:
+        killed.wait()  # reaped only now
+
+
 def test_regenerate_sweeps_the_folders_it_writes_into(tmp_path, database):
     workspace = tmp_path / "ws"
     (workspace / "docs").mkdir(parents=True)
