@@ -192,9 +192,10 @@ def verify_command(database, sources, sources_follow, workspace, limit, exclude,
 @click.argument("database", type=PATH)
 @click.argument("name")
 @click.option("--out", required=True, type=PATH, help="The file to write (must not exist).")
-def rebuild_source_command(database, name, out) -> None:
+@quiet_option
+def rebuild_source_command(database, name, out, quiet) -> None:
     """Rebuild migrated source NAME from DATABASE, with its schema, rowids and values."""
-    result = rebuild_source(database, name, out)
+    result = rebuild_source(database, name, out, progress(quiet, "rebuild-source", "table"))
     click.echo(f"rebuilt {result.source} -> {result.path} ({result.tables} tables, {result.rows:,} rows)")
 
 

@@ -289,3 +289,42 @@ def test_a_refusal_after_some_sources_committed_says_which_stay_and_a_rerun_goes
     rerun = assetdb("migrate", *paths, "--into", target, "--limit", "300KB", "--quiet")
     assert rerun.exit_code == 0, rerun.stderr
     assert assetdb("verify", target, "--sources", *paths).exit_code == 0
+
+
+def _stderr_on_a_terminal(*args: str | os.PathLike) -> bytes:
+    """Run ``assetdb ARGS`` with its stderr on a pseudo-terminal (as a person sees it); what it drew there."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # a new one is 0 wide
+    try:
+        done = subprocess.run([sys.executable, "-m", "consolidation", *map(str, args)], stderr=terminal,
+                              stdout=subprocess.DEVNULL, timeout=120)
+        os.close(terminal)
+        terminal = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end is closed: all of it was read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert done.returncode == 0, drawn
+        return drawn
+    finally:
+        os.close(controller)
+        if terminal != -1:
+            os.close(terminal)
+
+
+def test_rebuild_source_shows_progress_on_a_terminal_and_none_with_quiet(assetdb, sources, target, tmp_path):
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    drawn = _stderr_on_a_terminal("rebuild-source", target, "a.db", "--out", tmp_path / "bar.db")
+    assert b"rebuild-source" in drawn and b"table" in drawn
+    assert _stderr_on_a_terminal("rebuild-source", target, "a.db", "--out", tmp_path / "quiet.db", "--quiet") == b""
+    assert sqldiff(sources[0], tmp_path / "quiet.db") == ""

@@ -34,7 +34,9 @@ class RebuildResult:
     encoding: str = "UTF-8"
 
 
-def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildResult:
+def rebuild_source(database: Path | str, name: str, out: Path | str, track=lambda tables: tables) -> RebuildResult:
+    """Rebuild source ``name`` into the new file ``out``; ``track`` wraps the loop over its
+    tables (a progress bar)."""
     database, out = Path(database), Path(out)
     if out.exists():
         raise BadInput(f"{out}: already exists; refusing to overwrite it")
@@ -53,7 +55,7 @@ def rebuild_source(database: Path | str, name: str, out: Path | str) -> RebuildR
                 connection.execute(f"ATTACH DATABASE ? AS {CONSOLIDATED}", (uri,))
                 with attach_shards_readonly(connection, database, CONSOLIDATED) as shards:
                     try:
-                        result = _rebuild(connection, name, out, shards)
+                        result = _rebuild(connection, name, out, shards, track)
                     except BaseException:
                         if connection.in_transaction:  # or detaching the shards fails ("locked") and hides why
                             connection.execute("ROLLBACK")
@@ -99,7 +101,7 @@ def _in_encoding(partial: Path, encoding: str) -> None:
         converted.unlink(missing_ok=True)
 
 
-def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[int, str]) -> RebuildResult:
+def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[int, str], track) -> RebuildResult:
     try:
         sources = read_sources(connection, CONSOLIDATED)
     except sqlite3.OperationalError:
@@ -117,7 +119,7 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
         else:
             connection.execute(sql)
     rows = 0
-    for table in source.tables:
+    for table in track(source.tables):
         names = [f"c{index}" for index in range(len(table.columns))]
         identity = ("rowid, ", "source_rowid, ") if table.row_identity == "rowid" else ("", "")
         reconstruct = table.reconstruct(connection, CONSOLIDATED, shards)
