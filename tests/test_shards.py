@@ -193,10 +193,12 @@ def test_a_missing_shard_is_reported(target, tmp_path):
     assert folder_state(target.parent) == before and not (tmp_path / "backups").exists()
 
 
-def test_a_row_larger_than_the_cap_is_named_with_its_size_and_nothing_is_written(target, tmp_path):
+def test_a_row_larger_than_the_cap_is_named_with_its_source_and_size_and_nothing_is_written(target, tmp_path):
+    small = blob_source(tmp_path / "small.db", 1, 3, size=1_000)
     huge = blob_source(tmp_path / "one-huge-row.db", 7, 1, size=500_000)
-    with pytest.raises(Aborted, match=r"a row of 'blobs' \(identity 7, 500\.0 KB\) does not fit under the cap"):
-        migrate(target, [huge], MigrationSettings(CAP))
+    with pytest.raises(Aborted, match=r"^one-huge-row\.db: a row of 'blobs' \(identity 7, 500\.0 KB\) does not fit "
+                                      r"under the cap"):
+        migrate(target, [small, huge], MigrationSettings(CAP))
     assert not target.exists()
 
 

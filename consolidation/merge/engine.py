@@ -341,7 +341,7 @@ def _migrate_table(connection, shards, plan: TablePlan, source_id: int, source_n
         ),
     ).lastrowid
     decide = policy_decider(settings.policy, source_id, source_name, settings.resolver)
-    merger = RowMerger(connection, plan, table_id, shards, str(settings.policy))
+    merger = RowMerger(connection, plan, table_id, shards, str(settings.policy), source_name)
     merger.merge(decide)
     rows_read = connection.execute(f"SELECT count(*) FROM {table.qualified_name}").fetchone()[0]
     linked, overlapping = connection.execute(

@@ -63,8 +63,9 @@ class RowMerger:
     """
 
     def __init__(self, connection: sqlite3.Connection, plan: TablePlan, table_id: int, shards: ShardSet,
-                 policy: str):
+                 policy: str, source_name: str):
         self.connection = connection
+        self.source_name = source_name  # named by a refusal
         self.policy = policy  # recorded with each conflict kept
         self.table = plan.source
         self.target = plan.target
@@ -187,7 +188,7 @@ class RowMerger:
                 if not self.shards.can_advance() and self._row_bytes(low) < self.shards.limit // 2:
                     raise self.shards.exhausted() from None  # a small row: it is the files that ran out
                 raise Aborted(
-                    f"a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "
+                    f"{self.source_name}: a row of {self.table.name!r} (identity {low}, {format_size(self._row_bytes(low))}) does not "
                     f"fit under the cap of {format_size(self.shards.limit)} with what the file must hold beside it; "
                     "rolled back"
                 ) from None
