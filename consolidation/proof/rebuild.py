@@ -19,7 +19,7 @@ from ..sqlite import readonly_uri
 from ..sqlite.describe import content_option
 from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.recreate import prepare_like, restore_internal_rows, transcode
-from ..store.shards import attach_shards_readonly
+from ..store.reading import attach_shards_readonly
 from .ledger import find_source, read_sources
 
 CONSOLIDATED = "consolidated"

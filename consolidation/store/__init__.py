@@ -6,6 +6,7 @@ the shards that keep each file under the cap, and the operation log.
 
 from .initialize import InitResult, initialize
 from .oplog import Operation, utc_now
+from .reading import read_consolidated, shadow_with_union_views
 from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION
 from .session import (
     WriteSession,
@@ -14,7 +15,7 @@ from .session import (
     write_session,
     write_transaction,
 )
-from .shards import ShardSet, read_consolidated, shadow_with_union_views, shard_path
+from .shards import ShardSet, shard_path
 
 __all__ = [
     "APPLICATION_ID",
