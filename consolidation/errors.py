@@ -31,3 +31,10 @@ class Aborted(AssetdbError):
     """The operation stopped and rolled back: cap reached, backup failed, lock held."""
 
     exit_code = 3
+
+
+class DamagedSet(CheckFailed):
+    """A file of the consolidated set is missing, or is not the shard its manifest registers
+    (emptied, overwritten, another set's): the set fails its check, whatever was asked of it."""
+
+    exit_code = 1

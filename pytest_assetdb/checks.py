@@ -37,9 +37,9 @@ from consolidation.store import (
     SCHEMA_VERSION,
     read_consolidated,
 )
-from consolidation.store.identity import PRIMARY, SHARD, SHARD_MARKER, role
+from consolidation.store.identity import PRIMARY, SHARD, role
+from consolidation.store.reading import registering_primary
 from consolidation.store.schema import missing_tables
-from consolidation.store.shards import manifest
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,11 @@ def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
     name = shown_as or str(path)
     restore = f"restore it from a verified backup: assetdb restore BACKUP --to {name}"
     candidate = classify(path)
+    registered = registering_primary(path)
+    if candidate.status == "empty" and registered is not None:
+        primary, number = registered
+        return CheckResult(False, f"damaged: {name} is empty (0 bytes), but {primary.name} registers it as its shard "
+                                  f"{number} — {restore}", {"status": "empty"})
     if candidate.status == "empty":
         return CheckResult(True, "empty database (0 bytes): SQLite reads it as one with no tables", {"pages": 0})
     if candidate.status == "locked":
@@ -293,27 +298,12 @@ def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archi
         return CheckResult(False, f"listed as archived, but {name} is an active database — run: {hint}")
     if section is not None or database_list.names(path):
         return CheckResult(True, f"{relative} is listed in {list_file.name}" + (f" ({section})" if section else ""))
-    primary = _registering_primary(path)
+    primary = (registering_primary(path) or (None,))[0]
     if primary is not None and (database_list.section_of(primary) is not None or database_list.names(primary)):
         # a later write (a sync, an ingest) made this shard: the set it belongs to is listed
         return CheckResult(True, f"{relative} is a shard of {database_list.relative(primary)}, which is listed in "
                                  f"{list_file.name} (its shards table is brought up to date by: {hint})")
     return CheckResult(False, f"not listed: {name} is missing from {list_file} — run: {hint}")
-
-
-def _registering_primary(path: Path) -> Path | None:
-    """The primary whose manifest registers ``path`` as one of its shards, if any."""
-    if not is_assetdb_shard(path):
-        return None
-    try:
-        with open_readonly(path) as connection:
-            (primary_name,) = connection.execute(f"SELECT primary_name FROM {SHARD_MARKER}").fetchone()
-        primary = path.with_name(primary_name)
-        with open_readonly(primary) as connection:
-            registered = {name for _number, name in manifest(connection)}
-    except (AssetdbError, sqlite3.Error, OSError, TypeError, ValueError):
-        return None
-    return primary if path.name in registered else None
 
 
 def listed_as_active(parsed: DatabaseList) -> list[str]:

@@ -109,6 +109,26 @@ def test_a_missing_shard_is_named_once_and_gates_the_set_s_later_checks(pytester
     assert "Traceback" not in text and text.count("not checked: lossless[") == 3  # each rebuildable, by gate
 
 
+def test_an_emptied_shard_fails_its_integrity_item_and_the_set_s_checks_say_how_to_restore_it(pytester):
+    """A zero-byte legacy file is an empty database; a zero-byte file the manifest registers
+    as a shard is a shard lost."""
+    folder = pytester.path / "databases"
+    consolidate(folder, rows=150, blob=1000, limit=CAP)
+    (folder / "enterprise_assets.002.db").write_bytes(b"")
+    (folder / "empty_legacy.db").write_bytes(b"")
+    result = pytester.runpytest("--assetdb", "databases/", "--assetdb-limit", str(CAP), "-p", "no:cacheprovider",
+                                "-p", "no:xdist", "-rN", "-v")
+    result.stdout.fnmatch_lines([
+        "*databases/empty_legacy.db::integrity PASSED*",
+        "*databases/enterprise_assets.002.db::integrity FAILED*",
+        "damaged: databases/enterprise_assets.002.db is empty (0 bytes), but enterprise_assets.db registers it as its "
+        "shard 2 — restore it from a verified backup: assetdb restore BACKUP --to databases/enterprise_assets.002.db",
+        "*shard 2 (enterprise_assets.002.db) is damaged (empty file (0 bytes), not a database); restore it from a "
+        "verified backup (assetdb restore BACKUP --to *enterprise_assets.002.db)",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_the_near_cap_warning_follows_a_cap_a_plugin_gives_one_database(pytester):
     folder = pytester.path / "databases"
     make_database(folder / "a.db", "CREATE TABLE t (x)")

@@ -13,7 +13,7 @@ import pytest
 from conftest import folder_state, make_database, sqldiff
 from consolidation.assets import ingest
 from consolidation.demo.repository import write_wal_with_pending_rows
-from consolidation.errors import Aborted
+from consolidation.errors import Aborted, DamagedSet
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.proof import rebuild_source, verify_database
 from consolidation.size import database_size
@@ -182,12 +182,12 @@ def test_a_missing_shard_is_reported(target, tmp_path):
     migrate(target, sources, MigrationSettings(CAP))
     shard = [f for f in files_of(target) if f != target][0]
     shard.unlink()
-    with pytest.raises(Aborted, match="is missing"):
+    with pytest.raises(DamagedSet, match="is missing"):
         verify_database(target, [], CAP)
     newcomer = blob_source(tmp_path / "new.db", 9_000, 2)
     before = folder_state(target.parent)
     for dry_run in (True, False):  # its copy, or its backup, before anything is written
-        with pytest.raises(Aborted, match=rf"shard \d+ \({shard.name}\) is missing; restore it before migrating"):
+        with pytest.raises(Aborted, match=rf"shard \d+ \({shard.name}\) is missing; restore it before writing to the set"):
             migrate(target, [*sources, newcomer], MigrationSettings(CAP), dry_run=dry_run,
                     backup_directory=tmp_path / "backups")
     assert folder_state(target.parent) == before and not (tmp_path / "backups").exists()
@@ -585,3 +585,40 @@ def test_a_file_under_the_cap_but_past_a_shard_s_share_is_stored_in_a_file_of_it
     (workspace / "big.bin").write_bytes(os.urandom(395_000))
     with pytest.raises(Aborted, match=r"^big\.bin: 395\.0 KB does not fit under the cap of 400\.0 KB; rolled back$"):
         ingest(workspace, database, limit=CAP)
+
+
+DAMAGES = {
+    "emptied": (lambda shard, other: shard.write_bytes(b""), r"is damaged \(empty file \(0 bytes\), not a database\)"),
+    "not SQLite": (lambda shard, other: shard.write_text("a shard no more\n"), r"is damaged \(not a SQLite database"),
+    "a legacy database": (lambda shard, other: shutil.copyfile(make_database(shard.with_name("legacy.db"),
+                          "CREATE TABLE t (x)"), shard), r"is not this set's shard 2 \(it is a database that is no shard\)"),
+    "another shard's copy": (lambda shard, other: shutil.copyfile(other, shard),
+                             r"is not this set's shard 2 \(it is shard 3 of enterprise_assets\.db\)"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_shard_is_refused_by_readers_and_writers_and_nothing_is_written(target, tmp_path, damage):
+    """A shard emptied, overwritten or swapped under its name is never read, nor written,
+    as the shard: readers fail the set's check (exit 1), writers abort before a write (exit 3)."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    shard, other = target.with_name("enterprise_assets.002.db"), target.with_name("enterprise_assets.003.db")
+    assert other.exists()
+    spoil, said = DAMAGES[damage]
+    spoil(shard, other)
+    before = folder_state(target.parent)
+    with pytest.raises(DamagedSet, match=rf"shard 2 \(enterprise_assets\.002\.db\) {said}.*; restore it from a "
+                                         r"verified backup \(assetdb restore BACKUP --to .*enterprise_assets\.002\.db\)$"):
+        verify_database(target, [], CAP)
+    with pytest.raises(DamagedSet, match=said):
+        rebuild_source(target, "s0.db", tmp_path / "rebuilt.db")
+    newcomer = blob_source(tmp_path / "new.db", 9_000, 2)
+    with pytest.raises(Aborted, match=rf"shard 2 \(enterprise_assets\.002\.db\) {said}.*; restore it before writing"):
+        migrate(target, [newcomer], MigrationSettings(CAP))
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    with pytest.raises(Aborted, match=said):
+        ingest(workspace, target, limit=CAP)
+    assert folder_state(target.parent) == before and not (tmp_path / "rebuilt.db").exists()

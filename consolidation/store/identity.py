@@ -38,6 +38,16 @@ def connection_role(connection: sqlite3.Connection, schema: str = "main") -> str
     return SHARD if marker else PRIMARY
 
 
+def shard_mismatch(connection: sqlite3.Connection, schema: str, primary_name: str, number: int) -> str | None:
+    """What the file attached as ``schema`` holds instead of shard ``number`` of the primary
+    ``primary_name`` (None when it is that shard): a file emptied or overwritten under a
+    shard's name is never read or written as the shard."""
+    if connection_role(connection, schema) != SHARD:
+        return "a database that is no shard"
+    found = connection.execute(f"SELECT primary_name, shard FROM {schema}.{SHARD_MARKER}").fetchone()
+    return None if found == (primary_name, number) else f"shard {found[1]} of {found[0]}"
+
+
 def role(path: Path) -> str | None:
     """``primary``, ``shard``, or None for any other file (a legacy database, a text file)."""
     if not claims_assetdb(path):

@@ -1,7 +1,7 @@
 """Reading the consolidated set: its primary opened read-only, every shard attached beside it.
 
 Every reader (verify, regenerate, rebuild-source, the gate) starts here, so each refuses a
-file that is not a set's primary, and a shard that is missing, the same way.
+file that is not a set's primary, and a shard that is missing or damaged, the same way.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from ..errors import Aborted
+from ..errors import AssetdbError, BadInput, DamagedSet
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
-from .identity import require_primary
-from .shards import manifest, most_shards
+from .identity import PRIMARY, require_primary, role
+from .shards import damaged, manifest, most_shards, not_the_shard, shard_path
 
 
 @contextmanager
@@ -35,7 +35,9 @@ def read_consolidated(path: Path | str) -> Iterator[tuple[sqlite3.Connection, di
 
 @contextmanager
 def attach_shards_readonly(connection: sqlite3.Connection, primary: Path, schema: str) -> Iterator[dict[int, str]]:
-    """Attach, read-only, every shard the manifest in ``schema`` lists.
+    """Attach, read-only, every shard the manifest in ``schema`` lists, each held to it: a
+    shard missing, damaged, or a file under its name that is not that shard, is
+    :class:`DamagedSet`.
 
     Yields shard number -> schema name, the primary (``schema`` itself) included.
     """
@@ -46,17 +48,48 @@ def attach_shards_readonly(connection: sqlite3.Connection, primary: Path, schema
             listed = manifest(connection, schema)
         except sqlite3.OperationalError:
             listed = []
-        for number, file_name in listed:
-            path = primary.with_name(file_name)
-            if "/" in file_name or not path.is_file():
-                raise Aborted(f"{primary}: shard {number} ({file_name}) is missing; restore it from a verified "
-                              f"backup (assetdb restore BACKUP --to {path})")
-            uri = stack.enter_context(readonly_uri(path))
-            name = f"{schema}_shard{number}"
-            connection.execute(f"ATTACH DATABASE ? AS {name}", (uri,))
-            stack.callback(connection.execute, f"DETACH DATABASE {name}")
+        for number, _file_name in listed:  # found by its number, as writers find it: a path from the
+            name = f"{schema}_shard{number}"  # database is never followed
+            problem = _attach_shard(stack, connection, name, primary, number)
+            if problem is not None:
+                path = shard_path(primary, number)
+                raise DamagedSet(f"{primary}: shard {number} ({path.name}) {problem}; restore it from a verified "
+                                 f"backup (assetdb restore BACKUP --to {path})")
             schemas[number] = name
         yield schemas
+
+
+def registering_primary(path: Path) -> tuple[Path, int] | None:
+    """(primary, shard number) when the primary beside ``path`` registers it as one of its
+    shards: known by the name and the manifest alone, so a shard emptied or overwritten is
+    still known for what it should be."""
+    parts = path.name.rsplit(".", 2)
+    if len(parts) != 3 or len(parts[1]) != 3 or not parts[1].isdigit():
+        return None
+    primary = path.with_name(f"{parts[0]}.{parts[2]}")
+    if role(primary) != PRIMARY:
+        return None
+    try:
+        with open_readonly(primary) as connection:
+            registered = dict((name, number) for number, name in manifest(connection))
+    except (AssetdbError, sqlite3.Error):
+        return None
+    return (primary, registered[path.name]) if path.name in registered else None
+
+
+def _attach_shard(stack: ExitStack, connection: sqlite3.Connection, name: str, primary: Path, number: int) -> str | None:
+    """Attach shard ``number`` read-only as ``name`` (detached when ``stack`` closes); what is
+    wrong with the file under its name, if anything."""
+    path = shard_path(primary, number)
+    if not path.is_file():
+        return "is missing"
+    try:
+        uri = stack.enter_context(readonly_uri(path))
+    except BadInput as error:  # emptied, truncated, not SQLite at all
+        return damaged(error, path)
+    connection.execute(f"ATTACH DATABASE ? AS {name}", (uri,))
+    stack.callback(connection.execute, f"DETACH DATABASE {name}")
+    return not_the_shard(connection, name, primary, number)
 
 
 def shadow_with_union_views(connection: sqlite3.Connection, shards: dict[int, str]) -> None:

@@ -26,7 +26,14 @@ from ..leftovers import temporary_beside
 from ..size import format_size, remove_database_file
 from ..sqlite import open_readonly
 from ..sqlite.readonly import uri_for
-from .identity import SHARD, SHARD_MARKER, claims_assetdb, require_primary, role
+from .identity import (
+    SHARD,
+    SHARD_MARKER,
+    claims_assetdb,
+    require_primary,
+    role,
+    shard_mismatch,
+)
 from .oplog import utc_now
 from .schema import APPLICATION_ID, CONTENT_STATEMENTS, SCHEMA_VERSION
 
@@ -69,11 +76,38 @@ def cap_file(connection: sqlite3.Connection, schema: str, limit: int) -> None:
 
 
 def existing_shard(primary: Path, number: int) -> Path:
-    """Shard ``number``'s file, refused when missing: nothing is written to a set missing one."""
+    """Shard ``number``'s file, refused when it is missing or not that shard: nothing is
+    written to a set missing one, and no other file is ever written as one."""
     path = shard_path(primary, number)
-    if not path.is_file():
-        raise Aborted(f"{primary}: shard {number} ({path.name}) is missing; restore it before migrating")
+    problem = shard_problem(primary, number, path)
+    if problem is not None:
+        raise Aborted(f"{primary}: shard {number} ({path.name}) {problem}; restore it before writing to the set "
+                      f"(assetdb restore BACKUP --to {path})")
     return path
+
+
+def shard_problem(primary: Path, number: int, path: Path) -> str | None:
+    """What is wrong with ``path`` as shard ``number`` of ``primary`` (None: nothing): missing,
+    damaged (emptied, truncated, not SQLite), or another file (a legacy database, another
+    shard's copy) under its name."""
+    if not path.is_file():
+        return "is missing"
+    try:
+        with open_readonly(path) as connection:
+            return not_the_shard(connection, "main", primary, number)
+    except AssetdbError as error:
+        return damaged(error, path)
+
+
+def not_the_shard(connection: sqlite3.Connection, schema: str, primary: Path, number: int) -> str | None:
+    """What is wrong with the file open as ``schema`` as shard ``number`` of ``primary``, if anything."""
+    instead = shard_mismatch(connection, schema, primary.name, number)
+    return None if instead is None else f"is not this set's shard {number} (it is {instead})"
+
+
+def damaged(error: AssetdbError, path: Path) -> str:
+    """Why SQLite cannot read ``path`` as a shard, without naming it again."""
+    return f"is damaged ({str(error).removeprefix(f'{path}: ')})"
 
 
 def shard_path(primary: Path, number: int) -> Path:
