@@ -56,8 +56,9 @@ TARGET_NAME = "enterprise_assets.db"
 @dataclass
 class ConsolidationSummary:
     target: str
-    databases_before: int = 0
+    databases_before: int = 0  # database files in the folders before the run: the set's own too
     databases_after: int = 0
+    consolidated: int = 0  # the legacy sources this run took
     rows: int = 0
     conflicts: int = 0
     assets: int = 0
@@ -206,7 +207,8 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
     try:
         sources = checked.sources
         summary.left_out = checked.left_out()
-        summary.databases_before = len(sources) + len(summary.left_out)
+        summary.consolidated = len(sources)
+        summary.databases_before = len(_set_files(target)) + len(sources) + len(summary.left_out)
         skipped = f"; {len(summary.left_out)} left out (recorded with why)" if summary.left_out else ""
         announce(step, f"{len(sources)} legacy databases, {format_size(sum(map(database_size, sources)))}{skipped}")
 

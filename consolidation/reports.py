@@ -97,7 +97,7 @@ def render_migration(report: MigrationReport) -> str:
 def render_summary(summary, archived: bool) -> str:
     sizes = ", ".join(f"{name} {format_size(size)}" for name, size in summary.sizes.items())
     databases = (f"databases {summary.databases_before} -> {summary.databases_after}" if archived else
-                 f"{summary.databases_before - len(summary.left_out)} databases consolidated "
+                 f"{summary.consolidated} databases consolidated "
                  "(still in place until --yes archives them)")
     left_out = f", {len(summary.left_out)} left out" if summary.left_out else ""
     return (f"done in {summary.seconds:.1f} s: {databases}{left_out}, {summary.rows:,} rows, "

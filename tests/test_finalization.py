@@ -272,6 +272,7 @@ def test_consolidate_end_to_end_then_resume(assetdb, tmp_path):
     again = assetdb("consolidate", databases, "--workspace", root / "workspace", "--backup-dir", backups, "--yes", "--quiet")
     assert again.exit_code == 0
     assert "no legacy database left to migrate" in again.stdout and "nothing left to archive" in again.stdout
+    assert "databases 1 -> 1" in again.stdout  # the set itself, before as after
     log = sqlite3.connect(databases / "enterprise_assets.db").execute(
         "SELECT status FROM cross_database_sync_operations WHERE operation = 'consolidate'"
     ).fetchall()
