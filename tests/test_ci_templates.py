@@ -114,3 +114,29 @@ def test_the_workflow_commands_run_green_on_a_consolidated_repository(consolidat
                 suite = report if report.tag == "testsuite" else report.find("testsuite")
                 assert int(suite.get("tests")) > 0 and suite.get("failures") == "0" and suite.get("errors") == "0"
                 assert report.find(".//property[@name='percent_of_cap']") is not None  # figures travel with it
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+                          env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+                               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"})
+    return done.stdout
+
+
+def test_the_nightly_sync_in_a_fresh_clone_commits_nothing_when_nothing_changed(consolidated_repository, tmp_path):
+    """A CI runner checks the repository out anew each night: every file gets the checkout's
+    mtime. The template's sync must not take that for a change, or each night commits a new
+    binary of the same content."""
+    git(consolidated_repository, "add", "-A")
+    git(consolidated_repository, "commit", "--quiet", "-m", "consolidated")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(consolidated_repository), str(clone))
+    sync = load(GITHUB)["jobs"]["sync"]
+    for command in tool_commands(github_scripts(sync)):
+        result = run_tool(clone, command)
+        assert result.returncode == 0, f"{shlex.join(command)}\n{result.stdout[-2000:]}{result.stderr}"
+    assert git(clone, "status", "--porcelain", "--", "databases/") == ""
+    (clone / "README.md").write_text("edited in the night\n", encoding="utf-8")
+    [synced] = [command for command in tool_commands(github_scripts(sync)) if command[0] == "assetdb"]
+    assert run_tool(clone, synced).returncode == 0
+    assert git(clone, "status", "--porcelain", "--", "databases/").strip()  # a real edit is committed

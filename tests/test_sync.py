@@ -51,6 +51,22 @@ def test_a_renamed_file_is_said_to_be_one_of_the_added_and_deleted(assetdb, work
         in synced.stdout, synced.stdout
 
 
+def test_with_ignore_mtime_a_new_mtime_alone_rewrites_nothing_but_new_bytes_are_stored(assetdb, workspace, database):
+    assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
+    before = database.read_bytes()
+    for path in (workspace / "README.md", workspace / "notes.txt", workspace / "scripts" / "a.py"):
+        os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # as a fresh checkout does
+    synced = assetdb("sync", workspace, "--db", database, "--ignore-mtime", "--quiet")
+    assert synced.exit_code == 0, synced.stderr
+    assert "0 touched, 3 unchanged" in synced.stdout and database.read_bytes() == before
+    (workspace / "notes.txt").write_text("NOTES\n")  # same size, new bytes
+    os.utime(workspace / "notes.txt", ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    synced = assetdb("sync", workspace, "--db", database, "--ignore-mtime", "--quiet")
+    assert "0 added, 1 changed" in synced.stdout, synced.stdout
+    plain = assetdb("sync", workspace, "--db", database, "--quiet")  # without it, a new mtime is recorded
+    assert "0 changed, 0 deleted, 2 touched, 1 unchanged" in plain.stdout, plain.stdout
+
+
 def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):
     first = push(workspace, database, LIMIT)
     assert sorted(first.added) == ["README.md", "notes.txt", "scripts/a.py"]

@@ -242,6 +242,7 @@ def ingest(
     database_list: Path | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     rehash: bool = False,
+    ignore_mtime: bool = False,
 ) -> IngestReport:
     """Store every (selected) file of ``workspace`` in ``database`` (created if missing); unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
@@ -253,7 +254,9 @@ def ingest(
 
     With ``rehash``, a file whose size, mode and mtime are the stored ones is read too, and
     stored again if its bytes differ (a tree unpacked with normalised mtimes keeps both
-    when a file changes but not its length).
+    when a file changes but not its length). With ``ignore_mtime``, a file whose mtime
+    alone differs is read, and left as stored when its bytes are the stored ones: a fresh
+    clone's checkout times are not news, and the database is not rewritten for them.
 
     Runs under the database's writer lock (waiting up to ``lock_timeout`` seconds for
     another writer); a database this run created is removed again if the run fails.
@@ -272,7 +275,7 @@ def ingest(
             if not existed:
                 initialize(database, limit)  # a new consolidated set, as migrate makes one
             return _ingest(workspace, database, kinds, limit, manager, track, record_deletions, operation,
-                           exclusions, database_list, classifier, rehash)
+                           exclusions, database_list, classifier, rehash, ignore_mtime)
         except BaseException:
             if not existed:
                 discard_new_set(database)  # nothing of anyone's was in it: leave the folder as it was
@@ -280,7 +283,7 @@ def ingest(
 
 
 def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, record_deletions, operation,
-            exclusions, database_list, classifier, rehash) -> IngestReport:
+            exclusions, database_list, classifier, rehash, ignore_mtime) -> IngestReport:
     database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
     listing = list_workspace(workspace, database_set, exclusions)
     report = IngestReport(str(workspace), str(database), skipped=listing.notes,
@@ -296,11 +299,8 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
                 files.append(file)
                 continue
             previous = existing.get(file.path)
-            if previous is not None and previous.kind == kind and (previous.size, previous.mode, previous.mtime_ns) == (
-                file.stat.st_size,
-                file.stat.st_mode,
-                file.stat.st_mtime_ns,
-            ) and not (rehash and not _same_bytes(workspace, file, previous.sha256)):
+            if previous is not None and previous.kind == kind and _as_stored(workspace, file, previous, rehash,
+                                                                              ignore_mtime):
                 report.unchanged += 1
                 files.append(file)
                 continue
@@ -320,6 +320,17 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
     finally:
         connection.close()
     return report
+
+
+def _as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, rehash: bool, ignore_mtime: bool) -> bool:
+    """Is ``file`` as ``previous`` stored it? Its size, mode and mtime as stored say so
+    without a read (unless ``rehash``); with ``ignore_mtime``, its bytes decide when only its
+    mtime differs."""
+    if (previous.size, previous.mode) != (file.stat.st_size, file.stat.st_mode):
+        return False
+    if previous.mtime_ns == file.stat.st_mtime_ns:
+        return not rehash or _same_bytes(workspace, file, previous.sha256)
+    return ignore_mtime and _same_bytes(workspace, file, previous.sha256)
 
 
 def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
