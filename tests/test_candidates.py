@@ -143,6 +143,22 @@ def test_ingest_and_sync_never_store_a_database_and_name_those_outside_the_set(t
     assert len(set(sizes)) == 1
 
 
+def test_a_link_to_a_migrated_source_is_that_source_not_a_database_outside_the_set(tmp_path):
+    """``databases/current.db -> app.db``: the set took app.db, so neither name is news to
+    ingest; a link to a database the set never took is named, as that database would be."""
+    workspace = tmp_path / "ws"
+    source = make_database(workspace / "databases" / "app.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    (workspace / "databases" / "current.db").symlink_to("app.db")
+    stray = make_database(workspace / "other" / "stray.db", "CREATE TABLE s (x)")
+    (workspace / "other" / "latest.db").symlink_to(stray.name)
+    database = workspace / "databases" / "enterprise_assets.db"
+    migrate(database, [source], MigrationSettings(LIMIT))
+    (workspace / "README.md").write_text("# hi\n")
+    report = ingest(workspace, database, limit=LIMIT)
+    assert report.added == ["README.md"]
+    assert report.databases_outside == ["other/latest.db", "other/stray.db"]
+
+
 def test_consolidate_refuses_two_lists_before_writing_anything(assetdb, folder, tmp_path):
     for name in ("docs", "documentation"):
         (folder.parent / name).mkdir()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import AssetdbError
@@ -66,4 +67,11 @@ class DatabaseSet:
         return owned
 
     def owns(self, path: Path | str | bytes) -> bool:
-        return _key(path) in self.files
+        """One of the set's files, or a link to one (an alias of a source is that source)."""
+        if _key(path) in self.files:
+            return True
+        return os.path.islink(path) and os.path.realpath(os.fsdecode(path)) in self._real_files
+
+    @cached_property
+    def _real_files(self) -> set[str]:
+        return {os.path.realpath(path) for path in self.files}
