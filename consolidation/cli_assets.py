@@ -149,16 +149,16 @@ def assets_command(database, kinds, top_used) -> None:
 @click.option("--rehash", is_flag=True,
               help="Read every file, also those whose size, mode and mtime are as stored (a tree unpacked "
                    "with normalised mtimes).")
-@click.option("--ignore-mtime", is_flag=True,
-              help="A file whose bytes and mode are as stored is unchanged whatever its mtime (a fresh clone's "
-                   "checkout times): nothing is rewritten for it.")
+@click.option("--content-only", is_flag=True,
+              help="A file is unchanged when what git keeps of it is as stored: its bytes, type and executable "
+                   "bit. A fresh clone's mtimes and umask rewrite nothing.")
 @lock_timeout_option
 @allow_outside_links_option
 @max_file_size_option
 @limit_option
 @exclude_option
 @quiet_option
-def sync_command(workspace, database, pull_assets, force, watch, interval, rehash, ignore_mtime, lock_timeout,
+def sync_command(workspace, database, pull_assets, force, watch, interval, rehash, content_only, lock_timeout,
                  allow_outside_links, max_file_size, limit, exclude, quiet) -> None:
     """Bring DB up to date with WORKSPACE (or, with --pull, the other way), incrementally."""
     cap, exclusions, database_list = resolve_size_limit(limit), resolve_exclusions(exclude), load_settings().database_list
@@ -171,7 +171,7 @@ def sync_command(workspace, database, pull_assets, force, watch, interval, rehas
                 click.echo(f"pulled: {len(pulled.written)} written, {pulled.unchanged} already up to date")
                 return
             report = push(workspace, database, cap, plugin_manager(), progress(quiet, "sync", "file"),
-                          exclusions, database_list, rehash, ignore_mtime)
+                          exclusions, database_list, rehash, content_only)
             _echo_err(render_notes(report))
             click.echo(render_push(report))
 

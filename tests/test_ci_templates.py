@@ -125,12 +125,16 @@ def git(repo: Path, *args: str) -> str:
 
 def test_the_nightly_sync_in_a_fresh_clone_commits_nothing_when_nothing_changed(consolidated_repository, tmp_path):
     """A CI runner checks the repository out anew each night: every file gets the checkout's
-    mtime. The template's sync must not take that for a change, or each night commits a new
-    binary of the same content."""
+    mtime and the runner's umask. The template's sync must not take that for a change, or each
+    night commits a new binary of the same content."""
     git(consolidated_repository, "add", "-A")
     git(consolidated_repository, "commit", "--quiet", "-m", "consolidated")
     clone = tmp_path / "clone"
-    git(tmp_path, "clone", "--quiet", str(consolidated_repository), str(clone))
+    umask = os.umask(0)  # a CI runner's (GitLab's docker executor checks out under umask 000)
+    try:
+        git(tmp_path, "clone", "--quiet", str(consolidated_repository), str(clone))
+    finally:
+        os.umask(umask)
     sync = load(GITHUB)["jobs"]["sync"]
     for command in tool_commands(github_scripts(sync)):
         result = run_tool(clone, command)

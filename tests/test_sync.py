@@ -51,20 +51,25 @@ def test_a_renamed_file_is_said_to_be_one_of_the_added_and_deleted(assetdb, work
         in synced.stdout, synced.stdout
 
 
-def test_with_ignore_mtime_a_new_mtime_alone_rewrites_nothing_but_new_bytes_are_stored(assetdb, workspace, database):
+def test_content_only_takes_what_git_keeps_a_new_mtime_or_umask_rewrites_nothing(assetdb, workspace, database):
+    (workspace / "scripts" / "run.sh").write_text("echo hi\n")
+    os.chmod(workspace / "scripts" / "run.sh", 0o755)
     assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
     before = database.read_bytes()
-    for path in (workspace / "README.md", workspace / "notes.txt", workspace / "scripts" / "a.py"):
-        os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # as a fresh checkout does
-    synced = assetdb("sync", workspace, "--db", database, "--ignore-mtime", "--quiet")
+    checkout = 1_700_000_000_000_000_000
+    for path in sorted(p for p in workspace.rglob("*") if p.is_file()):  # as a fresh clone under umask 000 has them
+        os.chmod(path, 0o777 if os.access(path, os.X_OK) else 0o666)
+        os.utime(path, ns=(checkout, checkout))
+    synced = assetdb("sync", workspace, "--db", database, "--content-only", "--quiet")
     assert synced.exit_code == 0, synced.stderr
-    assert "0 touched, 3 unchanged" in synced.stdout and database.read_bytes() == before
+    assert "0 touched, 4 unchanged" in synced.stdout and database.read_bytes() == before
     (workspace / "notes.txt").write_text("NOTES\n")  # same size, new bytes
-    os.utime(workspace / "notes.txt", ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
-    synced = assetdb("sync", workspace, "--db", database, "--ignore-mtime", "--quiet")
-    assert "0 added, 1 changed" in synced.stdout, synced.stdout
-    plain = assetdb("sync", workspace, "--db", database, "--quiet")  # without it, a new mtime is recorded
-    assert "0 changed, 0 deleted, 2 touched, 1 unchanged" in plain.stdout, plain.stdout
+    os.utime(workspace / "notes.txt", ns=(checkout, checkout))
+    os.chmod(workspace / "scripts" / "a.py", 0o777)  # made executable: git keeps that
+    synced = assetdb("sync", workspace, "--db", database, "--content-only", "--quiet")
+    assert "0 added, 1 changed, 0 deleted, 1 touched, 2 unchanged" in synced.stdout, synced.stdout
+    plain = assetdb("sync", workspace, "--db", database, "--quiet")  # without it, mtime and mode are recorded
+    assert "0 changed, 0 deleted, 2 touched, 2 unchanged" in plain.stdout, plain.stdout
 
 
 def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):

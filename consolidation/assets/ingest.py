@@ -242,7 +242,7 @@ def ingest(
     database_list: Path | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     rehash: bool = False,
-    ignore_mtime: bool = False,
+    content_only: bool = False,
 ) -> IngestReport:
     """Store every (selected) file of ``workspace`` in ``database`` (created if missing); unchanged files,
     recognised by size, mode and mtime, are not even read. With ``record_deletions``
@@ -254,9 +254,10 @@ def ingest(
 
     With ``rehash``, a file whose size, mode and mtime are the stored ones is read too, and
     stored again if its bytes differ (a tree unpacked with normalised mtimes keeps both
-    when a file changes but not its length). With ``ignore_mtime``, a file whose mtime
-    alone differs is read, and left as stored when its bytes are the stored ones: a fresh
-    clone's checkout times are not news, and the database is not rewritten for them.
+    when a file changes but not its length). With ``content_only``, what git keeps of a
+    file decides: its bytes, its type and its executable bit; a file whose mtime or other
+    permission bits differ (a fresh clone's checkout time, its umask) is read, and left as
+    stored when those are the stored ones, so the database is not rewritten for it.
 
     Runs under the database's writer lock (waiting up to ``lock_timeout`` seconds for
     another writer); a database this run created is removed again if the run fails.
@@ -275,7 +276,7 @@ def ingest(
             if not existed:
                 initialize(database, limit)  # a new consolidated set, as migrate makes one
             return _ingest(workspace, database, kinds, limit, manager, track, record_deletions, operation,
-                           exclusions, database_list, classifier, rehash, ignore_mtime)
+                           exclusions, database_list, classifier, rehash, content_only)
         except BaseException:
             if not existed:
                 discard_new_set(database)  # nothing of anyone's was in it: leave the folder as it was
@@ -283,7 +284,7 @@ def ingest(
 
 
 def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, record_deletions, operation,
-            exclusions, database_list, classifier, rehash, ignore_mtime) -> IngestReport:
+            exclusions, database_list, classifier, rehash, content_only) -> IngestReport:
     database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
     listing = list_workspace(workspace, database_set, exclusions)
     report = IngestReport(str(workspace), str(database), skipped=listing.notes,
@@ -300,7 +301,7 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
                 continue
             previous = existing.get(file.path)
             if previous is not None and previous.kind == kind and _as_stored(workspace, file, previous, rehash,
-                                                                              ignore_mtime):
+                                                                              content_only):
                 report.unchanged += 1
                 files.append(file)
                 continue
@@ -322,15 +323,21 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
     return report
 
 
-def _as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, rehash: bool, ignore_mtime: bool) -> bool:
+def _as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, rehash: bool, content_only: bool) -> bool:
     """Is ``file`` as ``previous`` stored it? Its size, mode and mtime as stored say so
-    without a read (unless ``rehash``); with ``ignore_mtime``, its bytes decide when only its
-    mtime differs."""
-    if (previous.size, previous.mode) != (file.stat.st_size, file.stat.st_mode):
+    without a read (unless ``rehash``); with ``content_only``, its bytes decide when what
+    else differs is what git does not keep (see :func:`_what_git_keeps`)."""
+    if previous.size != file.stat.st_size:
         return False
-    if previous.mtime_ns == file.stat.st_mtime_ns:
+    if (previous.mode, previous.mtime_ns) == (file.stat.st_mode, file.stat.st_mtime_ns):
         return not rehash or _same_bytes(workspace, file, previous.sha256)
-    return ignore_mtime and _same_bytes(workspace, file, previous.sha256)
+    return (content_only and _what_git_keeps(previous.mode) == _what_git_keeps(file.stat.st_mode)
+            and _same_bytes(workspace, file, previous.sha256))
+
+
+def _what_git_keeps(mode: int) -> tuple[int, bool]:
+    """Of a file's mode, what git records: its type, and whether its owner may execute it."""
+    return stat.S_IFMT(mode), bool(mode & stat.S_IXUSR)
 
 
 def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:

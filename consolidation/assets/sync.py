@@ -52,13 +52,14 @@ def verify_written(database: Path, names: list[str]) -> list[str]:
 
 def push(workspace: Path, database: Path, limit: int, manager=None, track=lambda items: items,
          exclusions: Exclusions = Exclusions(), database_list: Path | None = None, rehash: bool = False,
-         ignore_mtime: bool = False) -> IngestReport:
+         content_only: bool = False) -> IngestReport:
     """The workspace into the database, deletions and renames included; then prove it.
     ``rehash``: read every file, not only those whose size, mode or mtime changed;
-    ``ignore_mtime``: a file whose bytes and mode are as stored is unchanged, whatever its mtime."""
+    ``content_only``: a file whose bytes, type and executable bit are as stored is unchanged,
+    whatever its mtime and other permission bits."""
     report = ingest(workspace, database, limit=limit, manager=manager, track=track, record_deletions=True,
                     operation="sync", exclusions=exclusions, database_list=database_list, rehash=rehash,
-                    ignore_mtime=ignore_mtime)
+                    content_only=content_only)
     problems = verify_written(database, report.added + report.changed)
     if problems:
         raise CheckFailed(f"sync wrote assets that do not regenerate: {problems[0]} (+{len(problems) - 1} more)")
