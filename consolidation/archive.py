@@ -28,7 +28,13 @@ from .leftovers import sweep_folder, temporary_beside
 from .proof import read_sources
 from .proof.verify import match_sources, verify_table
 from .size import format_size, sidecar_paths
-from .sqlite import database_fingerprint, file_sha256, open_readonly, writer_lock_holder
+from .sqlite import (
+    database_fingerprint,
+    file_sha256,
+    open_readonly,
+    opened_elsewhere,
+    writer_lock_holder,
+)
 from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
 
@@ -156,7 +162,17 @@ def _check_movable(path: Path, database: Path) -> None:
         raise BadInput(f"{path}: is the consolidated database itself")
     holder = writer_lock_holder(path)
     if holder:
-        raise BadInput(f"refusing to archive {path}: locked by another writer (pid {holder})")
+        raise Aborted(f"refusing to archive {path}: locked by another writer (pid {holder}); nothing was moved")
+
+
+def refuse_sources_in_use(paths: list[Path]) -> None:
+    """An application that has a source open goes on writing to the file it opened: moved
+    into the archive, or removed once copied there, its next rows would be lost to the set."""
+    in_use = opened_elsewhere(paths)
+    if in_use:
+        listed = ", ".join(f"{path} (pid {pid})" for path, pid in sorted(in_use.items()))
+        raise Aborted(f"refusing to archive {len(in_use)} source(s) another process has open: {listed}; its next "
+                      "writes would go to a file moved away. Close the application, then run again; nothing was moved")
 
 
 def archive_sources(
@@ -177,6 +193,7 @@ def archive_sources(
     paths = [Path(source) for source in sources]
     for path in paths:
         _check_movable(path, database)
+    refuse_sources_in_use(paths)
     names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
     for path in paths:
         if _destination(folder, names[path]).exists():

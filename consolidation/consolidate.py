@@ -23,7 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archive import archive_sources, in_archive, reconcile_archive
+from .archive import (
+    archive_sources,
+    in_archive,
+    reconcile_archive,
+    refuse_sources_in_use,
+)
 from .assets import ingest
 from .assets.walk import list_workspace
 from .database_list import ListRequest, keep_list, require_list_folder
@@ -141,6 +146,8 @@ def check_request(request: Request) -> Preflight:
     else:
         checked = preflight(request.target, found, request.exclusions, request.skip_unusable,
                             verb="consolidate", deep=True, folders=tuple(request.folders))
+    if request.archive:  # the sources move at the end: one an application has open is refused first
+        refuse_sources_in_use(checked.sources)
     refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
     if request.workspace is not None:  # a file the ingest would refuse is refused before the first write
         list_workspace(request.workspace, DatabaseSet.of(request.target, extra=(request.list_file(),)),

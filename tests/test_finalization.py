@@ -474,3 +474,48 @@ def test_a_list_still_true_is_not_written_again(legacy):
     make_database(legacy / "late.db", "CREATE TABLE t (x)")
     changed = keep_list(ListRequest((legacy,), LIMIT, workspace=legacy.parent))
     assert "late.db" in changed.path.read_text() and changed.path.read_bytes() != written
+
+
+APPLICATION = """
+import sqlite3, sys, time
+from pathlib import Path
+connection = sqlite3.connect(sys.argv[1])
+connection.execute(f"PRAGMA journal_mode = {sys.argv[2]}")
+connection.execute("CREATE TABLE IF NOT EXISTS app (id INTEGER PRIMARY KEY, x)")
+connection.execute("INSERT INTO app (x) VALUES ('first')")
+connection.commit()
+Path(sys.argv[3]).touch()  # ready, and idle between its writes: it holds no write lock
+while True:
+    time.sleep(0.1)
+"""
+
+
+@pytest.mark.parametrize("journal_mode", ["wal", "delete"])
+def test_a_source_an_application_has_open_is_never_archived(assetdb, tmp_path, journal_mode):
+    """Its next writes would go to the file moved away (or removed once copied, in WAL mode):
+    consolidate --yes refuses before writing anything, archive before moving anything."""
+    folder = tmp_path / "repo" / "databases"
+    folder.mkdir(parents=True)
+    live, ready = folder / "live.db", tmp_path / "ready"
+    application = subprocess.Popen([sys.executable, "-c", APPLICATION, str(live), journal_mode, str(ready)])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert time.monotonic() < deadline and application.poll() is None, "the application never started"
+            time.sleep(0.05)
+        before = folder_state(folder)
+        refused = assetdb("consolidate", folder, "--workspace", folder.parent, "--backup-dir", tmp_path / "backups",
+                          "--yes", "--quiet")
+        assert refused.exit_code == 3, refused.stderr
+        assert f"another process has open: {live} (pid {application.pid})" in refused.stderr
+        assert "nothing was moved" in refused.stderr and folder_state(folder) == before
+        target = tmp_path / "set" / "enterprise_assets.db"
+        target.parent.mkdir()
+        assert assetdb("migrate", live, "--into", target, "--quiet").exit_code == 0  # reading it is fine
+        moved = assetdb("archive", live, "--db", target)
+        assert moved.exit_code == 3 and f"{live} (pid {application.pid})" in moved.stderr
+        assert live.is_file() and not (target.parent / "archive").exists()
+    finally:
+        application.kill()
+        application.wait()
+    assert assetdb("archive", live, "--db", target).exit_code == 0  # once it is closed

@@ -14,7 +14,7 @@ from .describe import SourceDescription, SourceTable, describe_source
 from .fingerprint import database_fingerprint, file_sha256
 from .header import EmptyDatabase, Header, NotADatabase, read_header
 from .introspect import has_table, quote_identifier
-from .locks import DatabaseLocked, writer_lock_holder
+from .locks import DatabaseLocked, opened_elsewhere, writer_lock_holder
 from .readonly import open_readonly, readonly_uri
 
 __all__ = [
@@ -36,5 +36,6 @@ __all__ = [
     "read_header",
     "readonly_uri",
     "restore_database",
+    "opened_elsewhere",
     "writer_lock_holder",
 ]

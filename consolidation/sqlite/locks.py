@@ -21,6 +21,9 @@ RESERVED_BYTE = 0x40000001
 
 
 WAL_WRITE_LOCK_BYTE = 120
+#: Every connection that has a WAL database open holds a shared lock on this byte of its
+#: -shm file, idle or not (os_unix.c: ``UNIX_SHM_DMS``).
+WAL_OPEN_BYTE = 128
 
 
 class DatabaseLocked(Aborted):
@@ -61,6 +64,32 @@ def writer_lock_holder(path: Path) -> int | None:
     return _lock_holder(path, RESERVED_BYTE) or _lock_holder(
         Path(f"{path}-shm"), WAL_WRITE_LOCK_BYTE
     )
+
+
+def opened_elsewhere(paths: list[Path]) -> dict[Path, int]:
+    """``path -> pid`` for each of ``paths`` another process has open, idle or not. In WAL
+    mode the -shm lock every connection holds says so; on Linux, ``/proc`` tells for either
+    journal mode (a rollback-journal connection holds no lock between transactions). A
+    process whose files may not be read (another user's) is not seen."""
+    found = {path: pid for path in paths if (pid := _lock_holder(Path(f"{path}-shm"), WAL_OPEN_BYTE))}
+    wanted = {os.path.realpath(path): path for path in paths if path not in found}
+    if not wanted or not os.path.isdir("/proc"):
+        return found
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            descriptors = os.listdir(f"/proc/{entry}/fd")
+        except OSError:  # gone, or not ours to read
+            continue
+        for descriptor in descriptors:
+            try:
+                target = os.readlink(f"/proc/{entry}/fd/{descriptor}")
+            except OSError:
+                continue
+            if target in wanted:
+                found.setdefault(wanted[target], int(entry))
+    return found
 
 
 LOCK_TIMEOUT_SECONDS = 5.0
