@@ -35,6 +35,7 @@ from .sqlite import (
     opened_elsewhere,
     writer_lock_holder,
 )
+from .sqlite.classify import is_database_path
 from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
 
@@ -97,9 +98,17 @@ def prove_lossless(database: Path, source: Path) -> str:
     return entry.name
 
 
+def left_behind(folder: Path) -> set[str]:
+    """Where the sources archived into ``folder`` were (real paths): a link still leading
+    there is an alias an earlier run left dangling, which the next archive run moves."""
+    return {os.path.realpath(folder / entry.original) for entry in read_manifest(folder)
+            if not os.path.lexists(folder / entry.original)}
+
+
 def reconcile_archive(database: Path, folder: Path, limit: int) -> int:
     """Finish what a killed archive run left: mark archived in the ledger every source the
-    manifest holds, and remove the sidecars of a copied source whose file is gone."""
+    manifest holds, remove the sidecars of a copied source whose file is gone, and move the
+    aliases it left dangling."""
     entries = read_manifest(folder)
     if not entries:
         return 0
@@ -118,6 +127,8 @@ def reconcile_archive(database: Path, folder: Path, limit: int) -> int:
         if entry.original_sha256 and not original.exists():
             for sidecar in sidecar_paths(original) + [Path(f"{original}-shm")]:
                 sidecar.unlink(missing_ok=True)
+        if not os.path.lexists(original):  # its aliases follow it (a set archived before they did too)
+            _move_aliases(_aliases_of(original), entry.location(folder))
         if statuses.get(entry.name) == "migrated":
             _mark_archived(database, entry, folder, limit)
             finished += 1
@@ -208,6 +219,7 @@ def archive_sources(
         destination = _destination(folder, names[path])
         destination.parent.mkdir(parents=True, exist_ok=True)
         live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
+        aliases = _aliases_of(path)
         record = _record_of(path, names[path], folder, original_sha256=file_sha256(path, *live) if live else "")
         manifest = [entry for entry in manifest  # an unfinished earlier try of the same move
                     if entry.location(folder).absolute() != destination.absolute()]
@@ -218,12 +230,35 @@ def archive_sources(
             os.replace(path, destination)
             for sidecar in sidecar_paths(path):  # empty leftovers follow the file
                 os.replace(sidecar, destination.with_name(sidecar.name.replace(path.name, destination.name, 1)))
+        _move_aliases(aliases, destination)
         record = Archived(**{**asdict(record), "sha256": file_sha256(destination), "bytes": destination.stat().st_size})
         manifest.append(record)  # the pending entry is replaced by the finished one
         _write_manifest(folder, manifest)
         _mark_archived(database, record, folder, limit)
         archived.append(record)
     return archived
+
+
+def _aliases_of(path: Path) -> list[Path]:
+    """The links of ``path``'s folder with a database's name that lead to it (or to where it
+    was, once moved): other names of the same database, left dangling when it moves, and
+    refused then by the next consolidate."""
+    if not path.parent.is_dir():
+        return []
+    real = os.path.realpath(path)
+    return sorted(link for link in path.parent.iterdir()
+                  if link.is_symlink() and is_database_path(link) and os.path.realpath(link) == real)
+
+
+def _move_aliases(aliases: list[Path], destination: Path) -> None:
+    """Each alias follows its database into the archive: a link beside it, under the same
+    name (one whose name is taken there stays where it was)."""
+    for alias in aliases:
+        moved = destination.with_name(alias.name)
+        if os.path.lexists(moved):
+            continue
+        os.symlink(destination.name, moved)
+        alias.unlink()
 
 
 def _copy_then_remove(path: Path, destination: Path) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from .archive import (
     archive_sources,
     in_archive,
+    left_behind,
     reconcile_archive,
     refuse_sources_in_use,
 )
@@ -111,15 +112,18 @@ class Request:
 
 def candidates(request: Request) -> list[Path]:
     """Every database file under the folders that is not the database set's own (the
-    consolidated file, its shards, the archive); sources migrated before are candidates
-    again, recognised as unchanged by the merge."""
+    consolidated file, its shards, the archive and aliases of what it holds); sources
+    migrated before are candidates again, recognised as unchanged by the merge."""
     found: set[Path] = set()
+    archived_from = left_behind(request.archive_folder)
     for folder in request.folders:
         if not folder.is_dir():
             raise BadInput(f"{folder}: no such folder")
         for path in walk_databases(folder):
             if path.absolute() == request.target.absolute() or in_archive(folder, relative_name(path, folder)):
                 continue
+            if path.is_symlink() and not path.exists() and os.path.realpath(path) in archived_from:
+                continue  # an alias of an archived source, left dangling: the archive step moves it
             if path.is_file() and not path.is_symlink() and claims_assetdb(path):
                 continue  # a consolidated set (or a shard of one): never a legacy source
             found.add(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from consolidation.archive import Archived
@@ -292,6 +292,11 @@ def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archi
     database_list = read_list(list_file)
     relative = database_list.relative(path)
     section = database_list.section_of(path)
+    if section is None and not database_list.names(path) and path.is_symlink():
+        target = Path(os.path.realpath(path))  # another name of a listed database is that database
+        if database_list.section_of(target) is not None:
+            verdict = check_listed(target, list_file, database_list.relative(target), archived)
+            return replace(verdict, message=f"{relative} is a link: {verdict.message}")
     if archived and section not in (None, "archived"):
         return CheckResult(False, f"listed as {section}, but {name} is archived — run: {hint}")
     if not archived and section == "archived":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -519,3 +520,28 @@ def test_a_source_an_application_has_open_is_never_archived(assetdb, tmp_path, j
         application.kill()
         application.wait()
     assert assetdb("archive", live, "--db", target).exit_code == 0  # once it is closed
+
+
+def test_a_link_to_an_archived_source_follows_it_into_the_archive(assetdb, pytester):
+    """``databases/current.db -> app.db``: archived alone, the link would dangle in databases/
+    and the next consolidate would refuse it; it goes beside its database, and the gate and
+    the list take it for that database. A link left dangling by an earlier run is moved too."""
+    folder = pytester.path / "databases"
+    make_database(folder / "app.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, x)", "INSERT INTO t VALUES (1, 'a')")
+    make_database(folder / "other.db", "CREATE TABLE u (id INTEGER PRIMARY KEY, x)", "INSERT INTO u VALUES (1, 'b')")
+    (folder / "current.db").symlink_to("app.db")
+    backups = pytester.path.parent / f"{pytester.path.name}-backups"
+    first = assetdb("consolidate", folder, "--workspace", pytester.path, "--backup-dir", backups, "--yes", "--quiet")
+    assert first.exit_code == 0, first.stderr
+    assert "databases 2 -> 1" in first.stdout
+    assert os.readlink(folder / "archive" / "current.db") == "app.db" and not os.path.lexists(folder / "current.db")
+    assert "2 databases before, 1 after" in (folder / "CONSOLIDATED_DATABASE_LIST.md").read_text()
+    gate = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", ".", "-p", "no:cacheprovider", "-v")
+    gate.assert_outcomes(passed=len([line for line in gate.outlines if " PASSED" in line]), failed=0)
+    gate.stdout.fnmatch_lines(["*databases/archive/current.db::listed PASSED*"])
+
+    (folder / "archive" / "current.db").rename(folder / "current.db")  # as an earlier version left it: dangling
+    make_database(folder / "new.db", "CREATE TABLE n (id INTEGER PRIMARY KEY)", "INSERT INTO n VALUES (1)")
+    again = assetdb("consolidate", folder, "--workspace", pytester.path, "--backup-dir", backups, "--yes", "--quiet")
+    assert again.exit_code == 0, again.stderr
+    assert not os.path.lexists(folder / "current.db") and (folder / "archive" / "current.db").resolve().is_file()

@@ -211,8 +211,8 @@ def test_a_link_leaving_the_folder_is_refused_by_consolidate_and_left_out_with_s
 
 def test_a_link_to_another_database_of_the_folder_is_that_database(tmp_path):
     """``databases/alias.db -> main.db``: the file is migrated and archived, never the link
-    (archive moved the link, which became a loop in the archive); the list names the link
-    by its own name, and the gate is green."""
+    (archive moved the link, which became a loop in the archive); the link follows its file
+    into the archive, a link beside it, and the gate is green."""
     repo = tmp_path / "repo"
     make_database(repo / "databases" / "main.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
                   "INSERT INTO t VALUES (1, 2)")
@@ -222,12 +222,14 @@ def test_a_link_to_another_database_of_the_folder_is_that_database(tmp_path):
                    "--yes", "--quiet")
     assert done.returncode == 0, done.stderr
     archived = repo / "databases" / "archive" / "main.db"
-    assert archived.is_file() and not archived.is_symlink() and not (repo / "databases" / "archive" / "alias.db").exists()
+    alias = repo / "databases" / "archive" / "alias.db"
+    assert archived.is_file() and not archived.is_symlink() and not os.path.lexists(repo / "databases" / "alias.db")
+    assert os.readlink(alias) == "main.db" and alias.resolve() == archived.resolve()
     with sqlite3.connect(repo / "databases" / "enterprise_assets.db") as connection:
         assert connection.execute("SELECT name FROM migration_sources").fetchall() == [("main.db",)]
     connection.close()
     listed = (repo / "databases" / "CONSOLIDATED_DATABASE_LIST.md").read_text()
-    assert "| `alias.db` |" in listed and "| `main.db` | symlink" not in listed
+    assert "alias.db" not in listed and "| `main.db` | symlink" not in listed
     gated = gate(repo)
     assert gated.returncode == 0, gated.stdout + gated.stderr
 
