@@ -72,6 +72,19 @@ def test_content_only_takes_what_git_keeps_a_new_mtime_or_umask_rewrites_nothing
     assert "0 changed, 0 deleted, 2 touched, 2 unchanged" in plain.stdout, plain.stdout
 
 
+def test_a_mistyped_db_beside_a_consolidated_set_is_refused_not_made_a_second_set(assetdb, workspace, database):
+    assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
+    mistyped = database.with_name("enterprise_asset.db")
+    before = sorted(os.listdir(database.parent))
+    for command in (["sync", workspace, "--db", mistyped], ["ingest", workspace, "--into", mistyped]):
+        refused = assetdb(*command, "--quiet")
+        assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert f"holds the consolidated set {database.name}: give that one" in refused.stderr
+        assert sorted(os.listdir(database.parent)) == before
+    assert assetdb("init", mistyped).exit_code == 0  # a second set, asked for
+    assert assetdb("sync", workspace, "--db", mistyped, "--quiet").exit_code == 0
+
+
 def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):
     first = push(workspace, database, LIMIT)
     assert sorted(first.added) == ["README.md", "notes.txt", "scripts/a.py"]

@@ -39,6 +39,7 @@ from ..store import (
     utc_now,
     write_session,
 )
+from ..store.identity import refuse_a_set_beside
 from ..store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
@@ -270,6 +271,7 @@ def ingest(
     if not workspace.is_dir():
         raise BadInput(f"{workspace}: no such workspace folder")
     refuse_broken_symlink(database)
+    refuse_a_set_beside(database, operation)
     with database_lock(database, lock_timeout):
         existed = database.exists()
         try:

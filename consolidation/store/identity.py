@@ -59,6 +59,19 @@ def role(path: Path) -> str | None:
         return None
 
 
+def refuse_a_set_beside(database: Path, command: str) -> None:
+    """``database`` does not exist yet, but its folder holds another consolidated set: a
+    mistyped ``--db`` would start a second set beside it, silently. Refused, naming it."""
+    if database.exists() or database.is_symlink() or not database.parent.is_dir():
+        return
+    others = sorted(path for path in database.parent.iterdir()
+                    if path.suffix == database.suffix and path.is_file() and role(path) == PRIMARY)
+    if others:
+        raise BadInput(f"{database}: no such database, and {database.parent} holds the consolidated set "
+                       f"{others[0].name}: give that one (a second set beside it starts with: assetdb init "
+                       f"{database}, then {command})")
+
+
 def require_primary(connection: sqlite3.Connection, path: Path, schema: str = "main") -> None:
     """Refuse, in one line, a database that is not a consolidated set's primary file."""
     found = connection_role(connection, schema)
