@@ -15,10 +15,8 @@ Paths are handled as bytes, so names that are not UTF-8 round-trip too.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
-import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,10 +42,10 @@ from ..store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from ..store.shards import discard_new_set
+from .current import CurrentAsset, as_stored, current_assets
 from .kinds import Classifier
 from .links import archive_mtime, untime_links
 from .pack import CHUNK, Packed, pack_file
-from .stored import file_hashes_to
 from .walk import WorkspaceFile, holds_sqlite, list_workspace
 
 # -- finding files ------------------------------------------------------------------------
@@ -76,35 +74,6 @@ class IngestReport:
     @property
     def changed_anything(self) -> bool:
         return bool(self.added or self.changed or self.touched or self.deleted)
-
-
-@dataclass(frozen=True)
-class CurrentAsset:
-    kind: str
-    row_id: int
-    version: int
-    sha256: str
-    size: int
-    mode: int
-    mtime_ns: int
-    shard: int = 1
-
-
-def current_assets(connection: sqlite3.Connection) -> dict[bytes, CurrentAsset]:
-    """Every current asset by path (bytes), across kinds."""
-    previous_factory = connection.text_factory
-    connection.text_factory = bytes
-    try:
-        assets = {}
-        for kind, table in ASSET_TABLES.items():
-            for path, row_id, version, sha, size, mode, mtime_ns, shard in connection.execute(
-                f"SELECT path, id, version, sha256, size, mode, mtime_ns, shard FROM {q(table)} "
-                "WHERE is_current AND deleted_at IS NULL"
-            ):
-                assets[path] = CurrentAsset(kind, row_id, version, sha.decode(), size, mode, mtime_ns, shard)
-        return assets
-    finally:
-        connection.text_factory = previous_factory
 
 
 def _store_bytes(connection: sqlite3.Connection, packed: Packed, name: bytes, schema: str) -> None:
@@ -302,7 +271,7 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
                 files.append(file)
                 continue
             previous = existing.get(file.path)
-            if previous is not None and previous.kind == kind and _as_stored(workspace, file, previous, rehash,
+            if previous is not None and previous.kind == kind and as_stored(workspace, file, previous, rehash,
                                                                               content_only):
                 report.unchanged += 1
                 files.append(file)
@@ -323,34 +292,6 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
     finally:
         connection.close()
     return report
-
-
-def _as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, rehash: bool, content_only: bool) -> bool:
-    """Is ``file`` as ``previous`` stored it? Its size, mode and mtime as stored say so
-    without a read (unless ``rehash``); with ``content_only``, its bytes decide when what
-    else differs is what git does not keep (see :func:`_what_git_keeps`)."""
-    if previous.size != file.stat.st_size:
-        return False
-    if (previous.mode, previous.mtime_ns) == (file.stat.st_mode, file.stat.st_mtime_ns):
-        return not rehash or _same_bytes(workspace, file, previous.sha256)
-    return (content_only and _what_git_keeps(previous.mode) == _what_git_keeps(file.stat.st_mode)
-            and _same_bytes(workspace, file, previous.sha256))
-
-
-def _what_git_keeps(mode: int) -> tuple[int, bool]:
-    """Of a file's mode, what git records: its type, and whether its owner may execute it."""
-    return stat.S_IFMT(mode), bool(mode & stat.S_IXUSR)
-
-
-def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
-    """Does the file (a link: its target) hash to ``sha256``? Read without following a link."""
-    full = os.path.join(os.fsencode(workspace), file.path)
-    try:
-        if stat.S_ISLNK(file.stat.st_mode):
-            return hashlib.sha256(os.readlink(full)).hexdigest() == sha256
-        return file_hashes_to(full, sha256)
-    except OSError:
-        return False  # read again with the changed files, where a failure is reported
 
 
 def _packed_in_order(

@@ -22,7 +22,8 @@ from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES, Operation, read_consolidated, utc_now, write_session
 from ..store.schema import USAGE_TRACKING_KINDS
 from .confine import mode_problem, unsafe_reason
-from .ingest import current_assets, record_asset
+from .current import current_assets
+from .ingest import record_asset
 from .pack import pack_bytes
 from .stored import StoredAsset, find_asset, hostile_reads, stored_bytes
 

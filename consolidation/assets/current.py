@@ -1,0 +1,77 @@
+"""What the set holds now, asset by asset, and whether a workspace file is as stored.
+
+A sync of an unchanged tree must cost little more than listing it: a file whose size, mode
+and mtime are the stored ones is not read at all. What decides otherwise (``--rehash``, and
+``--content-only``: what git keeps of a file) lives here, beside the assets it compares with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..sqlite.introspect import quote_identifier as q
+from ..store import ASSET_TABLES
+from .stored import file_hashes_to
+from .walk import WorkspaceFile
+
+
+@dataclass(frozen=True)
+class CurrentAsset:
+    kind: str
+    row_id: int
+    version: int
+    sha256: str
+    size: int
+    mode: int
+    mtime_ns: int
+    shard: int = 1
+
+
+def current_assets(connection: sqlite3.Connection) -> dict[bytes, CurrentAsset]:
+    """Every current asset by path (bytes), across kinds."""
+    previous_factory = connection.text_factory
+    connection.text_factory = bytes
+    try:
+        assets = {}
+        for kind, table in ASSET_TABLES.items():
+            for path, row_id, version, sha, size, mode, mtime_ns, shard in connection.execute(
+                f"SELECT path, id, version, sha256, size, mode, mtime_ns, shard FROM {q(table)} "
+                "WHERE is_current AND deleted_at IS NULL"
+            ):
+                assets[path] = CurrentAsset(kind, row_id, version, sha.decode(), size, mode, mtime_ns, shard)
+        return assets
+    finally:
+        connection.text_factory = previous_factory
+
+
+def as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, rehash: bool, content_only: bool) -> bool:
+    """Is ``file`` as ``previous`` stored it? Its size, mode and mtime as stored say so
+    without a read (unless ``rehash``); with ``content_only``, its bytes decide when what
+    else differs is what git does not keep (see :func:`_what_git_keeps`)."""
+    if previous.size != file.stat.st_size:
+        return False
+    if (previous.mode, previous.mtime_ns) == (file.stat.st_mode, file.stat.st_mtime_ns):
+        return not rehash or _same_bytes(workspace, file, previous.sha256)
+    return (content_only and _what_git_keeps(previous.mode) == _what_git_keeps(file.stat.st_mode)
+            and _same_bytes(workspace, file, previous.sha256))
+
+
+def _what_git_keeps(mode: int) -> tuple[int, bool]:
+    """Of a file's mode, what git records: its type, and whether its owner may execute it."""
+    return stat.S_IFMT(mode), bool(mode & stat.S_IXUSR)
+
+
+def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
+    """Does the file (a link: its target) hash to ``sha256``? Read without following a link."""
+    full = os.path.join(os.fsencode(workspace), file.path)
+    try:
+        if stat.S_ISLNK(file.stat.st_mode):
+            return hashlib.sha256(os.readlink(full)).hexdigest() == sha256
+        return file_hashes_to(full, sha256)
+    except OSError:
+        return False  # read again with the changed files, where a failure is reported
