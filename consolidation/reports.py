@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for annotations only: printing a report never needs the code that made it
     from .inventory import Inventory
     from .merge import MigrationReport
+from .errors import AssetdbError
 from .size import format_size
+from .sqlite import open_readonly
 from .sqlite.classify import UNUSABLE, classify, is_database_path, sidecar_of
 from .store.identity import claims_assetdb
+from .store.set_files import skipped_files
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -187,8 +191,10 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
         folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
         folders = ([set_folder] if set_folder else []) + folders
         named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
+        # the files the set left out are still there, unusable: the pasted command leaves them out again
+        again = " --skip-unusable" if database and _leaves_files_out(Path(database)) else ""
         notes.append(f"skipped {len(databases)} SQLite databases outside the consolidated set: {_few(databases)}; "
-                     f"consolidate them with `assetdb consolidate {named}`")
+                     f"consolidate them with `assetdb consolidate {named}{again}`")
     if unnamed:
         into = shlex.quote(database) if database else "DATABASE"
         notes.append(f"skipped {len(unnamed)} SQLite databases under other names: {_few(unnamed)}; migrate them with "
@@ -200,6 +206,15 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
         notes.append(f"skipped {len(copies)} files of another consolidated set or copies of one: {_few(copies)} "
                      "(never stored, never a legacy source)")
     return "; ".join(notes)
+
+
+def _leaves_files_out(primary: Path) -> bool:
+    """Has the set ``primary`` recorded files it left out (``--skip-unusable``)?"""
+    try:
+        with open_readonly(primary) as connection:
+            return bool(skipped_files(connection, primary))
+    except (AssetdbError, sqlite3.Error, OSError):
+        return False
 
 
 def _few(names: list[str]) -> str:

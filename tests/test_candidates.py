@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -212,6 +214,25 @@ def test_the_hint_for_databases_outside_the_set_can_be_pasted_into_a_shell():
     note = outside_note(["c.db", "my docs/b.db", "my docs/b.db-journal", "old/o.db-wal"], "databases")
     assert note == ("skipped 2 SQLite databases outside the consolidated set: c.db, my docs/b.db; "
                     "consolidate them with `assetdb consolidate databases . 'my docs'`")
+
+
+def test_the_hint_pasted_after_a_run_that_left_files_out_leaves_them_out_again(assetdb, tmp_path, monkeypatch):
+    """The set recorded an LFS pointer as left out; the pointer is still there, so the
+    command the hint gives must say --skip-unusable, or it is refused."""
+    repo = tmp_path / "repo"
+    make_database(repo / "databases" / "app.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    lfs_pointer(repo / "databases" / "big.db", 48_000_000)
+    (repo / "README.md").write_text("# repo\n")
+    monkeypatch.chdir(repo)
+    backups = ("--backup-dir", str(tmp_path / "backups"))
+    assert assetdb("consolidate", "databases", "--workspace", ".", *backups, "--yes", "--skip-unusable",
+                   "--quiet").exit_code == 0
+    make_database(repo / "analytics.db", "CREATE TABLE a (x)", "INSERT INTO a VALUES (1)")
+    synced = assetdb("sync", ".", "--db", "databases/enterprise_assets.db", "--quiet")
+    assert synced.exit_code == 0
+    [hint] = re.findall(r"consolidate them with `assetdb ([^`]*)`", synced.stderr)
+    assert hint == "consolidate databases . --skip-unusable"
+    assert assetdb(*shlex.split(hint), *backups, "--quiet").exit_code == 0
 
 
 def test_the_note_on_what_sync_left_out_gives_a_way_on_that_works_for_each(assetdb, tmp_path):
