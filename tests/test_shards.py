@@ -622,3 +622,37 @@ def test_a_damaged_shard_is_refused_by_readers_and_writers_and_nothing_is_writte
     with pytest.raises(Aborted, match=said):
         ingest(workspace, target, limit=CAP)
     assert folder_state(target.parent) == before and not (tmp_path / "rebuilt.db").exists()
+
+
+def test_a_file_under_the_next_shard_s_name_is_never_overwritten(target, tmp_path):
+    """The set needs ``enterprise_assets.004.db`` for its next rows and a database of its own
+    holds that name (copied there, or a legacy source): refused, naming it, and kept as it is."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    numbers = sorted(int(path.name.split(".")[1]) for path in files_of(target) if path != target)
+    squatter = target.with_name(f"enterprise_assets.{numbers[-1] + 1:03d}.db")
+    make_database(squatter, "CREATE TABLE precious (x)", "INSERT INTO precious VALUES ('keep me')")
+    before = folder_state(target.parent)
+    with pytest.raises(Aborted, match=rf"{re.escape(str(squatter))}: the set's next shard needs this name, and a file "
+                                      r"that is not one of its shards holds it \(a database of its own\)"):
+        migrate(target, [blob_source(tmp_path / "more.db", 5_000, 30)], MigrationSettings(CAP))
+    assert folder_state(target.parent) == before
+    assert sqlite3.connect(squatter).execute("SELECT x FROM precious").fetchall() == [("keep me",)]
+
+
+def test_a_shard_holding_rows_that_a_restored_primary_does_not_list_is_kept(target, tmp_path):
+    """The primary restored from a backup older than its last shard: that shard's rows are no
+    leftover of a killed write, so the next writer neither removes it nor writes over it."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources[:2], MigrationSettings(CAP))
+    older = tmp_path / "older-primary.db"
+    shutil.copyfile(target, older)
+    migrate(target, sources[2:], MigrationSettings(CAP))
+    shutil.copyfile(older, target)  # as restoring the primary alone does
+    newest = sorted(files_of(target))[-2]  # .00N.db sort before the primary's own name
+    listed = {name for (name,) in sqlite3.connect(older).execute("SELECT file_name FROM shard_manifest")}
+    assert newest != target and newest.name not in listed
+    kept = newest.read_bytes()
+    with pytest.raises(Aborted, match=r"a shard this set's manifest does not list, holding rows"):
+        migrate(target, [blob_source(tmp_path / "more.db", 5_000, 60)], MigrationSettings(CAP))
+    assert newest.read_bytes() == kept

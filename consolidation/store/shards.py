@@ -25,6 +25,7 @@ from ..errors import Aborted, AssetdbError
 from ..leftovers import temporary_beside
 from ..size import format_size, remove_database_file
 from ..sqlite import open_readonly
+from ..sqlite.introspect import quote_identifier as q
 from ..sqlite.readonly import uri_for
 from .identity import (
     SHARD,
@@ -149,12 +150,14 @@ def _create_shard_file(path: Path, primary: Path, number: int) -> None:
 
 
 def discard_unregistered_shards(primary: Path) -> list[str]:
-    """Remove the shards of ``primary`` that no committed write registered.
+    """Remove the shards of ``primary`` that no committed write registered and that hold nothing.
 
     A write makes a new shard inside its transaction and removes it if it does not commit;
-    a write killed in between leaves it. Such a file says it is a shard of
-    ``primary`` yet the manifest does not list it: nothing refers to it. Call it holding
-    the set's writer lock (no write is between creating and registering one)."""
+    a write killed in between leaves it, its rows rolled back with the transaction. Such a
+    file says it is a shard of ``primary`` yet the manifest does not list it: nothing refers
+    to it. One that holds rows is no such leftover (a primary restored from a backup older
+    than it): it is kept, and the write that would need its name refuses, naming it. Call it
+    holding the set's writer lock (no write is between creating and registering one)."""
     if not (primary.is_file() and claims_assetdb(primary)):
         return []  # no manifest to judge by (a primary moved away, damaged, a pointer): touch nothing
     try:
@@ -165,11 +168,35 @@ def discard_unregistered_shards(primary: Path) -> list[str]:
         return []  # the manifest cannot be read: leave every file as it is
     removed = []
     for path in primary.parent.glob(f"{primary.stem}.[0-9][0-9][0-9]{primary.suffix}"):
-        if path.name in registered or not is_shard_of(path, primary):
+        if path.name in registered or path.is_symlink() or not is_shard_of(path, primary) or _holds_rows(path):
             continue
         remove_database_file(path)
         removed.append(path.name)
     return removed
+
+
+def _what_holds(path: Path, primary: Path) -> str:
+    """What the file under a shard's name is, said in the refusal that names it."""
+    if path.is_symlink() or not path.is_file():
+        return "not a file"
+    if is_shard_of(path, primary):
+        return "a shard this set's manifest does not list, holding rows: was the primary restored without it?"
+    return "a database of its own" if role(path) is None else "a file of another consolidated set"
+
+
+def _holds_rows(path: Path) -> bool:
+    """Does the shard at ``path`` hold a row, once a write cut short in it is rolled back?
+    (Opened for writing, so that SQLite rolls its journal back; the writer lock is held.)"""
+    connection = sqlite3.connect(uri_for(path), uri=True, isolation_level=None)
+    try:
+        tables = [name for (name,) in connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> ?",
+            (SHARD_MARKER,))]
+        return any(connection.execute(f"SELECT 1 FROM {q(name)} LIMIT 1").fetchone() for name in tables)
+    except sqlite3.Error:
+        return True  # unreadable: never removed on a guess
+    finally:
+        connection.close()
 
 
 def in_the_set(path: Path, primary: Path) -> bool:
@@ -331,7 +358,10 @@ class ShardSet:
             raise self.exhausted()
         number = max(self.numbers) + 1
         path = shard_path(self.primary, number)
-        path.unlink(missing_ok=True)  # an unregistered file is a leftover of an interrupted run
+        if os.path.lexists(path):  # an empty leftover of a killed write was removed with the lock taken
+            raise Aborted(f"{path}: the set's next shard needs this name, and a file that is not one of its "
+                          f"shards holds it ({_what_holds(path, self.primary)}); move it away, then run again; "
+                          "rolled back")
         self.made.append(number)  # before it exists: a failure from here on removes it
         _create_shard_file(path, self.primary, number)
         self._attach(number)
