@@ -38,7 +38,7 @@ from .sqlite.backup import find_workspace
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.set_files import database_list_path, record_database_list, skipped_files
-from .store.shards import manifest
+from .store.shard_files import manifest
 
 #: What marked the whole file as ours before the list had markers.
 _OLD_GENERATED_START = "# Consolidated database list\n\nWritten by `assetdb list`"

@@ -152,10 +152,10 @@ def test_a_spare_shard_no_write_registered_is_removed_by_the_next_writer(tmp_pat
     """A write killed between creating a spare shard and registering it leaves a file that
     says it is a shard of the set; the manifest does not list it, so the next writer removes
     it (a registered shard, or another set's file of that name, is left alone)."""
-    from consolidation.store.shards import _create_shard_file
+    from consolidation.store.shard_files import create_shard_file
 
     spare = database.with_name("enterprise_assets.004.db")
-    _create_shard_file(spare, database, 4)
+    create_shard_file(spare, database, 4)
     foreign = database.with_name("enterprise_assets.005.db")
     sqlite3.connect(foreign).execute("CREATE TABLE kept (x)").connection.close()
     workspace = tmp_path / "ws"

@@ -41,7 +41,7 @@ from ..store.identity import refuse_a_set_beside
 from ..store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
-from ..store.shards import discard_new_set
+from ..store.shard_files import discard_new_set
 from .current import CurrentAsset, as_stored, current_assets
 from .kinds import Classifier
 from .links import archive_mtime, untime_links

@@ -23,7 +23,7 @@ from ..sqlite.classify import Candidate, classify, folder_holding, refuse_broken
 from ..store import APPLICATION_ID
 from ..store.identity import PRIMARY, claims_assetdb, role
 from ..store.set_files import recorded_source
-from ..store.shards import in_the_set
+from ..store.shard_files import in_the_set
 
 SHOWN_UNUSABLE = 12
 

@@ -29,7 +29,8 @@ from ..store.set_files import (
     record_skipped,
     recorded_source,
 )
-from ..store.shards import SHARD_FILL, discard_new_set, manifest, most_shards
+from ..store.shard_files import discard_new_set, manifest
+from ..store.shards import SHARD_FILL, most_shards
 from .engine import SOURCES_PER_TRANSACTION, MigrationSettings, migrate_sources
 from .naming import assign_source_names
 from .outcome import MigrationReport

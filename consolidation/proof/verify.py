@@ -30,7 +30,7 @@ from ..sqlite.fingerprint import file_sha256, fingerprint_format, rows_fingerpri
 from ..store import read_consolidated, shard_path
 from ..store.identity import claims_assetdb
 from ..store.set_files import recorded_source, skipped_files
-from ..store.shards import in_the_set
+from ..store.shard_files import in_the_set
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rowproof import SHOWN_DIFFERENCES, LiveProof
 

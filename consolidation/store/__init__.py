@@ -15,7 +15,8 @@ from .session import (
     write_session,
     write_transaction,
 )
-from .shards import ShardSet, shard_path
+from .shard_files import shard_path
+from .shards import ShardSet
 
 __all__ = [
     "APPLICATION_ID",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..sqlite import BackupRecord, backup_database, open_readonly
 from .identity import PRIMARY, role
-from .shards import existing_shard, manifest
+from .shard_files import existing_shard, manifest
 
 
 def files_of_set(primary: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from ..faults import NO_SPACE_ERRNOS, NotWritable, no_space
 from ..globs import resolved
 from ..leftovers import sweep_folder, sweep_super_journals
 from .oplog import utc_now
-from .shards import discard_unregistered_shards
+from .shard_files import discard_unregistered_shards
 
 LOCK_SUFFIX = ".assetdb-lock"
 #: How long a writer waits for another by default (the command line's ``--lock-timeout``).

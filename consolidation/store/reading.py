@@ -15,7 +15,8 @@ from ..errors import AssetdbError, BadInput, DamagedSet
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
 from .identity import PRIMARY, require_primary, role
-from .shards import damaged, manifest, most_shards, not_the_shard, shard_path
+from .shard_files import damaged, manifest, not_the_shard, shard_path
+from .shards import most_shards
 
 
 @contextmanager

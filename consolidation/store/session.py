@@ -27,7 +27,8 @@ from ..sqlite.signed_zero import tell_the_sign_of_zero
 from .identity import require_primary
 from .lock import database_lock
 from .oplog import Operation
-from .shards import ShardSet, shard_path
+from .shard_files import shard_path
+from .shards import ShardSet
 
 
 def begin_write(connection: sqlite3.Connection, path: Path) -> None:
