@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -135,6 +136,23 @@ def test_restore_refuses_to_overwrite_a_non_database(workspace, tmp_path):
     with pytest.raises(BadInput, match="not a SQLite database"):
         restore_database(record.backup, precious)
     assert precious.read_text() == "my notes\n" * 20
+
+
+def test_restore_never_writes_through_a_symlink(workspace, tmp_path, assetdb):
+    """``--to`` a link (a shard moved out of the folder, a link left behind): written through,
+    the file elsewhere would change and the link stay a link, which git carries without the rows."""
+    source = workspace / "databases" / "data.db"
+    record = backup_database(source, tmp_path / "backups")
+    elsewhere = tmp_path / "elsewhere.db"
+    shutil.copyfile(source, elsewhere)
+    link = tmp_path / "linked.db"
+    link.symlink_to(elsewhere)
+    kept = elsewhere.read_bytes()
+    refused = assetdb("restore", record.backup, "--to", link)
+    assert refused.exit_code == 2 and f"{link}: is a symlink (to {elsewhere}); give the file's own path" in refused.stderr
+    assert elsewhere.read_bytes() == kept and link.is_symlink()
+    link.unlink()
+    assert assetdb("restore", record.backup, "--to", link).exit_code == 0 and not link.is_symlink()
 
 
 def test_restore_of_a_non_backup_is_bad_input(tmp_path, assetdb):

@@ -594,7 +594,18 @@ DAMAGES = {
                           "CREATE TABLE t (x)"), shard), r"is not this set's shard 2 \(it is a database that is no shard\)"),
     "another shard's copy": (lambda shard, other: shutil.copyfile(other, shard),
                              r"is not this set's shard 2 \(it is shard 3 of enterprise_assets\.db\)"),
+    "a symlink out of the folder": (lambda shard, other: _moved_out_behind_a_link(shard),
+                                    r"is a symlink \(to .*elsewhere\.db\), not a file in the set's folder \(copy the "
+                                    r"file over the link: cp --remove-destination .*elsewhere\.db .*002\.db\)"),
 }
+
+
+def _moved_out_behind_a_link(shard: Path) -> None:
+    """The shard moved out of the set's folder, a link left in its place: git would carry the
+    link and leave the rows behind, and every write would go through it."""
+    outside = shard.parent.parent / "elsewhere.db"
+    shard.rename(outside)
+    shard.symlink_to(outside)
 
 
 @pytest.mark.parametrize("damage", DAMAGES)

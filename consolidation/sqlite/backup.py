@@ -186,6 +186,9 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
         raise BadInput(f"{backup}: content does not match its manifest; refusing to restore")
     _prove(backup, expected, "backup", form)
 
+    if target.is_symlink():  # written through, it would change a file elsewhere, and the link stay a link
+        raise BadInput(f"{target}: is a symlink (to {os.readlink(target)}); give the file's own path, or remove the "
+                       "link first (a restore writes a file in its place)")
     safety = None
     if target.exists():
         try:

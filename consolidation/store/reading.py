@@ -15,7 +15,13 @@ from ..errors import AssetdbError, BadInput, DamagedSet
 from ..sqlite import open_readonly, readonly_uri
 from ..sqlite.introspect import quote_identifier as q
 from .identity import PRIMARY, require_primary, role
-from .shard_files import damaged, manifest, not_the_shard, shard_path
+from .shard_files import (
+    damaged,
+    manifest,
+    not_a_file_of_the_folder,
+    not_the_shard,
+    shard_path,
+)
 from .shards import most_shards
 
 
@@ -82,8 +88,9 @@ def _attach_shard(stack: ExitStack, connection: sqlite3.Connection, name: str, p
     """Attach shard ``number`` read-only as ``name`` (detached when ``stack`` closes); what is
     wrong with the file under its name, if anything."""
     path = shard_path(primary, number)
-    if not path.is_file():
-        return "is missing"
+    problem = not_a_file_of_the_folder(path)
+    if problem is not None:
+        return problem
     try:
         uri = stack.enter_context(readonly_uri(path))
     except BadInput as error:  # emptied, truncated, not SQLite at all

@@ -9,6 +9,7 @@ read or written as that shard only when its marker says so (see :mod:`.identity`
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 from pathlib import Path
 
@@ -51,13 +52,24 @@ def shard_problem(primary: Path, number: int, path: Path) -> str | None:
     """What is wrong with ``path`` as shard ``number`` of ``primary`` (None: nothing): missing,
     damaged (emptied, truncated, not SQLite), or another file (a legacy database, another
     shard's copy) under its name."""
-    if not path.is_file():
-        return "is missing"
+    problem = not_a_file_of_the_folder(path)
+    if problem is not None:
+        return problem
     try:
         with open_readonly(path) as connection:
             return not_the_shard(connection, "main", primary, number)
     except AssetdbError as error:
         return damaged(error, path)
+
+
+def not_a_file_of_the_folder(path: Path) -> str | None:
+    """A shard must be a file in the primary's folder: missing, or a symlink (which git carries
+    as a link, leaving the rows behind; one out of the folder is written through), it is not."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        return (f"is a symlink (to {target}), not a file in the set's folder (copy the file over the link: "
+                f"cp --remove-destination {shlex.quote(target)} {shlex.quote(str(path))})")
+    return None if path.is_file() else "is missing"
 
 
 def not_the_shard(connection: sqlite3.Connection, schema: str, primary: Path, number: int) -> str | None:
