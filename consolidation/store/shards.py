@@ -21,7 +21,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ..errors import Aborted
+from ..errors import Aborted, BadInput
 from ..size import format_size, remove_database_file
 from ..sqlite.readonly import uri_for
 from .oplog import utc_now
@@ -70,6 +70,16 @@ def cap_file(connection: sqlite3.Connection, schema: str, limit: int) -> None:
 LEDGER_HEADROOM_PAGES = 16
 
 
+def _require_writable(path: Path) -> None:
+    """Refuse, naming it, a file of the set this write may not change (read-only, immutable):
+    SQLite would open it read-only without a word and fail at the first write into it, its
+    message naming no file."""
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as error:
+        raise BadInput(f"{path}: the set's file cannot be written ({error.strerror}); nothing was changed") from None
+
+
 class ShardSet:
     """The primary and its shards, attached to the connection that writes them."""
 
@@ -101,8 +111,9 @@ class ShardSet:
         """Attach the registered shards (before the transaction: a missing one is refused
         before anything is written), and write into the first with room: rows a changed
         source or a superseded file left behind free room in any of them."""
+        _require_writable(self.primary)
         for number in self.registered[1:]:
-            existing_shard(self.primary, number)
+            _require_writable(existing_shard(self.primary, number))
             self._attach(number)
         self.current = next((number for number in self.registered if self.has_room(number)), self.registered[-1])
 
