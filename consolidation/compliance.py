@@ -25,6 +25,7 @@ from .sqlite.classify import (
     lfs_pointer_size,
     symlink_problem,
 )
+from .sqlite.locks import interrupted_journal
 from .store import Operation, record_operation
 from .store.identity import SHARD, role
 
@@ -111,6 +112,8 @@ def _measured(path: Path) -> tuple[int, str | None]:
 
 def _finding(path: Path, limit: int, policy: SizePolicy) -> SizeFinding:
     size, note = _measured(path)
+    if note is None and size > limit and interrupted_journal(path) is not None:
+        note = "with the -journal of a write cut short: rerun the command that was writing, which rolls it back"
     sqlite = has_sqlite_header(path)
     pointer = lfs_pointer_size(path) if policy.refuse_lfs_pointers and is_database_path(path) else None
     return SizeFinding(

@@ -32,6 +32,7 @@ from consolidation.sqlite import (
 )
 from consolidation.sqlite.classify import classify
 from consolidation.sqlite.introspect import quote_identifier as q
+from consolidation.sqlite.locks import interrupted_journal
 from consolidation.store import (
     ASSET_TABLES,
     SCHEMA_VERSION,
@@ -77,6 +78,11 @@ def check_size(path: Path, limit: int, shown_as: str | None = None, warn_at: int
                    f"the next writes may take it over") if near else None
         return CheckResult(True, f"{format_size(size)} of {format_size(limit)} ({share} of cap)", figures,
                            warning=warning)
+    journal = interrupted_journal(path)
+    if journal is not None and os.stat(path).st_size <= limit:  # the journal is what tips it over
+        return CheckResult(False, f"interrupted write: {journal.name} holds a write that was cut short (a killed run), "
+                                  f"{format_size(size)} with it — rerun the command that was writing {name}: it rolls "
+                                  "that write back first, then finishes", figures)
     return CheckResult(
         False,
         f"over the cap: {format_size(size)} > {format_size(limit)} ({share} of cap) — {_over_cap_hint(path, name)}\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -127,6 +129,47 @@ def test_an_emptied_shard_fails_its_integrity_item_and_the_set_s_checks_say_how_
         "verified backup (assetdb restore BACKUP --to *enterprise_assets.002.db)",
     ])
     assert "Traceback" not in result.stdout.str()
+
+
+KILLED_WRITER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("UPDATE cross_database_sync_operations SET details = details")  # pages journaled
+connection.execute("UPDATE migration_row_links SET span = span")
+print("journaled", flush=True)
+time.sleep(60)
+"""
+
+
+def _assetdb(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "consolidation", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_journal_left_by_a_killed_write_is_named_as_that_not_as_a_file_over_the_cap(pytester):
+    """A write killed mid-transaction leaves its -journal: with it the primary measures over
+    the cap, though no file is. The way on is to rerun the write, not to raise the cap."""
+    folder = pytester.path / "databases"
+    consolidate(folder, rows=150, blob=1000, limit=CAP)
+    primary = folder / "enterprise_assets.db"
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(primary)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "journaled"
+    writer.kill()
+    writer.wait()
+    journal = folder / "enterprise_assets.db-journal"
+    limit = primary.stat().st_size + journal.stat().st_size // 2  # the file alone fits; with its journal it does not
+    result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "--assetdb-limit", str(limit),
+                                "-p", "no:cacheprovider", "-p", "no:xdist", "-rN")
+    result.stdout.fnmatch_lines(["interrupted write: enterprise_assets.db-journal holds a write that was cut short "
+                                 "(a killed run), * with it — rerun the command that was writing *enterprise_assets.db: "
+                                 "it rolls that write back first, then finishes"])
+    checked = _assetdb("size-check", primary, "--limit", limit)
+    assert checked.returncode == 1 and "with the -journal of a write cut short: rerun the command" in checked.stdout
+    workspace = pytester.path / "work"
+    workspace.mkdir()
+    (workspace / "notes.md").write_text("# notes\n")
+    assert _assetdb("sync", workspace, "--db", primary, "--limit", CAP, "--quiet").returncode == 0  # a write
+    assert not journal.exists() and _assetdb("size-check", primary, "--limit", limit).returncode == 0
 
 
 def test_the_near_cap_warning_follows_a_cap_a_plugin_gives_one_database(pytester):

@@ -27,6 +27,7 @@ from ..sqlite import describe_source, readonly_uri
 from ..sqlite.classify import classify
 from ..sqlite.describe import describe_table, source_fingerprint, table_kinds
 from ..sqlite.fingerprint import file_sha256, fingerprint_format, rows_fingerprint
+from ..sqlite.locks import interrupted_journal
 from ..store import read_consolidated, shard_path
 from ..store.identity import claims_assetdb
 from ..store.set_files import recorded_source, skipped_files
@@ -267,8 +268,11 @@ def verify_database(
     if limit is not None:
         for path in files:
             if database_size(path) > limit:
+                left = interrupted_journal(path)
                 report.problems.append(
                     f"{path}: {format_size(database_size(path))} is over the cap of {format_size(limit)}"
+                    + (f", with the {left.name} of a write cut short: rerun the command that was writing, which "
+                       "rolls it back" if left is not None else "")
                 )
     return report
 

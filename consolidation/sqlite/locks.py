@@ -66,6 +66,20 @@ def writer_lock_holder(path: Path) -> int | None:
     )
 
 
+def interrupted_journal(path: Path) -> Path | None:
+    """The ``-journal`` a write cut short (a killed run) left beside ``path``, if any. In the
+    rollback-journal mode SQLite uses by default, a journal lives only while a write is at
+    work: one with no writer behind it is left over, still holding the transaction or (killed
+    while committing across files) already spent. The next connection that may write rolls
+    it back or removes it."""
+    journal = Path(f"{path}-journal")
+    try:
+        left = journal.stat().st_size > 0
+    except OSError:
+        return None
+    return journal if left and writer_lock_holder(path) is None else None
+
+
 def opened_elsewhere(paths: list[Path]) -> dict[Path, int]:
     """``path -> pid`` for each of ``paths`` another process has open, idle or not. In WAL
     mode the -shm lock every connection holds says so; on Linux, ``/proc`` tells for either
