@@ -17,7 +17,9 @@ from pathlib import Path
 
 from consolidation.errors import AssetdbError
 from consolidation.phases import PHASE_NAMES
+from consolidation.proof import workspace_kinds
 from consolidation.size import database_size
+from consolidation.store import ASSET_TABLES
 
 from .checks import (
     CheckResult,
@@ -85,10 +87,13 @@ class Check:
         return earlier.order < self.order and earlier.scope in (None, self.scope)
 
 
-def builtin_checks(path: Path, database_list: Path | None, membership: Membership = Membership()) -> list[Check]:
+def builtin_checks(path: Path, database_list: Path | None, membership: Membership = Membership(),
+                   workspace: Path | None = None) -> list[Check]:
     """The checks a database gets: a file its set left out, one ``skipped`` item; an
     archived source, the checks of an archive; any other, the inventory checks, and a
-    consolidated one the checks of every phase."""
+    consolidated one the checks of every phase: ``reproducible[KIND]`` for each kind it
+    holds, and each kind of the ``workspace``'s files (stored or not: a workspace never
+    synced is not as stored)."""
     if membership.skipped is not None:
         return [Check("skipped", "inventory", "skipped", lambda c, why=membership.skipped: CheckResult(
             True, f"left out of the consolidated set ({why})", {"skipped": why}, skip=True))]
@@ -124,7 +129,11 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
                     cost=source.bytes * table.rows_read // rows,
                 )
             )
-    for kind, stored_bytes in asset_kinds(path).items():
+    kinds = asset_kinds(path)
+    if workspace is not None and is_assetdb_primary(path):
+        in_workspace = workspace_kinds(path, workspace)
+        kinds = {kind: kinds.get(kind, 0) for kind in ASSET_TABLES if kind in kinds or kind in in_workspace}
+    for kind, stored_bytes in kinds.items():
         checks.append(
             Check(
                 f"reproducible[{kind}]",

@@ -153,9 +153,10 @@ def test_a_journal_left_by_a_killed_write_is_named_as_that_not_as_a_file_over_th
     consolidate(folder, rows=150, blob=1000, limit=CAP)
     primary = folder / "enterprise_assets.db"
     writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(primary)], stdout=subprocess.PIPE, text=True)
-    assert writer.stdout.readline().strip() == "journaled"
-    writer.kill()
-    writer.wait()
+    with writer.stdout:
+        assert writer.stdout.readline().strip() == "journaled"
+        writer.kill()
+        writer.wait()
     journal = folder / "enterprise_assets.db-journal"
     limit = primary.stat().st_size + journal.stat().st_size // 2  # the file alone fits; with its journal it does not
     result = pytester.runpytest("--assetdb", "databases/enterprise_assets.db", "--assetdb-limit", str(limit),

@@ -159,6 +159,23 @@ def consolidated(pytester):
     return target
 
 
+def test_a_workspace_never_synced_fails_its_reproducible_items_though_the_set_holds_no_assets(pytester, consolidated):
+    """The gate compares the workspace in each kind its files are, stored or not: a set of
+    migrated rows alone (a first sync killed, or never run) is not as the workspace is."""
+    workspace = pytester.path / "ws"
+    (workspace / "tools").mkdir(parents=True)
+    (workspace / "tools" / "tool.py").write_text("print(1)\n")
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-p", "no:cacheprovider", "-rN")
+    result.stdout.fnmatch_lines(["1 script files in *ws are not as stored — run: assetdb sync *ws --db "
+                                 "databases/enterprise_assets.db"])
+    assert result.ret == 1
+    from consolidation.assets import ingest
+
+    ingest(workspace, consolidated, limit=LIMIT)
+    synced = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
+    assert synced.ret == 0 and "databases/enterprise_assets.db::reproducible[script] PASSED" in synced.stdout.str()
+
+
 def test_consolidated_database_yields_lossless_and_rebuildable_items(pytester, consolidated):
     before = folder_state(consolidated.parent)
     result = pytester.runpytest("--assetdb", "databases", "-v", "-p", "no:cacheprovider")

@@ -8,7 +8,7 @@ ledger and the stored data alone.
 from .conflicts import Conflict, list_conflicts
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rebuild import RebuildResult, rebuild_source
-from .reproducible import ReproducibilityReport, check_reproducible
+from .reproducible import ReproducibilityReport, check_reproducible, workspace_kinds
 from .verify import TableVerdict, VerifyReport, verify_database
 from .whole import Proof, prove
 
@@ -22,6 +22,7 @@ __all__ = [
     "TableVerdict",
     "VerifyReport",
     "check_reproducible",
+    "workspace_kinds",
     "find_source",
     "list_conflicts",
     "prove",

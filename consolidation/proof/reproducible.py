@@ -103,6 +103,15 @@ def check_reproducible(
     return report
 
 
+def workspace_kinds(database: Path | str, workspace: Path | str, manager=None) -> set[str]:
+    """The asset kinds of the files in ``workspace`` that the set ``database`` should hold (its
+    own files and databases left out): each is a kind the workspace is compared in, stored or not."""
+    workspace = Path(workspace)
+    classifier = Classifier.for_workspace(workspace, manager)
+    listing = list_workspace(workspace, DatabaseSet.of(Path(database)))
+    return {classifier.kind_of(file.name) for file in listing.files if not holds_sqlite(workspace, file)}
+
+
 def _check_history(connection: sqlite3.Connection, shards: dict[int, str], kinds: tuple[str, ...],
                    report: ReproducibilityReport) -> None:
     """Past versions are what ``regenerate --at`` writes: each row judged alone, and each
