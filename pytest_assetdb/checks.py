@@ -23,7 +23,12 @@ from consolidation.proof import (
     read_sources,
     rebuild_source,
 )
-from consolidation.proof.verify import locate_live_source, verify_rebuilt, verify_table
+from consolidation.proof.verify import (
+    ROWS_GONE_CAUTION,
+    locate_live_source,
+    verify_rebuilt,
+    verify_table,
+)
 from consolidation.size import database_size, format_size, percent_of_limit
 from consolidation.sqlite import (
     DatabaseLocked,
@@ -190,8 +195,8 @@ def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str 
         return CheckResult(True, f"{verdict.rows} rows accounted for ({verdict.mode})", figures)
     if verdict.source_moved_on:  # the set is as migrated: the source has changed since
         return CheckResult(False, f"source changed since it was migrated: {source_name}:{table_name}: "
-                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {live} --into {name}",
-                           figures)
+                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {live} --into {name}"
+                                  + (ROWS_GONE_CAUTION if verdict.rows_gone else ""), figures)
     hint = f"assetdb verify {name} --sources {live}" if live else f"assetdb verify {name}"
     return CheckResult(
         False,

@@ -292,6 +292,7 @@ def test_a_source_changed_since_it_was_migrated_is_told_apart_from_rows_lost(pyt
     moved_on = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
     moved_on.stdout.fnmatch_lines([f"source changed since it was migrated: a.db:t: * — run: assetdb migrate "
                                    f"{sources[0]} --into databases/enterprise_assets.db"])
+    assert "leave the set too" not in moved_on.stdout.str()  # a row changed: nothing leaves the set
     from consolidation.proof import verify_database
 
     verified = verify_database(folder / "enterprise_assets.db")  # no sources named: it finds the one in place
@@ -305,3 +306,20 @@ def test_a_source_changed_since_it_was_migrated_is_told_apart_from_rows_lost(pyt
     lost = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
     lost.stdout.fnmatch_lines(["rows lost or changed: c.db:t: * — run: assetdb verify *"])
     assert "source changed since" not in lost.stdout.str()
+
+
+def test_a_source_that_lost_rows_is_told_that_taking_it_in_takes_them_out_of_the_set(pytester):
+    """The committed file lacks rows the set holds (its -wal never committed, an older copy
+    restored): the migrate the hint names would take them out of the set as well, so the
+    hint says so, and what to do if they went missing rather than being deleted."""
+    folder = pytester.path / "databases"
+    sources = consolidate(folder)
+    with sqlite3.connect(sources[1]) as connection:
+        connection.execute("DELETE FROM t WHERE id > 2")  # b.db holds 2, 3, 4
+    connection.close()
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
+    result.stdout.fnmatch_lines([f"source changed since it was migrated: b.db:t: rowid 3, 4 in the consolidated set "
+                                 f"but not in the source — run: assetdb migrate {sources[1]} --into "
+                                 "databases/enterprise_assets.db — the rows it no longer has then leave the set too: "
+                                 "if they went missing rather than being deleted (a -wal never committed, an older "
+                                 "copy restored), restore the file instead"])

@@ -48,6 +48,8 @@ class TableVerdict:
     #: Compared live, it differs, and the source file is not the one migrated: the source
     #: moved on (``migrate`` takes the change in), the set did not lose rows.
     source_moved_on: bool = False
+    #: Rows the set holds that the live source no longer has: taken in, they leave the set.
+    rows_gone: bool = False
 
     @property
     def ok(self) -> bool:
@@ -113,6 +115,7 @@ def compare_live(
         problems.append(f"{source_rows} rows in {called or 'the source'}, {links} provenance links, "
                         f"{matched} rows reached")
     verdict.problem = "; ".join(problems)
+    verdict.rows_gone = bool(found.extra)
     return verdict
 
 
@@ -189,7 +192,13 @@ def said_where_the_change_is(connection: sqlite3.Connection, source: LedgerSourc
     return [verdict if verdict.ok else replace(
         verdict, source_moved_on=True,
         problem=f"{verdict.problem}; {live} changed since it was migrated: take the change in with "
-                f"assetdb migrate {live} --into the set (or assetdb consolidate)") for verdict in verdicts]
+                f"assetdb migrate {live} --into the set (or assetdb consolidate)"
+                + (ROWS_GONE_CAUTION if verdict.rows_gone else "")) for verdict in verdicts]
+
+
+#: Taking in a source that lost rows takes them out of the set too: said before anyone does.
+ROWS_GONE_CAUTION = (" — the rows it no longer has then leave the set too: if they went missing rather than "
+                     "being deleted (a -wal never committed, an older copy restored), restore the file instead")
 
 
 def match_sources(database: Path, ledger: list[LedgerSource],
