@@ -205,10 +205,12 @@ def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str 
     )
 
 
-def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None) -> CheckResult:
+def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None,
+                      archived_copy: Path | None = None) -> CheckResult:
     """Does the source rebuild, from the consolidated set alone, to what was migrated? The
     rebuilt file is proved by joins against the rows its links reach, which the source's
-    ``lossless`` items (run first) proved to be the source's."""
+    ``lossless`` items (run first) proved to be the source's. An archived source's copy
+    (``archived_copy``) must still be there: the archive keeps what was moved, never deletes it."""
     name = shown_as or str(path)
     with private_scratch("rebuild") as scratch:
         rebuilt = Path(scratch) / "rebuilt.db"
@@ -218,6 +220,9 @@ def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None)
         except AssetdbError as error:
             return CheckResult(False, f"cannot rebuild {source_name}: {error} — run: assetdb verify {name}")
     figures = {"tables": result.tables, "rows": result.rows}
+    if not problems and archived_copy is not None and not os.path.lexists(archived_copy):
+        return CheckResult(False, f"{source_name} rebuilds exactly, but its archived copy {archived_copy} is gone — put "
+                                  f"it back: assetdb rebuild-source {name} {source_name} --out {archived_copy}", figures)
     if not problems:
         return CheckResult(True, f"{source_name} rebuilds exactly ({result.rows} rows)", figures)
     return CheckResult(

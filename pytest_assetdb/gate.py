@@ -20,6 +20,7 @@ from consolidation.phases import PHASE_NAMES
 from consolidation.proof import workspace_kinds
 from consolidation.size import database_size
 from consolidation.store import ASSET_TABLES
+from consolidation.store.set_files import recorded_source
 
 from .checks import (
     CheckResult,
@@ -150,7 +151,8 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
                 f"rebuildable[{source.name}]",
                 "finalization",
                 "rebuildable",
-                lambda c, s=source.name: check_rebuildable(c.path, s, c.shown_as),
+                lambda c, s=source.name, copy=_archived_copy(path, source): check_rebuildable(
+                    c.path, s, c.shown_as, copy),
                 scope=source.name,
                 cost=REBUILD_COST_FACTOR * source.bytes,  # it writes the file, then proves it
             )
@@ -163,6 +165,13 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
 #: A rebuild writes the source's file anew and proves it: measured, it takes about five
 #: times as long as proving the same rows lossless.
 REBUILD_COST_FACTOR = 5
+
+
+def _archived_copy(primary: Path, source) -> Path | None:
+    """Where an archived source's copy is, as the ledger records it (None: not archived)."""
+    if source.status != "archived" or not source.archived_path:
+        return None
+    return recorded_source(primary, source.archived_path)
 
 
 def _file_bytes(path: Path) -> int:

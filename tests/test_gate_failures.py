@@ -4,6 +4,7 @@ gates failing by gate, and pytest's own machinery (--lf, -W error) working on it
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -323,3 +324,26 @@ def test_a_source_that_lost_rows_is_told_that_taking_it_in_takes_them_out_of_the
                                  "databases/enterprise_assets.db — the rows it no longer has then leave the set too: "
                                  "if they went missing rather than being deleted (a -wal never committed, an older "
                                  "copy restored), restore the file instead"])
+
+
+def test_an_archived_copy_deleted_from_the_archive_fails_and_its_hint_puts_it_back(pytester, tmp_path):
+    """The archive keeps what consolidate moved there: a copy deleted from it was not noticed
+    (the set still rebuilds the source, so rebuildable passed). Now rebuildable says so, and
+    the rebuild-source it names brings the gate back to green."""
+    folder = pytester.path / "databases"
+    for offset, name in enumerate("ab"):
+        make_database(folder / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                      f"INSERT INTO t VALUES ({offset + 1}, '{name}')")
+    done = _assetdb("consolidate", folder, "--workspace", pytester.path, "--backup-dir", tmp_path / "backups", "--yes",
+                    "--quiet")
+    assert done.returncode == 0, done.stderr
+    (folder / "archive" / "a.db").unlink()
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
+    assert result.ret == 1
+    [hint] = [line.split(" — put it back: ", 1)[1] for line in result.outlines
+              if line.startswith("a.db rebuilds exactly, but its archived copy ") and " is gone" in line]
+    assert hint.startswith("assetdb rebuild-source databases/enterprise_assets.db a.db --out ")
+    mended = subprocess.run([sys.executable, "-m", "consolidation", *shlex.split(hint)[1:]], cwd=pytester.path,
+                            capture_output=True, text=True)
+    assert mended.returncode == 0, mended.stderr
+    assert pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").ret == pytest.ExitCode.OK
