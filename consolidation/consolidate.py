@@ -215,6 +215,7 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
     summary = ConsolidationSummary(str(target))
     step = "inventory"
     checked = check_request(request)  # bad input writes nothing, not even a failed run's log row
+    before = _state_of(target, request.list_file())
     try:
         sources = checked.sources
         summary.left_out = checked.left_out()
@@ -295,8 +296,23 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
     summary.sizes = {path.name: database_size(path) for path in _set_files(target)}
     summary.shards = len(summary.sizes)  # the set's files now: ingest may have added shards
     summary.seconds = time.monotonic() - started
-    _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
+    if _state_of(target, summary.database_list) != before:  # a rerun with nothing to do leaves the set as it was
+        _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
     return summary
+
+
+def _state_of(target: Path, list_file: Path | None) -> dict[Path, tuple[int, int]]:
+    """Size and mtime of each file of the set and of the list: a run that wrote none of
+    them did nothing worth a log row, which would itself change the set's bytes."""
+    files = [*_set_files(target), *([list_file] if list_file is not None else [])]
+    return {path: (info.st_size, info.st_mtime_ns) for path in files if (info := _stat(path)) is not None}
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def _set_files(target: Path) -> list[Path]:
