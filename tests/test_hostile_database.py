@@ -192,6 +192,11 @@ CASES = [
          2, "a symlink target of 5000 bytes"),
     Case("300-byte file name", lambda d, s, _: add_row(d, b"a" * 300), 2, "unsafe stored path (longer than"),
     Case("'..' path", lambda d, s, _: add_row(d, b"../../../pwned.txt"), 2, "unsafe stored path"),
+    Case("a git hook", lambda d, s, _: add_row(d, b".git/hooks/pre-commit", b"#!/bin/sh\ntouch pwned\n", 0o100755),
+         2, "unsafe stored path (.git is tool state (version control, environments, caches), never an asset)"),
+    Case("under .GIT", lambda d, s, _: add_row(d, b".GIT/config"), 2, "unsafe stored path (.GIT is tool state"),
+    Case("a .git file", lambda d, s, _: add_row(d, b"vendor/.git", b"gitdir: /elsewhere\n"), 2, "(.git is tool state"),
+    Case("into a virtual environment", lambda d, s, _: add_row(d, b".venv/lib/site.py"), 2, "(.venv is tool state"),
     Case("absolute path", lambda d, s, _: add_row(d, os.fsencode(s / "pwned.txt")), 2, "unsafe stored path"),
     Case("NUL in path", lambda d, s, _: add_row(d, b"ok\0/../../pwned.txt"), 2, "unsafe stored path"),
     Case("sqlar is a view", lambda d, s, _: edit(d, ("ALTER TABLE sqlar RENAME TO sqlar_data", ()),
@@ -499,3 +504,44 @@ def test_a_bomb_is_refused_in_flat_memory(declared, command, database, tmp_path,
     assert code == 2 and len(stderr.splitlines()) == 1 and "Traceback" not in stderr, stderr
     assert peak < 100 * MiB, f"peak RSS {peak / MiB:.0f} MiB"
     assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["regenerate --out the workspace", "pull --force"])
+def test_a_row_at_the_consolidated_file_s_own_path_is_never_written_over_it(command, tmp_path, assetdb):
+    """A row whose path is the set's own file (tampered, or a rendered file stored under that
+    name): written into the workspace the set sits in, it would replace the set."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)  # the set's workspace: its work tree
+    (root / "README.md").write_text("# repo\n")
+    database = root / "databases" / "enterprise_assets.db"
+    database.parent.mkdir()
+    initialize(database, LIMIT)
+    ingest(root, database, limit=LIMIT)
+    set_path(database, "README.md", b"databases/enterprise_assets.db", "documentation_assets")
+    held = database.read_bytes()
+    verified = assetdb("verify", database, "--quiet")
+    assert verified.exit_code == 1 and "('databases/enterprise_assets.db'): a file of the consolidated set itself" \
+        in verified.stdout + verified.stderr
+    if command == "pull --force":
+        result = assetdb("sync", root, "--db", database, "--pull", "--force", "--quiet")
+    else:
+        result = assetdb("regenerate", database, "--out", root, "--quiet")
+    assert result.exit_code == 2 and "a file of the consolidated set itself, which is never an asset" in result.stderr
+    assert database.read_bytes() == held
+
+
+def test_render_never_stores_under_tool_state_nor_as_the_set_s_own_file(tmp_path, assetdb):
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "templates").mkdir()
+    (root / "templates" / "greet.tmpl").write_text("Hello ${who}\n")
+    database = root / "databases" / "enterprise_assets.db"
+    database.parent.mkdir()
+    initialize(database, LIMIT)
+    ingest(root, database, limit=LIMIT)
+    held = database.read_bytes()
+    for where, said in ((".git/hooks/pre-commit", ".git is tool state"),
+                        ("databases/enterprise_assets.db", "a file of the consolidated set itself")):
+        refused = assetdb("render", "greet", "--db", database, "--set", "who=World", "--ingest", "--as", where)
+        assert refused.exit_code == 2 and said in refused.stderr, refused.stderr
+    assert database.read_bytes() == held

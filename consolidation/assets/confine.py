@@ -50,6 +50,14 @@ _REFUSED_TYPES = {
 }
 
 
+#: Folders that are tool state, never assets: ingest never stores what is under them, and
+#: nothing is ever written there from a database (a stored ``.git/hooks/pre-commit`` would
+#: run on the next commit). Compared without case: on macOS and Windows ``.GIT`` is ``.git``.
+#: (A folder holding ``pyvenv.cfg`` is a virtual environment whatever its name, and skipped
+#: by ingest too; a folder merely named ``venv`` may be code.)
+NEVER_STORED_FOLDERS = frozenset({b".git", b".hg", b".svn", b".venv", b"__pycache__"})
+
+
 def unsafe_reason(path: bytes) -> str | None:
     """Why a stored path may not be written under an output folder, or None if it may."""
     if not path:
@@ -63,6 +71,9 @@ def unsafe_reason(path: bytes) -> str | None:
         return "'..', '.' or empty component"
     if len(path) > PATH_MAX or any(len(part) > NAME_MAX for part in parts):
         return f"longer than a path ({PATH_MAX} bytes) or a file name ({NAME_MAX} bytes) may be"
+    tool_state = next((part for part in parts if part.lower() in NEVER_STORED_FOLDERS), None)
+    if tool_state is not None:  # a file named .git too: it tells git where a worktree's repository is
+        return f"{os.fsdecode(tool_state)} is tool state (version control, environments, caches), never an asset"
     return None
 
 

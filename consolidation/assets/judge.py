@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadInput, CheckFailed
+from ..store.owned import DatabaseSet
 from .confine import (
     link_escape,
     link_target_problem,
@@ -73,16 +74,22 @@ def judge(
     privileges_are_problems: bool = False,
     accepted_links: frozenset[tuple[bytes, bytes]] = frozenset(),
     as_tree: bool = True,
+    database_set: DatabaseSet | None = None,
 ) -> Judgement:
     """Judge ``selection`` (within ``universe``, every asset of the same moment, for the
     tree questions) as it would be written under ``root`` (None: no folder yet).
     ``as_tree=False`` judges each row alone (past versions, which no one moment holds
-    together): its own fields, bytes, and where its own target leads."""
+    together): its own fields, bytes, and where its own target leads. Under ``root``, no
+    row may be one of ``database_set``'s own files (the consolidated file, its shards, its
+    list): written there, it would replace them."""
     universe = selection if universe is None else universe
     judgement = Judgement()
     sound: list[Planned] = []
     for asset in selection:
         reason, planned = _judge_row(connection, shards, asset, max_file_size)
+        if not reason and root is not None and database_set is not None \
+                and database_set.owns(os.path.join(os.fsencode(root), asset.path)):
+            reason = "a file of the consolidated set itself, which is never an asset"
         if reason:
             judgement.problems.append((asset, reason))
             continue

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..store import Operation, read_consolidated, record_operation
+from ..store.owned import DatabaseSet
 from .confine import ConfinedFolder, check_room
 from .judge import Planned, judge
 from .stored import (
@@ -71,7 +72,7 @@ def regenerate(
         assets = select_assets(connection, kinds, path_glob, at)
         universe = select_assets(connection, (), None, at) if kinds or path_glob else assets
         judgement = judge(connection, shards, assets, universe, out if out.exists() else None,
-                          allow_outside_links, max_file_size)
+                          allow_outside_links, max_file_size, database_set=DatabaseSet.of(database))
         judgement.refuse_if_any()
         _refuse_overwriting_what_differs(out, [*judgement.files, *judgement.links])
         report.warnings = judgement.warnings

@@ -22,6 +22,7 @@ from ..errors import BadInput, CheckFailed
 from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation
 from ..store.oplog import parse_moment
+from ..store.owned import DatabaseSet
 from .confine import ConfinedFolder, check_room
 from .ingest import IngestReport, ingest
 from .judge import judge
@@ -85,7 +86,8 @@ def pull(workspace: Path, database: Path, limit: int, force: bool = False, allow
         raise BadInput(f"{workspace}: no such workspace folder")
     with hostile_reads(database), read_consolidated(database) as (connection, shards):
         judgement = judge(connection, shards, select_assets(connection), root=Path(workspace),
-                          allow_outside_links=allow_outside_links, max_file_size=max_file_size)
+                          allow_outside_links=allow_outside_links, max_file_size=max_file_size,
+                          database_set=DatabaseSet.of(Path(database)))
         judgement.refuse_if_any()
         report.warnings = judgement.warnings
         plan = {"files": [], "links": []}

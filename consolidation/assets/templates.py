@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
+from ..sqlite.backup import find_workspace
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES, Operation, read_consolidated, utc_now, write_session
+from ..store.owned import DatabaseSet
 from ..store.schema import USAGE_TRACKING_KINDS
 from .confine import mode_problem, unsafe_reason
 from .current import current_assets
@@ -115,6 +117,8 @@ def render(
     text = render_text(template, values)
     if store_as is not None and unsafe_reason(os.fsencode(store_as)):
         raise BadInput(f"--as {store_as!r}: {unsafe_reason(os.fsencode(store_as))}")
+    if store_as is not None and DatabaseSet.of(database).owns(find_workspace(database) / store_as):
+        raise BadInput(f"--as {store_as!r}: a file of the consolidated set itself, which is never an asset")
     encoded = text.encode()
     with write_session(database, limit, f"rendering {asset.name}") as session:
         connection, now = session.connection, utc_now()

@@ -19,10 +19,7 @@ from ..errors import BadInput
 from ..globs import Exclusions
 from ..sqlite.classify import DATABASE_SUFFIXES, SIDECAR_SUFFIXES, has_sqlite_header
 from ..store.owned import DatabaseSet, is_tool_file
-
-#: Folders that are tool state, never assets (a folder holding ``pyvenv.cfg`` is a
-#: virtual environment whatever its name; a folder merely named ``venv`` may be code).
-SKIPPED_FOLDERS = frozenset({b".git", b".hg", b".svn", b".venv", b"__pycache__"})
+from .confine import NEVER_STORED_FOLDERS
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ def _walked_files(workspace: Path) -> list[bytes]:
         links = [name for name in subfolders if os.path.islink(os.path.join(folder, name))]
         subfolders[:] = sorted(
             name for name in subfolders
-            if name not in links and name not in SKIPPED_FOLDERS
+            if name not in links and name.lower() not in NEVER_STORED_FOLDERS
             and not os.path.exists(os.path.join(folder, name, b"pyvenv.cfg"))
         )
         relative = os.path.relpath(folder, root)
@@ -135,7 +132,7 @@ def list_workspace(
     environments = _virtual_environments(root, names)
     for name in names:
         parts = name.split(b"/")
-        if any(part in SKIPPED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
+        if any(part.lower() in NEVER_STORED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
             continue
         if environments and any(b"/".join(parts[:end]) in environments for end in range(1, len(parts))):
             continue

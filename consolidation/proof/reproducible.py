@@ -35,6 +35,7 @@ from ..assets.stored import (
 )
 from ..assets.walk import holds_sqlite, list_workspace
 from ..globs import Exclusions
+from ..sqlite.backup import find_workspace
 from ..store import read_consolidated
 from ..store.owned import DatabaseSet
 
@@ -79,6 +80,7 @@ def check_reproducible(
         judgement = judge(connection, shards, selected, universe, max_file_size=NO_CAP, privileges_are_problems=True,
                           accepted_links=_workspace_links(workspace, universe) if workspace else frozenset())
         report.problems += [f"{asset.row}: {reason}" for asset, reason in judgement.problems]
+        report.problems += _the_set_s_own(Path(database), selected)
         for planned in judgement.files:
             problem = check_stored(connection, shards, planned.asset, NO_CAP)
             if problem:
@@ -101,6 +103,14 @@ def check_reproducible(
                 report.problems.append(f"{file.name}: in the workspace but not stored ({_sync_hint(workspace, database)})")
                 report.workspace_changes += 1
     return report
+
+
+def _the_set_s_own(database: Path, assets: list[StoredAsset]) -> list[str]:
+    """Rows at the path of one of the set's own files (from the workspace it sits in): no
+    ingest stores one; regenerated or pulled, it would replace that file."""
+    owned, workspace = DatabaseSet.of(database), os.fsencode(find_workspace(database))
+    return [f"{asset.row}: a file of the consolidated set itself, which is never an asset" for asset in assets
+            if owned.owns(os.path.join(workspace, asset.path))]
 
 
 def workspace_kinds(database: Path | str, workspace: Path | str, manager=None) -> set[str]:
