@@ -515,3 +515,38 @@ def test_regenerate_overwrites_no_file_that_differs_from_what_it_writes(assetdb,
         "(README.md); regenerate into a new folder, or update a workspace with assetdb sync WORKSPACE --db DB --pull "
         "(it keeps local edits unless --force); nothing was written"]
     assert folder_state(workspace) == before
+
+
+def test_regenerate_at_a_date_leaves_out_what_was_deleted_by_then(tmp_path, monkeypatch):
+    """The tree as it was at a date: a file deleted before it is not in it (it came back),
+    and a file that became a folder and then a file again regenerates at every date."""
+    from consolidation.assets import push
+
+    ingest_module = sys.modules["consolidation.assets.ingest"]  # the package's ``ingest`` is the function
+    days = iter(f"2026-03-0{day}T12:00:00Z" for day in range(1, 10))
+    monkeypatch.setattr(ingest_module, "utc_now", lambda: next(days))
+    workspace, database = tmp_path / "ws", tmp_path / "db" / "enterprise_assets.db"
+    (workspace / "scripts").mkdir(parents=True)
+    database.parent.mkdir()
+    (workspace / "keep.txt").write_text("keep\n")
+    (workspace / "secret.txt").write_text("secret\n")
+    (workspace / "scripts" / "a.py").write_text("print('a file')\n")
+    push(workspace, database, LIMIT)  # March 1st
+    (workspace / "secret.txt").unlink()
+    (workspace / "scripts" / "a.py").unlink()
+    (workspace / "scripts" / "a.py").mkdir()
+    (workspace / "scripts" / "a.py" / "inner.txt").write_text("inside a folder\n")
+    push(workspace, database, LIMIT)  # March 2nd
+    (workspace / "scripts" / "a.py" / "inner.txt").unlink()
+    (workspace / "scripts" / "a.py").rmdir()
+    (workspace / "scripts" / "a.py").write_text("print('a file again')\n")
+    push(workspace, database, LIMIT)  # March 3rd
+
+    def tree_at(day: str) -> dict[str, str]:
+        out = tmp_path / f"at-{day}"
+        regenerate(database, out, at=day, limit=LIMIT)
+        return {str(path.relative_to(out)): path.read_text() for path in sorted(out.rglob("*")) if path.is_file()}
+
+    assert tree_at("2026-03-01") == {"keep.txt": "keep\n", "scripts/a.py": "print('a file')\n", "secret.txt": "secret\n"}
+    assert tree_at("2026-03-02") == {"keep.txt": "keep\n", "scripts/a.py/inner.txt": "inside a folder\n"}
+    assert tree_at("2026-03-05") == {"keep.txt": "keep\n", "scripts/a.py": "print('a file again')\n"}

@@ -141,7 +141,8 @@ def select_assets(
     """The assets to regenerate: current ones, or each path as of version N or a date.
 
     A path that moved between kinds has rows in two tables; as of a version or a date,
-    the one changed last is the path's version then.
+    the one changed last is the path's version then. As of a date, a path whose version
+    then had been deleted by then is not in the tree.
     """
     for kind in kinds:
         if kind not in ASSET_TABLES:
@@ -168,18 +169,22 @@ def select_assets(
                 condition += " AND path GLOB CAST(? AS TEXT)"
                 parameters += (os.fsencode(path_glob),)
             for row in connection.execute(
-                f"SELECT {_ROW_COLUMNS}, last_changed FROM {q(table)} WHERE {condition} ORDER BY path", parameters
+                f"SELECT {_ROW_COLUMNS}, last_changed, deleted_at FROM {q(table)} WHERE {condition} ORDER BY path",
+                parameters,
             ):
-                selected.append((row[-1] if isinstance(row[-1], bytes) else b"", _asset_from_row(kind, row[:-1])))
+                changed, deleted = (value if isinstance(value, bytes) else b"" for value in row[-2:])
+                selected.append((changed, deleted, _asset_from_row(kind, row[:-2])))
     finally:
         connection.text_factory = previous_factory
     if version is None and moment is None:
-        return sorted((asset for _, asset in selected), key=lambda asset: asset.path)
-    latest: dict[bytes, tuple[bytes, StoredAsset]] = {}
-    for changed, asset in selected:
+        return sorted((asset for _, _, asset in selected), key=lambda asset: asset.path)
+    latest: dict[bytes, tuple[bytes, bytes, StoredAsset]] = {}
+    for changed, deleted, asset in selected:
         if asset.path not in latest or changed > latest[asset.path][0]:
-            latest[asset.path] = (changed, asset)
-    return [latest[path][1] for path in sorted(latest)]
+            latest[asset.path] = (changed, deleted, asset)
+    # as of version N, each path is as it was then, deleted since or not; as of a date, not if gone by then
+    return [asset for _, deleted, asset in (latest[path] for path in sorted(latest))
+            if moment is None or not deleted or deleted > moment.encode()]
 
 
 def select_history(connection: sqlite3.Connection, kinds: tuple[str, ...] = ()) -> list[StoredAsset]:
