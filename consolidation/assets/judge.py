@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import BadInput, CheckFailed
 from ..store.owned import DatabaseSet
+from .asset_rows import StoredAsset
 from .confine import (
     link_escape,
     link_target_problem,
@@ -32,7 +33,6 @@ from .confine import (
 )
 from .stored import (
     DEFAULT_MAX_FILE_SIZE,
-    StoredAsset,
     StoredBlob,
     decoded_chunks,
     locate_blob,

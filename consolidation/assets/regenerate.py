@@ -22,16 +22,15 @@ from pathlib import Path
 from ..errors import BadInput
 from ..store import Operation, read_consolidated, record_operation
 from ..store.owned import DatabaseSet
+from .asset_rows import hostile_reads, select_assets
 from .confine import ConfinedFolder, check_room
 from .judge import Planned, judge
 from .stored import (
     DEFAULT_MAX_FILE_SIZE,
     blob_chunks,
     decoded_chunks,
-    hostile_reads,
     read_blob,
     same_as_stored,
-    select_assets,
 )
 
 WRITERS = 8  # file creation is mostly waiting on the file system, so more threads than cores

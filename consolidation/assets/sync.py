@@ -23,6 +23,7 @@ from ..globs import Exclusions
 from ..store import Operation, read_consolidated, record_operation
 from ..store.oplog import parse_moment
 from ..store.owned import DatabaseSet
+from .asset_rows import hostile_reads, select_assets
 from .confine import ConfinedFolder, check_room
 from .ingest import IngestReport, ingest
 from .judge import judge
@@ -32,9 +33,7 @@ from .stored import (
     blob_chunks,
     check_stored,
     decoded_chunks,
-    hostile_reads,
     same_as_stored,
-    select_assets,
 )
 
 

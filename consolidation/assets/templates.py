@@ -23,11 +23,12 @@ from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES, Operation, read_consolidated, utc_now, write_session
 from ..store.owned import DatabaseSet
 from ..store.schema import USAGE_TRACKING_KINDS
+from .asset_rows import StoredAsset, find_asset, hostile_reads
 from .confine import mode_problem, unsafe_reason
 from .current import current_assets
 from .ingest import record_asset
 from .pack import pack_bytes
-from .stored import StoredAsset, find_asset, hostile_reads, stored_bytes
+from .stored import stored_bytes
 
 
 class Placeholders(string.Template):

@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..assets import Classifier
-from ..assets.confine import unsafe_reason
-from ..assets.judge import judge
-from ..assets.stored import (
-    NO_CAP,
+from ..assets.asset_rows import (
     StoredAsset,
-    check_stored,
     hostile_reads,
-    same_as_stored,
     select_assets,
     select_history,
 )
+from ..assets.confine import unsafe_reason
+from ..assets.judge import judge
+from ..assets.stored import NO_CAP, check_stored, same_as_stored
 from ..assets.walk import holds_sqlite, list_workspace
 from ..globs import Exclusions
 from ..sqlite.backup import find_workspace
