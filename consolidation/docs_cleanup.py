@@ -22,6 +22,7 @@ from .errors import BadInput
 from .leftovers import temporary_beside
 from .sqlite import backup_database, default_backup_directory, open_readonly
 from .sqlite.introspect import quote_identifier as q
+from .sqlite.introspect import rowid_expression
 from .store import Operation, record_operation, write_transaction
 
 PATH_COLUMNS = ("path", "file_path", "filepath", "doc_path", "document_path", "filename", "file_name")
@@ -47,6 +48,7 @@ class DocumentTable:
     content: str | None
     hash: str | None
     title: str | None
+    rowid: str = "rowid"  # how its rows are named: a column may be called rowid itself
 
 
 @dataclass
@@ -54,6 +56,7 @@ class CleanupReport:
     table: str
     rows: int = 0
     duplicates: list[tuple[int, str, int]] = field(default_factory=list)  # (rowid, path, canonical rowid)
+    rowid: str = "rowid"  # how the table's rows are named (see DocumentTable)
     backups: list[tuple[int, str]] = field(default_factory=list)
     written: str | None = None
     backup: str | None = None
@@ -79,8 +82,24 @@ def find_document_table(connection: sqlite3.Connection, table: str | None = None
         hashed = next((columns[c] for c in HASH_COLUMNS if c in columns), None)
         if path and (content or hashed):
             title = next((columns[c] for c in TITLE_COLUMNS if c in columns), None)
-            return DocumentTable(name, path, content, hashed if not content else None, title)
+            return DocumentTable(name, path, content, hashed if not content else None, title,
+                                 _rows_named_by(connection, name))
     raise BadInput("no documentation table found (a table with a path column and a content or content-hash column)")
+
+
+def _rows_named_by(connection: sqlite3.Connection, table: str) -> str:
+    """The rowid of ``table`` under a name no column shadows (a column called ``rowid`` would
+    name other rows, and a row it did not report would be deleted); a table with none (a
+    view, ``WITHOUT ROWID``, every name taken) is refused."""
+    kind = connection.execute("SELECT type FROM pragma_table_list WHERE schema = 'main' AND name = ?",
+                              (table,)).fetchone()
+    if kind is not None and kind[0] == "view":
+        raise BadInput(f"{table!r} is a view: dedupe-docs removes entries from a table; nothing was written")
+    rowid = rowid_expression(connection, table)
+    if rowid is None:
+        raise BadInput(f"{table!r} has no rowid to name its entries by (a WITHOUT ROWID table, or columns called "
+                       "rowid, _rowid_ and oid); nothing was written")
+    return rowid
 
 
 def backup_patterns(start: Path | None = None) -> list[re.Pattern[str]]:
@@ -93,10 +112,12 @@ def plan_cleanup(connection: sqlite3.Connection, table: str | None = None, patte
     documents = find_document_table(connection, table)
     patterns = patterns if patterns is not None else backup_patterns()
     report = CleanupReport(documents.name)
-    selected = ["rowid", q(documents.path), q(documents.content or documents.hash)]
+    selected = [documents.rowid, q(documents.path), q(documents.content or documents.hash)]
     selected.append(q(documents.title) if documents.title else "NULL")
-    rows = connection.execute(f"SELECT {', '.join(selected)} FROM {q(documents.name)} ORDER BY rowid").fetchall()
+    rows = connection.execute(
+        f"SELECT {', '.join(selected)} FROM {q(documents.name)} ORDER BY {documents.rowid}").fetchall()
     report.rows = len(rows)
+    report.rowid = documents.rowid
 
     paths = {str(path) for _, path, _, _ in rows}
 
@@ -174,7 +195,7 @@ def _delete(path: Path, report: CleanupReport) -> None:
     try:
         with write_transaction(connection, path):
             connection.executemany(
-                f"DELETE FROM {q(report.table)} WHERE rowid = ?", [(rowid,) for rowid in report.removed]
+                f"DELETE FROM {q(report.table)} WHERE {report.rowid} = ?", [(rowid,) for rowid in report.removed]
             )
         connection.execute("VACUUM")
     finally:

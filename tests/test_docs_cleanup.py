@@ -99,3 +99,29 @@ def test_bad_input(tmp_path, docs, assetdb):
     taken = assetdb("dedupe-docs", docs, "--out", tmp_path / "taken.db")
     assert taken.exit_code == 2 and "already exists" in taken.stderr
     assert (tmp_path / "taken.db").read_text() == "mine"
+
+
+def test_a_column_called_rowid_never_names_the_rows_to_delete(tmp_path):
+    """Its values are not the rows' rowids: deleting by them removed a unique document the
+    report never named (two of them shared the duplicate's value)."""
+    database = make_database(tmp_path / "docs.db", "CREATE TABLE docs (path TEXT, content TEXT, rowid INT)",
+                             "INSERT INTO docs VALUES ('a.md', 'same', 7), ('b.md', 'same', 8), ('c.md', 'unique', 8)")
+    report = dedupe_docs(database, tmp_path / "cleaned.db", limit=LIMIT)
+    assert [(path, canonical) for _, path, canonical in report.duplicates] == [("b.md", 1)]
+    kept = sqlite3.connect(tmp_path / "cleaned.db").execute("SELECT path, rowid FROM docs ORDER BY path").fetchall()
+    assert kept == [("a.md", 7), ("c.md", 8)]
+
+
+@pytest.mark.parametrize("kind, said", [
+    ("CREATE TABLE docs (path TEXT PRIMARY KEY, content TEXT) WITHOUT ROWID", "has no rowid to name its entries by"),
+    ("CREATE TABLE t (path TEXT, content TEXT); CREATE VIEW docs AS SELECT * FROM t", "is a view"),
+])
+def test_a_table_without_rowids_or_a_view_is_one_line(tmp_path, assetdb, kind, said):
+    database = tmp_path / "docs.db"
+    connection = sqlite3.connect(database)
+    connection.executescript(kind)
+    connection.close()
+    before = folder_state(tmp_path)
+    refused = assetdb("dedupe-docs", database, "--table", "docs")
+    assert refused.exit_code == 2 and said in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert folder_state(tmp_path) == before
