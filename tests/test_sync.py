@@ -85,6 +85,26 @@ def test_a_mistyped_db_beside_a_consolidated_set_is_refused_not_made_a_second_se
     assert assetdb("sync", workspace, "--db", mistyped, "--quiet").exit_code == 0
 
 
+def test_a_setuid_or_sticky_file_syncs_to_a_green_gate(assetdb, workspace, database):
+    """Regenerate never restores setuid, setgid or sticky bits, and verify calls a row that
+    asks for one tampered: sync stores the mode without them, so what it stores verifies,
+    and a second sync finds the file as stored."""
+    tool = workspace / "scripts" / "tool.sh"
+    tool.write_text("echo tool\n")
+    os.chmod(tool, 0o4755)
+    os.chmod(workspace / "notes.txt", 0o1644)
+    if not os.stat(tool).st_mode & 0o4000:
+        pytest.skip("this file system keeps no setuid bit")
+    assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
+    stored = dict(sqlite3.connect(database).execute("SELECT path, mode FROM script_assets UNION ALL "
+                                                    "SELECT path, mode FROM documentation_assets"))
+    assert stored["scripts/tool.sh"] == 0o100755 and stored["notes.txt"] == 0o100644
+    verified = assetdb("verify", database, "--workspace", workspace)
+    assert verified.exit_code == 0, verified.stdout + verified.stderr
+    again = assetdb("sync", workspace, "--db", database, "--quiet")
+    assert "0 touched, 4 unchanged" in again.stdout, again.stdout
+
+
 def test_push_records_new_changed_deleted_and_renamed_files(workspace, database):
     first = push(workspace, database, LIMIT)
     assert sorted(first.added) == ["README.md", "notes.txt", "scripts/a.py"]

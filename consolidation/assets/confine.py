@@ -38,6 +38,12 @@ NAME_MAX = 255  # bytes in one path component, on every file system we write to
 PATH_MAX = 4095
 PERMISSION_BITS = 0o777
 PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+
+def stored_mode(mode: int) -> int:
+    """A file's mode as ingest stores it: without setuid, setgid and sticky, which regenerate
+    never restores (a stored row that asks for one is a tampered row, and verify says so)."""
+    return mode & ~PRIVILEGE_BITS
 LINK_HOPS = 40  # the kernel's own bound on symlinks followed in one lookup
 OPEN_FOLDERS = 256  # folder descriptors kept open between writes
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES
+from .confine import stored_mode
 from .stored import file_hashes_to
 from .walk import WorkspaceFile
 
@@ -55,7 +56,7 @@ def as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, reha
     else differs is what git does not keep (see :func:`_what_git_keeps`)."""
     if previous.size != file.stat.st_size:
         return False
-    if (previous.mode, previous.mtime_ns) == (file.stat.st_mode, file.stat.st_mtime_ns):
+    if (previous.mode, previous.mtime_ns) == (stored_mode(file.stat.st_mode), file.stat.st_mtime_ns):
         return not rehash or _same_bytes(workspace, file, previous.sha256)
     return (content_only and _what_git_keeps(previous.mode) == _what_git_keeps(file.stat.st_mode)
             and _same_bytes(workspace, file, previous.sha256))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput
+from .confine import stored_mode
 from .walk import WorkspaceFile
 
 STREAM_THRESHOLD = 8 * 2**20  # larger files go through temporary files, never whole in memory
@@ -61,7 +62,7 @@ def pack_bytes(path: bytes, content: bytes, mode: int, mtime_ns: int) -> Packed:
     """Bytes that are not read from a file (a link target, a rendered template)."""
     compressed = zlib.compress(content, COMPRESSION_LEVEL)
     data = compressed if len(compressed) < len(content) and not stat.S_ISLNK(mode) else content
-    return Packed(path, hashlib.sha256(content).hexdigest(), len(content), mode, mtime_ns, data=data,
+    return Packed(path, hashlib.sha256(content).hexdigest(), len(content), stored_mode(mode), mtime_ns, data=data,
                   stored_size=len(data))
 
 
@@ -124,5 +125,5 @@ def _spool(handle, file: WorkspaceFile, opened: os.stat_result, scratch: Path) -
         compressed += len(tail)
     keep, drop = (zipped_file.name, raw_file.name) if compressed < size else (raw_file.name, zipped_file.name)
     os.unlink(drop)
-    return Packed(file.path, hasher.hexdigest(), size, opened.st_mode, opened.st_mtime_ns,
+    return Packed(file.path, hasher.hexdigest(), size, stored_mode(opened.st_mode), opened.st_mtime_ns,
                   spool=Path(keep), stored_size=min(size, compressed))
