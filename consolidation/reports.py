@@ -174,14 +174,14 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
     said to be that, and a SQLite file under another name (which consolidate, looking for
     database names, never finds) gets ``assetdb migrate … --into DATABASE``. Empty when
     there is nothing to say (a journal whose database is gone)."""
-    databases, unusable, unnamed, copies = [], [], [], []
+    databases, unusable, unnamed, damaged, copies = [], [], [], [], []
     for name in outside:
         if sidecar_of(name) is not None:
             continue
         if root is not None and (root / name).is_file() and claims_assetdb(root / name):
             copies.append(name)  # a consolidated set's file, or a copy of one: never a legacy source
         elif not is_database_path(name):
-            unnamed.append(name)
+            (damaged if root is not None and classify(root / name).status in UNUSABLE else unnamed).append(name)
         elif root is not None and classify(root / name).status in UNUSABLE:
             unusable.append(name)
         else:
@@ -192,7 +192,9 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
         folders = ([set_folder] if set_folder else []) + folders
         named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
         # the files the set left out are still there, unusable: the pasted command leaves them out again
-        again = " --skip-unusable" if database and _leaves_files_out(Path(database)) else ""
+        # files the pasted command would meet and SQLite cannot use (the set's left out ones, those
+        # named as databases here) are left out again, as the first run left them
+        again = " --skip-unusable" if unusable or (database and _leaves_files_out(Path(database))) else ""
         notes.append(f"skipped {len(databases)} SQLite databases outside the consolidated set: {_few(databases)}; "
                      f"consolidate them with `assetdb consolidate {named}{again}`")
     if unnamed:
@@ -201,6 +203,9 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
                      f"`assetdb migrate {' '.join(shlex.quote(name) for name in unnamed[:5])} --into {into}`")
     if unusable:
         notes.append(f"skipped {len(unusable)} files named as databases that SQLite cannot use: {_few(unusable)} "
+                     "(never stored; see assetdb inventory)")
+    if damaged:
+        notes.append(f"skipped {len(damaged)} damaged SQLite databases under other names: {_few(damaged)} "
                      "(never stored; see assetdb inventory)")
     if copies:
         notes.append(f"skipped {len(copies)} files of another consolidated set or copies of one: {_few(copies)} "

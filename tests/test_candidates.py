@@ -235,6 +235,39 @@ def test_the_hint_pasted_after_a_run_that_left_files_out_leaves_them_out_again(a
     assert assetdb(*shlex.split(hint), *backups, "--quiet").exit_code == 0
 
 
+def test_a_file_that_only_starts_like_a_database_is_stored_and_a_damaged_one_is_named(assetdb, tmp_path):
+    """The magic string alone (a fragment, a fixture of a cut database) is no database: it
+    was neither stored nor migratable, so it was lost. A file with a whole header whose pages
+    are missing is a damaged database: named as one, never given a migrate that fails."""
+    workspace = tmp_path / "ws"
+    (workspace / "tests").mkdir(parents=True)
+    fragment = b"SQLite format 3\0 truncated fixture"
+    (workspace / "tests" / "truncated.bin").write_bytes(fragment)
+    whole = make_database(tmp_path / "whole.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (randomblob(20000))")
+    (workspace / "tests" / "cut.bin").write_bytes(whole.read_bytes()[:8192])
+    database = workspace / "databases" / "enterprise_assets.db"
+    database.parent.mkdir()
+    synced = assetdb("sync", workspace, "--db", database)
+    assert synced.exit_code == 0, synced.stderr
+    assert synced.stderr.strip() == ("skipped 1 damaged SQLite databases under other names: tests/cut.bin "
+                                     "(never stored; see assetdb inventory)")
+    out = tmp_path / "out"
+    assert assetdb("regenerate", database, "--out", out, "--quiet").exit_code == 0
+    assert (out / "tests" / "truncated.bin").read_bytes() == fragment
+
+
+def test_the_hint_beside_files_named_as_databases_that_are_not_leaves_them_out(assetdb, tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    make_database(repo / "real.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    (repo / "config.db").write_text("key = value\n")
+    (repo / "databases").mkdir()
+    monkeypatch.chdir(repo)
+    synced = assetdb("sync", ".", "--db", "databases/enterprise_assets.db", "--quiet")
+    [hint] = re.findall(r"consolidate them with `assetdb ([^`]*)`", synced.stderr)
+    assert hint == "consolidate databases . --skip-unusable"
+    assert assetdb(*shlex.split(hint), "--backup-dir", str(tmp_path / "backups"), "--quiet").exit_code == 0
+
+
 def test_the_note_on_what_sync_left_out_gives_a_way_on_that_works_for_each(assetdb, tmp_path):
     """A journal whose database is gone is no database (no "skipped 0"); a text file named
     as a database is said to be one SQLite cannot use; a SQLite file under another name,

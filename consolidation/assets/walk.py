@@ -15,9 +15,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import AssetdbError, BadInput
 from ..globs import Exclusions
 from ..sqlite.classify import DATABASE_SUFFIXES, SIDECAR_SUFFIXES, has_sqlite_header
+from ..sqlite.header import read_header
 from ..store.owned import DatabaseSet, is_tool_file
 from .confine import NEVER_STORED_FOLDERS
 
@@ -47,8 +48,17 @@ class WorkspaceListing:
 
 
 def holds_sqlite(workspace: Path, file: WorkspaceFile) -> bool:
-    """Is this a SQLite database, whatever its name? (Symlinks are links, not databases.)"""
-    return stat.S_ISREG(file.stat.st_mode) and has_sqlite_header(os.path.join(os.fsencode(workspace), file.path))
+    """Is this a SQLite database, whatever its name? Its whole header says so, not the magic
+    string alone: a file that only starts with it (a fragment, a test's fixture of a cut
+    database) is a file like any other, stored. (Symlinks are links, not databases.)"""
+    full = os.path.join(os.fsencode(workspace), file.path)
+    if not (stat.S_ISREG(file.stat.st_mode) and has_sqlite_header(full)):
+        return False
+    try:
+        read_header(Path(os.fsdecode(full)))
+    except (AssetdbError, OSError):
+        return False
+    return True
 
 
 def _git_files(workspace: Path) -> list[bytes] | None:
