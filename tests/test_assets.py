@@ -550,3 +550,20 @@ def test_regenerate_at_a_date_leaves_out_what_was_deleted_by_then(tmp_path, monk
     assert tree_at("2026-03-01") == {"keep.txt": "keep\n", "scripts/a.py": "print('a file')\n", "secret.txt": "secret\n"}
     assert tree_at("2026-03-02") == {"keep.txt": "keep\n", "scripts/a.py/inner.txt": "inside a folder\n"}
     assert tree_at("2026-03-05") == {"keep.txt": "keep\n", "scripts/a.py": "print('a file again')\n"}
+
+
+def test_a_refusal_for_what_is_in_the_target_folder_does_not_send_the_user_to_verify(tmp_path, assetdb):
+    """verify reads the database alone: it can name a bad row, never a symlink already in
+    the folder written into."""
+    workspace, database = tmp_path / "ws", tmp_path / "db" / "enterprise_assets.db"
+    (workspace / "data").mkdir(parents=True)
+    database.parent.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (workspace / "data" / name).write_text(name)
+    ingest(workspace, database, limit=LIMIT)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "data").symlink_to(tmp_path)
+    refused = assetdb("regenerate", database, "--out", out, "--quiet")
+    assert refused.exit_code == 2 and f"'data' in {out} is a symlink (+1 more); nothing was written" in refused.stderr
+    assert assetdb("verify", database).exit_code == 0

@@ -54,12 +54,16 @@ class Judgement:
     links: list[Planned] = field(default_factory=list)  # written after every file
     problems: list[tuple[StoredAsset, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Problems with what is already in the target folder, not with the database: verify,
+    #: which reads the database alone, cannot name them.
+    in_the_folder: int = 0
 
     def refuse_if_any(self) -> None:
         """One line for the first problem (and how many more), before anything is written."""
         if self.problems:
             asset, reason = self.problems[0]
-            more = f" (+{len(self.problems) - 1} more: run assetdb verify)" if len(self.problems) > 1 else ""
+            where = "" if self.in_the_folder else ": run assetdb verify"
+            more = f" (+{len(self.problems) - 1} more{where})" if len(self.problems) > 1 else ""
             raise BadInput(f"refusing {asset.row}: {reason}{more}; nothing was written")
 
 
@@ -101,11 +105,13 @@ def judge(
             judgement.warnings.append(f"{asset.name!r}: {note}; written as {asset.mode & 0o777:#o}")
         sound.append(planned)
     links = _stored_links(connection, shards, universe, sound) if as_tree else {}
-    tree = _tree_problems(sound, universe, links, root) if as_tree else {}
+    tree = _tree_problems(sound, universe, links) if as_tree else {}
+    on_disk_in_the_way = _disk_problems(sound, tree, root) if as_tree and root is not None else {}
     on_disk = _disk_reader(root, {asset.path for asset in universe})
     for planned in sound:
         asset = planned.asset
-        reason = tree.get(asset.path)
+        reason = tree.get(asset.path) or on_disk_in_the_way.get(asset.path)
+        judgement.in_the_folder += int(asset.path in on_disk_in_the_way and asset.path not in tree)
         if reason is None and planned.target is not None and not allow_outside_links \
                 and (asset.path, planned.target) not in accepted_links:
             escape = link_escape(asset.path, planned.target, links, on_disk)
@@ -155,10 +161,8 @@ def _stored_links(connection, shards, universe: list[StoredAsset], sound: list[P
     return links
 
 
-def _tree_problems(sound: list[Planned], universe: list[StoredAsset], links: dict[bytes, bytes],
-                   root: Path | None) -> dict[bytes, str]:
-    """Paths that cannot be written as a tree: stored twice, under a stored symlink or
-    file, or (under ``root``) through something already there that is not a folder."""
+def _tree_problems(sound: list[Planned], universe: list[StoredAsset], links: dict[bytes, bytes]) -> dict[bytes, str]:
+    """Paths the database cannot give as a tree: stored twice, under a stored symlink or file."""
     problems: dict[bytes, str] = {}
     rows: dict[bytes, list[StoredAsset]] = {}
     for asset in universe:
@@ -177,8 +181,6 @@ def _tree_problems(sound: list[Planned], universe: list[StoredAsset], links: dic
             if prefix in rows:
                 problems[path] = f"it uses the stored file {os.fsdecode(prefix)!r} as a folder"
                 break
-    if root is not None:
-        problems.update(_disk_problems(sound, problems, root))
     return problems
 
 
