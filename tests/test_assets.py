@@ -18,7 +18,7 @@ import pytest
 from conftest import folder_state, make_database, sqlite_shell
 from consolidation.assets import Classifier, ingest, regenerate
 from consolidation.assets import pack as pack_module
-from consolidation.errors import BadInput
+from consolidation.errors import Aborted, BadInput
 from consolidation.globs import glob_pattern
 from consolidation.hookspecs import hookimpl, plugin_manager
 from consolidation.proof import check_reproducible
@@ -351,7 +351,7 @@ def test_unreadable_file_stops_the_ingest_and_writes_nothing(workspace, database
     assert digest(database) == before
 
 
-def test_a_file_that_keeps_changing_is_refused(workspace, database, monkeypatch):
+def test_a_file_that_keeps_changing_aborts_the_run_with_nothing_stored(workspace, database, monkeypatch):
     before = digest(database)
     real_read = pack_module._read_regular
 
@@ -363,7 +363,7 @@ def test_a_file_that_keeps_changing_is_refused(workspace, database, monkeypatch)
         return packed
 
     monkeypatch.setattr(pack_module, "_read_regular", read_then_touch)
-    with pytest.raises(BadInput, match="tools/run.sh: kept changing while it was read"):
+    with pytest.raises(Aborted, match="tools/run.sh: kept changing while it was read"):  # exit 3, as a writer at work is
         ingest(workspace, database, limit=LIMIT)
     assert digest(database) == before
 

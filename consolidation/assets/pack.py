@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import Aborted, BadInput
 from .confine import stored_mode
 from .walk import WorkspaceFile
 
@@ -93,7 +93,8 @@ def pack_file(workspace: bytes, file: WorkspaceFile, scratch: Path) -> Packed | 
             return packed
         packed.discard()
         file = WorkspaceFile(file.path, after)
-    raise BadInput(f"{file.name}: kept changing while it was read; nothing was stored")
+    raise Aborted(f"{file.name}: kept changing while it was read (something is writing it); nothing was stored — "
+                  "run again once it is done")
 
 
 def _read_regular(full: bytes, file: WorkspaceFile, scratch: Path) -> Packed:
