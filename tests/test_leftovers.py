@@ -23,6 +23,14 @@ def run(*args, tmpdir: Path) -> subprocess.CompletedProcess:
                           env={**os.environ, "TMPDIR": str(tmpdir)})
 
 
+def a_workspace(tmp_path: Path) -> Path:
+    """A workspace of one script, for a command that must write."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "a.py").write_text("print(1)\n")
+    return workspace
+
+
 def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(tmp_path, database):
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -52,9 +60,7 @@ def test_a_writer_sweeps_its_database_folder(tmp_path, database):
     live = f".enterprise_assets.db.assetdb-{os.getpid()}-init.tmp"
     for name in (*stale, live):
         (database.parent / name).write_bytes(b"left")
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "a.py").write_text("print(1)\n")
+    workspace = a_workspace(tmp_path)
     result = run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(database.parent)) == sorted([live, "enterprise_assets.db"])
@@ -72,9 +78,7 @@ def test_a_killed_owner_not_yet_reaped_counts_as_gone(tmp_path, database):
             time.sleep(0.01)
         stale = database.parent / f".enterprise_assets.db.assetdb-{killed.pid}-init.tmp"
         stale.write_bytes(b"left by the killed run")
-        workspace = tmp_path / "ws"
-        workspace.mkdir()
-        (workspace / "a.py").write_text("print(1)\n")
+        workspace = a_workspace(tmp_path)
         result = run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path)
         assert result.returncode == 0, result.stderr
         assert not stale.exists()
@@ -133,9 +137,7 @@ def test_after_a_sigkill_the_rerun_leaves_nothing_stale(tmp_path):
 def test_an_orphan_super_journal_is_removed_and_one_a_journal_may_name_is_kept(tmp_path, database):
     """A commit across the primary and its shards killed after its journals were deleted
     leaves SQLite's super-journal (``NAME-mjXXXXXX9XX``) for good; the next writer removes it."""
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "a.py").write_text("print(1)\n")
+    workspace = a_workspace(tmp_path)
     orphan = database.parent / "enterprise_assets.db-mj1A2B3C9D4"
     orphan.write_bytes(b"/path/enterprise_assets.002.db-journal\x00")
     assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
@@ -158,9 +160,7 @@ def test_a_spare_shard_no_write_registered_is_removed_by_the_next_writer(tmp_pat
     create_shard_file(spare, database, 4)
     foreign = database.with_name("enterprise_assets.005.db")
     sqlite3.connect(foreign).execute("CREATE TABLE kept (x)").connection.close()
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "a.py").write_text("print(1)\n")
+    workspace = a_workspace(tmp_path)
     assert run("sync", workspace, "--db", database, "--quiet", tmpdir=tmp_path).returncode == 0
     assert sorted(os.listdir(database.parent)) == ["enterprise_assets.005.db", "enterprise_assets.db"]
 
@@ -189,9 +189,7 @@ def test_shards_are_never_removed_when_the_primary_cannot_vouch_for_them(tmp_pat
     with open(database, "r+b") as handle:  # application_id lives at bytes 68-71 of the header
         handle.seek(68)
         handle.write(b"\0\0\0\0")
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "a.py").write_text("print(1)\n")
+    workspace = a_workspace(tmp_path)
     refused = run("ingest", workspace, "--into", database, "--quiet", tmpdir=tmp_path)
     assert refused.returncode == 2, refused.stderr
     assert sorted(path.name for path in database.parent.glob("enterprise_assets.0*.db")) == shards
