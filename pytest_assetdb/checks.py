@@ -151,6 +151,8 @@ def migrated_sources(path: Path) -> list[LedgerSource]:
     try:
         with open_readonly(path) as connection:
             return read_sources(connection)
+    except DatabaseLocked:
+        raise  # not "no sources": the checks it would get cannot be listed now (see gate.builtin_checks)
     except (AssetdbError, sqlite3.DatabaseError):
         return []
 
@@ -244,6 +246,8 @@ def asset_kinds(path: Path) -> dict[str, int]:
                 if held[0]:
                     kinds[kind] = int(held[1])
             return kinds
+    except DatabaseLocked:
+        raise
     except (AssetdbError, sqlite3.DatabaseError):
         return {}
 

@@ -19,6 +19,7 @@ from consolidation.errors import AssetdbError
 from consolidation.phases import PHASE_NAMES
 from consolidation.proof import workspace_kinds
 from consolidation.size import database_size
+from consolidation.sqlite import DatabaseLocked
 from consolidation.store import ASSET_TABLES
 from consolidation.store.set_files import recorded_source
 
@@ -114,6 +115,17 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
             checks.append(Check("listed", "finalization", "listed",
                                 lambda c: check_listed(c.path, c.database_list, c.shown_as, archived=True)))
         return checks
+    try:
+        return checks + _checks_of_its_content(path, database_list, workspace)
+    except DatabaseLocked as error:  # a writer held it past the wait: what it holds cannot be listed
+        return [checks[0], Check("integrity", "inventory", "integrity", lambda c, why=str(error): CheckResult(
+            False, f"locked while the gate listed its checks: {why} — rerun the gate when the writer is done"))]
+
+
+def _checks_of_its_content(path: Path, database_list: Path | None, workspace: Path | None) -> list[Check]:
+    """The checks a database's content calls for: a consolidated one's of every phase (none
+    for a legacy database, whose content the inventory checks cover)."""
+    checks: list[Check] = []
     if is_assetdb_primary(path):
         checks.append(Check("schema", "schema", "schema", lambda c: check_schema(c.path, c.shown_as)))
     sources = migrated_sources(path)

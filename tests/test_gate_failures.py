@@ -347,3 +347,35 @@ def test_an_archived_copy_deleted_from_the_archive_fails_and_its_hint_puts_it_ba
                             capture_output=True, text=True)
     assert mended.returncode == 0, mended.stderr
     assert pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider").ret == pytest.ExitCode.OK
+
+
+HOLDING_WRITER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+connection.execute("UPDATE cross_database_sync_operations SET details = details")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
+def test_a_writer_holding_the_set_while_the_gate_lists_its_checks_turns_it_red_not_green(pytester):
+    """Locked past the wait while its checks were listed, the set looked like a plain file:
+    its lossless and rebuildable items were never collected, and the gate passed."""
+    folder = pytester.path / "databases"
+    consolidate(folder)
+    writer = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(folder / "enterprise_assets.db"), "4"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        with writer.stdout:
+            assert writer.stdout.readline().strip() == "holding"
+            result = pytester.runpytest("--assetdb", "databases", "--assetdb-lock-timeout", "0.2",
+                                        "-p", "no:cacheprovider", "-p", "no:xdist", "-rN")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["locked while the gate listed its checks: * — rerun the gate when the writer is done"])
+    again = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-p", "no:xdist", "-v")
+    assert again.ret == pytest.ExitCode.OK and "::lossless[a.db:t] PASSED" in again.stdout.str()
