@@ -8,6 +8,7 @@ gate reports them as JUnit properties).
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -299,14 +300,24 @@ def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
     return CheckResult(True, f"schema v{version} complete", figures)
 
 
-def _list_hint(path: Path, list_file: Path) -> str:
-    return f"assetdb list {path.parent} --write --list {list_file}"
+def _list_hint(path: Path, list_file: Path, archived: bool = False) -> str:
+    """The list command that makes the list true again: over every folder it keeps (its active
+    databases' folders, and the database's own unless it is an archived source, whose folder
+    is the archive), quoted for a shell."""
+    folders = set()
+    if list_file.is_file():
+        parsed = read_list(list_file)
+        folders = {str(parsed.located(name).parent) for name in listed_as_active(parsed)}
+    if not archived or not folders:
+        folders.add(str(path.parent.parent if archived else path.parent))
+    named = " ".join(shlex.quote(folder) for folder in sorted(folders))
+    return f"assetdb list {named} --write --list {shlex.quote(str(list_file))}"
 
 
 def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archived: bool = False) -> CheckResult:
     """Is the database named in the database list (an archived source: as archived)?"""
     name = shown_as or str(path)
-    hint = _list_hint(path, list_file)
+    hint = _list_hint(path, list_file, archived)
     if not list_file.is_file():
         return CheckResult(False, f"no database list at {list_file} — run: {hint}")
     database_list = read_list(list_file)

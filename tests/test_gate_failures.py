@@ -379,3 +379,23 @@ def test_a_writer_holding_the_set_while_the_gate_lists_its_checks_turns_it_red_n
     result.stdout.fnmatch_lines(["locked while the gate listed its checks: * — rerun the gate when the writer is done"])
     again = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-p", "no:xdist", "-v")
     assert again.ret == pytest.ExitCode.OK and "::lossless[a.db:t] PASSED" in again.stdout.str()
+
+
+def test_the_listed_hint_of_an_archived_source_rewrites_the_list_true_when_pasted(pytester, tmp_path):
+    """It named the archive folder: pasted, the list took every archived source for active
+    and dropped the set. It names the folders the list keeps, quoted for a shell."""
+    folder = pytester.path / "my databases"
+    for offset, name in enumerate("ab"):
+        make_database(folder / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                      f"INSERT INTO t VALUES ({offset + 1}, '{name}')")
+    assert _assetdb("consolidate", folder, "--workspace", pytester.path, "--backup-dir", tmp_path / "backups",
+                    "--yes", "--quiet").returncode == 0
+    listed = folder / "CONSOLIDATED_DATABASE_LIST.md"
+    listed.write_text("".join(line for line in listed.read_text().splitlines(keepends=True) if "archive/b.db" not in line))
+    failed = pytester.runpytest("--assetdb", folder, "-p", "no:cacheprovider", "-rN")
+    [hint] = [line.split(" — run: ", 1)[1] for line in failed.outlines if line.startswith("not listed: ")]
+    assert hint.startswith(f"assetdb list {shlex.quote(str(folder))} --write --list ")
+    pasted = subprocess.run([sys.executable, "-m", "consolidation", *shlex.split(hint)[1:]], capture_output=True,
+                            text=True)
+    assert pasted.returncode == 0, pasted.stderr
+    assert pytester.runpytest("--assetdb", folder, "-p", "no:cacheprovider").ret == pytest.ExitCode.OK
