@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from consolidation.archive import Archived
+from consolidation.config import load_settings
 from consolidation.errors import AssetdbError
 from consolidation.leftovers import private_scratch
 from consolidation.listing import DatabaseList, read_list
@@ -68,7 +69,8 @@ def share_of_cap(size: int, limit: int) -> str:
     return f"{percent_of_limit(size, limit):.1f}%"
 
 
-def check_size(path: Path, limit: int, shown_as: str | None = None, warn_at: int | None = None) -> CheckResult:
+def check_size(path: Path, limit: int, shown_as: str | None = None, warn_at: int | None = None,
+               archived: bool = False) -> CheckResult:
     """Is the database, sidecars included, at or under ``limit`` bytes? At ``warn_at`` bytes
     or more it passes with a warning: the next sync may take it over.
 
@@ -91,18 +93,26 @@ def check_size(path: Path, limit: int, shown_as: str | None = None, warn_at: int
                                   "that write back first, then finishes", figures)
     return CheckResult(
         False,
-        f"over the cap: {format_size(size)} > {format_size(limit)} ({share} of cap) — {_over_cap_hint(path, name)}\n"
+        f"over the cap: {format_size(size)} > {format_size(limit)} ({share} of cap) — "
+        f"{_over_cap_hint(path, name, limit, archived)}\n"
         f"{name}: {size:,} bytes (main file plus -wal/-journal), cap {limit:,} bytes",
         figures,
     )
 
 
-def _over_cap_hint(path: Path, shown_as: str) -> str:
-    """What to do about a file over the cap: a legacy database is consolidated (the set
-    is partitioned into shards under the cap); a set's own file was written under a larger cap."""
+def _over_cap_hint(path: Path, shown_as: str, limit: int, archived: bool) -> str:
+    """What to do about a file over the cap, as a command that works pasted: a legacy
+    database is consolidated (the set is partitioned into shards under the cap, the gate's
+    own cap given when the project's settings would not give it); an archived one is already
+    in the set, so it is the file that must not be committed as it is; a set's own file was
+    written under a larger cap."""
+    if archived:
+        return (f"it is archived, its rows in the set: keep the file out of the repository or in Git LFS "
+                f"(git lfs track {shlex.quote(shown_as)}); the set rebuilds it whenever needed")
     if role(path) is None:
-        folder = Path(shown_as).parent
-        return f"run: assetdb consolidate {folder} --yes (the consolidated set is split into shards under the cap)"
+        folder = shlex.quote(str(Path(shown_as).parent))
+        cap = "" if load_settings(path.parent).size_limit == limit else f" --limit {limit}"
+        return f"run: assetdb consolidate {folder}{cap} --yes (the consolidated set is split into shards under the cap)"
     return ("it was written under a larger cap: gate it with that cap (--assetdb-limit), or consolidate its "
             "sources again into a new set under this one")
 

@@ -102,8 +102,8 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
     checks = [
         # A shard is filled to 90 % by design and held under the cap by SQLite itself: no
         # write can take it over, so being near the cap is no warning for it.
-        Check("size", "inventory", "size", lambda c, shard=is_assetdb_shard(path): check_size(
-            c.path, c.limit, c.shown_as, None if shard else c.warn_at)),
+        Check("size", "inventory", "size", lambda c, shard=is_assetdb_shard(path), archived=membership.archived: check_size(
+            c.path, c.limit, c.shown_as, None if shard else c.warn_at, archived is not None)),
         Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as),
               cost=_file_bytes(path)),
     ]

@@ -399,3 +399,29 @@ def test_the_listed_hint_of_an_archived_source_rewrites_the_list_true_when_paste
                             text=True)
     assert pasted.returncode == 0, pasted.stderr
     assert pytester.runpytest("--assetdb", folder, "-p", "no:cacheprovider").ret == pytest.ExitCode.OK
+
+
+def test_the_over_the_cap_hint_carries_the_gate_s_cap_and_an_archived_copy_is_told_apart(pytester, tmp_path):
+    """The cap from pytest's ini is not the one `assetdb` reads: the pasted consolidate made
+    a set under 99.9 MB, still over this cap. Once consolidated, only the archived copy of the
+    big source is over the cap: it is not to be consolidated again (refused) but kept out of
+    the repository, or in Git LFS."""
+    pytester.makeini("[pytest]\nassetdb_size_limit = 400KB\n")
+    folder = pytester.path / "databases"
+    make_database(folder / "big.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)",
+                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600) "
+                  "INSERT INTO t (b) SELECT randomblob(1000) FROM n")
+    before = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN")
+    [hint] = [line.split(" — run: ", 1)[1].split(" (the consolidated set", 1)[0] for line in before.outlines
+              if line.startswith("over the cap: ")]
+    assert hint == "assetdb consolidate databases --limit 400000 --yes"
+    done = subprocess.run([sys.executable, "-m", "consolidation", *shlex.split(hint)[1:], "--backup-dir",
+                           str(tmp_path / "backups"), "--quiet"], cwd=pytester.path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    after = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN", "-v")
+    failed = [line.split()[0] for line in after.outlines if " FAILED" in line]
+    assert failed == ["databases/archive/big.db::size", "databases/archive/big.db::archived",
+                      "databases/archive/big.db::listed"], after.stdout.str()
+    after.stdout.fnmatch_lines(["over the cap: * — it is archived, its rows in the set: keep the file out of the "
+                                "repository or in Git LFS (git lfs track databases/archive/big.db); the set "
+                                "rebuilds it whenever needed"])
