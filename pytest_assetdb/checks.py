@@ -64,6 +64,11 @@ class CheckResult:
     raised: BaseException | None = None
 
 
+def _sh(path: Path | str) -> str:
+    """A path as a hint names it: quoted for a shell, so the command works pasted."""
+    return shlex.quote(str(path))
+
+
 def share_of_cap(size: int, limit: int) -> str:
     """``95.6%``: the one rounding every message and the summary use."""
     return f"{percent_of_limit(size, limit):.1f}%"
@@ -108,9 +113,9 @@ def _over_cap_hint(path: Path, shown_as: str, limit: int, archived: bool) -> str
     written under a larger cap."""
     if archived:
         return (f"it is archived, its rows in the set: keep the file out of the repository or in Git LFS "
-                f"(git lfs track {shlex.quote(shown_as)}); the set rebuilds it whenever needed")
+                f"(git lfs track {_sh(shown_as)}); the set rebuilds it whenever needed")
     if role(path) is None:
-        folder = shlex.quote(str(Path(shown_as).parent))
+        folder = _sh(Path(shown_as).parent)
         cap = "" if load_settings(path.parent).size_limit == limit else f" --limit {limit}"
         return f"run: assetdb consolidate {folder}{cap} --yes (the consolidated set is split into shards under the cap)"
     return ("it was written under a larger cap: gate it with that cap (--assetdb-limit), or consolidate its "
@@ -124,7 +129,7 @@ def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
     is named for what it is, with the way on, rather than as "not a database".
     """
     name = shown_as or str(path)
-    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {name}"
+    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {_sh(name)}"
     candidate = classify(path)
     registered = registering_primary(path)
     if candidate.status == "empty" and registered is not None:
@@ -184,7 +189,7 @@ def check_archived(path: Path, entry: Archived, primary: Path | None, shown_as: 
         False,
         f"archived source changed since it was archived: {name} has SHA-256 {actual[:16]}…, the manifest says "
         f"{(entry.sha256 or 'nothing yet')[:16]}… — restore it from a backup, or rebuild it in its place: "
-        f"rm {path} && assetdb rebuild-source {primary} {entry.name} --out {path}",
+        f"rm {_sh(path)} && assetdb rebuild-source {_sh(primary)} {_sh(entry.name)} --out {_sh(path)}",
         figures,
     )
 
@@ -208,9 +213,9 @@ def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str 
         return CheckResult(True, f"{verdict.rows} rows accounted for ({verdict.mode})", figures)
     if verdict.source_moved_on:  # the set is as migrated: the source has changed since
         return CheckResult(False, f"source changed since it was migrated: {source_name}:{table_name}: "
-                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {live} --into {name}"
+                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {_sh(live)} --into {_sh(name)}"
                                   + (ROWS_GONE_CAUTION if verdict.rows_gone else ""), figures)
-    hint = f"assetdb verify {name} --sources {live}" if live else f"assetdb verify {name}"
+    hint = f"assetdb verify {_sh(name)} --sources {_sh(live)}" if live else f"assetdb verify {_sh(name)}"
     return CheckResult(
         False,
         f"rows lost or changed: {source_name}:{table_name}: {verdict.problem} — run: {hint}",
@@ -231,11 +236,12 @@ def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None,
             result = rebuild_source(path, source_name, rebuilt)
             problems = verify_rebuilt(path, source_name, rebuilt)
         except AssetdbError as error:
-            return CheckResult(False, f"cannot rebuild {source_name}: {error} — run: assetdb verify {name}")
+            return CheckResult(False, f"cannot rebuild {source_name}: {error} — run: assetdb verify {_sh(name)}")
     figures = {"tables": result.tables, "rows": result.rows}
     if not problems and archived_copy is not None and not os.path.lexists(archived_copy):
         return CheckResult(False, f"{source_name} rebuilds exactly, but its archived copy {archived_copy} is gone — put "
-                                  f"it back: assetdb rebuild-source {name} {source_name} --out {archived_copy}", figures)
+                                  f"it back: assetdb rebuild-source {_sh(name)} {_sh(source_name)} --out {_sh(archived_copy)}",
+                           figures)
     if not problems:
         return CheckResult(True, f"{source_name} rebuilds exactly ({result.rows} rows)", figures)
     return CheckResult(
@@ -273,9 +279,9 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
         return CheckResult(True, f"{report.checked} {kind} assets regenerate{where}", figures)
     if workspace and report.workspace_changes == len(report.problems):  # the set is sound: the workspace moved on
         headline = (f"{report.workspace_changes} {kind} files in {workspace} are not as stored — run: "
-                    f"assetdb sync {workspace} --db {name}" + (" --rehash" if report.needs_rehash else ""))
+                    f"assetdb sync {_sh(workspace)} --db {_sh(name)}" + (" --rehash" if report.needs_rehash else ""))
     else:
-        hint = f"assetdb verify {name}" + (f" --workspace {workspace}" if workspace else "")
+        hint = f"assetdb verify {_sh(name)}" + (f" --workspace {_sh(workspace)}" if workspace else "")
         headline = f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}"
     return CheckResult(
         False,
@@ -302,10 +308,10 @@ def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
         missing = missing_tables(connection)
     figures = {"schema_version": version, "missing_tables": len(missing)}
     if version != SCHEMA_VERSION:
-        return CheckResult(False, f"schema version {version}, this assetdb writes {SCHEMA_VERSION} — run: assetdb init {name}", figures)
+        return CheckResult(False, f"schema version {version}, this assetdb writes {SCHEMA_VERSION} — run: assetdb init {_sh(name)}", figures)
     if missing:
         return CheckResult(
-            False, f"schema incomplete: missing {', '.join(missing)} — run: assetdb init {name} to repair it", figures
+            False, f"schema incomplete: missing {', '.join(missing)} — run: assetdb init {_sh(name)} to repair it", figures
         )
     return CheckResult(True, f"schema v{version} complete", figures)
 
@@ -320,8 +326,7 @@ def _list_hint(path: Path, list_file: Path, archived: bool = False) -> str:
         folders = {str(parsed.located(name).parent) for name in listed_as_active(parsed)}
     if not archived or not folders:
         folders.add(str(path.parent.parent if archived else path.parent))
-    named = " ".join(shlex.quote(folder) for folder in sorted(folders))
-    return f"assetdb list {named} --write --list {shlex.quote(str(list_file))}"
+    return f"assetdb list {' '.join(map(_sh, sorted(folders)))} --write --list {_sh(list_file)}"
 
 
 def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archived: bool = False) -> CheckResult:
@@ -369,8 +374,8 @@ def check_list_complete(list_file: Path, shown_as: str | None = None) -> CheckRe
         folders = sorted({str(database_list.located(listed).parent) for listed in active})
         return CheckResult(
             False,
-            f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list {' '.join(folders)} --write "
-            f"--list {list_file} (or restore them)\n{name}",
+            f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list "
+            f"{' '.join(map(_sh, folders))} --write --list {_sh(list_file)} (or restore them)\n{name}",
             figures,
         )
     return CheckResult(True, "every listed database is on disk", figures)
