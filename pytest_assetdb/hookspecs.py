@@ -23,7 +23,8 @@ def pytest_assetdb_collect_checks(path, config):
     Each becomes an item ``path::NAME`` in its phase: it is gated by the earlier phases'
     checks of the same database and gates the later ones, like the built-in checks.
     Called once per database per process (each xdist worker collects for itself), so it
-    must return the same checks every time.
+    must return the same checks every time. Not called for a file the consolidated set left
+    out (an LFS pointer skipped with ``--skip-unusable``): it is shown as skipped, nothing more.
     """
 
 

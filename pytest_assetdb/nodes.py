@@ -30,8 +30,13 @@ class AssetdbNearCapWarning(pytest.PytestWarning):
 
 
 def gate_checks(config: pytest.Config, path: Path, database_list: Path | None) -> list[Check]:
-    """Every check of the database at ``path``: the built-in ones and the plugins'."""
-    checks = builtin_checks(path, database_list, config.stash[MEMBERSHIP_KEY].of(path), settings(config).workspace)
+    """Every check of the database at ``path``: the built-in ones and the plugins' (none for a
+    file the consolidated set left out: it is shown as skipped, with its reason, and nothing
+    about it is checked)."""
+    membership = config.stash[MEMBERSHIP_KEY].of(path)
+    checks = builtin_checks(path, database_list, membership, settings(config).workspace)
+    if membership.skipped is not None:
+        return checks
     for extra in config.hook.pytest_assetdb_collect_checks(path=path, config=config):
         checks.extend(extra or [])
     return checks

@@ -425,3 +425,31 @@ def test_the_over_the_cap_hint_carries_the_gate_s_cap_and_an_archived_copy_is_to
     after.stdout.fnmatch_lines(["over the cap: * — it is archived, its rows in the set: keep the file out of the "
                                 "repository or in Git LFS (git lfs track databases/archive/big.db); the set "
                                 "rebuilds it whenever needed"])
+
+
+def test_a_plugin_s_check_is_not_run_on_a_file_the_set_left_out(pytester, tmp_path):
+    """The set skipped an LFS pointer with --skip-unusable: the gate shows it skipped, with its
+    reason; a plugin's check on it failed the gate (reading a pointer as a database)."""
+    folder = pytester.path / "databases"
+    make_database(folder / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    lfs_pointer(folder / "telemetry.db", 9_000_000)
+    done = _assetdb("consolidate", folder, "--workspace", pytester.path, "--backup-dir", tmp_path / "backups",
+                    "--skip-unusable", "--quiet")
+    assert done.returncode == 0, done.stderr
+    pytester.makeconftest("""
+        import sqlite3
+        from pytest_assetdb import Check, CheckResult
+
+        def has_tables(context):
+            count = sqlite3.connect(f"file:{context.path}?mode=ro", uri=True).execute(
+                "SELECT count(*) FROM sqlite_schema").fetchone()[0]
+            return CheckResult(count > 0, f"{count} schema objects")
+
+        def pytest_assetdb_collect_checks(path, config):
+            return [Check("has_tables", "inventory", "custom", has_tables)]
+    """)
+    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-v")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert "databases/telemetry.db::skipped SKIPPED" in result.stdout.str()
+    assert "databases/telemetry.db::has_tables" not in result.stdout.str()
+    assert "databases/a.db::has_tables PASSED" in result.stdout.str()
