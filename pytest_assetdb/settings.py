@@ -174,6 +174,9 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     if phase not in PHASES:
         raise pytest.UsageError(f"{source}: unknown phase {phase!r} (phases: {', '.join(PHASES)})")
     database_list = _path_setting(config, "assetdb_list", "assetdb_list", project.database_list)
+    if database_list is not None and database_list.is_dir():
+        raise pytest.UsageError(f"assetdb list {database_list} is a folder; name the list file itself "
+                                f"({database_list / LIST_FILENAME}, say)")
     if database_list is None:
         database_list = _the_one_list(workspace or config.rootpath)
     patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))

@@ -453,3 +453,16 @@ def test_a_plugin_s_check_is_not_run_on_a_file_the_set_left_out(pytester, tmp_pa
     assert "databases/telemetry.db::skipped SKIPPED" in result.stdout.str()
     assert "databases/telemetry.db::has_tables" not in result.stdout.str()
     assert "databases/a.db::has_tables PASSED" in result.stdout.str()
+
+
+@pytest.mark.parametrize("given", ["option", "ini"])
+def test_a_database_list_that_is_a_folder_is_a_usage_error_in_one_line(pytester, given):
+    """Every listed item failed instead, with a hint the list command refuses."""
+    make_database(pytester.path / "databases" / "a.db", "CREATE TABLE t (x)")
+    if given == "ini":
+        pytester.makeini("[pytest]\nassetdb_list = databases\n")
+    extra = ["--assetdb-list", "databases"] if given == "option" else []
+    result = pytester.runpytest("--assetdb", "databases", *extra, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    [line] = [line for line in result.stderr.lines if line.strip()]
+    assert line.startswith("ERROR: assetdb list ") and "is a folder; name the list file itself" in line
