@@ -96,3 +96,32 @@ def test_the_gate_rebuilds_a_utf16_source(pytester, tmp_path):
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*enterprise_assets.db::lossless[[]wide.db:notes[]] PASSED*",
                                  "*enterprise_assets.db::rebuildable[[]wide.db[]] PASSED*"])
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16le", "UTF-16be"])
+def test_a_lone_surrogate_in_utf16_text_is_migrated_and_rebuilt_as_the_same_text(tmp_path, encoding):
+    """SQLite stores such a text (quick_check is ok) and converts it to UTF-8 as three
+    bytes, but no Python string can carry it: the source could not be migrated at all."""
+    source = tmp_path / "wide.db"
+    connection = sqlite3.connect(source)
+    connection.execute(f"PRAGMA encoding = '{encoding}'")
+    connection.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+    lone = "00D8" if encoding == "UTF-16le" else "D800"
+    connection.execute(f"INSERT INTO t VALUES (CAST(X'{lone}' AS TEXT), 'after a surrogate'), ('é', CAST(X'{lone}' AS TEXT))")
+    connection.commit()
+    connection.close()
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [source], MigrationSettings(LIMIT))
+    verified = verify_database(target, [source])
+    assert verified.ok, verified.failures()
+    with sqlite3.connect(target) as consolidated:
+        assert consolidated.execute("SELECT hex(k), typeof(k), typeof(v) FROM t ORDER BY rowid").fetchall() == [
+            ("EDA080", "text", "text"), ("C3A9", "text", "text")]
+    consolidated.close()
+    rebuilt = tmp_path / "rebuilt.db"
+    rebuild_source(target, "wide.db", rebuilt)
+    assert sqldiff(source, rebuilt) == ""
+    with sqlite3.connect(rebuilt) as connection:
+        assert connection.execute("SELECT hex(k), typeof(k), hex(v) FROM t ORDER BY rowid").fetchall()[0][:2] == (
+            lone, "text")
+    connection.close()

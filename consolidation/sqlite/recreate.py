@@ -110,14 +110,56 @@ def _batches(cursor: sqlite3.Cursor) -> Iterator[list[tuple]]:
         yield batch
 
 
-def _copy_rows(source: sqlite3.Connection, out: sqlite3.Connection, table: SourceTable) -> int:
+def _copy_rows(source: sqlite3.Connection, out: sqlite3.Connection, table: SourceTable, encoding: str) -> int:
+    """Every row of ``table``, its text handed over without passing through a Python string
+    where one cannot carry it: a UTF-16 text may hold a lone surrogate, which SQLite stores
+    and converts (to UTF-8 as three bytes) but which no Python string can hand to SQLite.
+    Into UTF-8, text goes as its bytes cast to text; into UTF-16, as a string, and the rare
+    text no string can carry is written afterwards as a literal of its UTF-16 bytes."""
     names = ([table.rowid] if table.rowid else []) + [q(name) for name in table.column_names]
-    insert = f"INSERT INTO main.{q(table.name)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    copied = 0
-    for batch in _batches(source.execute(f"SELECT {', '.join(names)} FROM main.{q(table.name)}")):
-        out.executemany(insert, batch)
-        copied += len(batch)
+    into_utf8 = encoding == "UTF-8"
+    values = ", ".join("CASE ? WHEN 'text' THEN CAST(? AS TEXT) ELSE ? END" if into_utf8 else "?" for _ in names)
+    insert = f"INSERT INTO main.{q(table.name)} ({', '.join(names)}) VALUES ({values})"
+    select = f"SELECT {', '.join(names)}, {', '.join(f'typeof({name})' for name in names)} FROM main.{q(table.name)}"
+    width, copied = len(names), 0
+    text_factory, source.text_factory = source.text_factory, bytes  # text as SQLite gives it, in UTF-8
+    try:
+        for batch in _batches(source.execute(select)):
+            patches: list[tuple[str, bytes, object]] = []
+            rows = []
+            for row in batch:
+                if into_utf8:  # typeof() arrives as bytes too
+                    rows.append([part for value, kind in zip(row[:width], row[width:])
+                                 for part in (kind.decode(), value if kind == b"text" else None, value)])
+                    continue
+                rows.append([_as_string(value, name, row, table, patches) if kind == b"text" else value
+                             for value, kind, name in zip(row[:width], row[width:], names)])
+            out.executemany(insert, rows)
+            for name, utf8, rowid in patches:
+                literal = utf8.decode("utf-8", "surrogatepass").encode(CODECS[encoding], "surrogatepass").hex()
+                out.execute(f"UPDATE main.{q(table.name)} SET {name} = CAST(x'{literal}' AS TEXT) WHERE rowid = ?",
+                            (rowid,))
+            copied += len(batch)
+    finally:
+        source.text_factory = text_factory
     return copied
+
+
+#: Python's name of each UTF-16 text encoding a SQLite file may have.
+CODECS = {"UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
+
+
+def _as_string(utf8: bytes, name: str, row: tuple, table: SourceTable, patches: list) -> str:
+    """A text as a Python string; one no string can carry (a lone surrogate) is held back as
+    '' and noted, to be written by its row's rowid once the row is in."""
+    try:
+        return utf8.decode("utf-8")
+    except UnicodeDecodeError:
+        if not table.rowid:
+            raise Aborted(f"{table.name}: a text no UTF-16 string can carry, in a table without rowid; it cannot "
+                          "be written in UTF-16") from None
+        patches.append((name, utf8, row[0]))
+        return ""
 
 
 def transcode(source: sqlite3.Connection, out: sqlite3.Connection, encoding: str) -> int:
@@ -128,6 +170,6 @@ def transcode(source: sqlite3.Connection, out: sqlite3.Connection, encoding: str
     header = {**description.header, "encoding": encoding}
 
     def fill() -> int:
-        return sum(_copy_rows(source, out, table) for table in description.tables + description.virtual_tables)
+        return sum(_copy_rows(source, out, table, encoding) for table in description.tables + description.virtual_tables)
 
     return recreate(out, description.schema_objects, header, description.internal_rows, fill)
