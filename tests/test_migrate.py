@@ -143,6 +143,17 @@ def test_widening_a_table_does_not_meet_a_source_table_of_the_interim_s_name(tar
     assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
 
 
+def test_a_key_kept_apart_for_its_integer_declaration_says_so(target, tmp_path):
+    """``id INT PRIMARY KEY`` and ``id INTEGER PRIMARY KEY`` (the rowid): the reason named the
+    same key on both sides, which read as a contradiction."""
+    a = make_database(tmp_path / "a.db", "CREATE TABLE k (id INT PRIMARY KEY, v)", "INSERT INTO k VALUES (1, 'a')")
+    b = make_database(tmp_path / "b.db", "CREATE TABLE k (id INTEGER PRIMARY KEY, v)", "INSERT INTO k VALUES (1, 'b')")
+    report = migrate(target, [a, b], settings())
+    assert report.sources[1].notes[0] == ("kept apart as 'b__k': primary key differs: (id) declared INTEGER here, "
+                                          "(id) not declared INTEGER in the consolidated 'k'")
+    assert_rebuilds_exactly(target, [a, b], tmp_path / "out")
+
+
 def test_a_table_that_cannot_be_reconciled_is_kept_apart_with_a_reason(target, tmp_path):
     a = make_database(tmp_path / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
     b = make_database(tmp_path / "b.db", "CREATE TABLE t (code TEXT PRIMARY KEY, v)", "INSERT INTO t VALUES ('k', 'b')")

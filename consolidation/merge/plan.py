@@ -112,15 +112,14 @@ def _plan_table(connection: sqlite3.Connection, table: SourceTable, source_name:
             return keep_apart(connection, table, source_name,
                               f"the name is taken by the {taken[0]} {taken[1]!r} of the consolidated set")
         return TablePlan(table, name, create=True)
-    source_key = [folded(k) for k in table.key]
-    if source_key != [folded(k) for k in shape.key] or _declares_integer_key(table) != shape.integer_key:
-        return keep_apart(
-            connection,
-            table,
-            source_name,
-            f"primary key differs: ({', '.join(table.key) or 'none'}) here, "
-            f"({', '.join(shape.key) or 'none'}) in the consolidated {name!r}",
-        )
+    source_key, integer_here = [folded(k) for k in table.key], _declares_integer_key(table)
+    if source_key != [folded(k) for k in shape.key] or integer_here != shape.integer_key:
+        here, there = f"({', '.join(table.key) or 'none'})", f"({', '.join(shape.key) or 'none'})"
+        if source_key == [folded(k) for k in shape.key]:  # the same columns: one is declared INTEGER, the other not
+            here += " declared INTEGER" if integer_here else " not declared INTEGER"
+            there += " declared INTEGER" if shape.integer_key else " not declared INTEGER"
+        return keep_apart(connection, table, source_name,
+                          f"primary key differs: {here} here, {there} in the consolidated {name!r}")
     if shape.key_is_rowid and not table.key_is_rowid and _key_not_all_integers(connection, table):
         return keep_apart(connection, table, source_name,
                           f"key {table.key[0]!r} is not the rowid here (declared INTEGER PRIMARY KEY DESC, or in a "
