@@ -73,8 +73,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--assetdb-phase",
         metavar="PHASE",
-        choices=PHASES,
-        default=None,
+        default=None,  # judged by resolve_settings: one line naming where it was set, not argparse's four
         help=f"run the checks up to this phase ({', '.join(PHASES)}); overrides ini assetdb_phase",
     )
     group.addoption(
@@ -102,8 +101,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--assetdb-lock-timeout",
         metavar="SECONDS",
-        type=float,
-        default=None,
+        default=None,  # judged by resolve_lock_timeout: one line, not argparse's four
         help=f"wait this long for a writer (a sync) to commit before reading a database (default "
         f"{DEFAULT_LOCK_TIMEOUT:g}); overrides ini assetdb_lock_timeout",
     )
@@ -188,17 +186,17 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
 
 def resolve_lock_timeout(config: pytest.Config) -> float:
     """``--assetdb-lock-timeout``, else ini ``assetdb_lock_timeout``, else the default."""
-    value = config.getoption("assetdb_lock_timeout")
-    if value is None:
-        text = config.getini("assetdb_lock_timeout").strip()
+    source, text = "--assetdb-lock-timeout", config.getoption("assetdb_lock_timeout")
+    if text is None:
+        source, text = "assetdb_lock_timeout", config.getini("assetdb_lock_timeout").strip()
         if not text:
             return DEFAULT_LOCK_TIMEOUT
-        try:
-            value = float(text)
-        except ValueError:
-            raise pytest.UsageError(f"assetdb_lock_timeout: {text!r} is not a number of seconds") from None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not value >= 0:  # negative, or not a number at all (nan)
-        raise pytest.UsageError(f"--assetdb-lock-timeout: {value:g} is not a number of seconds to wait")
+        raise pytest.UsageError(f"{source}: {text!r} is not a number of seconds to wait")
     return value
 
 

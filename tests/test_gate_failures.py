@@ -207,24 +207,33 @@ def test_near_the_cap_made_an_error_is_one_line(pytester):
 
 
 @pytest.mark.parametrize(("where", "named"), [("pyproject", "pyproject.toml: [tool.assetdb] phase"),
-                                               ("ini", "assetdb_phase")])
+                                               ("ini", "assetdb_phase"), ("option", "--assetdb-phase")])
 def test_an_unknown_phase_is_named_where_it_was_set(pytester, where, named):
     make_database(pytester.path / "databases" / "a.db", "CREATE TABLE t (x)")
     if where == "pyproject":
         pytester.makepyprojecttoml('[tool.assetdb]\nphase = "nope"\n')
-    else:
+    elif where == "ini":
         pytester.makeini("[pytest]\nassetdb_phase = nope\n")
-    result = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider")
+    extra = ["--assetdb-phase", "nope"] if where == "option" else []
+    result = pytester.runpytest("--assetdb", "databases", *extra, "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert f"ERROR: {named}: unknown phase 'nope'" in result.stderr.str()
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        f"ERROR: {named}: unknown phase 'nope' (phases: inventory, schema, migration, sync, documentation, templates, "
+        "compliance, finalization)"]
 
 
-@pytest.mark.parametrize("value", ["nan", "-1"])
-def test_a_lock_timeout_that_is_no_number_of_seconds_is_a_usage_error(pytester, value):
+@pytest.mark.parametrize(("value", "where"), [("nan", "option"), ("-1", "option"), ("abc", "option"),
+                                              ("-1", "ini"), ("abc", "ini")])
+def test_a_lock_timeout_that_is_no_number_of_seconds_is_a_usage_error_in_one_line(pytester, value, where):
     make_database(pytester.path / "databases" / "a.db", "CREATE TABLE t (x)")
-    result = pytester.runpytest("--assetdb", "databases", f"--assetdb-lock-timeout={value}", "-p", "no:cacheprovider")
+    if where == "ini":
+        pytester.makeini(f"[pytest]\nassetdb_lock_timeout = {value}\n")
+    extra = [f"--assetdb-lock-timeout={value}"] if where == "option" else []
+    result = pytester.runpytest("--assetdb", "databases", *extra, "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "is not a number of seconds to wait" in result.stderr.str()
+    named = "--assetdb-lock-timeout" if where == "option" else "assetdb_lock_timeout"
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        f"ERROR: {named}: {value!r} is not a number of seconds to wait"]
 
 
 def test_an_archived_source_changed_fails_and_each_remedy_it_names_mends_it(pytester, tmp_path):
