@@ -314,6 +314,20 @@ def test_wal_source_rows_that_live_only_in_the_wal_are_migrated(target, tmp_path
     assert_verified(target, [source])
 
 
+def test_a_wal_source_rebuilds_as_a_wal_file(target, tmp_path):
+    """Its header records WAL (bytes 18 and 19): the rebuilt file's did not, so an application
+    counting on WAL got another file back. It is WAL again, with no -wal left beside it."""
+    source = write_wal_with_pending_rows(tmp_path / "src" / "wal.db", rows=3)
+    rollback = make_database(tmp_path / "src" / "plain.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    migrate(target, [source, rollback], settings())
+    for name, expected in (("wal.db", b"\x02\x02"), ("plain.db", b"\x01\x01")):
+        rebuilt = tmp_path / f"rebuilt-{name}"
+        rebuild_source(target, name, rebuilt)
+        assert rebuilt.read_bytes()[18:20] == expected, name
+        assert not Path(f"{rebuilt}-wal").exists() and not Path(f"{rebuilt}-shm").exists()
+    assert sqldiff(source, tmp_path / "rebuilt-wal.db") == ""
+
+
 def test_same_file_name_in_two_folders(target, tmp_path):
     first = make_database(tmp_path / "x" / "data.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'x')")
     second = make_database(tmp_path / "y" / "data.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'y')")

@@ -43,7 +43,7 @@ from ..sqlite import (
 )
 from ..sqlite.describe import fingerprint_source
 from ..sqlite.fingerprint import FORMAT, fingerprint_format
-from ..sqlite.recreate import source_encoding
+from ..sqlite.recreate import journal_mode, source_encoding
 from ..store import (
     Operation,
     ShardSet,
@@ -180,6 +180,7 @@ def _changed_or_unchanged(connection, path, uri, alias, name) -> SourceOutcome |
         return _unchanged(connection, outcome, previous[0])
     description = describe_source(connection, alias, uri)
     description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
+    description.header["journal_mode"] = journal_mode(path)  # the file's own: a rebuild gives it back
     changed = _ChangedSource(path, name, uri, previous, description, outcome)
     # Rows recorded in an earlier format are not proved the same by it (format 1 could not
     # see past a NUL in a text, format 2 the sign of a zero): such a source is migrated again.

@@ -18,7 +18,12 @@ from ..errors import Aborted, BadInput
 from ..sqlite import readonly_uri
 from ..sqlite.describe import content_option
 from ..sqlite.introspect import quote_identifier as q
-from ..sqlite.recreate import prepare_like, restore_internal_rows, transcode
+from ..sqlite.recreate import (
+    in_wal_mode,
+    prepare_like,
+    restore_internal_rows,
+    transcode,
+)
 from ..store.reading import attach_shards_readonly
 from .ledger import find_source, read_sources
 
@@ -32,6 +37,7 @@ class RebuildResult:
     tables: int
     rows: int
     encoding: str = "UTF-8"
+    journal_mode: str = "rollback"  # as the source's file recorded it (sets migrated before say nothing)
 
 
 def rebuild_source(database: Path | str, name: str, out: Path | str, track=lambda tables: tables) -> RebuildResult:
@@ -68,6 +74,8 @@ def rebuild_source(database: Path | str, name: str, out: Path | str, track=lambd
             raise Aborted(f"rebuilt {name} failed integrity_check: {verdict}")
         if result.encoding != "UTF-8":
             _in_encoding(partial, result.encoding)
+        if result.journal_mode == "wal":  # the source's header said WAL: so does the rebuilt file's
+            in_wal_mode(partial)
         _flush(partial)
         partial.replace(out)
     except sqlite3.DatabaseError as error:
@@ -139,4 +147,5 @@ def _rebuild(connection: sqlite3.Connection, name: str, out: Path, shards: dict[
     connection.execute(f"PRAGMA user_version = {int(header.get('user_version', 0))}")
     connection.execute(f"PRAGMA application_id = {int(header.get('application_id', 0))}")
     connection.execute("COMMIT")
-    return RebuildResult(source.name, out, len(source.tables), rows, header.get("encoding", "UTF-8"))
+    return RebuildResult(source.name, out, len(source.tables), rows, header.get("encoding", "UTF-8"),
+                         header.get("journal_mode", "rollback"))

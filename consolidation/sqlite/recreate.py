@@ -38,6 +38,22 @@ def source_encoding(path) -> str:
     return ENCODINGS.get(read_header(path).text_encoding, "UTF-8") if os.stat(path).st_size else "UTF-8"
 
 
+def journal_mode(path) -> str:
+    """``wal`` or ``rollback``: the journal mode a database file records (``rollback`` for an
+    empty file)."""
+    return read_header(path).journal_mode if os.stat(path).st_size else "rollback"
+
+
+def in_wal_mode(path) -> None:
+    """Put a finished file in WAL mode, as its header then records; closed at once, so no
+    ``-wal`` is left beside it."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = WAL")
+    finally:
+        connection.close()
+
+
 def prepare_like(connection: sqlite3.Connection, header: dict) -> None:
     """Give the new, empty main database of ``connection`` the page size and auto-vacuum of
     ``header``, and let in rows a CHECK of the schema refuses: the rows are the source's as
