@@ -24,6 +24,14 @@ pytest_plugins = ["pytester"]
 REALWORLD = Path(__file__).resolve().parent / "tests" / "data" / "realworld"
 
 
+@pytest.fixture(autouse=True)
+def _backups_in_a_temporary_folder(tmp_path_factory, monkeypatch):
+    """A command that takes a backup with no folder given uses the user's own state folder
+    (``~/.local/state/assetdb/backups``): the suite's go to a temporary folder instead, so a
+    test run leaves nothing in the home of whoever runs it."""
+    monkeypatch.setenv("ASSETDB_BACKUP_DIR", str(tmp_path_factory.mktemp("backups")))
+
+
 def folder_state(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` with the SHA-256 of its bytes: 'untouched' means equal."""
     return {
