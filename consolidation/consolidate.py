@@ -293,11 +293,11 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
     still_there = [source for source in sources if source.exists()] + [
         path for path, _status, _reason in summary.left_out if path.exists()]
     summary.databases_after = len(_set_files(target)) + len(still_there)
-    summary.sizes = {path.name: database_size(path) for path in _set_files(target)}
-    summary.shards = len(summary.sizes)  # the set's files now: ingest may have added shards
+    summary.shards = len(_set_files(target))  # the set's files now: ingest may have added shards
     summary.seconds = time.monotonic() - started
     if _state_of(target, summary.database_list) != before:  # a rerun with nothing to do leaves the set as it was
         _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
+    summary.sizes = {path.name: database_size(path) for path in _set_files(target)}  # as left: its log row too
     return summary
 
 

@@ -549,3 +549,24 @@ def test_a_link_to_an_archived_source_follows_it_into_the_archive(assetdb, pytes
     again = assetdb("consolidate", folder, "--workspace", pytester.path, "--backup-dir", backups, "--yes", "--quiet")
     assert again.exit_code == 0, again.stderr
     assert not os.path.lexists(folder / "current.db") and (folder / "archive" / "current.db").resolve().is_file()
+
+
+def test_the_sizes_consolidate_ends_with_are_the_files_as_it_leaves_them(tmp_path, monkeypatch):
+    """Its own log row is the last thing it writes: measured before it, the primary was shown a
+    page smaller than the file (569.3 KB for a file of 573,440 bytes) whenever that row took one."""
+    import consolidation.consolidate as consolidate_module
+    from consolidation.consolidate import Request, consolidate
+    from consolidation.size import database_size
+    from consolidation.store import Operation, record_operation
+
+    logged = consolidate_module._log
+
+    def a_log_row_that_takes_pages(target, limit, status, details, summary):
+        logged(target, limit, status, details, summary)
+        record_operation(target, Operation("note", details={"padding": "x" * 200_000}), limit)
+
+    monkeypatch.setattr(consolidate_module, "_log", a_log_row_that_takes_pages)
+    folder = tmp_path / "repo" / "databases"
+    build_legacy_set(folder)
+    summary = consolidate(Request((folder,), LIMIT, None, tmp_path / "backups", archive=True))
+    assert summary.sizes == {"enterprise_assets.db": database_size(folder / "enterprise_assets.db")}
