@@ -38,6 +38,8 @@ from .sqlite import (
 from .sqlite.classify import is_database_path
 from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
+from .store.set_files import skipped_files
+from .store.shard_files import in_the_set
 
 MANIFEST = ARCHIVE_MANIFEST
 
@@ -184,6 +186,24 @@ def refuse_sources_in_use(paths: list[Path]) -> None:
         listed = ", ".join(f"{path} (pid {pid})" for path, pid in sorted(in_use.items()))
         raise Aborted(f"refusing to archive {len(in_use)} source(s) another process has open: {listed}; its next "
                       "writes would go to a file moved away. Close the application, then run again; nothing was moved")
+
+
+def passed_over(database: Path | str, sources: list[Path | str]) -> dict[Path, str]:
+    """Of ``sources`` (``databases/*.db``, say), the files archive passes over, with why, as
+    migrate and verify do: the set's own files, and those it records as left out."""
+    database = Path(database)
+    if not database.is_file():
+        return {}
+    with read_consolidated(database) as (connection, _):
+        left_out = {os.path.abspath(path): f"left out of the set ({status}: {reason})"
+                    for path, status, reason in skipped_files(connection, database)}
+    over = {}
+    for source in map(Path, sources):
+        if in_the_set(source, database):
+            over[source] = "a file of the consolidated set itself"
+        elif os.path.abspath(source) in left_out:
+            over[source] = left_out[os.path.abspath(source)]
+    return over
 
 
 def archive_sources(

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 
 import click
 
-from .archive import archive_sources
+from .archive import archive_sources, passed_over
 from .cli_options import (
     PATH,
     exclude_option,
@@ -217,7 +217,11 @@ def conflicts_command(database, table) -> None:
 @limit_option
 def archive_command(sources, database, folder, limit) -> None:
     """Move sources whose migration verifies lossless into the archive (never deleted)."""
-    for record in archive_sources(database, list(sources), resolve_size_limit(limit), folder):
+    over = passed_over(database, list(sources))
+    for path, why in over.items():
+        click.echo(f"passed over {path}: {why}")
+    for record in archive_sources(database, [path for path in sources if path not in over],
+                                  resolve_size_limit(limit), folder):
         click.echo(f"archived {record.name} -> {record.archived} (sha256 {record.sha256[:16]}…)")
 
 

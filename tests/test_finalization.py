@@ -570,3 +570,25 @@ def test_the_sizes_consolidate_ends_with_are_the_files_as_it_leaves_them(tmp_pat
     build_legacy_set(folder)
     summary = consolidate(Request((folder,), LIMIT, None, tmp_path / "backups", archive=True))
     assert summary.sizes == {"enterprise_assets.db": database_size(folder / "enterprise_assets.db")}
+
+
+def test_archive_takes_the_folder_s_glob_as_migrate_does(assetdb, tmp_path, monkeypatch):
+    """``assetdb archive databases/*.db``: the glob names the set's own file and a file the set
+    left out too; migrate and verify pass over both, and archive refused the whole command."""
+    from consolidation.demo import lfs_pointer
+
+    repo = tmp_path / "repo"
+    folder = repo / "databases"
+    for offset, name in enumerate("ab"):
+        make_database(folder / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                      f"INSERT INTO t VALUES ({offset + 1}, '{name}')")
+    lfs_pointer(folder / "big.db", 9_000_000)
+    monkeypatch.chdir(repo)
+    assert assetdb("consolidate", "databases", "--backup-dir", tmp_path / "backups", "--skip-unusable",
+                   "--quiet").exit_code == 0
+    every = sorted(str(path.relative_to(repo)) for path in folder.glob("*.db"))
+    archived = assetdb("archive", *every, "--db", "databases/enterprise_assets.db")
+    assert archived.exit_code == 0, archived.stderr
+    assert "passed over databases/enterprise_assets.db: a file of the consolidated set itself" in archived.stdout
+    assert "passed over databases/big.db: left out of the set (lfs-pointer: " in archived.stdout
+    assert sorted(path.name for path in (folder / "archive").glob("*.db")) == ["a.db", "b.db"]
