@@ -43,6 +43,9 @@ def test_demo_runs_the_readme_workflow_on_a_real_layout_to_a_green_gate(tmp_path
     assert "cannot consolidate 1 of 13 databases: databases/telemetry_2023.db (Git LFS pointer" in out
     assert out.count("$ pytest --assetdb databases/ --assetdb-workspace .") == 2
     assert out.count(" passed, 1 skipped") == 2 and "failed" not in out
+    # the sync step prints what the command prints, its hint one that works pasted in the repository
+    assert re.search(r"^   synced: 0 added, 1 changed, 0 deleted, 0 touched, \d+ unchanged$", out, re.MULTILINE)
+    assert "consolidate them with `assetdb consolidate databases . --skip-unusable`" in out
     repo = tmp_path / "demo" / "repo"
     databases = repo / "databases"
     assert sorted(p.name for p in databases.iterdir()) == ["archive", "enterprise_assets.db", "telemetry_2023.db"]

@@ -21,7 +21,7 @@ from ..config import load_settings
 from ..consolidate import Request, consolidate
 from ..errors import BadInput, CheckFailed
 from ..inventory import take_inventory
-from ..reports import outside_note, render_inventory, render_summary
+from ..reports import render_inventory, render_notes, render_push, render_summary
 from .repository import build_demo_repository
 
 #: How many files the demo repository has around its databases (the tests use thousands).
@@ -88,8 +88,8 @@ def _tour(repo_path: Path, gate: bool, say: Callable[[str], None], track) -> Non
         (Path("docs") / "setup.md").write_text("# Setup\n\nRun `make demo`, then `make test`.\n", encoding="utf-8")
         report = push(Path("."), Path("databases/enterprise_assets.db"), limit, track=track("sync"),
                       database_list=summary.database_list)
-        say(f"   synced: {len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged"
-            + (f"; {outside_note(report.databases_outside, root=Path('.'))}" if report.databases_outside else ""))
+        for line in filter(None, (render_push(report), render_notes(report))):  # as the command prints them
+            say(f"   {line}")
         if gate:
             _gate(repo_path, say)
     finally:
