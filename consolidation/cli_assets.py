@@ -89,7 +89,7 @@ def regenerate_command(database, out, kinds, path_glob, at, allow_outside_links,
 @click.argument("database", type=PATH)
 @click.option("--out", type=PATH, help="Cleaned copy to write. Default: NAME.cleaned.db beside DATABASE.")
 @click.option("--in-place", is_flag=True, help="Clean DATABASE itself, after a verified backup.")
-@click.option("--backup-dir", type=PATH, help="Where --in-place backs up first (outside the workspace).")
+@click.option("--backup-dir", type=PATH, help="Where --in-place backs up first (outside the workspace). Default: $ASSETDB_BACKUP_DIR, else ~/.local/state/assetdb/backups.")
 @click.option("--table", help="The documentation table (default: found by its path and content columns).")
 @click.option("--log", "log_database", type=PATH, help="Record the cleanup in this assetdb database's log.")
 @click.option("--dry-run", is_flag=True, help="Report only; write nothing.")
