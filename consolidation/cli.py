@@ -60,6 +60,9 @@ def cli(debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every user-caused error to one line and an exit code."""
+    for stream in (sys.stdout, sys.stderr):  # a file name may hold bytes no text can: shown escaped, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         code = cli.main(args=argv, prog_name="assetdb", standalone_mode=False)
     except click.exceptions.Abort:

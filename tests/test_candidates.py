@@ -376,3 +376,20 @@ def test_a_copy_of_the_set_kept_beside_it_is_neither_a_shard_nor_a_database_to_c
     assert synced.stderr.strip().splitlines() == [
         "skipped 1 files of another consolidated set or copies of one: databases/enterprise_assets.backup.db "
         "(never stored, never a legacy source)"]
+
+
+def test_a_database_whose_name_is_not_utf8_is_inventoried_and_refused_by_name(assetdb, tmp_path):
+    """A file system allows any byte in a name: inventory (and every reader) crashed on it,
+    an internal error. Inventory lists it; migrate refuses it in one line, as the ledger keeps
+    names as text."""
+    folder = tmp_path / "databases"
+    folder.mkdir()
+    odd = os.fsdecode(os.fsencode(folder) + b"/bad\xff\xfe.db")
+    make_database(Path(odd), "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    listed = assetdb("inventory", folder)
+    assert listed.exit_code == 0, listed.stderr
+    assert "1 databases" in listed.stdout
+    before = folder_state(tmp_path)
+    refused = assetdb("migrate", odd, "--into", tmp_path / "set.db")
+    assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "its name is not UTF-8" in refused.stderr and folder_state(tmp_path) == before

@@ -124,6 +124,15 @@ def _archived_sources(target: Path) -> set[Path]:
     return {recorded_source(target, path).resolve() for (path,) in recorded}
 
 
+def _is_text(name: str) -> bool:
+    """Is ``name`` UTF-8 text (no byte the file system allowed that UTF-8 does not)?"""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def preflight(
     target: Path,
     sources: list[Path | str],
@@ -148,6 +157,9 @@ def preflight(
             raise BadInput(f"{path}: no such source database")
         if path.is_dir() and not path.is_symlink():
             raise BadInput(f"{path}: is a folder; give database files (or use assetdb consolidate DIR)")
+        if not _is_text(str(path.absolute())):
+            raise BadInput(f"{os.fsencode(path)!r}: its name is not UTF-8, which the ledger, the list and the log "
+                           "record names in; rename it, then run again; nothing was written")
         pattern = exclusions.matching(path)
         if pattern:
             result.excluded.append((path, pattern))

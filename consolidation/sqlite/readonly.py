@@ -66,8 +66,9 @@ def _file_state(paths: list[Path]) -> list[tuple[int, int]]:
 
 
 def uri_for(path: Path, immutable: bool = False) -> str:
-    """A ``file:`` URI for ``path`` with every special character escaped."""
-    return "file:" + quote(str(Path(path).resolve())) + ("?mode=ro&immutable=1" if immutable else "")
+    """A ``file:`` URI for ``path`` with every special character escaped: from the path's own
+    bytes, so a name that is not UTF-8 (a byte a file system allows) opens as well."""
+    return "file:" + quote(os.fsencode(Path(path).resolve())) + ("?mode=ro&immutable=1" if immutable else "")
 
 
 @contextmanager
