@@ -169,6 +169,8 @@ def _check_room(database: Path, limit: int, records: list[Archived], folder: Pat
 
 
 def _check_movable(path: Path, database: Path) -> None:
+    if path.is_symlink():  # moved, the link would be archived and its database left where it is
+        raise BadInput(f"{path}: is a symlink (to {os.readlink(path)}); archive the database it leads to")
     if not path.is_file():
         raise BadInput(f"{path}: no such source database")
     if resolved(path) == resolved(database):
@@ -221,7 +223,10 @@ def archive_sources(
         raise BadInput(f"{database}: no such consolidated database (make it with: assetdb migrate SRC… --into {database})")
     folder = Path(to) if to else database.parent / "archive"
     reconcile_archive(database, folder, limit)
-    paths = [Path(source) for source in sources]
+    unique: dict[Path, Path] = {}
+    for source in map(Path, sources):  # a file named twice is archived once
+        unique.setdefault(resolved(source), source)
+    paths = list(unique.values())
     for path in paths:
         _check_movable(path, database)
     refuse_sources_in_use(paths)

@@ -5,6 +5,7 @@ command group in :mod:`consolidation.cli` adds them.
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
@@ -117,8 +118,10 @@ def render_command(name, database, assignments, out, store, store_path, kind, li
     """Render stored template NAME with ${placeholder} values, and count the use."""
     if store_path and not store:
         raise BadInput("--as names where --ingest stores the result; give --ingest too")
-    if out is not None and out.exists():
+    if out is not None and os.path.lexists(out):  # a link too: written through, it would write elsewhere
         raise BadInput(f"{out}: already exists; refusing to overwrite it")
+    if out is not None and not out.parent.is_dir():  # judged before the use is counted in the database
+        raise BadInput(f"{out.parent}: no such folder for --out")
     store_as = (store_path or f"generated/{name.rsplit('/', 1)[-1]}") if store else None
     rendered = render(database, name, parse_assignments(list(assignments)), kind, store_as,
                       limit=resolve_size_limit(limit))

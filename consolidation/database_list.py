@@ -30,11 +30,19 @@ from .inventory import (
     relative_name,
 )
 from .leftovers import sweep_folder, temporary_beside
-from .listing import BEGIN_MARKER, END_MARKER, DatabaseList, find_list, read_list
+from .listing import (
+    BEGIN_MARKER,
+    END_MARKER,
+    LIST_FILENAME,
+    DatabaseList,
+    find_list,
+    read_list,
+)
 from .proof import read_sources
 from .size import format_size
 from .sqlite import open_readonly
 from .sqlite.backup import find_workspace
+from .sqlite.classify import has_sqlite_header, is_database_path
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.set_files import database_list_path, record_database_list, skipped_files
@@ -236,9 +244,14 @@ class ListResult:
 
 
 def require_list_folder(list_path: Path) -> None:
-    """The database list is written into a folder that exists: refused before any write."""
+    """The database list is a text file written into a folder that exists: a missing folder,
+    or a database given as the list (written into, it would take the list after its pages),
+    is refused before any write."""
     if not list_path.parent.is_dir():
         raise BadInput(f"{list_path.parent}: no such folder for the database list")
+    if is_database_path(list_path) or has_sqlite_header(list_path):
+        raise BadInput(f"{list_path}: is a database, not a database list (a Markdown file, "
+                       f"{LIST_FILENAME} by default); nothing was written")
 
 
 def keep_list(request: ListRequest, write: bool = True) -> ListResult:

@@ -24,6 +24,7 @@ from .sqlite import backup_database, default_backup_directory, open_readonly
 from .sqlite.introspect import quote_identifier as q
 from .sqlite.introspect import rowid_expression
 from .store import Operation, record_operation, write_transaction
+from .store.identity import claims_assetdb
 
 PATH_COLUMNS = ("path", "file_path", "filepath", "doc_path", "document_path", "filename", "file_name")
 CONTENT_COLUMNS = ("content", "body", "text", "markdown", "document", "contents")
@@ -160,13 +161,16 @@ def dedupe_docs(
     """Report, then write a cleaned copy (default) or clean in place after a verified backup;
     ``limit`` caps the log row written into ``log``, the consolidated set's own log."""
     database = Path(database)
+    if claims_assetdb(database):  # its documentation rows are sources' rows, accounted for in its ledger
+        raise BadInput(f"{database}: is a file of a consolidated set; dedupe-docs cleans a legacy documentation "
+                       "database (consolidate reports the duplicates of the ones it takes in); nothing was written")
     with open_readonly(database) as connection:
         report = plan_cleanup(connection, table, backup_patterns(database.parent))
         if dry_run:
             return report
         if not in_place:
             target = Path(out) if out else database.with_name(f"{database.stem}.cleaned{database.suffix}")
-            if target.exists():
+            if os.path.lexists(target):  # a link too, dangling or in a loop: replaced, it would be lost
                 raise BadInput(f"{target}: already exists; refusing to overwrite it")
             partial = temporary_beside(target, "cleaned")
             writer = sqlite3.connect(partial)

@@ -125,3 +125,26 @@ def test_a_table_without_rowids_or_a_view_is_one_line(tmp_path, assetdb, kind, s
     refused = assetdb("dedupe-docs", database, "--table", "docs")
     assert refused.exit_code == 2 and said in refused.stderr and len(refused.stderr.splitlines()) == 1
     assert folder_state(tmp_path) == before
+
+
+def test_a_consolidated_set_is_no_documentation_database_to_clean(tmp_path, assetdb):
+    """Its documentation rows are sources' rows its ledger accounts for: deleting some made
+    verify fail for good."""
+    from consolidation.merge import MigrationSettings, migrate
+
+    source = shutil.copyfile(DEMO_DOCS, tmp_path / "documentation.db")
+    target = tmp_path / "set" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, [source], MigrationSettings(LIMIT))
+    held = target.read_bytes()
+    for extra in ([], ["--in-place", "--backup-dir", str(tmp_path / "backups")]):
+        refused = assetdb("dedupe-docs", target, *extra)
+        assert refused.exit_code == 2 and "is a file of a consolidated set" in refused.stderr
+    assert target.read_bytes() == held and not list(target.parent.glob("*.cleaned.db"))
+
+
+def test_an_out_that_is_a_link_is_refused_not_replaced(tmp_path, docs, assetdb):
+    link = tmp_path / "dangling.db"
+    link.symlink_to(tmp_path / "nowhere.db")
+    refused = assetdb("dedupe-docs", docs, "--out", link)
+    assert refused.exit_code == 2 and "already exists" in refused.stderr and link.is_symlink()

@@ -592,3 +592,24 @@ def test_archive_takes_the_folder_s_glob_as_migrate_does(assetdb, tmp_path, monk
     assert "passed over databases/enterprise_assets.db: a file of the consolidated set itself" in archived.stdout
     assert "passed over databases/big.db: left out of the set (lfs-pointer: " in archived.stdout
     assert sorted(path.name for path in (folder / "archive").glob("*.db")) == ["a.db", "b.db"]
+
+
+def test_a_list_that_is_a_database_is_refused_before_anything_is_written(assetdb, legacy, tmp_path):
+    """Given as --list, it took the Markdown after its pages and said 'updated'."""
+    database = make_database(tmp_path / "u.db", "CREATE TABLE t (x)")
+    held = database.read_bytes()
+    refused = assetdb("list", legacy, "--write", "--list", database)
+    assert refused.exit_code == 2 and "is a database, not a database list" in refused.stderr
+    assert database.read_bytes() == held
+
+
+def test_archive_takes_a_source_named_twice_once_and_refuses_a_link(assetdb, legacy, tmp_path):
+    target = legacy / "enterprise_assets.db"
+    migrate(target, [legacy / "monitoring.db"], MigrationSettings(LIMIT))
+    (legacy / "alias.db").symlink_to("monitoring.db")
+    refused = assetdb("archive", legacy / "alias.db", "--db", target)
+    assert refused.exit_code == 2 and "is a symlink (to monitoring.db); archive the database it leads to" in refused.stderr
+    assert (legacy / "monitoring.db").is_file() and not (legacy / "archive").exists()
+    twice = assetdb("archive", legacy / "monitoring.db", legacy / "monitoring.db", "--db", target)
+    assert twice.exit_code == 0, twice.stderr
+    assert twice.stdout.count("archived monitoring.db") == 1 and (legacy / "archive" / "monitoring.db").is_file()

@@ -328,3 +328,12 @@ def test_rebuild_source_shows_progress_on_a_terminal_and_none_with_quiet(assetdb
     assert b"rebuild-source" in drawn and b"table" in drawn
     assert _stderr_on_a_terminal("rebuild-source", target, "a.db", "--out", tmp_path / "quiet.db", "--quiet") == b""
     assert sqldiff(sources[0], tmp_path / "quiet.db") == ""
+
+
+def test_rebuild_source_never_replaces_a_link_given_as_out(assetdb, sources, target, tmp_path):
+    assert assetdb("migrate", *sources, "--into", target, "--quiet").exit_code == 0
+    for name, points_at in (("dangling.db", "nowhere.db"), ("loop.db", "loop.db")):
+        link = tmp_path / name
+        link.symlink_to(tmp_path / points_at)
+        refused = assetdb("rebuild-source", target, "a.db", "--out", link)
+        assert refused.exit_code == 2 and "already exists" in refused.stderr and link.is_symlink()

@@ -708,3 +708,14 @@ def test_a_shard_that_cannot_be_written_is_named_before_any_write(target, tmp_pa
         with pytest.raises(BadInput, match=said):
             ingest(workspace, target, limit=CAP)
     assert folder_state(target.parent) == before
+
+
+def test_init_refuses_a_shard_and_leaves_it_as_it_was(target, tmp_path, assetdb):
+    """Completed as a primary, a shard took the set's schema and a log row of its own."""
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    shard = target.with_name("enterprise_assets.002.db")
+    held = shard.read_bytes()
+    refused = assetdb("init", shard)
+    assert refused.exit_code == 2 and "is a shard of a consolidated set" in refused.stderr
+    assert shard.read_bytes() == held

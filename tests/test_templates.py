@@ -157,3 +157,25 @@ def test_only_braced_placeholders_are_filled_a_scripts_own_dollars_stay():
         "#!/bin/sh\necho \"$HOME $$ $1\" hi hi, cost $5 and $n\n"
     with pytest.raises(BadInput, match="missing values for name"):
         render_text(script, {"greeting": "hi"})
+
+
+def test_a_result_stored_at_a_template_s_own_path_is_refused_and_nothing_is_counted(database):
+    """Stored there as a script, it replaced the template: the next render found none."""
+    held = database.read_bytes()
+    for where in ("templates/job.py.tmpl", "patterns/retry.pattern"):
+        with pytest.raises(BadInput, match=rf"--as '{where}': the stored (template|pattern) '{where}' is there"):
+            render(database, "job.py", {"greeting": "Hello", "name": "world"}, store_as=where, limit=LIMIT)
+    assert database.read_bytes() == held
+    assert render(database, "job.py", {"greeting": "Hi", "name": "you"}, limit=LIMIT).text.startswith("print('Hi")
+
+
+def test_render_out_is_judged_before_the_use_is_counted(database, tmp_path, assetdb):
+    """A link as --out was written through (a dangling one made its target); a missing folder
+    failed after the use was counted."""
+    (tmp_path / "dangling.py").symlink_to(tmp_path / "nowhere.py")
+    held = database.read_bytes()
+    for out, said in ((tmp_path / "dangling.py", "already exists; refusing to overwrite it"),
+                      (tmp_path / "no" / "such" / "x.py", "no such folder for --out")):
+        refused = assetdb("render", "job.py", "--db", database, "--set", "greeting=a", "--set", "name=b", "--out", out)
+        assert refused.exit_code == 2 and said in refused.stderr
+    assert database.read_bytes() == held and not (tmp_path / "nowhere.py").exists()

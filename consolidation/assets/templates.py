@@ -130,8 +130,12 @@ def render(
         )
         if store_as is not None:
             path = os.fsencode(store_as)
+            previous = current_assets(connection).get(path)
+            if previous is not None and previous.kind in USAGE_TRACKING_KINDS:  # rolled back with the use counted
+                raise BadInput(f"--as {store_as!r}: the stored {previous.kind} {store_as!r} is there, and a rendered "
+                               "script would replace it; store the result under another path")
             packed = pack_bytes(path, encoded, stat.S_IFREG | 0o644, time.time_ns())
-            record_asset(connection, session.shards, packed, "script", current_assets(connection).get(path), now)
+            record_asset(connection, session.shards, packed, "script", previous, now)
         Operation(
             "render",
             subject=asset.name,

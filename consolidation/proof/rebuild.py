@@ -44,7 +44,7 @@ def rebuild_source(database: Path | str, name: str, out: Path | str, track=lambd
     """Rebuild source ``name`` into the new file ``out``; ``track`` wraps the loop over its
     tables (a progress bar)."""
     database, out = Path(database), Path(out)
-    if out.exists():
+    if os.path.lexists(out):  # a link too, dangling or in a loop: replaced, it would be lost
         raise BadInput(f"{out}: already exists; refusing to overwrite it")
     if not out.parent.is_dir():
         raise BadInput(f"{out.parent}: no such directory")

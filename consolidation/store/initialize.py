@@ -19,6 +19,7 @@ from ..leftovers import temporary_beside
 from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
 from ..sqlite.classify import refuse_broken_symlink
+from .identity import SHARD, role
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
 from .provenance import reaches_next_link
@@ -91,6 +92,8 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
         read_header(path)
     except EmptyDatabase:
         pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
+    if role(path) == SHARD:  # completed as a primary, it would take the set's schema, log and all
+        raise BadInput(f"{path}: is a shard of a consolidated set, which holds rows only; give its primary file")
     return _initialize_at(path, path, limit)
 
 
