@@ -25,6 +25,7 @@ from .cli_options import (
     PATH,
     allow_outside_links_option,
     exclude_option,
+    finite_seconds,
     limit_option,
     lock_timeout_option,
     max_file_size_option,
@@ -148,7 +149,7 @@ def assets_command(database, kinds, top_used) -> None:
 @click.option("--force", is_flag=True, help="With --pull: overwrite local edits.")
 @click.option("--watch", is_flag=True, help="Sync again every --interval seconds until interrupted (Ctrl-C).")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds between two syncs with --watch.")
+              callback=finite_seconds, help="Seconds between two syncs with --watch.")
 @click.option("--rehash", is_flag=True,
               help="Read every file, also those whose size, mode and mtime are as stored (a tree unpacked "
                    "with normalised mtimes).")

@@ -21,6 +21,7 @@ from .cli_options import (
     lock_timeout_option,
     progress,
     quiet_option,
+    reader_wait,
     skip_unusable_option,
 )
 from .compliance import SizePolicy, check_sizes, log_size_check
@@ -44,7 +45,6 @@ from .reports import (
 )
 from .size import format_size, parse_warn_threshold
 from .sqlite import backup_database, restore_database
-from .sqlite.readonly import set_reader_wait
 from .store import SCHEMA_VERSION, initialize
 from .store.lock import database_lock
 
@@ -175,12 +175,13 @@ def migrate_command(sources, target, limit, backup_dir, prefer, no_partition, dr
 @limit_option
 @exclude_option
 @click.option("--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="Seconds to wait for a writer (a sync) to commit before reading.")
+              callback=reader_wait, help="Seconds to wait for a writer (a sync) to commit before reading.")
 @quiet_option
 def verify_command(database, sources, sources_follow, workspace, limit, exclude, lock_timeout, quiet) -> None:
     """Prove DATABASE: migrated rows (live against SOURCES, else the ledger), assets, size."""
-    set_reader_wait(lock_timeout)
-    del sources_follow  # only lets "--sources A B" read as documented; the sources are positional
+    # sources_follow only lets "--sources A B" read as documented (the sources are positional);
+    # the wait for a writer is set by its option's callback
+    del sources_follow, lock_timeout
     proof = prove(database, sources, workspace, resolve_size_limit(limit), plugin_manager(),
                   progress(quiet, "verify", "source"), resolve_exclusions(exclude))
     click.echo(render_verify(proof, workspace))

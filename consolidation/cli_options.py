@@ -6,6 +6,7 @@ library call, one report.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import click
 
 from .errors import BadInput
 from .size import parse_size
+from .sqlite.readonly import set_reader_wait
 from .store import ASSET_TABLES
 
 
@@ -50,8 +52,23 @@ limit_option = click.option(
 )
 
 
+def finite_seconds(_context, parameter, value):
+    """A number of seconds that a wait can be: finite (``nan`` and ``inf`` pass a range)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param=parameter)
+    return value
+
+
+def reader_wait(context, parameter, value):
+    """The wait for another writer, which every read of this command waits for as well (a
+    writer committing is waited out the same time, then named, exit 3)."""
+    seconds = finite_seconds(context, parameter, value)
+    set_reader_wait(seconds)
+    return seconds
+
+
 lock_timeout_option = click.option(
-    "--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+    "--lock-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True, callback=reader_wait,
     help="Seconds to wait for another writer of the same database before stopping (exit 3).",
 )
 

@@ -337,3 +337,33 @@ def test_rebuild_source_never_replaces_a_link_given_as_out(assetdb, sources, tar
         link.symlink_to(tmp_path / points_at)
         refused = assetdb("rebuild-source", target, "a.db", "--out", link)
         assert refused.exit_code == 2 and "already exists" in refused.stderr and link.is_symlink()
+
+
+def test_a_target_held_by_a_writer_is_named_locked_after_the_lock_timeout(assetdb, sources, target, tmp_path):
+    """It waited 15 s whatever --lock-timeout said, then called the set another application's
+    database (exit 2, with a hint to choose another file)."""
+    assert assetdb("migrate", sources[0], "--into", target, "--quiet").exit_code == 0
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        "connection = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "connection.execute('BEGIN IMMEDIATE')\n"
+        "connection.execute('UPDATE cross_database_sync_operations SET details = details')\n"
+        "print('holding', flush=True)\n"
+        "time.sleep(30)\n"), str(target)], stdout=subprocess.PIPE, text=True)
+    try:
+        with holder.stdout:
+            assert holder.stdout.readline().strip() == "holding"
+            started = time.monotonic()
+            refused = assetdb("migrate", sources[1], "--into", target, "--lock-timeout", "0.2", "--quiet")
+            waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert refused.exit_code == 3 and f"locked by another writer (pid {holder.pid})" in refused.stderr
+    assert waited < 10, waited  # the option's wait, not a fixed one
+
+
+@pytest.mark.parametrize("option", [["--lock-timeout", "nan"], ["--lock-timeout", "inf"]])
+def test_a_wait_that_is_no_number_of_seconds_is_refused(assetdb, sources, target, option):
+    refused = assetdb("migrate", sources[0], "--into", target, *option)
+    assert refused.exit_code == 2 and "is not a number of seconds" in refused.stderr and not target.exists()

@@ -18,10 +18,16 @@ from pathlib import Path
 
 from ..errors import Aborted, AssetdbError, BadInput
 from ..globs import Exclusions
-from ..sqlite import EmptyDatabase, describe_source, open_readonly, read_header
+from ..sqlite import (
+    EmptyDatabase,
+    describe_source,
+    open_readonly,
+    read_header,
+    writer_lock_holder,
+)
 from ..sqlite.classify import Candidate, classify, folder_holding, refuse_broken_symlink
 from ..store import APPLICATION_ID
-from ..store.identity import PRIMARY, claims_assetdb, role
+from ..store.identity import PRIMARY, SHARD, claims_assetdb, role
 from ..store.set_files import recorded_source
 from ..store.shard_files import in_the_set
 
@@ -98,7 +104,14 @@ def check_target(target: Path, sources: list[Path]) -> None:
             return
         except AssetdbError as error:
             raise BadInput(f"{target}: the target is not a database ({str(error).split(': ', 1)[-1]})") from None
-        if header.application_id != APPLICATION_ID or role(target) != PRIMARY:
+        found = role(target) if header.application_id == APPLICATION_ID else None
+        holder = writer_lock_holder(target) if found is None and header.application_id == APPLICATION_ID else None
+        if holder:  # ours, but a writer held it past the wait: not another application's
+            raise Aborted(f"{target}: locked by another writer (pid {holder}), still writing after the wait; rerun "
+                          "when it is done; nothing was written")
+        if found == SHARD:
+            raise BadInput(f"{target}: is a shard of a consolidated set; give its primary file with --into")
+        if found != PRIMARY:
             raise BadInput(f"{target}: the target is another application's database (not an assetdb database); "
                            "choose a new file with --into")
         if not os.access(target, os.W_OK):
