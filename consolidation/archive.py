@@ -222,6 +222,8 @@ def archive_sources(
     if not database.is_file():
         raise BadInput(f"{database}: no such consolidated database (make it with: assetdb migrate SRC… --into {database})")
     folder = Path(to) if to else database.parent / "archive"
+    if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
+        raise BadInput(f"{folder}: is not a folder; --to names the archive folder (made if missing)")
     reconcile_archive(database, folder, limit)
     unique: dict[Path, Path] = {}
     for source in map(Path, sources):  # a file named twice is archived once

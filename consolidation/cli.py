@@ -72,14 +72,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"assetdb: error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
     except CheckFailed as error:
-        click.echo(f"assetdb: check failed: {error}", err=True)
+        click.echo(f"assetdb: check failed: {_one_line(error)}", err=True)
         sys.exit(error.exit_code)
     except AssetdbError as error:
-        click.echo(f"assetdb: error: {error}", err=True)
+        click.echo(f"assetdb: error: {_one_line(error)}", err=True)
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 — the one boundary: mapped, or shown as a bug
         _fail(error)
     sys.exit(code or 0)
+
+
+def _one_line(error: Exception) -> str:
+    """The error as the one line it is promised to be: a newline a path holds, shown escaped."""
+    return str(error).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _fail(error: Exception) -> None:

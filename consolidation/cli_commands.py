@@ -14,6 +14,7 @@ import click
 
 from .archive import archive_sources, passed_over
 from .cli_options import (
+    FOLDER,
     PATH,
     exclude_option,
     limit_option,
@@ -72,7 +73,7 @@ def inventory_command(directories, as_json, limit, exclude, list_file, quiet) ->
               help="Also fail on a file at or over this size or share of the cap (95MB, 90%): caught before it is over.")
 @click.option("--refuse-lfs-pointers", is_flag=True,
               help="Also fail on a Git LFS pointer file named like a database (its database was never fetched).")
-@click.option("--database-folder", "database_folders", multiple=True, type=PATH, metavar="DIR",
+@click.option("--database-folder", "database_folders", multiple=True, type=FOLDER, metavar="DIR",
               help="Where SQLite files belong (repeatable; also [tool.assetdb] database_folders): fail on a SQLite "
               "file anywhere else, recognised by its header.")
 @click.option("--log", "log_database", type=PATH, help="Record the check in this assetdb database's log.")
@@ -115,7 +116,7 @@ def init_command(database, limit) -> None:
 @click.command("backup")
 @click.argument("database", type=PATH)
 @click.option("--to", "directory", required=True, type=PATH, help="Backup directory, outside the workspace.")
-@click.option("--workspace", type=PATH,
+@click.option("--workspace", type=FOLDER,
               help="The workspace to stay out of. Default: the Git work tree of DATABASE, else its folder.")
 def backup_command(database, directory, workspace) -> None:
     """Copy DATABASE with the online backup API, verified, to a timestamped file."""
@@ -229,7 +230,7 @@ def archive_command(sources, database, folder, limit) -> None:
 @click.command("list")
 @click.argument("directories", metavar="DIR...", nargs=-1, required=True, type=PATH)
 @click.option("--write", "write", is_flag=True, help="Write the generated block into the list (its own text is kept).")
-@click.option("--workspace", type=PATH, help="Where to look for an existing list. Default: the Git work tree.")
+@click.option("--workspace", type=FOLDER, help="Where to look for an existing list. Default: the Git work tree.")
 @list_option
 @limit_option
 @exclude_option

@@ -29,6 +29,8 @@ class PathParam(click.Path):
 
 
 PATH = PathParam(path_type=Path)
+#: A folder that must exist (where something is looked for, never made).
+FOLDER = PathParam(path_type=Path, exists=True, file_okay=False)
 
 
 class SizeParam(click.ParamType):

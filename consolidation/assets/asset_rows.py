@@ -190,5 +190,7 @@ def _parse_at(at: str | None) -> tuple[int | None, str | None]:
     if at is None:
         return None, None
     if at.isdigit():
+        if int(at) >= 2**63:
+            raise BadInput(f"--at {at}: no version can be that large (versions count from 1)")
         return int(at), None
     return None, parse_moment(at, "--at", end_of_day=True)

@@ -44,6 +44,8 @@ def _gate(repo: Path, say: Callable[[str], None]) -> None:
 def run_demo(directory: Path | None, gate: bool, say: Callable[[str], None], track) -> Path | None:
     """Build the demo repository in ``directory`` (else a temporary folder, removed at the
     end) and run the workflow; returns the folder kept, if any."""
+    if directory is not None and os.path.lexists(directory) and (directory.is_symlink() or not directory.is_dir()):
+        raise BadInput(f"{directory}: is not a folder; the demo runs in a fresh folder")
     if directory is not None and directory.exists() and any(directory.iterdir()):
         raise BadInput(f"{directory}: already exists and is not empty; the demo runs in a fresh folder")
     root = (directory or Path(tempfile.mkdtemp(prefix="assetdb-demo-"))).absolute()

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BadInput
 from ..sqlite import has_table
 from ..sqlite.introspect import quote_identifier as q
 from ..store import read_consolidated
@@ -41,6 +42,12 @@ def _readable(text: bytes) -> str:
 
 def list_conflicts(database: Path | str, table: str | None = None) -> list[Conflict]:
     with read_consolidated(database) as (connection, shards):
+        merged = {name for (name,) in connection.execute(
+            "SELECT DISTINCT target_table FROM main.migration_table_accounting")}
+        if table is not None and table not in merged:  # a typo listed "0 conflicts", as a table without any does
+            known = ", ".join(sorted(merged)[:10]) or "none"
+            raise BadInput(f"--table {table!r}: no table of the consolidated set holds migrated rows under that "
+                           f"name (known: {known})")
         connection.text_factory = _readable
         rows = connection.execute(
             "SELECT c.target_table, c.row_key, shown.name, kept.name, c.kept_table, c.kept_shard, "

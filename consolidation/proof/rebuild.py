@@ -24,6 +24,7 @@ from ..sqlite.recreate import (
     restore_internal_rows,
     transcode,
 )
+from ..store.identity import require_primary
 from ..store.reading import attach_shards_readonly
 from .ledger import find_source, read_sources
 
@@ -59,6 +60,7 @@ def rebuild_source(database: Path | str, name: str, out: Path | str, track=lambd
                 connection.execute("PRAGMA journal_mode = OFF")
                 connection.execute("PRAGMA synchronous = OFF")
                 connection.execute(f"ATTACH DATABASE ? AS {CONSOLIDATED}", (uri,))
+                require_primary(connection, database, CONSOLIDATED)  # a shard, a legacy file: named as what it is
                 with attach_shards_readonly(connection, database, CONSOLIDATED) as shards:
                     try:
                         result = _rebuild(connection, name, out, shards, track)

@@ -160,9 +160,12 @@ def read_manifest(backup: Path) -> BackupRecord | None:
     if not manifest.is_file():
         return None
     try:
-        return BackupRecord(**json.loads(manifest.read_text()))
+        record = BackupRecord(**json.loads(manifest.read_text()))
     except (ValueError, TypeError) as error:
         raise BadInput(f"{manifest}: not a backup manifest ({error})") from None
+    if not isinstance(record.fingerprint, str):
+        raise BadInput(f"{manifest}: not a backup manifest (its fingerprint is not text)")
+    return record
 
 
 def restore_database(backup: Path | str, target: Path | str, safety_directory: Path | None = None) -> BackupRecord | None:
@@ -186,6 +189,8 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
         raise BadInput(f"{backup}: content does not match its manifest; refusing to restore")
     _prove(backup, expected, "backup", form)
 
+    if target.is_dir() and not target.is_symlink():
+        raise BadInput(f"{target}: is a folder; --to names the database file to write")
     if target.is_symlink():  # written through, it would change a file elsewhere, and the link stay a link
         raise BadInput(f"{target}: is a symlink (to {os.readlink(target)}); give the file's own path, or remove the "
                        "link first (a restore writes a file in its place)")

@@ -38,8 +38,11 @@ def parse_moment(text: str, option: str, end_of_day: bool = False) -> str:
     ``12h``, ``7d``, ``2w``). Anything else is bad input, named with its ``option``."""
     duration = _DURATION.match(text)
     if duration:
-        ago = timedelta(seconds=int(duration.group(1)) * _UNIT_SECONDS[duration.group(2).lower()])
-        return (datetime.now(timezone.utc) - ago).strftime(TIMESTAMP)
+        try:
+            ago = timedelta(seconds=int(duration.group(1)) * _UNIT_SECONDS[duration.group(2).lower()])
+            return (datetime.now(timezone.utc) - ago).strftime(TIMESTAMP)
+        except OverflowError:
+            raise BadInput(f"{option} {text!r}: further back than any date can be") from None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
