@@ -23,7 +23,7 @@ from .leftovers import temporary_beside
 from .sqlite import backup_database, default_backup_directory, open_readonly
 from .sqlite.introspect import quote_identifier as q
 from .sqlite.introspect import rowid_expression
-from .store import Operation, record_operation, write_transaction
+from .store import Operation, read_consolidated, record_operation, write_transaction
 from .store.identity import claims_assetdb
 
 PATH_COLUMNS = ("path", "file_path", "filepath", "doc_path", "document_path", "filename", "file_name")
@@ -161,6 +161,9 @@ def dedupe_docs(
     """Report, then write a cleaned copy (default) or clean in place after a verified backup;
     ``limit`` caps the log row written into ``log``, the consolidated set's own log."""
     database = Path(database)
+    if log is not None:  # the log it is recorded in is judged first: the cleaned copy is not left behind
+        with read_consolidated(Path(log)):
+            pass
     if claims_assetdb(database):  # its documentation rows are sources' rows, accounted for in its ledger
         raise BadInput(f"{database}: is a file of a consolidated set; dedupe-docs cleans a legacy documentation "
                        "database (consolidate reports the duplicates of the ones it takes in); nothing was written")

@@ -148,3 +148,10 @@ def test_an_out_that_is_a_link_is_refused_not_replaced(tmp_path, docs, assetdb):
     link.symlink_to(tmp_path / "nowhere.db")
     refused = assetdb("dedupe-docs", docs, "--out", link)
     assert refused.exit_code == 2 and "already exists" in refused.stderr and link.is_symlink()
+
+
+def test_a_log_that_is_no_consolidated_set_is_refused_before_the_copy_is_written(tmp_path, docs, assetdb):
+    for log in (tmp_path / "nosuch.db", docs, tmp_path):
+        refused = assetdb("dedupe-docs", docs, "--out", tmp_path / "dd.db", "--log", log)
+        assert refused.exit_code == 2, refused.stderr
+        assert not (tmp_path / "dd.db").exists()
