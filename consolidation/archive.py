@@ -38,7 +38,7 @@ from .sqlite import (
 from .sqlite.classify import is_database_path
 from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
-from .store.set_files import skipped_files
+from .store.set_files import recorded_source, skipped_files
 from .store.shard_files import in_the_set
 
 MANIFEST = ARCHIVE_MANIFEST
@@ -192,19 +192,24 @@ def refuse_sources_in_use(paths: list[Path]) -> None:
 
 def passed_over(database: Path | str, sources: list[Path | str]) -> dict[Path, str]:
     """Of ``sources`` (``databases/*.db``, say), the files archive passes over, with why, as
-    migrate and verify do: the set's own files, and those it records as left out."""
+    migrate and verify do: the set's own files, those it records as left out, and sources
+    already archived from there (a rerun after an archive was killed midway goes on)."""
     database = Path(database)
     if not database.is_file():
         return {}
     with read_consolidated(database) as (connection, _):
         left_out = {os.path.abspath(path): f"left out of the set ({status}: {reason})"
                     for path, status, reason in skipped_files(connection, database)}
+        moved = {os.path.realpath(recorded_source(database, source.original_path)): source.archived_path
+                 for source in read_sources(connection) if source.status == "archived" and source.original_path}
     over = {}
     for source in map(Path, sources):
-        if in_the_set(source, database):
+        if os.path.lexists(source) and in_the_set(source, database):
             over[source] = "a file of the consolidated set itself"
         elif os.path.abspath(source) in left_out:
             over[source] = left_out[os.path.abspath(source)]
+        elif not os.path.lexists(source) and os.path.realpath(source) in moved:
+            over[source] = f"archived already (to {moved[os.path.realpath(source)]})"
     return over
 
 

@@ -76,6 +76,10 @@ def gather_facts(folders: list[Path], limit: int, exclusions: Exclusions = Exclu
     """The active databases of ``folders`` and, from each consolidated set among them,
     its shards, archived sources and skipped files."""
     facts = ListFacts()
+    unique: dict[Path, Path] = {}
+    for folder in folders:  # a folder named twice (databases, documentation/../databases) is listed once
+        unique.setdefault(resolved(folder), folder)
+    folders = list(unique.values())
     shard_files: set[Path] = set()
     for path in find_databases(folders, exclusions, require=False):
         root = next(folder for folder in folders if folder == path.parent or folder in path.parents)

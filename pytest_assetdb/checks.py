@@ -320,13 +320,16 @@ def _list_hint(path: Path, list_file: Path, archived: bool = False) -> str:
     """The list command that makes the list true again: over every folder it keeps (its active
     databases' folders, and the database's own unless it is an archived source, whose folder
     is the archive), quoted for a shell."""
-    folders = set()
+    folders: dict[str, str] = {}  # by where each resolves: one folder reached two ways is named once
     if list_file.is_file():
         parsed = read_list(list_file)
-        folders = {str(parsed.located(name).parent) for name in listed_as_active(parsed)}
+        for name in listed_as_active(parsed):
+            folder = parsed.located(name).parent
+            folders.setdefault(os.path.realpath(folder), os.path.normpath(folder))
     if not archived or not folders:
-        folders.add(str(path.parent.parent if archived else path.parent))
-    return f"assetdb list {' '.join(map(_sh, sorted(folders)))} --write --list {_sh(list_file)}"
+        own = path.parent.parent if archived else path.parent
+        folders.setdefault(os.path.realpath(own), os.path.normpath(own))
+    return f"assetdb list {' '.join(map(_sh, sorted(folders.values())))} --write --list {_sh(list_file)}"
 
 
 def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archived: bool = False) -> CheckResult:

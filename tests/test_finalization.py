@@ -613,3 +613,26 @@ def test_archive_takes_a_source_named_twice_once_and_refuses_a_link(assetdb, leg
     twice = assetdb("archive", legacy / "monitoring.db", legacy / "monitoring.db", "--db", target)
     assert twice.exit_code == 0, twice.stderr
     assert twice.stdout.count("archived monitoring.db") == 1 and (legacy / "archive" / "monitoring.db").is_file()
+
+
+def test_an_archive_rerun_passes_over_the_sources_it_moved_already(assetdb, legacy):
+    """A killed archive moved some of its sources; the same command again refused the first of
+    them ("no such source database") and archived none of the rest."""
+    target = legacy / "enterprise_assets.db"
+    names = ["monitoring.db", "development.db"]
+    migrate(target, [legacy / name for name in names], MigrationSettings(LIMIT))
+    assert assetdb("archive", legacy / names[0], "--db", target).exit_code == 0
+    again = assetdb("archive", *(legacy / name for name in names), "--db", target)
+    assert again.exit_code == 0, again.stderr
+    assert f"passed over {legacy / names[0]}: archived already (to archive/{names[0]})" in again.stdout
+    assert f"archived {names[1]}" in again.stdout and (legacy / "archive" / names[1]).is_file()
+
+
+def test_a_folder_named_twice_is_listed_once(legacy, tmp_path):
+    """``assetdb list databases documentation/../databases`` (as a hint could name it) listed
+    every database twice and doubled the count."""
+    (legacy.parent / "documentation").mkdir()
+    twice = keep_list(ListRequest((legacy, legacy.parent / "documentation" / ".." / legacy.name), LIMIT, None,
+                                  tmp_path / "LIST.md"), write=False)
+    once = keep_list(ListRequest((legacy,), LIMIT, None, tmp_path / "LIST.md"), write=False)
+    assert twice.text.split("### Active", 1)[1] == once.text.split("### Active", 1)[1]

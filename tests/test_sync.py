@@ -497,3 +497,15 @@ def test_a_file_changed_keeping_its_size_and_mtime_is_named_with_rehash_which_ta
     assert assetdb("verify", database, "--workspace", workspace).exit_code == 0
     again = assetdb("sync", workspace, "--db", database, "--rehash")
     assert "0 changed" in again.stdout and "0 touched" in again.stdout
+
+
+def test_pull_takes_an_executable_bit_changed_for_a_local_edit_and_force_restores_it(assetdb, workspace, database):
+    """Git keeps the bit: a file made executable is not the stored version. Pull called it up to
+    date, so --force never restored it and the gate stayed red."""
+    assert assetdb("sync", workspace, "--db", database, "--quiet").exit_code == 0
+    os.chmod(workspace / "notes.txt", 0o755)
+    refused = assetdb("sync", workspace, "--db", database, "--pull")
+    assert refused.exit_code == 1 and "1 local edits would be overwritten (notes.txt)" in refused.stderr
+    forced = assetdb("sync", workspace, "--db", database, "--pull", "--force")
+    assert forced.exit_code == 0 and "1 written" in forced.stdout
+    assert not os.stat(workspace / "notes.txt").st_mode & 0o111

@@ -205,9 +205,11 @@ def check_stored(connection: sqlite3.Connection, shards: dict[int, str], asset: 
     return None
 
 
-def same_as_stored(full: bytes, asset: StoredAsset) -> bool:
-    """Does the file or symlink at ``full`` hold exactly the stored version? Anything else
-    there (a folder, a FIFO, an unreadable file) differs; nothing is followed or held whole."""
+def same_as_stored(full: bytes, asset: StoredAsset, executable_too: bool = True) -> bool:
+    """Does the file or symlink at ``full`` hold exactly the stored version, executable or not
+    alike (git keeps that bit: a change of it is an edit) unless ``executable_too`` is off?
+    Anything else there (a folder, a FIFO, an unreadable file) differs; nothing is followed
+    or held whole."""
     try:
         info = os.lstat(full)
         if asset.is_link != stat.S_ISLNK(info.st_mode):
@@ -215,6 +217,8 @@ def same_as_stored(full: bytes, asset: StoredAsset) -> bool:
         if stat.S_ISLNK(info.st_mode):
             return hashlib.sha256(os.readlink(full)).hexdigest() == asset.sha256
         if not stat.S_ISREG(info.st_mode) or info.st_size != asset.size:
+            return False
+        if executable_too and bool(info.st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
             return False
         return file_hashes_to(full, asset.sha256)
     except OSError:

@@ -167,7 +167,7 @@ def _compare_with_workspace(workspace: Path, database, asset: StoredAsset, repor
     hint = _sync_hint(workspace, database)
     if info is None:
         problem = "stored but missing from the workspace"
-    elif not same_as_stored(full, asset):
+    elif not same_as_stored(full, asset, executable_too=False):  # the bit is said apart, below
         problem = f"workspace bytes differ from the stored version {asset.version}"
         if (info.st_size, info.st_mtime_ns) == (asset.size, asset.mtime_ns):  # a sync would take it for unchanged
             problem, hint = f"{problem}, its size and mtime as stored", f"{hint} --rehash"
