@@ -22,6 +22,8 @@ from . import __version__
 from .errors import AssetdbError, CheckFailed
 from .faults import explain
 from .leftovers import sweep_system_temporaries
+from .sqlite.locks import LOCK_TIMEOUT_SECONDS
+from .sqlite.readonly import set_reader_wait
 
 #: Set by the group's ``--debug`` flag: read by :func:`main` once the command has failed.
 _RUN = {"debug": False}
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     for stream in (sys.stdout, sys.stderr):  # a file name may hold bytes no text can: shown escaped, never a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    # a command's --lock-timeout sets how long its reads wait for a writer: for that command only
+    reader_wait = set_reader_wait(LOCK_TIMEOUT_SECONDS)
     try:
         code = cli.main(args=argv, prog_name="assetdb", standalone_mode=False)
     except click.exceptions.Abort:
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 — the one boundary: mapped, or shown as a bug
         _fail(error)
+    finally:
+        set_reader_wait(reader_wait)
     sys.exit(code or 0)
 
 
