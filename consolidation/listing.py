@@ -24,8 +24,8 @@ from .errors import BadInput
 from .globs import resolved
 from .sqlite.backup import find_workspace
 from .sqlite.classify import DATABASE_SUFFIXES
+from .store.owned import LIST_FILENAME
 
-LIST_FILENAME = "CONSOLIDATED_DATABASE_LIST.md"
 BEGIN_MARKER = "<!-- assetdb:database-list:begin"
 END_MARKER = "<!-- assetdb:database-list:end -->"
 SECTIONS = {"### Active": "active", "### Shards": "shards", "### Archived": "archived", "### Skipped": "skipped"}
