@@ -257,7 +257,8 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
             summary.assets = len(ingested.added) + len(ingested.changed) + len(ingested.touched) + ingested.unchanged
             summary.databases_outside = ingested.databases_outside
             set_folder = os.path.relpath(target.parent, request.workspace)
-            note = outside_note(ingested.databases_outside, set_folder, request.workspace, str(target))
+            note = outside_note(ingested.databases_outside, set_folder, request.workspace, str(target),
+                                ingested.set_leaves_files_out)
             outside = f"; {note}" if note else ""
             announce(step, f"{summary.assets} assets ({len(ingested.added)} new, {len(ingested.changed)} changed)"
                      + outside)

@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for annotations only: printing a report never needs the code that made it
     from .inventory import Inventory
     from .merge import MigrationReport
-from .errors import AssetdbError
 from .size import format_size
-from .sqlite import open_readonly
 from .sqlite.classify import UNUSABLE, classify, is_database_path, sidecar_of
 from .store.identity import claims_assetdb
-from .store.set_files import skipped_files
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -164,7 +160,7 @@ def render_conflicts(found) -> str:
 
 
 def outside_note(outside: list[str], set_folder: str | None = None, root: Path | None = None,
-                 database: str | None = None) -> str:
+                 database: str | None = None, leaves_files_out: bool = False) -> str:
     """What ingest or sync left out as the database world, and the way on for each:
     'skipped N SQLite databases outside the consolidated set: …; consolidate them with …'.
     The command names the set's own folder first (so the set it adds them to is this one,
@@ -191,10 +187,9 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
         folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
         folders = ([set_folder] if set_folder else []) + folders
         named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
-        # the files the set left out are still there, unusable: the pasted command leaves them out again
-        # files the pasted command would meet and SQLite cannot use (the set's left out ones, those
-        # named as databases here) are left out again, as the first run left them
-        again = " --skip-unusable" if unusable or (database and _leaves_files_out(Path(database))) else ""
+        # files the pasted command would meet and SQLite cannot use (those the set left out,
+        # ``leaves_files_out``, and those named as databases here) are left out again
+        again = " --skip-unusable" if unusable or leaves_files_out else ""
         notes.append(f"skipped {len(databases)} SQLite databases outside the consolidated set: {_few(databases)}; "
                      f"consolidate them with `assetdb consolidate {named}{again}`")
     if unnamed:
@@ -213,15 +208,6 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
     return "; ".join(notes)
 
 
-def _leaves_files_out(primary: Path) -> bool:
-    """Has the set ``primary`` recorded files it left out (``--skip-unusable``)?"""
-    try:
-        with open_readonly(primary) as connection:
-            return bool(skipped_files(connection, primary))
-    except (AssetdbError, sqlite3.Error, OSError):
-        return False
-
-
 def _few(names: list[str]) -> str:
     return ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
 
@@ -231,7 +217,8 @@ def render_notes(report) -> str:
     lines = [f"skipped: {note}" for note in report.skipped]
     if report.databases_outside:
         set_folder = os.path.relpath(Path(report.database).parent, report.workspace)
-        note = outside_note(report.databases_outside, set_folder, Path(report.workspace), report.database)
+        note = outside_note(report.databases_outside, set_folder, Path(report.workspace), report.database,
+                            report.set_leaves_files_out)
         lines += [note] if note else []
     return "\n".join(lines)
 

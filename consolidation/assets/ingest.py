@@ -70,6 +70,7 @@ class IngestReport:
     deleted: list[str] = field(default_factory=list)  # only when deletions are recorded (sync)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path), same bytes
     databases_outside: list[str] = field(default_factory=list)  # database files found, never stored
+    set_leaves_files_out: bool = False  # so a hint to consolidate those says --skip-unusable
 
     @property
     def changed_anything(self) -> bool:
@@ -259,7 +260,8 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
     database_set = DatabaseSet.of(database, extra=(database_list,) if database_list else ())
     listing = list_workspace(workspace, database_set, exclusions)
     report = IngestReport(str(workspace), str(database), skipped=listing.notes,
-                          databases_outside=[file.name for file in listing.databases])
+                          databases_outside=[file.name for file in listing.databases],
+                          set_leaves_files_out=database_set.leaves_files_out)
     connection = connect_assetdb(database)
     try:
         existing = current_assets(connection)

@@ -46,6 +46,7 @@ class DatabaseSet:
 
     primary: Path
     files: set[str] = field(default_factory=set)
+    leaves_files_out: bool = False  # has it recorded files left out (``--skip-unusable``)?
 
     @classmethod
     def of(cls, primary: Path, extra: tuple[Path, ...] = ()) -> DatabaseSet:
@@ -58,7 +59,9 @@ class DatabaseSet:
                     "SELECT file_name FROM shard_manifest WHERE instr(file_name, '/') = 0"))
                 for original, archived in connection.execute("SELECT original_path, archived_path FROM migration_sources"):
                     owned.files.update(_key(primary.parent / path) for path in (original, archived) if path)
-                owned.files.update(_key(path) for path, _status, _reason in skipped_files(connection, primary))
+                left_out = skipped_files(connection, primary)
+                owned.files.update(_key(path) for path, _status, _reason in left_out)
+                owned.leaves_files_out = bool(left_out)
                 listed = database_list_path(connection, primary)
                 if listed is not None:
                     owned.files.add(_key(listed))
