@@ -719,3 +719,16 @@ def test_init_refuses_a_shard_and_leaves_it_as_it_was(target, tmp_path, assetdb)
     refused = assetdb("init", shard)
     assert refused.exit_code == 2 and "is a shard of a consolidated set" in refused.stderr
     assert shard.read_bytes() == held
+
+
+def test_a_shard_whose_marker_row_is_gone_is_damaged_not_a_traceback(target, tmp_path):
+    sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 12) for i in range(3)]
+    migrate(target, sources, MigrationSettings(CAP))
+    shard = target.with_name("enterprise_assets.002.db")
+    with sqlite3.connect(shard) as connection:
+        connection.execute("DELETE FROM assetdb_shard")
+    connection.close()
+    with pytest.raises(DamagedSet, match=r"is not this set's shard 2 \(it is a shard whose marker row is gone\)"):
+        verify_database(target, [], CAP)
+    with pytest.raises(Aborted, match="a shard whose marker row is gone"):
+        migrate(target, [blob_source(tmp_path / "more.db", 5_000, 2)], MigrationSettings(CAP))

@@ -45,6 +45,8 @@ def shard_mismatch(connection: sqlite3.Connection, schema: str, primary_name: st
     if connection_role(connection, schema) != SHARD:
         return "a database that is no shard"
     found = connection.execute(f"SELECT primary_name, shard FROM {schema}.{SHARD_MARKER}").fetchone()
+    if found is None:
+        return "a shard whose marker row is gone"
     return None if found == (primary_name, number) else f"shard {found[1]} of {found[0]}"
 
 
