@@ -320,15 +320,24 @@ def _list_hint(path: Path, list_file: Path, archived: bool = False) -> str:
     """The list command that makes the list true again: over every folder it keeps (its active
     databases' folders, and the database's own unless it is an archived source, whose folder
     is the archive), quoted for a shell."""
-    folders: dict[str, str] = {}  # by where each resolves: one folder reached two ways is named once
-    if list_file.is_file():
-        parsed = read_list(list_file)
-        for name in listed_as_active(parsed):
-            folder = parsed.located(name).parent
-            folders.setdefault(os.path.realpath(folder), os.path.normpath(folder))
+    folders = _folders_kept(read_list(list_file)) if list_file.is_file() else {}
     if not archived or not folders:
         own = path.parent.parent if archived else path.parent
         folders.setdefault(os.path.realpath(own), os.path.normpath(own))
+    return _list_command(folders, list_file)
+
+
+def _folders_kept(database_list: DatabaseList) -> dict[str, str]:
+    """The folders of the list's active databases, by where each resolves: one folder reached
+    two ways (databases, documentation/../databases) is named once."""
+    folders: dict[str, str] = {}
+    for name in listed_as_active(database_list):
+        folder = database_list.located(name).parent
+        folders.setdefault(os.path.realpath(folder), os.path.normpath(folder))
+    return folders
+
+
+def _list_command(folders: dict[str, str], list_file: Path) -> str:
     return f"assetdb list {' '.join(map(_sh, sorted(folders.values())))} --write --list {_sh(list_file)}"
 
 
@@ -374,11 +383,10 @@ def check_list_complete(list_file: Path, shown_as: str | None = None) -> CheckRe
     missing = [listed for listed in active if not os.path.lexists(database_list.located(listed))]  # a link listed as one too
     figures = {"listed": len(active), "missing": len(missing)}
     if missing:
-        folders = sorted({str(database_list.located(listed).parent) for listed in active})
         return CheckResult(
             False,
-            f"listed but missing on disk: {', '.join(missing[:20])} — run: assetdb list "
-            f"{' '.join(map(_sh, folders))} --write --list {_sh(list_file)} (or restore them)\n{name}",
+            f"listed but missing on disk: {', '.join(missing[:20])} — run: "
+            f"{_list_command(_folders_kept(database_list), list_file)} (or restore them)\n{name}",
             figures,
         )
     return CheckResult(True, "every listed database is on disk", figures)

@@ -6,6 +6,7 @@ is a usage error (pytest's exit 4), never a failing item.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +196,7 @@ def resolve_lock_timeout(config: pytest.Config) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value >= 0:  # negative, or not a number at all (nan)
+    if not (math.isfinite(value) and value >= 0):  # negative, nan, or inf (a wait that never ends)
         raise pytest.UsageError(f"{source}: {text!r} is not a number of seconds to wait")
     return value
 

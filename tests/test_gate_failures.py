@@ -223,7 +223,7 @@ def test_an_unknown_phase_is_named_where_it_was_set(pytester, where, named):
 
 
 @pytest.mark.parametrize(("value", "where"), [("nan", "option"), ("-1", "option"), ("abc", "option"),
-                                              ("-1", "ini"), ("abc", "ini")])
+                                              ("inf", "option"), ("-1", "ini"), ("abc", "ini"), ("inf", "ini")])
 def test_a_lock_timeout_that_is_no_number_of_seconds_is_a_usage_error_in_one_line(pytester, value, where):
     make_database(pytester.path / "databases" / "a.db", "CREATE TABLE t (x)")
     if where == "ini":
