@@ -293,12 +293,13 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
         raise
     still_there = [source for source in sources if source.exists()] + [
         path for path, _status, _reason in summary.left_out if path.exists()]
-    summary.databases_after = len(_set_files(target)) + len(still_there)
-    summary.shards = len(_set_files(target))  # the set's files now: ingest may have added shards
+    files = _set_files(target)  # the set's files now: ingest may have added shards
+    summary.databases_after = len(files) + len(still_there)
+    summary.shards = len(files)
     summary.seconds = time.monotonic() - started
     if _state_of(target, summary.database_list) != before:  # a rerun with nothing to do leaves the set as it was
         _log(target, request.limit, "ok", {"archived": summary.archived, "left_out": len(summary.left_out)}, summary)
-    summary.sizes = {path.name: database_size(path) for path in _set_files(target)}  # as left: its log row too
+    summary.sizes = {path.name: database_size(path) for path in files}  # as left: its log row too
     return summary
 
 

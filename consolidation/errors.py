@@ -36,5 +36,3 @@ class Aborted(AssetdbError):
 class DamagedSet(CheckFailed):
     """A file of the consolidated set is missing, or is not the shard its manifest registers
     (emptied, overwritten, another set's): the set fails its check, whatever was asked of it."""
-
-    exit_code = 1

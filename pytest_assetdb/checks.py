@@ -131,8 +131,8 @@ def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
     name = shown_as or str(path)
     restore = f"restore it from a verified backup: assetdb restore BACKUP --to {_sh(name)}"
     candidate = classify(path)
-    registered = registering_primary(path)
-    if candidate.status == "empty" and registered is not None:
+    registered = registering_primary(path) if candidate.status == "empty" else None
+    if registered is not None:
         primary, number = registered
         return CheckResult(False, f"damaged: {name} is empty (0 bytes), but {primary.name} registers it as its shard "
                                   f"{number} — {restore}", {"status": "empty"})

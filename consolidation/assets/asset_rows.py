@@ -116,7 +116,7 @@ def select_assets(
     previous_factory = connection.text_factory
     connection.text_factory = bytes
     try:
-        selected: list[tuple[bytes, StoredAsset]] = []
+        selected: list[tuple[bytes, bytes, StoredAsset]] = []  # (last changed, deleted at, the row)
         for kind, table in ASSET_TABLES.items():
             if kinds and kind not in kinds:
                 continue

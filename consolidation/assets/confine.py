@@ -40,6 +40,11 @@ PERMISSION_BITS = 0o777
 PRIVILEGE_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
 
+def executable(mode: int) -> bool:
+    """May the file's owner execute it? The one bit of a mode git keeps (100755 or 100644)."""
+    return bool(mode & stat.S_IXUSR)
+
+
 def stored_mode(mode: int) -> int:
     """A file's mode as ingest stores it: without setuid, setgid and sticky, which regenerate
     never restores (a stored row that asks for one is a tampered row, and verify says so)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES
-from .confine import stored_mode
+from .confine import executable, stored_mode
 from .stored import file_hashes_to
 from .walk import WorkspaceFile
 
@@ -64,7 +64,7 @@ def as_stored(workspace: Path, file: WorkspaceFile, previous: CurrentAsset, reha
 
 def _what_git_keeps(mode: int) -> tuple[int, bool]:
     """Of a file's mode, what git records: its type, and whether its owner may execute it."""
-    return stat.S_IFMT(mode), bool(mode & stat.S_IXUSR)
+    return stat.S_IFMT(mode), executable(mode)
 
 
 def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:

@@ -24,6 +24,7 @@ from ..errors import BadInput, CheckFailed
 from ..size import format_size
 from ..store.schema import BLOB_TABLE
 from .asset_rows import StoredAsset
+from .confine import executable
 
 CHUNK = 256 * 2**10  # bytes read from SQLite, and produced by the inflater, per step
 #: zlib's ceiling: a deflate stream never expands more than about 1032 to 1 (one
@@ -218,7 +219,7 @@ def same_as_stored(full: bytes, asset: StoredAsset, executable_too: bool = True)
             return hashlib.sha256(os.readlink(full)).hexdigest() == asset.sha256
         if not stat.S_ISREG(info.st_mode) or info.st_size != asset.size:
             return False
-        if executable_too and bool(info.st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
+        if executable_too and executable(info.st_mode) != executable(asset.mode):
             return False
         return file_hashes_to(full, asset.sha256)
     except OSError:

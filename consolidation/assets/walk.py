@@ -52,7 +52,7 @@ def holds_sqlite(workspace: Path, file: WorkspaceFile) -> bool:
     string alone: a file that only starts with it (a fragment, a test's fixture of a cut
     database) is a file like any other, stored. (Symlinks are links, not databases.)"""
     full = os.path.join(os.fsencode(workspace), file.path)
-    if not (stat.S_ISREG(file.stat.st_mode) and has_sqlite_header(full)):
+    if not stat.S_ISREG(file.stat.st_mode):
         return False
     try:
         read_header(Path(os.fsdecode(full)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from ..assets.asset_rows import (
     select_assets,
     select_history,
 )
-from ..assets.confine import unsafe_reason
+from ..assets.confine import executable, unsafe_reason
 from ..assets.judge import judge
 from ..assets.stored import NO_CAP, check_stored, same_as_stored
 from ..assets.walk import holds_sqlite, list_workspace
@@ -172,8 +171,8 @@ def _compare_with_workspace(workspace: Path, database, asset: StoredAsset, repor
         if (info.st_size, info.st_mtime_ns) == (asset.size, asset.mtime_ns):  # a sync would take it for unchanged
             problem, hint = f"{problem}, its size and mtime as stored", f"{hint} --rehash"
             report.needs_rehash = True
-    elif not asset.is_link and bool(info.st_mode & stat.S_IXUSR) != bool(asset.mode & stat.S_IXUSR):
-        now = "executable" if info.st_mode & stat.S_IXUSR else "not executable"
+    elif not asset.is_link and executable(info.st_mode) != executable(asset.mode):
+        now = "executable" if executable(info.st_mode) else "not executable"
         problem = f"{now} in the workspace, unlike the stored version {asset.version} ({asset.mode & 0o7777:#o})"
     else:
         return
