@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
+from .faults import NoSpace
 from .globs import resolved
 from .leftovers import sweep_folder, temporary_beside
 from .proof import read_sources
@@ -36,6 +37,7 @@ from .sqlite import (
     writer_lock_holder,
 )
 from .sqlite.classify import is_database_path
+from .sqlite.locks import DatabaseLocked
 from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
 from .store.set_files import recorded_source, skipped_files
@@ -163,6 +165,8 @@ def _check_room(database: Path, limit: int, records: list[Archived], folder: Pat
             raise _Rehearsed
     except _Rehearsed:
         return
+    except (DatabaseLocked, NoSpace):  # not the cap: each says what stopped it
+        raise
     except Aborted:
         raise Aborted(f"{database}: recording {len(records)} archived sources would take it past the cap of "
                       f"{format_size(limit)}; nothing was moved") from None

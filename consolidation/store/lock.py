@@ -23,10 +23,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import Aborted, BadInput
+from ..errors import BadInput
 from ..faults import NO_SPACE_ERRNOS, NotWritable, no_space
 from ..globs import resolved
 from ..leftovers import sweep_folder, sweep_super_journals
+from ..sqlite.locks import DatabaseLocked
 from .oplog import utc_now
 from .shard_files import discard_unregistered_shards
 
@@ -71,7 +72,7 @@ def _open_locked(path: Path, database: Path, timeout: float) -> int:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise Aborted(f"{database}: another writer holds it ({_holder(descriptor)}; lock "
+                        raise DatabaseLocked(f"{database}: another writer holds it ({_holder(descriptor)}; lock "
                                       f"{path.name}); waited {timeout:g} s, nothing was changed") from None
                     time.sleep(_POLL_SECONDS)
             try:

@@ -21,7 +21,7 @@ from ..errors import Aborted, BadInput
 from ..faults import disk_is_full, no_space
 from ..size import format_size
 from ..sqlite import read_header
-from ..sqlite.locks import LOCK_TIMEOUT_SECONDS
+from ..sqlite.locks import LOCK_TIMEOUT_SECONDS, DatabaseLocked
 from ..sqlite.readonly import uri_for
 from ..sqlite.signed_zero import tell_the_sign_of_zero
 from .identity import require_primary
@@ -37,7 +37,7 @@ def begin_write(connection: sqlite3.Connection, path: Path) -> None:
         connection.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
-            raise Aborted(f"{path}: locked by another process; nothing was changed") from None
+            raise DatabaseLocked(f"{path}: locked by another process; nothing was changed") from None
         if "full" in str(error):
             raise no_space(path, "starting a write") from None
         raise BadInput(f"{path}: cannot write ({error})") from None
