@@ -808,3 +808,44 @@ def test_minus_zero_and_zero_are_different_values(tmp_path):
     connection.close()
     live = verify_database(target, [negative], LIMIT)
     assert not live.ok and any("rowid 1 differs" in failure for failure in live.failures()), live.failures()
+
+
+
+def _numbers(count: int) -> str:
+    return f"(WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < {count}) SELECT value FROM n)"
+
+
+def test_dense_sparse_and_extreme_rowids_are_each_placed_once(tmp_path):
+    """Rows are placed a range of identities at a time: ranges counted off while identities
+    are dense, walked once they are sparse, up to the largest and from the smallest rowid
+    SQLite holds. Every row is placed once, in either source order."""
+    filler = "x" * 600  # about 3,300 rows to a chunk: several chunks of each kind
+    first = make_database(
+        tmp_path / "src" / "first.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
+        f"INSERT INTO t SELECT value, '{filler}' || value FROM {_numbers(9000)}",
+        f"INSERT INTO t SELECT 10000 + value * 1000000007, '{filler}' FROM {_numbers(7000)}",
+        "INSERT INTO t VALUES (9223372036854775807, 'largest'), (-9223372036854775808, 'smallest')",
+        "CREATE TABLE top (id INTEGER PRIMARY KEY, v TEXT)",  # dense up to the largest rowid
+        f"INSERT INTO top SELECT 9223372036854775807 - 7000 + value, '{filler}' FROM {_numbers(7000)}",
+    )
+    second = make_database(tmp_path / "src" / "second.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    connection = sqlite3.connect(second)
+    with connection:
+        connection.execute("ATTACH DATABASE ? AS f", (str(first),))
+        connection.execute("INSERT INTO t SELECT id, CASE WHEN id % 3 = 0 THEN 'changed' ELSE v END FROM f.t "
+                           "WHERE id % 2 = 0 OR id > 9000000000000000000")
+        connection.execute("INSERT INTO t VALUES (20000, 'only here')")
+    connection.close()
+    for order, name in (([first, second], "one.db"), ([second, first], "two.db")):
+        target = tmp_path / name
+        migrate(target, order, settings())
+        counts = accounting(target)
+        for source in order:
+            for table in ("t", "top")[: 2 if source == first else 1]:
+                read, stored, folded, conflicts = counts[(source.name, table)]
+                assert read == rows(source, f"SELECT count(*) FROM {table}")[0][0] == stored + folded + conflicts
+        assert rows(target, "SELECT count(*) FROM t")[0][0] == 16_003
+        assert rows(target, "SELECT count(*), max(id) FROM top")[0] == (7000, 2**63 - 1)
+        assert_verified(target, order)
+        assert_rebuilds_exactly(target, order, tmp_path / f"out-{name}")

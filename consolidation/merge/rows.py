@@ -38,6 +38,9 @@ LINK_COLUMNS = "table_id, source_rowid, shard, target_rowid, in_conflicts"
 #: Rows per chunk are capped so that one chunk's growth stays a small share of the cap.
 MAX_CHUNK_ROWS = 50_000
 
+#: The largest rowid SQLite holds: a chunk's range never reaches past it.
+MAX_IDENTITY = 2**63 - 1
+
 #: The temporary tables a chunk works in. Made once per connection and emptied per use:
 #: creating and dropping them per chunk changed the schema each time, which made SQLite
 #: prepare every statement of the merge again.
@@ -132,18 +135,28 @@ class RowMerger:
         return max(1, min(MAX_CHUNK_ROWS, int(budget // max(1.0, (average or 0) + 16))))
 
     def _chunks(self):
+        """Identity ranges of at most ``size`` rows each. While identities are dense (a chunk
+        of ``size`` consecutive identities held at least half as many rows), a range is
+        counted off by arithmetic; once they are not, its end is found by walking ``size``
+        rows (which reads them), so a sparse table is not cut into many near-empty chunks."""
         size = self._chunk_rows()
+        dense = True
         low = self.execute(f"SELECT min({self.identity}) FROM {self.rows}").fetchone()[0]
         while low is not None:
-            high = self.execute(
-                f"SELECT {self.identity} FROM {self.rows} WHERE {self.identity} >= ? ORDER BY {self.identity} LIMIT 1 OFFSET ?",
-                (low, size - 1),
-            ).fetchone()
-            if high is None:
-                yield low, self.execute(f"SELECT max({self.identity}) FROM {self.rows}").fetchone()[0]
+            high = min(low + size - 1, MAX_IDENTITY) if dense else self._end_of_chunk(low, size)
+            before = sum(self.placed.values())
+            yield low, high
+            dense = dense and sum(self.placed.values()) - before >= size // 2
+            if high >= MAX_IDENTITY:
                 return
-            yield low, high[0]
-            low = self.execute(f"SELECT min({self.identity}) FROM {self.rows} WHERE {self.identity} > ?", (high[0],)).fetchone()[0]
+            low = self.execute(f"SELECT min({self.identity}) FROM {self.rows} WHERE {self.identity} > ?", (high,)).fetchone()[0]
+
+    def _end_of_chunk(self, low: int, size: int) -> int:
+        high = self.execute(
+            f"SELECT {self.identity} FROM {self.rows} WHERE {self.identity} >= ? ORDER BY {self.identity} LIMIT 1 OFFSET ?",
+            (low, size - 1),
+        ).fetchone()
+        return MAX_IDENTITY if high is None else high[0]
 
     def merge(self, decide: Callable[[RowMerger], None]) -> None:
         for low, high in self._chunks():
