@@ -42,6 +42,7 @@ from consolidation.sqlite.introspect import quote_identifier as q
 from consolidation.sqlite.locks import interrupted_journal
 from consolidation.store import (
     ASSET_TABLES,
+    COMPATIBLE_SINCE,
     SCHEMA_VERSION,
     read_consolidated,
 )
@@ -307,7 +308,7 @@ def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         missing = missing_tables(connection)
     figures = {"schema_version": version, "missing_tables": len(missing)}
-    if version != SCHEMA_VERSION:
+    if not COMPATIBLE_SINCE <= version <= SCHEMA_VERSION:
         return CheckResult(False, f"schema version {version}, this assetdb writes {SCHEMA_VERSION} — run: assetdb init {_sh(name)}", figures)
     if missing:
         return CheckResult(

@@ -818,14 +818,16 @@ def _numbers(count: int) -> str:
 def test_dense_sparse_and_extreme_rowids_are_each_placed_once(tmp_path):
     """Rows are placed a range of identities at a time: ranges counted off while identities
     are dense, walked once they are sparse, up to the largest and from the smallest rowid
-    SQLite holds. Every row is placed once, in either source order."""
+    SQLite holds. Every row is placed once, in either source order, and linked by runs
+    that hold only its rows (near the smallest rowid, identity less rank is no integer)."""
     filler = "x" * 600  # about 3,300 rows to a chunk: several chunks of each kind
     first = make_database(
         tmp_path / "src" / "first.db",
         "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)",
         f"INSERT INTO t SELECT value, '{filler}' || value FROM {_numbers(9000)}",
         f"INSERT INTO t SELECT 10000 + value * 1000000007, '{filler}' FROM {_numbers(7000)}",
-        "INSERT INTO t VALUES (9223372036854775807, 'largest'), (-9223372036854775808, 'smallest')",
+        "INSERT INTO t VALUES (9223372036854775807, 'largest'), (-9223372036854775808, 'smallest'), "
+        "(-9223372036854775806, 'a gap above the smallest'), (-9223372036854775805, 'after it')",
         "CREATE TABLE top (id INTEGER PRIMARY KEY, v TEXT)",  # dense up to the largest rowid
         f"INSERT INTO top SELECT 9223372036854775807 - 7000 + value, '{filler}' FROM {_numbers(7000)}",
     )
@@ -845,7 +847,38 @@ def test_dense_sparse_and_extreme_rowids_are_each_placed_once(tmp_path):
             for table in ("t", "top")[: 2 if source == first else 1]:
                 read, stored, folded, conflicts = counts[(source.name, table)]
                 assert read == rows(source, f"SELECT count(*) FROM {table}")[0][0] == stored + folded + conflicts
-        assert rows(target, "SELECT count(*) FROM t")[0][0] == 16_003
+        assert rows(target, "SELECT count(*) FROM t")[0][0] == 16_005
         assert rows(target, "SELECT count(*), max(id) FROM top")[0] == (7000, 2**63 - 1)
         assert_verified(target, order)
         assert_rebuilds_exactly(target, order, tmp_path / f"out-{name}")
+
+
+def test_runs_of_kept_versions_are_taken_apart_when_a_source_is_taken_out(target, tmp_path):
+    """Versions kept as conflicts are linked a run at a time. Taking a source out again
+    (it changed) moves, promotes and deletes kept versions one by one: the runs of every
+    source in its tables are first cut into one-row links, and the books stay exact."""
+    table = "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)"
+    sources = [
+        make_database(tmp_path / "src" / f"{name}.db", table,
+                      f"INSERT INTO t SELECT value, '{name} ' || value FROM {_numbers(200)}")
+        for name in ("first", "second", "third")
+    ]
+    migrate(target, sources, settings())
+    kept = "SELECT count(*), total(span) FROM migration_row_links WHERE in_conflicts = 1"
+    assert rows(target, kept) == [(8, 400)]  # two sources' 200 versions kept, in runs of at most 64
+    for changed in (sources[1], sources[0]):  # a source whose versions are kept, then the one shown
+        connection = sqlite3.connect(changed)
+        with connection:
+            connection.execute("UPDATE t SET label = upper(label) WHERE id % 2 = 0")
+        connection.close()
+        report = migrate(target, [changed], settings())
+        assert report.sources[0].action == "remigrated"
+        assert_verified(target, sources)
+        assert_rebuilds_exactly(target, sources, tmp_path / f"out-{changed.stem}")
+        for source in sources:
+            read, stored, folded, conflicts = accounting(target)[(source.name, "t")]
+            assert read == 200 == stored + folded + conflicts
+    assert rows(target, "SELECT count(*) FROM t")[0][0] == 200
+    assert rows(target, "SELECT total(span) FROM migration_row_links WHERE in_conflicts = 1") == [(400,)]
+    shown = rows(target, "SELECT label FROM t WHERE id IN (1, 2) ORDER BY id")
+    assert shown == [("third 1",), ("third 2",)]  # the earliest migrated of those left is shown

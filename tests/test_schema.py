@@ -334,3 +334,84 @@ def test_a_version_2_set_whose_links_overlap_is_refused_by_init_and_left_as_it_w
     assert refused.exit_code == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert "provenance links overlap" in refused.stderr and "migrate its sources into a new" in refused.stderr
     assert target.read_bytes() == before
+
+
+V3_LINKS = """CREATE TABLE migration_row_links (
+    table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
+    source_rowid INTEGER NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 1 CHECK (shard >= 1),
+    target_rowid INTEGER NOT NULL,
+    in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
+    span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1 AND (span = 1 OR in_conflicts = 0)),
+    PRIMARY KEY (table_id, source_rowid)
+) WITHOUT ROWID"""
+
+
+def _as_version_3(target):
+    """What version 3 wrote: one link per kept version (its CHECK forbade runs of them)."""
+    connection = sqlite3.connect(target)
+    with connection:
+        connection.execute("ALTER TABLE migration_row_links RENAME TO links_v4")
+        connection.execute(V3_LINKS)
+        connection.execute(
+            "WITH RECURSIVE one(table_id, source_rowid, shard, target_rowid, in_conflicts, span, k) AS ("
+            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span, 0 FROM links_v4 UNION ALL "
+            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span, k + 1 FROM one "
+            "WHERE in_conflicts = 1 AND k + 1 < span) INSERT INTO migration_row_links SELECT table_id, "
+            "source_rowid + k, shard, target_rowid + k, in_conflicts, CASE WHEN in_conflicts THEN 1 ELSE span END "
+            "FROM one"
+        )
+        connection.execute("DROP TABLE links_v4")
+        connection.execute("CREATE INDEX migration_row_links_target ON migration_row_links (target_rowid, shard, in_conflicts)")
+        connection.execute("CREATE INDEX migration_row_spans ON migration_row_links (shard, target_rowid) WHERE span > 1")
+        connection.execute("PRAGMA user_version = 3")
+    connection.close()
+
+
+def _kept_links(target) -> tuple[int, int]:
+    """(links to kept versions, versions they cover)."""
+    with closing(sqlite3.connect(target)) as connection:
+        return connection.execute(
+            "SELECT count(*), total(span) FROM migration_row_links WHERE in_conflicts = 1").fetchone()
+
+
+def test_a_version_3_set_is_read_and_written_as_it_is_and_init_upgrades_it(assetdb, pytester, tmp_path):
+    """A version-3 set needs no upgrade: it is verified, gated and migrated into, one link
+    per version kept as its CHECK demands; init then lets links cover runs of them."""
+    table = "CREATE TABLE t (id INTEGER PRIMARY KEY, label TEXT)"
+    numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+    legacy = pytester.path / "databases"
+    first = make_database(legacy / "first.db", table, numbers + "INSERT INTO t SELECT i, 'one ' || i FROM n")
+    second = make_database(legacy / "second.db", table, numbers + "INSERT INTO t SELECT i, 'two ' || i FROM n")
+    third = make_database(legacy / "third.db", table, numbers + "INSERT INTO t SELECT i, 'three ' || i FROM n")
+    target = legacy / "enterprise_assets.db"
+    assert assetdb("migrate", first, second, "--into", target).exit_code == 0
+    assert _kept_links(target) == (5, 300)  # runs of at most 64 versions kept
+    _as_version_3(target)
+    assert _kept_links(target) == (300, 300)
+    assert assetdb("verify", target, "--sources", first, second).exit_code == 0
+    gate = pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", "-k", "schema")
+    gate.assert_outcomes(passed=1)
+    assert assetdb("migrate", third, "--into", target).exit_code == 0
+    with closing(sqlite3.connect(target)) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert _kept_links(target) == (600, 600)
+    assert assetdb("verify", target, "--sources", first, second, third).exit_code == 0
+
+    upgraded = assetdb("init", target)
+    assert upgraded.exit_code == 0 and f"upgraded schema v{SCHEMA_VERSION}" in upgraded.stdout, upgraded.stdout
+    with closing(sqlite3.connect(target)) as connection:
+        links = connection.execute("SELECT sql FROM sqlite_schema WHERE name = 'migration_row_links'").fetchone()[0]
+        spans = connection.execute("SELECT sql FROM sqlite_schema WHERE name = 'migration_row_spans'").fetchone()[0]
+    assert "in_conflicts = 0))" not in links and "in_conflicts = 0" in spans
+    changed = sqlite3.connect(third)
+    with changed:
+        changed.execute("UPDATE t SET label = 'THREE ' || id")
+    changed.close()
+    assert assetdb("migrate", third, "--into", target).exit_code == 0  # taken out one link at a time, then again
+    assert _kept_links(target) == (300 + 5, 600)
+    assert assetdb("verify", target, "--sources", first, second, third).exit_code == 0
+    for source in (first, second, third):
+        rebuilt = tmp_path / f"rebuilt-{source.name}"
+        assert assetdb("rebuild-source", target, source.name, "--out", rebuilt).exit_code == 0
+        assert subprocess.run(["sqldiff", source, rebuilt], capture_output=True, text=True, check=True).stdout == ""

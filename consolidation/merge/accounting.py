@@ -12,7 +12,7 @@ import sqlite3
 from ..sqlite.expressions import balanced
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
-from ..store.provenance import owner_of_merged_row
+from ..store.provenance import owner_of_merged_row, split_kept_runs
 from .plan import (
     UNIFIED_TABLES,
     conflicts_table,
@@ -28,7 +28,7 @@ def recount(connection: sqlite3.Connection, target: str, table_id: int | None = 
     """Recompute source accounting for ``target`` from the links themselves.
 
     A merged row is *stored* for the first source linked to it and *folded* for every
-    later one; a row in a conflicts table is a *conflict*. Recomputing (rather than
+    later one; a row in a conflicts table is a *conflict* (a link may cover a run of either). Recomputing (rather than
     adding up as rows move) keeps the books right when a removed source releases rows.
     With ``table_id``, only that source table is recounted.
     """
@@ -45,10 +45,10 @@ def recount(connection: sqlite3.Connection, target: str, table_id: int | None = 
         counts AS (
             SELECT l.table_id,
                    total(l.span) AS rows_read,
-                   total(CASE WHEN l.span > 1 THEN l.span
-                              WHEN l.in_conflicts = 0 AND {owner} = l.source_id THEN 1 END) AS stored,
+                   total(CASE WHEN l.in_conflicts = 1 THEN 0 WHEN l.span > 1 THEN l.span
+                              WHEN {owner} = l.source_id THEN 1 END) AS stored,
                    total(l.span = 1 AND l.in_conflicts = 0 AND {owner} <> l.source_id) AS folded,
-                   total(l.in_conflicts) AS conflicts
+                   total(CASE WHEN l.in_conflicts = 1 THEN l.span END) AS conflicts
             FROM links AS l
             GROUP BY l.table_id
         )
@@ -90,7 +90,8 @@ def record_conflicts(
             SELECT l.table_id, {key_json('c', key)}, {shown}, :shard, c.rowid, :policy
             FROM main.migration_row_links AS l
             JOIN main.migration_table_accounting AS a ON a.id = l.table_id
-            JOIN {shards.schema(number)}.{q(conflicts)} AS c ON c.rowid = l.target_rowid
+            JOIN {shards.schema(number)}.{q(conflicts)} AS c
+                ON c.rowid BETWEEN l.target_rowid AND l.target_rowid + l.span - 1
             WHERE a.target_table = :target AND l.in_conflicts = 1 AND l.shard = :shard
             ORDER BY c.rowid, a.source_id
             """,
@@ -106,6 +107,14 @@ def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: i
     the removed version was the one shown, the earliest remaining conflicting version
     takes its place.
     """
+    targets = [
+        row[0]
+        for row in connection.execute(
+            "SELECT DISTINCT target_table FROM main.migration_table_accounting WHERE source_id = ?", (source_id,)
+        )
+    ]
+    for target in targets:
+        split_kept_runs(connection, target)
     connection.execute("DROP TABLE IF EXISTS temp.assetdb_released")
     connection.execute(
         "CREATE TEMP TABLE assetdb_released AS SELECT a.target_table AS target_table, l.shard AS shard, "
@@ -114,12 +123,6 @@ def remove_source(connection: sqlite3.Connection, shards: ShardSet, source_id: i
         "WHERE a.source_id = ?",
         (source_id,),
     )
-    targets = [
-        row[0]
-        for row in connection.execute(
-            "SELECT DISTINCT target_table FROM main.migration_table_accounting WHERE source_id = ?", (source_id,)
-        )
-    ]
     connection.execute(
         "DELETE FROM main.migration_row_links WHERE table_id IN "
         "(SELECT id FROM main.migration_table_accounting WHERE source_id = ?)",

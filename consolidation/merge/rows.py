@@ -58,6 +58,19 @@ SCRATCH = {
 }
 
 
+#: Below this, a value less a rank (at most MAX_CHUNK_ROWS) would pass the smallest integer
+#: SQLite holds and turn into an inexact real.
+_LOWEST_OFFSET_SAFE = -(2**63) + MAX_CHUNK_ROWS + 1
+
+
+def _offset(value: str, rank: str) -> str:
+    """SQL grouping columns for ``value`` less ``rank``: rows whose value rises with their
+    rank share them. A value too near the smallest integer is its own group instead (the
+    difference would be a real, equal for neighbouring values that are no run)."""
+    return (f"{value} < {_LOWEST_OFFSET_SAFE}, "
+            f"CASE WHEN {value} < {_LOWEST_OFFSET_SAFE} THEN {value} ELSE {value} - {rank} END")
+
+
 class RowMerger:
     """Set-based SQL that places one source table's rows, chunk by chunk, and links each.
 
@@ -278,10 +291,13 @@ class RowMerger:
             f"{base} + row_number() OVER (ORDER BY identity) AS kept_rowid "
             f"FROM temp.assetdb_pairs WHERE NOT incoming_wins ORDER BY identity"
         )
-        self._count("conflicts", self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-            f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1 FROM temp.assetdb_kept"
-        ))
+        if self.shards.links_kept_runs:  # kept rowids rise with identity: consecutive identities are a run
+            self._chunk_placed["conflicts"] += self._link_kept_runs(current, base)
+        else:
+            self._count("conflicts", self.execute(
+                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+                f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1 FROM temp.assetdb_kept"
+            ))
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
             f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
@@ -330,29 +346,45 @@ class RowMerger:
         )
         self._link_runs("temp.assetdb_placed", current)
 
-    def _link_runs(self, placed: str, current: int) -> None:
+    def _link_runs(self, placed: str, current: int) -> int:
         """Link rows just stored (``placed``: identity, target rowid) one link per run of
-        consecutive identities at consecutive rowids, in pieces of at most MAX_SPAN rows.
+        consecutive identities at consecutive rowids, in pieces of at most MAX_SPAN rows;
+        gives the rows linked.
 
         Rows sharing both offsets (identity and rowid less their rank) are a run when they
         are also consecutive in rank; they are not when rowids do not rise with identity
         (an ``INTEGER PRIMARY KEY DESC`` gives such rows). The rows of such a group, rare,
         are linked one by one, so a link never covers a row it does not hold."""
-        linked = sum(span for (span,) in self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
+        linked = self._insert_links(
             f"SELECT {self.table_id}, min(identity), {current}, min(target_rowid), 0, count(*) FROM "
             f"(SELECT identity, target_rowid, row_number() OVER (ORDER BY identity) AS rank FROM {placed}) "
-            f"GROUP BY identity - rank, target_rowid - rank, (rank - 1) / {MAX_SPAN} "
-            f"HAVING max(rank) - min(rank) + 1 = count(*) "
-            f"RETURNING span"
-        ).fetchall())
-        if linked == self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]:
-            return
+            f"GROUP BY {_offset('identity', 'rank')}, {_offset('target_rowid', 'rank')}, (rank - 1) / {MAX_SPAN} "
+            f"HAVING max(rank) - min(rank) + 1 = count(*)"
+        )
+        placed_rows = self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]
+        if linked == placed_rows:
+            return linked
         self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
             f"SELECT {self.table_id}, p.identity, {current}, p.target_rowid, 0, 1 FROM {placed} AS p "
             f"WHERE NOT EXISTS (SELECT 1 FROM {covering_link(str(self.table_id), 'p.identity')})"
         )
+        return placed_rows
+
+    def _link_kept_runs(self, current: int, base: int) -> int:
+        """Link the versions just kept one link per run of consecutive identities, in pieces
+        of at most MAX_SPAN rows; gives the rows linked. They were numbered in identity
+        order from ``base``, so a run is where identity less kept rowid stays the same."""
+        return self._insert_links(
+            f"SELECT {self.table_id}, min(identity), {current}, min(kept_rowid), 1, count(*) FROM temp.assetdb_kept "
+            f"GROUP BY {_offset('identity', f'(kept_rowid - {base})')}, (kept_rowid - {base} - 1) / {MAX_SPAN}"
+        )
+
+    def _insert_links(self, links: str) -> int:
+        """Insert the links ``links`` selects (as LINK_COLUMNS and span); gives the rows they cover."""
+        return sum(span for (span,) in self.execute(
+            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) {links} RETURNING span"
+        ).fetchall())
 
     def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are,

@@ -7,7 +7,7 @@ the shards that keep each file under the cap, and the operation log.
 from .initialize import InitResult, initialize
 from .oplog import Operation, utc_now
 from .reading import read_consolidated, shadow_with_union_views
-from .schema import APPLICATION_ID, ASSET_TABLES, SCHEMA_VERSION
+from .schema import APPLICATION_ID, ASSET_TABLES, COMPATIBLE_SINCE, SCHEMA_VERSION
 from .session import (
     WriteSession,
     connect_assetdb,
@@ -21,6 +21,7 @@ from .shards import ShardSet
 __all__ = [
     "APPLICATION_ID",
     "ASSET_TABLES",
+    "COMPATIBLE_SINCE",
     "InitResult",
     "Operation",
     "SCHEMA_VERSION",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import AssetdbError, BadInput
 from ..sqlite import open_readonly, read_header
-from .schema import APPLICATION_ID, SCHEMA_VERSION
+from .schema import APPLICATION_ID, COMPATIBLE_SINCE, SCHEMA_VERSION
 
 SHARD_MARKER = "assetdb_shard"
 PRIMARY, SHARD = "primary", "shard"
@@ -78,7 +78,7 @@ def require_primary(connection: sqlite3.Connection, path: Path, schema: str = "m
     """Refuse, in one line, a database that is not a consolidated set's primary file."""
     found = connection_role(connection, schema)
     version = connection.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
-    if found == PRIMARY and version < SCHEMA_VERSION:
+    if found == PRIMARY and version < COMPATIBLE_SINCE:
         raise BadInput(f"{path}: schema version {version} is older than this assetdb writes ({SCHEMA_VERSION}); "
                        f"run: assetdb init {path} (it upgrades the file in place, rows untouched)")
     if found == SHARD:

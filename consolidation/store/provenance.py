@@ -2,10 +2,11 @@
 
 A link ties source rows of one source table to the rows holding their values. Most links
 cover one row; a link with ``span`` n covers n source rows of consecutive identities,
-stored at n consecutive rowids of one merged table, so a table copied as it is costs one
-link per run of rows rather than one per row. Links of one source table never overlap in
-source identity, and a span's rows belong to the source that stored them (a span is only
-ever written for rows a source stores, and is broken up before any of its rows moves).
+stored at n consecutive rowids of one merged table (or of its conflicts table: the losing
+versions a chunk keeps are numbered in a row), so a table copied as it is costs one link
+per run of rows rather than one per row. Links of one source table never overlap in source
+identity, and a span's rows belong to the source that wrote them (a span is only ever
+written for rows a source stores or keeps, and is broken up before any of its rows moves).
 
 A span covers at most MAX_SPAN rows (a longer run is several links). The spans of every
 merged table of a shard share one index by where they start, so the span that can hold a
@@ -17,7 +18,8 @@ So two questions are answered by index seeks, never by scans:
 * which link covers source row ``i`` of table ``T``: the one of ``T`` starting nearest at
   or below ``i`` (the primary key), if it reaches ``i``;
 * which source shows merged row ``r`` of table ``X`` in shard ``S``: the source of the
-  span holding ``r`` (the span index), else the first of the one-row links to ``r``.
+  span holding ``r`` (the span index, which holds the spans into merged tables only),
+  else the first of the one-row links to ``r``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _nearest_span(shard: str, rowid: str, selected: str) -> str:
     return (
         f"SELECT {selected} FROM main.migration_row_links AS ns "
         "JOIN main.migration_table_accounting AS na ON na.id = ns.table_id "
-        f"WHERE ns.span > 1 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} "
+        f"WHERE ns.span > 1 AND ns.in_conflicts = 0 AND ns.shard = {shard} AND ns.target_rowid <= {rowid} "
         f"AND ns.target_rowid > {rowid} - {MAX_SPAN} AND na.target_table = :target "
         "ORDER BY ns.target_rowid DESC LIMIT 1"
     )
@@ -94,21 +96,34 @@ def split_spans_holding(connection, shard: int, target: str, rowids: str) -> Non
         "SELECT DISTINCT l.table_id, l.source_rowid FROM "
         f"(SELECT r.moved, ({nearest_span_start(':shard', 'r.moved')}) AS start FROM ({rowids}) AS r) AS n "
         "JOIN main.migration_row_links AS l ON l.shard = :shard AND l.target_rowid = n.start AND l.span > 1 "
+        "AND l.in_conflicts = 0 "
         "JOIN main.migration_table_accounting AS a ON a.id = l.table_id AND a.target_table = :target "
         "WHERE n.moved < l.target_rowid + l.span",
         {"shard": shard, "target": target},
     ).fetchall()
     for table_id, source_rowid in spans:
-        connection.execute(
-            "WITH RECURSIVE one(k, n) AS (SELECT 0, span FROM main.migration_row_links "
-            "WHERE table_id = :t AND source_rowid = :s UNION ALL SELECT k + 1, n FROM one WHERE k + 1 < n) "
-            "INSERT INTO main.migration_row_links (table_id, source_rowid, shard, target_rowid, in_conflicts, span) "
-            "SELECT l.table_id, l.source_rowid + one.k, l.shard, l.target_rowid + one.k, 0, 1 "
-            "FROM one JOIN main.migration_row_links AS l ON l.table_id = :t AND l.source_rowid = :s "
-            "WHERE one.k > 0",
-            {"t": table_id, "s": source_rowid},
-        )
-        connection.execute(
-            "UPDATE main.migration_row_links SET span = 1 WHERE table_id = ? AND source_rowid = ?",
-            (table_id, source_rowid),
-        )
+        _split(connection, "table_id = :t AND source_rowid = :s", {"t": table_id, "s": source_rowid})
+
+
+def split_kept_runs(connection, target: str) -> None:
+    """Break every link of ``target``'s source tables that covers a run of kept versions
+    into one-row links: taking a source out moves, promotes and deletes kept versions one
+    by one, and each such step follows the one link to its row."""
+    _split(connection, "in_conflicts = 1 AND span > 1 AND table_id IN "
+                       "(SELECT id FROM main.migration_table_accounting WHERE target_table = :target)",
+           {"target": target})
+
+
+def _split(connection, links: str, parameters: dict) -> None:
+    """Cut the links matching ``links`` (a condition on their columns) into one-row links."""
+    connection.execute(
+        "WITH RECURSIVE one(table_id, source_rowid, k) AS (SELECT table_id, source_rowid, 1 "
+        f"FROM main.migration_row_links WHERE {links} AND span > 1 UNION ALL "
+        "SELECT one.table_id, one.source_rowid, k + 1 FROM one JOIN main.migration_row_links AS l "
+        "ON l.table_id = one.table_id AND l.source_rowid = one.source_rowid WHERE k + 1 < l.span) "
+        "INSERT INTO main.migration_row_links (table_id, source_rowid, shard, target_rowid, in_conflicts, span) "
+        "SELECT l.table_id, l.source_rowid + one.k, l.shard, l.target_rowid + one.k, l.in_conflicts, 1 "
+        "FROM one JOIN main.migration_row_links AS l ON l.table_id = one.table_id AND l.source_rowid = one.source_rowid",
+        parameters,
+    )
+    connection.execute(f"UPDATE main.migration_row_links SET span = 1 WHERE {links} AND span > 1", parameters)

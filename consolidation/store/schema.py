@@ -32,7 +32,14 @@ from .provenance import MAX_SPAN
 
 #: ``PRAGMA application_id`` of an assetdb database: the ASCII bytes ``ASDB``.
 APPLICATION_ID = 0x41534442
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+#: The oldest version read and written as it is. Version 4 only lets a link to kept
+#: conflicting versions cover a run of them, which a version-3 file (whose CHECK forbids
+#: it) never holds: such a file keeps one link per version kept until ``assetdb init``
+#: upgrades it.
+COMPATIBLE_SINCE = 3
+KEPT_RUNS_SINCE = 4
 
 #: Asset kind -> table. Templates and patterns also track usage.
 ASSET_TABLES = {
@@ -129,15 +136,33 @@ ENTRIES_KEY_INDEX = """CREATE INDEX IF NOT EXISTS migration_conflict_entries_key
 #: row is this?" is an index seek, not a scan.
 SPAN_INDEX = [
     """CREATE INDEX IF NOT EXISTS migration_row_spans
-    ON migration_row_links (shard, target_rowid) WHERE span > 1""",
+    ON migration_row_links (shard, target_rowid) WHERE span > 1 AND in_conflicts = 0""",
 ]
+
+#: Provenance: every source row points at the row holding its values, in the merged table
+#: or (``in_conflicts``) in the table's conflicts table, in shard ``shard``. A link of
+#: ``span`` n covers n source rows with consecutive identities, stored at n consecutive
+#: rowids from ``target_rowid``: rows copied as they are, and the losing versions a chunk
+#: keeps (numbered in a row), cost one link per run, not one per row. A table's links never
+#: overlap in source identity.
+ROW_LINKS = """CREATE TABLE IF NOT EXISTS {name} (
+    table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
+    source_rowid INTEGER NOT NULL,
+    shard INTEGER NOT NULL DEFAULT 1 CHECK (shard >= 1),
+    target_rowid INTEGER NOT NULL,
+    in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
+    span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1),
+    PRIMARY KEY (table_id, source_rowid)
+) WITHOUT ROWID"""
 
 #: Each version's changes to a file of the version before, in place, by the table they
 #: change (a file without that table gets it whole from the schema): version 2 gives the
 #: links their span (an existing link covers one row), and keeps the conflicts list as
 #: entries that name their source table instead of spelling out its names and dates;
 #: version 3 cuts spans longer than MAX_SPAN into pieces, so lookups may stop there, and
-#: indexes the conflicts list by key.
+#: indexes the conflicts list by key; version 4 lets a link to kept versions cover a run
+#: (the links are copied into a table without the CHECK that forbade it, and the span
+#: index, made again after, leaves those runs out: it answers "whose merged row is this?").
 UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
     2: [
         ("migration_row_links", [
@@ -167,6 +192,15 @@ UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
             f"UPDATE migration_row_links SET span = {MAX_SPAN} WHERE span > {MAX_SPAN}",
         ]),
         ("migration_conflict_entries", [ENTRIES_KEY_INDEX]),
+    ],
+    4: [
+        ("migration_row_links", [  # SQLite cannot change a CHECK: the table is copied anew
+            ROW_LINKS.format(name="migration_row_links_v4"),
+            "INSERT INTO migration_row_links_v4 (table_id, source_rowid, shard, target_rowid, in_conflicts, span) "
+            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span FROM migration_row_links",
+            "DROP TABLE migration_row_links",
+            "ALTER TABLE migration_row_links_v4 RENAME TO migration_row_links",
+        ]),
     ],
 }
 
@@ -244,20 +278,7 @@ SCHEMA_STATEMENTS: list[str] = [
     UNIQUE (source_id, source_table),
     CHECK (rows_read = rows_stored + duplicates_folded + conflicts_kept)
 )""",
-    # Provenance: every source row points at the row holding its values, in the merged
-    # table or (``in_conflicts``) in the table's conflicts table, in shard ``shard``. A
-    # link of ``span`` n covers n source rows with consecutive identities, stored at n
-    # consecutive rowids from ``target_rowid``: rows copied as they are cost one link per
-    # run, not one per row. A table's links never overlap in source identity.
-    """CREATE TABLE IF NOT EXISTS migration_row_links (
-    table_id INTEGER NOT NULL REFERENCES migration_table_accounting (id) ON DELETE CASCADE,
-    source_rowid INTEGER NOT NULL,
-    shard INTEGER NOT NULL DEFAULT 1 CHECK (shard >= 1),
-    target_rowid INTEGER NOT NULL,
-    in_conflicts INTEGER NOT NULL CHECK (in_conflicts IN (0, 1)),
-    span INTEGER NOT NULL DEFAULT 1 CHECK (span >= 1 AND (span = 1 OR in_conflicts = 0)),
-    PRIMARY KEY (table_id, source_rowid)
-) WITHOUT ROWID""",
+    ROW_LINKS.format(name="migration_row_links"),
     """CREATE INDEX IF NOT EXISTS migration_row_links_target
     ON migration_row_links (target_rowid, shard, in_conflicts)""",
     *SPAN_INDEX,

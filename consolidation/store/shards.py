@@ -25,6 +25,7 @@ from ..errors import Aborted, BadInput
 from ..size import format_size, remove_database_file
 from ..sqlite.readonly import uri_for
 from .oplog import utc_now
+from .schema import KEPT_RUNS_SINCE
 from .shard_files import (
     create_shard_file,
     existing_shard,
@@ -94,6 +95,9 @@ class ShardSet:
         self.attached: list[int] = []
         self.current = self.registered[-1]  # until open() finds the first with room
         self.most = most_shards(connection)
+        # Can one link cover a run of kept conflicting versions? Not in a file whose schema
+        # (version 3, until assetdb init upgrades it) forbids it.
+        self.links_kept_runs = connection.execute("PRAGMA main.user_version").fetchone()[0] >= KEPT_RUNS_SINCE
         # Attachments the writer holds besides the shards (the sources a migration reads);
         # one is kept free at least, for the file a later read proves beside the shards.
         self.reserved = max(1, sum(1 for row in connection.execute("PRAGMA database_list")
