@@ -41,6 +41,7 @@ CASES = [
     (["rebuild-source", "{shard}", "s0.db", "--out", "{folder}/r.db"], 2, "is a shard of a consolidated set"),
     (["rebuild-source", "{source}", "s0.db", "--out", "{folder}/r.db"], 2, "not an assetdb database, so not a"),
     (["init", "{folder}/line\nbreak.db"], 2, "line\\nbreak.db"),
+    (["migrate", "{source}", "--into", "{target}", "--prefer", ""], 2, "invalid conflict policy ''"),
 ]
 
 

@@ -446,9 +446,10 @@ def test_a_plugin_can_resolve_conflicts_for_a_table(target, tmp_path, pair):
     assert_verified(target, list(pair))
 
 
-def test_bad_policy_is_bad_input():
+@pytest.mark.parametrize("policy", ["loudest", "", " ", "source:"])
+def test_bad_policy_is_bad_input(policy):
     with pytest.raises(BadInput, match="invalid conflict policy"):
-        ConflictPolicy.parse("loudest")
+        ConflictPolicy.parse(policy)
 
 
 def test_a_preferred_source_no_source_is_named_is_refused_before_anything_is_written(target, pair, tmp_path):

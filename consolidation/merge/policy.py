@@ -35,7 +35,7 @@ class ConflictPolicy:
 
     @classmethod
     def parse(cls, text: str | None) -> ConflictPolicy:
-        if not text or text == "first":
+        if text is None or text == "first":  # an empty --prefer is a typo, not the default
             return cls()
         if text == "newest":
             return cls("newest")
