@@ -484,6 +484,14 @@ def test_cli_ingest_and_regenerate(workspace, tmp_path, assetdb):
     assert (out / "templates" / "script.py.tmpl").is_file()
     bad_at = assetdb("regenerate", database, "--out", out, "--at", "yesterday")
     assert bad_at.exit_code == 2 and "--at 'yesterday'" in bad_at.stderr
+    before = folder_state(tmp_path)
+    for selection, said in ((["--path", "["], "--path '['"), (["--at", "7"], "--at '7'"),
+                            (["--path", "docs/*", "--at", "1999-01-01"], "--path 'docs/*' and --at '1999-01-01'")):
+        nothing = assetdb("regenerate", database, "--out", tmp_path / "new", *selection)
+        assert nothing.exit_code == 2, nothing.stdout
+        assert nothing.stderr.strip().splitlines() == [
+            f"assetdb: error: {database}: no stored asset matches {said}; nothing was written"]
+    assert folder_state(tmp_path) == before
     missing = assetdb("ingest", tmp_path / "nowhere", "--into", database)
     assert missing.exit_code == 2 and "no such workspace folder" in missing.stderr
 
