@@ -131,13 +131,16 @@ def _cell(text: str) -> str:
 
 
 def cross_check(facts: ListFacts, database_list: DatabaseList, workspace: Path) -> list[str]:
-    """Where the hand-written prose and the facts disagree (nothing when it names nothing)."""
+    """Where the facts are wrong (a registered shard is missing) and where the hand-written
+    prose and the facts disagree (the prose is asked nothing when it names nothing)."""
+    findings = [f"`{database_list.relative(path)}` is shard {number} of the consolidated set but is missing "
+                "(restore it from a backup: assetdb verify names what is lost without it)"
+                for path, number in facts.shards if not path.is_file()]
     mentioned = database_list.mentioned()
     if not mentioned:
-        return []
+        return findings
     known = facts.known_files
     known_names = {path.name for path in known} | {name.rsplit("/", 1)[-1] for name, _ in facts.archived}
-    findings = []
     for name in sorted(mentioned):
         candidates = [database_list.path.parent / name, workspace / name]
         if not any(resolved(candidate) in known or candidate.exists() for candidate in candidates) and (

@@ -636,3 +636,28 @@ def test_a_folder_named_twice_is_listed_once(legacy, tmp_path):
                                   tmp_path / "LIST.md"), write=False)
     once = keep_list(ListRequest((legacy,), LIMIT, None, tmp_path / "LIST.md"), write=False)
     assert twice.text.split("### Active", 1)[1] == once.text.split("### Active", 1)[1]
+
+
+def test_the_list_names_a_registered_shard_that_is_missing(assetdb, tmp_path):
+    """A shard deleted by hand is still in the manifest: the list's shards table lists it,
+    and its cross-check says it is missing and how to get it back (writing the list, which
+    logs into the set, is refused until it is back)."""
+    folder = tmp_path / "databases"
+    sources = [make_database(folder / "legacy" / f"s{i}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)",
+                             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150) "
+                             f"INSERT INTO t SELECT i + {i * 1000}, randomblob(1000) FROM n") for i in range(3)]
+    target = folder / "enterprise_assets.db"
+    migrate(target, sources, MigrationSettings(400_000))
+    shard = target.with_name("enterprise_assets.002.db")
+    assert shard.is_file()
+    listed = assetdb("list", folder, "--workspace", tmp_path)
+    assert listed.exit_code == 0, listed.stderr
+    assert "Cross-check" not in listed.stdout
+    shard.unlink()
+    missing = ("`enterprise_assets.002.db` is shard 2 of the consolidated set but is missing (restore it from a "
+               "backup: assetdb verify names what is lost without it)")
+    listed = assetdb("list", folder, "--workspace", tmp_path)
+    assert listed.exit_code == 0, listed.stderr
+    assert "| `enterprise_assets.002.db` | 2 |" in listed.stdout and f"- {missing}" in listed.stdout
+    refused = assetdb("list", folder, "--workspace", tmp_path, "--write")  # its log row goes into the set
+    assert refused.exit_code == 3 and "assetdb restore" in refused.stderr, refused.stderr
