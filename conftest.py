@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,38 @@ def _backups_in_a_temporary_folder(tmp_path_factory, monkeypatch):
     (``~/.local/state/assetdb/backups``): the suite's go to a temporary folder instead, so a
     test run leaves nothing in the home of whoever runs it."""
     monkeypatch.setenv("ASSETDB_BACKUP_DIR", str(tmp_path_factory.mktemp("backups")))
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the file ``path``, or make a file in the folder ``path``?"""
+    try:
+        if path.is_dir():
+            probe = path / ".assetdb-probe"
+            os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            probe.unlink()
+        else:
+            os.close(os.open(path, os.O_RDWR))
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def unwritable(path: Path):
+    """``path`` (a file, or a folder) made unwritable for this process: its mode made
+    read-only, and, for root (who writes through modes), made immutable where the file
+    system can. Skips the test where neither holds."""
+    mode = path.stat().st_mode
+    path.chmod(0o555 if path.is_dir() else 0o444)
+    immutable = os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+    try:
+        if _writable(path):
+            pytest.skip(f"cannot make {path} read-only here")
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(mode)
 
 
 def folder_state(folder: Path) -> dict[str, str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from conftest import folder_state, make_database, write_wal_with_pending_rows
+from conftest import folder_state, make_database, unwritable, write_wal_with_pending_rows
 from consolidation.errors import Aborted, BadInput
 from consolidation.sqlite import (
     backup_database,
@@ -65,6 +66,20 @@ def test_backup_inside_the_workspace_is_refused(workspace, assetdb):
     result = assetdb("backup", source, "--to", workspace / "databases" / "old")
     assert result.exit_code == 2 and "inside the workspace" in result.stderr
     assert not (workspace / "backups").exists() and not (workspace / "databases" / "old").exists()
+
+
+def test_a_backup_folder_that_takes_no_file_is_named(workspace, tmp_path, assetdb):
+    """SQLite said only "unable to open database file", naming neither file nor folder."""
+    source = workspace / "databases" / "data.db"
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    with unwritable(backups):
+        result = assetdb("backup", source, "--to", backups)
+        assert result.exit_code == 3, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"assetdb: error: backup of {source} failed: cannot write into {backups} "
+            f"({'Operation not permitted' if os.geteuid() == 0 else 'Permission denied'}); nothing was kept"]
+        assert list(backups.iterdir()) == []
 
 
 def test_workspace_without_git_is_the_database_folder(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import folder_state, make_database, sqldiff
+from conftest import folder_state, make_database, sqldiff, unwritable
 from consolidation.assets import ingest
 from consolidation.demo.repository import write_wal_with_pending_rows
 from consolidation.errors import Aborted, BadInput, DamagedSet
@@ -671,26 +671,6 @@ def test_a_shard_holding_rows_that_a_restored_primary_does_not_list_is_kept(targ
     assert newest.read_bytes() == kept
 
 
-@contextmanager
-def _unwritable(path: Path):
-    """``path`` made read-only for this process (root writes a mode-0444 file: there it is
-    made immutable, where the file system can)."""
-    mode = path.stat().st_mode
-    path.chmod(0o444)
-    immutable = os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
-    try:
-        try:
-            os.close(os.open(path, os.O_RDWR))
-        except OSError:
-            yield
-        else:
-            pytest.skip("cannot make a file read-only here")
-    finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", str(path)], check=True)
-        path.chmod(mode)
-
-
 def test_a_shard_that_cannot_be_written_is_named_before_any_write(target, tmp_path):
     """SQLite opens a read-only file read-only without a word and fails at the first write,
     naming nothing (migrate blamed the source it was reading)."""
@@ -701,7 +681,7 @@ def test_a_shard_that_cannot_be_written_is_named_before_any_write(target, tmp_pa
     workspace.mkdir()
     (workspace / "notes.txt").write_text("hi\n")
     before = folder_state(target.parent)
-    with _unwritable(shard):
+    with unwritable(shard):
         said = rf"^{re.escape(str(shard))}: the set's file cannot be written \(.*\); nothing was changed$"
         with pytest.raises(BadInput, match=said):
             migrate(target, [blob_source(tmp_path / "more.db", 5_000, 3)], MigrationSettings(CAP))

@@ -126,6 +126,11 @@ def backup_database(source: Path | str, directory: Path | str, workspace: Path |
     now = datetime.now(timezone.utc)
     partial = temporary_beside(directory / f"{source.name}.{secrets.token_hex(4)}", "backup")  # one per backup
     sweep_folder(directory)  # what killed backups left
+    try:  # made first, so a folder that takes no file (read-only, immutable) is named as such
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except OSError as error:
+        raise Aborted(f"backup of {source} failed: cannot write into {directory} ({error.strerror}); "
+                      "nothing was kept") from None
     try:
         with open_readonly(source) as reader:
             fingerprint = database_fingerprint(reader)
