@@ -125,6 +125,19 @@ def test_restore_round_trip_keeps_a_safety_copy(workspace, tmp_path, assetdb):
     assert saved and fingerprint(saved[0].rsplit(" ", 1)[-1]) == changed
 
 
+def test_restore_onto_a_file_that_cannot_be_written_is_refused_before_its_safety_backup(workspace, tmp_path, assetdb):
+    source = workspace / "databases" / "data.db"
+    record = backup_database(source, tmp_path / "backups")
+    before = folder_state(tmp_path / "backups")
+    with unwritable(source):
+        result = assetdb("restore", record.backup, "--to", source)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"assetdb: error: {source}: cannot be written "
+            f"({'Operation not permitted' if os.geteuid() == 0 else 'Permission denied'}); nothing was restored"]
+    assert folder_state(tmp_path / "backups") == before  # no safety backup of a restore that never ran
+
+
 def test_restore_into_a_new_file(workspace, tmp_path):
     record = backup_database(workspace / "databases" / "data.db", tmp_path / "backups")
     assert restore_database(record.backup, tmp_path / "fresh.db") is None

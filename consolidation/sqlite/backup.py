@@ -173,6 +173,13 @@ def read_manifest(backup: Path) -> BackupRecord | None:
     return record
 
 
+def _require_writable(target: Path) -> None:
+    try:
+        os.close(os.open(target, os.O_RDWR))
+    except OSError as error:
+        raise BadInput(f"{target}: cannot be written ({error.strerror}); nothing was restored") from None
+
+
 def restore_database(backup: Path | str, target: Path | str, safety_directory: Path | None = None) -> BackupRecord | None:
     """Write ``backup`` over ``target`` in one transaction, after proving the backup.
 
@@ -208,6 +215,7 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
         except EmptyDatabase:
             pass
         else:
+            _require_writable(target)  # before its safety backup: a refused restore leaves none behind
             safety = backup_database(target, safety_directory or backup.parent)
     elif not target.parent.is_dir():
         raise BadInput(f"{target.parent}: no such directory")
