@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
-from .faults import NoSpace
+from .faults import NoSpace, NotWritable
 from .globs import resolved
 from .leftovers import sweep_folder, temporary_beside
 from .proof import read_sources
@@ -246,6 +246,7 @@ def archive_sources(
         if _destination(folder, names[path]).exists():
             raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
     _check_room(database, limit, [_record_of(path, names[path], folder) for path in paths], folder)
+    made_folder = not folder.exists()  # taken away again when its first move is refused
     folder.mkdir(parents=True, exist_ok=True)
     for inside, _folders, _files in os.walk(folder):  # what a killed archive left, in any of its folders
         sweep_folder(inside)
@@ -260,12 +261,17 @@ def archive_sources(
         manifest = [entry for entry in manifest  # an unfinished earlier try of the same move
                     if entry.location(folder).absolute() != destination.absolute()]
         _write_manifest(folder, [*manifest, record])
-        if live:
-            _copy_then_remove(path, destination)
-        else:
-            os.replace(path, destination)
-            for sidecar in sidecar_paths(path):  # empty leftovers follow the file
-                os.replace(sidecar, destination.with_name(sidecar.name.replace(path.name, destination.name, 1)))
+        try:
+            _move(path, destination, live)
+        except (OSError, Aborted) as error:
+            if not path.exists() or destination.exists():
+                raise  # it moved: its pending entry is what the next run finishes from
+            _undo_pending(folder, manifest, made_folder and not archived, destination)
+            if isinstance(error, Aborted):
+                raise
+            stay = (f"archived before it, and staying so: {', '.join(entry.name for entry in archived)}" if archived
+                    else "nothing was changed")
+            raise NotWritable(f"{path}: cannot be moved into {folder} ({error.strerror}); {stay}") from None
         _move_aliases(aliases, destination)
         record = Archived(**{**asdict(record), "sha256": file_sha256(destination), "bytes": destination.stat().st_size})
         manifest.append(record)  # the pending entry is replaced by the finished one
@@ -273,6 +279,31 @@ def archive_sources(
         _mark_archived(database, record, folder, limit)
         archived.append(record)
     return archived
+
+
+def _move(path: Path, destination: Path, live: list[Path]) -> None:
+    """The source into the archive: copied when its journal holds rows, else moved with
+    its empty leftovers."""
+    if live:
+        _copy_then_remove(path, destination)
+        return
+    os.replace(path, destination)
+    for sidecar in sidecar_paths(path):  # empty leftovers follow the file
+        os.replace(sidecar, destination.with_name(sidecar.name.replace(path.name, destination.name, 1)))
+
+
+def _undo_pending(folder: Path, manifest: list[Archived], remove_folder: bool, destination: Path) -> None:
+    """A move refused before anything of it moved: its pending entry goes, and an archive
+    folder this run made for it, still empty, goes too."""
+    if not remove_folder:
+        _write_manifest(folder, manifest)
+        return
+    (folder / MANIFEST).unlink(missing_ok=True)
+    for made in [*destination.parents][: len(destination.relative_to(folder).parts)]:  # its folders, inner first
+        try:
+            made.rmdir()
+        except OSError:
+            return
 
 
 def _aliases_of(path: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import folder_state, make_database, sqldiff, write_wal_with_pending_rows
+from conftest import folder_state, make_database, sqldiff, unwritable, write_wal_with_pending_rows
 from consolidation.archive import MANIFEST, archive_sources
 from consolidation.database_list import ListRequest, keep_list
 from consolidation.demo import build_demo_workspace, build_legacy_set
@@ -661,3 +661,27 @@ def test_the_list_names_a_registered_shard_that_is_missing(assetdb, tmp_path):
     assert "| `enterprise_assets.002.db` | 2 |" in listed.stdout and f"- {missing}" in listed.stdout
     refused = assetdb("list", folder, "--workspace", tmp_path, "--write")  # its log row goes into the set
     assert refused.exit_code == 3 and "assetdb restore" in refused.stderr, refused.stderr
+
+
+def test_a_source_that_cannot_be_moved_leaves_no_pending_entry_and_no_new_folder(assetdb, tmp_path):
+    """Its manifest entry is written before the move: a move refused (a folder that takes no
+    change) left it pending, and the archive folder made for it, behind. Sources moved before
+    it stay archived, and the line names them."""
+    folder = tmp_path / "databases"
+    stuck = make_database(folder / "stuck" / "b.db", "CREATE TABLE u (x)", "INSERT INTO u VALUES (2)")
+    movable = make_database(folder / "a.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    target = folder / "enterprise_assets.db"
+    migrate(target, [movable, stuck], MigrationSettings(LIMIT))
+    archive = tmp_path / "archive"
+    with unwritable(stuck.parent):
+        refused = assetdb("archive", stuck, "--db", target, "--to", archive)
+        assert refused.exit_code == 2, refused.stderr
+        assert f"{stuck}: cannot be moved into {archive} (" in refused.stderr
+        assert refused.stderr.rstrip().endswith("; nothing was changed"), refused.stderr
+        assert not archive.exists() and stuck.is_file()
+        refused = assetdb("archive", movable, stuck, "--db", target, "--to", archive)
+        assert refused.exit_code == 2 and "archived before it, and staying so: a.db" in refused.stderr, refused.stderr
+    assert [entry["name"] for entry in json.loads((archive / MANIFEST).read_text())] == ["a.db"]
+    assert sorted(path.name for path in archive.iterdir()) == [MANIFEST, "a.db"]
+    assert assetdb("archive", stuck, "--db", target, "--to", archive).exit_code == 0
+    assert assetdb("verify", target).exit_code == 0
