@@ -104,9 +104,10 @@ def size_check_command(paths, limit, warn, refuse_lfs_pointers, database_folders
 @click.command("init")
 @click.argument("database", type=PATH)
 @limit_option
-def init_command(database, limit) -> None:
-    """Create the unified schema in DATABASE (idempotent)."""
-    result = initialize(database, resolve_size_limit(limit))
+@lock_timeout_option
+def init_command(database, limit, lock_timeout) -> None:
+    """Create the unified schema in DATABASE, or upgrade or repair it (idempotent)."""
+    result = initialize(database, resolve_size_limit(limit), lock_timeout)
     if result.action == "unchanged":
         click.echo(f"{database}: already at schema v{SCHEMA_VERSION}; nothing changed")
     else:

@@ -94,15 +94,15 @@ def release(holder: subprocess.Popen) -> None:
     holder.stdout.close()
 
 
-@pytest.mark.parametrize("command", ["ingest", "migrate", "sync"])
+@pytest.mark.parametrize("command", ["ingest", "migrate", "sync", "init"])
 def test_a_writer_that_meets_another_waits_then_exits_3_naming_it(workspace, tmp_path, database, command):
     source = tmp_path / "legacy.db"
     sqlite3.connect(source).execute("CREATE TABLE t (x)").connection.close()
     holder = hold_lock(database)
     try:
         arguments = {"ingest": ("ingest", workspace, "--into", database), "migrate": ("migrate", source, "--into", database),
-                     "sync": ("sync", workspace, "--db", database)}[command]
-        code, err = finish(start(*arguments, "--lock-timeout", "0.3", "--quiet"))
+                     "sync": ("sync", workspace, "--db", database), "init": ("init", database)}[command]
+        code, err = finish(start(*arguments, "--lock-timeout", "0.3", *(["--quiet"] if command != "init" else [])))
         assert code == 3
         [line] = err.strip().splitlines()
         assert line.startswith(f"assetdb: error: {database}: another writer holds it (pid {holder.pid} on "

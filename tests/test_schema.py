@@ -108,6 +108,27 @@ def test_init_refuses_a_newer_schema(tmp_path):
     assert digest(target) == before
 
 
+@pytest.mark.parametrize("command", ["init", "migrate", "verify", "sync", "rebuild-source"])
+def test_a_set_of_a_newer_schema_is_named_so_by_every_command(assetdb, tmp_path, command):
+    """A later assetdb wrote it: every command says to upgrade (migrate called it "another
+    application's database")."""
+    source = make_database(tmp_path / "legacy" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY)",
+                           "INSERT INTO t VALUES (1)")
+    target = tmp_path / "enterprise_assets.db"
+    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    with closing(sqlite3.connect(target)) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = digest(target)
+    arguments = {"init": [target], "migrate": [source, "--into", target], "verify": [target],
+                 "sync": [tmp_path / "legacy", "--db", target], "rebuild-source": [target, "a.db", "--out", tmp_path / "r.db"]}
+    refused = assetdb(command, *arguments[command])
+    assert refused.exit_code == 2, refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        f"assetdb: error: {target}: schema version {SCHEMA_VERSION + 1} is newer than this assetdb understands "
+        f"({SCHEMA_VERSION}); upgrade pytest-assetdb"]
+    assert digest(target) == before
+
+
 def test_init_over_the_cap_is_rolled_back_and_leaves_no_file(tmp_path):
     target = tmp_path / "small.db"
     with pytest.raises(Aborted, match="over the cap"):

@@ -26,8 +26,8 @@ from ..sqlite import (
     writer_lock_holder,
 )
 from ..sqlite.classify import Candidate, classify, folder_holding, refuse_broken_symlink
-from ..store import APPLICATION_ID
-from ..store.identity import PRIMARY, SHARD, claims_assetdb, role
+from ..store import APPLICATION_ID, SCHEMA_VERSION
+from ..store.identity import PRIMARY, SHARD, claims_assetdb, newer_schema, role
 from ..store.set_files import recorded_source
 from ..store.shard_files import in_the_set
 
@@ -104,6 +104,8 @@ def check_target(target: Path, sources: list[Path]) -> None:
             return
         except AssetdbError as error:
             raise BadInput(f"{target}: the target is not a database ({str(error).split(': ', 1)[-1]})") from None
+        if header.application_id == APPLICATION_ID and header.user_version > SCHEMA_VERSION:
+            raise newer_schema(target, header.user_version)
         found = role(target) if header.application_id == APPLICATION_ID else None
         holder = writer_lock_holder(target) if found is None and header.application_id == APPLICATION_ID else None
         if holder:  # ours, but a writer held it past the wait: not another application's

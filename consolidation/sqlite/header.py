@@ -37,6 +37,7 @@ class Header:
     wal_mode: bool
     application_id: int
     text_encoding: int = 1  # 1 UTF-8, 2 UTF-16le, 3 UTF-16be
+    user_version: int = 0  # as of the last checkpoint, for a WAL file
 
     @property
     def journal_mode(self) -> str:
@@ -66,6 +67,7 @@ def read_header(path: Path) -> Header:
         wal_mode=raw[18] == 2 or raw[19] == 2,
         application_id=int.from_bytes(raw[68:72], "big", signed=True),
         text_encoding=int.from_bytes(raw[56:60], "big") or 1,  # 0: no table yet, UTF-8 by default
+        user_version=int.from_bytes(raw[60:64], "big", signed=True),
     )
 
 

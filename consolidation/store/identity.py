@@ -74,6 +74,12 @@ def refuse_a_set_beside(database: Path, command: str) -> None:
                        f"{database}, then {command})")
 
 
+def newer_schema(path: Path, version: int) -> BadInput:
+    """The refusal of a set written by a later assetdb: its schema is not this one's to read or write."""
+    return BadInput(f"{path}: schema version {version} is newer than this assetdb understands ({SCHEMA_VERSION}); "
+                    "upgrade pytest-assetdb")
+
+
 def require_primary(connection: sqlite3.Connection, path: Path, schema: str = "main") -> None:
     """Refuse, in one line, a database that is not a consolidated set's primary file."""
     found = connection_role(connection, schema)
@@ -86,7 +92,6 @@ def require_primary(connection: sqlite3.Connection, path: Path, schema: str = "m
     if found is None:
         application_id = connection.execute(f"PRAGMA {schema}.application_id").fetchone()[0]
         if application_id == APPLICATION_ID and version > SCHEMA_VERSION:
-            raise BadInput(f"{path}: schema version {version} is newer than this assetdb understands "
-                           f"({SCHEMA_VERSION}); upgrade pytest-assetdb")
+            raise newer_schema(path, version)
         raise BadInput(f"{path}: not an assetdb database, so not a consolidated set; make one in a new file "
                        "with assetdb migrate (or assetdb init)")

@@ -3,8 +3,9 @@
 Running it on a complete database changes no byte; on one missing tables it recreates
 them and logs a repair; on anything that is not ours it refuses. A new database is
 built under a temporary name and renamed into place, so a kill never leaves a half-made
-(or zero-byte) file under the real name, and under the database's writer lock, so two
-runs creating the same database make it once.
+(or zero-byte) file under the real name. Every run holds the database's writer lock, so
+two runs creating the same database make it once, and an upgrade never changes the
+schema under another writer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..leftovers import temporary_beside
 from ..size import format_size
 from ..sqlite import EmptyDatabase, read_header
 from ..sqlite.classify import refuse_broken_symlink
-from .identity import SHARD, role
+from .identity import SHARD, newer_schema, role
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .oplog import Operation, allocated_size
 from .provenance import reaches_next_link
@@ -54,10 +55,7 @@ def _classify_target(connection: sqlite3.Connection, path: Path) -> str:
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     if application_id == APPLICATION_ID:
         if version > SCHEMA_VERSION:
-            raise BadInput(
-                f"{path}: schema version {version} is newer than this assetdb "
-                f"understands ({SCHEMA_VERSION}); upgrade pytest-assetdb"
-            )
+            raise newer_schema(path, version)
         if version < 1:
             raise BadInput(f"{path}: assetdb database with invalid schema version {version}")
         return "current"
@@ -75,8 +73,9 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
     Refuses (``BadInput``) a file that is not SQLite or is another application's
     database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes.
     A new database is built under a temporary name and renamed into place, so a kill
-    can never leave a half-made (or zero-byte) database under its real name; it is made
-    under the database's writer lock, waiting up to ``lock_timeout`` seconds for another.
+    can never leave a half-made (or zero-byte) database under its real name. Either way it
+    runs under the database's writer lock, waiting up to ``lock_timeout`` seconds for
+    another writer: a writer holding it reads the set as no other writer changes it.
     """
     path = Path(path)
     refuse_broken_symlink(path)
@@ -94,7 +93,8 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
         pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
     if role(path) == SHARD:  # completed as a primary, it would take the set's schema, log and all
         raise BadInput(f"{path}: is a shard of a consolidated set, which holds rows only; give its primary file")
-    return _initialize_at(path, path, limit)
+    with database_lock(path, lock_timeout):  # an upgrade or repair never runs under another writer's reads
+        return _initialize_at(path, path, limit)
 
 
 def _create(path: Path, limit: int) -> InitResult:
