@@ -26,6 +26,7 @@ from .oplog import Operation, allocated_size
 from .provenance import reaches_next_link
 from .schema import (
     APPLICATION_ID,
+    COMPATIBLE_SINCE,
     SCHEMA_STATEMENTS,
     SCHEMA_VERSION,
     UPGRADES,
@@ -180,8 +181,12 @@ def _initialize(connection: sqlite3.Connection, path: Path, limit: int) -> InitR
         ).record(connection, "ok")
         size = allocated_size(connection)
         if size > limit:
+            # an upgrade copies the provenance links once: a set this tool still writes may stay as it is
+            stay = (f"; a version-{upgraded_from} set is read and written as it is, so it may stay so (or be "
+                    "upgraded under a larger --limit)" if upgraded_from is not None and upgraded_from >= COMPATIBLE_SINCE
+                    else "")
             raise Aborted(
                 f"{path}: schema would make the file {format_size(size)} ({size} bytes), "
-                f"over the cap of {format_size(limit)}; rolled back"
+                f"over the cap of {format_size(limit)}; rolled back{stay}"
             )
         return InitResult(path, action, size)
