@@ -883,3 +883,21 @@ def test_runs_of_kept_versions_are_taken_apart_when_a_source_is_taken_out(target
     assert rows(target, "SELECT total(span) FROM migration_row_links WHERE in_conflicts = 1") == [(400,)]
     shown = rows(target, "SELECT label FROM t WHERE id IN (1, 2) ORDER BY id")
     assert shown == [("third 1",), ("third 2",)]  # the earliest migrated of those left is shown
+
+
+@pytest.mark.parametrize("order", ["old new mid", "old mid new", "mid old new", "new old mid"])
+def test_newest_keeps_the_version_the_newest_file_holds_whatever_the_order(target, tmp_path, order):
+    """The version shown is as new as the newest file holding it: one folded into the row
+    counts, not only the file that stored it. A file between the two no longer takes the
+    key over when it comes last."""
+    table = "CREATE TABLE t (k INTEGER PRIMARY KEY, v)"
+    files = {name: make_database(tmp_path / "src" / f"{name}.db", table, f"INSERT INTO t VALUES (1, '{value}')")
+             for name, value in (("old", "same"), ("mid", "mid"), ("new", "same"))}
+    for day, name in enumerate(("old", "mid", "new"), 1):
+        os.utime(files[name], (day * 86_400, day * 86_400))
+    migrate(target, [files[name] for name in order.split()], settings(policy=ConflictPolicy.parse("newest")))
+    assert rows(target, "SELECT v FROM t") == [("same",)]
+    kept = rows(target, "SELECT s.name FROM migration_conflicts AS c JOIN migration_sources AS s "
+                        "ON s.id = c.kept_source_id")
+    assert ("mid.db",) in kept and ("new.db",) not in kept  # (old's copy is kept when it lost to mid first)
+    assert_verified(target, list(files.values()))

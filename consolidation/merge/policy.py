@@ -63,13 +63,26 @@ def policy_decider(policy: ConflictPolicy, source_id: int, source_name: str, res
             connection.execute(
                 "UPDATE temp.assetdb_pairs AS p SET incoming_wins = 1 WHERE "
                 "(SELECT mtime_ns FROM main.migration_sources WHERE id = :incoming) > "
-                f"(SELECT mtime_ns FROM main.migration_sources WHERE id = {owner_of_merged_row('p.shown_shard', 'p.shown_rowid')})",
+                f"({_newest_holding('p.shown_shard', 'p.shown_rowid')})",
                 {"incoming": source_id, "target": target},
             )
         if resolver is not None:
             resolver(connection, merger, source_name)
 
     return decide
+
+
+def _newest_holding(shard: str, rowid: str) -> str:
+    """Scalar SQL: the latest mtime of the sources holding merged row ``rowid`` of table
+    ``:target`` in shard ``shard``: the one that stored it and every one folded into it. The
+    version shown is as new as the newest file that holds it, whichever was migrated first."""
+    return (
+        f"SELECT max(x.mtime_ns) FROM main.migration_sources AS x WHERE x.id = ({owner_of_merged_row(shard, rowid)}) "
+        "OR x.id IN (SELECT xa.source_id FROM main.migration_row_links AS xl "
+        "JOIN main.migration_table_accounting AS xa ON xa.id = xl.table_id "
+        f"WHERE xl.shard = {shard} AND xl.target_rowid = {rowid} AND xl.in_conflicts = 0 AND xl.span = 1 "
+        "AND xa.target_table = :target)"
+    )
 
 
 SHOWN, INCOMING = "shown", "incoming"
