@@ -442,3 +442,42 @@ def test_a_version_3_set_is_read_and_written_as_it_is_and_init_upgrades_it(asset
         rebuilt = tmp_path / f"rebuilt-{source.name}"
         assert assetdb("rebuild-source", target, source.name, "--out", rebuilt).exit_code == 0
         assert subprocess.run(["sqldiff", source, rebuilt], capture_output=True, text=True, check=True).stdout == ""
+
+
+def test_the_gate_says_to_upgrade_the_tool_for_a_set_of_a_newer_schema(assetdb, pytester):
+    source = make_database(pytester.path / "legacy" / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY)",
+                           "INSERT INTO t VALUES (1)")
+    target = pytester.path / "databases" / "enterprise_assets.db"
+    target.parent.mkdir()
+    assert assetdb("migrate", source, "--into", target).exit_code == 0
+    with closing(sqlite3.connect(target)) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    result = pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", "-rA")
+    output = result.stdout.str()
+    assert f"schema version {SCHEMA_VERSION + 1} is newer than this assetdb understands ({SCHEMA_VERSION})" in output
+    assert "upgrade pytest-assetdb" in output and "assetdb init" not in output, output
+    result.assert_outcomes(passed=2, failed=2)  # size and integrity hold; what reads the ledger says why it cannot
+
+
+def test_a_version_3_set_grows_shards_of_its_own_version(tmp_path):
+    """A shard a write adds to a version-3 set says version 3, as the rest of the set does."""
+    from consolidation.merge import MigrationSettings, migrate
+
+    def source(number):
+        return make_database(tmp_path / "legacy" / f"s{number}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB)",
+                             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150) "
+                             f"INSERT INTO t SELECT i + {number * 1000}, randomblob(1000) FROM n")
+
+    target = tmp_path / "enterprise_assets.db"
+    migrate(target, [source(0), source(1)], MigrationSettings(400_000))
+    _as_version_3(target)
+    shards = sorted(tmp_path.glob("enterprise_assets.0*.db"))
+    for shard in shards:
+        with closing(sqlite3.connect(shard)) as connection:
+            connection.execute("PRAGMA user_version = 3")
+    migrate(target, [source(2), source(3)], MigrationSettings(400_000))
+    grown = sorted(tmp_path.glob("enterprise_assets.0*.db"))
+    assert len(grown) > len(shards)
+    for shard in [target, *grown]:
+        with closing(sqlite3.connect(shard)) as connection:
+            assert connection.execute("PRAGMA user_version").fetchone()[0] == 3, shard.name

@@ -28,7 +28,8 @@ def recount(connection: sqlite3.Connection, target: str, table_id: int | None = 
     """Recompute source accounting for ``target`` from the links themselves.
 
     A merged row is *stored* for the first source linked to it and *folded* for every
-    later one; a row in a conflicts table is a *conflict* (a link may cover a run of either). Recomputing (rather than
+    later one; a row in a conflicts table is a *conflict* (a link may cover a run of
+    stored rows or of conflicts). Recomputing (rather than
     adding up as rows move) keeps the books right when a removed source releases rows.
     With ``table_id``, only that source table is recounted.
     """

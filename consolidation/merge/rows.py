@@ -346,10 +346,9 @@ class RowMerger:
         )
         self._link_runs("temp.assetdb_placed", current)
 
-    def _link_runs(self, placed: str, current: int) -> int:
+    def _link_runs(self, placed: str, current: int) -> None:
         """Link rows just stored (``placed``: identity, target rowid) one link per run of
-        consecutive identities at consecutive rowids, in pieces of at most MAX_SPAN rows;
-        gives the rows linked.
+        consecutive identities at consecutive rowids, in pieces of at most MAX_SPAN rows.
 
         Rows sharing both offsets (identity and rowid less their rank) are a run when they
         are also consecutive in rank; they are not when rowids do not rise with identity
@@ -361,15 +360,13 @@ class RowMerger:
             f"GROUP BY {_offset('identity', 'rank')}, {_offset('target_rowid', 'rank')}, (rank - 1) / {MAX_SPAN} "
             f"HAVING max(rank) - min(rank) + 1 = count(*)"
         )
-        placed_rows = self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]
-        if linked == placed_rows:
-            return linked
+        if linked == self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]:
+            return
         self.execute(
             f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
             f"SELECT {self.table_id}, p.identity, {current}, p.target_rowid, 0, 1 FROM {placed} AS p "
             f"WHERE NOT EXISTS (SELECT 1 FROM {covering_link(str(self.table_id), 'p.identity')})"
         )
-        return placed_rows
 
     def _link_kept_runs(self, current: int, base: int) -> int:
         """Link the versions just kept one link per run of consecutive identities, in pieces

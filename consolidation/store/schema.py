@@ -167,7 +167,7 @@ UPGRADES: dict[int, list[tuple[str, list[str]]]] = {
     2: [
         ("migration_row_links", [
             "ALTER TABLE migration_row_links ADD COLUMN span INTEGER NOT NULL DEFAULT 1 "
-            "CHECK (span >= 1 AND (span = 1 OR in_conflicts = 0))",  # as a new file has it
+            "CHECK (span >= 1 AND (span = 1 OR in_conflicts = 0))",  # as version 2 made it
             *SPAN_INDEX,
         ]),
         ("migration_conflicts", [

@@ -99,16 +99,16 @@ def manifest(connection: sqlite3.Connection, schema: str = "main") -> list[tuple
     ).fetchall()
 
 
-def create_shard_file(path: Path, primary: Path, number: int) -> None:
-    """A new, empty shard, built under a temporary name and renamed into place: a kill never
-    leaves a half-made file under a shard's name (one a later run would take for a legacy
-    source, since it does not yet say it is ours)."""
+def create_shard_file(path: Path, primary: Path, number: int, version: int = SCHEMA_VERSION) -> None:
+    """A new, empty shard of schema ``version`` (its primary's), built under a temporary name
+    and renamed into place: a kill never leaves a half-made file under a shard's name (one a
+    later run would take for a legacy source, since it does not yet say it is ours)."""
     building = temporary_beside(path, "shard")
     connection = sqlite3.connect(building, isolation_level=None)
     try:
         connection.execute("BEGIN")
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        connection.execute(f"PRAGMA user_version = {int(version)}")
         connection.execute(f"CREATE TABLE {SHARD_MARKER} (primary_name TEXT NOT NULL, shard INTEGER NOT NULL)")
         connection.execute(f"INSERT INTO {SHARD_MARKER} VALUES (?, ?)", (primary.name, number))
         for statement in CONTENT_STATEMENTS:  # asset bytes too can continue in a shard

@@ -96,8 +96,9 @@ class ShardSet:
         self.current = self.registered[-1]  # until open() finds the first with room
         self.most = most_shards(connection)
         # Can one link cover a run of kept conflicting versions? Not in a file whose schema
-        # (version 3, until assetdb init upgrades it) forbids it.
-        self.links_kept_runs = connection.execute("PRAGMA main.user_version").fetchone()[0] >= KEPT_RUNS_SINCE
+        # (version 3, until assetdb init upgrades it) forbids it. Its new shards say its version.
+        self.version = connection.execute("PRAGMA main.user_version").fetchone()[0]
+        self.links_kept_runs = self.version >= KEPT_RUNS_SINCE
         # Attachments the writer holds besides the shards (the sources a migration reads);
         # one is kept free at least, for the file a later read proves beside the shards.
         self.reserved = max(1, sum(1 for row in connection.execute("PRAGMA database_list")
@@ -227,7 +228,7 @@ class ShardSet:
                           f"shards holds it ({what_holds(path, self.primary)}); move it away, then run again; "
                           "rolled back")
         self.made.append(number)  # before it exists: a failure from here on removes it
-        create_shard_file(path, self.primary, number)
+        create_shard_file(path, self.primary, number, self.version)
         self._attach(number)
         cap_file(self.connection, shard_schema(number), self.limit)
         self.current = number
