@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import folder_state, make_database, unwritable, write_wal_with_pending_rows
+from conftest import (
+    folder_state,
+    make_database,
+    unwritable,
+    write_wal_with_pending_rows,
+)
 from consolidation.errors import Aborted, BadInput
 from consolidation.sqlite import (
     backup_database,

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import folder_state, make_database, sqldiff, unwritable, write_wal_with_pending_rows
+from conftest import (
+    folder_state,
+    make_database,
+    sqldiff,
+    unwritable,
+    write_wal_with_pending_rows,
+)
 from consolidation.archive import MANIFEST, archive_sources
 from consolidation.database_list import ListRequest, keep_list
 from consolidation.demo import build_demo_workspace, build_legacy_set

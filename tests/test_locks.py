@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,9 @@ def release(holder: subprocess.Popen) -> None:
 def test_a_writer_that_meets_another_waits_then_exits_3_naming_it(workspace, tmp_path, database, command):
     source = tmp_path / "legacy.db"
     sqlite3.connect(source).execute("CREATE TABLE t (x)").connection.close()
+    if command == "init":  # one with something to do: a complete set is left alone, lock or none
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA user_version = 3")
     holder = hold_lock(database)
     try:
         arguments = {"ingest": ("ingest", workspace, "--into", database), "migrate": ("migrate", source, "--into", database),

@@ -10,7 +10,7 @@ from contextlib import closing
 
 import pytest
 
-from conftest import make_database, sqlite_shell
+from conftest import make_database, sqlite_shell, unwritable
 from consolidation.errors import Aborted, BadInput
 from consolidation.store import (
     APPLICATION_ID,
@@ -481,3 +481,17 @@ def test_a_version_3_set_grows_shards_of_its_own_version(tmp_path):
     for shard in [target, *grown]:
         with closing(sqlite3.connect(shard)) as connection:
             assert connection.execute("PRAGMA user_version").fetchone()[0] == 3, shard.name
+
+
+def test_init_of_a_complete_set_in_a_folder_that_takes_no_file_changes_nothing(assetdb, tmp_path):
+    """A complete set needs no writer lock (a file beside it): init says so and writes nothing."""
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    target = folder / "enterprise_assets.db"
+    initialize(target, LIMIT)
+    before = digest(target)
+    with unwritable(folder):
+        result = assetdb("init", target)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.strip() == f"{target}: already at schema v{SCHEMA_VERSION}; nothing changed"
+    assert digest(target) == before and sorted(p.name for p in folder.iterdir()) == ["enterprise_assets.db"]

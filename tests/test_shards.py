@@ -7,7 +7,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -534,7 +533,6 @@ def test_a_shard_journal_a_killed_commit_left_is_finished_by_the_next_writer(tar
     reader cannot open the shard. The next writer of the set finishes it first, even one
     that has nothing to write (every source unchanged)."""
     import signal
-    import subprocess
     import sys
 
     sources = [blob_source(tmp_path / f"s{i}.db", i * 100, 15) for i in range(2)]

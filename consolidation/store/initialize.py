@@ -15,10 +15,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import Aborted, BadInput
+from ..errors import Aborted, AssetdbError, BadInput
 from ..leftovers import temporary_beside
 from ..size import format_size
-from ..sqlite import EmptyDatabase, read_header
+from ..sqlite import EmptyDatabase, open_readonly, read_header
 from ..sqlite.classify import refuse_broken_symlink
 from .identity import SHARD, newer_schema, role
 from .lock import DEFAULT_LOCK_TIMEOUT, database_lock
@@ -94,8 +94,21 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
         pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
     if role(path) == SHARD:  # completed as a primary, it would take the set's schema, log and all
         raise BadInput(f"{path}: is a shard of a consolidated set, which holds rows only; give its primary file")
+    if _complete(path):  # nothing to write: no lock, so a complete set in a read-only folder is fine
+        return _initialize_at(path, path, limit)
     with database_lock(path, lock_timeout):  # an upgrade or repair never runs under another writer's reads
         return _initialize_at(path, path, limit)
+
+
+def _complete(path: Path) -> bool:
+    """Is ``path`` already a complete set of this schema version (read, not written)?"""
+    try:
+        with open_readonly(path) as connection:
+            return (connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+                    and connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+                    and not missing_tables(connection))
+    except (AssetdbError, sqlite3.DatabaseError):
+        return False  # the initializer says what it is
 
 
 def _create(path: Path, limit: int) -> InitResult:
