@@ -246,14 +246,16 @@ def archive_sources(
         if _destination(folder, names[path]).exists():
             raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
     _check_room(database, limit, [_record_of(path, names[path], folder) for path in paths], folder)
-    made_folder = not folder.exists()  # taken away again when its first move is refused
+    made = _missing_folders(folder)  # taken away again when its first move is refused
     folder.mkdir(parents=True, exist_ok=True)
+    had_manifest = (folder / MANIFEST).exists()
     for inside, _folders, _files in os.walk(folder):  # what a killed archive left, in any of its folders
         sweep_folder(inside)
     manifest = read_manifest(folder)
     archived = []
     for path in paths:
         destination = _destination(folder, names[path])
+        made_here = _missing_folders(destination.parent)
         destination.parent.mkdir(parents=True, exist_ok=True)
         live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
         aliases = _aliases_of(path)
@@ -266,7 +268,7 @@ def archive_sources(
         except (OSError, Aborted) as error:
             if not path.exists() or destination.exists():
                 raise  # it moved: its pending entry is what the next run finishes from
-            _undo_pending(folder, manifest, made_folder and not archived, destination)
+            _undo_pending(folder, manifest, had_manifest or bool(manifest), made_here + ([] if archived else made))
             if isinstance(error, Aborted):
                 raise
             stay = (f"archived before it, and staying so: {', '.join(entry.name for entry in archived)}" if archived
@@ -292,16 +294,22 @@ def _move(path: Path, destination: Path, live: list[Path]) -> None:
         os.replace(sidecar, destination.with_name(sidecar.name.replace(path.name, destination.name, 1)))
 
 
-def _undo_pending(folder: Path, manifest: list[Archived], remove_folder: bool, destination: Path) -> None:
-    """A move refused before anything of it moved: its pending entry goes, and an archive
-    folder this run made for it, still empty, goes too."""
-    if not remove_folder:
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, innermost first."""
+    return [path for path in (folder, *folder.parents) if not path.exists()]
+
+
+def _undo_pending(folder: Path, manifest: list[Archived], keep_manifest: bool, made: list[Path]) -> None:
+    """A move refused before anything of it moved: its pending entry goes (and the manifest
+    with it, when this run made it), and so do the folders this run made for it, innermost
+    first, while they are empty."""
+    if keep_manifest:
         _write_manifest(folder, manifest)
-        return
-    (folder / MANIFEST).unlink(missing_ok=True)
-    for made in [*destination.parents][: len(destination.relative_to(folder).parts)]:  # its folders, inner first
+    else:
+        (folder / MANIFEST).unlink(missing_ok=True)
+    for path in made:
         try:
-            made.rmdir()
+            path.rmdir()
         except OSError:
             return
 
@@ -349,7 +357,11 @@ def _copy_then_remove(path: Path, destination: Path) -> None:
         raise Aborted(f"archiving {path} failed ({error}); nothing was moved") from None
     finally:
         partial.unlink(missing_ok=True)
-    path.unlink()
+    try:
+        path.unlink()
+    except OSError:
+        destination.unlink(missing_ok=True)  # the original stays where it was: its copy goes
+        raise
     for sidecar in [*sidecar_paths(path), Path(f"{path}-shm")]:
         sidecar.unlink(missing_ok=True)
 

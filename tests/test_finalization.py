@@ -691,3 +691,25 @@ def test_a_source_that_cannot_be_moved_leaves_no_pending_entry_and_no_new_folder
     assert sorted(path.name for path in archive.iterdir()) == [MANIFEST, "a.db"]
     assert assetdb("archive", stuck, "--db", target, "--to", archive).exit_code == 0
     assert assetdb("verify", target).exit_code == 0
+
+
+def test_a_source_with_rows_in_its_journal_that_cannot_be_moved_leaves_no_copy_behind(assetdb, tmp_path):
+    """Such a source is copied into the archive, then removed: when its folder takes no
+    change, the copy goes again, with its pending entry, the manifest this run made, and the
+    folders it made (an existing archive folder stays as it was)."""
+    folder = tmp_path / "databases"
+    stuck = write_wal_with_pending_rows(folder / "stuck" / "w.db")
+    target = folder / "enterprise_assets.db"
+    migrate(target, [stuck], MigrationSettings(LIMIT))
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for to in (tmp_path / "made" / "deeper", existing):
+        with unwritable(stuck.parent):
+            refused = assetdb("archive", stuck, "--db", target, "--to", to)
+            assert refused.exit_code == 2, refused.stderr
+            assert f"{stuck}: cannot be moved into {to} (" in refused.stderr and "nothing was changed" in refused.stderr
+        assert stuck.is_file() and Path(f"{stuck}-wal").stat().st_size > 0
+    assert not (tmp_path / "made").exists() and list(existing.iterdir()) == []
+    assert assetdb("verify", target, "--sources", stuck).exit_code == 0
+    assert assetdb("archive", stuck, "--db", target, "--to", existing).exit_code == 0
+    assert assetdb("verify", target).exit_code == 0
