@@ -836,8 +836,9 @@ def test_dense_sparse_and_extreme_rowids_are_each_placed_once(tmp_path):
     connection = sqlite3.connect(second)
     with connection:
         connection.execute("ATTACH DATABASE ? AS f", (str(first),))
-        connection.execute("INSERT INTO t SELECT id, CASE WHEN id % 3 = 0 THEN 'changed' ELSE v END FROM f.t "
-                           "WHERE id % 2 = 0 OR id > 9000000000000000000")
+        connection.execute("INSERT INTO t SELECT id, CASE WHEN id % 3 = 0 OR id < -9000000000000000000 "
+                           "THEN 'changed' ELSE v END FROM f.t "
+                           "WHERE id % 2 = 0 OR id > 9000000000000000000 OR id < -9000000000000000000")
         connection.execute("INSERT INTO t VALUES (20000, 'only here')")
     connection.close()
     for order, name in (([first, second], "one.db"), ([second, first], "two.db")):

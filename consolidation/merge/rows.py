@@ -370,11 +370,16 @@ class RowMerger:
 
     def _link_kept_runs(self, current: int, base: int) -> int:
         """Link the versions just kept one link per run of consecutive identities, in pieces
-        of at most MAX_SPAN rows; gives the rows linked. They were numbered in identity
-        order from ``base``, so a run is where identity less kept rowid stays the same."""
+        of at most MAX_SPAN rows; gives the rows linked. They were numbered in identity order
+        from ``base``, so a version starts a link when the identity before it was not kept
+        (if it was, it is the row before it) or when its number starts a piece; a link
+        reaches the next start. One look-up per version, no sort of them all. (The smallest identity, whose
+        predecessor is no integer, is always the first version kept: it starts a piece.)"""
         return self._insert_links(
-            f"SELECT {self.table_id}, min(identity), {current}, min(kept_rowid), 1, count(*) FROM temp.assetdb_kept "
-            f"GROUP BY {_offset('identity', f'(kept_rowid - {base})')}, (kept_rowid - {base} - 1) / {MAX_SPAN}"
+            f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1, coalesce(lead(kept_rowid) OVER "
+            f"(ORDER BY kept_rowid), {base} + (SELECT count(*) FROM temp.assetdb_kept) + 1) - kept_rowid "
+            f"FROM temp.assetdb_kept AS k WHERE (kept_rowid - {base} - 1) % {MAX_SPAN} = 0 "
+            f"OR NOT EXISTS (SELECT 1 FROM temp.assetdb_kept AS p WHERE p.identity = k.identity - 1)"
         )
 
     def _insert_links(self, links: str) -> int:
