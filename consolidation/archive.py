@@ -204,17 +204,22 @@ def passed_over(database: Path | str, sources: list[Path | str]) -> dict[Path, s
     with read_consolidated(database) as (connection, _):
         left_out = {os.path.abspath(path): f"left out of the set ({status}: {reason})"
                     for path, status, reason in skipped_files(connection, database)}
-        moved = {os.path.realpath(recorded_source(database, source.original_path)): source.archived_path
-                 for source in read_sources(connection) if source.status == "archived" and source.original_path}
     over = {}
     for source in map(Path, sources):
         if os.path.lexists(source) and in_the_set(source, database):
             over[source] = "a file of the consolidated set itself"
         elif os.path.abspath(source) in left_out:
             over[source] = left_out[os.path.abspath(source)]
-        elif not os.path.lexists(source) and os.path.realpath(source) in moved:
-            over[source] = f"archived already (to {moved[os.path.realpath(source)]})"
-    return over
+    return {**over, **_archived_already(database, [source for source in sources if Path(source) not in over])}
+
+
+def _archived_already(database: Path, sources: list[Path | str]) -> dict[Path, str]:
+    """Of ``sources``, those gone from where the ledger says an archived source came from."""
+    with read_consolidated(database) as (connection, _):
+        moved = {os.path.realpath(recorded_source(database, source.original_path)): source.archived_path
+                 for source in read_sources(connection) if source.status == "archived" and source.original_path}
+    return {Path(source): f"archived already (to {moved[os.path.realpath(source)]})" for source in sources
+            if not os.path.lexists(source) and os.path.realpath(source) in moved}
 
 
 def archive_sources(
@@ -233,7 +238,8 @@ def archive_sources(
     folder = Path(to) if to else database.parent / "archive"
     if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
         raise BadInput(f"{folder}: is not a folder; --to names the archive folder (made if missing)")
-    reconcile_archive(database, folder, limit)
+    if reconcile_archive(database, folder, limit):  # a kill between a move and its record: finished now
+        sources = [source for source in sources if Path(source) not in _archived_already(database, sources)]
     unique: dict[Path, Path] = {}
     for source in map(Path, sources):  # a file named twice is archived once
         unique.setdefault(resolved(source), source)

@@ -713,3 +713,24 @@ def test_a_source_with_rows_in_its_journal_that_cannot_be_moved_leaves_no_copy_b
     assert assetdb("verify", target, "--sources", stuck).exit_code == 0
     assert assetdb("archive", stuck, "--db", target, "--to", existing).exit_code == 0
     assert assetdb("verify", target).exit_code == 0
+
+
+def test_an_archive_killed_between_a_move_and_its_record_is_finished_by_the_same_command(assetdb, tmp_path):
+    """The rerun finds the moved source gone from where it was: the ledger is completed
+    from the manifest first, and that source is then archived already, not missing."""
+    folder = tmp_path / "databases"
+    sources = [make_database(folder / f"s{i}.db", f"CREATE TABLE t{i} (x)", f"INSERT INTO t{i} VALUES ({i})")
+               for i in (1, 2)]
+    target = folder / "enterprise_assets.db"
+    migrate(target, sources, MigrationSettings(LIMIT))
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, sys\nimport consolidation.archive as archive\n"
+        "archive._mark_archived = lambda *arguments: os._exit(137)  # killed right after the first move\n"
+        "archive.archive_sources(sys.argv[1], sys.argv[2:], 99_900_000)\n"), str(target), *map(str, sources)])
+    assert killed.returncode == 137 and not sources[0].exists() and sources[1].exists()
+    rerun = assetdb("archive", *sources, "--db", target)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert "archived s2.db" in rerun.stdout
+    assert assetdb("verify", target).exit_code == 0
+    with open_readonly(target) as connection:
+        assert connection.execute("SELECT DISTINCT status FROM migration_sources").fetchall() == [("archived",)]
