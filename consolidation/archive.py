@@ -295,9 +295,35 @@ def _move(path: Path, destination: Path, live: list[Path]) -> None:
     if live:
         _copy_then_remove(path, destination)
         return
-    os.replace(path, destination)
-    for sidecar in sidecar_paths(path):  # empty leftovers follow the file
-        os.replace(sidecar, destination.with_name(sidecar.name.replace(path.name, destination.name, 1)))
+    moved = []
+    try:
+        for sidecar in sidecar_paths(path):  # empty leftovers first, the file last: a refusal moves nothing
+            leftover = destination.with_name(sidecar.name.replace(path.name, destination.name, 1))
+            os.replace(sidecar, leftover)
+            moved.append((leftover, sidecar))
+        os.replace(path, destination)
+    except OSError:
+        for leftover, sidecar in reversed(moved):
+            os.replace(leftover, sidecar)
+        raise
+
+
+def _remove_together(files: list[Path]) -> None:
+    """Remove ``files`` all or none: each is renamed aside first (one that cannot be renamed
+    cannot be removed either), and all are put back if one cannot be."""
+    aside = []
+    try:
+        for file in files:
+            if os.path.lexists(file):
+                temporary = temporary_beside(file, "archive")
+                os.rename(file, temporary)
+                aside.append((temporary, file))
+    except OSError:
+        for temporary, file in reversed(aside):
+            os.rename(temporary, file)
+        raise
+    for temporary, _file in aside:
+        temporary.unlink()
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -364,12 +390,10 @@ def _copy_then_remove(path: Path, destination: Path) -> None:
     finally:
         partial.unlink(missing_ok=True)
     try:
-        path.unlink()
+        _remove_together([path, *sidecar_paths(path), Path(f"{path}-shm")])
     except OSError:
-        destination.unlink(missing_ok=True)  # the original stays where it was: its copy goes
+        destination.unlink(missing_ok=True)  # the original stays where it was, journal and all: its copy goes
         raise
-    for sidecar in [*sidecar_paths(path), Path(f"{path}-shm")]:
-        sidecar.unlink(missing_ok=True)
 
 
 def _write_manifest(folder: Path, manifest: list[Archived]) -> None:

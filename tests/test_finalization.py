@@ -734,3 +734,31 @@ def test_an_archive_killed_between_a_move_and_its_record_is_finished_by_the_same
     assert assetdb("verify", target).exit_code == 0
     with open_readonly(target) as connection:
         assert connection.execute("SELECT DISTINCT status FROM migration_sources").fetchall() == [("archived",)]
+
+
+@pytest.mark.parametrize("sidecar", ["-wal", "-shm"])
+def test_a_source_whose_sidecar_cannot_be_removed_stays_whole_where_it_is(assetdb, tmp_path, sidecar):
+    """The file and its sidecars go together or not at all: the file was removed, then its
+    -wal holding rows could not be, so the source was half-moved (and every later archive
+    of the set refused)."""
+    folder = tmp_path / "databases"
+    stuck = write_wal_with_pending_rows(folder / "w.db")
+    other = make_database(folder / "a.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    target = folder / "enterprise_assets.db"
+    migrate(target, [other, stuck], MigrationSettings(LIMIT))
+    kept = Path(f"{stuck}{sidecar}")
+    assert kept.is_file()
+    before = {path.name: path.read_bytes() for path in (stuck, Path(f"{stuck}-wal"))}
+    with unwritable(kept):
+        refused = assetdb("archive", other, stuck, "--db", target)
+        assert refused.exit_code == 2, refused.stderr
+        assert f"{stuck}: cannot be moved into" in refused.stderr
+        assert "archived before it, and staying so: a.db" in refused.stderr
+    assert {path.name: path.read_bytes() for path in (stuck, Path(f"{stuck}-wal"))} == before
+    archive = folder / "archive"
+    assert sorted(path.name for path in archive.iterdir()) == [MANIFEST, "a.db"]
+    assert [entry["name"] for entry in json.loads((archive / MANIFEST).read_text())] == ["a.db"]
+    assert assetdb("verify", target, "--sources", stuck).exit_code == 0
+    archived = assetdb("archive", stuck, "--db", target)
+    assert archived.exit_code == 0, archived.stderr
+    assert not stuck.exists() and not kept.exists() and assetdb("verify", target).exit_code == 0
