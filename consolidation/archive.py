@@ -21,6 +21,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .archive_moves import aliases_of, missing_folders, move_aliases, move_source
 from .assets.confine import unsafe_reason
 from .errors import Aborted, BadInput, CheckFailed
 from .faults import NoSpace, NotWritable
@@ -30,13 +31,10 @@ from .proof import read_sources
 from .proof.verify import match_sources, verify_table
 from .size import format_size, sidecar_paths
 from .sqlite import (
-    database_fingerprint,
     file_sha256,
-    open_readonly,
     opened_elsewhere,
     writer_lock_holder,
 )
-from .sqlite.classify import is_database_path
 from .sqlite.locks import DatabaseLocked
 from .store import Operation, read_consolidated, utc_now, write_session
 from .store.owned import ARCHIVE_MANIFEST
@@ -132,7 +130,7 @@ def reconcile_archive(database: Path, folder: Path, limit: int) -> int:
             for sidecar in sidecar_paths(original) + [Path(f"{original}-shm")]:
                 sidecar.unlink(missing_ok=True)
         if not os.path.lexists(original):  # its aliases follow it (a set archived before they did too)
-            _move_aliases(_aliases_of(original), entry.location(folder))
+            move_aliases(aliases_of(original), entry.location(folder))
         if statuses.get(entry.name) == "migrated":
             _mark_archived(database, entry, folder, limit)
             finished += 1
@@ -252,7 +250,7 @@ def archive_sources(
         if _destination(folder, names[path]).exists():
             raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
     _check_room(database, limit, [_record_of(path, names[path], folder) for path in paths], folder)
-    made = _missing_folders(folder)  # taken away again when its first move is refused
+    made = missing_folders(folder)  # taken away again when its first move is refused
     folder.mkdir(parents=True, exist_ok=True)
     had_manifest = (folder / MANIFEST).exists()
     for inside, _folders, _files in os.walk(folder):  # what a killed archive left, in any of its folders
@@ -261,16 +259,16 @@ def archive_sources(
     archived = []
     for path in paths:
         destination = _destination(folder, names[path])
-        made_here = _missing_folders(destination.parent)
+        made_here = missing_folders(destination.parent)
         destination.parent.mkdir(parents=True, exist_ok=True)
         live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
-        aliases = _aliases_of(path)
+        aliases = aliases_of(path)
         record = _record_of(path, names[path], folder, original_sha256=file_sha256(path, *live) if live else "")
         manifest = [entry for entry in manifest  # an unfinished earlier try of the same move
                     if entry.location(folder).absolute() != destination.absolute()]
         _write_manifest(folder, [*manifest, record])
         try:
-            _move(path, destination, live)
+            move_source(path, destination, live)
         except (OSError, Aborted) as error:
             if not path.exists() or destination.exists():
                 raise  # it moved: its pending entry is what the next run finishes from
@@ -280,55 +278,13 @@ def archive_sources(
             stay = (f"archived before it, and staying so: {', '.join(entry.name for entry in archived)}" if archived
                     else "nothing was changed")
             raise NotWritable(f"{path}: cannot be moved into {folder} ({error.strerror}); {stay}") from None
-        _move_aliases(aliases, destination)
+        move_aliases(aliases, destination)
         record = Archived(**{**asdict(record), "sha256": file_sha256(destination), "bytes": destination.stat().st_size})
         manifest.append(record)  # the pending entry is replaced by the finished one
         _write_manifest(folder, manifest)
         _mark_archived(database, record, folder, limit)
         archived.append(record)
     return archived
-
-
-def _move(path: Path, destination: Path, live: list[Path]) -> None:
-    """The source into the archive: copied when its journal holds rows, else moved with
-    its empty leftovers."""
-    if live:
-        _copy_then_remove(path, destination)
-        return
-    moved = []
-    try:
-        for sidecar in sidecar_paths(path):  # empty leftovers first, the file last: a refusal moves nothing
-            leftover = destination.with_name(sidecar.name.replace(path.name, destination.name, 1))
-            os.replace(sidecar, leftover)
-            moved.append((leftover, sidecar))
-        os.replace(path, destination)
-    except OSError:
-        for leftover, sidecar in reversed(moved):
-            os.replace(leftover, sidecar)
-        raise
-
-
-def _remove_together(files: list[Path]) -> None:
-    """Remove ``files`` all or none: each is renamed aside first (one that cannot be renamed
-    cannot be removed either), and all are put back if one cannot be."""
-    aside = []
-    try:
-        for file in files:
-            if os.path.lexists(file):
-                temporary = temporary_beside(file, "archive")
-                os.rename(file, temporary)
-                aside.append((temporary, file))
-    except OSError:
-        for temporary, file in reversed(aside):
-            os.rename(temporary, file)
-        raise
-    for temporary, _file in aside:
-        temporary.unlink()
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    """``folder`` and those of its parents that do not exist yet, innermost first."""
-    return [path for path in (folder, *folder.parents) if not path.exists()]
 
 
 def _undo_pending(folder: Path, manifest: list[Archived], keep_manifest: bool, made: list[Path]) -> None:
@@ -344,56 +300,6 @@ def _undo_pending(folder: Path, manifest: list[Archived], keep_manifest: bool, m
             path.rmdir()
         except OSError:
             return
-
-
-def _aliases_of(path: Path) -> list[Path]:
-    """The links of ``path``'s folder with a database's name that lead to it (or to where it
-    was, once moved): other names of the same database, left dangling when it moves, and
-    refused then by the next consolidate."""
-    if not path.parent.is_dir():
-        return []
-    real = os.path.realpath(path)
-    return sorted(link for link in path.parent.iterdir()
-                  if link.is_symlink() and is_database_path(link) and os.path.realpath(link) == real)
-
-
-def _move_aliases(aliases: list[Path], destination: Path) -> None:
-    """Each alias follows its database into the archive: a link beside it, under the same
-    name (one whose name is taken there stays where it was)."""
-    for alias in aliases:
-        moved = destination.with_name(alias.name)
-        if os.path.lexists(moved):
-            continue
-        os.symlink(destination.name, moved)
-        alias.unlink()
-
-
-def _copy_then_remove(path: Path, destination: Path) -> None:
-    """A database whose journal holds rows, as one proved file in the archive; then the
-    original and its sidecars go. The copy is complete and equal before anything is removed."""
-    partial = temporary_beside(destination, "archive")
-    try:
-        with open_readonly(path) as reader:  # reads the committed rows, -wal included
-            expected = database_fingerprint(reader)
-            writer = sqlite3.connect(partial)
-            try:
-                reader.backup(writer)
-                writer.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-            finally:
-                writer.close()
-        with open_readonly(partial) as copy:
-            if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok" or database_fingerprint(copy) != expected:
-                raise Aborted(f"archiving {path}: the copy does not hold the same content; nothing was moved")
-        os.replace(partial, destination)
-    except (sqlite3.Error, OSError) as error:
-        raise Aborted(f"archiving {path} failed ({error}); nothing was moved") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    try:
-        _remove_together([path, *sidecar_paths(path), Path(f"{path}-shm")])
-    except OSError:
-        destination.unlink(missing_ok=True)  # the original stays where it was, journal and all: its copy goes
-        raise
 
 
 def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
