@@ -141,6 +141,13 @@ def test_restore_onto_a_file_that_cannot_be_written_is_refused_before_its_safety
             f"assetdb: error: {source}: cannot be written "
             f"({'Operation not permitted' if os.geteuid() == 0 else 'Permission denied'}); nothing was restored"]
     assert folder_state(tmp_path / "backups") == before  # no safety backup of a restore that never ran
+    with unwritable(source.parent):  # the file is writable, its folder takes no journal
+        result = assetdb("restore", record.backup, "--to", source)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"assetdb: error: {source.parent}: takes no file, and a restore writes its journal there "
+            f"({'Operation not permitted' if os.geteuid() == 0 else 'Permission denied'}); nothing was restored"]
+    assert folder_state(tmp_path / "backups") == before
 
 
 def test_restore_into_a_new_file(workspace, tmp_path):

@@ -174,10 +174,18 @@ def read_manifest(backup: Path) -> BackupRecord | None:
 
 
 def _require_writable(target: Path) -> None:
+    """The target, and its folder (SQLite writes its journal there), take the restore."""
     try:
         os.close(os.open(target, os.O_RDWR))
     except OSError as error:
         raise BadInput(f"{target}: cannot be written ({error.strerror}); nothing was restored") from None
+    probe = temporary_beside(target, "backup")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except OSError as error:
+        raise BadInput(f"{target.parent}: takes no file, and a restore writes its journal there "
+                       f"({error.strerror}); nothing was restored") from None
+    probe.unlink()
 
 
 def restore_database(backup: Path | str, target: Path | str, safety_directory: Path | None = None) -> BackupRecord | None:
