@@ -46,7 +46,7 @@ from .sqlite.classify import has_sqlite_header, is_database_path
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.set_files import database_list_path, record_database_list, skipped_files
-from .store.shard_files import manifest
+from .store.shard_files import existing_shard, manifest
 
 #: What marked the whole file as ours before the list had markers.
 _OLD_GENERATED_START = "# Consolidated database list\n\nWritten by `assetdb list`"
@@ -276,6 +276,11 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     text = updated_text(current, render_block(facts, existing, request.limit, findings))
     created = not list_path.exists()
     still_true = not created and _WRITTEN_AT.sub("", text) == _WRITTEN_AT.sub("", current)
+    if write:  # each set records the list it is in: one missing a shard refuses before the list is written
+        for primary in facts.primaries:
+            for _path, number in facts.shards:
+                if shard_path(primary, number) == _path:
+                    existing_shard(primary, number)
     if write and not still_true:
         sweep_folder(list_path.parent)  # what a killed write of the list left beside it
         _replace(list_path, text)

@@ -665,8 +665,9 @@ def test_the_list_names_a_registered_shard_that_is_missing(assetdb, tmp_path):
     listed = assetdb("list", folder, "--workspace", tmp_path)
     assert listed.exit_code == 0, listed.stderr
     assert "| `enterprise_assets.002.db` | 2 |" in listed.stdout and f"- {missing}" in listed.stdout
-    refused = assetdb("list", folder, "--workspace", tmp_path, "--write")  # its log row goes into the set
+    refused = assetdb("list", folder, "--workspace", tmp_path, "--write")  # the set records the list it is in
     assert refused.exit_code == 3 and "assetdb restore" in refused.stderr, refused.stderr
+    assert not (folder / "CONSOLIDATED_DATABASE_LIST.md").exists()  # refused before the list is written
 
 
 def test_a_source_that_cannot_be_moved_leaves_no_pending_entry_and_no_new_folder(assetdb, tmp_path):
