@@ -485,7 +485,7 @@ def test_cli_ingest_and_regenerate(workspace, tmp_path, assetdb):
     bad_at = assetdb("regenerate", database, "--out", out, "--at", "yesterday")
     assert bad_at.exit_code == 2 and "--at 'yesterday'" in bad_at.stderr
     before = folder_state(tmp_path)
-    for selection, said in ((["--path", "["], "--path '['"), (["--at", "7"], "--at '7'"),
+    for selection, said in ((["--path", "["], "--path '['"), (["--path", ""], "--path ''"), (["--at", "7"], "--at '7'"),
                             (["--path", "docs/*", "--at", "1999-01-01"], "--path 'docs/*' and --at '1999-01-01'")):
         nothing = assetdb("regenerate", database, "--out", tmp_path / "new", *selection)
         assert nothing.exit_code == 2, nothing.stdout

@@ -130,7 +130,7 @@ def select_assets(
                 parameters = (moment, moment)
             else:
                 condition, parameters = "is_current AND deleted_at IS NULL", ()
-            if path_glob:
+            if path_glob is not None:  # an empty glob matches no path (a typo), never "all"
                 condition += " AND path GLOB CAST(? AS TEXT)"
                 parameters += (os.fsencode(path_glob),)
             for row in connection.execute(

@@ -69,9 +69,9 @@ def regenerate(
     report = RegenerateReport(str(out))
     with hostile_reads(database), read_consolidated(database) as (connection, shards):
         assets = select_assets(connection, kinds, path_glob, at)
-        if not assets and (path_glob or at is not None):  # a mistyped selection, not an empty set
+        if not assets and (path_glob is not None or at is not None):  # a mistyped selection, not an empty set
             chosen = " and ".join(f"{option} {value!r}" for option, value in (("--path", path_glob), ("--at", at))
-                                  if value)
+                                  if value is not None)
             raise BadInput(f"{database}: no stored asset matches {chosen}; nothing was written")
         universe = select_assets(connection, (), None, at) if kinds or path_glob else assets
         judgement = judge(connection, shards, assets, universe, out if out.exists() else None,
