@@ -19,7 +19,6 @@ from ..sqlite.introspect import quote_identifier as q
 from ..store import ShardSet
 from ..store.provenance import (
     MAX_SPAN,
-    covering_link,
     owner_of_merged_row,
 )
 from .displacement import displace_shown_rows
@@ -348,24 +347,20 @@ class RowMerger:
 
     def _link_runs(self, placed: str, current: int) -> None:
         """Link rows just stored (``placed``: identity, target rowid) one link per run of
-        consecutive identities at consecutive rowids, in pieces of at most MAX_SPAN rows.
+        consecutive identities at consecutive rowids, cut where an identity is a multiple of
+        MAX_SPAN (so no link covers more).
 
-        Rows sharing both offsets (identity and rowid less their rank) are a run when they
-        are also consecutive in rank; they are not when rowids do not rise with identity
-        (an ``INTEGER PRIMARY KEY DESC`` gives such rows). The rows of such a group, rare,
-        are linked one by one, so a link never covers a row it does not hold."""
-        linked = self._insert_links(
-            f"SELECT {self.table_id}, min(identity), {current}, min(target_rowid), 0, count(*) FROM "
-            f"(SELECT identity, target_rowid, row_number() OVER (ORDER BY identity) AS rank FROM {placed}) "
-            f"GROUP BY {_offset('identity', 'rank')}, {_offset('target_rowid', 'rank')}, (rank - 1) / {MAX_SPAN} "
-            f"HAVING max(rank) - min(rank) + 1 = count(*)"
-        )
-        if linked == self.execute(f"SELECT count(*) FROM {placed}").fetchone()[0]:
-            return
-        self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) "
-            f"SELECT {self.table_id}, p.identity, {current}, p.target_rowid, 0, 1 FROM {placed} AS p "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {covering_link(str(self.table_id), 'p.identity')})"
+        One look-up per row, no sort of them all: a row starts a link unless the row before
+        it in both identity and rowid was stored too, and ends one unless the row after it
+        was; the n-th start and the n-th end bound the n-th link. Rows whose rowids do not rise
+        with identity (an ``INTEGER PRIMARY KEY DESC`` gives such rows) are each a link."""
+        def bounds(step: int, cut: str) -> str:
+            return (f"SELECT identity, target_rowid, row_number() OVER (ORDER BY identity) AS n FROM {placed} AS k "
+                    f"WHERE k.identity % {MAX_SPAN} {cut} OR NOT EXISTS (SELECT 1 FROM {placed} AS o "
+                    f"WHERE o.identity = k.identity {step:+d} AND o.target_rowid = k.target_rowid {step:+d})")
+        self._insert_links(
+            f"SELECT {self.table_id}, s.identity, {current}, s.target_rowid, 0, e.identity - s.identity + 1 "
+            f"FROM ({bounds(-1, '= 0')}) AS s JOIN ({bounds(+1, f'IN ({MAX_SPAN - 1}, -1)')}) AS e ON e.n = s.n"
         )
 
     def _link_kept_runs(self, current: int, base: int) -> int:
