@@ -48,8 +48,8 @@ SCRATCH = {
                        "same INTEGER NOT NULL",
     "assetdb_pairs": "identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, shown_rowid INTEGER NOT NULL, "
                      "incoming_wins INTEGER NOT NULL DEFAULT 0",
-    "assetdb_kept": "identity INTEGER PRIMARY KEY, shown_shard INTEGER NOT NULL, shown_rowid INTEGER NOT NULL, "
-                    "kept_rowid INTEGER NOT NULL",
+    "assetdb_kept": "kept_rowid INTEGER PRIMARY KEY, identity INTEGER NOT NULL, shown_shard INTEGER NOT NULL, "
+                    "shown_rowid INTEGER NOT NULL",
     "assetdb_moves": "shown_rowid INTEGER PRIMARY KEY, kept_rowid INTEGER NOT NULL",
     "assetdb_new": "identity INTEGER PRIMARY KEY",
     "assetdb_placed": "identity INTEGER PRIMARY KEY, target_rowid INTEGER NOT NULL",
@@ -284,12 +284,13 @@ class RowMerger:
         rowids; their rows, links and conflicts-list entries are all written from
         that numbering, so no statement scans the links written before it."""
         base = self.max_rowid(current, conflicts)
+        kept = self.fresh("assetdb_kept")  # numbered by SQLite itself, each next rowid, from base + 1 on
+        self.execute(f"INSERT INTO {kept} (kept_rowid, identity, shown_shard, shown_rowid) VALUES ({base}, 0, 0, 0)")
         self.execute(
-            f"INSERT INTO {self.fresh('assetdb_kept')} (identity, shown_shard, shown_rowid, kept_rowid) "
-            f"SELECT identity, shown_shard, shown_rowid, "
-            f"{base} + row_number() OVER (ORDER BY identity) AS kept_rowid "
+            f"INSERT INTO {kept} (identity, shown_shard, shown_rowid) SELECT identity, shown_shard, shown_rowid "
             f"FROM temp.assetdb_pairs WHERE NOT incoming_wins ORDER BY identity"
         )
+        self.execute(f"DELETE FROM {kept} WHERE kept_rowid = {base}")
         if self.shards.links_kept_runs:  # kept rowids rise with identity: consecutive identities are a run
             self._chunk_placed["conflicts"] += self._link_kept_runs(current, base)
         else:
@@ -300,7 +301,7 @@ class RowMerger:
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
             f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
-            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s.{self.identity} = k.identity ORDER BY k.identity"
+            f"FROM temp.assetdb_kept AS k JOIN {self.rows} AS s ON s.{self.identity} = k.identity ORDER BY k.kept_rowid"
         )
         self._record_kept(current)
 
@@ -316,7 +317,7 @@ class RowMerger:
             "INSERT INTO main.migration_conflict_entries (kept_table_id, row_key, shown_source_id, kept_shard, "
             f"kept_rowid, policy) SELECT :table_id, {key}, "
             f"{owner_of_merged_row('k.shown_shard', 'k.shown_rowid')}, :shard, k.kept_rowid, :policy "
-            f"FROM temp.assetdb_kept AS k {rows}ORDER BY k.identity",  # the kept rowids rise with it
+            f"FROM temp.assetdb_kept AS k {rows}ORDER BY k.kept_rowid",  # identities rise with it
             {"target": self.target, "shard": current, "policy": self.policy, "table_id": self.table_id},
         )
 
@@ -374,7 +375,8 @@ class RowMerger:
             f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1, coalesce(lead(kept_rowid) OVER "
             f"(ORDER BY kept_rowid), {base} + (SELECT count(*) FROM temp.assetdb_kept) + 1) - kept_rowid "
             f"FROM temp.assetdb_kept AS k WHERE (kept_rowid - {base} - 1) % {MAX_SPAN} = 0 "
-            f"OR NOT EXISTS (SELECT 1 FROM temp.assetdb_kept AS p WHERE p.identity = k.identity - 1)"
+            f"OR NOT EXISTS (SELECT 1 FROM temp.assetdb_kept AS p WHERE p.kept_rowid = k.kept_rowid - 1 "
+            f"AND p.identity = k.identity - 1)"
         )
 
     def _insert_links(self, links: str) -> int:
