@@ -191,20 +191,24 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
         cursor = connection.execute(query)
         batch_rows = FIRST_BATCH_ROWS
         while batch := cursor.fetchmany(batch_rows):
-            held = 0
-            for serialised_row, *large in batch:
-                if serialised_row is None and places:  # a row with a large blob: serialised here, in pieces
-                    identity, part, rowid = large
-                    _hash_row_in_pieces(connection, places[part], identity, rowid, hasher, form, raw_blobs)
-                elif serialised_row is None:
-                    _hash_row_in_pieces(connection, stored, large[0], large[0], hasher, form, raw_blobs)
-                else:
-                    hasher.update(serialised_row)
-                    held += len(serialised_row)
+            serialised = [row[0] for row in batch]
+            held = sum(len(row) for row in serialised if row is not None)
+            if None not in serialised:  # every row serialised whole: one piece, not row by row
+                hasher.update(b"\n".join(serialised))
                 hasher.update(b"\n")
+            else:
+                for serialised_row, *large in batch:
+                    if serialised_row is None and places:  # a row with a large blob: serialised here, in pieces
+                        identity, part, rowid = large
+                        _hash_row_in_pieces(connection, places[part], identity, rowid, hasher, form, raw_blobs)
+                    elif serialised_row is None:
+                        _hash_row_in_pieces(connection, stored, large[0], large[0], hasher, form, raw_blobs)
+                    else:
+                        hasher.update(serialised_row)
+                    hasher.update(b"\n")
             rows += len(batch)
             batch_rows = max(1, min(MAX_BATCH_ROWS, BATCH_BYTES * len(batch) // max(1, held)))
-            del batch
+            del batch, serialised
     finally:
         connection.text_factory = previous_factory
     return f"{rows}:{hasher.hexdigest()}" if form == 1 else f"{rows}:v{form}:{hasher.hexdigest()}"
