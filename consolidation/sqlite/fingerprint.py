@@ -192,7 +192,7 @@ def rows_fingerprint(connection: sqlite3.Connection, select: str, width: int, un
         batch_rows = FIRST_BATCH_ROWS
         while batch := cursor.fetchmany(batch_rows):
             serialised = [row[0] for row in batch]
-            held = sum(len(row) for row in serialised if row is not None)
+            held = sum(map(len, filter(None, serialised)))
             if None not in serialised:  # every row serialised whole: one piece, not row by row
                 hasher.update(b"\n".join(serialised))
                 hasher.update(b"\n")
