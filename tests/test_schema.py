@@ -232,21 +232,26 @@ V1_CONFLICTS = """CREATE TABLE migration_conflicts (
 )"""
 
 
+def _rewrite_links(connection, definition: str, fill: str) -> None:
+    """The links table as an older version made it (``definition``), filled by ``fill`` from
+    today's, which it reads as ``links_before``."""
+    connection.execute("ALTER TABLE migration_row_links RENAME TO links_before")
+    connection.execute(definition)
+    connection.execute(fill)
+    connection.execute("DROP TABLE links_before")
+    connection.execute("CREATE INDEX migration_row_links_target ON migration_row_links (target_rowid, shard, in_conflicts)")
+
+
 def _as_version_1(target):
     """What version 1 wrote: one link per row, no span column, user_version 1."""
     connection = sqlite3.connect(target)
     with connection:
-        connection.execute("ALTER TABLE migration_row_links RENAME TO links_v2")
-        connection.execute(V1_LINKS)
-        connection.execute(
-            "WITH RECURSIVE one(table_id, source_rowid, shard, target_rowid, in_conflicts, left) AS ("
-            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span FROM links_v2 UNION ALL "
-            "SELECT table_id, source_rowid + 1, shard, target_rowid + 1, in_conflicts, left - 1 FROM one "
-            "WHERE left > 1) INSERT INTO migration_row_links SELECT table_id, source_rowid, shard, target_rowid, "
-            "in_conflicts FROM one"
-        )
-        connection.execute("DROP TABLE links_v2")
-        connection.execute("CREATE INDEX migration_row_links_target ON migration_row_links (target_rowid, shard, in_conflicts)")
+        _rewrite_links(connection, V1_LINKS,
+                       "WITH RECURSIVE one(table_id, source_rowid, shard, target_rowid, in_conflicts, left) AS ("
+                       "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span FROM links_before "
+                       "UNION ALL SELECT table_id, source_rowid + 1, shard, target_rowid + 1, in_conflicts, left - 1 "
+                       "FROM one WHERE left > 1) INSERT INTO migration_row_links SELECT table_id, source_rowid, shard, "
+                       "target_rowid, in_conflicts FROM one")
         connection.execute("CREATE TABLE conflicts_v1 AS SELECT * FROM migration_conflicts")
         connection.execute("DROP VIEW migration_conflicts")
         connection.execute("DROP TABLE migration_conflict_entries")
@@ -372,18 +377,13 @@ def _as_version_3(target):
     """What version 3 wrote: one link per kept version (its CHECK forbade runs of them)."""
     connection = sqlite3.connect(target)
     with connection:
-        connection.execute("ALTER TABLE migration_row_links RENAME TO links_v4")
-        connection.execute(V3_LINKS)
-        connection.execute(
-            "WITH RECURSIVE one(table_id, source_rowid, shard, target_rowid, in_conflicts, span, k) AS ("
-            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span, 0 FROM links_v4 UNION ALL "
-            "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span, k + 1 FROM one "
-            "WHERE in_conflicts = 1 AND k + 1 < span) INSERT INTO migration_row_links SELECT table_id, "
-            "source_rowid + k, shard, target_rowid + k, in_conflicts, CASE WHEN in_conflicts THEN 1 ELSE span END "
-            "FROM one"
-        )
-        connection.execute("DROP TABLE links_v4")
-        connection.execute("CREATE INDEX migration_row_links_target ON migration_row_links (target_rowid, shard, in_conflicts)")
+        _rewrite_links(connection, V3_LINKS,
+                       "WITH RECURSIVE one(table_id, source_rowid, shard, target_rowid, in_conflicts, span, k) AS ("
+                       "SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span, 0 FROM links_before "
+                       "UNION ALL SELECT table_id, source_rowid, shard, target_rowid, in_conflicts, span, k + 1 FROM one "
+                       "WHERE in_conflicts = 1 AND k + 1 < span) INSERT INTO migration_row_links SELECT table_id, "
+                       "source_rowid + k, shard, target_rowid + k, in_conflicts, "
+                       "CASE WHEN in_conflicts THEN 1 ELSE span END FROM one")
         connection.execute("CREATE INDEX migration_row_spans ON migration_row_links (shard, target_rowid) WHERE span > 1")
         connection.execute("PRAGMA user_version = 3")
     connection.close()
