@@ -57,19 +57,6 @@ SCRATCH = {
 }
 
 
-#: Below this, a value less a rank (at most MAX_CHUNK_ROWS) would pass the smallest integer
-#: SQLite holds and turn into an inexact real.
-_LOWEST_OFFSET_SAFE = -(2**63) + MAX_CHUNK_ROWS + 1
-
-
-def _offset(value: str, rank: str) -> str:
-    """SQL grouping columns for ``value`` less ``rank``: rows whose value rises with their
-    rank share them. A value too near the smallest integer is its own group instead (the
-    difference would be a real, equal for neighbouring values that are no run)."""
-    return (f"{value} < {_LOWEST_OFFSET_SAFE}, "
-            f"CASE WHEN {value} < {_LOWEST_OFFSET_SAFE} THEN {value} ELSE {value} - {rank} END")
-
-
 class RowMerger:
     """Set-based SQL that places one source table's rows, chunk by chunk, and links each.
 
@@ -354,7 +341,9 @@ class RowMerger:
         One look-up per row, no sort of them all: a row starts a link unless the row before
         it in both identity and rowid was stored too, and ends one unless the row after it
         was; the n-th start and the n-th end bound the n-th link. Rows whose rowids do not rise
-        with identity (an ``INTEGER PRIMARY KEY DESC`` gives such rows) are each a link."""
+        with identity (an ``INTEGER PRIMARY KEY DESC`` gives such rows) are each a link. The
+        smallest identity is a multiple of MAX_SPAN and the largest one below a multiple, so
+        neither needs the neighbour past it (which would be no integer)."""
         def bounds(step: int, cut: str) -> str:
             return (f"SELECT identity, target_rowid, row_number() OVER (ORDER BY identity) AS n FROM {placed} AS k "
                     f"WHERE k.identity % {MAX_SPAN} {cut} OR NOT EXISTS (SELECT 1 FROM {placed} AS o "
@@ -369,8 +358,8 @@ class RowMerger:
         of at most MAX_SPAN rows; gives the rows linked. They were numbered in identity order
         from ``base``, so a version starts a link when the identity before it was not kept
         (if it was, it is the row before it) or when its number starts a piece; a link
-        reaches the next start. One look-up per version, no sort of them all. (The smallest identity, whose
-        predecessor is no integer, is always the first version kept: it starts a piece.)"""
+        reaches the next start. One look-up per version, no sort of them all. (The smallest
+        identity, whose predecessor is no integer, is always the first kept: it starts one.)"""
         return self._insert_links(
             f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1, coalesce(lead(kept_rowid) OVER "
             f"(ORDER BY kept_rowid), {base} + (SELECT count(*) FROM temp.assetdb_kept) + 1) - kept_rowid "
