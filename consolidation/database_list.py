@@ -278,8 +278,8 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     still_true = not created and _WRITTEN_AT.sub("", text) == _WRITTEN_AT.sub("", current)
     if write:  # each set records the list it is in: one missing a shard refuses before the list is written
         for primary in facts.primaries:
-            for _path, number in facts.shards:
-                if shard_path(primary, number) == _path:
+            for path, number in facts.shards:
+                if path == shard_path(primary, number):
                     existing_shard(primary, number)
     if write and not still_true:
         sweep_folder(list_path.parent)  # what a killed write of the list left beside it

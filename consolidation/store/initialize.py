@@ -3,9 +3,9 @@
 Running it on a complete database changes no byte; on one missing tables it recreates
 them and logs a repair; on anything that is not ours it refuses. A new database is
 built under a temporary name and renamed into place, so a kill never leaves a half-made
-(or zero-byte) file under the real name. Every run holds the database's writer lock, so
-two runs creating the same database make it once, and an upgrade never changes the
-schema under another writer.
+(or zero-byte) file under the real name. Every run that writes holds the database's
+writer lock, so two runs creating the same database make it once, and an upgrade never
+changes the schema under another writer.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
     Refuses (``BadInput``) a file that is not SQLite or is another application's
     database, and rolls back (``Aborted``) if the result would exceed ``limit`` bytes.
     A new database is built under a temporary name and renamed into place, so a kill
-    can never leave a half-made (or zero-byte) database under its real name. Either way it
-    runs under the database's writer lock, waiting up to ``lock_timeout`` seconds for
-    another writer: a writer holding it reads the set as no other writer changes it.
+    can never leave a half-made (or zero-byte) database under its real name. Whatever it
+    writes, it writes under the database's writer lock, waiting up to ``lock_timeout``
+    seconds for another writer: a writer holding it reads the set as no other changes it.
     """
     path = Path(path)
     refuse_broken_symlink(path)
