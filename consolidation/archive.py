@@ -237,7 +237,8 @@ def archive_sources(
     if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
         raise BadInput(f"{folder}: is not a folder; --to names the archive folder (made if missing)")
     if reconcile_archive(database, folder, limit):  # a kill between a move and its record: finished now
-        sources = [source for source in sources if Path(source) not in _archived_already(database, sources)]
+        finished = _archived_already(database, sources)
+        sources = [source for source in sources if Path(source) not in finished]
     unique: dict[Path, Path] = {}
     for source in map(Path, sources):  # a file named twice is archived once
         unique.setdefault(resolved(source), source)

@@ -145,8 +145,8 @@ def test_restore_onto_a_file_that_cannot_be_written_is_refused_before_its_safety
         result = assetdb("restore", record.backup, "--to", source)
         assert result.exit_code == 2, result.stderr
         assert result.stderr.strip().splitlines() == [
-            f"assetdb: error: {source.parent}: takes no file, and a restore writes its journal there "
-            f"({'Operation not permitted' if os.geteuid() == 0 else 'Permission denied'}); nothing was restored"]
+            f"assetdb: error: {source}: cannot write (unable to open database file; its folder {source.parent} "
+            "takes its journal); nothing was restored"]
     assert folder_state(tmp_path / "backups") == before
 
 

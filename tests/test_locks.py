@@ -202,3 +202,16 @@ def test_a_reader_still_refuses_a_writer_past_its_timeout(database):
         assert code == 3 and "still writing after 0.2 s" in err
     finally:
         release(writer)
+
+
+def test_init_of_a_complete_set_reads_it_beside_a_writer_and_writes_nothing(database):
+    """A complete set: init only reads it (so it neither waits for the writer nor writes
+    under it); one with something to do waits for the lock (see above)."""
+    before = database.read_bytes()
+    holder = hold_lock(database)
+    try:
+        code, err = finish(start("init", database, "--lock-timeout", "0.3"))
+        assert code == 0, err
+    finally:
+        release(holder)
+    assert database.read_bytes() == before

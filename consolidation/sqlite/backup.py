@@ -174,18 +174,17 @@ def read_manifest(backup: Path) -> BackupRecord | None:
 
 
 def _require_writable(target: Path) -> None:
-    """The target, and its folder (SQLite writes its journal there), take the restore."""
     try:
         os.close(os.open(target, os.O_RDWR))
     except OSError as error:
         raise BadInput(f"{target}: cannot be written ({error.strerror}); nothing was restored") from None
-    probe = temporary_beside(target, "backup")
-    try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except OSError as error:
-        raise BadInput(f"{target.parent}: takes no file, and a restore writes its journal there "
-                       f"({error.strerror}); nothing was restored") from None
-    probe.unlink()
+
+
+def _discard(record: BackupRecord | None) -> None:
+    """Remove a safety backup whose restore never changed its target."""
+    if record is not None:
+        for path in (Path(record.backup), Path(f"{record.backup}{MANIFEST_SUFFIX}")):
+            path.unlink(missing_ok=True)
 
 
 def restore_database(backup: Path | str, target: Path | str, safety_directory: Path | None = None) -> BackupRecord | None:
@@ -236,8 +235,10 @@ def restore_database(backup: Path | str, target: Path | str, safety_directory: P
             finally:
                 writer.close()
     except sqlite3.OperationalError as error:
+        _discard(safety)  # the backup API changed nothing: the target is as it was
         if "locked" in str(error) or "busy" in str(error):
             raise Aborted(f"{target}: locked by another process; nothing was restored") from None
-        raise BadInput(f"{target}: cannot write ({error})") from None
+        raise BadInput(f"{target}: cannot write ({error}; its folder {target.parent} takes its journal); "
+                       "nothing was restored") from None
     _prove(target, expected, "restored database", form)
     return safety

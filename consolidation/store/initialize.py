@@ -94,21 +94,25 @@ def initialize(path: Path | str, limit: int, lock_timeout: float = DEFAULT_LOCK_
         pass  # SQLite treats a zero-byte file as an empty database: ours to fill.
     if role(path) == SHARD:  # completed as a primary, it would take the set's schema, log and all
         raise BadInput(f"{path}: is a shard of a consolidated set, which holds rows only; give its primary file")
-    if _complete(path):  # nothing to write: no lock, so a complete set in a read-only folder is fine
-        return _initialize_at(path, path, limit)
+    complete = _already_complete(path)
+    if complete is not None:  # nothing to write, so no lock (a complete set in a read-only folder is fine)
+        return complete
     with database_lock(path, lock_timeout):  # an upgrade or repair never runs under another writer's reads
         return _initialize_at(path, path, limit)
 
 
-def _complete(path: Path) -> bool:
-    """Is ``path`` already a complete set of this schema version (read, not written)?"""
+def _already_complete(path: Path) -> InitResult | None:
+    """``unchanged``, read and never written, when ``path`` is a complete set of this schema
+    version; None when the initializer has something to do (or to say)."""
     try:
         with open_readonly(path) as connection:
-            return (connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+            if (connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
                     and connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-                    and not missing_tables(connection))
+                    and not missing_tables(connection)):
+                return InitResult(path, "unchanged", allocated_size(connection))
     except (AssetdbError, sqlite3.DatabaseError):
-        return False  # the initializer says what it is
+        pass  # the initializer says what it is
+    return None
 
 
 def _create(path: Path, limit: int) -> InitResult:
