@@ -239,6 +239,8 @@ def archive_sources(
     if reconcile_archive(database, folder, limit):  # a kill between a move and its record: finished now
         finished = _archived_already(database, sources)
         sources = [source for source in sources if Path(source) not in finished]
+    for parent in {Path(source).parent for source in sources}:  # a source renamed aside by a killed removal
+        sweep_folder(parent)
     unique: dict[Path, Path] = {}
     for source in map(Path, sources):  # a file named twice is archived once
         unique.setdefault(resolved(source), source)

@@ -763,3 +763,30 @@ def test_a_source_whose_sidecar_cannot_be_removed_stays_whole_where_it_is(assetd
     archived = assetdb("archive", stuck, "--db", target)
     assert archived.exit_code == 0, archived.stderr
     assert not stuck.exists() and not kept.exists() and assetdb("verify", target).exit_code == 0
+
+
+def test_a_source_left_renamed_aside_by_a_killed_archive_is_swept_by_the_next(assetdb, tmp_path):
+    """A source whose journal holds rows is copied into the archive, then renamed aside with
+    its sidecars and removed: a run killed in between left it under a temporary name in its
+    own folder, which the next archive of that folder removes (its proved copy is archived)."""
+    folder = tmp_path / "legacy"  # not the set's own folder, which every writer sweeps
+    stuck = write_wal_with_pending_rows(folder / "w.db")
+    other = make_database(folder / "a.db", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    target = tmp_path / "databases" / "enterprise_assets.db"
+    target.parent.mkdir()
+    migrate(target, [stuck, other], MigrationSettings(LIMIT))
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, sys\nimport consolidation.archive_moves as moves\n"
+        "real = os.rename\n"
+        "def rename(source, destination):\n"
+        "    real(source, destination)\n"
+        "    os._exit(137)  # killed once the source is renamed aside\n"
+        "moves.os.rename = rename\n"
+        "import consolidation.archive as archive\n"
+        "archive.archive_sources(sys.argv[1], sys.argv[2:], 99_900_000)\n"), str(target), str(stuck)])
+    assert killed.returncode == 137 and not stuck.exists()
+    assert [path.name for path in folder.iterdir() if ".assetdb-" in path.name], "renamed aside"
+    finished = assetdb("archive", other, stuck, "--db", target)
+    assert finished.exit_code == 0, finished.stderr
+    assert [path.name for path in folder.iterdir() if ".assetdb-" in path.name or path.name.startswith("w.db")] == []
+    assert assetdb("verify", target).exit_code == 0
