@@ -235,10 +235,12 @@ def archive_command(sources, database, folder, limit) -> None:
 @list_option
 @limit_option
 @exclude_option
-def list_command(directories, write, workspace, list_file, limit, exclude) -> None:
+@lock_timeout_option
+def list_command(directories, write, workspace, list_file, limit, exclude, lock_timeout) -> None:
     """The database list of the DIRs: active, shards, archived, skipped, the count."""
     result = keep_list(ListRequest(tuple(directories), resolve_size_limit(limit), workspace,
-                                   list_file or load_settings().database_list, resolve_exclusions(exclude)),
+                                   list_file or load_settings().database_list, resolve_exclusions(exclude),
+                                   lock_timeout),
                        write=write)
     if not write:
         click.echo(result.text, nl=False)

@@ -284,7 +284,7 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
 
         step = "list"
         written = keep_list(ListRequest(request.folders, request.limit, request.workspace, list_file,
-                                        request.exclusions))
+                                        request.exclusions, request.lock_timeout))
         summary.list_findings = written.findings
         found = f"; {len(written.findings)} differences with its prose (listed in it)" if written.findings else ""
         announce(step, f"{'wrote' if written.created else 'updated'} {list_file}{found}")

@@ -16,6 +16,7 @@ import os
 import re
 import sqlite3
 import stat
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from .sqlite.backup import find_workspace
 from .sqlite.classify import has_sqlite_header, is_database_path
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
 from .store.identity import PRIMARY, claims_assetdb, role
+from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from .store.set_files import database_list_path, record_database_list, skipped_files
 from .store.shard_files import existing_shard, manifest
 
@@ -233,6 +235,7 @@ class ListRequest:
     workspace: Path | None = None
     list_file: Path | None = None
     exclusions: Exclusions = Exclusions()
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT  # for another writer of a set it records the list in
 
     @property
     def root(self) -> Path:
@@ -276,20 +279,23 @@ def keep_list(request: ListRequest, write: bool = True) -> ListResult:
     text = updated_text(current, render_block(facts, existing, request.limit, findings))
     created = not list_path.exists()
     still_true = not created and _WRITTEN_AT.sub("", text) == _WRITTEN_AT.sub("", current)
-    if write:  # each set records the list it is in: one missing a shard refuses before the list is written
-        for primary in facts.primaries:
-            for path, number in facts.shards:
-                if path == shard_path(primary, number):
-                    existing_shard(primary, number)
-    if write and not still_true:
-        sweep_folder(list_path.parent)  # what a killed write of the list left beside it
-        _replace(list_path, text)
     if write:
-        for primary in facts.primaries:  # a run killed between the two has the list but not the record
-            if still_true and _records_list(primary, list_path):
-                continue
-            with write_session(primary, request.limit, "recording the database list") as session:
-                record_database_list(session.connection, primary, list_path)
+        with ExitStack() as held:
+            # each set records the list it is in: one held by another writer, or missing a
+            # shard, refuses before the list is written
+            for primary in facts.primaries:
+                held.enter_context(database_lock(primary, request.lock_timeout))
+                for path, number in facts.shards:
+                    if path == shard_path(primary, number):
+                        existing_shard(primary, number)
+            if not still_true:
+                sweep_folder(list_path.parent)  # what a killed write of the list left beside it
+                _replace(list_path, text)
+            for primary in facts.primaries:  # a run killed between the two has the list but not the record
+                if still_true and _records_list(primary, list_path):
+                    continue
+                with write_session(primary, request.limit, "recording the database list") as session:
+                    record_database_list(session.connection, primary, list_path)
     return ListResult(list_path, current if still_true else text, findings, created)
 
 

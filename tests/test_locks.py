@@ -215,3 +215,18 @@ def test_init_of_a_complete_set_reads_it_beside_a_writer_and_writes_nothing(data
     finally:
         release(holder)
     assert database.read_bytes() == before
+
+
+def test_list_write_beside_a_writer_waits_then_writes_no_list(workspace, tmp_path, database):
+    """The set records the list it is in, so its writer lock is taken before the list is
+    written: a writer holding it leaves no list written but not recorded."""
+    listed = database.parent / "CONSOLIDATED_DATABASE_LIST.md"
+    holder = hold_lock(database)
+    try:
+        code, err = finish(start("list", database.parent, "--workspace", tmp_path, "--write", "--lock-timeout", "0.3"))
+        assert code == 3 and "another writer holds it" in err, err
+    finally:
+        release(holder)
+    assert not listed.exists()
+    code, err = finish(start("list", database.parent, "--workspace", tmp_path, "--write"))
+    assert code == 0 and listed.is_file(), err
