@@ -202,20 +202,24 @@ def passed_over(database: Path | str, sources: list[Path | str]) -> dict[Path, s
     with read_consolidated(database) as (connection, _):
         left_out = {os.path.abspath(path): f"left out of the set ({status}: {reason})"
                     for path, status, reason in skipped_files(connection, database)}
+        moved = _archived_from(connection, database)
     over = {}
     for source in map(Path, sources):
         if os.path.lexists(source) and in_the_set(source, database):
             over[source] = "a file of the consolidated set itself"
         elif os.path.abspath(source) in left_out:
             over[source] = left_out[os.path.abspath(source)]
-    return {**over, **_archived_already(database, [source for source in sources if Path(source) not in over])}
+    return {**over, **_gone_from(moved, [source for source in map(Path, sources) if source not in over])}
 
 
-def _archived_already(database: Path, sources: list[Path | str]) -> dict[Path, str]:
-    """Of ``sources``, those gone from where the ledger says an archived source came from."""
-    with read_consolidated(database) as (connection, _):
-        moved = {os.path.realpath(recorded_source(database, source.original_path)): source.archived_path
-                 for source in read_sources(connection) if source.status == "archived" and source.original_path}
+def _archived_from(connection, database: Path) -> dict[str, str]:
+    """Where each archived source came from (a real path) -> where it is in the archive."""
+    return {os.path.realpath(recorded_source(database, source.original_path)): source.archived_path
+            for source in read_sources(connection) if source.status == "archived" and source.original_path}
+
+
+def _gone_from(moved: dict[str, str], sources: list[Path | str]) -> dict[Path, str]:
+    """Of ``sources``, those gone from where an archived source came from (``moved``)."""
     return {Path(source): f"archived already (to {moved[os.path.realpath(source)]})" for source in sources
             if not os.path.lexists(source) and os.path.realpath(source) in moved}
 
@@ -237,7 +241,8 @@ def archive_sources(
     if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
         raise BadInput(f"{folder}: is not a folder; --to names the archive folder (made if missing)")
     if reconcile_archive(database, folder, limit):  # a kill between a move and its record: finished now
-        finished = _archived_already(database, sources)
+        with read_consolidated(database) as (connection, _):
+            finished = _gone_from(_archived_from(connection, database), sources)
         sources = [source for source in sources if Path(source) not in finished]
     for parent in {Path(source).parent for source in sources}:  # a source renamed aside by a killed removal
         sweep_folder(parent)
