@@ -273,18 +273,17 @@ class RowMerger:
         base = self.max_rowid(current, conflicts)
         kept = self.fresh("assetdb_kept")  # numbered by SQLite itself, each next rowid, from base + 1 on
         self.execute(f"INSERT INTO {kept} (kept_rowid, identity, shown_shard, shown_rowid) VALUES ({base}, 0, 0, 0)")
-        self.execute(
+        kept_rows = self.execute(
             f"INSERT INTO {kept} (identity, shown_shard, shown_rowid) SELECT identity, shown_shard, shown_rowid "
             f"FROM temp.assetdb_pairs WHERE NOT incoming_wins ORDER BY identity"
-        )
+        ).rowcount
         self.execute(f"DELETE FROM {kept} WHERE kept_rowid = {base}")
+        self._chunk_placed["conflicts"] += kept_rows
         if self.shards.links_kept_runs:  # kept rowids rise with identity: consecutive identities are a run
-            self._chunk_placed["conflicts"] += self._link_kept_runs(current, base)
+            self._link_kept_runs(current, base, kept_rows)
         else:
-            self._count("conflicts", self.execute(
-                f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
-                f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1 FROM temp.assetdb_kept"
-            ))
+            self.execute(f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}) "
+                         f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1 FROM temp.assetdb_kept")
         self.execute(
             f"INSERT INTO {self.schema(current)}.{q(conflicts)} (rowid, {', '.join(self.columns)}) "
             f"SELECT k.kept_rowid, {', '.join('s.' + c for c in self.columns)} "
@@ -353,26 +352,25 @@ class RowMerger:
             f"FROM ({bounds(-1, '= 0')}) AS s JOIN ({bounds(+1, f'IN ({MAX_SPAN - 1}, -1)')}) AS e ON e.n = s.n"
         )
 
-    def _link_kept_runs(self, current: int, base: int) -> int:
-        """Link the versions just kept one link per run of consecutive identities, in pieces
-        of at most MAX_SPAN rows; gives the rows linked. They were numbered in identity order
+    def _link_kept_runs(self, current: int, base: int, kept_rows: int) -> None:
+        """Link the ``kept_rows`` versions just kept one link per run of consecutive
+        identities, in pieces of at most MAX_SPAN rows. They were numbered in identity order
         from ``base``, so a version starts a link when the identity before it was not kept
         (if it was, it is the row before it) or when its number starts a piece; a link
         reaches the next start. One look-up per version, no sort of them all. (The smallest
         identity, whose predecessor is no integer, is always the first kept: it starts one.)"""
-        return self._insert_links(
+        self._insert_links(
             f"SELECT {self.table_id}, identity, {current}, kept_rowid, 1, coalesce(lead(kept_rowid) OVER "
-            f"(ORDER BY kept_rowid), {base} + (SELECT count(*) FROM temp.assetdb_kept) + 1) - kept_rowid "
+            f"(ORDER BY kept_rowid), {base + kept_rows + 1}) - kept_rowid "
             f"FROM temp.assetdb_kept AS k WHERE (kept_rowid - {base} - 1) % {MAX_SPAN} = 0 "
             f"OR NOT EXISTS (SELECT 1 FROM temp.assetdb_kept AS p WHERE p.kept_rowid = k.kept_rowid - 1 "
             f"AND p.identity = k.identity - 1)"
         )
 
-    def _insert_links(self, links: str) -> int:
-        """Insert the links ``links`` selects (as LINK_COLUMNS and span); gives the rows they cover."""
-        return sum(span for (span,) in self.execute(
-            f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) {links} RETURNING span"
-        ).fetchall())
+    def _insert_links(self, links: str) -> None:
+        """Insert the links ``links`` selects (as LINK_COLUMNS and span); the table's own
+        check at its end holds them to the rows read (see ``engine._migrate_table``)."""
+        self.execute(f"INSERT INTO main.migration_row_links ({LINK_COLUMNS}, span) {links}")
 
     def _append_rest(self, chunk: str, current: int) -> None:
         """Rows without a key (no primary key, or a NULL in it) are appended as they are,

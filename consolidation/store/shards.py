@@ -95,14 +95,17 @@ class ShardSet:
         self.attached: list[int] = []
         self.current = self.registered[-1]  # until open() finds the first with room
         self.most = most_shards(connection)
-        # Can one link cover a run of kept conflicting versions? Not in a file whose schema
-        # (version 3, until assetdb init upgrades it) forbids it. Its new shards say its version.
-        self.version = connection.execute("PRAGMA main.user_version").fetchone()[0]
-        self.links_kept_runs = self.version >= KEPT_RUNS_SINCE
+        self.version = connection.execute("PRAGMA main.user_version").fetchone()[0]  # its new shards say it
         # Attachments the writer holds besides the shards (the sources a migration reads);
         # one is kept free at least, for the file a later read proves beside the shards.
         self.reserved = max(1, sum(1 for row in connection.execute("PRAGMA database_list")
                                    if row[1] not in ("main", "temp")))
+
+    @property
+    def links_kept_runs(self) -> bool:
+        """Can one link cover a run of kept conflicting versions? Not in a file whose schema
+        (version 3, until assetdb init upgrades it) forbids it."""
+        return self.version >= KEPT_RUNS_SINCE
 
     @property
     def numbers(self) -> list[int]:
