@@ -214,6 +214,7 @@ def test_restore_into_a_locked_target_aborts(workspace, tmp_path, writer_lock):
     writer_lock(source)
     with pytest.raises((Aborted,)):
         restore_database(record.backup, source, tmp_path / "safety")
+    assert list((tmp_path / "safety").iterdir()) == []  # the target never changed: no safety backup of it stays
 
 
 def test_a_backup_recorded_in_the_first_fingerprint_format_still_restores(workspace, tmp_path):
