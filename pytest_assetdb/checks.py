@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from consolidation.archive import Archived
+from consolidation.assets.walk import WorkspaceListing
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError
 from consolidation.leftovers import private_scratch
@@ -270,10 +271,12 @@ def asset_kinds(path: Path) -> dict[str, int]:
         return {}
 
 
-def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown_as: str | None = None) -> CheckResult:
-    """Does every asset of ``kind`` regenerate to its hash (and match the workspace, if given)?"""
+def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown_as: str | None = None,
+                            listing: WorkspaceListing | None = None) -> CheckResult:
+    """Does every asset of ``kind`` regenerate to its hash (and match the workspace, if given,
+    as ``listing`` found its files when the gate collected it)?"""
     name = shown_as or str(path)
-    report = check_reproducible(path, workspace, kinds=(kind,))
+    report = check_reproducible(path, workspace, kinds=(kind,), listing=listing)
     figures = {"assets_checked": report.checked, "problems": len(report.problems)}
     if report.ok:
         where = f" and match {workspace}" if workspace else ""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from consolidation.errors import AssetdbError
 from consolidation.phases import PHASE_NAMES
-from consolidation.proof import workspace_kinds
+from consolidation.proof import workspace_kinds, workspace_listing
 from consolidation.size import database_size
 from consolidation.sqlite import DatabaseLocked
 from consolidation.store import ASSET_TABLES
@@ -143,8 +143,10 @@ def _checks_of_its_content(path: Path, database_list: Path | None, workspace: Pa
                 )
             )
     kinds = asset_kinds(path)
+    listing = None  # the workspace's files, walked once here for every kind's check in this process
     if workspace is not None and is_assetdb_primary(path):
-        in_workspace = workspace_kinds(path, workspace)
+        listing = workspace_listing(path, workspace)
+        in_workspace = workspace_kinds(path, workspace, listing=listing)
         kinds = {kind: kinds.get(kind, 0) for kind in ASSET_TABLES if kind in kinds or kind in in_workspace}
     for kind, stored_bytes in kinds.items():
         checks.append(
@@ -152,7 +154,7 @@ def _checks_of_its_content(path: Path, database_list: Path | None, workspace: Pa
                 f"reproducible[{kind}]",
                 KIND_PHASES[kind],
                 "reproducible",
-                lambda c, k=kind: check_reproducible_kind(c.path, k, c.workspace, c.shown_as),
+                lambda c, k=kind, files=listing: check_reproducible_kind(c.path, k, c.workspace, c.shown_as, files),
                 scope=WORKSPACE_SCOPE,
                 cost=stored_bytes,
             )

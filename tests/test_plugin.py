@@ -252,6 +252,33 @@ def test_gate_reads_across_shards(pytester):
     assert status["databases/enterprise_assets.db::rebuildable[s2.db]"] == "PASSED"
 
 
+def test_the_gate_walks_the_workspace_once_for_every_kind_it_compares(pytester, monkeypatch):
+    """A real repository has thousands of files: the reproducible items of every kind share
+    the one walk of the workspace the gate made when it collected them."""
+    from consolidation.assets import ingest
+    from consolidation.proof import reproducible
+    from consolidation.store import initialize
+
+    workspace = pytester.path / "ws"
+    (workspace / "templates").mkdir(parents=True)
+    (workspace / "README.md").write_text("# hi\n")
+    (workspace / "run.py").write_text("print(1)\n")
+    (workspace / "templates" / "a.tmpl").write_text("${x}\n")
+    folder = pytester.path / "databases"
+    folder.mkdir()
+    initialize(folder / "enterprise_assets.db", 99_900_000)
+    ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
+    (workspace / "new.md").write_text("# not stored yet\n")
+    walks = []
+    real_walk = reproducible.list_workspace
+    monkeypatch.setattr(reproducible, "list_workspace", lambda *args, **kwargs: walks.append(args) or real_walk(*args, **kwargs))
+    result = pytester.runpytest_inprocess("--assetdb", "databases", "--assetdb-workspace", "ws", "-v",
+                                          "-p", "no:cacheprovider", "-p", "no:xdist")
+    assert "databases/enterprise_assets.db::reproducible[documentation] FAILED" in result.stdout.str()
+    result.stdout.fnmatch_lines(["*new.md: in the workspace but not stored*"])
+    assert len([o for o in outcomes(result) if "reproducible" in o]) == 3 and len(walks) == 1
+
+
 def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
     from consolidation.assets import ingest
     from consolidation.store import initialize

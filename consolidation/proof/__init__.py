@@ -8,7 +8,12 @@ ledger and the stored data alone.
 from .conflicts import Conflict, list_conflicts
 from .ledger import LedgerSource, LedgerTable, find_source, read_sources
 from .rebuild import RebuildResult, rebuild_source
-from .reproducible import ReproducibilityReport, check_reproducible, workspace_kinds
+from .reproducible import (
+    ReproducibilityReport,
+    check_reproducible,
+    workspace_kinds,
+    workspace_listing,
+)
 from .verify import TableVerdict, VerifyReport, verify_database
 from .whole import Proof, prove
 
@@ -23,6 +28,7 @@ __all__ = [
     "VerifyReport",
     "check_reproducible",
     "workspace_kinds",
+    "workspace_listing",
     "find_source",
     "list_conflicts",
     "prove",

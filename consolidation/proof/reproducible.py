@@ -30,7 +30,7 @@ from ..assets.asset_rows import (
 from ..assets.confine import executable, unsafe_reason
 from ..assets.judge import judge
 from ..assets.stored import NO_CAP, check_stored, same_as_stored
-from ..assets.walk import holds_sqlite, list_workspace
+from ..assets.walk import WorkspaceListing, holds_sqlite, list_workspace
 from ..globs import Exclusions
 from ..sqlite.backup import find_workspace
 from ..store import read_consolidated
@@ -65,9 +65,12 @@ def check_reproducible(
     kinds: tuple[str, ...] = (),
     manager=None,
     exclusions: Exclusions = Exclusions(),
+    listing: WorkspaceListing | None = None,
 ) -> ReproducibilityReport:
     """Every asset (of ``kinds``) is safe to regenerate and regenerates to its recorded
-    hash; with a workspace, every file that should be an asset is one, with the same bytes."""
+    hash; with a workspace, every file that should be an asset is one, with the same bytes.
+    ``listing``: the workspace's files as :func:`workspace_listing` took them for this run
+    (checks of several kinds share one walk of a large tree); else they are listed here."""
     report = ReproducibilityReport()
     workspace = Path(workspace) if workspace is not None else None
     with hostile_reads(database), read_consolidated(database) as (connection, shards):
@@ -92,7 +95,7 @@ def check_reproducible(
     if workspace is not None:
         stored = {asset.path for asset in universe}
         classifier = Classifier.for_workspace(workspace, manager)
-        listing = list_workspace(workspace, DatabaseSet.of(Path(database)), exclusions)
+        listing = listing or workspace_listing(database, workspace, exclusions)
         for file in listing.files:
             if file.path in stored or (kinds and classifier.kind_of(file.name) not in kinds):
                 continue
@@ -110,13 +113,26 @@ def _the_set_s_own(database: Path, assets: list[StoredAsset]) -> list[str]:
             if owned.owns(os.path.join(workspace, asset.path))]
 
 
-def workspace_kinds(database: Path | str, workspace: Path | str, manager=None) -> set[str]:
+def workspace_listing(database: Path | str, workspace: Path | str,
+                      exclusions: Exclusions = Exclusions()) -> WorkspaceListing:
+    """The files of ``workspace`` the set ``database`` is compared with: its own files, and
+    anything ``exclusions`` names, left out."""
+    return list_workspace(Path(workspace), DatabaseSet.of(Path(database)), exclusions)
+
+
+def workspace_kinds(database: Path | str, workspace: Path | str, manager=None,
+                    listing: WorkspaceListing | None = None) -> set[str]:
     """The asset kinds of the files in ``workspace`` that the set ``database`` should hold (its
-    own files and databases left out): each is a kind the workspace is compared in, stored or not."""
+    own files and databases left out): each is a kind the workspace is compared in, stored or
+    not. ``listing``: as :func:`workspace_listing` took it, if it has been."""
     workspace = Path(workspace)
     classifier = Classifier.for_workspace(workspace, manager)
-    listing = list_workspace(workspace, DatabaseSet.of(Path(database)))
-    return {classifier.kind_of(file.name) for file in listing.files if not holds_sqlite(workspace, file)}
+    kinds: set[str] = set()
+    for file in (listing or workspace_listing(database, workspace)).files:
+        kind = classifier.kind_of(file.name)
+        if kind not in kinds and not holds_sqlite(workspace, file):  # a kind seen needs no file opened again
+            kinds.add(kind)
+    return kinds
 
 
 def _check_history(connection: sqlite3.Connection, shards: dict[int, str], kinds: tuple[str, ...],
