@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+import threading
+import time
 from contextlib import closing
 
 import pytest
 
 from conftest import make_database, sqldiff, sqlite_shell
-from consolidation.errors import BadInput
+from consolidation.errors import Aborted, BadInput
 from consolidation.merge import ConflictPolicy, MigrationSettings, migrate
 from consolidation.merge.accounting import record_conflicts, recount
-from consolidation.merge.fingerprinting import BackgroundFingerprint
+from consolidation.merge.fingerprinting import AHEAD, SourceReads
 from consolidation.proof.ledger import read_sources
 from consolidation.proof.rebuild import rebuild_source
 from consolidation.proof.verify import verify_database, verify_rebuilt
@@ -260,7 +262,7 @@ def _many_rows(path, count=200_000):
                    "INSERT INTO t SELECT i, 'value ' || i FROM n")
 
 
-def test_the_background_fingerprint_is_the_one_read_in_line_with_the_files_hash(tmp_path):
+def test_the_fingerprint_read_ahead_is_the_one_read_in_line_with_the_files_hash(tmp_path):
     source = _many_rows(tmp_path / "many.db", 2_000)
     connection = sqlite3.connect(source)
     description = describe_source(connection)
@@ -268,31 +270,74 @@ def test_the_background_fingerprint_is_the_one_read_in_line_with_the_files_hash(
     connection.close()
     from consolidation.sqlite import file_sha256
 
-    background = BackgroundFingerprint(f"file:{source}?mode=ro", description, (source,))
-    assert background.result() == (*in_line, file_sha256(source))
+    with SourceReads([source]) as reads:
+        assert reads.fingerprints(source, description) == (*in_line, file_sha256(source))
 
 
-def test_a_cancelled_background_fingerprint_stops_reading_and_ends(tmp_path):
-    """A failed migration cancels the read; the cancel is never lost, even when it comes
-    before the first statement runs."""
-    source = _many_rows(tmp_path / "many.db")
-    connection = sqlite3.connect(source)
+def test_closing_the_reads_stops_the_fingerprints_and_ends_their_thread(tmp_path):
+    """A failed migration closes its reads: the fingerprint being read is interrupted (the
+    cancel is never lost, even before the first statement runs), no thread stays, and a
+    write that still asked for a fingerprint would be refused, never left waiting."""
+    sources = [_many_rows(tmp_path / f"many{n}.db") for n in range(3)]
+    connection = sqlite3.connect(sources[0])
     description = describe_source(connection)
     connection.close()
-    background = BackgroundFingerprint(f"file:{source}?mode=ro", description, (source,))
-    background.cancel()
-    with pytest.raises(sqlite3.OperationalError, match="interrupt"):
-        background.result()
+    reads = SourceReads(sources)
+    reads.close()
+    assert not [thread for thread in threading.enumerate() if thread.name == "assetdb-fingerprints"]
+    with pytest.raises((sqlite3.OperationalError, Aborted), match="interrupt|not read"):
+        reads.fingerprints(sources[0], description)
 
 
-def test_a_background_fingerprint_that_fails_fails_its_caller(tmp_path):
+def test_a_fingerprint_that_fails_fails_the_write_that_takes_it(tmp_path):
     source = _many_rows(tmp_path / "shape.db", 1)
     connection = sqlite3.connect(source)
     description = describe_source(connection)
     connection.close()
     source.unlink()  # gone before the thread opens it
-    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
-        BackgroundFingerprint(f"file:{source}?mode=ro", description, (source,)).result()
+    with SourceReads([source]) as reads, pytest.raises(BadInput, match="no such database file"):
+        reads.fingerprints(source, description)
+
+
+def test_the_fingerprints_run_ahead_of_the_merge_only_so_far(tmp_path):
+    """Each source read ahead holds its snapshot (a copy, for a file whose -wal holds rows)
+    until it is committed: no more than AHEAD of them are read before the merge asks."""
+    sources = [_many_rows(tmp_path / f"s{n}.db", 10) for n in range(AHEAD + 3)]
+    with SourceReads(sources) as reads:
+        connection = sqlite3.connect(sources[0])
+        description = describe_source(connection)
+        connection.close()
+        reads.fingerprints(sources[0], description)
+        deadline = time.monotonic() + 30
+        while len(reads._read) < 1 + AHEAD and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # time enough to read one more, were it allowed
+        assert len(reads._read) == 1 + AHEAD
+
+
+def test_a_fingerprint_that_fails_ahead_stops_the_run_at_its_source_and_keeps_those_before(tmp_path, monkeypatch):
+    """The fingerprints are read ahead, in the run's order: one that fails is said of its own
+    source when its write takes it, and the sources committed before it stay migrated."""
+    from consolidation.merge import fingerprinting
+
+    sources = [_source(tmp_path / f"s{n}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                       f"INSERT INTO t VALUES ({n}, 'v{n}')") for n in range(5)]
+    real = fingerprinting.fingerprint_source
+
+    def failing_for_the_last(connection, schema, description, *rest):
+        if connection.execute("SELECT v FROM main.t").fetchone() == ("v4",):
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(connection, schema, description, *rest)
+
+    target = _migrated(tmp_path, _source(tmp_path / "first.db", "CREATE TABLE f (id INTEGER PRIMARY KEY)"))
+    monkeypatch.setattr(fingerprinting, "fingerprint_source", failing_for_the_last)
+    with pytest.raises(BadInput, match=r"s4\.db: cannot be migrated \(disk I/O error\)"):
+        migrate(target, sources, MigrationSettings(limit=LIMIT))
+    with closing(sqlite3.connect(target)) as connection:
+        assert [name for (name,) in connection.execute("SELECT name FROM migration_sources ORDER BY name")] == [
+            "first.db", "s0.db", "s1.db", "s2.db", "s3.db"]
+    assert verify_database(target, [tmp_path / "first.db", *sources[:4]]).ok
+    assert not [thread for thread in threading.enumerate() if thread.name == "assetdb-fingerprints"]
 
 
 def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path):

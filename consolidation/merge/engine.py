@@ -39,7 +39,6 @@ from ..sqlite import (
     SourceDescription,
     describe_source,
     file_sha256,
-    readonly_uri,
 )
 from ..sqlite.describe import fingerprint_source
 from ..sqlite.fingerprint import FORMAT, fingerprint_format
@@ -54,7 +53,7 @@ from ..store.provenance import reaches_next_link
 from ..store.set_files import source_location
 from ..store.shards import OutOfFiles
 from .accounting import record_conflicts, remove_source
-from .fingerprinting import BackgroundFingerprint
+from .fingerprinting import SourceReads
 from .objects import _carry_statement, carry_schema_objects, lift_triggers
 from .outcome import SourceOutcome, TableOutcome
 from .plan import (
@@ -94,7 +93,6 @@ class _ChangedSource:
 
     path: Path
     name: str
-    uri: str
     previous: tuple | None
     description: SourceDescription
     outcome: SourceOutcome
@@ -109,32 +107,33 @@ def migrate_sources(
     sources: list[Path],
     names: dict[Path, str],
     settings: MigrationSettings,
+    reads: SourceReads,
     committed: list[SourceOutcome],
     before_write: Callable[[], None] = lambda: None,
 ) -> None:
-    """Migrate ``sources`` (under their ``names`` in the set) in one transaction,
-    recognising those already migrated and unchanged; each outcome goes into ``committed``
-    once its transaction has committed, so a refusal can say what stays. A group that
-    runs out of files to attach (each source takes an attachment a shard could have) is
-    undone and migrated a source at a time."""
+    """Migrate ``sources`` (under their ``names`` in the set, read through ``reads``) in one
+    transaction, recognising those already migrated and unchanged; each outcome goes into
+    ``committed`` once its transaction has committed, so a refusal can say what stays. A
+    group that runs out of files to attach (each source takes an attachment a shard could
+    have) is undone and migrated a source at a time."""
     try:
-        committed += _migrate_together(connection, target, sources, names, settings, before_write)
+        committed += _migrate_together(connection, target, sources, names, settings, reads, before_write)
         return
     except OutOfFiles:
         if len(sources) == 1:
             raise
     for source in sources:
-        committed += _migrate_together(connection, target, [source], names, settings, before_write)
+        committed += _migrate_together(connection, target, [source], names, settings, reads, before_write)
 
 
-def _migrate_together(connection, target, sources, names, settings, before_write) -> list[SourceOutcome]:
+def _migrate_together(connection, target, sources, names, settings, reads, before_write) -> list[SourceOutcome]:
     outcomes: dict[str, SourceOutcome] = {}
     changed: list[_ChangedSource] = []
     with ExitStack() as attached:
         for index, path in enumerate(sources, 1):
             name = names[path]
             with _named_in_errors(path):
-                uri = attached.enter_context(readonly_uri(path, allow_empty=True, attach=True))
+                uri = reads.uri(path)
                 alias = f"{SOURCE_ALIAS}{index}"
                 connection.execute(f"ATTACH DATABASE ? AS {alias}", (uri,))
                 attached.callback(connection.execute, f"DETACH DATABASE {alias}")
@@ -150,7 +149,9 @@ def _migrate_together(connection, target, sources, names, settings, before_write
                                partition=settings.partition, connection=connection) as session:
                 for source in changed:
                     with _named_in_errors(source.path):
-                        outcomes[source.name] = _write_changed(session.shards, source, settings)
+                        outcomes[source.name] = _write_changed(session.shards, source, settings, reads)
+    for path in sources:  # committed (or unchanged): their snapshots are done with
+        reads.finished(path)
     return [outcomes[names[path]] for path in sources]
 
 
@@ -181,7 +182,7 @@ def _changed_or_unchanged(connection, path, uri, alias, name) -> SourceOutcome |
     description = describe_source(connection, alias, uri)
     description.header["encoding"] = source_encoding(path)  # the attached copy of a UTF-16 file is UTF-8
     description.header["journal_mode"] = journal_mode(path)  # the file's own: a rebuild gives it back
-    changed = _ChangedSource(path, name, uri, previous, description, outcome)
+    changed = _ChangedSource(path, name, previous, description, outcome)
     # Rows recorded in an earlier format are not proved the same by it (format 1 could not
     # see past a NUL in a text, format 2 the sign of a zero): such a source is migrated again.
     if previous is not None and _recorded_format(connection, previous[0]) == FORMAT:
@@ -207,16 +208,12 @@ def _unchanged(connection, outcome: SourceOutcome, source_id: int) -> SourceOutc
     return outcome
 
 
-def _write_changed(shards: ShardSet, source: _ChangedSource, settings) -> SourceOutcome:
+def _write_changed(shards: ShardSet, source: _ChangedSource, settings, reads: SourceReads) -> SourceOutcome:
     """Write one changed source in the open session; a new source's fingerprint is read
-    on a second thread meanwhile."""
+    on a second thread meanwhile (or before)."""
     if source.fingerprints is not None:
         return _write_source(shards, source, settings, source.fingerprints)
-    background = BackgroundFingerprint(source.uri, source.description, (source.path, *sidecar_paths(source.path)))
-    try:
-        return _write_source(shards, source, settings, background.result)
-    finally:
-        background.cancel()  # a no-op once the read is done; stops it if the write failed
+    return _write_source(shards, source, settings, lambda: reads.fingerprints(source.path, source.description))
 
 
 def _recorded_format(connection: sqlite3.Connection, source_id: int) -> int:

@@ -1,67 +1,140 @@
-"""A new source's fingerprint (and its file's SHA-256), taken on a second core while the
-merge moves its rows.
+"""How a run reads its sources: each by one snapshot, shared by its merge and its fingerprint,
+and the new sources' fingerprints read on a second core, ahead of the merge.
 
 The ledger keeps each source table's fingerprint (row count and SHA-256 of every row,
 read from the source itself), the independent record that proves an archived source is
-still whole. Taking it is a full read of the source, mostly spent outside SQLite hashing
-what it returns; the merge is a full read too, spent inside SQLite with the GIL released.
-So for a source migrated for the first time the fingerprint is read on its own
-read-only connection in a thread, alongside the merge, and recorded before the source's
-transaction commits. (A source seen before is fingerprinted first, in line: a file whose
-bytes changed but whose rows did not is recognised as unchanged without a write.)
+still whole. Taking it is a full read of the source, and costs about what the merge of
+the source does; both are spent mostly inside SQLite with the GIL released. Read source
+by source beside each one's write, the merge waited for it at every source and the
+reading core idled through every commit. So one thread reads the fingerprints of the
+run's new sources in the run's order, at most AHEAD sources ahead of the merge, and each
+source's write takes its own when the write is done, before its transaction commits. (A
+source seen before is fingerprinted first, in line: a file whose bytes changed but whose
+rows did not is recognised as unchanged without a write.)
+
+Both reads of a source go through the one URI :func:`readonly_uri` gives it (a private
+copy for a file whose ``-wal`` holds rows): they read the same rows, however the file
+changes meanwhile. It stays open until the source is committed, or the run ends.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
-from ..sqlite import SourceDescription, file_sha256
-from ..sqlite.describe import fingerprint_source
+from ..errors import Aborted
+from ..size import sidecar_paths
+from ..sqlite import SourceDescription, describe_source, file_sha256, readonly_uri
+from ..sqlite.describe import fingerprint_source, source_fingerprint
 
 #: SQLite virtual-machine steps between two looks at whether the read was cancelled.
 CANCEL_CHECK_STEPS = 10_000
+#: Sources the fingerprints may be read ahead of the merge: each holds its snapshot (a
+#: copy, for a file whose sidecars hold rows) until it is committed.
+AHEAD = 4
 
 
-class BackgroundFingerprint:
-    """``fingerprint_source`` of the database at ``uri``, and the SHA-256 of its ``files``
-    (the database and its sidecars), computed in a thread."""
+class SourceReads:
+    """The sources of one run: the URI each is read by, and the fingerprints of the new ones
+    (``new``, in the order the run migrates them), read on a thread of their own."""
 
-    def __init__(self, uri: str, description: SourceDescription, files: tuple[Path, ...]):
-        self._uri = uri
-        self._description = description
-        self._files = files
-        self._result: tuple[dict[str, str], str, str] | None = None
-        self._error: BaseException | None = None
+    def __init__(self, new: list[Path]):
+        self._new = list(new)
+        self._lock = threading.Lock()
+        self._opening: dict[Path, threading.Lock] = {}
+        self._open: dict[Path, tuple[ExitStack, str]] = {}
+        self._read: dict[Path, tuple[dict[str, str], str] | BaseException] = {}
+        self._taken: set[Path] = set()  # the sources whose write has asked for its fingerprint
+        self._stopped = False  # the thread is done, whether or not it read them all
+        self._progress = threading.Condition(self._lock)
         self._cancelled = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="assetdb-fingerprint", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._read_ahead, name="assetdb-fingerprints", daemon=True)
+        if self._new:
+            self._thread.start()
 
-    def _run(self) -> None:
+    def __enter__(self) -> SourceReads:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def uri(self, path: Path) -> str:
+        """The URI ``path`` is read by in this run, opened at the first call (refused as
+        :func:`readonly_uri` refuses; a refusal is not kept: the next call tries again)."""
+        with self._lock:
+            opening = self._opening.setdefault(path, threading.Lock())
+        with opening:  # one source's snapshot being copied holds up no other source's
+            if path not in self._open:
+                stack = ExitStack()
+                uri = stack.enter_context(readonly_uri(path, allow_empty=True, attach=True))
+                self._open[path] = (stack, uri)
+            return self._open[path][1]
+
+    def finished(self, path: Path) -> None:
+        """``path`` is committed (or found unchanged): its snapshot goes."""
+        opened = self._open.pop(path, None)
+        if opened is not None:
+            opened[0].close()
+
+    def fingerprints(self, path: Path, description: SourceDescription) -> tuple[dict[str, str], str, str]:
+        """A new source's tables' fingerprints, its own (from ``description``, the one its
+        merge read) and its files' SHA-256, once read; what stopped the read is raised here.
+        (A source migrated before, in an earlier fingerprint format, is read here, in line.)"""
+        if path not in self._new:
+            found: tuple[dict[str, str], str] | BaseException = self._fingerprint(path)
+        else:
+            with self._progress:
+                self._taken.add(path)
+                self._progress.notify_all()
+                self._progress.wait_for(lambda: path in self._read or self._stopped)
+                found = self._read.get(path) or Aborted(f"{path}: its fingerprint was not read; rolled back")
+        if isinstance(found, BaseException):
+            raise found
+        tables, file_hash = found
+        merged = {table.name for table in description.tables + description.virtual_tables}
+        if set(tables) != merged:  # both read one snapshot: never, unless a reader is wrong
+            raise Aborted(f"{path}: its fingerprint was read of other tables than its merge; rolled back")
+        return tables, source_fingerprint(description, tables), file_hash
+
+    def _read_ahead(self) -> None:
         try:
-            connection = sqlite3.connect(self._uri, uri=True)
-            try:
-                # Every statement looks at the flag as it runs, so a cancel is never lost
-                # between two statements (an interrupt is, when none is running).
-                connection.set_progress_handler(self._cancelled.is_set, CANCEL_CHECK_STEPS)
-                tables, fingerprint = fingerprint_source(connection, "main", self._description)
-                self._result = (tables, fingerprint, file_sha256(*self._files))
-            finally:
-                connection.close()
-        except Exception as error:  # noqa: BLE001 - re-raised by result(), in the caller's thread
-            self._error = error
+            for index, path in enumerate(self._new):
+                with self._progress:
+                    self._progress.wait_for(lambda: self._cancelled.is_set() or index < len(self._taken) + AHEAD)
+                if self._cancelled.is_set():
+                    return
+                try:
+                    found: tuple[dict[str, str], str] | BaseException = self._fingerprint(path)
+                except Exception as error:  # noqa: BLE001 - raised by fingerprints(), in the merge's thread
+                    found = error
+                with self._progress:
+                    self._read[path] = found
+                    self._progress.notify_all()
+        finally:
+            with self._progress:
+                self._stopped = True
+                self._progress.notify_all()
 
-    def result(self) -> tuple[dict[str, str], str, str]:
-        """Each table's fingerprint, the source's, and its files' SHA-256, once the thread
-        is done."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+    def _fingerprint(self, path: Path) -> tuple[dict[str, str], str]:
+        uri = self.uri(path)
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            # Every statement looks at the flag as it runs, so a cancel is never lost
+            # between two statements (an interrupt is, when none is running).
+            connection.set_progress_handler(self._cancelled.is_set, CANCEL_CHECK_STEPS)
+            tables, _ = fingerprint_source(connection, "main", describe_source(connection, "main", uri))
+        finally:
+            connection.close()
+        return tables, file_sha256(path, *sidecar_paths(path))
 
-    def cancel(self) -> None:
-        """Stop reading (the migration failed, or is done) and wait for the thread to end."""
+    def close(self) -> None:
+        """Stop reading (the run failed, or is done), wait for the thread, close every URI."""
         self._cancelled.set()
-        self._thread.join()
+        with self._progress:
+            self._progress.notify_all()
+        if self._thread.is_alive():
+            self._thread.join()
+        for path in list(self._open):
+            self.finished(path)

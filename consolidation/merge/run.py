@@ -32,6 +32,7 @@ from ..store.set_files import (
 from ..store.shard_files import discard_new_set, manifest
 from ..store.shards import SHARD_FILL, most_shards
 from .engine import SOURCES_PER_TRANSACTION, MigrationSettings, migrate_sources
+from .fingerprinting import SourceReads
 from .naming import assign_source_names
 from .outcome import MigrationReport
 from .preflight import Preflight, preflight
@@ -95,14 +96,18 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
                     report.backup = record.backup
 
             group: list[Path] = []
+            new = [path for path in checked.sources if names[path] not in known]
             try:
-                for path in track(checked.sources):
-                    if group and not _share_a_transaction(connection, settings.limit, [*group, path]):
-                        migrate_sources(connection, target, group, names, settings, report.sources, backup_once)
-                        group = []
-                    group.append(path)
-                if group:
-                    migrate_sources(connection, target, group, names, settings, report.sources, backup_once)
+                with SourceReads(new) as reads:
+                    for path in track(checked.sources):
+                        if group and not _share_a_transaction(connection, settings.limit, [*group, path]):
+                            migrate_sources(connection, target, group, names, settings, reads, report.sources,
+                                            backup_once)
+                            group = []
+                        group.append(path)
+                    if group:
+                        migrate_sources(connection, target, group, names, settings, reads, report.sources,
+                                        backup_once)
             except Aborted as error:
                 if not existed:
                     raise
