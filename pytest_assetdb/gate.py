@@ -41,7 +41,8 @@ from .checks import (
 from .membership import Membership
 
 PHASES = PHASE_NAMES  # the consolidation's phases, in order
-#: The scope of the checks about the workspace's files: they gate nothing about the rows.
+#: The scope of the checks about the workspace's files of one kind: they gate nothing about
+#: the rows, nor one another (a script not synced says nothing of the documents).
 WORKSPACE_SCOPE = "workspace"
 #: Which phase proves each asset kind reproducible.
 KIND_PHASES = {"script": "sync", "documentation": "documentation", "template": "templates", "pattern": "templates"}
@@ -128,10 +129,10 @@ def _checks_of_its_content(path: Path, database_list: Path | None, workspace: Pa
     checks: list[Check] = []
     if is_assetdb_primary(path):
         checks.append(Check("schema", "schema", "schema", lambda c: check_schema(c.path, c.shown_as)))
-    sources = migrated_sources(path)
+    sources = sorted(migrated_sources(path), key=lambda source: source.name)  # the ids, sorted
     for source in sources:
         rows = max(1, sum(table.rows_read for table in source.tables))
-        for table in source.tables:
+        for table in sorted(source.tables, key=lambda table: table.source_table):
             checks.append(
                 Check(
                     f"lossless[{source.name}:{table.source_table}]",
@@ -155,7 +156,7 @@ def _checks_of_its_content(path: Path, database_list: Path | None, workspace: Pa
                 KIND_PHASES[kind],
                 "reproducible",
                 lambda c, k=kind, files=listing: check_reproducible_kind(c.path, k, c.workspace, c.shown_as, files),
-                scope=WORKSPACE_SCOPE,
+                scope=f"{WORKSPACE_SCOPE}:{kind}",
                 cost=stored_bytes,
             )
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from consolidation.leftovers import sweep_system_temporaries
 from consolidation.listing import LIST_FILENAME
 from consolidation.sqlite.classify import is_database_path
 from consolidation.sqlite.readonly import set_reader_wait
@@ -76,10 +77,15 @@ CACHE_WRITERS = ("lfplugin", "nfplugin", "stepwiseplugin")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """The gate must add no file to the folders it checks: if pytest's cache would land
-    in one (the databases folder is the rootdir), the plugins that write it stand down."""
+    """What killed runs left in the temporary folder goes (a killed gate's rebuilt copy of a
+    source, say), as the command line sweeps it. And the gate must add no file to the
+    folders it checks: if pytest's cache would land in one (the databases folder is the
+    rootdir), the plugins that write it stand down."""
     config = session.config
-    if not config.getoption("assetdb") or config.pluginmanager.get_plugin("cacheprovider") is None:
+    if not config.getoption("assetdb"):
+        return
+    sweep_system_temporaries()
+    if config.pluginmanager.get_plugin("cacheprovider") is None:
         return
     cache = (config.rootpath / config.getini("cache_dir")).resolve()
     for argument in config.args:

@@ -53,6 +53,21 @@ def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(t
     assert (tmpdir / "assetdb-20260301-export-final" / "report.csv").read_text() == "a,b\n"
 
 
+def test_the_gate_removes_what_a_killed_gate_left(tmp_path, database):
+    """A gate killed while it rebuilt a source leaves the rebuilt copy in its scratch folder:
+    the next gate sweeps it, as every command does, and leaves a live owner's alone."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    gone, alive = dead_pid(), os.getpid()
+    (tmpdir / f"assetdb-{gone}-rebuild-x1y2z3w4").mkdir()
+    (tmpdir / f"assetdb-{gone}-rebuild-x1y2z3w4" / "rebuilt.db").write_bytes(b"a rebuilt copy")
+    (tmpdir / f"assetdb-{alive}-rebuild-a1b2c3d4").mkdir()
+    gate = subprocess.run([sys.executable, "-m", "pytest", "--assetdb", str(database.parent), "-p", "no:cacheprovider",
+                           "-q"], capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmpdir)})
+    assert gate.returncode == 0, gate.stdout
+    assert os.listdir(tmpdir) == [f"assetdb-{alive}-rebuild-a1b2c3d4"]
+
+
 def test_a_writer_sweeps_its_database_folder(tmp_path, database):
     gone = dead_pid()
     stale = [f".enterprise_assets.db.assetdb-{gone}-init.tmp", f".enterprise_assets.db.assetdb-{gone}-init.tmp-journal",

@@ -279,6 +279,48 @@ def test_the_gate_walks_the_workspace_once_for_every_kind_it_compares(pytester, 
     assert len([o for o in outcomes(result) if "reproducible" in o]) == 3 and len(walks) == 1
 
 
+def test_each_kind_of_file_is_checked_on_its_own(pytester):
+    """A script not synced says nothing of the documents: each kind's reproducible item is
+    checked and reported on its own, none of them failed "by gate" for another kind."""
+    from consolidation.assets import ingest
+    from consolidation.store import initialize
+
+    workspace = pytester.path / "ws"
+    (workspace / "templates").mkdir(parents=True)
+    (workspace / "README.md").write_text("# hi\n")
+    (workspace / "run.py").write_text("print(1)\n")
+    (workspace / "templates" / "a.tmpl").write_text("${x}\n")
+    folder = pytester.path / "databases"
+    folder.mkdir()
+    initialize(folder / "enterprise_assets.db", 99_900_000)
+    ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
+    (workspace / "run.py").write_text("print(2)\n")
+    (workspace / "README.md").write_text("# edited\n")
+    result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
+    found = outcomes(result)
+    assert [found[f"databases/enterprise_assets.db::reproducible[{kind}]"] for kind in ("script", "documentation",
+                                                                                      "template")] == [
+        "FAILED", "FAILED", "PASSED"]
+    assert "not checked" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*README.md: workspace bytes differ from the stored version 1*"])
+
+
+def test_the_items_of_a_consolidated_database_are_sorted_by_source_whatever_order_they_came_in(pytester):
+    from consolidation.merge import MigrationSettings, migrate
+
+    folder = pytester.path / "databases"
+    sources = {name: make_database(folder / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                                   f"INSERT INTO t VALUES (1, '{name}')") for name in ("zeta", "alpha", "mid")}
+    target = folder / "enterprise_assets.db"
+    migrate(target, [sources["zeta"]], MigrationSettings(99_900_000))
+    migrate(target, [sources["mid"], sources["alpha"]], MigrationSettings(99_900_000))
+    result = pytester.runpytest("--assetdb", "databases", "-v", "-p", "no:cacheprovider", "-p", "no:xdist")
+    ids = [i.split("::")[1] for i in outcomes(result) if "enterprise_assets" in i]
+    assert [i for i in ids if i.startswith(("lossless", "rebuildable"))] == [
+        "lossless[alpha.db:t]", "lossless[mid.db:t]", "lossless[zeta.db:t]",
+        "rebuildable[alpha.db]", "rebuildable[mid.db]", "rebuildable[zeta.db]"]
+
+
 def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
     from consolidation.assets import ingest
     from consolidation.store import initialize
