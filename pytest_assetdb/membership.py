@@ -22,7 +22,7 @@ from consolidation.sqlite import open_readonly
 from consolidation.sqlite.classify import is_database_path
 from consolidation.store.identity import PRIMARY, role
 from consolidation.store.owned import ARCHIVE_MANIFEST
-from consolidation.store.set_files import skipped_files
+from consolidation.store.set_files import database_list_path, skipped_files
 
 #: How many folders up a database's consolidated set or archive manifest is looked for.
 SEARCH_DEPTH = 3
@@ -46,9 +46,18 @@ def _manifest(folder: Path) -> dict[Path, Archived]:
         return {}
 
 
-def _left_out_by_sets_in(folder: Path) -> dict[Path, str]:
-    """``file -> "status: reason"`` for every file the consolidated sets in ``folder`` left out."""
+@dataclass(frozen=True)
+class _SetsIn:
+    """What the consolidated sets in one folder record: the files they left out
+    (``file -> "status: reason"``) and the database lists they keep."""
+
+    left_out: dict[Path, str]
+    lists: tuple[Path, ...]
+
+
+def _sets_in(folder: Path) -> _SetsIn:
     left_out: dict[Path, str] = {}
+    lists: list[Path] = []
     for candidate in sorted(folder.glob("*")):
         if not candidate.is_file() or not is_database_path(candidate):
             continue
@@ -58,9 +67,12 @@ def _left_out_by_sets_in(folder: Path) -> dict[Path, str]:
             with open_readonly(candidate) as connection:
                 for path, status, reason in skipped_files(connection, candidate):
                     left_out[resolved(path)] = f"{status}: {reason}"
+                recorded = database_list_path(connection, candidate)
         except (AssetdbError, sqlite3.Error, OSError):
             continue
-    return left_out
+        if recorded is not None and resolved(recorded) not in lists:
+            lists.append(resolved(recorded))
+    return _SetsIn(left_out, tuple(lists))
 
 
 def _set_beside(archive: Path) -> Path | None:
@@ -74,7 +86,26 @@ class MembershipIndex:
 
     def __init__(self) -> None:
         self._manifests: dict[Path, dict[Path, Archived]] = {}
-        self._left_out: dict[Path, dict[Path, str]] = {}
+        self._sets: dict[Path, _SetsIn] = {}
+
+    def _sets_in(self, folder: Path) -> _SetsIn:
+        if folder not in self._sets:
+            self._sets[folder] = _sets_in(folder)
+        return self._sets[folder]
+
+    def recorded_in(self, folders: list[Path]) -> Path | None:
+        """The database list the consolidated sets in ``folders`` keep, when they keep one."""
+        lists = {listed for folder in folders for listed in self._sets_in(resolved(folder)).lists}
+        return lists.pop() if len(lists) == 1 else None
+
+    def recorded_list(self, path: Path) -> Path | None:
+        """The database list the consolidated set nearest ``path`` keeps (beside it or
+        above it): the list its ``listed`` items are checked against, present or not."""
+        for folder in _folders_up(resolved(path)):
+            lists = self._sets_in(folder).lists
+            if lists:
+                return lists[0]
+        return None
 
     def of(self, path: Path) -> Membership:
         real = resolved(path)  # a looping link too
@@ -84,9 +115,7 @@ class MembershipIndex:
             if real in self._manifests[folder]:
                 return Membership(archived=self._manifests[folder][real], archived_from=_set_beside(folder))
         for folder in _folders_up(real):
-            if folder not in self._left_out:
-                self._left_out[folder] = _left_out_by_sets_in(folder)
-            reason = self._left_out[folder].get(real)
+            reason = self._sets_in(folder).left_out.get(real)
             if reason is not None:
                 return Membership(skipped=reason) if not judge_source(path, deep=True).usable else Membership()
         return Membership()

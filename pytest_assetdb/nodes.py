@@ -23,6 +23,10 @@ from .settings import resolve_warn, settings
 
 RESULTS_KEY = pytest.StashKey[ResultCache]()
 MEMBERSHIP_KEY = pytest.StashKey[MembershipIndex]()
+#: The database lists the collected databases are checked against, and those collected
+#: themselves: a list in use outside the gate's folders gets its ``complete`` item too.
+LISTS_IN_USE_KEY = pytest.StashKey[set[Path]]()
+LISTS_COLLECTED_KEY = pytest.StashKey[set[Path]]()
 
 
 class AssetdbNearCapWarning(pytest.PytestWarning):
@@ -53,6 +57,19 @@ def _the_check_s_own_frames(traceback):
     return own or traceback
 
 
+def gate_folders(config: pytest.Config) -> list[Path]:
+    """The folders the gate was pointed at (a file's folder, for a file)."""
+    paths = [Path(argument.split("::")[0]).absolute() for argument in config.args]
+    return [path if path.is_dir() else path.parent for path in paths]
+
+
+def lists_not_collected(config: pytest.Config) -> list[Path]:
+    """The database lists in use that collection did not reach (outside the gate's folders;
+    one deleted fails the ``listed`` items that name it instead)."""
+    collected = config.stash.get(LISTS_COLLECTED_KEY, set())
+    return sorted(path for path in config.stash.get(LISTS_IN_USE_KEY, set()) if path not in collected and path.is_file())
+
+
 class CheckFailure(Exception):
     """An expected gate failure: reported by its message alone, without a traceback."""
 
@@ -65,10 +82,18 @@ class DatabaseFile(pytest.File):
     """
 
     def database_list(self) -> Path | None:
-        configured = settings(self.config).database_list
-        if configured is None and (self.path.parent / LIST_FILENAME).is_file():
-            return self.path.parent / LIST_FILENAME
-        return configured
+        """The list this database's ``listed`` item checks: the one configured, else the one
+        its consolidated set keeps (the set beside or above it, else the one set the gate's
+        folders hold) — a list deleted since is still the one it is checked against —, else
+        the workspace's one list, else the one beside the database."""
+        gate, membership = settings(self.config), self.config.stash[MEMBERSHIP_KEY]
+        chosen = (gate.database_list or membership.recorded_list(self.path)
+                  or membership.recorded_in(gate_folders(self.config)) or gate.found_list)
+        if chosen is None and (self.path.parent / LIST_FILENAME).is_file():
+            chosen = self.path.parent / LIST_FILENAME
+        if chosen is not None:
+            self.config.stash.setdefault(LISTS_IN_USE_KEY, set()).add(chosen.absolute())
+        return chosen
 
     def gate_checks(self, database_list: Path | None) -> list[Check]:
         return gate_checks(self.config, self.path, database_list)
@@ -104,6 +129,7 @@ class DatabaseListFile(DatabaseFile):
     active is missing on disk (each database's own ``listed`` item covers the other way)."""
 
     def database_list(self) -> Path:
+        self.config.stash.setdefault(LISTS_COLLECTED_KEY, set()).add(self.path.absolute())
         return self.path
 
     def gate_checks(self, database_list: Path | None) -> list[Check]:

@@ -24,7 +24,13 @@ from . import hookspecs
 from .checks import is_assetdb_primary
 from .gate import PHASES, ResultCache
 from .membership import MembershipIndex
-from .nodes import MEMBERSHIP_KEY, RESULTS_KEY, DatabaseFile, DatabaseListFile
+from .nodes import (
+    MEMBERSHIP_KEY,
+    RESULTS_KEY,
+    DatabaseFile,
+    DatabaseListFile,
+    lists_not_collected,
+)
 from .report import GateReporter
 from .settings import SETTINGS_KEY, add_options, resolve_settings, settings
 
@@ -118,6 +124,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.name == LIST_FILENAME:
         return DatabaseListFile.from_parent(parent, path=file_path)
     return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A database list the collected databases are checked against, kept outside the gate's
+    folders (``documentation/``, say), gets its ``complete`` item all the same: it is what
+    fails when a database it lists as active (the consolidated set itself) is gone."""
+    if not config.getoption("assetdb"):
+        return
+    for database_list in lists_not_collected(config):
+        items.extend(DatabaseListFile.from_parent(session, path=database_list).collect())
 
 
 # -- spreading over xdist workers ----------------------------------------------------------------

@@ -34,19 +34,27 @@ class GateSettings:
     limit: int
     workspace: Path | None
     phase: str
-    database_list: Path | None  # configured, or the one list found in the workspace
+    database_list: Path | None  # configured (--assetdb-list, ini, [tool.assetdb])
     exclusions: Exclusions = Exclusions()
     warn_at: int | None = None  # bytes from which a database under the cap is warned about
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT  # seconds a check waits for a committing writer
+    found_list: Path | None = None  # the workspace's one database list, when it has one
+
 
     def header(self) -> str:
         """What ``pytest --assetdb`` reports it gates with, at the top of the run."""
         near = f", warn from {format_size(self.warn_at)}" if self.warn_at else ""
         parts = [f"cap {format_size(self.limit)}{near}", f"up to phase {self.phase}",
-                 f"workspace {self.workspace or '-'}", f"list {self.database_list or '- (beside each database)'}"]
+                 f"workspace {self.workspace or '-'}", f"list {self._list_shown()}"]
         if self.exclusions:
             parts.append(f"excluding {', '.join(self.exclusions.patterns)}")
         return "assetdb: " + "; ".join(parts)
+
+
+    def _list_shown(self) -> str:
+        if self.database_list is not None:
+            return str(self.database_list)
+        return f"the one each set keeps, else {self.found_list or 'the one beside each database'}"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -176,13 +184,12 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     if database_list is not None and database_list.is_dir():
         raise pytest.UsageError(f"assetdb list {database_list} is a folder; name the list file itself "
                                 f"({database_list / LIST_FILENAME}, say)")
-    if database_list is None:
-        database_list = _the_one_list(workspace or config.rootpath)
+    found_list = None if database_list is not None else _the_one_list(workspace or config.rootpath)
     patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))
     exclusions = Exclusions.of(patterns, project.project_root or config.rootpath)
     limit = resolve_limit(config)
     return GateSettings(limit, workspace, phase, database_list, exclusions, resolve_warn(config, limit),
-                        resolve_lock_timeout(config))
+                        resolve_lock_timeout(config), found_list)
 
 
 def resolve_lock_timeout(config: pytest.Config) -> float:
@@ -202,8 +209,8 @@ def resolve_lock_timeout(config: pytest.Config) -> float:
 
 
 def _the_one_list(root: Path) -> Path | None:
-    """The workspace's database list when it has exactly one; with none or several, each
-    database falls back to the list beside it."""
+    """The workspace's database list when it has exactly one: the list of a database whose
+    set keeps none (with none or several, the list beside it)."""
     try:
         found = find_list(root, root)
     except BadInput:

@@ -359,7 +359,7 @@ def test_the_header_says_what_the_gate_checks_with(pytester, databases):
     result = pytester.runpytest("--assetdb", "databases", "--assetdb-limit", "2MB", "--assetdb-exclude", "beta*",
                                 "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["assetdb: cap 2.0 MB, warn from 1.8 MB; up to phase finalization; workspace -; "
-                                 "list - (beside each database); excluding beta*"])
+                                 "list the one each set keeps, else the one beside each database; excluding beta*"])
     assert "assetdb:" not in pytester.runpytest("-p", "no:cacheprovider").stdout.str()
 
 

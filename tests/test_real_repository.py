@@ -257,3 +257,48 @@ def test_a_refused_consolidate_writes_nothing_into_an_existing_set_and_a_list_wi
                         "--list", "docs/DB_LIST.md")
     assert no_folder.returncode == 2 and no_folder.stderr.strip() == "assetdb: error: docs: no such folder for the database list"
     assert (repo / "databases" / "c.db").is_file() and primary.read_bytes() == before
+
+
+def _listed_items(result: subprocess.CompletedProcess) -> dict[str, str]:
+    return {line.split(" ")[0]: line.split(" ")[1] for line in result.stdout.splitlines()
+            if "::listed " in line or "::complete " in line}
+
+
+def test_the_gate_checks_the_list_the_set_keeps_and_turns_red_when_the_set_or_the_list_goes(tmp_path):
+    """The set's list lives in documentation/, outside the folder the gate is given: a
+    stale copy elsewhere does not make the gate give up on its listed items, a deleted list
+    fails them, and a deleted consolidated set fails the list's complete item."""
+    root = build_demo_repository(tmp_path / "repo").root
+    made = assetdb(root, "consolidate", *FOLDERS, "--workspace", ".", "--backup-dir", "../backups", "--yes",
+                   "--skip-unusable")
+    assert made.returncode == 0, made.stdout + made.stderr
+    the_list = root / "documentation" / "CONSOLIDATED_DATABASE_LIST.md"
+    (root / "docs" / "old").mkdir(parents=True)
+    shutil.copyfile(the_list, root / "docs" / "old" / "CONSOLIDATED_DATABASE_LIST.md")  # two lists now
+    green = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")
+    assert green.returncode == 0, green.stdout
+    items = _listed_items(green)
+    assert items["documentation/CONSOLIDATED_DATABASE_LIST.md::complete"] == "PASSED"
+    assert items["databases/enterprise_assets.db::listed"] == "PASSED" and len(items) > 5
+
+    make_database(root / "databases" / "brand_new.db", "CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    unlisted = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")
+    assert _listed_items(unlisted)["databases/brand_new.db::listed"] == "FAILED"
+    assert "not listed: databases/brand_new.db is missing from" in unlisted.stdout
+    (root / "databases" / "brand_new.db").unlink()
+
+    kept = the_list.read_bytes()
+    the_list.unlink()
+    no_list = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")
+    assert no_list.returncode == 1
+    assert _listed_items(no_list)["databases/enterprise_assets.db::listed"] == "FAILED"
+    assert f"no database list at {the_list}" in no_list.stdout
+    the_list.write_bytes(kept)
+
+    (root / "docs" / "old" / "CONSOLIDATED_DATABASE_LIST.md").unlink()  # with no set, only one list can say
+    for path in (root / "databases").glob("enterprise_assets*.db"):
+        path.unlink()
+    no_set = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")
+    assert no_set.returncode == 1
+    assert _listed_items(no_set)["documentation/CONSOLIDATED_DATABASE_LIST.md::complete"] == "FAILED"
+    assert "listed but missing on disk: " in no_set.stdout and "enterprise_assets.db" in no_set.stdout
