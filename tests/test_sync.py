@@ -509,3 +509,34 @@ def test_pull_takes_an_executable_bit_changed_for_a_local_edit_and_force_restore
     forced = assetdb("sync", workspace, "--db", database, "--pull", "--force")
     assert forced.exit_code == 0 and "1 written" in forced.stdout
     assert not os.stat(workspace / "notes.txt").st_mode & 0o111
+
+
+def test_a_sync_of_one_folder_of_the_tree_the_files_were_stored_from_is_refused(assetdb, tmp_path, monkeypatch):
+    """Stored from the repository's root, then synced from ``scripts/`` (``assetdb sync .`` run
+    there): every file outside it would be recorded as deleted and its own stored again under
+    other names. Refused, naming the tree to sync; nothing changes."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "docs").mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    for n in range(3):
+        (repo / "scripts" / f"s{n}.py").write_text(f"print({n})\n")
+        (repo / "docs" / f"d{n}.md").write_text(f"# d{n}\n")
+    database = repo / "databases" / "enterprise_assets.db"
+    database.parent.mkdir()
+    assert assetdb("ingest", repo, "--into", database).exit_code == 0
+    before = database.read_bytes()
+    monkeypatch.chdir(repo / "scripts")
+    for command in (["sync", ".", "--db", "../databases/enterprise_assets.db"],
+                    ["ingest", ".", "--into", "../databases/enterprise_assets.db"]):
+        refused = assetdb(*command)
+        assert refused.exit_code == 2, refused.stdout + refused.stderr
+        assert f"the folder scripts/ of {repo.resolve()}" in refused.stderr and "nothing was changed" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert database.read_bytes() == before
+    assert assetdb("sync", "..", "--db", "../databases/enterprise_assets.db").exit_code == 0  # the tree it came from
+    (repo / "notes").mkdir()
+    (repo / "notes" / "n.md").write_text("# a set of its own, stored from this folder\n")
+    own = repo / "notes" / "own.db"
+    assert assetdb("ingest", repo / "notes", "--into", own).exit_code == 0
+    assert assetdb("sync", repo / "notes", "--db", own).exit_code == 0  # a folder its files were stored from: fine

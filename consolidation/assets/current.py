@@ -14,6 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BadInput
+from ..sqlite.backup import find_workspace
 from ..sqlite.introspect import quote_identifier as q
 from ..store import ASSET_TABLES
 from .confine import executable, stored_mode
@@ -76,3 +78,20 @@ def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
         return file_hashes_to(full, sha256)
     except OSError:
         return False  # read again with the changed files, where a failure is reported
+
+
+def refuse_a_folder_of_the_stored_tree(workspace: Path, database: Path, stored: dict[bytes, CurrentAsset],
+                                       command: str) -> None:
+    """Refuse a workspace that is a folder of the work tree the set's files were stored from
+    (``scripts/`` of the repository, say): its files would be stored again under other names,
+    and, synced, every file outside it recorded as deleted. The stored paths tell: some begin
+    with that folder's own path in the tree."""
+    root, given = find_workspace(database), workspace.resolve()
+    if given == root or root not in given.parents:
+        return
+    folder = given.relative_to(root).as_posix()
+    if any(path.startswith(os.fsencode(folder) + b"/") for path in stored):
+        raise BadInput(f"{workspace}: is the folder {folder}/ of {root}, the tree this set's files were stored from "
+                       f"(paths like {folder}/… are stored); taken as the workspace, every other file would be "
+                       f"{'recorded as deleted' if command == 'sync' else 'stored again under another name'} — "
+                       f"run assetdb {command} on {root} instead; nothing was changed")

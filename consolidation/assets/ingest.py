@@ -42,7 +42,12 @@ from ..store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
 from ..store.owned import DatabaseSet
 from ..store.schema import BLOB_TABLE, USAGE_TRACKING_KINDS
 from ..store.shard_files import discard_new_set
-from .current import CurrentAsset, as_stored, current_assets
+from .current import (
+    CurrentAsset,
+    as_stored,
+    current_assets,
+    refuse_a_folder_of_the_stored_tree,
+)
 from .kinds import Classifier
 from .links import archive_mtime, untime_links
 from .pack import CHUNK, Packed, pack_file
@@ -265,6 +270,7 @@ def _ingest(workspace: Path, database: Path, kinds, limit, manager, track, recor
     connection = connect_assetdb(database)
     try:
         existing = current_assets(connection)
+        refuse_a_folder_of_the_stored_tree(workspace, database, existing, operation)
         work = []
         files = []
         for file in listing.files:
