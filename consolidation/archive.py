@@ -21,8 +21,14 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .archive_moves import aliases_of, missing_folders, move_aliases, move_source
-from .assets.confine import unsafe_reason
+from .archive_moves import (
+    aliases_of,
+    destination_of,
+    missing_folders,
+    move_aliases,
+    move_source,
+    refuse_what_the_archive_cannot_take,
+)
 from .errors import Aborted, BadInput, CheckFailed
 from .faults import NoSpace, NotWritable
 from .globs import resolved
@@ -137,15 +143,6 @@ def reconcile_archive(database: Path, folder: Path, limit: int) -> int:
     return finished
 
 
-def _destination(folder: Path, name: str) -> Path:
-    """Where source ``name`` goes in the archive: under its ledger name, which is unique
-    (``analytics.db``, ``archived_databases/analytics.db``), never outside the folder."""
-    reason = unsafe_reason(os.fsencode(name))
-    if reason:
-        raise BadInput(f"refusing to archive source {name!r}: its name is not a safe path ({reason})")
-    return folder / name
-
-
 class _Rehearsed(Exception):
     """Raised inside a write session to roll back what it rehearsed."""
 
@@ -247,16 +244,15 @@ def archive_sources(
     for parent in {Path(source).parent for source in sources}:  # a source renamed aside by a killed removal
         sweep_folder(parent)
     unique: dict[Path, Path] = {}
-    for source in map(Path, sources):  # a file named twice is archived once
-        unique.setdefault(resolved(source), source)
+    for source in map(Path, sources):  # a file named twice is archived once, by its own name, not a link's
+        if unique.setdefault(resolved(source), source).is_symlink():
+            unique[resolved(source)] = source
     paths = list(unique.values())
     for path in paths:
         _check_movable(path, database)
     refuse_sources_in_use(paths)
     names = {path: prove_lossless(database, path) for path in paths}  # every one proved before any moves
-    for path in paths:
-        if _destination(folder, names[path]).exists():
-            raise BadInput(f"{_destination(folder, names[path])}: already in the archive; refusing to overwrite it")
+    refuse_what_the_archive_cannot_take(folder, names, "moved")
     _check_room(database, limit, [_record_of(path, names[path], folder) for path in paths], folder)
     made = missing_folders(folder)  # taken away again when its first move is refused
     folder.mkdir(parents=True, exist_ok=True)
@@ -266,7 +262,7 @@ def archive_sources(
     manifest = read_manifest(folder)
     archived = []
     for path in paths:
-        destination = _destination(folder, names[path])
+        destination = destination_of(folder, path, names[path])
         made_here = missing_folders(destination.parent)
         destination.parent.mkdir(parents=True, exist_ok=True)
         live = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
@@ -276,7 +272,8 @@ def archive_sources(
                     if entry.location(folder).absolute() != destination.absolute()]
         _write_manifest(folder, [*manifest, record])
         try:
-            move_source(path, destination, live)
+            if destination != path:  # one in the archive already stays where it is
+                move_source(path, destination, live)
         except (OSError, Aborted) as error:
             if not path.exists() or destination.exists():
                 raise  # it moved: its pending entry is what the next run finishes from
@@ -323,7 +320,7 @@ def _write_manifest(folder: Path, manifest: list[Archived]) -> None:
 def _record_of(path: Path, name: str, folder: Path, original_sha256: str = "") -> Archived:
     """The manifest entry of source ``path`` (ledger name ``name``) about to be archived in
     ``folder``: its file's hash is taken once it is there."""
-    destination = _destination(folder, name)
+    destination = destination_of(folder, path, name)
     return Archived(name, os.path.relpath(path.absolute(), folder.absolute()),
                     os.path.relpath(destination.absolute(), folder.absolute()), "", path.stat().st_size,
                     original_sha256=original_sha256, archived_at=utc_now())

@@ -11,11 +11,46 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .errors import Aborted
+from .assets.confine import unsafe_reason
+from .errors import Aborted, BadInput
 from .leftovers import temporary_beside
 from .size import sidecar_paths
 from .sqlite import database_fingerprint, open_readonly
 from .sqlite.classify import is_database_path
+
+
+def in_the_archive_already(folder: Path, path: Path) -> bool:
+    """Does ``path`` sit in the archive ``folder`` already (a database of a hand-made archive,
+    say)? It is archived where it is."""
+    return Path(os.path.realpath(folder)) in Path(os.path.realpath(path)).parents
+
+
+def destination_of(folder: Path, path: Path, name: str) -> Path:
+    """Where source ``path`` (ledger name ``name``) is archived in ``folder``: where it is,
+    when it is in the folder already; else under its ledger name, which is unique
+    (``analytics.db``, ``archived_databases/analytics.db``), never outside the folder."""
+    if in_the_archive_already(folder, path):
+        return path
+    reason = unsafe_reason(os.fsencode(name))
+    if reason:
+        raise BadInput(f"refusing to archive source {name!r}: its name is not a safe path ({reason})")
+    return folder / name
+
+
+def refuse_what_the_archive_cannot_take(folder: Path, names: dict[Path, str], nothing: str) -> None:
+    """Refuse, before anything is ``nothing`` (written, moved), a source whose place in the
+    archive holds another file, and one in the archive already whose journal holds rows (its
+    self-contained copy would have to take its own place)."""
+    for path, name in names.items():
+        destination = destination_of(folder, path, name)
+        if destination == path:
+            if any(side.stat().st_size > 0 for side in sidecar_paths(path)):
+                raise BadInput(f"{path}: is in the archive folder {folder} already, and its journal holds rows: "
+                               f"checkpoint it (sqlite3 {path} 'PRAGMA wal_checkpoint(TRUNCATE)') or move it out "
+                               f"of {folder}, then run again; nothing was {nothing}")
+        elif os.path.lexists(destination) and not os.path.samefile(destination, path):
+            raise BadInput(f"{destination}: is in the archive folder already, another file than {path}, which "
+                           f"would be archived there; rename one of them, then run again; nothing was {nothing}")
 
 
 def move_source(path: Path, destination: Path, live: list[Path]) -> None:

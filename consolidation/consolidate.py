@@ -30,6 +30,7 @@ from .archive import (
     reconcile_archive,
     refuse_sources_in_use,
 )
+from .archive_moves import refuse_what_the_archive_cannot_take
 from .assets import ingest
 from .assets.walk import list_workspace
 from .database_list import ListRequest, keep_list, require_list_folder
@@ -40,6 +41,7 @@ from .inventory import relative_name, walk_databases
 from .listing import DatabaseList, find_list, read_list
 from .merge import ConflictPolicy, MigrationSettings, migrate
 from .merge.preflight import Preflight, preflight
+from .merge.run import planned_names
 from .phases import STEPS
 from .proof import verify_database
 from .reports import outside_note
@@ -150,8 +152,10 @@ def check_request(request: Request) -> Preflight:
     else:
         checked = preflight(request.target, found, request.exclusions, request.skip_unusable,
                             verb="consolidate", deep=True, folders=tuple(request.folders))
-    if request.archive:  # the sources move at the end: one an application has open is refused first
+    if request.archive:  # the sources move at the end: what archiving would refuse is refused first
         refuse_sources_in_use(checked.sources)
+        refuse_what_the_archive_cannot_take(request.archive_folder, planned_names(request.target, checked.sources),
+                                            "written")
     refuse_inside_workspace(request.backups, request.workspace or find_workspace(request.folders[0]))
     if request.workspace is not None:  # a file the ingest would refuse is refused before the first write
         list_workspace(request.workspace, DatabaseSet.of(request.target, extra=(request.list_file(),)),

@@ -790,3 +790,75 @@ def test_a_source_left_renamed_aside_by_a_killed_archive_is_swept_by_the_next(as
     assert finished.exit_code == 0, finished.stderr
     assert [path.name for path in folder.iterdir() if ".assetdb-" in path.name or path.name.startswith("w.db")] == []
     assert assetdb("verify", target).exit_code == 0
+
+
+def _hand_made_archive(tmp_path: Path) -> Path:
+    """databases/ of a repository whose team kept an archive/ folder of old databases by hand."""
+    folder = tmp_path / "repo" / "databases"
+    for name in ("a.db", "b.db", "archive/legacy_2019.db"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        make_database(folder / name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", f"INSERT INTO t VALUES (1, '{name}')")
+    return folder
+
+
+def test_a_database_of_a_hand_made_archive_folder_is_archived_where_it_is(assetdb, tmp_path):
+    folder = _hand_made_archive(tmp_path)
+    legacy = (folder / "archive" / "legacy_2019.db").read_bytes()
+    done = assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    entries = {entry["name"]: entry for entry in json.loads((folder / "archive" / MANIFEST).read_text())}
+    assert entries["legacy_2019.db"]["original"] == entries["legacy_2019.db"]["archived"] == "legacy_2019.db"
+    assert (folder / "archive" / "legacy_2019.db").read_bytes() == legacy  # not a byte of it changed
+    assert sorted(path.name for path in folder.iterdir()) == ["CONSOLIDATED_DATABASE_LIST.md", "archive",
+                                                             "enterprise_assets.db"]
+    again = assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    rebuilt = tmp_path / "rebuilt.db"
+    assert assetdb("rebuild-source", folder / "enterprise_assets.db", "legacy_2019.db", "--out", rebuilt).exit_code == 0
+    assert sqldiff(folder / "archive" / "legacy_2019.db", rebuilt) == ""
+
+
+def test_what_a_hand_made_archive_folder_cannot_take_is_refused_before_anything_is_written(assetdb, tmp_path):
+    """A source whose place in the archive holds another file, or one in the archive folder
+    whose -wal holds rows (its self-contained copy would take its own place): refused in one
+    line before the first write, not after the merge."""
+    from consolidation.demo import lfs_pointer
+
+    folder = _hand_made_archive(tmp_path)
+    lfs_pointer(folder / "archive" / "a.db", 4096)  # an older a.db, kept by hand in LFS and never fetched
+    before = folder_state(folder)
+    refused = assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes", "--skip-unusable")
+    assert refused.exit_code == 2, refused.stdout + refused.stderr
+    assert f"{folder / 'archive' / 'a.db'}: is in the archive folder already, another file than" in refused.stderr
+    assert "nothing was written" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert folder_state(folder) == before and not (tmp_path / "backups").exists()
+    (folder / "archive" / "a.db").unlink()
+    writer = sqlite3.connect(folder / "archive" / "legacy_2019.db")
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO t VALUES (2, 'only in the -wal')")
+    writer.commit()
+    try:
+        before = folder_state(folder)
+        refused = assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes")
+        assert refused.exit_code == 2, refused.stdout + refused.stderr
+        assert "is in the archive folder" in refused.stderr and "its journal holds rows" in refused.stderr
+        assert folder_state(folder) == before
+    finally:
+        writer.close()
+
+
+def test_a_link_among_the_sources_named_is_archived_with_the_database_it_leads_to(assetdb, tmp_path):
+    """``archive databases/*.db`` names an alias beside its database: whichever sorts first,
+    the database is archived under its own name and the link follows it."""
+    folder = tmp_path / "databases"
+    for name in ("production.db", "other.db"):
+        make_database(folder / name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", f"INSERT INTO t VALUES (1, '{name}')")
+    (folder / "alias.db").symlink_to("production.db")  # sorts before its target
+    target = folder / "enterprise_assets.db"
+    assert assetdb("migrate", folder / "production.db", folder / "other.db", "--into", target).exit_code == 0
+    done = assetdb("archive", *sorted(folder.glob("*.db")), "--db", target)
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert (folder / "archive" / "production.db").is_file() and not (folder / "archive" / "production.db").is_symlink()
+    assert os.readlink(folder / "archive" / "alias.db") == "production.db"
+    assert not os.path.lexists(folder / "alias.db") and not (folder / "production.db").exists()

@@ -19,6 +19,7 @@ from ..size import database_size, sidecar_paths
 from ..sqlite import (
     default_backup_directory,
     file_sha256,
+    open_readonly,
 )
 from ..store import Operation, connect_assetdb, initialize, write_session
 from ..store.copies import back_up_set, copy_set
@@ -84,8 +85,7 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             initialize(target, settings.limit)
         connection = connect_assetdb(target)
         try:
-            known = {name: os.path.realpath(recorded_source(rehearsing or target, location))  # never raises on a loop
-                     for name, location in connection.execute("SELECT name, original_path FROM main.migration_sources")}
+            known = _known_sources(connection, rehearsing or target)
             names = assign_source_names(checked.sources, known)
             _refuse_a_preferred_source_nobody_named(settings.policy, [*known, *names.values()])
             _refuse_files_in_place_of_archived_sources(connection, checked.sources, names)
@@ -120,6 +120,20 @@ def _migrate_into(target: Path, checked: Preflight, settings, backup_directory, 
             discard_new_set(target)  # nothing of anyone's was in it: leave the folder as it was
         raise
     return report
+
+
+def _known_sources(connection: sqlite3.Connection, target: Path) -> dict[str, str]:
+    """The ledger's sources: name -> where it was migrated from (a real path)."""
+    return {name: os.path.realpath(recorded_source(target, location))  # never raises on a loop
+            for name, location in connection.execute("SELECT name, original_path FROM main.migration_sources")}
+
+
+def planned_names(target: Path, sources: list[Path]) -> dict[Path, str]:
+    """The names ``sources`` will be migrated under into ``target`` (made if missing)."""
+    if not target.is_file():
+        return assign_source_names(sources, {})
+    with open_readonly(target) as connection:
+        return assign_source_names(sources, _known_sources(connection, target))
 
 
 def _saying_what_is_kept(error: Aborted, report: MigrationReport, group: list[str]) -> Aborted:
