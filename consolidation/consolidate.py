@@ -279,9 +279,13 @@ def _consolidate(request: Request, announce, track) -> ConsolidationSummary:
         step = "archive"
         reconcile_archive(target, request.archive_folder, request.limit)
         if request.archive and sources:
-            summary.archived = [record.name for record in
-                                archive_sources(target, sources, request.limit, request.archive_folder)]
-            announce(step, f"{len(summary.archived)} sources moved to {request.archive_folder}")
+            records = archive_sources(target, sources, request.limit, request.archive_folder)
+            summary.archived = [record.name for record in records]
+            over = [record.name for record in records if record.bytes > request.limit]
+            announce(step, f"{len(summary.archived)} sources archived in {request.archive_folder}" + (
+                f"; {len(over)} of them over the cap ({', '.join(over[:5])}): the Git host takes no such file — "
+                "keep it out of the repository (its rows are in the set: assetdb rebuild-source rebuilds it) "
+                "or in Git LFS" if over else ""))
         else:
             announce(step, "skipped (rerun with --yes to move the verified sources into the archive)" if sources
                      else "nothing left to archive")

@@ -75,6 +75,9 @@ class Check:
     #: About how many bytes the check reads (0: unknown, or next to nothing). Only the
     #: order of work under xdist uses it: the costliest checks start first.
     cost: int = 0
+    #: Do later checks rely on what it proves? Not on a file's size: one over the cap is
+    #: still proved lossless, rebuildable, listed.
+    gates: bool = True
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:
@@ -87,7 +90,7 @@ class Check:
     def gated_by(self, earlier: Check) -> bool:
         """Checks of earlier phases gate this one when they are about the whole database
         or about the same thing (``rebuildable[s]`` waits for ``lossless[s:…]`` only)."""
-        return earlier.order < self.order and earlier.scope in (None, self.scope)
+        return earlier.gates and earlier.order < self.order and earlier.scope in (None, self.scope)
 
 
 def builtin_checks(path: Path, database_list: Path | None, membership: Membership = Membership(),
@@ -104,7 +107,7 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
         # A shard is filled to 90 % by design and held under the cap by SQLite itself: no
         # write can take it over, so being near the cap is no warning for it.
         Check("size", "inventory", "size", lambda c, shard=is_assetdb_shard(path), archived=membership.archived: check_size(
-            c.path, c.limit, c.shown_as, None if shard else c.warn_at, archived is not None)),
+            c.path, c.limit, c.shown_as, None if shard else c.warn_at, archived is not None), gates=False),
         Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as),
               cost=_file_bytes(path)),
     ]

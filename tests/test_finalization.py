@@ -862,3 +862,18 @@ def test_a_link_among_the_sources_named_is_archived_with_the_database_it_leads_t
     assert (folder / "archive" / "production.db").is_file() and not (folder / "archive" / "production.db").is_symlink()
     assert os.readlink(folder / "archive" / "alias.db") == "production.db"
     assert not os.path.lexists(folder / "alias.db") and not (folder / "production.db").exists()
+
+
+def test_a_source_over_the_cap_is_archived_named_as_such_and_only_its_size_item_fails(assetdb, tmp_path):
+    folder = tmp_path / "databases"
+    make_database(folder / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    make_database(folder / "big.db", "CREATE TABLE b (id INTEGER PRIMARY KEY, v)",
+                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+                  "INSERT INTO b SELECT i, printf('%400d', i) FROM n")
+    done = assetdb("consolidate", folder, "--limit", "300KB", "--backup-dir", tmp_path / "backups", "--yes")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert "1 of them over the cap (big.db): the Git host takes no such file" in done.stdout
+    gate = subprocess.run([sys.executable, "-m", "pytest", "--assetdb", str(folder), "--assetdb-limit", "300KB", "-v",
+                           "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=tmp_path)
+    failed = [line.split(" ")[0] for line in gate.stdout.splitlines() if " FAILED" in line and "::" in line]
+    assert failed == [f"{os.path.relpath(folder, tmp_path)}/archive/big.db::size"], gate.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import textwrap
 
 import pytest
@@ -62,17 +63,23 @@ def test_earlier_failure_gates_later_items_the_same_with_and_without_xdist(pytes
 
     target = databases / "enterprise_assets.db"
     migrate(target, [databases / "small.db"], MigrationSettings(99_900_000))
-    args = ("-v", "--assetdb-limit", "100KB")  # the consolidated file is over: everything after size is gated
+    with sqlite3.connect(target) as connection:  # a row changed in the set: its rebuild waits on its proof
+        connection.execute("UPDATE t SET x = 2")
+    connection.close()
+    args = ("-v", "--assetdb-limit", "100KB")  # the consolidated file is over the cap too: that gates nothing
     results = [
         outcomes(pytester.runpytest_subprocess("--assetdb", "databases", "-p", "no:cacheprovider", *args, *mode))
         for mode in ([], ["-n", "2"], ["-p", "no:xdist"])
     ]
     assert results[0] == results[1] == results[2]
     assert results[0]["databases/enterprise_assets.db::size"] == "FAILED"
+    assert results[0]["databases/enterprise_assets.db::schema"] == "PASSED"
     assert results[0]["databases/enterprise_assets.db::lossless[small.db:t]"] == "FAILED"
+    assert results[0]["databases/enterprise_assets.db::rebuildable[small.db]"] == "FAILED"
     assert results[0]["databases/small.db::size"] == "PASSED"
     gated = run_gate(pytester, "databases", args=args)
-    gated.stdout.fnmatch_lines(["not checked: size (inventory) failed first — over the cap: *"])
+    gated.stdout.fnmatch_lines(["not checked: lossless[[]small.db:t[]] (migration) failed first — *"])
+    assert "not checked: size" not in gated.stdout.str()
 
 
 def test_a_plugin_adds_checks_limits_and_receives_the_report(pytester, databases):

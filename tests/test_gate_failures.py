@@ -429,8 +429,7 @@ def test_the_over_the_cap_hint_carries_the_gate_s_cap_and_an_archived_copy_is_to
     assert done.returncode == 0, done.stderr
     after = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-rN", "-v")
     failed = [line.split()[0] for line in after.outlines if " FAILED" in line]
-    assert failed == ["databases/archive/big.db::size", "databases/archive/big.db::archived",
-                      "databases/archive/big.db::listed"], after.stdout.str()
+    assert failed == ["databases/archive/big.db::size"], after.stdout.str()  # its archive and list items pass
     after.stdout.fnmatch_lines(["over the cap: * — it is archived, its rows in the set: keep the file out of the "
                                 "repository or in Git LFS (git lfs track databases/archive/big.db); the set "
                                 "rebuilds it whenever needed"])
