@@ -111,6 +111,10 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
         Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as),
               cost=_file_bytes(path)),
     ]
+    if membership.locked is not None:
+        return [checks[0], Check("integrity", "inventory", "integrity", lambda c, why=membership.locked: CheckResult(
+            False, f"what the consolidated set beside it records of this file could not be read: {why} — rerun "
+                   "the gate when the writer is done"))]
     if membership.archived is not None:
         checks.append(Check("archived", "finalization", "archived",
                             lambda c, entry=membership.archived, set_=membership.archived_from: check_archived(

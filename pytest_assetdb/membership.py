@@ -18,9 +18,9 @@ from consolidation.archive import Archived, read_manifest
 from consolidation.errors import AssetdbError
 from consolidation.globs import resolved
 from consolidation.merge.preflight import judge_source
-from consolidation.sqlite import open_readonly
+from consolidation.sqlite import DatabaseLocked, open_readonly
 from consolidation.sqlite.classify import is_database_path
-from consolidation.store.identity import PRIMARY, role
+from consolidation.store.identity import PRIMARY, claims_assetdb, connection_role, role
 from consolidation.store.owned import ARCHIVE_MANIFEST
 from consolidation.store.set_files import database_list_path, skipped_files
 
@@ -33,6 +33,9 @@ class Membership:
     archived: Archived | None = None  # the manifest entry, when the file is an archived source
     archived_from: Path | None = None  # the consolidated set beside the archive folder, if any
     skipped: str | None = None  # "status: reason", when the set left the file out
+    #: Why what the set beside an unusable file records of it cannot be read (a writer held
+    #: the set past the wait): the file is then neither excused nor blamed.
+    locked: str | None = None
 
 
 def _folders_up(path: Path) -> list[Path]:
@@ -49,30 +52,36 @@ def _manifest(folder: Path) -> dict[Path, Archived]:
 @dataclass(frozen=True)
 class _SetsIn:
     """What the consolidated sets in one folder record: the files they left out
-    (``file -> "status: reason"``) and the database lists they keep."""
+    (``file -> "status: reason"``) and the database lists they keep; and why a set there
+    could not be read, when a writer held it past the wait."""
 
     left_out: dict[Path, str]
     lists: tuple[Path, ...]
+    locked: str | None = None
 
 
 def _sets_in(folder: Path) -> _SetsIn:
     left_out: dict[Path, str] = {}
     lists: list[Path] = []
+    locked = None
     for candidate in sorted(folder.glob("*")):
-        if not candidate.is_file() or not is_database_path(candidate):
-            continue
-        if role(candidate) != PRIMARY:
+        if not candidate.is_file() or not is_database_path(candidate) or not claims_assetdb(candidate):
             continue
         try:
             with open_readonly(candidate) as connection:
+                if connection_role(connection) != PRIMARY:
+                    continue
                 for path, status, reason in skipped_files(connection, candidate):
                     left_out[resolved(path)] = f"{status}: {reason}"
                 recorded = database_list_path(connection, candidate)
+        except DatabaseLocked as error:
+            locked = str(error)
+            continue
         except (AssetdbError, sqlite3.Error, OSError):
             continue
         if recorded is not None and resolved(recorded) not in lists:
             lists.append(resolved(recorded))
-    return _SetsIn(left_out, tuple(lists))
+    return _SetsIn(left_out, tuple(lists), locked)
 
 
 def _set_beside(archive: Path) -> Path | None:
@@ -118,4 +127,7 @@ class MembershipIndex:
             reason = self._sets_in(folder).left_out.get(real)
             if reason is not None:
                 return Membership(skipped=reason) if not judge_source(path, deep=True).usable else Membership()
+        locked = next((sets.locked for sets in map(self._sets_in, _folders_up(real)) if sets.locked), None)
+        if locked is not None and not claims_assetdb(path) and not judge_source(path, deep=True).usable:
+            return Membership(locked=locked)
         return Membership()

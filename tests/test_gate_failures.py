@@ -390,6 +390,42 @@ def test_a_writer_holding_the_set_while_the_gate_lists_its_checks_turns_it_red_n
     assert again.ret == pytest.ExitCode.OK and "::lossless[a.db:t] PASSED" in again.stdout.str()
 
 
+def test_a_set_held_by_a_writer_is_waited_for_once_and_a_pointer_beside_it_is_not_blamed(pytester, tmp_path,
+                                                                                        monkeypatch):
+    """Each archived source and each file beside the set looked the set up, and each waited
+    the whole --assetdb-lock-timeout for its writer; and an LFS pointer the set had left out,
+    its ledger unread, was failed as unusable. The wait is paid once; the pointer is said to
+    be unreadable for the lock, not told to be fetched."""
+    from consolidation.sqlite import readonly
+
+    folder = pytester.path / "databases"
+    for offset, name in enumerate("abcd"):
+        make_database(folder / f"{name}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                      f"INSERT INTO t VALUES ({offset + 1}, '{name}')")
+    lfs_pointer(folder / "telemetry.db", 9_000_000)
+    done = _assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes", "--skip-unusable", "--quiet")
+    assert done.returncode == 0, done.stderr
+    polls = []
+    real_sleep = readonly.time.sleep
+    monkeypatch.setattr(readonly.time, "sleep", lambda seconds: polls.append(seconds) or real_sleep(seconds))
+    writer = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(folder / "enterprise_assets.db"), "20"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        with writer.stdout:
+            assert writer.stdout.readline().strip() == "holding"
+            result = pytester.runpytest_inprocess("--assetdb", "databases", "--assetdb-lock-timeout", "0.25",
+                                                  "-p", "no:cacheprovider", "-p", "no:xdist", "-rN", "-v")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert sum(polls) <= 0.25 + 2 * readonly._POLL_SECONDS  # one wait, not one per archived source
+    output = result.stdout.str()
+    assert "databases/telemetry.db::integrity FAILED" in output and "git lfs pull" not in output
+    result.stdout.fnmatch_lines(["what the consolidated set beside it records of this file could not be read: * — "
+                                 "rerun the gate when the writer is done"])
+
+
 def test_the_listed_hint_of_an_archived_source_rewrites_the_list_true_when_pasted(pytester, tmp_path):
     """It named the archive folder: pasted, the list took every archived source for active
     and dropped the set. It names the folders the list keeps, quoted for a shell."""

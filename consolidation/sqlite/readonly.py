@@ -41,6 +41,10 @@ from .signed_zero import tell_the_sign_of_zero
 SNAPSHOT_ATTEMPTS = 3
 #: Seconds a reader waits for a writer to commit (:func:`set_reader_wait`).
 _READER_WAIT = {"seconds": LOCK_TIMEOUT_SECONDS}
+#: Files whose writer outlasted the whole wait once: this process does not wait for them
+#: again (a gate reading one set for each of its files would wait once per file) until the
+#: wait is set anew.
+_GAVE_UP: set[str] = set()
 _POLL_SECONDS = 0.05
 
 
@@ -48,14 +52,18 @@ def set_reader_wait(seconds: float) -> float:
     """How long every read-only open in this process waits for a committing writer;
     returns the wait it replaces."""
     previous, _READER_WAIT["seconds"] = _READER_WAIT["seconds"], max(0.0, float(seconds))
+    _GAVE_UP.clear()
     return previous
 
 
 def _wait_for_writers(path: Path) -> None:
-    """Return once no other process is writing ``path``; after the reader wait, refuse."""
-    deadline = time.monotonic() + _READER_WAIT["seconds"]
+    """Return once no other process is writing ``path``; after the reader wait, refuse (at
+    once, for a file whose writer outlasted the wait before)."""
+    key = os.path.realpath(path)
+    deadline = time.monotonic() + (0 if key in _GAVE_UP else _READER_WAIT["seconds"])
     while holder := writer_lock_holder(path):
         if time.monotonic() >= deadline:
+            _GAVE_UP.add(key)
             raise DatabaseLocked(f"{path}: locked by another writer (pid {holder}), still writing after "
                                  f"{_READER_WAIT['seconds']:g} s; retry when it is done")
         time.sleep(_POLL_SECONDS)
