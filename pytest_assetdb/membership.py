@@ -5,11 +5,12 @@ into; a file consolidation left out is known by the ledger of the consolidated s
 it (or above it). The gate checks an archived source as an archive (its bytes against the
 manifest), and shows a left-out file as skipped with its reason — but only while the file
 is still unusable, judged as consolidation judges a source: a ledger cannot excuse a
-database that has become usable since.
+database that has become usable since (its ``skipped`` item then fails, saying to migrate it).
 """
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ class Membership:
     archived: Archived | None = None  # the manifest entry, when the file is an archived source
     archived_from: Path | None = None  # the consolidated set beside the archive folder, if any
     skipped: str | None = None  # "status: reason", when the set left the file out
+    #: What to do about a file the set left out as unusable, that is a usable database now.
+    usable_since: str | None = None
     #: Why what the set beside an unusable file records of it cannot be read (a writer held
     #: the set past the wait): the file is then neither excused nor blamed.
     locked: str | None = None
@@ -55,13 +58,13 @@ class _SetsIn:
     (``file -> "status: reason"``) and the database lists they keep; and why a set there
     could not be read, when a writer held it past the wait."""
 
-    left_out: dict[Path, str]
+    left_out: dict[Path, tuple[str, Path]]  # file -> ("status: reason", the set that left it out)
     lists: tuple[Path, ...]
     locked: str | None = None
 
 
 def _sets_in(folder: Path) -> _SetsIn:
-    left_out: dict[Path, str] = {}
+    left_out: dict[Path, tuple[str, Path]] = {}
     lists: list[Path] = []
     locked = None
     for candidate in sorted(folder.glob("*")):
@@ -72,7 +75,7 @@ def _sets_in(folder: Path) -> _SetsIn:
                 if connection_role(connection) != PRIMARY:
                     continue
                 for path, status, reason in skipped_files(connection, candidate):
-                    left_out[resolved(path)] = f"{status}: {reason}"
+                    left_out[resolved(path)] = (f"{status}: {reason}", candidate)
                 recorded = database_list_path(connection, candidate)
         except DatabaseLocked as error:
             locked = str(error)
@@ -124,9 +127,14 @@ class MembershipIndex:
             if real in self._manifests[folder]:
                 return Membership(archived=self._manifests[folder][real], archived_from=_set_beside(folder))
         for folder in _folders_up(real):
-            reason = self._sets_in(folder).left_out.get(real)
-            if reason is not None:
-                return Membership(skipped=reason) if not judge_source(path, deep=True).usable else Membership()
+            left_out = self._sets_in(folder).left_out.get(real)
+            if left_out is not None:
+                reason, primary = left_out
+                if not judge_source(path, deep=True).usable:
+                    return Membership(skipped=reason)
+                return Membership(usable_since=f"left out of the consolidated set as {reason.split(':')[0]}, and "
+                                               f"a usable database now: its rows are not in the set — run: assetdb "
+                                               f"migrate {shlex.quote(str(path))} --into {shlex.quote(str(primary))}")
         locked = next((sets.locked for sets in map(self._sets_in, _folders_up(real)) if sets.locked), None)
         if locked is not None and not claims_assetdb(path) and not judge_source(path, deep=True).usable:
             return Membership(locked=locked)

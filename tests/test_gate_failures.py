@@ -426,6 +426,34 @@ def test_a_set_held_by_a_writer_is_waited_for_once_and_a_pointer_beside_it_is_no
                                  "rerun the gate when the writer is done"])
 
 
+def test_a_file_left_out_as_unusable_that_is_a_database_now_fails_until_it_is_migrated(pytester, tmp_path):
+    """``git lfs pull`` fetched the pointer the set left out: the file is a database now, its
+    rows in no set, and the list still says skipped. Its skipped item fails, saying how to
+    take it in; pasted, the hint makes the gate green."""
+    folder = pytester.path / "databases"
+    make_database(folder / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    lfs_pointer(folder / "telemetry.db", 9_000_000)
+    done = _assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes", "--skip-unusable", "--quiet")
+    assert done.returncode == 0, done.stderr
+    (folder / "telemetry.db").unlink()
+    make_database(folder / "telemetry.db", "CREATE TABLE readings (id INTEGER PRIMARY KEY, v)",
+                  "INSERT INTO readings VALUES (1, 42)")
+    fetched = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-v", "-rN")
+    assert fetched.ret == pytest.ExitCode.TESTS_FAILED
+    assert "databases/telemetry.db::skipped FAILED" in fetched.stdout.str()
+    [hint] = [line.split(" — run: ", 1)[1] for line in fetched.outlines
+              if line.startswith("left out of the consolidated set as lfs-pointer, and a usable database now")]
+    taken = subprocess.run([sys.executable, "-m", "consolidation", *shlex.split(hint)[1:], "--backup-dir",
+                            str(tmp_path / "backups")], capture_output=True, text=True, cwd=pytester.path)
+    assert taken.returncode == 0, taken.stderr
+    listed = subprocess.run([sys.executable, "-m", "consolidation", "list", str(folder), "--write"],
+                            capture_output=True, text=True, cwd=pytester.path)
+    assert listed.returncode == 0, listed.stderr
+    again = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-v")
+    assert again.ret == pytest.ExitCode.OK, again.stdout.str()
+    assert "databases/enterprise_assets.db::lossless[telemetry.db:readings] PASSED" in again.stdout.str()
+
+
 def test_the_listed_hint_of_an_archived_source_rewrites_the_list_true_when_pasted(pytester, tmp_path):
     """It named the archive folder: pasted, the list took every archived source for active
     and dropped the set. It names the folders the list keeps, quoted for a shell."""
