@@ -114,6 +114,23 @@ def read_list(path: Path) -> DatabaseList:
     return parsed
 
 
+def is_kept_list(path: Path, lists_in_workspace: int) -> bool:
+    """Is the ``CONSOLIDATED_DATABASE_LIST.md`` at ``path`` one the tool keeps (never a file
+    asset: each run rewrites it)? The workspace's only list is; of several, one holding the
+    block the tool writes. Another (a hand-written old copy in ``docs/old/``) is a document."""
+    if lists_in_workspace <= 1:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return BEGIN_MARKER.encode() in handle.read(MAX_LIST_BYTES)
+    except OSError:
+        return False
+
+
+#: A list file is read this far to find the tool's block in it.
+MAX_LIST_BYTES = 4 << 20
+
+
 def _lists_in(workspace: Path) -> list[Path]:
     """Every ``CONSOLIDATED_DATABASE_LIST.md`` of the workspace: the files Git knows of in
     a work tree (so ignored copies do not count), else a walk of the folder."""

@@ -87,7 +87,8 @@ def tracked_files(repo: Path) -> list[str]:
 def is_database_file(repo: Path, name: str) -> bool:
     base = sidecar_of(name)
     return (is_database_path(name) or (base is not None and is_database_path(base))
-            or has_sqlite_header(repo / name) or is_tool_file(Path(name).name))
+            or has_sqlite_header(repo / name) or is_tool_file(Path(name).name)
+            or name == "documentation/CONSOLIDATED_DATABASE_LIST.md")  # the list the set keeps
 
 
 def test_the_readme_workflow_on_a_real_repository(repository, tmp_path):
@@ -302,3 +303,29 @@ def test_the_gate_checks_the_list_the_set_keeps_and_turns_red_when_the_set_or_th
     assert no_set.returncode == 1
     assert _listed_items(no_set)["documentation/CONSOLIDATED_DATABASE_LIST.md::complete"] == "FAILED"
     assert "listed but missing on disk: " in no_set.stdout and "enterprise_assets.db" in no_set.stdout
+
+
+def test_a_link_to_a_source_and_an_old_hand_written_list_are_files_of_the_workspace_stored_and_regenerated(tmp_path):
+    """``scripts/current_db`` (a link by another name than a database's, to a source) and an
+    old hand-written copy of the list in ``docs/old/`` were left out of the set without a
+    word: every tracked file but the set's own regenerates, each as it is in the tree."""
+    root = build_demo_repository(tmp_path / "repo").root
+    (root / "scripts").mkdir(exist_ok=True)
+    (root / "scripts" / "current_db").symlink_to("../databases/queue.db")
+    (root / "docs" / "old").mkdir(parents=True)
+    (root / "docs" / "old" / "CONSOLIDATED_DATABASE_LIST.md").write_text("# Databases in 2023\n\n- app_state.db\n")
+    subprocess.run(["git", "-C", str(root), "add", "--all"], check=True)
+    subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit",
+                    "--quiet", "-m", "a link and an old list"], check=True)
+    made = assetdb(root, "consolidate", *FOLDERS, "--workspace", ".", "--backup-dir", "../backups", "--yes",
+                   "--skip-unusable", "--list", "documentation/CONSOLIDATED_DATABASE_LIST.md")
+    assert made.returncode == 0, made.stdout + made.stderr
+    out = tmp_path / "regenerated"
+    regenerated = assetdb(root, "regenerate", "databases/enterprise_assets.db", "--out", str(out))
+    assert regenerated.returncode == 0, regenerated.stderr
+    assert os.readlink(out / "scripts" / "current_db") == "../databases/queue.db"
+    assert (out / "docs" / "old" / "CONSOLIDATED_DATABASE_LIST.md").read_text().startswith("# Databases in 2023")
+    assert not (out / "documentation" / "CONSOLIDATED_DATABASE_LIST.md").exists()  # the set's own list
+    green = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "--assetdb-workspace", ".",
+                "--assetdb-list", "documentation/CONSOLIDATED_DATABASE_LIST.md", "-p", "no:cacheprovider", "-q")
+    assert green.returncode == 0, green.stdout

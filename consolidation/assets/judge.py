@@ -92,7 +92,7 @@ def judge(
     for asset in selection:
         reason, planned = _judge_row(connection, shards, asset, max_file_size)
         if not reason and root is not None and database_set is not None \
-                and database_set.owns(os.path.join(os.fsencode(root), asset.path)):
+                and database_set.owns(os.path.join(os.fsencode(root), asset.path), aliases=False):
             reason = "a file of the consolidated set itself, which is never an asset"
         if reason:
             judgement.problems.append((asset, reason))

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from ..errors import AssetdbError, BadInput
 from ..globs import Exclusions
+from ..listing import is_kept_list
 from ..sqlite.classify import DATABASE_SUFFIXES, SIDECAR_SUFFIXES, has_sqlite_header
 from ..sqlite.header import read_header
-from ..store.owned import DatabaseSet, is_tool_file
+from ..store.owned import LIST_FILENAME, DatabaseSet, is_tool_file
 from .confine import NEVER_STORED_FOLDERS
 
 
@@ -110,6 +111,7 @@ def _unreadable_folder(error: OSError) -> None:
 
 
 _DATABASE_SUFFIXES = tuple(os.fsencode(suffix) for suffix in DATABASE_SUFFIXES)
+_LIST_NAME = os.fsencode(LIST_FILENAME)
 _SIDECAR_SUFFIXES = tuple(os.fsencode(suffix) for suffix in SIDECAR_SUFFIXES)
 
 
@@ -140,14 +142,17 @@ def list_workspace(
     listing = WorkspaceListing()
     root = os.fsencode(workspace)
     environments = _virtual_environments(root, names)
+    lists = sum(1 for name in names if name.rsplit(b"/", 1)[-1] == _LIST_NAME)
     for name in names:
         parts = name.split(b"/")
         if any(part.lower() in NEVER_STORED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
             continue
+        if parts[-1] == _LIST_NAME and is_kept_list(Path(os.fsdecode(os.path.join(root, name))), lists):
+            continue
         if environments and any(b"/".join(parts[:end]) in environments for end in range(1, len(parts))):
             continue
         full = os.path.join(root, name)
-        if database_set is not None and database_set.owns(full):
+        if database_set is not None and database_set.owns(full, aliases=_is_database_name(root, name, known)):
             continue
         if exclusions and exclusions.matching(Path(os.fsdecode(full))):
             continue

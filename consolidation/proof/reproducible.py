@@ -110,7 +110,7 @@ def _the_set_s_own(database: Path, assets: list[StoredAsset]) -> list[str]:
     ingest stores one; regenerated or pulled, it would replace that file."""
     owned, workspace = DatabaseSet.of(database), os.fsencode(find_workspace(database))
     return [f"{asset.row}: a file of the consolidated set itself, which is never an asset" for asset in assets
-            if owned.owns(os.path.join(workspace, asset.path))]
+            if owned.owns(os.path.join(workspace, asset.path), aliases=False)]
 
 
 def workspace_listing(database: Path | str, workspace: Path | str,

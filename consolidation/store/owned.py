@@ -29,8 +29,9 @@ TEMPORARY_SUFFIXES = (".assetdb-tmp", ".initializing", ".partial")
 
 
 def is_tool_file(name: str) -> bool:
-    """A file name only the tool writes: a manifest, a database list, a lock, a temporary."""
-    if name in (ARCHIVE_MANIFEST, LIST_FILENAME) or name.endswith(LOCK_SUFFIX) or is_super_journal(name):
+    """A file name only the tool writes: a manifest, a lock, a temporary. (A database list is
+    told by more than its name: see :func:`consolidation.listing.is_kept_list`.)"""
+    if name == ARCHIVE_MANIFEST or name.endswith(LOCK_SUFFIX) or is_super_journal(name):
         return True
     return name.startswith(".") and (name.endswith(TEMPORARY_SUFFIXES) or is_temporary_name(name))
 
@@ -69,11 +70,13 @@ class DatabaseSet:
             pass  # no usable set there yet: it owns only the path it will have
         return owned
 
-    def owns(self, path: Path | str | bytes) -> bool:
-        """One of the set's files, or a link to one (an alias of a source is that source)."""
+    def owns(self, path: Path | str | bytes, aliases: bool = True) -> bool:
+        """One of the set's files, or (with ``aliases``) a link to one: an alias of a source,
+        ``current.db -> app.db``, is that source. A link by another name (``scripts/current_db``)
+        is a file of the workspace like any other, stored as the link it is."""
         if _key(path) in self.files:
             return True
-        return os.path.islink(path) and os.path.realpath(os.fsdecode(path)) in self._real_files
+        return aliases and os.path.islink(path) and os.path.realpath(os.fsdecode(path)) in self._real_files
 
     @cached_property
     def _real_files(self) -> set[str]:
