@@ -182,11 +182,14 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
             unusable.append(name)
         else:
             databases.append(name)
+    def from_here(name: str) -> str:  # a name in the workspace, as a path from where the command was run
+        return shlex.quote(str(root / name) if root is not None else name)
+
     notes = []
     if databases:
         folders = sorted({str(Path(name).parent) for name in databases} - {set_folder})
         folders = ([set_folder] if set_folder else []) + folders
-        named = " ".join(shlex.quote(folder) for folder in folders[:5]) + (" …" if len(folders) > 5 else "")
+        named = " ".join(map(from_here, folders[:5])) + (" …" if len(folders) > 5 else "")
         # files the pasted command would meet and SQLite cannot use (those the set left out,
         # ``leaves_files_out``, and those named as databases here) are left out again
         again = " --skip-unusable" if unusable or leaves_files_out else ""
@@ -195,7 +198,7 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
     if unnamed:
         into = shlex.quote(database) if database else "DATABASE"
         notes.append(f"skipped {len(unnamed)} SQLite databases under other names: {_few(unnamed)}; migrate them with "
-                     f"`assetdb migrate {' '.join(shlex.quote(name) for name in unnamed[:5])} --into {into}`")
+                     f"`assetdb migrate {' '.join(map(from_here, unnamed[:5]))} --into {into}`")
     if unusable:
         notes.append(f"skipped {len(unusable)} files named as databases that SQLite cannot use: {_few(unusable)} "
                      "(never stored; see assetdb inventory)")

@@ -284,12 +284,29 @@ def test_the_note_on_what_sync_left_out_gives_a_way_on_that_works_for_each(asset
     synced = assetdb("sync", workspace, "--db", database)
     assert synced.exit_code == 0
     assert synced.stderr.strip().splitlines() == [
-        f"skipped 1 SQLite databases under other names: cache_file; migrate them with `assetdb migrate cache_file "
-        f"--into {database}`; skipped 1 files named as databases that SQLite cannot use: notes.db (never stored; "
+        f"skipped 1 SQLite databases under other names: cache_file; migrate them with `assetdb migrate "
+        f"{workspace / 'cache_file'} --into {database}`; skipped 1 files named as databases that SQLite cannot use: notes.db (never stored; "
         "see assetdb inventory)"]
     assert assetdb("migrate", workspace / "cache_file", "--into", database, "--quiet").exit_code == 0
     after = assetdb("sync", workspace, "--db", database)
     assert "cache_file" not in after.stderr and "notes.db" in after.stderr
+
+
+def test_the_way_on_printed_from_a_folder_of_the_workspace_works_from_there(assetdb, tmp_path, monkeypatch):
+    """Run from ``scripts/`` (``assetdb sync .. --db ../databases/…``): the migrate it prints
+    names the file from there, not from the workspace, and works pasted where it was printed."""
+    workspace = tmp_path / "ws"
+    (workspace / "databases").mkdir(parents=True)
+    (workspace / "scripts").mkdir()
+    (workspace / "scripts" / "app.py").write_text("print(1)\n")
+    make_database(workspace / "data" / "settings.json", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)")
+    monkeypatch.chdir(workspace / "scripts")
+    synced = assetdb("sync", "..", "--db", "../databases/enterprise_assets.db")
+    assert synced.exit_code == 0, synced.stderr
+    [hint] = [part.split("`")[1] for part in synced.stderr.split("; ") if "migrate them with" in part]
+    assert hint == "assetdb migrate ../data/settings.json --into ../databases/enterprise_assets.db"
+    pasted = assetdb(*shlex.split(hint)[1:], "--quiet")
+    assert pasted.exit_code == 0, pasted.stderr
 
 
 def test_the_summary_counts_only_the_databases_consolidated_not_those_left_out(assetdb, folder, tmp_path):
