@@ -8,6 +8,7 @@ import shlex
 import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -364,9 +365,22 @@ connection = sqlite3.connect(sys.argv[1], isolation_level=None)
 connection.execute("BEGIN IMMEDIATE")
 connection.execute("UPDATE cross_database_sync_operations SET details = details")
 print("holding", flush=True)
-time.sleep(float(sys.argv[2]))
+time.sleep(60)
 connection.execute("COMMIT")
 """
+
+
+@contextmanager
+def a_writer_holding(database):
+    """Another process in a write transaction on ``database`` while the block runs."""
+    writer = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(database)], stdout=subprocess.PIPE, text=True)
+    try:
+        with writer.stdout:
+            assert writer.stdout.readline().strip() == "holding"
+            yield
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_a_writer_holding_the_set_while_the_gate_lists_its_checks_turns_it_red_not_green(pytester):
@@ -374,16 +388,9 @@ def test_a_writer_holding_the_set_while_the_gate_lists_its_checks_turns_it_red_n
     its lossless and rebuildable items were never collected, and the gate passed."""
     folder = pytester.path / "databases"
     consolidate(folder)
-    writer = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(folder / "enterprise_assets.db"), "4"],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        with writer.stdout:
-            assert writer.stdout.readline().strip() == "holding"
-            result = pytester.runpytest("--assetdb", "databases", "--assetdb-lock-timeout", "0.2",
-                                        "-p", "no:cacheprovider", "-p", "no:xdist", "-rN")
-    finally:
-        writer.kill()
-        writer.wait()
+    with a_writer_holding(folder / "enterprise_assets.db"):
+        result = pytester.runpytest("--assetdb", "databases", "--assetdb-lock-timeout", "0.2",
+                                    "-p", "no:cacheprovider", "-p", "no:xdist", "-rN")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["locked while the gate listed its checks: * — rerun the gate when the writer is done"])
     again = pytester.runpytest("--assetdb", "databases", "-p", "no:cacheprovider", "-p", "no:xdist", "-v")
@@ -408,16 +415,9 @@ def test_a_set_held_by_a_writer_is_waited_for_once_and_a_pointer_beside_it_is_no
     polls = []
     real_sleep = readonly.time.sleep
     monkeypatch.setattr(readonly.time, "sleep", lambda seconds: polls.append(seconds) or real_sleep(seconds))
-    writer = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(folder / "enterprise_assets.db"), "20"],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        with writer.stdout:
-            assert writer.stdout.readline().strip() == "holding"
-            result = pytester.runpytest_inprocess("--assetdb", "databases", "--assetdb-lock-timeout", "0.25",
-                                                  "-p", "no:cacheprovider", "-p", "no:xdist", "-rN", "-v")
-    finally:
-        writer.kill()
-        writer.wait()
+    with a_writer_holding(folder / "enterprise_assets.db"):
+        result = pytester.runpytest_inprocess("--assetdb", "databases", "--assetdb-lock-timeout", "0.25",
+                                              "-p", "no:cacheprovider", "-p", "no:xdist", "-rN", "-v")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert sum(polls) <= 0.25 + 2 * readonly._POLL_SECONDS  # one wait, not one per archived source
     output = result.stdout.str()

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
@@ -252,11 +253,9 @@ def test_gate_reads_across_shards(pytester):
     assert status["databases/enterprise_assets.db::rebuildable[s2.db]"] == "PASSED"
 
 
-def test_the_gate_walks_the_workspace_once_for_every_kind_it_compares(pytester, monkeypatch):
-    """A real repository has thousands of files: the reproducible items of every kind share
-    the one walk of the workspace the gate made when it collected them."""
+def _three_kinds_stored(pytester) -> Path:
+    """A workspace of a script, a document and a template, stored in databases/'s new set."""
     from consolidation.assets import ingest
-    from consolidation.proof import reproducible
     from consolidation.store import initialize
 
     workspace = pytester.path / "ws"
@@ -268,6 +267,15 @@ def test_the_gate_walks_the_workspace_once_for_every_kind_it_compares(pytester, 
     folder.mkdir()
     initialize(folder / "enterprise_assets.db", 99_900_000)
     ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
+    return workspace
+
+
+def test_the_gate_walks_the_workspace_once_for_every_kind_it_compares(pytester, monkeypatch):
+    """A real repository has thousands of files: the reproducible items of every kind share
+    the one walk of the workspace the gate made when it collected them."""
+    from consolidation.proof import reproducible
+
+    workspace = _three_kinds_stored(pytester)
     (workspace / "new.md").write_text("# not stored yet\n")
     walks = []
     real_walk = reproducible.list_workspace
@@ -282,18 +290,7 @@ def test_the_gate_walks_the_workspace_once_for_every_kind_it_compares(pytester, 
 def test_each_kind_of_file_is_checked_on_its_own(pytester):
     """A script not synced says nothing of the documents: each kind's reproducible item is
     checked and reported on its own, none of them failed "by gate" for another kind."""
-    from consolidation.assets import ingest
-    from consolidation.store import initialize
-
-    workspace = pytester.path / "ws"
-    (workspace / "templates").mkdir(parents=True)
-    (workspace / "README.md").write_text("# hi\n")
-    (workspace / "run.py").write_text("print(1)\n")
-    (workspace / "templates" / "a.tmpl").write_text("${x}\n")
-    folder = pytester.path / "databases"
-    folder.mkdir()
-    initialize(folder / "enterprise_assets.db", 99_900_000)
-    ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
+    workspace = _three_kinds_stored(pytester)
     (workspace / "run.py").write_text("print(2)\n")
     (workspace / "README.md").write_text("# edited\n")
     result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
@@ -322,18 +319,7 @@ def test_the_items_of_a_consolidated_database_are_sorted_by_source_whatever_orde
 
 
 def test_reproducible_items_per_asset_kind_with_a_workspace(pytester):
-    from consolidation.assets import ingest
-    from consolidation.store import initialize
-
-    workspace = pytester.path / "ws"
-    (workspace / "templates").mkdir(parents=True)
-    (workspace / "README.md").write_text("# hi\n")
-    (workspace / "run.py").write_text("print(1)\n")
-    (workspace / "templates" / "a.tmpl").write_text("${x}\n")
-    folder = pytester.path / "databases"
-    folder.mkdir()
-    initialize(folder / "enterprise_assets.db", 99_900_000)
-    ingest(workspace, folder / "enterprise_assets.db", limit=LIMIT)
+    workspace = _three_kinds_stored(pytester)
     result = pytester.runpytest("--assetdb", "databases", "--assetdb-workspace", "ws", "-v", "-p", "no:cacheprovider")
     assert result.ret == 0
     assert [i for i in outcomes(result) if "reproducible" in i] == [
