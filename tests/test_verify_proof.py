@@ -340,6 +340,39 @@ def test_a_fingerprint_that_fails_ahead_stops_the_run_at_its_source_and_keeps_th
     assert not [thread for thread in threading.enumerate() if thread.name == "assetdb-fingerprints"]
 
 
+def test_a_source_written_to_while_it_is_migrated_is_refused_and_taken_whole_by_the_next_run(tmp_path, monkeypatch):
+    """Its fingerprint is read ahead of its merge, its hash after its rows: a commit into it
+    between them would record a fingerprint of other rows than those merged, or a hash of a
+    later file (the next run then calls it unchanged). The run stops at it, keeping the
+    sources committed before; the next run migrates it whole and everything proves."""
+    from consolidation.merge import fingerprinting
+
+    sources = [_source(tmp_path / f"s{n}.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)",
+                       f"INSERT INTO t VALUES ({n}, 'v{n}')") for n in range(6)]
+    target = _migrated(tmp_path, _source(tmp_path / "first.db", "CREATE TABLE f (id INTEGER PRIMARY KEY)"))
+    real = fingerprinting.fingerprint_source
+
+    def then_written_to(connection, schema, description, *rest):
+        taken = real(connection, schema, description, *rest)
+        if connection.execute("SELECT v FROM main.t").fetchone() == ("v5",):
+            with closing(sqlite3.connect(sources[5])) as writer, writer:  # another process, say
+                writer.execute("UPDATE t SET v = 'changed since'")
+        return taken
+
+    monkeypatch.setattr(fingerprinting, "fingerprint_source", then_written_to)
+    with pytest.raises(Aborted, match=r"s5\.db: changed while it was being migrated"):
+        migrate(target, sources, MigrationSettings(limit=LIMIT))
+    monkeypatch.setattr(fingerprinting, "fingerprint_source", real)
+    again = migrate(target, sources, MigrationSettings(limit=LIMIT))
+    assert [outcome.action for outcome in again.sources] == ["unchanged"] * 4 + ["migrated"] * 2
+    assert verify_database(target, [tmp_path / "first.db", *sources]).ok
+    with closing(sqlite3.connect(target)) as connection:
+        assert connection.execute("SELECT v FROM t WHERE id = 5").fetchone() == ("changed since",)
+    rebuilt = tmp_path / "s5.rebuilt.db"
+    rebuild_source(target, "s5.db", rebuilt)
+    assert sqldiff(sources[5], rebuilt) == ""
+
+
 def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path):
     """Runs and one-row links interleave; the fingerprint of the reconstruction must not
     sort (a sorter would hold rows of any width), and its rows must come in identity order."""

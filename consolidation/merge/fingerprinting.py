@@ -13,8 +13,11 @@ source seen before is fingerprinted first, in line: a file whose bytes changed b
 rows did not is recognised as unchanged without a write.)
 
 Both reads of a source go through the one URI :func:`readonly_uri` gives it (a private
-copy for a file whose ``-wal`` holds rows): they read the same rows, however the file
-changes meanwhile. It stays open until the source is committed, or the run ends.
+copy for a file whose ``-wal`` holds rows), open until the source is committed or the run
+ends; and its files must lie on disk as they did when it was opened once both are read (a
+file read in place is read at two moments, and its hash is taken after its rows), or its
+write is refused: a fingerprint or a hash of other rows than those merged would prove the
+wrong file, or take a changed one for unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +39,14 @@ CANCEL_CHECK_STEPS = 10_000
 AHEAD = 4
 
 
+def files_state(path: Path) -> tuple:
+    """A source's files as they lie on disk (each one's name, size and mtime): the same when
+    it was opened and once its merge and fingerprint are read, the rows both read and the
+    bytes hashed are one state of the file."""
+    return tuple((file.name, info.st_size, info.st_mtime_ns)
+                 for file in (path, *sidecar_paths(path)) for info in (file.stat(),))
+
+
 class SourceReads:
     """The sources of one run: the URI each is read by, and the fingerprints of the new ones
     (``new``, in the order the run migrates them), read on a thread of their own."""
@@ -45,6 +56,7 @@ class SourceReads:
         self._lock = threading.Lock()
         self._opening: dict[Path, threading.Lock] = {}
         self._open: dict[Path, tuple[ExitStack, str]] = {}
+        self._state_when_opened: dict[Path, tuple] = {}
         self._read: dict[Path, tuple[dict[str, str], str] | BaseException] = {}
         self._taken: set[Path] = set()  # the sources whose write has asked for its fingerprint
         self._stopped = False  # the thread is done, whether or not it read them all
@@ -67,9 +79,11 @@ class SourceReads:
             opening = self._opening.setdefault(path, threading.Lock())
         with opening:  # one source's snapshot being copied holds up no other source's
             if path not in self._open:
+                state = files_state(path) if path.is_file() else None  # else readonly_uri says what it is
                 stack = ExitStack()
                 uri = stack.enter_context(readonly_uri(path, allow_empty=True, attach=True))
                 self._open[path] = (stack, uri)
+                self._state_when_opened[path] = state
             return self._open[path][1]
 
     def finished(self, path: Path) -> None:
@@ -92,6 +106,9 @@ class SourceReads:
                 found = self._read.get(path) or Aborted(f"{path}: its fingerprint was not read; rolled back")
         if isinstance(found, BaseException):
             raise found
+        if files_state(path) != self._state_when_opened.get(path):  # its merge is done: both read these bytes
+            raise Aborted(f"{path}: changed while it was being migrated (another process wrote to it); rolled back — "
+                          "run the same command again once it is idle")
         tables, file_hash = found
         merged = {table.name for table in description.tables + description.virtual_tables}
         if set(tables) != merged:  # both read one snapshot: never, unless a reader is wrong
