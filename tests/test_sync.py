@@ -540,3 +540,11 @@ def test_a_sync_of_one_folder_of_the_tree_the_files_were_stored_from_is_refused(
     own = repo / "notes" / "own.db"
     assert assetdb("ingest", repo / "notes", "--into", own).exit_code == 0
     assert assetdb("sync", repo / "notes", "--db", own).exit_code == 0  # a folder its files were stored from: fine
+    (repo / "mysite" / "mysite").mkdir(parents=True)  # a project whose files include its own name again
+    (repo / "mysite" / "manage.py").write_text("import os\n")
+    (repo / "mysite" / "mysite" / "settings.py").write_text("DEBUG = 1\n")
+    site = repo / "mysite" / "site.db"
+    assert assetdb("ingest", repo / "mysite", "--into", site).exit_code == 0
+    (repo / "mysite" / "mysite" / "settings.py").write_text("DEBUG = 0\n")
+    resynced = assetdb("sync", repo / "mysite", "--db", site)
+    assert resynced.exit_code == 0 and "1 changed" in resynced.stdout, resynced.stdout + resynced.stderr
