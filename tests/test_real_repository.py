@@ -281,6 +281,9 @@ def test_the_gate_checks_the_list_the_set_keeps_and_turns_red_when_the_set_or_th
     items = _listed_items(green)
     assert items["documentation/CONSOLIDATED_DATABASE_LIST.md::complete"] == "PASSED"
     assert items["databases/enterprise_assets.db::listed"] == "PASSED" and len(items) > 5
+    picked = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/enterprise_assets.db::size",
+                 "-p", "no:cacheprovider", "-q")
+    assert picked.returncode == 0 and "1 passed" in picked.stdout, picked.stdout  # that item only
 
     make_database(root / "databases" / "brand_new.db", "CREATE TABLE t (id INTEGER PRIMARY KEY)")
     unlisted = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")
