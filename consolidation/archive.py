@@ -206,7 +206,7 @@ def passed_over(database: Path | str, sources: list[Path | str]) -> dict[Path, s
             over[source] = "a file of the consolidated set itself"
         elif os.path.abspath(source) in left_out:
             over[source] = left_out[os.path.abspath(source)]
-    return {**over, **_gone_from(moved, [source for source in map(Path, sources) if source not in over])}
+    return {**over, **_gone_from(moved, [source for source in map(Path, sources) if source not in over], database)}
 
 
 def _archived_from(connection, database: Path) -> dict[str, str]:
@@ -215,10 +215,19 @@ def _archived_from(connection, database: Path) -> dict[str, str]:
             for source in read_sources(connection) if source.status == "archived" and source.original_path}
 
 
-def _gone_from(moved: dict[str, str], sources: list[Path | str]) -> dict[Path, str]:
-    """Of ``sources``, those gone from where an archived source came from (``moved``)."""
-    return {Path(source): f"archived already (to {moved[os.path.realpath(source)]})" for source in sources
-            if not os.path.lexists(source) and os.path.realpath(source) in moved}
+def _gone_from(moved: dict[str, str], sources: list[Path | str], database: Path) -> dict[Path, str]:
+    """Of ``sources``, those archived already: gone from where an archived source came from
+    (``moved``), or archived where they are (in the archive folder already)."""
+    found = {}
+    for source in sources:
+        came_from = os.path.realpath(source)
+        if came_from not in moved:
+            continue
+        if not os.path.lexists(source):
+            found[Path(source)] = f"archived already (to {moved[came_from]})"
+        elif os.path.realpath(recorded_source(database, moved[came_from])) == came_from:
+            found[Path(source)] = "archived already (where it is, in the archive folder)"
+    return found
 
 
 def archive_sources(
@@ -237,10 +246,10 @@ def archive_sources(
     folder = Path(to) if to else database.parent / "archive"
     if os.path.lexists(folder) and (folder.is_symlink() or not folder.is_dir()):
         raise BadInput(f"{folder}: is not a folder; --to names the archive folder (made if missing)")
-    if reconcile_archive(database, folder, limit):  # a kill between a move and its record: finished now
-        with read_consolidated(database) as (connection, _):
-            finished = _gone_from(_archived_from(connection, database), sources)
-        sources = [source for source in sources if Path(source) not in finished]
+    reconcile_archive(database, folder, limit)  # a kill between a move and its record: finished now
+    with read_consolidated(database) as (connection, _):  # and what is archived already is not archived again
+        finished = _gone_from(_archived_from(connection, database), sources, database)
+    sources = [source for source in sources if Path(source) not in finished]
     for parent in {Path(source).parent for source in sources}:  # a source renamed aside by a killed removal
         sweep_folder(parent)
     unique: dict[Path, Path] = {}

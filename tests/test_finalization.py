@@ -813,6 +813,13 @@ def test_a_database_of_a_hand_made_archive_folder_is_archived_where_it_is(assetd
                                                              "enterprise_assets.db"]
     again = assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes")
     assert again.exit_code == 0, again.stdout + again.stderr
+    archived_again = assetdb("archive", folder / "archive" / "legacy_2019.db", "--db", folder / "enterprise_assets.db")
+    assert archived_again.exit_code == 0, archived_again.stderr
+    assert "archived already (where it is, in the archive folder)" in archived_again.stdout + archived_again.stderr
+    with sqlite3.connect(folder / "enterprise_assets.db") as connection:
+        assert connection.execute("SELECT count(*) FROM cross_database_sync_operations WHERE operation = 'archive' "
+                                  "AND subject = 'legacy_2019.db'").fetchone()[0] == 1
+    connection.close()
     rebuilt = tmp_path / "rebuilt.db"
     assert assetdb("rebuild-source", folder / "enterprise_assets.db", "legacy_2019.db", "--out", rebuilt).exit_code == 0
     assert sqldiff(folder / "archive" / "legacy_2019.db", rebuilt) == ""
