@@ -373,6 +373,32 @@ def test_a_source_written_to_while_it_is_migrated_is_refused_and_taken_whole_by_
     assert sqldiff(sources[5], rebuilt) == ""
 
 
+def test_a_changed_source_written_to_again_while_it_is_migrated_anew_is_refused(tmp_path, monkeypatch):
+    """A source migrated before and changed since is fingerprinted in line, to tell whether
+    its rows changed: a commit into it after that, before its merge reads it, is refused too."""
+    from consolidation.merge import engine
+
+    source = _source(tmp_path / "s.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    target = _migrated(tmp_path, source)
+    with closing(sqlite3.connect(source)) as writer, writer:
+        writer.execute("INSERT INTO t VALUES (2, 'b')")
+    real = engine.fingerprint_source
+
+    def then_written_to(connection, schema, description, *rest):
+        taken = real(connection, schema, description, *rest)
+        with closing(sqlite3.connect(source)) as writer, writer:
+            writer.execute("INSERT INTO t VALUES (3, 'c')")
+        return taken
+
+    monkeypatch.setattr(engine, "fingerprint_source", then_written_to)
+    with pytest.raises(Aborted, match=r"s\.db: changed while it was being migrated"):
+        migrate(target, [source], MigrationSettings(limit=LIMIT))
+    monkeypatch.setattr(engine, "fingerprint_source", real)
+    assert [outcome.action for outcome in migrate(target, [source], MigrationSettings(limit=LIMIT)).sources] == [
+        "remigrated"]
+    assert verify_database(target, [source]).ok
+
+
 def test_reconstruction_comes_out_in_identity_order_with_nothing_sorted(tmp_path):
     """Runs and one-row links interleave; the fingerprint of the reconstruction must not
     sort (a sorter would hold rows of any width), and its rows must come in identity order."""

@@ -211,8 +211,9 @@ def _unchanged(connection, outcome: SourceOutcome, source_id: int) -> SourceOutc
 def _write_changed(shards: ShardSet, source: _ChangedSource, settings, reads: SourceReads) -> SourceOutcome:
     """Write one changed source in the open session; a new source's fingerprint is read
     on a second thread meanwhile (or before)."""
-    if source.fingerprints is not None:
-        return _write_source(shards, source, settings, source.fingerprints)
+    if source.fingerprints is not None:  # taken in line, to tell it unchanged: of the file as it was opened
+        taken = source.fingerprints
+        return _write_source(shards, source, settings, lambda: (reads.require_as_opened(source.path), taken())[1])
     return _write_source(shards, source, settings, lambda: reads.fingerprints(source.path, source.description))
 
 

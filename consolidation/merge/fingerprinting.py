@@ -106,14 +106,19 @@ class SourceReads:
                 found = self._read.get(path) or Aborted(f"{path}: its fingerprint was not read; rolled back")
         if isinstance(found, BaseException):
             raise found
-        if files_state(path) != self._state_when_opened.get(path):  # its merge is done: both read these bytes
-            raise Aborted(f"{path}: changed while it was being migrated (another process wrote to it); rolled back — "
-                          "run the same command again once it is idle")
+        self.require_as_opened(path)
         tables, file_hash = found
         merged = {table.name for table in description.tables + description.virtual_tables}
         if set(tables) != merged:  # both read one snapshot: never, unless a reader is wrong
             raise Aborted(f"{path}: its fingerprint was read of other tables than its merge; rolled back")
         return tables, source_fingerprint(description, tables), file_hash
+
+    def require_as_opened(self, path: Path) -> None:
+        """Refuse ``path``'s write unless its files lie on disk as they did when it was opened
+        (its merge done, its fingerprint and hash read: all of one state of the file)."""
+        if files_state(path) != self._state_when_opened.get(path):
+            raise Aborted(f"{path}: changed while it was being migrated (another process wrote to it); rolled back — "
+                          "run the same command again once it is idle")
 
     def _read_ahead(self) -> None:
         try:
