@@ -299,6 +299,21 @@ def test_a_fingerprint_that_fails_fails_the_write_that_takes_it(tmp_path):
         reads.fingerprints(source, description)
 
 
+def test_a_source_made_unreadable_after_it_was_judged_is_named_as_unreadable(tmp_path, monkeypatch):
+    """chmod 000 between the preflight and the read: one line saying the source cannot be
+    read (it said "cannot write here", of a file the tool only reads)."""
+    from consolidation.merge import fingerprinting
+
+    source = _many_rows(tmp_path / "s.db", 10)
+
+    def refused(path, **options):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(fingerprinting, "readonly_uri", refused)
+    with SourceReads([source]) as reads, pytest.raises(BadInput, match=r"s\.db: cannot be read \(Permission denied\)"):
+        reads.uri(source)
+
+
 def test_the_fingerprints_run_ahead_of_the_merge_only_so_far(tmp_path):
     """Each source read ahead holds its snapshot (a copy, for a file whose -wal holds rows)
     until it is committed: no more than AHEAD of them are read before the merge asks."""

@@ -27,7 +27,7 @@ import threading
 from contextlib import ExitStack
 from pathlib import Path
 
-from ..errors import Aborted
+from ..errors import Aborted, BadInput
 from ..size import sidecar_paths
 from ..sqlite import SourceDescription, describe_source, file_sha256, readonly_uri
 from ..sqlite.describe import fingerprint_source, source_fingerprint
@@ -79,9 +79,13 @@ class SourceReads:
             opening = self._opening.setdefault(path, threading.Lock())
         with opening:  # one source's snapshot being copied holds up no other source's
             if path not in self._open:
-                state = files_state(path) if path.is_file() else None  # else readonly_uri says what it is
-                stack = ExitStack()
-                uri = stack.enter_context(readonly_uri(path, allow_empty=True, attach=True))
+                try:
+                    state = files_state(path) if path.is_file() else None  # else readonly_uri says what it is
+                    stack = ExitStack()
+                    uri = stack.enter_context(readonly_uri(path, allow_empty=True, attach=True))
+                except OSError as error:  # a source made unreadable since it was judged (chmod 000, say)
+                    raise BadInput(f"{path}: cannot be read ({error.strerror or error}); nothing of it was "
+                                   "written") from None
                 self._open[path] = (stack, uri)
                 self._state_when_opened[path] = state
             return self._open[path][1]
