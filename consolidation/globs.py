@@ -55,7 +55,7 @@ class Exclusions:
     A pattern without ``/`` matches a file name in any folder; one with ``/`` matches the
     path relative to the project root (where ``pyproject.toml`` is, else the current
     folder) or to the current folder, so the README's commands mean the same run from the
-    repository root.
+    repository root; an absolute one matches the file's absolute path.
     """
 
     patterns: tuple[str, ...] = ()
@@ -72,6 +72,9 @@ class Exclusions:
     def matching(self, path: Path) -> str | None:
         """The first pattern that leaves ``path`` out, or None."""
         for pattern, compiled in zip(self.patterns, self._compiled):
+            if os.path.isabs(pattern) and any(compiled.match(Path(form).as_posix())
+                                              for form in (os.path.abspath(path), resolved(path))):
+                return pattern  # a path given whole (--exclude "$PWD/databases/x.db")
             for root in self.roots:
                 relative = _relative(path, root)
                 if relative is not None and compiled.match(relative):

@@ -114,6 +114,8 @@ def test_exclude_leaves_files_out_of_inventory_migrate_and_the_gate(assetdb, fol
     result = assetdb("migrate", folder / "good.db", folder / "telemetry_2023.db", "--into", target,
                      "--exclude", "telemetry_*.db", "--quiet")
     assert result.exit_code == 0 and "excluded: left out on purpose (--exclude telemetry_*.db)" in result.stdout
+    whole = assetdb("inventory", folder, "--exclude", str(folder.resolve() / "telemetry_2023.db"), "--json")
+    assert [entry["path"] for entry in json.loads(whole.stdout)["databases"]] == ["good.db"]  # a path given whole
     gate_folder = pytester.path / "databases"
     gate_folder.mkdir()
     lfs_pointer(gate_folder / "telemetry_2023.db", 9_000_000)
