@@ -363,6 +363,8 @@ def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archi
         return CheckResult(False, f"listed as {section}, but {name} is archived — run: {hint}")
     if not archived and section == "archived":
         return CheckResult(False, f"listed as archived, but {name} is an active database — run: {hint}")
+    if section == "skipped":  # a file the set leaves out is shown as skipped, never checked as listed
+        return CheckResult(False, f"listed as skipped, but {name} is not left out of the set any more — run: {hint}")
     if section is not None or database_list.names(path):
         return CheckResult(True, f"{relative} is listed in {list_file.name}" + (f" ({section})" if section else ""))
     primary = (registering_primary(path) or (None,))[0]

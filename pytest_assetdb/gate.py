@@ -111,9 +111,9 @@ def builtin_checks(path: Path, database_list: Path | None, membership: Membershi
         Check("integrity", "inventory", "integrity", lambda c: check_integrity(c.path, c.shown_as),
               cost=_file_bytes(path)),
     ]
-    if membership.usable_since is not None:
-        checks.append(Check("skipped", "migration", "skipped",
-                            lambda c, why=membership.usable_since: CheckResult(False, why), gates=False))
+    if membership.usable_since is not None:  # the list is made true once it is migrated: its skipped item says how
+        return [*checks, Check("skipped", "migration", "skipped",
+                               lambda c, why=membership.usable_since: CheckResult(False, why), gates=False)]
     if membership.locked is not None:
         return [checks[0], Check("integrity", "inventory", "integrity", lambda c, why=membership.locked: CheckResult(
             False, f"what the consolidated set beside it records of this file could not be read: {why} — rerun "

@@ -25,6 +25,11 @@ from consolidation.store.identity import PRIMARY, claims_assetdb, connection_rol
 from consolidation.store.owned import ARCHIVE_MANIFEST
 from consolidation.store.set_files import database_list_path, skipped_files
 
+#: Why a file may be left out that it can stop being by itself (fetched, mended, let go of
+#: by its writer): one that has is a usable database the set does not hold. (Left out on
+#: purpose, or as a link leading out of its folder, it stays left out.)
+OUTGROWN = ("lfs-pointer", "not-sqlite", "truncated", "corrupt", "locked", "unreadable")
+
 #: How many folders up a database's consolidated set or archive manifest is looked for.
 SEARCH_DEPTH = 3
 
@@ -96,9 +101,12 @@ def _set_beside(archive: Path) -> Path | None:
 class MembershipIndex:
     """Memberships of one gate session, each folder's manifest and ledgers read once."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate_folders: tuple[Path, ...] = ()) -> None:
         self._manifests: dict[Path, dict[Path, Archived]] = {}
         self._sets: dict[Path, _SetsIn] = {}
+        #: The folders the gate was given: their sets speak for files anywhere (a source
+        #: consolidated from legacy/ beside a set in databases/).
+        self._gate_folders = tuple(resolved(folder) for folder in gate_folders)
 
     def _sets_in(self, folder: Path) -> _SetsIn:
         if folder not in self._sets:
@@ -126,12 +134,12 @@ class MembershipIndex:
                 self._manifests[folder] = _manifest(folder) if (folder / ARCHIVE_MANIFEST).is_file() else {}
             if real in self._manifests[folder]:
                 return Membership(archived=self._manifests[folder][real], archived_from=_set_beside(folder))
-        for folder in _folders_up(real):
+        for folder in dict.fromkeys([*_folders_up(real), *self._gate_folders]):
             left_out = self._sets_in(folder).left_out.get(real)
             if left_out is not None:
                 reason, primary = left_out
-                if not judge_source(path, deep=True).usable:
-                    return Membership(skipped=reason)
+                if reason.split(":")[0] not in OUTGROWN or not judge_source(path, deep=True).usable:
+                    return Membership(skipped=reason)  # left out on purpose, for where it leads, or still unusable
                 return Membership(usable_since=f"left out of the consolidated set as {reason.split(':')[0]}, and "
                                                f"a usable database now: its rows are not in the set — run: assetdb "
                                                f"migrate {shlex.quote(str(path))} --into {shlex.quote(str(primary))}")

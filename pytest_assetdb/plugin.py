@@ -29,6 +29,7 @@ from .nodes import (
     RESULTS_KEY,
     DatabaseFile,
     DatabaseListFile,
+    gate_folders,
     lists_not_collected,
 )
 from .report import GateReporter
@@ -68,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # every check waits out a committing writer; the process's previous wait comes back at the end
     config.stash[READER_WAIT_KEY] = set_reader_wait(config.stash[SETTINGS_KEY].lock_timeout)
     config.stash[RESULTS_KEY] = ResultCache()
-    config.stash[MEMBERSHIP_KEY] = MembershipIndex()
+    config.stash[MEMBERSHIP_KEY] = MembershipIndex(tuple(gate_folders(config)))
     if not hasattr(config, "workerinput"):  # the controller (or a run without xdist) reports
         config.pluginmanager.register(GateReporter(config), "assetdb-reporter")
 
