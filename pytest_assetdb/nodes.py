@@ -23,10 +23,9 @@ from .settings import resolve_warn, settings
 
 RESULTS_KEY = pytest.StashKey[ResultCache]()
 MEMBERSHIP_KEY = pytest.StashKey[MembershipIndex]()
-#: The database lists the collected databases are checked against, and those collected
-#: themselves: a list in use outside the gate's folders gets its ``complete`` item too.
+#: The database lists the collected databases are checked against: each gets its
+#: ``complete`` item.
 LISTS_IN_USE_KEY = pytest.StashKey[set[Path]]()
-LISTS_COLLECTED_KEY = pytest.StashKey[set[Path]]()
 
 
 class AssetdbNearCapWarning(pytest.PytestWarning):
@@ -63,11 +62,10 @@ def gate_folders(config: pytest.Config) -> list[Path]:
     return [path if path.is_dir() else path.parent for path in paths]
 
 
-def lists_not_collected(config: pytest.Config) -> list[Path]:
-    """The database lists in use that collection did not reach (outside the gate's folders;
-    one deleted fails the ``listed`` items that name it instead)."""
-    collected = config.stash.get(LISTS_COLLECTED_KEY, set())
-    return sorted(path for path in config.stash.get(LISTS_IN_USE_KEY, set()) if path not in collected and path.is_file())
+def lists_in_use(config: pytest.Config) -> list[Path]:
+    """The database lists the collected databases are checked against, that exist (one
+    deleted fails the ``listed`` items that name it instead)."""
+    return sorted(path for path in config.stash.get(LISTS_IN_USE_KEY, set()) if path.is_file())
 
 
 class CheckFailure(Exception):
@@ -129,7 +127,6 @@ class DatabaseListFile(DatabaseFile):
     active is missing on disk (each database's own ``listed`` item covers the other way)."""
 
     def database_list(self) -> Path:
-        self.config.stash.setdefault(LISTS_COLLECTED_KEY, set()).add(self.path.absolute())
         return self.path
 
     def gate_checks(self, database_list: Path | None) -> list[Check]:

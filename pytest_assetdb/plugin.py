@@ -10,12 +10,12 @@ collectors) and syrupy (a plugin object for reporting, xdist-aware).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from consolidation.leftovers import sweep_system_temporaries
-from consolidation.listing import LIST_FILENAME
 from consolidation.sqlite.classify import is_database_path
 from consolidation.sqlite.readonly import set_reader_wait
 from consolidation.store import read_consolidated, shadow_with_union_views
@@ -30,7 +30,7 @@ from .nodes import (
     DatabaseFile,
     DatabaseListFile,
     gate_folders,
-    lists_not_collected,
+    lists_in_use,
 )
 from .report import GateReporter
 from .settings import SETTINGS_KEY, add_options, resolve_settings, settings
@@ -122,20 +122,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None  # left out on purpose (--assetdb-exclude, ini, [tool.assetdb] exclude)
     if is_database_path(file_path):
         return DatabaseFile.from_parent(parent, path=file_path)
-    if file_path.name == LIST_FILENAME:
-        return DatabaseListFile.from_parent(parent, path=file_path)
-    return None
+    return None  # a database list gets its item when a database is checked against it (below)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A database list the collected databases are checked against, kept outside the gate's
-    folders (``documentation/``, say), gets its ``complete`` item all the same: it is what
-    fails when a database it lists as active (the consolidated set itself) is gone."""
+    """Each database list the collected databases are checked against gets its ``complete``
+    item, wherever it lives (``documentation/``, outside the gate's folders, say): it is what
+    fails when a database it lists as active (the consolidated set itself) is gone. Another
+    file of that name (an old hand-written copy) is no list in use, and gets none."""
     if not config.getoption("assetdb") or any("::" in argument for argument in config.args):
         return  # items picked by their ids: no other is added
-    for database_list in lists_not_collected(config):
-        items.extend(DatabaseListFile.from_parent(session, path=database_list).collect())
+    for database_list in lists_in_use(config):  # named from the rootdir, "../docs/…" when outside it
+        named = Path(os.path.relpath(database_list, config.rootpath)).as_posix()
+        items.extend(DatabaseListFile.from_parent(session, path=database_list, nodeid=named).collect())
 
 
 # -- spreading over xdist workers ----------------------------------------------------------------

@@ -22,6 +22,7 @@ from consolidation.size import (
     parse_size,
     parse_warn_threshold,
 )
+from consolidation.sqlite.backup import find_workspace
 from consolidation.store.lock import DEFAULT_LOCK_TIMEOUT
 
 from .gate import PHASES
@@ -184,7 +185,7 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     if database_list is not None and database_list.is_dir():
         raise pytest.UsageError(f"assetdb list {database_list} is a folder; name the list file itself "
                                 f"({database_list / LIST_FILENAME}, say)")
-    found_list = None if database_list is not None else _the_one_list(workspace or config.rootpath)
+    found_list = None if database_list is not None else _the_one_list(workspace or find_workspace(config.rootpath))
     patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))
     exclusions = Exclusions.of(patterns, project.project_root or config.rootpath)
     limit = resolve_limit(config)

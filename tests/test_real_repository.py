@@ -284,6 +284,13 @@ def test_the_gate_checks_the_list_the_set_keeps_and_turns_red_when_the_set_or_th
     picked = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/enterprise_assets.db::size",
                  "-p", "no:cacheprovider", "-q")
     assert picked.returncode == 0 and "1 passed" in picked.stdout, picked.stdout  # that item only
+    (root / "databases" / "old").mkdir()
+    (root / "databases" / "old" / "CONSOLIDATED_DATABASE_LIST.md").write_text("# 2019\n\n- gone.db\n")  # no list in use
+    inside = run(root / "databases", sys.executable, "-m", "pytest", "--assetdb", ".", "-p", "no:cacheprovider", "-v")
+    assert inside.returncode == 0, inside.stdout  # run from the folder itself: pytest's rootdir is databases/
+    assert _listed_items(inside)["../documentation/CONSOLIDATED_DATABASE_LIST.md::complete"] == "PASSED"
+    assert "old/CONSOLIDATED_DATABASE_LIST.md" not in inside.stdout
+    shutil.rmtree(root / "databases" / "old")
 
     make_database(root / "databases" / "brand_new.db", "CREATE TABLE t (id INTEGER PRIMARY KEY)")
     unlisted = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")
