@@ -48,6 +48,7 @@ class DatabaseSet:
     primary: Path
     files: set[str] = field(default_factory=set)
     leaves_files_out: bool = False  # has it recorded files left out (``--skip-unusable``)?
+    keeps_list: bool = False  # has it recorded the database list it keeps (then any other is a document)?
 
     @classmethod
     def of(cls, primary: Path, extra: tuple[Path, ...] = ()) -> DatabaseSet:
@@ -66,6 +67,7 @@ class DatabaseSet:
                 listed = database_list_path(connection, primary)
                 if listed is not None:
                     owned.files.add(_key(listed))
+                    owned.keeps_list = True
         except (AssetdbError, sqlite3.Error, OSError):
             pass  # no usable set there yet: it owns only the path it will have
         return owned
