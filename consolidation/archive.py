@@ -67,12 +67,6 @@ class Archived:
         return archived if archived.is_absolute() else folder / archived
 
 
-def in_archive(root: Path, relative: str) -> bool:
-    """Whether ``relative`` (a database path under ``root``) lies in an archive folder."""
-    parts = relative.split("/")
-    return any((root.joinpath(*parts[:depth]) / MANIFEST).is_file() for depth in range(1, len(parts)))
-
-
 def read_manifest(folder: Path) -> list[Archived]:
     """The archive folder's manifest entries (none when it has no manifest)."""
     path = folder / MANIFEST

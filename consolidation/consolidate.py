@@ -25,7 +25,6 @@ from pathlib import Path
 
 from .archive import (
     archive_sources,
-    in_archive,
     left_behind,
     reconcile_archive,
     refuse_sources_in_use,
@@ -56,7 +55,7 @@ from .store import Operation, initialize, record_operation
 from .store.copies import files_of_set
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
-from .store.owned import DatabaseSet
+from .store.owned import DatabaseSet, in_archive
 
 TARGET_NAME = "enterprise_assets.db"
 

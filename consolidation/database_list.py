@@ -20,7 +20,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archive import in_archive
 from .errors import AssetdbError, BadInput
 from .globs import Exclusions, resolved
 from .inventory import (
@@ -47,6 +46,7 @@ from .sqlite.classify import has_sqlite_header, is_database_path
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
+from .store.owned import in_archive
 from .store.set_files import database_list_path, record_database_list, skipped_files
 from .store.shard_files import existing_shard, manifest
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # for annotations only: printing a report never needs the cod
 from .size import format_size
 from .sqlite.classify import UNUSABLE, classify, is_database_path, sidecar_of
 from .store.identity import claims_assetdb
+from .store.owned import in_archive
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
@@ -174,8 +175,8 @@ def outside_note(outside: list[str], set_folder: str | None = None, root: Path |
     for name in outside:
         if sidecar_of(name) is not None:
             continue
-        if root is not None and (root / name).is_file() and claims_assetdb(root / name):
-            copies.append(name)  # a consolidated set's file, or a copy of one: never a legacy source
+        if root is not None and ((root / name).is_file() and claims_assetdb(root / name) or in_archive(root, name)):
+            copies.append(name)  # a consolidated set's file, a copy of one, or its archive: never a legacy source
         elif not is_database_path(name):
             (damaged if root is not None and classify(root / name).status in UNUSABLE else unnamed).append(name)
         elif root is not None and classify(root / name).status in UNUSABLE:

@@ -884,3 +884,27 @@ def test_a_source_over_the_cap_is_archived_named_as_such_and_only_its_size_item_
                            "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=tmp_path)
     failed = [line.split(" ")[0] for line in gate.stdout.splitlines() if " FAILED" in line and "::" in line]
     assert failed == [f"{os.path.relpath(folder, tmp_path)}/archive/big.db::size"], gate.stdout
+
+
+def test_another_set_s_archive_in_the_same_repository_is_never_offered_as_sources(assetdb, tmp_path):
+    """Two sets in one repository: a sync of the second named the first's archived sources as
+    databases to consolidate, and the consolidate it printed moved them into the second set,
+    the first set's rebuild proof losing its archived copy."""
+    repo = tmp_path / "repo"
+    for folder, name in (("one", "a.db"), ("two", "c.db")):
+        make_database(repo / folder / name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", f"INSERT INTO t VALUES (1, '{name}')")
+    (repo / "README.md").write_text("# two sets\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    backups = tmp_path / "backups"
+    assert assetdb("consolidate", repo / "one", "--workspace", repo, "--backup-dir", backups, "--yes").exit_code == 0
+    second = assetdb("consolidate", repo / "two", "--workspace", repo, "--backup-dir", backups, "--yes",
+                     "--list", repo / "two" / "CONSOLIDATED_DATABASE_LIST.md")
+    assert second.exit_code == 0, second.stdout + second.stderr
+    synced = assetdb("sync", repo, "--db", repo / "two" / "enterprise_assets.db")
+    assert synced.exit_code == 0
+    assert "files of another consolidated set or copies of one: one/archive/a.db" in synced.stderr
+    assert "consolidate them with" not in synced.stderr
+    again = assetdb("consolidate", repo / "two", repo / "one" / "archive", "--workspace", repo, "--backup-dir", backups,
+                    "--yes", "--list", repo / "two" / "CONSOLIDATED_DATABASE_LIST.md")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert (repo / "one" / "archive" / "a.db").is_file() and not (repo / "two" / "archive" / "a.db").exists()

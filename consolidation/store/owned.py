@@ -36,6 +36,15 @@ def is_tool_file(name: str) -> bool:
     return name.startswith(".") and (name.endswith(TEMPORARY_SUFFIXES) or is_temporary_name(name))
 
 
+def in_archive(root: Path, relative: str) -> bool:
+    """Whether ``relative`` (a database path under ``root``) lies in an archive folder: one
+    of its folders, ``root`` and those above it included, holds an archive's manifest (the
+    archive of another set in the same repository among them)."""
+    parts = relative.split("/")
+    return any((folder / ARCHIVE_MANIFEST).is_file() for folder in (
+        *(root.joinpath(*parts[:depth]) for depth in range(1, len(parts))), root, *root.absolute().parents))
+
+
 def _key(path: Path | str | bytes) -> str:
     return os.path.abspath(os.fsdecode(path))
 
