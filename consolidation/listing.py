@@ -167,6 +167,15 @@ def find_list(workspace: Path, default_folder: Path, explicit: Path | None = Non
     return found[0] if found else default_folder / LIST_FILENAME
 
 
+def the_one_list(workspace: Path) -> Path | None:
+    """The work tree's one database list, if it has exactly one (none, or several: None)."""
+    try:
+        found = find_list(workspace, workspace)
+    except BadInput:
+        return None
+    return found.resolve() if found.is_file() else None
+
+
 def _real_folder(database: Path) -> Path:
     """``database`` in its folder with the folder's links followed, the file's own not."""
     return resolved(Path(database).absolute().parent) / Path(database).name

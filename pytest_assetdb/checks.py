@@ -18,7 +18,7 @@ from consolidation.assets.walk import WorkspaceListing
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError
 from consolidation.leftovers import private_scratch
-from consolidation.listing import DatabaseList, read_list
+from consolidation.listing import DatabaseList, read_list, the_one_list
 from consolidation.proof import (
     LedgerSource,
     check_reproducible,
@@ -38,6 +38,7 @@ from consolidation.sqlite import (
     file_sha256,
     open_readonly,
 )
+from consolidation.sqlite.backup import find_workspace
 from consolidation.sqlite.classify import classify
 from consolidation.sqlite.introspect import quote_identifier as q
 from consolidation.sqlite.locks import interrupted_journal
@@ -350,7 +351,9 @@ def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archi
     name = shown_as or str(path)
     hint = _list_hint(path, list_file, archived)
     if not list_file.is_file():
-        return CheckResult(False, f"no database list at {list_file} — run: {hint}")
+        now = the_one_list(find_workspace(list_file.parent))  # moved there?
+        moved = f" (if it is {now} now, run: {_list_hint(path, now, archived)})" if now else ""
+        return CheckResult(False, f"no database list at {list_file} — run: {hint}{moved}")
     database_list = read_list(list_file)
     relative = database_list.relative(path)
     section = database_list.section_of(path)

@@ -82,8 +82,9 @@ class DatabaseFile(pytest.File):
     def database_list(self) -> Path | None:
         """The list this database's ``listed`` item checks: the one configured, else the one
         its consolidated set keeps (the set beside or above it, else the one set the gate's
-        folders hold) — a list deleted since is still the one it is checked against —, else
-        the workspace's one list, else the one beside the database."""
+        folders hold) — a list deleted or moved since is still the one it is checked against
+        (its items say where the workspace's list is now) —, else the workspace's one list,
+        else the one beside the database."""
         gate, membership = settings(self.config), self.config.stash[MEMBERSHIP_KEY]
         chosen = (gate.database_list or membership.recorded_list(self.path)
                   or membership.recorded_in(gate_folders(self.config)) or gate.found_list)

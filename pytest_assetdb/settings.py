@@ -15,7 +15,7 @@ import pytest
 from consolidation.config import load_settings
 from consolidation.errors import BadInput
 from consolidation.globs import Exclusions
-from consolidation.listing import LIST_FILENAME, find_list
+from consolidation.listing import LIST_FILENAME, the_one_list
 from consolidation.size import (
     NEAR_LIMIT_FRACTION,
     format_size,
@@ -185,7 +185,7 @@ def resolve_settings(config: pytest.Config) -> GateSettings:
     if database_list is not None and database_list.is_dir():
         raise pytest.UsageError(f"assetdb list {database_list} is a folder; name the list file itself "
                                 f"({database_list / LIST_FILENAME}, say)")
-    found_list = None if database_list is not None else _the_one_list(workspace or find_workspace(config.rootpath))
+    found_list = None if database_list is not None else the_one_list(workspace or find_workspace(config.rootpath))
     patterns = (*project.exclude, *config.getini("assetdb_exclude"), *config.getoption("assetdb_exclude"))
     exclusions = Exclusions.of(patterns, project.project_root or config.rootpath)
     limit = resolve_limit(config)
@@ -207,16 +207,6 @@ def resolve_lock_timeout(config: pytest.Config) -> float:
     if not (math.isfinite(value) and value >= 0):  # negative, nan, or inf (a wait that never ends)
         raise pytest.UsageError(f"{source}: {text!r} is not a number of seconds to wait")
     return value
-
-
-def _the_one_list(root: Path) -> Path | None:
-    """The workspace's database list when it has exactly one: the list of a database whose
-    set keeps none (with none or several, the list beside it)."""
-    try:
-        found = find_list(root, root)
-    except BadInput:
-        return None
-    return found.resolve() if found.is_file() else None
 
 
 def settings(config: pytest.Config) -> GateSettings:

@@ -306,7 +306,16 @@ def test_the_gate_checks_the_list_the_set_keeps_and_turns_red_when_the_set_or_th
     assert f"no database list at {the_list}" in no_list.stdout
     the_list.write_bytes(kept)
 
-    (root / "docs" / "old" / "CONSOLIDATED_DATABASE_LIST.md").unlink()  # with no set, only one list can say
+    (root / "docs" / "old" / "CONSOLIDATED_DATABASE_LIST.md").unlink()
+    (root / "handbook").mkdir()
+    subprocess.run(["git", "-C", str(root), "mv", str(the_list), str(root / "handbook")], check=True)  # moved
+    moved = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "--assetdb-workspace", ".",
+                "-p", "no:cacheprovider", "-v", "-rN")
+    hint = next(line.split("(if it is ", 1)[1] for line in moved.stdout.splitlines() if "(if it is " in line)
+    assert hint.startswith(f"{root / 'handbook' / the_list.name} now, run: assetdb list "), hint  # where it is now
+    assert "reproducible[documentation] PASSED" in moved.stdout  # and not taken for a document
+    subprocess.run(["git", "-C", str(root), "mv", str(root / "handbook" / the_list.name), str(the_list)], check=True)
+    # with no set, only one list can say
     for path in (root / "databases").glob("enterprise_assets*.db"):
         path.unlink()
     no_set = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/", "-p", "no:cacheprovider", "-v")

@@ -76,7 +76,7 @@ class DatabaseSet:
                 listed = database_list_path(connection, primary)
                 if listed is not None:
                     owned.files.add(_key(listed))
-                    owned.keeps_list = True
+                    owned.keeps_list = listed.is_file()  # else moved (git mv), and found as before
         except (AssetdbError, sqlite3.Error, OSError):
             pass  # no usable set there yet: it owns only the path it will have
         return owned
