@@ -84,10 +84,12 @@ def remove_database_file(path: Path) -> None:
 
 
 def sidecar_paths(path: Path) -> list[Path]:
-    """The data-bearing sidecars of ``path`` that exist right now."""
+    """The data-bearing sidecars of ``path`` that exist right now: of the database a link
+    leads to, beside it, where SQLite keeps them (not beside the link)."""
+    base = os.path.realpath(path) if os.path.islink(path) else path
     return [
         candidate
-        for candidate in (Path(f"{path}{suffix}") for suffix in DATA_SIDECAR_SUFFIXES)
+        for candidate in (Path(f"{base}{suffix}") for suffix in DATA_SIDECAR_SUFFIXES)
         if candidate.exists()
     ]
 

@@ -145,3 +145,21 @@ def test_database_with_an_active_writer_is_locked(tmp_path, writer_lock, wal):
 def test_no_writer_means_no_lock_holder(tmp_path):
     database = make_database(tmp_path / "idle.db", "CREATE TABLE t (x)")
     assert writer_lock_holder(database) is None
+
+
+def test_a_link_to_a_wal_database_elsewhere_is_read_with_the_rows_its_wal_holds(assetdb, tmp_path):
+    """``databases/link.db -> ../elsewhere/w.db``, whose newest rows live in ``w.db-wal``:
+    its sidecars were looked for beside the link, so the file was read without its -wal
+    (no rows migrated, exit 0), and a later commit into the -wal went unseen."""
+    real = write_wal_with_pending_rows(tmp_path / "elsewhere" / "w.db", rows=4)
+    (tmp_path / "databases").mkdir()
+    (tmp_path / "databases" / "link.db").symlink_to("../elsewhere/w.db")
+    target = tmp_path / "databases" / "enterprise_assets.db"
+    assert assetdb("migrate", tmp_path / "databases" / "link.db", "--into", target, "--quiet").exit_code == 0
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT count(*) FROM items").fetchone()[0] == 4
+    connection.close()
+    write_wal_with_pending_rows(real, rows=2)  # two more, in the -wal only
+    again = assetdb("migrate", tmp_path / "databases" / "link.db", "--into", target)
+    assert again.exit_code == 0 and "remigrated" in again.stdout, again.stdout
+    assert assetdb("verify", target, "--sources", tmp_path / "databases" / "link.db").exit_code == 0

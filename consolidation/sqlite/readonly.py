@@ -115,6 +115,7 @@ def readonly_uri(path: Path | str, allow_empty: bool = False, attach: bool = Fal
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"{path}: no such database file")
+    path = Path(os.path.realpath(path))  # a link's database keeps its -wal beside itself, not beside the link
     live_sidecars = [side for side in sidecar_paths(path) if side.stat().st_size > 0]
     header = None
     if not (allow_empty and os.stat(path).st_size == 0):
