@@ -908,3 +908,19 @@ def test_another_set_s_archive_in_the_same_repository_is_never_offered_as_source
                     "--yes", "--list", repo / "two" / "CONSOLIDATED_DATABASE_LIST.md")
     assert again.exit_code == 0, again.stdout + again.stderr
     assert (repo / "one" / "archive" / "a.db").is_file() and not (repo / "two" / "archive" / "a.db").exists()
+
+
+def test_a_folder_that_is_an_archive_too_still_offers_its_new_databases(assetdb, tmp_path):
+    """``archive --to databases`` makes the sources' own folder the archive: a database added
+    there since, which its manifest does not name, is a source like any other."""
+    folder = tmp_path / "databases"
+    make_database(folder / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    target = folder / "enterprise_assets.db"
+    assert assetdb("migrate", folder / "a.db", "--into", target, "--quiet").exit_code == 0
+    assert assetdb("archive", folder / "a.db", "--db", target, "--to", folder).exit_code == 0
+    make_database(folder / "new.db", "CREATE TABLE n (id INTEGER PRIMARY KEY, v)", "INSERT INTO n VALUES (1, 'n')")
+    done = assetdb("consolidate", folder, "--backup-dir", tmp_path / "backups", "--yes")
+    assert done.exit_code == 0, done.stdout + done.stderr
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT count(*) FROM migration_sources WHERE name = 'new.db'").fetchone()[0] == 1
+    connection.close()

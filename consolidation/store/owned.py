@@ -8,6 +8,7 @@ inside itself would double it every run) and never a legacy source to migrate.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -37,12 +38,24 @@ def is_tool_file(name: str) -> bool:
 
 
 def in_archive(root: Path, relative: str) -> bool:
-    """Whether ``relative`` (a database path under ``root``) lies in an archive folder: one
-    of its folders, ``root`` and those above it included, holds an archive's manifest (the
-    archive of another set in the same repository among them)."""
+    """Whether ``relative`` (a database path under ``root``) lies in an archive folder: one of
+    the folders between ``root`` and it holds an archive's manifest, or ``root`` (or a folder
+    above it) holds one that names it (``root`` being another set's archive folder, say)."""
     parts = relative.split("/")
-    return any((folder / ARCHIVE_MANIFEST).is_file() for folder in (
-        *(root.joinpath(*parts[:depth]) for depth in range(1, len(parts))), root, *root.absolute().parents))
+    if any((root.joinpath(*parts[:depth]) / ARCHIVE_MANIFEST).is_file() for depth in range(1, len(parts))):
+        return True
+    real = os.path.realpath(root.joinpath(*parts))
+    return any(real in _archived_in(folder) for folder in (root, *root.absolute().parents)
+               if (folder / ARCHIVE_MANIFEST).is_file())
+
+
+def _archived_in(folder: Path) -> set[str]:
+    """The real paths of the files the archive manifest of ``folder`` names."""
+    try:
+        entries = json.loads((folder / ARCHIVE_MANIFEST).read_text(encoding="utf-8"))
+        return {os.path.realpath(folder / entry["archived"]) for entry in entries}
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
 
 
 def _key(path: Path | str | bytes) -> str:
