@@ -388,6 +388,24 @@ def test_a_source_written_to_while_it_is_migrated_is_refused_and_taken_whole_by_
     assert sqldiff(sources[5], rebuilt) == ""
 
 
+def test_a_source_only_read_meanwhile_is_not_taken_for_one_written_to(tmp_path, monkeypatch):
+    """Another process that only reads a WAL source makes (and removes) an empty -wal beside
+    it: nothing of the source changed, and its write goes through."""
+    from consolidation.merge import fingerprinting
+
+    source = _source(tmp_path / "s.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
+    real = fingerprinting.fingerprint_source
+
+    def while_a_reader_looks(connection, schema, description, *rest):
+        (tmp_path / "s.db-wal").write_bytes(b"")  # a reader's, empty
+        return real(connection, schema, description, *rest)
+
+    monkeypatch.setattr(fingerprinting, "fingerprint_source", while_a_reader_looks)
+    target = tmp_path / "ws" / "enterprise_assets.db"
+    target.parent.mkdir()
+    assert [o.action for o in migrate(target, [source], MigrationSettings(limit=LIMIT)).sources] == ["migrated"]
+
+
 def test_a_changed_source_written_to_again_while_it_is_migrated_anew_is_refused(tmp_path, monkeypatch):
     """A source migrated before and changed since is fingerprinted in line, to tell whether
     its rows changed: a commit into it after that, before its merge reads it, is refused too."""

@@ -43,8 +43,9 @@ def files_state(path: Path) -> tuple:
     """A source's files as they lie on disk (each one's name, size and mtime): the same when
     it was opened and once its merge and fingerprint are read, the rows both read and the
     bytes hashed are one state of the file."""
-    return tuple((file.name, info.st_size, info.st_mtime_ns)
-                 for file in (path, *sidecar_paths(path)) for info in (file.stat(),))
+    files = [(file.name, info.st_size, info.st_mtime_ns) for file in (path, *sidecar_paths(path))
+             for info in (file.stat(),)]
+    return tuple(files[:1] + [side for side in files[1:] if side[1] > 0])  # an empty -wal a reader makes is nothing
 
 
 class SourceReads:
