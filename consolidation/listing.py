@@ -114,17 +114,18 @@ def read_list(path: Path) -> DatabaseList:
     return parsed
 
 
-def is_kept_list(path: Path, lists_in_workspace: int) -> bool:
+def is_kept_list(path: Path, lists_in_workspace: int, a_set_keeps_one: bool = False) -> bool:
     """Is the ``CONSOLIDATED_DATABASE_LIST.md`` at ``path`` one the tool keeps (never a file
-    asset: each run rewrites it)? The workspace's only list is; of several, one holding the
-    block the tool writes. Another (a hand-written old copy in ``docs/old/``) is a document."""
-    if lists_in_workspace <= 1:
-        return True
+    asset: each run rewrites it)? One holding the block the tool writes is (this set's or
+    another's, however its path is spelled); of the others, the workspace's only list, while
+    no set records the list it keeps. Another (an old hand-written copy) is a document."""
     try:
         with open(path, "rb") as handle:
-            return BEGIN_MARKER.encode() in handle.read(MAX_LIST_BYTES)
+            if BEGIN_MARKER.encode() in handle.read(MAX_LIST_BYTES):
+                return True
     except OSError:
         return False
+    return not a_set_keeps_one and lists_in_workspace <= 1
 
 
 #: A list file is read this far to find the tool's block in it.

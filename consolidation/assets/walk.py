@@ -147,9 +147,9 @@ def list_workspace(
         parts = name.split(b"/")
         if any(part.lower() in NEVER_STORED_FOLDERS for part in parts) or is_tool_file(os.fsdecode(parts[-1])):
             continue
-        if parts[-1] == _LIST_NAME and not (database_set is not None and database_set.keeps_list) \
-                and is_kept_list(Path(os.fsdecode(os.path.join(root, name))), lists):
-            continue  # a set that records its list owns it (below); any other is a document
+        if parts[-1] == _LIST_NAME and is_kept_list(Path(os.fsdecode(os.path.join(root, name))), lists,
+                                                    database_set is not None and database_set.keeps_list):
+            continue
         if environments and any(b"/".join(parts[:end]) in environments for end in range(1, len(parts))):
             continue
         full = os.path.join(root, name)
