@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from consolidation.archive import Archived
@@ -18,7 +18,6 @@ from consolidation.assets.walk import WorkspaceListing
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError
 from consolidation.leftovers import private_scratch
-from consolidation.listing import DatabaseList, read_list, the_one_list
 from consolidation.proof import (
     LedgerSource,
     check_reproducible,
@@ -38,7 +37,6 @@ from consolidation.sqlite import (
     file_sha256,
     open_readonly,
 )
-from consolidation.sqlite.backup import find_workspace
 from consolidation.sqlite.classify import classify
 from consolidation.sqlite.introspect import quote_identifier as q
 from consolidation.sqlite.locks import interrupted_journal
@@ -67,7 +65,7 @@ class CheckResult:
     raised: BaseException | None = None
 
 
-def _sh(path: Path | str) -> str:
+def shell_quoted(path: Path | str) -> str:
     """A path as a hint names it: quoted for a shell, so the command works pasted."""
     return shlex.quote(str(path))
 
@@ -116,9 +114,9 @@ def _over_cap_hint(path: Path, shown_as: str, limit: int, archived: bool) -> str
     written under a larger cap."""
     if archived:
         return (f"it is archived, its rows in the set: keep the file out of the repository or in Git LFS "
-                f"(git lfs track {_sh(shown_as)}); the set rebuilds it whenever needed")
+                f"(git lfs track {shell_quoted(shown_as)}); the set rebuilds it whenever needed")
     if role(path) is None:
-        folder = _sh(Path(shown_as).parent)
+        folder = shell_quoted(Path(shown_as).parent)
         cap = "" if load_settings(path.parent).size_limit == limit else f" --limit {limit}"
         return f"run: assetdb consolidate {folder}{cap} --yes (the consolidated set is split into shards under the cap)"
     return ("it was written under a larger cap: gate it with that cap (--assetdb-limit), or consolidate its "
@@ -132,7 +130,7 @@ def check_integrity(path: Path, shown_as: str | None = None) -> CheckResult:
     is named for what it is, with the way on, rather than as "not a database".
     """
     name = shown_as or str(path)
-    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {_sh(name)}"
+    restore = f"restore it from a verified backup: assetdb restore BACKUP --to {shell_quoted(name)}"
     candidate = classify(path)
     registered = registering_primary(path) if candidate.status == "empty" else None
     if registered is not None:
@@ -192,7 +190,7 @@ def check_archived(path: Path, entry: Archived, primary: Path | None, shown_as: 
         False,
         f"archived source changed since it was archived: {name} has SHA-256 {actual[:16]}…, the manifest says "
         f"{(entry.sha256 or 'nothing yet')[:16]}… — restore it from a backup, or rebuild it in its place: "
-        f"rm {_sh(path)} && assetdb rebuild-source {_sh(primary)} {_sh(entry.name)} --out {_sh(path)}",
+        f"rm {shell_quoted(path)} && assetdb rebuild-source {shell_quoted(primary)} {shell_quoted(entry.name)} --out {shell_quoted(path)}",
         figures,
     )
 
@@ -216,9 +214,9 @@ def check_lossless(path: Path, source_name: str, table_name: str, shown_as: str 
         return CheckResult(True, f"{verdict.rows} rows accounted for ({verdict.mode})", figures)
     if verdict.source_moved_on:  # the set is as migrated: the source has changed since
         return CheckResult(False, f"source changed since it was migrated: {source_name}:{table_name}: "
-                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {_sh(live)} --into {_sh(name)}"
+                                  f"{verdict.problem.split('; ')[0]} — run: assetdb migrate {shell_quoted(live)} --into {shell_quoted(name)}"
                                   + (ROWS_GONE_CAUTION if verdict.rows_gone else ""), figures)
-    hint = f"assetdb verify {_sh(name)} --sources {_sh(live)}" if live else f"assetdb verify {_sh(name)}"
+    hint = f"assetdb verify {shell_quoted(name)} --sources {shell_quoted(live)}" if live else f"assetdb verify {shell_quoted(name)}"
     return CheckResult(
         False,
         f"rows lost or changed: {source_name}:{table_name}: {verdict.problem} — run: {hint}",
@@ -239,11 +237,11 @@ def check_rebuildable(path: Path, source_name: str, shown_as: str | None = None,
             result = rebuild_source(path, source_name, rebuilt)
             problems = verify_rebuilt(path, source_name, rebuilt)
         except AssetdbError as error:
-            return CheckResult(False, f"cannot rebuild {source_name}: {error} — run: assetdb verify {_sh(name)}")
+            return CheckResult(False, f"cannot rebuild {source_name}: {error} — run: assetdb verify {shell_quoted(name)}")
     figures = {"tables": result.tables, "rows": result.rows}
     if not problems and archived_copy is not None and not os.path.lexists(archived_copy):
         return CheckResult(False, f"{source_name} rebuilds exactly, but its archived copy {archived_copy} is gone — put "
-                                  f"it back: assetdb rebuild-source {_sh(name)} {_sh(source_name)} --out {_sh(archived_copy)}",
+                                  f"it back: assetdb rebuild-source {shell_quoted(name)} {shell_quoted(source_name)} --out {shell_quoted(archived_copy)}",
                            figures)
     if not problems:
         return CheckResult(True, f"{source_name} rebuilds exactly ({result.rows} rows)", figures)
@@ -284,9 +282,9 @@ def check_reproducible_kind(path: Path, kind: str, workspace: Path | None, shown
         return CheckResult(True, f"{report.checked} {kind} assets regenerate{where}", figures)
     if workspace and report.workspace_changes == len(report.problems):  # the set is sound: the workspace moved on
         headline = (f"{report.workspace_changes} {kind} files in {workspace} are not as stored — run: "
-                    f"assetdb sync {_sh(workspace)} --db {_sh(name)}" + (" --rehash" if report.needs_rehash else ""))
+                    f"assetdb sync {shell_quoted(workspace)} --db {shell_quoted(name)}" + (" --rehash" if report.needs_rehash else ""))
     else:
-        hint = f"assetdb verify {_sh(name)}" + (f" --workspace {_sh(workspace)}" if workspace else "")
+        hint = f"assetdb verify {shell_quoted(name)}" + (f" --workspace {shell_quoted(workspace)}" if workspace else "")
         headline = f"{len(report.problems)} {kind} assets do not reproduce — run: {hint}"
     return CheckResult(
         False,
@@ -313,89 +311,9 @@ def check_schema(path: Path, shown_as: str | None = None) -> CheckResult:
         missing = missing_tables(connection)
     figures = {"schema_version": version, "missing_tables": len(missing)}
     if not COMPATIBLE_SINCE <= version <= SCHEMA_VERSION:
-        return CheckResult(False, f"schema version {version}, this assetdb writes {SCHEMA_VERSION} — run: assetdb init {_sh(name)}", figures)
+        return CheckResult(False, f"schema version {version}, this assetdb writes {SCHEMA_VERSION} — run: assetdb init {shell_quoted(name)}", figures)
     if missing:
         return CheckResult(
-            False, f"schema incomplete: missing {', '.join(missing)} — run: assetdb init {_sh(name)} to repair it", figures
+            False, f"schema incomplete: missing {', '.join(missing)} — run: assetdb init {shell_quoted(name)} to repair it", figures
         )
     return CheckResult(True, f"schema v{version} complete", figures)
-
-
-def _list_hint(path: Path, list_file: Path, archived: bool = False) -> str:
-    """The list command that makes the list true again: over every folder it keeps (its active
-    databases' folders, and the database's own unless it is an archived source, whose folder
-    is the archive), quoted for a shell."""
-    folders = _folders_kept(read_list(list_file)) if list_file.is_file() else {}
-    if not archived or not folders:
-        own = path.parent.parent if archived else path.parent
-        folders.setdefault(os.path.realpath(own), os.path.normpath(own))
-    return _list_command(folders, list_file)
-
-
-def _folders_kept(database_list: DatabaseList) -> dict[str, str]:
-    """The folders of the list's active databases, by where each resolves: one folder reached
-    two ways (databases, documentation/../databases) is named once."""
-    folders: dict[str, str] = {}
-    for name in listed_as_active(database_list):
-        folder = database_list.located(name).parent
-        folders.setdefault(os.path.realpath(folder), os.path.normpath(folder))
-    return folders
-
-
-def _list_command(folders: dict[str, str], list_file: Path) -> str:
-    return f"assetdb list {' '.join(map(_sh, sorted(folders.values())))} --write --list {_sh(list_file)}"
-
-
-def check_listed(path: Path, list_file: Path, shown_as: str | None = None, archived: bool = False) -> CheckResult:
-    """Is the database named in the database list (an archived source: as archived)?"""
-    name = shown_as or str(path)
-    hint = _list_hint(path, list_file, archived)
-    if not list_file.is_file():
-        now = the_one_list(find_workspace(list_file.parent))  # moved there?
-        moved = f" (if it is {now} now, run: {_list_hint(path, now, archived)})" if now else ""
-        return CheckResult(False, f"no database list at {list_file} — run: {hint}{moved}")
-    database_list = read_list(list_file)
-    relative = database_list.relative(path)
-    section = database_list.section_of(path)
-    if section is None and not database_list.names(path) and path.is_symlink():
-        target = Path(os.path.realpath(path))  # another name of a listed database is that database
-        if database_list.section_of(target) is not None:
-            verdict = check_listed(target, list_file, database_list.relative(target), archived)
-            return replace(verdict, message=f"{relative} is a link: {verdict.message}")
-    if archived and section not in (None, "archived"):
-        return CheckResult(False, f"listed as {section}, but {name} is archived — run: {hint}")
-    if not archived and section == "archived":
-        return CheckResult(False, f"listed as archived, but {name} is an active database — run: {hint}")
-    if section == "skipped":  # a file the set leaves out is shown as skipped, never checked as listed
-        return CheckResult(False, f"listed as skipped, but {name} is not left out of the set any more — run: {hint}")
-    if section is not None or database_list.names(path):
-        return CheckResult(True, f"{relative} is listed in {list_file.name}" + (f" ({section})" if section else ""))
-    primary = (registering_primary(path) or (None,))[0]
-    if primary is not None and (database_list.section_of(primary) is not None or database_list.names(primary)):
-        # a later write (a sync, an ingest) made this shard: the set it belongs to is listed
-        return CheckResult(True, f"{relative} is a shard of {database_list.relative(primary)}, which is listed in "
-                                 f"{list_file.name} (its shards table is brought up to date by: {hint})")
-    return CheckResult(False, f"not listed: {name} is missing from {list_file} — run: {hint}")
-
-
-def listed_as_active(parsed: DatabaseList) -> list[str]:
-    """Names a list gives as active: its generated block's active databases and shards
-    (relative to the list), or, in a list without one, every database it mentions."""
-    return sorted({*parsed.active, *parsed.shards} if parsed.generated else parsed.mentioned())
-
-
-def check_list_complete(list_file: Path, shown_as: str | None = None) -> CheckResult:
-    """Is every database the list gives as active on disk?"""
-    name = shown_as or str(list_file)
-    database_list = read_list(list_file)
-    active = listed_as_active(database_list)
-    missing = [listed for listed in active if not os.path.lexists(database_list.located(listed))]  # a link listed as one too
-    figures = {"listed": len(active), "missing": len(missing)}
-    if missing:
-        return CheckResult(
-            False,
-            f"listed but missing on disk: {', '.join(missing[:20])} — run: "
-            f"{_list_command(_folders_kept(database_list), list_file)} (or restore them)\n{name}",
-            figures,
-        )
-    return CheckResult(True, "every listed database is on disk", figures)

@@ -28,7 +28,6 @@ from .checks import (
     asset_kinds,
     check_archived,
     check_integrity,
-    check_listed,
     check_lossless,
     check_rebuildable,
     check_reproducible_kind,
@@ -38,6 +37,7 @@ from .checks import (
     is_assetdb_shard,
     migrated_sources,
 )
+from .list_checks import check_listed
 from .membership import Membership
 
 PHASES = PHASE_NAMES  # the consolidation's phases, in order

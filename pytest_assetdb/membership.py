@@ -28,7 +28,7 @@ from consolidation.store.set_files import database_list_path, skipped_files
 #: Why a file may be left out that it can stop being by itself (fetched, mended, let go of
 #: by its writer): one that has is a usable database the set does not hold. (Left out on
 #: purpose, or as a link leading out of its folder, it stays left out.)
-OUTGROWN = ("lfs-pointer", "not-sqlite", "truncated", "corrupt", "locked", "unreadable")
+OUTGROWN = ("lfs-pointer", "not-sqlite", "truncated", "corrupt", "locked", "unreadable", "unsupported")
 
 #: How many folders up a database's consolidated set or archive manifest is looked for.
 SEARCH_DEPTH = 3

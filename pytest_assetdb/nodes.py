@@ -16,8 +16,8 @@ import pytest
 from consolidation.errors import AssetdbError
 from consolidation.listing import LIST_FILENAME
 
-from .checks import check_list_complete
 from .gate import PHASES, Check, CheckContext, ResultCache, builtin_checks
+from .list_checks import check_list_complete
 from .membership import MembershipIndex
 from .settings import resolve_warn, settings
 

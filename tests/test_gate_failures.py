@@ -454,11 +454,10 @@ def test_a_file_left_out_as_unusable_that_is_a_database_now_fails_until_it_is_mi
     assert "databases/enterprise_assets.db::lossless[telemetry.db:readings] PASSED" in again.stdout.str()
 
 
-def test_files_left_out_on_purpose_or_elsewhere_are_shown_skipped_and_a_stale_skipped_entry_fails(pytester, tmp_path):
+def test_files_left_out_on_purpose_or_elsewhere_are_shown_skipped(pytester, tmp_path):
     """A database left out with --exclude stays skipped (it is usable, and meant to be left
     out); a pointer left out from legacy/, a folder beside the set's, is shown skipped too,
-    and once fetched fails its skipped item. Migrated then, the list's Skipped entry for it
-    fails its listed item until the list is written again."""
+    and once fetched fails its skipped item."""
     folder, legacy = pytester.path / "databases", pytester.path / "legacy"
     make_database(folder / "a.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)", "INSERT INTO t VALUES (1, 'a')")
     make_database(folder / "scratch.db", "CREATE TABLE s (id INTEGER PRIMARY KEY)")
@@ -475,13 +474,6 @@ def test_files_left_out_on_purpose_or_elsewhere_are_shown_skipped_and_a_stale_sk
     make_database(legacy / "telemetry.db", "CREATE TABLE readings (id INTEGER PRIMARY KEY, v)", "INSERT INTO readings VALUES (1, 2)")
     fetched = pytester.runpytest("--assetdb", "databases", "legacy", "-p", "no:cacheprovider", "-v")
     assert "legacy/telemetry.db::skipped FAILED" in fetched.stdout.str()
-    taken = _assetdb("migrate", legacy / "telemetry.db", "--into", folder / "enterprise_assets.db",
-                     "--backup-dir", tmp_path / "backups", "--quiet")
-    assert taken.returncode == 0, taken.stderr
-    stale = pytester.runpytest("--assetdb", "databases", "legacy", "-p", "no:cacheprovider", "-v", "-rN")
-    assert "legacy/telemetry.db::listed FAILED" in stale.stdout.str()
-    stale.stdout.fnmatch_lines(["listed as skipped, but legacy/telemetry.db is not left out of the set any more — run: "
-                                "assetdb list *"])
 
 
 def test_the_listed_hint_of_an_archived_source_rewrites_the_list_true_when_pasted(pytester, tmp_path):

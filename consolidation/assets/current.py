@@ -83,15 +83,17 @@ def _same_bytes(workspace: Path, file: WorkspaceFile, sha256: str) -> bool:
 def refuse_a_folder_of_the_stored_tree(workspace: Path, database: Path, stored: dict[bytes, CurrentAsset],
                                        command: str) -> None:
     """Refuse a workspace that is a folder of the work tree the set's files were stored from
-    (``scripts/`` of the repository, or a folder made since, say): its files would be stored
-    again under other names, and, synced, every file outside it recorded as deleted. The
-    stored paths tell: more of them are files from the tree's top than from the folder (a
-    project kept in ``mysite/``, whose files include ``mysite/…`` again, is stored from
-    ``mysite/``)."""
+    (``scripts/`` of the repository, say): its files would be stored again under other names,
+    and, synced, every file outside it recorded as deleted. The stored paths tell: some begin
+    with that folder's own path in the tree, and more of them are files from the tree's top
+    than from the folder (a project kept in ``mysite/``, whose files include ``mysite/…``
+    again, is stored from ``mysite/``)."""
     root, given = find_workspace(database), workspace.resolve()
-    if given == root or root not in given.parents or not stored:
+    if given == root or root not in given.parents:
         return
     folder = given.relative_to(root).as_posix()
+    if not any(path.startswith(os.fsencode(folder) + b"/") for path in stored):
+        return  # nothing says the files were stored from higher up (a folder made since is not told apart)
     from_top = sum(os.path.lexists(os.path.join(os.fsencode(root), path)) for path in stored)
     from_folder = sum(os.path.lexists(os.path.join(os.fsencode(given), path)) for path in stored)
     if from_top > from_folder:
