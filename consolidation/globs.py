@@ -48,6 +48,14 @@ def _relative(path: Path, base: Path) -> str | None:
         return None
 
 
+def _through_links(pattern: str) -> str:
+    """An absolute pattern with the folders before its first wildcard resolved, as the
+    paths it is matched with are."""
+    head, _, rest = pattern.partition("*")
+    folder, _, name = head.rpartition("/")
+    return os.path.realpath(folder or "/") + "/" + name + (("*" + rest) if _ else "")
+
+
 @dataclass(frozen=True)
 class Exclusions:
     """Files left out on purpose: ``--exclude GLOB`` (repeatable) and ``[tool.assetdb] exclude``.
@@ -72,9 +80,10 @@ class Exclusions:
     def matching(self, path: Path) -> str | None:
         """The first pattern that leaves ``path`` out, or None."""
         for pattern, compiled in zip(self.patterns, self._compiled):
-            if os.path.isabs(pattern) and any(compiled.match(Path(form).as_posix())
+            if os.path.isabs(pattern) and any(compiled.match(Path(form).as_posix()) or
+                                              glob_pattern(_through_links(pattern)).match(Path(form).as_posix())
                                               for form in (os.path.abspath(path), resolved(path))):
-                return pattern  # a path given whole (--exclude "$PWD/databases/x.db")
+                return pattern  # a path given whole (--exclude "$PWD/databases/x.db", $PWD through a link too)
             for root in self.roots:
                 relative = _relative(path, root)
                 if relative is not None and compiled.match(relative):

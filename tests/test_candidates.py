@@ -116,6 +116,9 @@ def test_exclude_leaves_files_out_of_inventory_migrate_and_the_gate(assetdb, fol
     assert result.exit_code == 0 and "excluded: left out on purpose (--exclude telemetry_*.db)" in result.stdout
     whole = assetdb("inventory", folder, "--exclude", str(folder.resolve() / "telemetry_2023.db"), "--json")
     assert [entry["path"] for entry in json.loads(whole.stdout)["databases"]] == ["good.db"]  # a path given whole
+    (tmp_path / "through").symlink_to(folder)
+    linked = assetdb("inventory", folder, "--exclude", str(tmp_path / "through" / "telemetry_2023.db"), "--json")
+    assert [entry["path"] for entry in json.loads(linked.stdout)["databases"]] == ["good.db"]  # spelled through a link
     gate_folder = pytester.path / "databases"
     gate_folder.mkdir()
     lfs_pointer(gate_folder / "telemetry_2023.db", 9_000_000)
