@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from consolidation.leftovers import sweep_system_temporaries
+from consolidation.listing import LIST_FILENAME
 from consolidation.sqlite.classify import is_database_path
 from consolidation.sqlite.readonly import set_reader_wait
 from consolidation.store import read_consolidated, shadow_with_union_views
@@ -122,7 +123,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None  # left out on purpose (--assetdb-exclude, ini, [tool.assetdb] exclude)
     if is_database_path(file_path):
         return DatabaseFile.from_parent(parent, path=file_path)
-    return None  # a database list gets its item when a database is checked against it (below)
+    if file_path.name == LIST_FILENAME and _named_itself(parent.config, file_path):
+        return DatabaseListFile.from_parent(parent, path=file_path)  # given by its path, or its item's id
+    return None  # else a database list gets its item when a database is checked against it (below)
+
+
+def _named_itself(config: pytest.Config, path: Path) -> bool:
+    return any(Path(argument.split("::")[0]).absolute() == path.absolute() for argument in config.args)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
@@ -131,9 +138,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     item, wherever it lives (``documentation/``, outside the gate's folders, say): it is what
     fails when a database it lists as active (the consolidated set itself) is gone. Another
     file of that name (an old hand-written copy) is no list in use, and gets none."""
-    if not config.getoption("assetdb") or any("::" in argument for argument in config.args):
-        return  # items picked by their ids: no other is added
+    if not config.getoption("assetdb") or all("::" in argument for argument in config.args):
+        return  # only items picked by their ids: no other is added
+    collected = {item.path for item in items if isinstance(item.parent, DatabaseListFile)}
     for database_list in lists_in_use(config):  # named from the rootdir, "../docs/…" when outside it
+        if database_list in collected:
+            continue
         named = Path(os.path.relpath(database_list, config.rootpath)).as_posix()
         items.extend(DatabaseListFile.from_parent(session, path=database_list, nodeid=named).collect())
 

@@ -284,6 +284,9 @@ def test_the_gate_checks_the_list_the_set_keeps_and_turns_red_when_the_set_or_th
     picked = run(root, sys.executable, "-m", "pytest", "--assetdb", "databases/enterprise_assets.db::size",
                  "-p", "no:cacheprovider", "-q")
     assert picked.returncode == 0 and "1 passed" in picked.stdout, picked.stdout  # that item only
+    own = run(root, sys.executable, "-m", "pytest", "--assetdb", "documentation/CONSOLIDATED_DATABASE_LIST.md::complete",
+              "-p", "no:cacheprovider", "-q")
+    assert own.returncode == 0 and "1 passed" in own.stdout, own.stdout  # the list's item, by its id
     (root / "databases" / "old").mkdir()
     (root / "databases" / "old" / "CONSOLIDATED_DATABASE_LIST.md").write_text("# 2019\n\n- gone.db\n")  # no list in use
     inside = run(root / "databases", sys.executable, "-m", "pytest", "--assetdb", ".", "-p", "no:cacheprovider", "-v")
