@@ -76,13 +76,15 @@ class Exclusions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_compiled", [glob_pattern(pattern) for pattern in self.patterns])
+        # an absolute pattern, also as its folders resolve (compiled once: matching runs per file)
+        object.__setattr__(self, "_whole", {pattern: (glob_pattern(pattern), glob_pattern(_through_links(pattern)))
+                                            for pattern in self.patterns if os.path.isabs(pattern)})
 
     def matching(self, path: Path) -> str | None:
         """The first pattern that leaves ``path`` out, or None."""
         for pattern, compiled in zip(self.patterns, self._compiled):
-            if os.path.isabs(pattern) and any(compiled.match(Path(form).as_posix()) or
-                                              glob_pattern(_through_links(pattern)).match(Path(form).as_posix())
-                                              for form in (os.path.abspath(path), resolved(path))):
+            if pattern in self._whole and any(form.match(Path(spelled).as_posix()) for form in self._whole[pattern]
+                                              for spelled in (os.path.abspath(path), resolved(path))):
                 return pattern  # a path given whole (--exclude "$PWD/databases/x.db", $PWD through a link too)
             for root in self.roots:
                 relative = _relative(path, root)
