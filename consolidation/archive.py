@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from .archive_moves import (
@@ -43,40 +43,12 @@ from .sqlite import (
 )
 from .sqlite.locks import DatabaseLocked
 from .store import Operation, read_consolidated, utc_now, write_session
+from .store.archive_manifest import Archived, read_manifest
 from .store.owned import ARCHIVE_MANIFEST
 from .store.set_files import recorded_source, skipped_files
 from .store.shard_files import in_the_set
 
 MANIFEST = ARCHIVE_MANIFEST
-
-
-@dataclass(frozen=True)
-class Archived:
-    """One manifest entry: ``archived`` is relative to the manifest's folder."""
-
-    name: str
-    original: str
-    archived: str
-    sha256: str
-    bytes: int
-    original_sha256: str = ""  # of the file and its sidecars as they were, when copied
-    archived_at: str = ""
-
-    def location(self, folder: Path) -> Path:
-        archived = Path(self.archived)
-        return archived if archived.is_absolute() else folder / archived
-
-
-def read_manifest(folder: Path) -> list[Archived]:
-    """The archive folder's manifest entries (none when it has no manifest)."""
-    path = folder / MANIFEST
-    if not path.is_file():
-        return []
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-        return [Archived(**{key: entry[key] for key in Archived.__dataclass_fields__ if key in entry}) for entry in entries]
-    except (ValueError, TypeError, KeyError) as error:
-        raise BadInput(f"{path}: not an archive manifest ({error})") from None
 
 
 def prove_lossless(database: Path, source: Path) -> str:

@@ -52,10 +52,11 @@ from .sqlite import (
 )
 from .sqlite.backup import find_workspace, refuse_inside_workspace
 from .store import Operation, initialize, record_operation
+from .store.archive_manifest import in_archive
 from .store.copies import files_of_set
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
-from .store.owned import DatabaseSet, in_archive
+from .store.owned import DatabaseSet
 
 TARGET_NAME = "enterprise_assets.db"
 

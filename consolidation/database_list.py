@@ -44,9 +44,9 @@ from .sqlite import open_readonly
 from .sqlite.backup import find_workspace
 from .sqlite.classify import has_sqlite_header, is_database_path
 from .store import ASSET_TABLES, shard_path, utc_now, write_session
+from .store.archive_manifest import in_archive
 from .store.identity import PRIMARY, claims_assetdb, role
 from .store.lock import DEFAULT_LOCK_TIMEOUT, database_lock
-from .store.owned import in_archive
 from .store.set_files import database_list_path, record_database_list, skipped_files
 from .store.shard_files import existing_shard, manifest
 

@@ -17,8 +17,8 @@ if TYPE_CHECKING:  # for annotations only: printing a report never needs the cod
     from .merge import MigrationReport
 from .size import format_size
 from .sqlite.classify import UNUSABLE, classify, is_database_path, sidecar_of
+from .store.archive_manifest import in_archive
 from .store.identity import claims_assetdb
-from .store.owned import in_archive
 
 
 def text_table(headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: set[int]) -> list[str]:

@@ -13,7 +13,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from consolidation.archive import Archived
 from consolidation.assets.walk import WorkspaceListing
 from consolidation.config import load_settings
 from consolidation.errors import AssetdbError
@@ -46,6 +45,7 @@ from consolidation.store import (
     SCHEMA_VERSION,
     read_consolidated,
 )
+from consolidation.store.archive_manifest import Archived
 from consolidation.store.identity import PRIMARY, SHARD, role
 from consolidation.store.reading import registering_primary
 from consolidation.store.schema import missing_tables

@@ -15,12 +15,12 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from consolidation.archive import Archived, read_manifest
 from consolidation.errors import AssetdbError
 from consolidation.globs import resolved
 from consolidation.merge.preflight import judge_source
 from consolidation.sqlite import DatabaseLocked, open_readonly
 from consolidation.sqlite.classify import is_database_path
+from consolidation.store.archive_manifest import Archived, read_manifest
 from consolidation.store.identity import PRIMARY, claims_assetdb, connection_role, role
 from consolidation.store.owned import ARCHIVE_MANIFEST
 from consolidation.store.set_files import database_list_path, skipped_files

@@ -8,7 +8,6 @@ inside itself would double it every run) and never a legacy source to migrate.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
@@ -35,27 +34,6 @@ def is_tool_file(name: str) -> bool:
     if name == ARCHIVE_MANIFEST or name.endswith(LOCK_SUFFIX) or is_super_journal(name):
         return True
     return name.startswith(".") and (name.endswith(TEMPORARY_SUFFIXES) or is_temporary_name(name))
-
-
-def in_archive(root: Path, relative: str) -> bool:
-    """Whether ``relative`` (a database path under ``root``) lies in an archive folder: one of
-    the folders between ``root`` and it holds an archive's manifest, or ``root`` (or a folder
-    above it) holds one that names it (``root`` being another set's archive folder, say)."""
-    parts = relative.split("/")
-    if any((root.joinpath(*parts[:depth]) / ARCHIVE_MANIFEST).is_file() for depth in range(1, len(parts))):
-        return True
-    real = os.path.realpath(root.joinpath(*parts))
-    return any(real in _archived_in(folder) for folder in (root, *root.absolute().parents)
-               if (folder / ARCHIVE_MANIFEST).is_file())
-
-
-def _archived_in(folder: Path) -> set[str]:
-    """The real paths of the files the archive manifest of ``folder`` names."""
-    try:
-        entries = json.loads((folder / ARCHIVE_MANIFEST).read_text(encoding="utf-8"))
-        return {os.path.realpath(folder / entry["archived"]) for entry in entries}
-    except (OSError, ValueError, TypeError, KeyError):
-        return set()
 
 
 def _key(path: Path | str | bytes) -> str:
