@@ -56,10 +56,14 @@ def _the_check_s_own_frames(traceback):
     return own or traceback
 
 
+def gate_paths(config: pytest.Config) -> list[Path]:
+    """The paths the gate was pointed at, absolute (an item's id given: its file's)."""
+    return [Path(argument.split("::")[0]).absolute() for argument in config.args]
+
+
 def gate_folders(config: pytest.Config) -> list[Path]:
     """The folders the gate was pointed at (a file's folder, for a file)."""
-    paths = [Path(argument.split("::")[0]).absolute() for argument in config.args]
-    return [path if path.is_dir() else path.parent for path in paths]
+    return [path if path.is_dir() else path.parent for path in gate_paths(config)]
 
 
 def lists_in_use(config: pytest.Config) -> list[Path]:

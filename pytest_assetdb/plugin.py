@@ -31,6 +31,7 @@ from .nodes import (
     DatabaseFile,
     DatabaseListFile,
     gate_folders,
+    gate_paths,
     lists_in_use,
 )
 from .report import GateReporter
@@ -96,9 +97,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if config.pluginmanager.get_plugin("cacheprovider") is None:
         return
     cache = (config.rootpath / config.getini("cache_dir")).resolve()
-    for argument in config.args:
-        folder = Path(argument.split("::")[0]).resolve()
-        folder = folder if folder.is_dir() else folder.parent
+    for folder in map(Path.resolve, gate_folders(config)):
         if cache == folder or folder in cache.parents:
             for name in CACHE_WRITERS:
                 writer = config.pluginmanager.get_plugin(name)
@@ -129,7 +128,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def _named_itself(config: pytest.Config, path: Path) -> bool:
-    return any(Path(argument.split("::")[0]).absolute() == path.absolute() for argument in config.args)
+    return path.absolute() in gate_paths(config)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf select among the items
@@ -188,8 +187,7 @@ def assetdb_databases(pytestconfig: pytest.Config) -> list[Path]:
     ``--assetdb-exclude`` leave out."""
     exclusions = settings(pytestconfig).exclusions
     found = set()
-    for argument in pytestconfig.args:
-        path = Path(argument.split("::")[0]).absolute()
+    for path in gate_paths(pytestconfig):
         if path.is_file() and is_database_path(path):
             found.add(path.resolve())
         elif path.is_dir():
