@@ -211,9 +211,14 @@ def _unchanged(connection, outcome: SourceOutcome, source_id: int) -> SourceOutc
 def _write_changed(shards: ShardSet, source: _ChangedSource, settings, reads: SourceReads) -> SourceOutcome:
     """Write one changed source in the open session; a new source's fingerprint is read
     on a second thread meanwhile (or before)."""
-    if source.fingerprints is not None:  # taken in line, to tell it unchanged: of the file as it was opened
+    if source.fingerprints is not None:  # taken in line, to tell it unchanged
         taken = source.fingerprints
-        return _write_source(shards, source, settings, lambda: (reads.require_as_opened(source.path), taken())[1])
+
+        def of_the_file_as_opened() -> tuple:
+            reads.require_as_opened(source.path)
+            return taken()
+
+        return _write_source(shards, source, settings, of_the_file_as_opened)
     return _write_source(shards, source, settings, lambda: reads.fingerprints(source.path, source.description))
 
 
