@@ -31,13 +31,20 @@ def a_workspace(tmp_path: Path) -> Path:
     return workspace
 
 
-def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(tmp_path, database):
+def a_dead_and_a_live_owner_s(tmp_path: Path, dead: str, live: str) -> tuple[Path, int, int]:
+    """A temporary folder holding a scratch folder (with a file) of a process that is gone,
+    named ``assetdb-PID-dead``, and one of this live process, ``assetdb-PID-live``."""
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
     gone, alive = dead_pid(), os.getpid()
-    (tmpdir / f"assetdb-{gone}-snapshot-k2j4_9xz").mkdir()
-    (tmpdir / f"assetdb-{gone}-snapshot-k2j4_9xz" / "snapshot.db").write_bytes(b"copy")
-    (tmpdir / f"assetdb-{alive}-snapshot-p0q1r2s3").mkdir()
+    (tmpdir / f"assetdb-{gone}-{dead}").mkdir()
+    (tmpdir / f"assetdb-{gone}-{dead}" / "left.db").write_bytes(b"what the killed run left")
+    (tmpdir / f"assetdb-{alive}-{live}").mkdir()
+    return tmpdir, gone, alive
+
+
+def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(tmp_path, database):
+    tmpdir, gone, alive = a_dead_and_a_live_owner_s(tmp_path, "snapshot-k2j4_9xz", "snapshot-p0q1r2s3")
     (tmpdir / "assetdb-not-ours").mkdir()  # no owner named: never touched
     # a user's own files that merely look alike: not one of the tool's purposes or shapes
     (tmpdir / "assetdb-20260301-export-final").mkdir()
@@ -56,12 +63,7 @@ def test_the_next_command_removes_what_a_dead_owner_left_and_keeps_a_live_ones(t
 def test_the_gate_removes_what_a_killed_gate_left(tmp_path, database):
     """A gate killed while it rebuilt a source leaves the rebuilt copy in its scratch folder:
     the next gate sweeps it, as every command does, and leaves a live owner's alone."""
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir()
-    gone, alive = dead_pid(), os.getpid()
-    (tmpdir / f"assetdb-{gone}-rebuild-x1y2z3w4").mkdir()
-    (tmpdir / f"assetdb-{gone}-rebuild-x1y2z3w4" / "rebuilt.db").write_bytes(b"a rebuilt copy")
-    (tmpdir / f"assetdb-{alive}-rebuild-a1b2c3d4").mkdir()
+    tmpdir, _gone, alive = a_dead_and_a_live_owner_s(tmp_path, "rebuild-x1y2z3w4", "rebuild-a1b2c3d4")
     gate = subprocess.run([sys.executable, "-m", "pytest", "--assetdb", str(database.parent), "-p", "no:cacheprovider",
                            "-q"], capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmpdir)})
     assert gate.returncode == 0, gate.stdout
